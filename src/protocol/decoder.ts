@@ -1,0 +1,223 @@
+import { MAX_REMAINING_LENGTH, PacketType, type ProtocolVersion } from './constants.js'
+import { ErrorCode, protocolError } from './errors.js'
+import type { Packet } from './packets.js'
+import { checkFirstByte, parseOther, parsePublish } from './parse.js'
+
+export interface DecoderOptions {
+  /** Largest whole packet (fixed header included) accepted, in bytes. Default: the MQTT maximum. */
+  maxPacketSize?: number
+  /** Version the connection speaks; a broker learns it from CONNECT. Default 4 (3.1.1). */
+  protocolVersion?: ProtocolVersion
+}
+
+export type PacketHandler = (packet: Packet) => void
+
+enum State {
+  Header = 0,
+  Body = 1,
+  Failed = 2,
+}
+
+/**
+ * Incremental decoder. Feed it chunks as they are read, of any size; it calls
+ * `onPacket` for every complete packet, in order, and throws a ProtocolError at
+ * the first malformed one (packets before it in the chunk have been delivered;
+ * the decoder then refuses further input).
+ *
+ * Packets that lie wholly inside a chunk are parsed in place: their payloads are
+ * views of the chunk. A packet split across chunks is gathered into one buffer
+ * allocated at its exact size once its header is known, so each byte is copied
+ * at most once. The size limit is enforced from the remaining-length field,
+ * before any of the body is buffered.
+ */
+export class Decoder {
+  protocolVersion: ProtocolVersion
+  readonly maxPacketSize: number
+  private readonly onPacket: PacketHandler
+  private state: State = State.Header
+  // a fixed header split across chunks: at most 5 bytes
+  private readonly head = new Uint8Array(5)
+  private headLen = 0
+  // a body split across chunks
+  private first = 0
+  private body: Buffer = EMPTY
+  private bodyStart = 0
+  private bodyFill = 0
+  // where the packet being delivered lies, for rawBytes()
+  private rawBuf: Buffer | null = null
+  private rawStart = 0
+  private rawEnd = 0
+
+  constructor(onPacket: PacketHandler, options: DecoderOptions = {}) {
+    this.onPacket = onPacket
+    this.maxPacketSize = options.maxPacketSize ?? MAX_REMAINING_LENGTH + 5
+    this.protocolVersion = options.protocolVersion ?? 4
+  }
+
+  /** Bytes held for a packet not yet complete. */
+  get buffered(): number {
+    return this.state === State.Body ? this.bodyFill : this.headLen
+  }
+
+  /**
+   * The complete wire bytes of the packet being delivered; valid only inside
+   * `onPacket`. Lets a broker forward a packet unchanged.
+   */
+  rawBytes(): Buffer {
+    const b = this.rawBuf
+    if (b === null) throw protocolError(ErrorCode.DECODER_FAILED, 'rawBytes() called outside onPacket')
+    return b.subarray(this.rawStart, this.rawEnd)
+  }
+
+  push(chunk: Buffer): void {
+    if (this.state === State.Failed) {
+      throw protocolError(ErrorCode.DECODER_FAILED, 'decoder already failed on malformed input')
+    }
+    try {
+      this.run(chunk)
+    } catch (err) {
+      this.state = State.Failed
+      this.rawBuf = null
+      throw err
+    }
+  }
+
+  private run(chunk: Buffer): void {
+    const len = chunk.length
+    let off = 0
+    if (this.state === State.Body) {
+      off = this.continueBody(chunk, 0)
+      if (this.state === State.Body) return
+    } else if (this.headLen > 0) {
+      off = this.fillHead(chunk)
+      if (this.headLen > 0) return
+      if ((this.state as State) === State.Body) {
+        off = this.continueBody(chunk, off)
+        if ((this.state as State) === State.Body) return
+      }
+    }
+    const max = this.maxPacketSize
+    while (off < len) {
+      const first = chunk[off]!
+      checkFirstByte(first)
+      // remaining length: 1 to 4 bytes, 7 bits each [MQTT-2.2.3]
+      let p = off + 1
+      let remaining = 0
+      let mult = 1
+      let complete = false
+      for (let i = 0; i < 4 && p < len; i++) {
+        const b = chunk[p++]!
+        remaining += (b & 0x7f) * mult
+        if ((b & 0x80) === 0) {
+          complete = true
+          break
+        }
+        if (i === 3) throw this.badLength()
+        mult *= 128
+      }
+      if (!complete) {
+        // fixed header split across chunks: keep its bytes (at most 4 here)
+        for (let i = off; i < len; i++) this.head[this.headLen++] = chunk[i]!
+        return
+      }
+      const total = p - off + remaining
+      if (total > max) throw this.tooLarge(total)
+      if (off + total <= len) {
+        this.deliver(first, chunk, off, p, off + total)
+        off += total
+      } else {
+        this.startBody(first, chunk, off, p - off, total)
+        off = this.continueBody(chunk, p)
+        return
+      }
+    }
+  }
+
+  /** Completes a fixed header split across chunks, one byte at a time. */
+  private fillHead(chunk: Buffer): number {
+    let off = 0
+    while (off < chunk.length) {
+      const b = chunk[off++]!
+      this.head[this.headLen++] = b
+      if ((b & 0x80) === 0 && this.headLen > 1) {
+        const headerLen = this.headLen
+        let remaining = 0
+        let mult = 1
+        for (let i = 1; i < headerLen; i++) {
+          remaining += (this.head[i]! & 0x7f) * mult
+          mult *= 128
+        }
+        this.headLen = 0
+        const total = headerLen + remaining
+        if (total > this.maxPacketSize) throw this.tooLarge(total)
+        const first = this.head[0]!
+        if (remaining === 0) {
+          const raw = Buffer.from(this.head.subarray(0, headerLen))
+          this.deliver(first, raw, 0, headerLen, headerLen)
+        } else {
+          this.startBody(first, this.head, 0, headerLen, total)
+        }
+        return off
+      }
+      if (this.headLen === 5) throw this.badLength()
+    }
+    return off
+  }
+
+  /** Allocates the whole packet once its size is known and copies its fixed header in. */
+  private startBody(first: number, src: Uint8Array, at: number, headerLen: number, total: number): void {
+    const buf = Buffer.allocUnsafe(total)
+    for (let i = 0; i < headerLen; i++) buf[i] = src[at + i]!
+    this.first = first
+    this.body = buf
+    this.bodyStart = headerLen
+    this.bodyFill = headerLen
+    this.state = State.Body
+  }
+
+  private continueBody(chunk: Buffer, off: number): number {
+    const body = this.body
+    const need = body.length - this.bodyFill
+    const avail = chunk.length - off
+    const n = avail < need ? avail : need
+    chunk.copy(body, this.bodyFill, off, off + n)
+    this.bodyFill += n
+    if (this.bodyFill === body.length) {
+      this.state = State.Header
+      this.body = EMPTY
+      this.bodyFill = 0
+      this.deliver(this.first, body, 0, this.bodyStart, body.length)
+    }
+    return off + n
+  }
+
+  private deliver(first: number, buf: Buffer, start: number, bodyStart: number, end: number): void {
+    this.rawBuf = buf
+    this.rawStart = start
+    this.rawEnd = end
+    const packet =
+      first >>> 4 === PacketType.PUBLISH
+        ? parsePublish(first, buf, bodyStart, end)
+        : parseOther(first, buf, bodyStart, end)
+    this.onPacket(packet)
+    this.rawBuf = null
+  }
+
+  private badLength() {
+    return protocolError(
+      ErrorCode.MALFORMED_REMAINING_LENGTH,
+      'remaining length longer than 4 bytes',
+      'MQTT-2.2.3',
+    )
+  }
+
+  private tooLarge(total: number) {
+    return protocolError(
+      ErrorCode.PACKET_TOO_LARGE,
+      `packet of ${total} bytes exceeds the maximum of ${this.maxPacketSize}`,
+      'MQTT-2.2.3',
+    )
+  }
+}
+
+const EMPTY = Buffer.alloc(0)

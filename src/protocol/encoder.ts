@@ -1,0 +1,254 @@
+import {
+  MAX_PACKET_ID,
+  MAX_REMAINING_LENGTH,
+  MAX_STRING_BYTES,
+  PacketType,
+  type ProtocolVersion,
+} from './constants.js'
+import { ErrorCode, protocolError } from './errors.js'
+import type {
+  ConnackPacket,
+  ConnectPacket,
+  Packet,
+  PublishPacket,
+  SubackPacket,
+  SubscribePacket,
+  UnsubscribePacket,
+} from './packets.js'
+import { utf8Length, writeUtf8 } from './utf8.js'
+
+/**
+ * Encoder: every packet is sized first, then written into one buffer allocated
+ * once. No intermediate chunks, no concatenation.
+ */
+
+export function varintSize(n: number): number {
+  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : 4
+}
+
+/** Writes the remaining length at `off`, returns the offset after it. [MQTT-2.2.3] */
+export function writeVarint(buf: Buffer, off: number, n: number): number {
+  do {
+    let b = n & 0x7f
+    n >>>= 7
+    if (n > 0) b |= 0x80
+    buf[off++] = b
+  } while (n > 0)
+  return off
+}
+
+function checkRemaining(len: number): void {
+  if (len > MAX_REMAINING_LENGTH) {
+    throw protocolError(
+      ErrorCode.PACKET_TOO_LARGE,
+      `packet of ${len} bytes exceeds the MQTT maximum`,
+      'MQTT-2.2.3',
+    )
+  }
+}
+
+function checkString(len: number, what: string): void {
+  if (len > MAX_STRING_BYTES) {
+    throw protocolError(ErrorCode.INVALID_PACKET, `${what} is ${len} bytes; at most 65535 fit`, 'MQTT-1.5.3')
+  }
+}
+
+function checkPacketId(id: number): void {
+  if (!(id >= 1 && id <= MAX_PACKET_ID && Number.isInteger(id))) {
+    throw protocolError(ErrorCode.ZERO_PACKET_ID, `packet id ${id} is not in 1..65535`, 'MQTT-2.3.1-1')
+  }
+}
+
+/** Fixed header + remaining length; returns the buffer and the offset of the variable header. */
+function alloc(first: number, remaining: number): Buffer {
+  checkRemaining(remaining)
+  const buf = Buffer.allocUnsafe(1 + varintSize(remaining) + remaining)
+  buf[0] = first
+  return buf
+}
+
+function writeU16(buf: Buffer, off: number, n: number): number {
+  buf[off] = n >>> 8
+  buf[off + 1] = n & 0xff
+  return off + 2
+}
+
+function writeString(buf: Buffer, off: number, s: string, len: number): number {
+  off = writeU16(buf, off, len)
+  return writeUtf8(buf, off, s, len)
+}
+
+function writeBinary(buf: Buffer, off: number, b: Uint8Array): number {
+  off = writeU16(buf, off, b.length)
+  buf.set(b, off)
+  return off + b.length
+}
+
+export function encodePublish(p: PublishPacket): Buffer {
+  const topicLen = utf8Length(p.topic)
+  checkString(topicLen, 'topic')
+  const qos = p.qos
+  if (qos > 0) checkPacketId(p.packetId)
+  const remaining = 2 + topicLen + (qos > 0 ? 2 : 0) + p.payload.length
+  checkRemaining(remaining)
+  const buf = Buffer.allocUnsafe(1 + varintSize(remaining) + remaining)
+  buf[0] = 0x30 | (p.dup ? 0x08 : 0) | (qos << 1) | (p.retain ? 1 : 0)
+  let off = writeVarint(buf, 1, remaining)
+  off = writeString(buf, off, p.topic, topicLen)
+  if (qos > 0) off = writeU16(buf, off, p.packetId)
+  buf.set(p.payload, off)
+  return buf
+}
+
+function encodeConnect(p: ConnectPacket): Buffer {
+  const nameLen = utf8Length(p.protocolName)
+  const idLen = utf8Length(p.clientId)
+  checkString(idLen, 'client id')
+  let remaining = 2 + nameLen + 4 + 2 + idLen
+  let flags = p.clean ? 0x02 : 0
+  let willTopicLen = 0
+  const will = p.will
+  if (will) {
+    willTopicLen = utf8Length(will.topic)
+    checkString(willTopicLen, 'will topic')
+    checkString(will.payload.length, 'will payload')
+    remaining += 2 + willTopicLen + 2 + will.payload.length
+    flags |= 0x04 | (will.qos << 3) | (will.retain ? 0x20 : 0)
+  }
+  let userLen = 0
+  if (p.username !== undefined) {
+    userLen = utf8Length(p.username)
+    checkString(userLen, 'username')
+    remaining += 2 + userLen
+    flags |= 0x80
+  }
+  if (p.password !== undefined) {
+    checkString(p.password.length, 'password')
+    remaining += 2 + p.password.length
+    flags |= 0x40
+  }
+  const buf = alloc(0x10, remaining)
+  let off = writeVarint(buf, 1, remaining)
+  off = writeString(buf, off, p.protocolName, nameLen)
+  buf[off++] = p.protocolVersion
+  buf[off++] = flags
+  off = writeU16(buf, off, p.keepalive)
+  off = writeString(buf, off, p.clientId, idLen)
+  if (will) {
+    off = writeString(buf, off, will.topic, willTopicLen)
+    off = writeBinary(buf, off, will.payload)
+  }
+  if (p.username !== undefined) off = writeString(buf, off, p.username, userLen)
+  if (p.password !== undefined) writeBinary(buf, off, p.password)
+  return buf
+}
+
+function encodeConnack(p: ConnackPacket): Buffer {
+  const buf = Buffer.allocUnsafe(4)
+  buf[0] = 0x20
+  buf[1] = 2
+  buf[2] = p.sessionPresent ? 1 : 0
+  buf[3] = p.returnCode
+  return buf
+}
+
+/** PUBACK, PUBREC, PUBREL, PUBCOMP, UNSUBACK: a fixed header and a packet id. */
+export function encodeAck(first: number, packetId: number): Buffer {
+  checkPacketId(packetId)
+  const buf = Buffer.allocUnsafe(4)
+  buf[0] = first
+  buf[1] = 2
+  buf[2] = packetId >>> 8
+  buf[3] = packetId & 0xff
+  return buf
+}
+
+function encodeSubscribe(p: SubscribePacket): Buffer {
+  checkPacketId(p.packetId)
+  const subs = p.subscriptions
+  const lens = new Array<number>(subs.length)
+  let remaining = 2
+  for (let i = 0; i < subs.length; i++) {
+    const len = utf8Length(subs[i]!.topic)
+    checkString(len, 'topic filter')
+    lens[i] = len
+    remaining += 3 + len
+  }
+  const buf = alloc(0x82, remaining)
+  let off = writeVarint(buf, 1, remaining)
+  off = writeU16(buf, off, p.packetId)
+  for (let i = 0; i < subs.length; i++) {
+    const s = subs[i]!
+    off = writeString(buf, off, s.topic, lens[i]!)
+    buf[off++] = s.qos
+  }
+  return buf
+}
+
+function encodeSuback(p: SubackPacket): Buffer {
+  checkPacketId(p.packetId)
+  const remaining = 2 + p.granted.length
+  const buf = alloc(0x90, remaining)
+  let off = writeVarint(buf, 1, remaining)
+  off = writeU16(buf, off, p.packetId)
+  for (const g of p.granted) buf[off++] = g
+  return buf
+}
+
+function encodeUnsubscribe(p: UnsubscribePacket): Buffer {
+  checkPacketId(p.packetId)
+  const lens = new Array<number>(p.topics.length)
+  let remaining = 2
+  for (let i = 0; i < p.topics.length; i++) {
+    const len = utf8Length(p.topics[i]!)
+    checkString(len, 'topic filter')
+    lens[i] = len
+    remaining += 2 + len
+  }
+  const buf = alloc(0xa2, remaining)
+  let off = writeVarint(buf, 1, remaining)
+  off = writeU16(buf, off, p.packetId)
+  for (let i = 0; i < p.topics.length; i++) off = writeString(buf, off, p.topics[i]!, lens[i]!)
+  return buf
+}
+
+const PINGREQ = Buffer.from([0xc0, 0])
+const PINGRESP = Buffer.from([0xd0, 0])
+const DISCONNECT = Buffer.from([0xe0, 0])
+
+/**
+ * Encodes one packet for a connection speaking `version`. PINGREQ, PINGRESP and
+ * DISCONNECT return shared constant buffers: never write into a returned buffer.
+ */
+export function encode(packet: Packet, _version: ProtocolVersion = 4): Buffer {
+  switch (packet.type) {
+    case PacketType.PUBLISH:
+      return encodePublish(packet)
+    case PacketType.PUBACK:
+      return encodeAck(0x40, packet.packetId)
+    case PacketType.PUBREC:
+      return encodeAck(0x50, packet.packetId)
+    case PacketType.PUBREL:
+      return encodeAck(0x62, packet.packetId) // flags 0010 [MQTT-3.6.1-1]
+    case PacketType.PUBCOMP:
+      return encodeAck(0x70, packet.packetId)
+    case PacketType.CONNECT:
+      return encodeConnect(packet)
+    case PacketType.CONNACK:
+      return encodeConnack(packet)
+    case PacketType.SUBSCRIBE:
+      return encodeSubscribe(packet)
+    case PacketType.SUBACK:
+      return encodeSuback(packet)
+    case PacketType.UNSUBSCRIBE:
+      return encodeUnsubscribe(packet)
+    case PacketType.UNSUBACK:
+      return encodeAck(0xb0, packet.packetId)
+    case PacketType.PINGREQ:
+      return PINGREQ
+    case PacketType.PINGRESP:
+      return PINGRESP
+    case PacketType.DISCONNECT:
+      return DISCONNECT
+  }
+}

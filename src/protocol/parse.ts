@@ -1,0 +1,297 @@
+import { ConnectReturnCode, PacketType, type ProtocolVersion, type QoS, REQUIRED_FLAGS } from './constants.js'
+import { ErrorCode, protocolError } from './errors.js'
+import type { ConnectPacket, Packet, PublishPacket, Subscription, Will } from './packets.js'
+import { decodeUtf8 } from './utf8.js'
+
+/**
+ * Body parsers: given a complete packet's first byte and the bounds of its
+ * variable header + payload inside `buf`, return the packet or throw a
+ * ProtocolError naming the rule broken. Binary fields are views into `buf`.
+ */
+
+function truncated(what: string): never {
+  throw protocolError(ErrorCode.TRUNCATED, `packet ends inside its ${what}`, 'MQTT-2.2.3')
+}
+
+function trailing(type: number, extra: number): never {
+  throw protocolError(
+    ErrorCode.TRAILING_BYTES,
+    `${extra} bytes left over at the end of a packet of type ${type}`,
+    'MQTT-2.2.3',
+  )
+}
+
+/** A cursor over one packet body. Kept as a small class so V8 keeps it monomorphic. */
+class Reader {
+  buf: Buffer
+  pos: number
+  end: number
+  constructor(buf: Buffer, pos: number, end: number) {
+    this.buf = buf
+    this.pos = pos
+    this.end = end
+  }
+  u8(what: string): number {
+    if (this.pos >= this.end) truncated(what)
+    return this.buf[this.pos++]!
+  }
+  u16(what: string): number {
+    const p = this.pos
+    if (p + 2 > this.end) truncated(what)
+    this.pos = p + 2
+    return (this.buf[p]! << 8) | this.buf[p + 1]!
+  }
+  string(what: string): string {
+    const len = this.u16(what)
+    const start = this.pos
+    if (start + len > this.end) truncated(what)
+    this.pos = start + len
+    return decodeUtf8(this.buf, start, start + len)
+  }
+  binary(what: string): Buffer {
+    const len = this.u16(what)
+    const start = this.pos
+    if (start + len > this.end) truncated(what)
+    this.pos = start + len
+    return this.buf.subarray(start, start + len)
+  }
+  packetId(): number {
+    const id = this.u16('packet id')
+    if (id === 0) throw protocolError(ErrorCode.ZERO_PACKET_ID, 'packet id 0 is not allowed', 'MQTT-2.3.1-1')
+    return id
+  }
+  done(type: number): void {
+    if (this.pos !== this.end) trailing(type, this.end - this.pos)
+  }
+}
+
+export function parsePublish(first: number, buf: Buffer, start: number, end: number): PublishPacket {
+  const qos = (first >>> 1) & 3
+  if (qos === 3) throw protocolError(ErrorCode.INVALID_QOS, 'PUBLISH with QoS 3', 'MQTT-3.3.1-4')
+  const dup = (first & 0x08) !== 0
+  if (dup && qos === 0)
+    throw protocolError(ErrorCode.DUP_ON_QOS0, 'PUBLISH QoS 0 with DUP set', 'MQTT-3.3.1-2')
+  if (start + 2 > end) truncated('topic name')
+  const topicLen = (buf[start]! << 8) | buf[start + 1]!
+  let pos = start + 2
+  const topicEnd = pos + topicLen
+  if (topicEnd > end) truncated('topic name')
+  const topic = decodeUtf8(buf, pos, topicEnd)
+  if (topicLen === 0) throw protocolError(ErrorCode.MALFORMED_TOPIC, 'empty topic name', 'MQTT-4.7.3-1')
+  for (let i = pos; i < topicEnd; i++) {
+    const c = buf[i]!
+    if (c === 0x2b || c === 0x23) {
+      throw protocolError(ErrorCode.MALFORMED_TOPIC, `wildcard in topic name '${topic}'`, 'MQTT-3.3.2-2')
+    }
+  }
+  pos = topicEnd
+  let packetId = 0
+  if (qos > 0) {
+    if (pos + 2 > end) truncated('packet id')
+    packetId = (buf[pos]! << 8) | buf[pos + 1]!
+    if (packetId === 0)
+      throw protocolError(ErrorCode.ZERO_PACKET_ID, 'PUBLISH with packet id 0', 'MQTT-2.3.1-1')
+    pos += 2
+  }
+  return {
+    type: PacketType.PUBLISH,
+    topic,
+    payload: buf.subarray(pos, end),
+    qos: qos as QoS,
+    retain: (first & 1) !== 0,
+    dup,
+    packetId,
+  }
+}
+
+function parseConnect(r: Reader): ConnectPacket {
+  const name = r.string('protocol name')
+  const level = r.u8('protocol level')
+  if (name !== 'MQTT' && name !== 'MQIsdp') {
+    throw protocolError(ErrorCode.BAD_PROTOCOL_NAME, `unknown protocol name '${name}'`, 'MQTT-3.1.2-1')
+  }
+  if (!((name === 'MQTT' && level === 4) || (name === 'MQIsdp' && level === 3))) {
+    throw protocolError(
+      ErrorCode.UNSUPPORTED_PROTOCOL_LEVEL,
+      `unsupported protocol '${name}' level ${level}`,
+      'MQTT-3.1.2-2',
+      ConnectReturnCode.UNACCEPTABLE_PROTOCOL_VERSION,
+    )
+  }
+  const flags = r.u8('connect flags')
+  if (flags & 0x01)
+    throw protocolError(ErrorCode.CONNECT_RESERVED_FLAG, 'CONNECT reserved flag set', 'MQTT-3.1.2-3')
+  const willFlag = (flags & 0x04) !== 0
+  const willQos = (flags >>> 3) & 3
+  const willRetain = (flags & 0x20) !== 0
+  if (!willFlag && willQos !== 0) {
+    throw protocolError(ErrorCode.WILL_FLAGS, 'will QoS set without the will flag', 'MQTT-3.1.2-13')
+  }
+  if (!willFlag && willRetain) {
+    throw protocolError(ErrorCode.WILL_FLAGS, 'will retain set without the will flag', 'MQTT-3.1.2-15')
+  }
+  if (willQos === 3) throw protocolError(ErrorCode.WILL_FLAGS, 'will QoS 3', 'MQTT-3.1.2-14')
+  const hasUser = (flags & 0x80) !== 0
+  const hasPassword = (flags & 0x40) !== 0
+  if (hasPassword && !hasUser) {
+    throw protocolError(
+      ErrorCode.PASSWORD_WITHOUT_USERNAME,
+      'password flag set without username',
+      'MQTT-3.1.2-22',
+    )
+  }
+  const keepalive = r.u16('keep alive')
+  const clientId = r.string('client id')
+  let will: Will | undefined
+  if (willFlag) {
+    const topic = r.string('will topic')
+    if (topic.length === 0 || topic.includes('+') || topic.includes('#')) {
+      throw protocolError(ErrorCode.MALFORMED_TOPIC, `invalid will topic '${topic}'`, 'MQTT-3.1.3-10')
+    }
+    const payload = r.binary('will message')
+    will = { topic, payload, qos: willQos as QoS, retain: willRetain }
+  }
+  const username = hasUser ? r.string('username') : undefined
+  const password = hasPassword ? r.binary('password') : undefined
+  r.done(PacketType.CONNECT)
+  const packet: ConnectPacket = {
+    type: PacketType.CONNECT,
+    protocolName: name,
+    protocolVersion: level as ProtocolVersion,
+    clean: (flags & 0x02) !== 0,
+    keepalive,
+    clientId,
+  }
+  if (will) packet.will = will
+  if (username !== undefined) packet.username = username
+  if (password !== undefined) packet.password = password
+  return packet
+}
+
+function parseSubscribe(r: Reader): Packet {
+  const packetId = r.packetId()
+  const subscriptions: Subscription[] = []
+  while (r.pos < r.end) {
+    const topic = r.string('topic filter')
+    const opts = r.u8('requested QoS')
+    if (opts > 2) {
+      throw protocolError(
+        ErrorCode.SUBSCRIBE_RESERVED,
+        `SUBSCRIBE options byte 0x${opts.toString(16)}`,
+        'MQTT-3-8.3-4',
+      )
+    }
+    subscriptions.push({ topic, qos: opts as QoS })
+  }
+  if (subscriptions.length === 0) {
+    throw protocolError(ErrorCode.NO_TOPICS, 'SUBSCRIBE without any topic filter', 'MQTT-3.8.3-3')
+  }
+  return { type: PacketType.SUBSCRIBE, packetId, subscriptions }
+}
+
+function parseUnsubscribe(r: Reader): Packet {
+  const packetId = r.packetId()
+  const topics: string[] = []
+  while (r.pos < r.end) topics.push(r.string('topic filter'))
+  if (topics.length === 0) {
+    throw protocolError(ErrorCode.NO_TOPICS, 'UNSUBSCRIBE without any topic filter', 'MQTT-3.10.3-2')
+  }
+  return { type: PacketType.UNSUBSCRIBE, packetId, topics }
+}
+
+function parseSuback(r: Reader): Packet {
+  const packetId = r.packetId()
+  const granted: number[] = []
+  while (r.pos < r.end) {
+    const code = r.u8('return code')
+    if (code > 2 && code !== 0x80) {
+      throw protocolError(
+        ErrorCode.INVALID_PACKET,
+        `SUBACK return code 0x${code.toString(16)}`,
+        'MQTT-3.9.3-2',
+      )
+    }
+    granted.push(code)
+  }
+  if (granted.length === 0) truncated('return codes')
+  return { type: PacketType.SUBACK, packetId, granted }
+}
+
+function parseConnack(r: Reader): Packet {
+  const ackFlags = r.u8('acknowledge flags')
+  if (ackFlags & 0xfe)
+    throw protocolError(ErrorCode.CONNACK_RESERVED, 'CONNACK reserved flags set', 'MQTT-3.2.2-1')
+  const returnCode = r.u8('return code')
+  r.done(PacketType.CONNACK)
+  return { type: PacketType.CONNACK, sessionPresent: ackFlags === 1, returnCode }
+}
+
+/**
+ * Checks what the first byte alone tells, so that a bad packet is refused before
+ * its body is buffered: reserved types, reserved flags [MQTT-2.2.2-1]
+ * [MQTT-2.2.2-2], and PUBLISH QoS 3 [MQTT-3.3.1-4] and DUP on QoS 0 [MQTT-3.3.1-2].
+ */
+export function checkFirstByte(first: number): void {
+  const type = first >>> 4
+  if (type === PacketType.PUBLISH) {
+    const qos = (first >>> 1) & 3
+    if (qos === 3) throw protocolError(ErrorCode.INVALID_QOS, 'PUBLISH with QoS 3', 'MQTT-3.3.1-4')
+    if (qos === 0 && first & 0x08) {
+      throw protocolError(ErrorCode.DUP_ON_QOS0, 'PUBLISH QoS 0 with DUP set', 'MQTT-3.3.1-2')
+    }
+    return
+  }
+  if (type === 0 || type === 15) {
+    throw protocolError(ErrorCode.RESERVED_PACKET_TYPE, `reserved packet type ${type}`, 'MQTT-2.2.1')
+  }
+  if ((first & 0x0f) !== REQUIRED_FLAGS[type]) {
+    const rule =
+      type === PacketType.PUBREL
+        ? 'MQTT-3.6.1-1'
+        : type === PacketType.SUBSCRIBE
+          ? 'MQTT-3.8.1-1'
+          : type === PacketType.UNSUBSCRIBE
+            ? 'MQTT-3.10.1-1'
+            : 'MQTT-2.2.2-2'
+    throw protocolError(
+      ErrorCode.RESERVED_FLAGS,
+      `invalid fixed-header flags 0x${(first & 0x0f).toString(16)}`,
+      rule,
+    )
+  }
+}
+
+/** Decodes any packet but PUBLISH, which has its own fast path. */
+export function parseOther(first: number, buf: Buffer, start: number, end: number): Packet {
+  const type = first >>> 4
+  const r = new Reader(buf, start, end)
+  let packet: Packet
+  switch (type) {
+    case PacketType.PUBACK:
+    case PacketType.PUBREC:
+    case PacketType.PUBREL:
+    case PacketType.PUBCOMP:
+    case PacketType.UNSUBACK:
+      packet = { type, packetId: r.packetId() }
+      break
+    case PacketType.PINGREQ:
+    case PacketType.PINGRESP:
+    case PacketType.DISCONNECT:
+      packet = { type }
+      break
+    case PacketType.CONNECT:
+      return parseConnect(r)
+    case PacketType.CONNACK:
+      return parseConnack(r)
+    case PacketType.SUBSCRIBE:
+      return parseSubscribe(r)
+    case PacketType.SUBACK:
+      return parseSuback(r)
+    case PacketType.UNSUBSCRIBE:
+      return parseUnsubscribe(r)
+    default:
+      throw protocolError(ErrorCode.RESERVED_PACKET_TYPE, `reserved packet type ${type}`, 'MQTT-2.2.1')
+  }
+  r.done(type)
+  return packet
+}
