@@ -1,0 +1,449 @@
+import { randomBytes } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import type { Duplex } from 'node:stream'
+import { ConnectReturnCode, type QoS, SUBACK_FAILURE } from '../protocol/constants.js'
+import { encode, encodeAck } from '../protocol/encoder.js'
+import type {
+  ConnectPacket,
+  PublishPacket,
+  SubscribePacket,
+  UnsubscribePacket,
+  Will,
+} from '../protocol/packets.js'
+import { isValidTopicFilter } from '../protocol/topic.js'
+import { type Listening, listenTcp, type TcpListenOptions } from '../transport/tcp.js'
+import { Connection } from './connection.js'
+import { Message } from './message.js'
+import {
+  type BrokerOptions,
+  type ClientInfo,
+  type Logger,
+  type ResolvedOptions,
+  resolveOptions,
+} from './options.js'
+import { RetainedStore } from './retained.js'
+import { Session } from './session.js'
+import { sysValues } from './sys.js'
+import { TopicTree } from './topic-tree.js'
+
+export interface PublishedMessage {
+  topic: string
+  payload: Buffer
+  qos: QoS
+  retain: boolean
+}
+
+/** Typed broker events. */
+export interface BrokerEvents {
+  clientConnected: [client: ClientInfo]
+  clientDisconnected: [client: ClientInfo, reason: string]
+  /** A message accepted for routing; `client` is null for wills and $SYS. */
+  published: [message: PublishedMessage, client: ClientInfo | null]
+  subscribed: [subscriptions: { topic: string; qos: number }[], client: ClientInfo]
+  unsubscribed: [topics: string[], client: ClientInfo]
+}
+
+export interface BrokerStats {
+  startedAt: number
+  messagesReceived: number
+  publishReceived: number
+  bytesReceived: number
+  messagesSent: number
+  bytesSent: number
+  dropped: number
+  maxConnected: number
+}
+
+type Granted = number | Promise<number>
+
+/**
+ * The broker: composition root of sessions, the subscription tree, retained
+ * messages and connections. `new Broker(options)`, then `listen()` and/or
+ * `handle(stream)`; `close()` ends it.
+ */
+export class Broker extends EventEmitter<BrokerEvents> {
+  readonly options: ResolvedOptions
+  readonly log: Logger
+  readonly stats: BrokerStats = {
+    startedAt: Date.now(),
+    messagesReceived: 0,
+    publishReceived: 0,
+    bytesReceived: 0,
+    messagesSent: 0,
+    bytesSent: 0,
+    dropped: 0,
+    maxConnected: 0,
+  }
+  private readonly sessions = new Map<string, Session>()
+  private readonly connections = new Set<Connection>()
+  private readonly tree = new TopicTree<Session>()
+  private readonly retained = new RetainedStore()
+  private readonly servers: Listening[] = []
+  private dirty: Connection[] = []
+  private flushScheduled = false
+  private connected = 0
+  private sysTimer: NodeJS.Timeout | null = null
+  private closing: Promise<void> | null = null
+
+  constructor(options: BrokerOptions = {}) {
+    super()
+    this.options = resolveOptions(options)
+    this.log = this.options.logger
+    if (this.options.sysInterval > 0) {
+      this.sysTimer = setInterval(() => this.publishSys(), this.options.sysInterval * 1000)
+      this.sysTimer.unref()
+    }
+  }
+
+  get connectedCount(): number {
+    return this.connected
+  }
+  get sessionCount(): number {
+    return this.sessions.size
+  }
+  get subscriptionCount(): number {
+    return this.tree.size
+  }
+  get retainedCount(): number {
+    return this.retained.size
+  }
+
+  /** Starts a TCP listener; resolves once it listens. */
+  async listen(options: TcpListenOptions = {}): Promise<{ port: number; host: string }> {
+    const l = await listenTcp(options, (socket) => this.handle(socket, socket.remoteAddress))
+    this.servers.push(l)
+    return { port: l.port, host: l.host }
+  }
+
+  /** Serves MQTT over any byte stream: a socket, a TLS socket, a test pair. */
+  handle(stream: Duplex, remoteAddress?: string): Connection {
+    const conn = new Connection(this, stream, remoteAddress)
+    this.connections.add(conn)
+    if (this.closing !== null) conn.close('broker is closing', false)
+    return conn
+  }
+
+  /** Stops accepting, closes every connection, and resolves when all are closed. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown()
+    return this.closing
+  }
+
+  private async shutdown(): Promise<void> {
+    if (this.sysTimer !== null) clearInterval(this.sysTimer)
+    const servers = this.servers.splice(0).map((l) => l.close())
+    const closed: Promise<void>[] = []
+    for (const c of [...this.connections]) {
+      closed.push(
+        new Promise<void>((resolve) => {
+          if (c.socket.destroyed) return resolve()
+          c.socket.once('close', () => resolve())
+          setTimeout(() => {
+            c.socket.destroy()
+            resolve()
+          }, 2000).unref()
+        }),
+      )
+      c.close('broker shutting down', false)
+    }
+    await Promise.all([...servers, ...closed])
+  }
+
+  // --- output batching ---------------------------------------------------------
+
+  /** A connection has output this turn: flush it once, after every read of this turn. */
+  markDirty(conn: Connection): void {
+    this.dirty.push(conn)
+    if (!this.flushScheduled) {
+      this.flushScheduled = true
+      setImmediate(this.flushAll)
+    }
+  }
+
+  private readonly flushAll = (): void => {
+    this.flushScheduled = false
+    const dirty = this.dirty
+    this.dirty = []
+    for (let i = 0; i < dirty.length; i++) dirty[i]!.flush()
+  }
+
+  // --- CONNECT ---------------------------------------------------------------
+
+  /** Handles CONNECT; returns a Promise when `authenticate` answers with one. */
+  connect(conn: Connection, packet: ConnectPacket): Promise<void> | undefined {
+    if (packet.clientId.length === 0) {
+      if (!packet.clean || packet.protocolVersion === 3) {
+        // [MQTT-3.1.3-8] a zero-length id needs clean session 1; MQTT 3.1 needs an id
+        return this.refuse(conn, ConnectReturnCode.IDENTIFIER_REJECTED, 'empty client id', 'MQTT-3.1.3-8')
+      }
+      packet.clientId = this.assignClientId() // [MQTT-3.1.3-6]
+    }
+    conn.beginAuthentication(packet)
+    if (this.connected >= this.options.maxConnections) {
+      return this.refuse(conn, ConnectReturnCode.SERVER_UNAVAILABLE, 'too many connections', '')
+    }
+    const auth = this.options.authenticate
+    if (auth === undefined) return this.finishConnect(conn, packet, true)
+    let result: boolean | number | Promise<boolean | number>
+    try {
+      result = auth(conn, packet.username, packet.password)
+    } catch (err) {
+      this.log.error({ clientId: packet.clientId, err }, 'authenticate threw')
+      return this.refuse(conn, ConnectReturnCode.SERVER_UNAVAILABLE, 'authenticate threw', '')
+    }
+    if (result instanceof Promise) {
+      return result.then(
+        (r) => this.finishConnect(conn, packet, r),
+        (err: unknown) => {
+          this.log.error({ clientId: packet.clientId, err }, 'authenticate rejected')
+          this.refuse(conn, ConnectReturnCode.SERVER_UNAVAILABLE, 'authenticate failed', '')
+        },
+      )
+    }
+    return this.finishConnect(conn, packet, result)
+  }
+
+  private refuse(conn: Connection, code: number, why: string, rule: string): undefined {
+    // [MQTT-3.2.2-4] session present is 0 with a non-zero return code; [MQTT-3.2.2-5] then close
+    conn.send(encode({ type: 2, sessionPresent: false, returnCode: code }))
+    this.log.debug({ clientId: conn.id, returnCode: code, rule }, `CONNECT refused: ${why}`)
+    conn.close(`CONNECT refused: ${why}`, false)
+    return undefined
+  }
+
+  private finishConnect(conn: Connection, packet: ConnectPacket, auth: boolean | number): undefined {
+    if (conn.state !== 'authenticating') return undefined
+    if (auth !== true) {
+      const code = auth === false ? ConnectReturnCode.BAD_USERNAME_OR_PASSWORD : auth
+      return this.refuse(
+        conn,
+        code >= 1 && code <= 5 ? code : ConnectReturnCode.NOT_AUTHORIZED,
+        'not authorised',
+        '',
+      )
+    }
+    const id = packet.clientId
+    let session = this.sessions.get(id)
+    // [MQTT-3.1.4-2] a second connection with the same id takes over: the first is closed
+    const old = session?.link
+    if (old instanceof Connection) old.close('session taken over by a new connection', true)
+    session = this.sessions.get(id) // the takeover may have ended a clean session
+    let present = false
+    if (packet.clean) {
+      // [MQTT-3.1.2-6] discard any previous session and start a new one
+      if (session !== undefined) this.dropSession(session)
+      session = this.newSession(id, true)
+    } else if (session !== undefined && !session.clean) {
+      present = true // [MQTT-3.2.2-2]
+    } else {
+      if (session !== undefined) this.dropSession(session)
+      session = this.newSession(id, false) // [MQTT-3.2.2-3]
+    }
+    conn.send(encode({ type: 2, sessionPresent: present, returnCode: ConnectReturnCode.ACCEPTED }))
+    conn.accept(packet, session)
+    this.connected++
+    if (this.connected > this.stats.maxConnected) this.stats.maxConnected = this.connected
+    session.attach(conn)
+    this.emit('clientConnected', conn)
+    return undefined
+  }
+
+  private newSession(id: string, clean: boolean): Session {
+    const s = new Session(id, clean, this.options, this.stats)
+    this.sessions.set(id, s)
+    return s
+  }
+
+  private dropSession(s: Session): void {
+    for (const filter of s.subscriptions.keys()) this.tree.remove(filter, s)
+    s.subscriptions.clear()
+    s.discard()
+    if (this.sessions.get(s.clientId) === s) this.sessions.delete(s.clientId)
+  }
+
+  private assignClientId(): string {
+    let id: string
+    do id = `petrel-${randomBytes(8).toString('hex')}`
+    while (this.sessions.has(id))
+    return id
+  }
+
+  /** A connection ended. Publishes the will if `will` is given, ends a clean session. */
+  detach(conn: Connection, wasConnected: boolean, will: Will | null, reason: string): void {
+    this.connections.delete(conn)
+    if (!wasConnected) return
+    this.connected--
+    const session = conn.session!
+    if (session.link === conn) {
+      session.detach()
+      if (session.clean) this.dropSession(session) // [MQTT-3.1.2-6]
+    }
+    if (will !== null) this.publishWill(conn, will)
+    this.emit('clientDisconnected', conn, reason)
+  }
+
+  private publishWill(conn: Connection, will: Will): void {
+    const send = (ok: boolean): void => {
+      if (ok)
+        this.accept(
+          new Message(will.topic, will.payload, will.qos, will.retain, null, false).own(),
+          null,
+          null,
+        )
+    }
+    const authz = this.options.authorizePublish
+    if (authz === undefined) return send(true)
+    try {
+      const r = authz(conn, will.topic, will.payload, will.qos, will.retain)
+      if (r instanceof Promise)
+        r.then(send, (err: unknown) => this.log.error({ err }, 'authorizePublish rejected'))
+      else send(r)
+    } catch (err) {
+      this.log.error({ err }, 'authorizePublish threw')
+    }
+  }
+
+  // --- PUBLISH -----------------------------------------------------------------
+
+  publish(conn: Connection, session: Session, packet: PublishPacket): Promise<void> | undefined {
+    this.stats.publishReceived++
+    const wire = conn.forwardable(packet)
+    const authz = this.options.authorizePublish
+    if (authz === undefined) return this.finishPublish(conn, session, packet, wire, true)
+    const r = authz(conn, packet.topic, packet.payload, packet.qos, packet.retain)
+    if (r instanceof Promise) return r.then((ok) => this.finishPublish(conn, session, packet, wire, ok))
+    return this.finishPublish(conn, session, packet, wire, r)
+  }
+
+  private finishPublish(
+    conn: Connection,
+    session: Session,
+    p: PublishPacket,
+    wire: Buffer | null,
+    allowed: boolean,
+  ): undefined {
+    if (p.qos === 2) {
+      // [MQTT-4.3.3-2] exactly once: a re-sent PUBLISH before PUBREL is acknowledged, not passed on
+      const isNew = session.inbound.receive(p.packetId)
+      if (isNew && allowed) this.accept(new Message(p.topic, p.payload, 2, p.retain, null, false), conn, conn)
+      conn.send(encodeAck(0x50, p.packetId))
+      return undefined
+    }
+    // Clients may not publish into the broker's own $SYS tree.
+    if (allowed && !p.topic.startsWith('$SYS')) {
+      this.accept(new Message(p.topic, p.payload, p.qos, p.retain, wire, false), conn, conn)
+    }
+    if (p.qos === 1) conn.send(encodeAck(0x40, p.packetId)) // [MQTT-4.3.2-2]
+    return undefined
+  }
+
+  /** Stores a retained message if it is one, then routes it to the subscribers. */
+  private accept(msg: Message, client: ClientInfo | null, from: Connection | null): void {
+    if (msg.retain) {
+      // [MQTT-3.3.1-10] [MQTT-3.3.1-11] an empty retained message deletes, and is not stored
+      if (msg.payload.length === 0) this.retained.set(msg.topic, null)
+      else this.retained.set(msg.topic, msg.own()) // [MQTT-3.3.1-5]
+    }
+    const deliveries = this.tree.match(msg.topic)
+    for (let i = 0; i < deliveries.length; i++) {
+      const d = deliveries[i]!
+      // [MQTT-3.8.4-6] delivered at min(published QoS, granted QoS); RETAIN 0 [MQTT-3.3.1-9]
+      d.subscriber.deliver(msg, msg.qos < d.qos ? msg.qos : d.qos, false, from)
+    }
+    if (this.listenerCount('published') > 0) {
+      this.emit(
+        'published',
+        { topic: msg.topic, payload: msg.payload, qos: msg.qos, retain: msg.retain },
+        client,
+      )
+    }
+  }
+
+  /** Publishes a message from the broker itself (as $SYS does). */
+  publishInternal(topic: string, payload: Buffer | string, qos: QoS = 0, retain = false): void {
+    const buf = typeof payload === 'string' ? Buffer.from(payload) : payload
+    this.accept(new Message(topic, buf, qos, retain, null, true), null, null)
+  }
+
+  private publishSys(): void {
+    for (const [topic, value] of sysValues(this)) this.publishInternal(topic, value, 0, true)
+  }
+
+  // --- SUBSCRIBE / UNSUBSCRIBE ----------------------------------------------------
+
+  subscribe(conn: Connection, session: Session, packet: SubscribePacket): Promise<void> | undefined {
+    const authz = this.options.authorizeSubscribe
+    const granted: Granted[] = []
+    let async = false
+    for (const { topic, qos } of packet.subscriptions) {
+      // [MQTT-4.7.1-1..3] [MQTT-4.7.3-1] an invalid filter is refused with 0x80
+      if (!isValidTopicFilter(topic)) {
+        granted.push(SUBACK_FAILURE)
+        continue
+      }
+      if (authz === undefined) {
+        granted.push(qos)
+        continue
+      }
+      const r = authz(conn, topic, qos)
+      if (r instanceof Promise) {
+        async = true
+        granted.push(r.then((v) => grant(v, qos)))
+      } else {
+        granted.push(grant(r, qos))
+      }
+    }
+    if (async) return Promise.all(granted).then((g) => this.finishSubscribe(conn, session, packet, g))
+    this.finishSubscribe(conn, session, packet, granted as number[])
+    return undefined
+  }
+
+  private finishSubscribe(
+    conn: Connection,
+    session: Session,
+    packet: SubscribePacket,
+    granted: number[],
+  ): void {
+    if (conn.state === 'closed') return
+    const subs = packet.subscriptions
+    for (let i = 0; i < subs.length; i++) {
+      const g = granted[i]!
+      if (g === SUBACK_FAILURE) continue
+      // [MQTT-3.8.4-3] a repeated filter replaces the subscription (and its QoS)
+      session.subscriptions.set(subs[i]!.topic, g as QoS)
+      this.tree.add(subs[i]!.topic, session, g as QoS)
+    }
+    // [MQTT-3.8.4-1] [MQTT-3.8.4-5] one return code per filter, in order
+    conn.send(encode({ type: 9, packetId: packet.packetId, granted }))
+    for (let i = 0; i < subs.length; i++) {
+      const g = granted[i]!
+      if (g === SUBACK_FAILURE) continue
+      // [MQTT-3.3.1-6] retained messages matching a new subscription, with RETAIN 1
+      for (const msg of this.retained.match(subs[i]!.topic)) {
+        session.deliver(msg, (msg.qos < g ? msg.qos : g) as QoS, true, null)
+      }
+    }
+    this.emit(
+      'subscribed',
+      subs.map((s, i) => ({ topic: s.topic, qos: granted[i]! })),
+      conn,
+    )
+  }
+
+  unsubscribe(conn: Connection, session: Session, packet: UnsubscribePacket): void {
+    for (const topic of packet.topics) {
+      if (session.subscriptions.delete(topic)) this.tree.remove(topic, session)
+    }
+    // [MQTT-3.10.4-4] [MQTT-3.10.4-5] UNSUBACK even when nothing matched
+    conn.send(encodeAck(0xb0, packet.packetId))
+    this.emit('unsubscribed', packet.topics, conn)
+  }
+}
+
+/** An authorizeSubscribe answer as a SUBACK return code. */
+function grant(answer: boolean | number, asked: QoS): number {
+  if (answer === false) return SUBACK_FAILURE
+  if (answer === true) return asked
+  if (answer === SUBACK_FAILURE || answer < 0) return SUBACK_FAILURE
+  return Math.min(answer, asked)
+}

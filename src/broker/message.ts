@@ -1,0 +1,58 @@
+import type { QoS } from '../protocol/constants.js'
+import { PublishTemplate } from '../protocol/publish-template.js'
+
+/**
+ * An application message inside the broker: one object per PUBLISH received,
+ * shared by every subscriber it goes to. Its encoded forms are built lazily,
+ * once (see PublishTemplate).
+ */
+export class Message {
+  readonly topic: string
+  payload: Buffer
+  /** QoS it was published with. */
+  readonly qos: QoS
+  /** The RETAIN flag it was published with. */
+  readonly retain: boolean
+  private wire: Buffer | null
+  private template: PublishTemplate | null = null
+  private owned: boolean
+
+  /**
+   * @param wire the publisher's own bytes when they equal the QoS 0, non-retained form
+   * @param owned false when `payload` is a view into a read buffer
+   */
+  constructor(
+    topic: string,
+    payload: Buffer,
+    qos: QoS,
+    retain: boolean,
+    wire: Buffer | null,
+    owned: boolean,
+  ) {
+    this.topic = topic
+    this.payload = payload
+    this.qos = qos
+    this.retain = retain
+    this.wire = wire
+    this.owned = owned
+  }
+
+  get tpl(): PublishTemplate {
+    // biome-ignore lint/suspicious/noAssignInExpressions: lazy init
+    return (this.template ??= new PublishTemplate(this.topic, this.payload, this.wire))
+  }
+
+  /**
+   * Makes the message independent of the read buffer its payload came from, so
+   * keeping it (queue, retained store) does not keep a whole socket chunk alive.
+   */
+  own(): this {
+    if (!this.owned) {
+      this.payload = Buffer.from(this.payload)
+      this.wire = null
+      this.template = null
+      this.owned = true
+    }
+    return this
+  }
+}

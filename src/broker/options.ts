@@ -1,0 +1,125 @@
+import { ConfigError } from '../errors.js'
+import type { QoS } from '../protocol/constants.js'
+
+/** What hooks learn about a client. */
+export interface ClientInfo {
+  readonly id: string
+  readonly username: string | undefined
+  readonly remoteAddress: string | undefined
+  readonly protocolVersion: number
+}
+
+type MaybePromise<T> = T | Promise<T>
+
+/** `true` to accept; `false` to refuse with CONNACK 4 (bad user name or password); or a CONNACK return code (1-5). */
+export type Authenticate = (
+  client: ClientInfo,
+  username: string | undefined,
+  password: Buffer | undefined,
+) => MaybePromise<boolean | number>
+/** `false` drops the message (it is still acknowledged, as MQTT 3.1.1 has no way to refuse a PUBLISH). */
+export type AuthorizePublish = (
+  client: ClientInfo,
+  topic: string,
+  payload: Buffer,
+  qos: QoS,
+  retain: boolean,
+) => MaybePromise<boolean>
+/** `false` refuses (SUBACK 0x80), `true` grants the QoS asked for, a number grants at most that QoS. */
+export type AuthorizeSubscribe = (
+  client: ClientInfo,
+  filter: string,
+  qos: QoS,
+) => MaybePromise<boolean | number>
+
+export interface Logger {
+  debug(obj: object, msg: string): void
+  info(obj: object, msg: string): void
+  warn(obj: object, msg: string): void
+  error(obj: object, msg: string): void
+}
+
+export interface BrokerOptions {
+  authenticate?: Authenticate
+  authorizePublish?: AuthorizePublish
+  authorizeSubscribe?: AuthorizeSubscribe
+  /** Largest packet accepted, in bytes; larger ones close the connection. Default 256 MiB (the MQTT maximum). */
+  maxPacketSize?: number
+  /** Unacknowledged QoS 1/2 messages in flight to one client. Default 100. */
+  maxInflight?: number
+  /** QoS 1/2 messages queued per client beyond those in flight. Default 1000. */
+  maxQueuedMessages?: number
+  /** Connections at once; the next CONNECT is answered 0x03 (server unavailable). Default unlimited. */
+  maxConnections?: number
+  /** Milliseconds a new connection has to send CONNECT. Default 10000. */
+  connectTimeout?: number
+  /** Seconds between $SYS updates; 0 turns them off. Default 10. */
+  sysInterval?: number
+  /** Milliseconds a subscriber may stay with a full queue before it is disconnected. Default 30000. */
+  slowConsumerTimeout?: number
+  /** Bytes of unsent QoS 0 data per connection beyond which QoS 0 messages to it are dropped. Default 4 MiB. */
+  maxOutputBuffer?: number
+  logger?: Logger
+}
+
+export interface ResolvedOptions {
+  authenticate: Authenticate | undefined
+  authorizePublish: AuthorizePublish | undefined
+  authorizeSubscribe: AuthorizeSubscribe | undefined
+  maxPacketSize: number
+  maxInflight: number
+  maxQueuedMessages: number
+  maxConnections: number
+  connectTimeout: number
+  sysInterval: number
+  slowConsumerTimeout: number
+  maxOutputBuffer: number
+  logger: Logger
+}
+
+const noop = (): void => {}
+export const silentLogger: Logger = { debug: noop, info: noop, warn: noop, error: noop }
+
+function int(
+  name: string,
+  value: number | undefined,
+  dflt: number,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
+  if (value === undefined) return dflt
+  if (
+    typeof value !== 'number' ||
+    !Number.isFinite(value) ||
+    value < min ||
+    value > max ||
+    !Number.isInteger(value)
+  ) {
+    throw new ConfigError(name, `${name} must be a whole number from ${min} to ${max}; got ${String(value)}`)
+  }
+  return value
+}
+
+function fn<T>(name: string, value: T | undefined): T | undefined {
+  if (value !== undefined && typeof value !== 'function') {
+    throw new ConfigError(name, `${name} must be a function; got ${typeof value}`)
+  }
+  return value
+}
+
+export function resolveOptions(o: BrokerOptions = {}): ResolvedOptions {
+  return {
+    authenticate: fn('authenticate', o.authenticate),
+    authorizePublish: fn('authorizePublish', o.authorizePublish),
+    authorizeSubscribe: fn('authorizeSubscribe', o.authorizeSubscribe),
+    maxPacketSize: int('maxPacketSize', o.maxPacketSize, 268_435_460, 16),
+    maxInflight: int('maxInflight', o.maxInflight, 100, 1, 65_535),
+    maxQueuedMessages: int('maxQueuedMessages', o.maxQueuedMessages, 1000, 0),
+    maxConnections: int('maxConnections', o.maxConnections, Number.MAX_SAFE_INTEGER, 1),
+    connectTimeout: int('connectTimeout', o.connectTimeout, 10_000, 1),
+    sysInterval: int('sysInterval', o.sysInterval, 10, 0),
+    slowConsumerTimeout: int('slowConsumerTimeout', o.slowConsumerTimeout, 30_000, 1),
+    maxOutputBuffer: int('maxOutputBuffer', o.maxOutputBuffer, 4 * 1024 * 1024, 1024),
+    logger: o.logger ?? silentLogger,
+  }
+}

@@ -1,0 +1,112 @@
+import type { Message } from './message.js'
+
+/**
+ * Retained messages, one per topic, in a trie of topic levels so that a
+ * wildcard subscription visits only the branches its filter can match, never
+ * every retained message.
+ */
+
+class Node {
+  readonly children = new Map<string, Node>()
+  message: Message | null = null
+}
+
+export class RetainedStore {
+  private readonly root = new Node()
+  private count = 0
+
+  get size(): number {
+    return this.count
+  }
+
+  /** Stores `message` for its topic, or deletes the topic's message when `message` is null. */
+  set(topic: string, message: Message | null): void {
+    const levels = topic.split('/')
+    if (message === null) {
+      const path: Node[] = [this.root]
+      let node = this.root
+      for (const level of levels) {
+        const next = node.children.get(level)
+        if (next === undefined) return
+        path.push(next)
+        node = next
+      }
+      if (node.message === null) return
+      node.message = null
+      this.count--
+      for (let i = levels.length; i > 0; i--) {
+        const n = path[i]!
+        if (n.message !== null || n.children.size > 0) break
+        path[i - 1]!.children.delete(levels[i - 1]!)
+      }
+      return
+    }
+    let node = this.root
+    for (const level of levels) {
+      let next = node.children.get(level)
+      if (next === undefined) {
+        next = new Node()
+        node.children.set(level, next)
+      }
+      node = next
+    }
+    if (node.message === null) this.count++
+    node.message = message
+  }
+
+  get(topic: string): Message | null {
+    let node: Node | undefined = this.root
+    for (const level of topic.split('/')) {
+      node = node.children.get(level)
+      if (node === undefined) return null
+    }
+    return node.message
+  }
+
+  /** Retained messages whose topic matches `filter`, following the '$' rule [MQTT-4.7.2-1]. */
+  match(filter: string): Message[] {
+    const out: Message[] = []
+    this.walk(this.root, filter.split('/'), 0, out)
+    return out
+  }
+
+  *all(): Generator<Message> {
+    const stack: Node[] = [this.root]
+    while (stack.length > 0) {
+      const n = stack.pop()!
+      if (n.message !== null) yield n.message
+      for (const c of n.children.values()) stack.push(c)
+    }
+  }
+
+  private walk(node: Node, levels: string[], i: number, out: Message[]): void {
+    if (i === levels.length) {
+      if (node.message !== null) out.push(node.message)
+      return
+    }
+    const level = levels[i]!
+    if (level === '#') {
+      // everything below this node, and the node itself [MQTT-4.7.1-2]
+      if (node.message !== null && i > 0) out.push(node.message)
+      for (const [key, child] of node.children) {
+        if (i === 0 && key.startsWith('$')) continue
+        this.collectAll(child, out)
+      }
+      return
+    }
+    if (level === '+') {
+      for (const [key, child] of node.children) {
+        if (i === 0 && key.startsWith('$')) continue
+        this.walk(child, levels, i + 1, out)
+      }
+      return
+    }
+    const child = node.children.get(level)
+    if (child !== undefined) this.walk(child, levels, i + 1, out)
+  }
+
+  private collectAll(node: Node, out: Message[]): void {
+    if (node.message !== null) out.push(node.message)
+    for (const child of node.children.values()) this.collectAll(child, out)
+  }
+}

@@ -1,0 +1,228 @@
+import type { QoS } from '../protocol/constants.js'
+import type { Will } from '../protocol/packets.js'
+import { InboundQos2 } from '../session/inbound.js'
+import { type AckType, OutboundFlow } from '../session/outbound.js'
+import type { Message } from './message.js'
+
+/** What a session needs from the connection currently attached to it. */
+export interface SessionLink {
+  /** Queues bytes for the socket (flushed once per event-loop turn). */
+  send(bytes: Buffer): void
+  /** Bytes written but not yet taken by the socket. */
+  readonly outputBacklog: number
+  /** Stops reading this publisher until `resume()`. */
+  pauseReading(): void
+  resumeReading(): void
+  /** Ends the connection as a slow consumer (abnormal: its will is published). */
+  dropSlowConsumer(): void
+}
+
+interface Queued {
+  msg: Message
+  qos: QoS
+  retain: boolean
+}
+
+export interface SessionLimits {
+  maxInflight: number
+  maxQueuedMessages: number
+  maxOutputBuffer: number
+  slowConsumerTimeout: number
+}
+
+export interface SessionCounters {
+  messagesSent: number
+  bytesSent: number
+  dropped: number
+}
+
+/**
+ * A client's session: its subscriptions, its QoS 1/2 flows in both directions
+ * and the messages waiting for it. It outlives connections when the client asked
+ * for a persistent session (clean session 0) [MQTT-3.1.2-4].
+ */
+export class Session {
+  readonly clientId: string
+  clean: boolean
+  readonly subscriptions = new Map<string, QoS>()
+  readonly outbound: OutboundFlow<Message>
+  readonly inbound = new InboundQos2()
+  link: SessionLink | null = null
+  will: Will | null = null
+  /** Messages dropped because a queue or an output buffer was full. */
+  dropped = 0
+  private queue: Queued[] = []
+  private head = 0
+  private readonly limits: SessionLimits
+  private readonly counters: SessionCounters
+  /** Publishers paused because this session's queue is full. */
+  private blocked: Set<SessionLink> | null = null
+  private slowTimer: NodeJS.Timeout | null = null
+
+  constructor(clientId: string, clean: boolean, limits: SessionLimits, counters: SessionCounters) {
+    this.clientId = clientId
+    this.clean = clean
+    this.limits = limits
+    this.counters = counters
+    this.outbound = new OutboundFlow<Message>(limits.maxInflight)
+  }
+
+  get queued(): number {
+    return this.queue.length - this.head
+  }
+
+  /**
+   * Delivers a routed message at `qos` (already min(published, granted)).
+   * `from` is the publisher's link, paused when this session cannot keep up.
+   */
+  deliver(msg: Message, qos: QoS, retain: boolean, from: SessionLink | null): void {
+    const link = this.link
+    if (link === null) {
+      // Offline persistent session: QoS 1/2 is queued, up to the limit [MQTT-3.1.2-5].
+      if (qos === 0) return
+      if (this.queued >= this.limits.maxQueuedMessages) {
+        this.dropped++
+        this.counters.dropped++
+        return
+      }
+      this.push(msg.own(), qos, retain)
+      return
+    }
+    if (this.queued === 0) {
+      if (qos === 0) {
+        if (link.outputBacklog > this.limits.maxOutputBuffer) {
+          this.dropped++
+          this.counters.dropped++
+          return
+        }
+        this.write(link, msg.tpl.qos0(retain))
+        return
+      }
+      if (this.outbound.hasRoom) {
+        this.sendQos12(link, msg, qos, retain)
+        return
+      }
+    }
+    // Behind others: keep the order of this topic [MQTT-4.6.0-6].
+    if (qos === 0 && this.queued >= this.limits.maxQueuedMessages) {
+      this.dropped++
+      this.counters.dropped++
+      return
+    }
+    this.push(msg.own(), qos, retain)
+    if (qos > 0 && this.queued >= this.limits.maxQueuedMessages) this.full(from)
+  }
+
+  /** A PUBACK, PUBREC or PUBCOMP from the client. */
+  ack(type: AckType, packetId: number): void {
+    const link = this.link
+    const done = this.outbound.ack(type, packetId, link ? (pubrel) => this.write(link, pubrel) : undefined)
+    if (done !== null) this.pump()
+  }
+
+  /** A connection takes this session: re-send what is in flight, then what is queued. */
+  attach(link: SessionLink): void {
+    this.link = link
+    for (const bytes of this.outbound.resendAll()) this.write(link, bytes)
+    this.pump()
+  }
+
+  /** The connection is gone. Publishers blocked on this session may go on. */
+  detach(): void {
+    this.link = null
+    this.clearSlow()
+    this.releaseBlocked()
+  }
+
+  /** Sends queued messages while the inflight window has room. */
+  pump(): void {
+    const link = this.link
+    if (link === null) return
+    while (this.head < this.queue.length) {
+      const q = this.queue[this.head]!
+      if (q.qos > 0) {
+        if (!this.outbound.hasRoom) break
+        this.sendQos12(link, q.msg, q.qos, q.retain)
+      } else {
+        this.write(link, q.msg.tpl.qos0(q.retain))
+      }
+      this.queue[this.head++] = undefined as unknown as Queued
+    }
+    if (this.head === this.queue.length) {
+      this.queue = []
+      this.head = 0
+    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head)
+      this.head = 0
+    }
+    if (this.blocked !== null && this.queued < this.limits.maxQueuedMessages) {
+      this.clearSlow()
+      this.releaseBlocked()
+    }
+  }
+
+  /** Forgets everything: a clean session ends, or a new clean session replaces this one. */
+  discard(): void {
+    this.outbound.clear()
+    this.inbound.clear()
+    this.queue = []
+    this.head = 0
+    this.clearSlow()
+    this.releaseBlocked()
+  }
+
+  /** Queued messages, oldest first (for $SYS and inspection). */
+  *pending(): Generator<{ msg: Message; qos: QoS }> {
+    for (let i = this.head; i < this.queue.length; i++) yield this.queue[i]!
+  }
+
+  private push(msg: Message, qos: QoS, retain: boolean): void {
+    this.queue.push({ msg, qos, retain })
+  }
+
+  private sendQos12(link: SessionLink, msg: Message, qos: QoS, retain: boolean): void {
+    const id = this.outbound.allocateId()
+    // First delivery: DUP 0 [MQTT-3.3.1-3]
+    const bytes = msg.tpl.qos12(qos, id, false, retain)
+    this.outbound.track(id, qos as 1 | 2, bytes, msg.own())
+    this.write(link, bytes)
+  }
+
+  private write(link: SessionLink, bytes: Buffer): void {
+    this.counters.messagesSent++
+    this.counters.bytesSent += bytes.length
+    link.send(bytes)
+  }
+
+  private full(from: SessionLink | null): void {
+    if (from !== null && from !== this.link) {
+      this.blocked ??= new Set()
+      if (!this.blocked.has(from)) {
+        this.blocked.add(from)
+        from.pauseReading()
+      }
+    }
+    if (this.slowTimer === null && this.link !== null) {
+      const link = this.link
+      this.slowTimer = setTimeout(() => {
+        this.slowTimer = null
+        if (this.link === link && this.queued >= this.limits.maxQueuedMessages) link.dropSlowConsumer()
+      }, this.limits.slowConsumerTimeout)
+      this.slowTimer.unref()
+    }
+  }
+
+  private clearSlow(): void {
+    if (this.slowTimer !== null) {
+      clearTimeout(this.slowTimer)
+      this.slowTimer = null
+    }
+  }
+
+  private releaseBlocked(): void {
+    const blocked = this.blocked
+    if (blocked === null) return
+    this.blocked = null
+    for (const l of blocked) l.resumeReading()
+  }
+}

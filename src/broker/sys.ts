@@ -1,0 +1,32 @@
+import type { Broker } from './broker.js'
+
+/**
+ * $SYS/broker/... topics, named as Mosquitto names them, published as retained
+ * messages every `sysInterval` seconds.
+ */
+export const VERSION = '0.1.0'
+
+export function sysValues(b: Broker): [string, string][] {
+  const s = b.stats
+  const connected = b.connectedCount
+  const total = b.sessionCount
+  return [
+    ['$SYS/broker/version', `petrel version ${VERSION}`],
+    ['$SYS/broker/uptime', `${Math.floor((Date.now() - s.startedAt) / 1000)} seconds`],
+    ['$SYS/broker/clients/connected', String(connected)],
+    ['$SYS/broker/clients/active', String(connected)],
+    ['$SYS/broker/clients/disconnected', String(total - connected)],
+    ['$SYS/broker/clients/inactive', String(total - connected)],
+    ['$SYS/broker/clients/total', String(total)],
+    ['$SYS/broker/clients/maximum', String(s.maxConnected)],
+    ['$SYS/broker/messages/received', String(s.messagesReceived)],
+    ['$SYS/broker/messages/sent', String(s.messagesSent)],
+    ['$SYS/broker/publish/messages/received', String(s.publishReceived)],
+    ['$SYS/broker/publish/messages/sent', String(s.messagesSent)],
+    ['$SYS/broker/publish/messages/dropped', String(s.dropped)],
+    ['$SYS/broker/bytes/received', String(s.bytesReceived)],
+    ['$SYS/broker/bytes/sent', String(s.bytesSent)],
+    ['$SYS/broker/subscriptions/count', String(b.subscriptionCount)],
+    ['$SYS/broker/retained messages/count', String(b.retainedCount)],
+  ]
+}
