@@ -292,7 +292,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
         )
     }
     const authz = this.options.authorizePublish
-    if (authz === undefined) return send(true)
+    if (authz === undefined) {
+      send(true)
+      return
+    }
     try {
       const r = authz(conn, will.topic, will.payload, will.qos, will.retain)
       if (r instanceof Promise)

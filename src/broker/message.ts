@@ -38,7 +38,6 @@ export class Message {
   }
 
   get tpl(): PublishTemplate {
-    // biome-ignore lint/suspicious/noAssignInExpressions: lazy init
     return (this.template ??= new PublishTemplate(this.topic, this.payload, this.wire))
   }
 
