@@ -53,6 +53,7 @@ export class Connection implements SessionLink, ClientInfo {
     socket.on('error', (err: Error) => this.close(`socket error: ${err.message}`, true))
     socket.on('end', () => this.close('connection closed by peer', true))
     socket.on('close', () => this.close('connection closed', true))
+    socket.on('drain', () => this.session?.drained())
     this.timer = setTimeout(() => {
       if (this.state === 'awaiting-connect' || this.state === 'authenticating')
         this.close('no CONNECT in time', true)

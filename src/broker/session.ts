@@ -96,6 +96,9 @@ export class Session {
           return
         }
         this.write(link, msg.tpl.qos0(retain))
+        // Past the soft limit the publisher is slowed (not read) instead of letting
+        // QoS 0 pile up here; only a subscriber beyond the hard limit loses messages.
+        if (from !== null && link.outputBacklog > this.limits.maxOutputBuffer >>> 2) this.throttle(from)
         return
       }
       if (this.outbound.hasRoom) {
@@ -194,14 +197,23 @@ export class Session {
     link.send(bytes)
   }
 
-  private full(from: SessionLink | null): void {
-    if (from !== null && from !== this.link) {
-      this.blocked ??= new Set()
-      if (!this.blocked.has(from)) {
-        this.blocked.add(from)
-        from.pauseReading()
-      }
+  /** Stops reading `from` until this session's queue and output drain. */
+  private throttle(from: SessionLink): void {
+    if (from === this.link) return // a client publishing to itself must stay readable
+    this.blocked ??= new Set()
+    if (!this.blocked.has(from)) {
+      this.blocked.add(from)
+      from.pauseReading()
     }
+  }
+
+  /** The socket took all output written so far. */
+  drained(): void {
+    if (this.blocked !== null && this.queued < this.limits.maxQueuedMessages) this.releaseBlocked()
+  }
+
+  private full(from: SessionLink | null): void {
+    if (from !== null) this.throttle(from)
     if (this.slowTimer === null && this.link !== null) {
       const link = this.link
       this.slowTimer = setTimeout(() => {
