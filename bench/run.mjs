@@ -1,0 +1,345 @@
+#!/usr/bin/env node
+// Broker benchmark: the seed scenarios against Petrel, Mosquitto and Aedes in the same run,
+// driven by ../shared/tools/loadgen (C, epoll). Brokers alternate; each measured run gets a
+// freshly started broker and a 10 % warm-up; medians of --rounds rounds.
+//
+//   npm run bench                       # full matrix, both loadgen modes, 3 rounds
+//   npm run bench -- --rounds 1 --modes default --only one2one:1,fanin:0
+//   npm run bench -- --brokers petrel,mosquitto --json results.json
+//
+// Prints markdown tables (the ones in BENCHMARKS.md).
+import { execFileSync, spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { createConnection } from 'node:net'
+import { cpus, tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+const SHARED = resolve(ROOT, '..', 'shared', 'tools', 'loadgen')
+
+// scenario:qos:count_per_publisher:target msg/s (the performance issue's targets)
+const MATRIX = [
+  ['one2one', 0, 300_000, 400_000],
+  ['one2one', 1, 150_000, 150_000],
+  ['fanin', 0, 15_000, 450_000],
+  ['fanin', 1, 8_000, 63_000],
+  ['fanout', 0, 25_000, 750_000],
+  ['fanout', 1, 12_500, 170_000],
+  ['mesh', 0, 1_250, 700_000],
+  ['mesh', 1, 1_250, 190_000],
+  ['one2one', 2, 60_000, 70_000],
+]
+const LATENCY = [
+  ['one2one', 0, 25_000],
+  ['one2one', 1, 25_000],
+]
+
+function parseCli(argv) {
+  const o = {
+    rounds: 3,
+    modes: ['default', 'coalesce'],
+    brokers: ['mosquitto', 'aedes', 'petrel'],
+    only: null,
+    json: null,
+    latency: true,
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    const v = () => {
+      const x = argv[++i]
+      if (x === undefined) fail(`${a} needs a value`)
+      return x
+    }
+    if (a === '--rounds') o.rounds = Number(v())
+    else if (a === '--modes') o.modes = v().split(',')
+    else if (a === '--brokers') o.brokers = v().split(',')
+    else if (a === '--only') o.only = v().split(',')
+    else if (a === '--json') o.json = v()
+    else if (a === '--no-latency') o.latency = false
+    else
+      fail(
+        `unknown option ${a}; options: --rounds N --modes default,coalesce --brokers petrel,mosquitto,aedes --only scenario:qos,... --json FILE --no-latency`,
+      )
+  }
+  if (!Number.isInteger(o.rounds) || o.rounds < 1) fail('--rounds must be a whole number >= 1')
+  for (const m of o.modes)
+    if (m !== 'default' && m !== 'coalesce') fail(`unknown mode '${m}': default or coalesce`)
+  return o
+}
+
+function fail(msg) {
+  process.stderr.write(`bench: ${msg}\n`)
+  process.exit(2)
+}
+
+function loadgenPath() {
+  const src = join(SHARED, 'loadgen.c')
+  if (!existsSync(src)) fail(`loadgen source not found at ${src} (../shared must be beside the checkout)`)
+  const bin = join(tmpdir(), 'mqtt-loadgen')
+  if (!existsSync(bin) || statSync(bin).mtimeMs < statSync(src).mtimeMs) {
+    execFileSync('cc', ['-O2', '-Wall', '-o', bin, src], { stdio: 'inherit' })
+  }
+  return bin
+}
+
+function which(cmd) {
+  for (const d of ['/usr/sbin', '/usr/bin', '/usr/local/sbin', '/usr/local/bin'])
+    if (existsSync(join(d, cmd))) return join(d, cmd)
+  return null
+}
+
+const work = mkdtempSync(join(tmpdir(), 'petrel-bench-'))
+
+function brokerCommand(name, port) {
+  if (name === 'petrel')
+    return [
+      process.execPath,
+      [join(ROOT, 'dist/cli/main.js'), 'broker', '--port', String(port), '--log-level', 'warn'],
+    ]
+  if (name === 'aedes') return [process.execPath, [join(ROOT, 'bench/aedes-server.mjs'), String(port)]]
+  if (name === 'mosquitto') {
+    const bin = which('mosquitto')
+    if (bin === null) fail('mosquitto is not installed (apt-get install mosquitto)')
+    const conf = readFileSync(join(SHARED, 'mosquitto-bench.conf'), 'utf8').replace(
+      /^listener \d+/m,
+      `listener ${port}`,
+    )
+    const file = join(work, `mosquitto-${port}.conf`)
+    writeFileSync(file, conf)
+    return [bin, ['-c', file]]
+  }
+  fail(`unknown broker '${name}'`)
+}
+
+const PORTS = { petrel: 18850, mosquitto: 18830, aedes: 18840 }
+
+function canConnect(port) {
+  return new Promise((res) => {
+    const s = createConnection({ port, host: '127.0.0.1' })
+    s.once('connect', () => {
+      s.destroy()
+      res(true)
+    })
+    s.once('error', () => res(false))
+  })
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+async function startBroker(name) {
+  const port = PORTS[name]
+  if (await canConnect(port)) fail(`port ${port} is already in use`)
+  const [cmd, args] = brokerCommand(name, port)
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr.on('data', (d) => {
+    stderr += d
+  })
+  for (let i = 0; i < 100; i++) {
+    if (await canConnect(port)) return { child, port, stderr: () => stderr }
+    if (child.exitCode !== null)
+      fail(`${name} exited at start: ${stderr.trim().split('\n').slice(-3).join(' | ')}`)
+    await sleep(100)
+  }
+  child.kill('SIGKILL')
+  fail(`${name} did not listen on ${port} within 10 s`)
+}
+
+async function stopBroker(b) {
+  if (b.child.exitCode !== null) return
+  const exited = new Promise((r) => b.child.once('exit', r))
+  b.child.kill('SIGTERM')
+  const t = setTimeout(() => b.child.kill('SIGKILL'), 5000)
+  await exited
+  clearTimeout(t)
+}
+
+function cpuTicks(pid) {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ')
+    return Number(f[11]) + Number(f[12])
+  } catch {
+    return 0
+  }
+}
+
+function runLoadgen(lg, port, sc, qos, count, extra) {
+  const args = [
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--scenario',
+    sc,
+    '--qos',
+    String(qos),
+    '--size',
+    '64',
+    '--idle',
+    '5',
+    '--count',
+    String(count),
+    '--timeout',
+    '60',
+    '--json',
+    ...extra,
+  ]
+  return new Promise((res) => {
+    const child = spawn(lg, args, { stdio: ['ignore', 'pipe', 'ignore'] })
+    let out = ''
+    child.stdout.on('data', (d) => {
+      out += d
+    })
+    child.on('exit', () => {
+      try {
+        res(JSON.parse(out))
+      } catch {
+        res(null)
+      }
+    })
+  })
+}
+
+async function measure(lg, name, sc, qos, count, extra) {
+  const b = await startBroker(name)
+  await runLoadgen(lg, b.port, sc, qos, Math.max(1, Math.floor(count / 10)), extra) // warm-up
+  const c0 = cpuTicks(b.child.pid)
+  const t0 = process.hrtime.bigint()
+  const r = await runLoadgen(lg, b.port, sc, qos, count, extra)
+  const ns = Number(process.hrtime.bigint() - t0)
+  const c1 = cpuTicks(b.child.pid)
+  await stopBroker(b)
+  const cpu = ns > 0 ? (100 * (c1 - c0)) / 100 / (ns / 1e9) : 0
+  return r === null
+    ? null
+    : {
+        rate: r.deliver_rate,
+        lost: r.lost,
+        dup: r.duplicates,
+        p50: r.lat_us.p50,
+        p99: r.lat_us.p99,
+        end: r.end,
+        cpu,
+      }
+}
+
+const median = (xs) => {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b)
+  if (s.length === 0) return Number.NaN
+  const m = s.length >> 1
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+const k = (n) =>
+  Number.isFinite(n)
+    ? n >= 1e6
+      ? `${(n / 1e6).toFixed(2)}M`
+      : n >= 1e4
+        ? `${Math.round(n / 1e3)}k`
+        : `${(n / 1e3).toFixed(1)}k`
+    : 'n/a'
+const ms = (us) => (Number.isFinite(us) ? (us / 1000).toFixed(1) : 'n/a')
+const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}x` : 'n/a')
+
+async function main() {
+  const o = parseCli(process.argv.slice(2))
+  if (!existsSync(join(ROOT, 'dist/cli/main.js'))) fail('dist/ is missing: run npm run build first')
+  const lg = loadgenPath()
+  const matrix = MATRIX.filter(([sc, q]) => o.only === null || o.only.includes(`${sc}:${q}`))
+  const results = []
+  const started = Date.now()
+  for (const mode of o.modes) {
+    const extra = mode === 'coalesce' ? ['--coalesce-us', '200'] : []
+    for (let round = 1; round <= o.rounds; round++) {
+      for (const [sc, qos, count] of matrix) {
+        // alternate the order of brokers from round to round
+        const order = round % 2 ? o.brokers : [...o.brokers].reverse()
+        for (const name of order) {
+          const r = await measure(lg, name, sc, qos, count, extra)
+          results.push({ mode, round, sc, qos, name, ...(r ?? { rate: Number.NaN, lost: -1 }) })
+          process.stderr.write(
+            `[${Math.round((Date.now() - started) / 1000)}s] ${mode} r${round} ${sc} q${qos} ${name}: ${r ? `${Math.round(r.rate)} msg/s lost=${r.lost} p99=${ms(r.p99)}ms cpu=${Math.round(r.cpu)}% ${r.end}` : 'FAILED'}\n`,
+          )
+        }
+      }
+    }
+  }
+  const lat = []
+  if (o.latency) {
+    for (let round = 1; round <= o.rounds; round++) {
+      for (const [sc, qos, count] of LATENCY) {
+        for (const name of o.brokers) {
+          const r = await measure(lg, name, sc, qos, count, ['--rate', '5000'])
+          lat.push({ round, sc, qos, name, ...(r ?? { p99: Number.NaN }) })
+          process.stderr.write(`latency r${round} q${qos} ${name}: p50=${ms(r?.p50)} p99=${ms(r?.p99)} ms\n`)
+        }
+      }
+    }
+  }
+  if (o.json) writeFileSync(o.json, JSON.stringify({ results, lat }, null, 2))
+
+  const cpu = cpus()[0]?.model ?? 'unknown CPU'
+  let commit = 'unknown'
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim()
+  } catch {}
+  console.log(
+    `\nMachine: ${cpus().length} cores, ${cpu}; Node ${process.version}; commit ${commit}; 64-byte payloads; medians of ${o.rounds} rounds\n`,
+  )
+  const names = o.brokers
+  for (const mode of o.modes) {
+    console.log(`### Loadgen mode: ${mode === 'coalesce' ? '--coalesce-us 200' : 'default'}\n`)
+    console.log(
+      `| scenario | QoS | ${names.join(' | ')} | ${
+        names.includes('petrel')
+          ? names
+              .filter((n) => n !== 'petrel')
+              .map((n) => `petrel/${n}`)
+              .join(' | ')
+          : ''
+      } | target | lost (sum) |`,
+    )
+    console.log(
+      `|---|---|${names.map(() => '---|').join('')}${names
+        .filter((n) => n !== 'petrel')
+        .map(() => '---|')
+        .join('')}---|---|`,
+    )
+    for (const [sc, qos, , target] of matrix) {
+      const med = {}
+      const lost = {}
+      for (const n of names) {
+        const rs = results.filter((r) => r.mode === mode && r.sc === sc && r.qos === qos && r.name === n)
+        med[n] = median(rs.map((r) => r.rate))
+        lost[n] = rs.reduce((a, r) => a + (r.lost > 0 ? r.lost : 0), 0)
+      }
+      const ratios = names.includes('petrel')
+        ? names
+            .filter((n) => n !== 'petrel')
+            .map((n) => ratio(med.petrel, med[n]))
+            .join(' | ')
+        : ''
+      const label =
+        sc === 'fanin' ? 'fanin (20:1)' : sc === 'fanout' ? 'fanout (1:20)' : sc === 'mesh' ? 'mesh (20)' : sc
+      console.log(
+        `| ${label} | ${qos} | ${names.map((n) => k(med[n])).join(' | ')} | ${ratios} | ${k(target)} | ${names.map((n) => lost[n]).join(' / ')} |`,
+      )
+    }
+    console.log('')
+  }
+  if (o.latency) {
+    console.log('### Latency at a fixed 5,000 msg/s (one2one), p50 / p99 ms\n')
+    console.log(`| QoS | ${names.join(' | ')} |`)
+    console.log(`|---|${names.map(() => '---|').join('')}`)
+    for (const [, qos] of LATENCY) {
+      const cells = names.map((n) => {
+        const rs = lat.filter((r) => r.qos === qos && r.name === n)
+        return `${ms(median(rs.map((r) => r.p50)))} / ${ms(median(rs.map((r) => r.p99)))}`
+      })
+      console.log(`| ${qos} | ${cells.join(' | ')} |`)
+    }
+  }
+}
+
+await main()
