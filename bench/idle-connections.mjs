@@ -67,7 +67,10 @@ async function measure(name, port) {
     await sleep(100)
     const ok = await new Promise((r) => {
       const s = createConnection({ port, host: '127.0.0.1' })
-      s.once('connect', () => (s.destroy(), r(true)))
+      s.once('connect', () => {
+        s.destroy()
+        r(true)
+      })
       s.once('error', () => r(false))
     })
     if (ok) break
