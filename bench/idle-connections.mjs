@@ -32,7 +32,7 @@ function command(name, port) {
   if (name === 'petrel')
     return [
       process.execPath,
-      [join(ROOT, 'dist/cli/main.js'), 'broker', '--port', String(port), '--log-level', 'warn'],
+      [join(ROOT, 'dist/cli/main.js'), 'broker', '--port', String(port), '--memory', '--log-level', 'warn'],
     ]
   if (name === 'aedes') return [process.execPath, [join(ROOT, 'bench/aedes-server.mjs'), String(port)]]
   const conf = readFileSync(join(SHARED, 'mosquitto-bench.conf'), 'utf8').replace(

@@ -95,7 +95,7 @@ function brokerCommand(name, port) {
   if (name === 'petrel')
     return [
       process.execPath,
-      [join(ROOT, 'dist/cli/main.js'), 'broker', '--port', String(port), '--log-level', 'warn'],
+      [join(ROOT, 'dist/cli/main.js'), 'broker', '--port', String(port), '--memory', '--log-level', 'warn'],
     ]
   if (name === 'aedes') return [process.execPath, [join(ROOT, 'bench/aedes-server.mjs'), String(port)]]
   if (name === 'mosquitto') {

@@ -11,8 +11,11 @@ import type {
   Will,
 } from '../protocol/packets.js'
 import { isValidTopicFilter } from '../protocol/topic.js'
+import { MemoryStore } from '../store/memory/memory-store.js'
+import type { StoreSnapshot } from '../store/store.js'
 import { type Listening, listenTcp, type TcpListenOptions } from '../transport/tcp.js'
 import { Connection } from './connection.js'
+import { StoreWriter } from './durable.js'
 import { Message } from './message.js'
 import {
   type BrokerOptions,
@@ -21,6 +24,7 @@ import {
   type ResolvedOptions,
   resolveOptions,
 } from './options.js'
+import { restoreState } from './restore.js'
 import { RetainedStore } from './retained.js'
 import { Session } from './session.js'
 import { sysValues } from './sys.js'
@@ -83,15 +87,51 @@ export class Broker extends EventEmitter<BrokerEvents> {
   private flushScheduled = false
   private connected = 0
   private sysTimer: NodeJS.Timeout | null = null
+  private expiryTimer: NodeJS.Timeout | null = null
   private closing: Promise<void> | null = null
+  private readonly store: StoreWriter
+  /** Resolves once the store's state is loaded; listen() waits for it. */
+  readonly ready: Promise<void>
 
   constructor(options: BrokerOptions = {}) {
     super()
     this.options = resolveOptions(options)
     this.log = this.options.logger
+    this.store = new StoreWriter(options.store ?? new MemoryStore(), this.scheduleFlush)
+    const snapshot = this.store.load()
+    this.ready =
+      snapshot instanceof Promise
+        ? snapshot.then((s) => this.restore(s))
+        : Promise.resolve(this.restore(snapshot))
     if (this.options.sysInterval > 0) {
       this.sysTimer = setInterval(() => this.publishSys(), this.options.sysInterval * 1000)
       this.sysTimer.unref()
+    }
+    const expiry = this.options.sessionExpiry
+    if (expiry > 0) {
+      this.expiryTimer = setInterval(() => this.expireSessions(), Math.min(expiry * 100, 3_600_000))
+      this.expiryTimer.unref()
+    }
+  }
+
+  private restore(snapshot: StoreSnapshot): void {
+    restoreState(snapshot, (id) => this.newSession(id, false, false), this.tree, this.retained)
+    if (snapshot.sessions.length > 0 || snapshot.retained.length > 0) {
+      this.log.info(
+        { sessions: snapshot.sessions.length, retained: snapshot.retained.length },
+        'restored persistent sessions and retained messages',
+      )
+    }
+  }
+
+  /** Ends persistent sessions whose client has been gone longer than `sessionExpiry`. */
+  expireSessions(now = Date.now()): void {
+    const limit = now - this.options.sessionExpiry * 1000
+    for (const s of [...this.sessions.values()]) {
+      if (s.link === null && s.disconnectedAt > 0 && s.disconnectedAt <= limit) {
+        this.log.debug({ clientId: s.clientId }, 'persistent session expired')
+        this.dropSession(s)
+      }
     }
   }
 
@@ -110,6 +150,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   /** Starts a TCP listener; resolves once it listens. */
   async listen(options: TcpListenOptions = {}): Promise<{ port: number; host: string }> {
+    await this.ready
     const l = await listenTcp(options, (socket) => this.handle(socket, socket.remoteAddress))
     this.servers.push(l)
     return { port: l.port, host: l.host }
@@ -131,6 +172,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   private async shutdown(): Promise<void> {
     if (this.sysTimer !== null) clearInterval(this.sysTimer)
+    if (this.expiryTimer !== null) clearInterval(this.expiryTimer)
     const servers = this.servers.splice(0).map((l) => l.close())
     const closed: Promise<void>[] = []
     for (const c of [...this.connections]) {
@@ -147,6 +189,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       c.close('broker shutting down', false)
     }
     await Promise.all([...servers, ...closed])
+    this.store.close()
   }
 
   // --- output batching ---------------------------------------------------------
@@ -154,14 +197,25 @@ export class Broker extends EventEmitter<BrokerEvents> {
   /** A connection has output this turn: flush it once, after every read of this turn. */
   markDirty(conn: Connection): void {
     this.dirty.push(conn)
+    this.scheduleFlush()
+  }
+
+  private readonly scheduleFlush = (): void => {
     if (!this.flushScheduled) {
       this.flushScheduled = true
       setImmediate(this.flushAll)
     }
   }
 
+  /** Makes this turn's store writes durable (group commit). */
+  commit(): void {
+    this.store.commit()
+  }
+
+  /** End of turn: one commit for every store write of the turn, then one write per connection. */
   private readonly flushAll = (): void => {
     this.flushScheduled = false
+    this.store.commit()
     const dirty = this.dirty
     this.dirty = []
     for (let i = 0; i < dirty.length; i++) dirty[i]!.flush()
@@ -179,7 +233,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
       packet.clientId = this.assignClientId() // [MQTT-3.1.3-6]
     }
     conn.beginAuthentication(packet)
-    if (this.connected >= this.options.maxConnections) {
+    // A client taking over its own connection does not add one, so it is let in at the limit.
+    if (
+      this.connected >= this.options.maxConnections &&
+      !(this.sessions.get(packet.clientId)?.link instanceof Connection)
+    ) {
       return this.refuse(conn, ConnectReturnCode.SERVER_UNAVAILABLE, 'too many connections', '')
     }
     const auth = this.options.authenticate
@@ -232,12 +290,12 @@ export class Broker extends EventEmitter<BrokerEvents> {
     if (packet.clean) {
       // [MQTT-3.1.2-6] discard any previous session and start a new one
       if (session !== undefined) this.dropSession(session)
-      session = this.newSession(id, true)
+      session = this.newSession(id, true, true)
     } else if (session !== undefined && !session.clean) {
       present = true // [MQTT-3.2.2-2]
     } else {
       if (session !== undefined) this.dropSession(session)
-      session = this.newSession(id, false) // [MQTT-3.2.2-3]
+      session = this.newSession(id, false, true) // [MQTT-3.2.2-3]
     }
     conn.send(encode({ type: 2, sessionPresent: present, returnCode: ConnectReturnCode.ACCEPTED }))
     conn.accept(packet, session)
@@ -248,9 +306,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
     return undefined
   }
 
-  private newSession(id: string, clean: boolean): Session {
-    const s = new Session(id, clean, this.options, this.stats)
+  private newSession(id: string, clean: boolean, save: boolean): Session {
+    const s = new Session(id, clean, this.options, this.stats, this.store)
     this.sessions.set(id, s)
+    if (!clean && save) this.store.saveSession(id, 0)
     return s
   }
 
@@ -258,6 +317,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     for (const filter of s.subscriptions.keys()) this.tree.remove(filter, s)
     s.subscriptions.clear()
     s.discard()
+    if (s.store !== null) s.store.deleteSession(s.clientId)
     if (this.sessions.get(s.clientId) === s) this.sessions.delete(s.clientId)
   }
 
@@ -276,7 +336,12 @@ export class Broker extends EventEmitter<BrokerEvents> {
     const session = conn.session!
     if (session.link === conn) {
       session.detach()
-      if (session.clean) this.dropSession(session) // [MQTT-3.1.2-6]
+      if (session.clean)
+        this.dropSession(session) // [MQTT-3.1.2-6]
+      else {
+        session.disconnectedAt = Date.now()
+        session.store?.saveSession(session.clientId, session.disconnectedAt)
+      }
     }
     if (will !== null) this.publishWill(conn, will)
     this.emit('clientDisconnected', conn, reason)
@@ -284,7 +349,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   private publishWill(conn: Connection, will: Will): void {
     const send = (ok: boolean): void => {
-      if (ok)
+      // like a PUBLISH, a will may not write into the broker's own $SYS tree
+      if (ok && !will.topic.startsWith('$SYS'))
         this.accept(
           new Message(will.topic, will.payload, will.qos, will.retain, null, false).own(),
           null,
@@ -325,15 +391,16 @@ export class Broker extends EventEmitter<BrokerEvents> {
     wire: Buffer | null,
     allowed: boolean,
   ): undefined {
+    // Clients may not publish into the broker's own $SYS tree: acknowledged, then dropped [MQTT-3.3.5-2].
+    const ok = allowed && !p.topic.startsWith('$SYS')
     if (p.qos === 2) {
       // [MQTT-4.3.3-2] exactly once: a re-sent PUBLISH before PUBREL is acknowledged, not passed on
-      const isNew = session.inbound.receive(p.packetId)
-      if (isNew && allowed) this.accept(new Message(p.topic, p.payload, 2, p.retain, null, false), conn, conn)
+      const isNew = session.receiveQos2(p.packetId)
+      if (isNew && ok) this.accept(new Message(p.topic, p.payload, 2, p.retain, null, false), conn, conn)
       conn.send(encodeAck(0x50, p.packetId))
       return undefined
     }
-    // Clients may not publish into the broker's own $SYS tree.
-    if (allowed && !p.topic.startsWith('$SYS')) {
+    if (ok) {
       this.accept(new Message(p.topic, p.payload, p.qos, p.retain, wire, false), conn, conn)
     }
     if (p.qos === 1) conn.send(encodeAck(0x40, p.packetId)) // [MQTT-4.3.2-2]
@@ -346,6 +413,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       // [MQTT-3.3.1-10] [MQTT-3.3.1-11] an empty retained message deletes, and is not stored
       if (msg.payload.length === 0) this.retained.set(msg.topic, null)
       else this.retained.set(msg.topic, msg.own()) // [MQTT-3.3.1-5]
+      this.store.setRetained(msg)
     }
     const deliveries = this.tree.match(msg.topic)
     for (let i = 0; i < deliveries.length; i++) {
@@ -415,6 +483,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       // [MQTT-3.8.4-3] a repeated filter replaces the subscription (and its QoS)
       session.subscriptions.set(subs[i]!.topic, g as QoS)
       this.tree.add(subs[i]!.topic, session, g as QoS)
+      session.store?.saveSubscription(session.clientId, subs[i]!.topic, g as QoS)
     }
     // [MQTT-3.8.4-1] [MQTT-3.8.4-5] one return code per filter, in order
     conn.send(encode({ type: 9, packetId: packet.packetId, granted }))
@@ -435,7 +504,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   unsubscribe(conn: Connection, session: Session, packet: UnsubscribePacket): void {
     for (const topic of packet.topics) {
-      if (session.subscriptions.delete(topic)) this.tree.remove(topic, session)
+      if (session.subscriptions.delete(topic)) {
+        this.tree.remove(topic, session)
+        session.store?.deleteSubscription(session.clientId, topic)
+      }
     }
     // [MQTT-3.10.4-4] [MQTT-3.10.4-5] UNSUBACK even when nothing matched
     conn.send(encodeAck(0xb0, packet.packetId))

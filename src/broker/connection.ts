@@ -43,6 +43,8 @@ export class Connection implements SessionLink, ClientInfo {
   private backlog: Packet[] | null = null
   private pauses = 0
   private closeReason = ''
+  /** True while packets held during a hook are handled (see drainBacklog). */
+  private replaying = false
 
   constructor(broker: Broker, socket: Duplex, remoteAddress: string | undefined) {
     this.broker = broker
@@ -102,14 +104,23 @@ export class Connection implements SessionLink, ClientInfo {
     this.backlog = null
     this.resumeReading()
     if (backlog === null) return
-    for (let i = 0; i < backlog.length; i++) {
-      if (this.state === 'closed') return
-      const wait = this.dispatch(backlog[i]!)
-      if (wait !== undefined) {
-        this.waitFor(wait)
-        this.backlog!.push(...backlog.slice(i + 1))
-        return
+    // Replayed packets are outside the decoder's callback: their raw bytes are gone (see forwardable).
+    this.replaying = true
+    try {
+      for (let i = 0; i < backlog.length; i++) {
+        if (this.state === 'closed') return
+        const wait = this.dispatch(backlog[i]!)
+        if (wait !== undefined) {
+          this.waitFor(wait)
+          this.backlog!.push(...backlog.slice(i + 1))
+          return
+        }
       }
+    } catch (err) {
+      // a hook that throws must close this connection, not surface as an unhandled rejection
+      this.protocolViolation(err)
+    } finally {
+      this.replaying = false
     }
   }
 
@@ -142,7 +153,7 @@ export class Connection implements SessionLink, ClientInfo {
         return undefined
       case PacketType.PUBREL:
         // [MQTT-4.3.3-2] discard the id, answer PUBCOMP (also for an id no longer known)
-        session.inbound.release(packet.packetId)
+        session.releaseQos2(packet.packetId)
         this.send(encodeAck(0x70, packet.packetId))
         return undefined
       case PacketType.SUBSCRIBE:
@@ -232,6 +243,7 @@ export class Connection implements SessionLink, ClientInfo {
     this.closeReason = reason
     if (this.timer !== null) clearTimeout(this.timer)
     this.timer = null
+    this.broker.commit() // nothing this connection was told is acknowledged may be undurable
     this.flush()
     this.socket.end()
     // Do not wait for the peer: a broken or slow client must not hold its socket.
@@ -287,6 +299,6 @@ export class Connection implements SessionLink, ClientInfo {
 
   /** PUBLISH bytes as received, when they can be forwarded unchanged to QoS 0 subscribers. */
   forwardable(packet: PublishPacket): Buffer | null {
-    return packet.qos === 0 && !packet.retain ? this.decoder.rawBytes() : null
+    return packet.qos === 0 && !packet.retain && !this.replaying ? this.decoder.rawBytes() : null
   }
 }

@@ -1,5 +1,6 @@
 import { ConfigError } from '../errors.js'
 import type { QoS } from '../protocol/constants.js'
+import type { Store } from '../store/store.js'
 
 /** What hooks learn about a client. */
 export interface ClientInfo {
@@ -60,6 +61,10 @@ export interface BrokerOptions {
   /** Bytes of unsent QoS 0 data per connection beyond which QoS 0 messages to it are dropped. Default 4 MiB. */
   maxOutputBuffer?: number
   logger?: Logger
+  /** Where sessions, queued and retained messages are kept. Default: a MemoryStore (nothing survives the process). */
+  store?: Store
+  /** Seconds after which a persistent session whose client stays away is ended; 0 = never. Default 7 days. */
+  sessionExpiry?: number
 }
 
 export interface ResolvedOptions {
@@ -74,6 +79,7 @@ export interface ResolvedOptions {
   sysInterval: number
   slowConsumerTimeout: number
   maxOutputBuffer: number
+  sessionExpiry: number
   logger: Logger
 }
 
@@ -120,6 +126,7 @@ export function resolveOptions(o: BrokerOptions = {}): ResolvedOptions {
     sysInterval: int('sysInterval', o.sysInterval, 10, 0),
     slowConsumerTimeout: int('slowConsumerTimeout', o.slowConsumerTimeout, 30_000, 1),
     maxOutputBuffer: int('maxOutputBuffer', o.maxOutputBuffer, 4 * 1024 * 1024, 1024),
+    sessionExpiry: int('sessionExpiry', o.sessionExpiry, 7 * 24 * 3600, 0),
     logger: o.logger ?? silentLogger,
   }
 }

@@ -2,6 +2,7 @@ import type { QoS } from '../protocol/constants.js'
 import type { Will } from '../protocol/packets.js'
 import { InboundQos2 } from '../session/inbound.js'
 import { type AckType, OutboundFlow } from '../session/outbound.js'
+import type { Store } from '../store/store.js'
 import type { Message } from './message.js'
 
 /** What a session needs from the connection currently attached to it. */
@@ -17,10 +18,12 @@ export interface SessionLink {
   dropSlowConsumer(): void
 }
 
-interface Queued {
+/** A message on its way to this client; `seq` is its key in the store (0 when not stored). */
+export interface Queued {
   msg: Message
   qos: QoS
   retain: boolean
+  seq: number
 }
 
 export interface SessionLimits {
@@ -45,7 +48,8 @@ export class Session {
   readonly clientId: string
   clean: boolean
   readonly subscriptions = new Map<string, QoS>()
-  readonly outbound: OutboundFlow<Message>
+  /** In-flight QoS 1/2 deliveries; each entry's context is its store key (seq). */
+  readonly outbound: OutboundFlow<number>
   readonly inbound = new InboundQos2()
   link: SessionLink | null = null
   will: Will | null = null
@@ -58,13 +62,26 @@ export class Session {
   /** Publishers paused because this session's queue is full. */
   private blocked: Set<SessionLink> | null = null
   private slowTimer: NodeJS.Timeout | null = null
+  /** Where a persistent session keeps its state; null for a clean session. */
+  readonly store: Store | null
+  /** Next store key of a message for this client. */
+  nextSeq = 1
+  /** When the last connection of a persistent session ended (ms since epoch); 0 while connected. */
+  disconnectedAt = 0
 
-  constructor(clientId: string, clean: boolean, limits: SessionLimits, counters: SessionCounters) {
+  constructor(
+    clientId: string,
+    clean: boolean,
+    limits: SessionLimits,
+    counters: SessionCounters,
+    store: Store | null,
+  ) {
     this.clientId = clientId
     this.clean = clean
     this.limits = limits
     this.counters = counters
-    this.outbound = new OutboundFlow<Message>(limits.maxInflight)
+    this.store = clean ? null : store
+    this.outbound = new OutboundFlow<number>(limits.maxInflight)
   }
 
   get queued(): number {
@@ -120,7 +137,14 @@ export class Session {
   ack(type: AckType, packetId: number): void {
     const link = this.link
     const done = this.outbound.ack(type, packetId, link ? (pubrel) => this.write(link, pubrel) : undefined)
-    if (done !== null) this.pump()
+    const store = this.store
+    if (done !== null) {
+      if (store !== null) store.deleteDelivery(this.clientId, done.ctx)
+      this.pump()
+    } else if (type === 'pubrec' && store !== null) {
+      const e = this.outbound.get(packetId)
+      if (e !== undefined) store.updateDelivery(this.clientId, e.ctx, packetId, true)
+    }
   }
 
   /** A connection takes this session: re-send what is in flight, then what is queued. */
@@ -145,7 +169,7 @@ export class Session {
       const q = this.queue[this.head]!
       if (q.qos > 0) {
         if (!this.outbound.hasRoom) break
-        this.sendQos12(link, q.msg, q.qos, q.retain)
+        this.sendQueued(link, q)
       } else {
         this.write(link, q.msg.tpl.qos0(q.retain))
       }
@@ -174,20 +198,82 @@ export class Session {
     this.releaseBlocked()
   }
 
+  /**
+   * A QoS 2 PUBLISH from the client: true when it is new and must be passed on,
+   * false for a re-send before PUBREL (exactly once) [MQTT-4.3.3-2].
+   */
+  receiveQos2(packetId: number): boolean {
+    if (!this.inbound.receive(packetId)) return false
+    if (this.store !== null) this.store.addInboundQos2(this.clientId, packetId)
+    return true
+  }
+
+  /** PUBREL from the client: the id is free again. */
+  releaseQos2(packetId: number): void {
+    this.inbound.release(packetId)
+    if (this.store !== null) this.store.deleteInboundQos2(this.clientId, packetId)
+  }
+
   /** Queued messages, oldest first (for $SYS and inspection). */
-  *pending(): Generator<{ msg: Message; qos: QoS }> {
+  *pending(): Generator<Queued> {
     for (let i = this.head; i < this.queue.length; i++) yield this.queue[i]!
   }
 
-  private push(msg: Message, qos: QoS, retain: boolean): void {
-    this.queue.push({ msg, qos, retain })
+  /** Puts back a queued message read from the store at start. */
+  restoreQueued(q: Queued): void {
+    this.queue.push(q)
+    if (q.seq >= this.nextSeq) this.nextSeq = q.seq + 1
   }
 
+  private push(msg: Message, qos: QoS, retain: boolean): void {
+    let seq = 0
+    const store = this.store
+    if (store !== null && qos > 0) {
+      seq = this.nextSeq++
+      store.addDelivery(this.clientId, {
+        seq,
+        topic: msg.topic,
+        payload: msg.payload,
+        qos,
+        retain,
+        packetId: 0,
+        released: false,
+      })
+    }
+    this.queue.push({ msg, qos, retain, seq })
+  }
+
+  /** First delivery of a message that was not queued. DUP 0 [MQTT-3.3.1-3]. */
   private sendQos12(link: SessionLink, msg: Message, qos: QoS, retain: boolean): void {
     const id = this.outbound.allocateId()
-    // First delivery: DUP 0 [MQTT-3.3.1-3]
     const bytes = msg.tpl.qos12(qos, id, false, retain)
-    this.outbound.track(id, qos as 1 | 2, bytes, msg.own())
+    let seq = 0
+    const store = this.store
+    if (store !== null) {
+      seq = this.nextSeq++
+      msg.own()
+      store.addDelivery(this.clientId, {
+        seq,
+        topic: msg.topic,
+        payload: msg.payload,
+        qos,
+        retain,
+        packetId: id,
+        released: false,
+      })
+    }
+    // The entry keeps the encoded bytes, not the message: nothing else pins the read buffer.
+    this.outbound.track(id, qos as 1 | 2, bytes, seq)
+    this.write(link, bytes)
+  }
+
+  /** Sends a message that waited in the queue (already stored, if persistent). */
+  private sendQueued(link: SessionLink, q: Queued): void {
+    const id = this.outbound.allocateId()
+    const bytes = q.msg.tpl.qos12(q.qos, id, false, q.retain)
+    // QoS 2 must keep its packet id across a restart (exactly once); QoS 1 may be re-sent with a new one.
+    if (this.store !== null && q.qos === 2) this.store.updateDelivery(this.clientId, q.seq, id, false)
+    this.outbound.track(id, q.qos as 1 | 2, bytes, q.seq)
     this.write(link, bytes)
   }
 

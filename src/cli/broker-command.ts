@@ -1,10 +1,21 @@
+import { resolve } from 'node:path'
 import { Broker } from '../broker/broker.js'
 import type { Logger } from '../broker/options.js'
+import { MemoryStore } from '../store/memory/memory-store.js'
+import { SqliteStore } from '../store/sqlite/sqlite-store.js'
+import type { Store } from '../store/store.js'
 import { type FlagSpec, intFlag, parseArgs, usage } from './args.js'
 
 const FLAGS: FlagSpec[] = [
   { name: 'port', short: 'p', value: true, help: 'TCP port to listen on (default 1883)' },
   { name: 'host', value: true, help: 'address to listen on (default 127.0.0.1; 0.0.0.0 for all)' },
+  { name: 'data-dir', value: true, help: 'where the SQLite store keeps its state (default ./petrel-data)' },
+  { name: 'memory', value: false, help: 'keep nothing on disk: state is lost on exit' },
+  {
+    name: 'sync',
+    value: true,
+    help: 'SQLite durability: normal (survives kill -9, default) | full (survives power loss)',
+  },
   { name: 'log-level', value: true, help: 'debug | info | warn | error (default info)' },
   { name: 'help', short: 'h', value: false, help: 'show this help' },
 ]
@@ -40,9 +51,28 @@ export async function runBroker(argv: string[]): Promise<number> {
     return 2
   }
   const log = consoleLogger(level)
-  const broker = new Broker({ logger: log })
+  const sync = (args.flags.get('sync')?.at(-1) ?? 'normal').toUpperCase()
+  if (sync !== 'NORMAL' && sync !== 'FULL') {
+    process.stderr.write(`petrel: --sync must be normal or full; got '${args.flags.get('sync')?.at(-1)}'\n`)
+    return 2
+  }
+  let store: Store
+  let storeName: string
+  if (args.flags.has('memory')) {
+    if (args.flags.has('data-dir')) {
+      process.stderr.write('petrel: --memory and --data-dir exclude each other; give one\n')
+      return 2
+    }
+    store = new MemoryStore()
+    storeName = 'memory (nothing is kept on exit)'
+  } else {
+    const dataDir = resolve(args.flags.get('data-dir')?.at(-1) ?? 'petrel-data')
+    store = await SqliteStore.open({ dataDir, synchronous: sync })
+    storeName = `sqlite ${dataDir}/petrel.db (synchronous=${sync.toLowerCase()})`
+  }
+  const broker = new Broker({ logger: log, store })
   const where = await broker.listen({ port, host })
-  process.stdout.write(`petrel broker listening on ${where.host}:${where.port} (store: memory)\n`)
+  process.stdout.write(`petrel broker listening on ${where.host}:${where.port} (store: ${storeName})\n`)
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop)

@@ -1,0 +1,75 @@
+import type { QoS } from '../protocol/constants.js'
+
+/**
+ * What a broker keeps across restarts, and the one interface every storage
+ * engine implements (memory, SQLite; Redis later). The broker calls the write
+ * methods as state changes during an event-loop turn and `commit()` once at the
+ * end of the turn, before any acknowledgement of that turn reaches a socket:
+ * group commit, so a PUBACK/PUBREC is only sent for a message that is durable.
+ *
+ * Only persistent sessions (clean session 0) and retained messages are stored;
+ * clean sessions live and die with their connection.
+ */
+
+export interface StoredMessage {
+  topic: string
+  payload: Buffer
+  /** QoS of this delivery (already min(published, granted)). */
+  qos: QoS
+  retain: boolean
+}
+
+/**
+ * A message on its way to one client. `seq` orders a client's messages; it
+ * increases and is never reused. `packetId` is 0 until the message is sent.
+ */
+export interface StoredDelivery extends StoredMessage {
+  seq: number
+  packetId: number
+  /** 0: queued or PUBLISH sent (awaiting PUBACK/PUBREC); 1: PUBREL sent (awaiting PUBCOMP). */
+  released: boolean
+}
+
+export interface StoredSession {
+  clientId: string
+  subscriptions: [filter: string, qos: QoS][]
+  /** Messages for the client, in seq order: those in flight first, then the queue. */
+  deliveries: StoredDelivery[]
+  /** QoS 2 packet ids received from the client and awaiting PUBREL. */
+  inboundQos2: number[]
+  /** When the client disconnected (ms since epoch); 0 while connected or unknown. */
+  disconnectedAt: number
+}
+
+export interface StoreSnapshot {
+  sessions: StoredSession[]
+  retained: StoredMessage[]
+}
+
+export interface Store {
+  /** Reads everything back at start. */
+  load(): StoreSnapshot | Promise<StoreSnapshot>
+
+  saveSession(clientId: string, disconnectedAt: number): void
+  deleteSession(clientId: string): void
+  saveSubscription(clientId: string, filter: string, qos: QoS): void
+  deleteSubscription(clientId: string, filter: string): void
+
+  /** A message for a client: queued (packetId 0) or sent. */
+  addDelivery(clientId: string, d: StoredDelivery): void
+  /** The message with `seq` was sent with `packetId`, or its PUBREL was (`released`). */
+  updateDelivery(clientId: string, seq: number, packetId: number, released: boolean): void
+  /** The flow of the message with `seq` completed, or the message was dropped. */
+  deleteDelivery(clientId: string, seq: number): void
+
+  addInboundQos2(clientId: string, packetId: number): void
+  deleteInboundQos2(clientId: string, packetId: number): void
+
+  /** Stores the retained message of its topic, or deletes the topic's (`payload` empty). */
+  setRetained(msg: StoredMessage): void
+
+  /** Makes every write since the last commit durable, at once. */
+  commit(): void
+  /** Commits and releases the engine. */
+  close(): void
+}
