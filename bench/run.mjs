@@ -30,6 +30,12 @@ const MATRIX = [
   ['mesh', 1, 1_250, 190_000],
   ['one2one', 2, 60_000, 70_000],
 ]
+// Durable store: QoS 1 with persistent sessions (clean session 0), SQLite vs memory vs Mosquitto (memory).
+const DURABLE = [
+  ['one2one', 1, 150_000],
+  ['fanin', 1, 8_000],
+]
+const DURABLE_BROKERS = ['mosquitto', 'petrel', 'petrel-sqlite']
 const LATENCY = [
   ['one2one', 0, 25_000],
   ['one2one', 1, 25_000],
@@ -38,7 +44,7 @@ const LATENCY = [
 function parseCli(argv) {
   const o = {
     rounds: 3,
-    modes: ['default', 'coalesce'],
+    modes: ['default', 'coalesce', 'durable'],
     brokers: ['mosquitto', 'aedes', 'petrel'],
     only: null,
     json: null,
@@ -63,8 +69,10 @@ function parseCli(argv) {
       )
   }
   if (!Number.isInteger(o.rounds) || o.rounds < 1) fail('--rounds must be a whole number >= 1')
-  for (const m of o.modes)
-    if (m !== 'default' && m !== 'coalesce') fail(`unknown mode '${m}': default or coalesce`)
+  for (const m of o.modes) {
+    if (m !== 'default' && m !== 'coalesce' && m !== 'durable')
+      fail(`unknown mode '${m}': default, coalesce or durable`)
+  }
   return o
 }
 
@@ -83,6 +91,25 @@ function loadgenPath() {
   return bin
 }
 
+/**
+ * The same loadgen with clean session 0 in its CONNECT (the one byte of connect flags
+ * patched at build time), for the persistent-session scenarios.
+ */
+function persistentLoadgenPath() {
+  const src = join(SHARED, 'loadgen.c')
+  const bin = join(tmpdir(), 'mqtt-loadgen-persistent')
+  if (!existsSync(bin) || statSync(bin).mtimeMs < statSync(src).mtimeMs) {
+    const from = "'M', 'Q', 'T', 'T', 4, 0x02, 0, 60"
+    const code = readFileSync(src, 'utf8')
+    if (!code.includes(from))
+      fail('cannot find the CONNECT flags in loadgen.c to build the persistent-session variant')
+    const patched = join(tmpdir(), 'mqtt-loadgen-persistent.c')
+    writeFileSync(patched, code.replace(from, "'M', 'Q', 'T', 'T', 4, 0x00, 0, 60"))
+    execFileSync('cc', ['-O2', '-Wall', '-o', bin, patched], { stdio: 'inherit' })
+  }
+  return bin
+}
+
 function which(cmd) {
   for (const d of ['/usr/sbin', '/usr/bin', '/usr/local/sbin', '/usr/local/bin'])
     if (existsSync(join(d, cmd))) return join(d, cmd)
@@ -97,6 +124,22 @@ function brokerCommand(name, port) {
       process.execPath,
       [join(ROOT, 'dist/cli/main.js'), 'broker', '--port', String(port), '--memory', '--log-level', 'warn'],
     ]
+  if (name === 'petrel-sqlite') {
+    const dataDir = mkdtempSync(join(work, 'data-'))
+    return [
+      process.execPath,
+      [
+        join(ROOT, 'dist/cli/main.js'),
+        'broker',
+        '--port',
+        String(port),
+        '--data-dir',
+        dataDir,
+        '--log-level',
+        'warn',
+      ],
+    ]
+  }
   if (name === 'aedes') return [process.execPath, [join(ROOT, 'bench/aedes-server.mjs'), String(port)]]
   if (name === 'mosquitto') {
     const bin = which('mosquitto')
@@ -112,7 +155,7 @@ function brokerCommand(name, port) {
   fail(`unknown broker '${name}'`)
 }
 
-const PORTS = { petrel: 18850, mosquitto: 18830, aedes: 18840 }
+const PORTS = { petrel: 18850, mosquitto: 18830, aedes: 18840, 'petrel-sqlite': 18855 }
 
 function canConnect(port) {
   return new Promise((res) => {
@@ -242,25 +285,60 @@ const k = (n) =>
 const ms = (us) => (Number.isFinite(us) ? (us / 1000).toFixed(1) : 'n/a')
 const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}x` : 'n/a')
 
+function plan(o, mode, lg, lgPersistent) {
+  if (mode === 'durable') {
+    const brokers = DURABLE_BROKERS.filter((b) => b === 'petrel-sqlite' || o.brokers.includes(b))
+    const matrix = DURABLE.filter(([sc, q]) => o.only === null || o.only.includes(`${sc}:${q}`))
+    return { matrix, brokers, lg: lgPersistent, extra: [], subject: 'petrel-sqlite' }
+  }
+  const matrix = MATRIX.filter(([sc, q]) => o.only === null || o.only.includes(`${sc}:${q}`))
+  return {
+    matrix,
+    brokers: o.brokers,
+    lg,
+    extra: mode === 'coalesce' ? ['--coalesce-us', '200'] : [],
+    subject: 'petrel',
+  }
+}
+
+const TITLES = {
+  default: 'Loadgen default mode (clean sessions, in memory)',
+  coalesce: 'Loadgen --coalesce-us 200 (clean sessions, in memory)',
+  durable:
+    'Durable: QoS 1, persistent sessions (clean session 0), default loadgen mode; petrel-sqlite = SQLite store, synchronous=NORMAL',
+}
+
+function label(sc) {
+  return sc === 'fanin'
+    ? 'fanin (20:1)'
+    : sc === 'fanout'
+      ? 'fanout (1:20)'
+      : sc === 'mesh'
+        ? 'mesh (20)'
+        : sc
+}
+
 async function main() {
   const o = parseCli(process.argv.slice(2))
   if (!existsSync(join(ROOT, 'dist/cli/main.js'))) fail('dist/ is missing: run npm run build first')
   const lg = loadgenPath()
-  const matrix = MATRIX.filter(([sc, q]) => o.only === null || o.only.includes(`${sc}:${q}`))
+  const lgPersistent = o.modes.includes('durable') ? persistentLoadgenPath() : lg
   const results = []
   const started = Date.now()
   for (const mode of o.modes) {
-    const extra = mode === 'coalesce' ? ['--coalesce-us', '200'] : []
+    const p = plan(o, mode, lg, lgPersistent)
     for (let round = 1; round <= o.rounds; round++) {
-      for (const [sc, qos, count] of matrix) {
+      for (const [sc, qos, count] of p.matrix) {
         // alternate the order of brokers from round to round
-        const order = round % 2 ? o.brokers : [...o.brokers].reverse()
+        const order = round % 2 ? p.brokers : [...p.brokers].reverse()
         for (const name of order) {
-          const r = await measure(lg, name, sc, qos, count, extra)
+          const r = await measure(p.lg, name, sc, qos, count, p.extra)
           results.push({ mode, round, sc, qos, name, ...(r ?? { rate: Number.NaN, lost: -1 }) })
-          process.stderr.write(
-            `[${Math.round((Date.now() - started) / 1000)}s] ${mode} r${round} ${sc} q${qos} ${name}: ${r ? `${Math.round(r.rate)} msg/s lost=${r.lost} p99=${ms(r.p99)}ms cpu=${Math.round(r.cpu)}% ${r.end}` : 'FAILED'}\n`,
-          )
+          const t = Math.round((Date.now() - started) / 1000)
+          const what = r
+            ? `${Math.round(r.rate)} msg/s lost=${r.lost} p99=${ms(r.p99)}ms cpu=${Math.round(r.cpu)}% ${r.end}`
+            : 'FAILED'
+          process.stderr.write(`[${t}s] ${mode} r${round} ${sc} q${qos} ${name}: ${what}\n`)
         }
       }
     }
@@ -271,7 +349,7 @@ async function main() {
       for (const [sc, qos, count] of LATENCY) {
         for (const name of o.brokers) {
           const r = await measure(lg, name, sc, qos, count, ['--rate', '5000'])
-          lat.push({ round, sc, qos, name, ...(r ?? { p99: Number.NaN }) })
+          lat.push({ round, sc, qos, name, ...(r ?? { p50: Number.NaN, p99: Number.NaN }) })
           process.stderr.write(`latency r${round} q${qos} ${name}: p50=${ms(r?.p50)} p99=${ms(r?.p99)} ms\n`)
         }
       }
@@ -285,28 +363,23 @@ async function main() {
     commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim()
   } catch {}
   console.log(
-    `\nMachine: ${cpus().length} cores, ${cpu}; Node ${process.version}; commit ${commit}; 64-byte payloads; medians of ${o.rounds} rounds\n`,
+    `\nMachine: ${cpus().length} cores, ${cpu}; Node ${process.version}; commit ${commit}; 64-byte payloads; medians of ${o.rounds} rounds; msg/s = messages delivered per second\n`,
   )
-  const names = o.brokers
   for (const mode of o.modes) {
-    console.log(`### Loadgen mode: ${mode === 'coalesce' ? '--coalesce-us 200' : 'default'}\n`)
+    const p = plan(o, mode, lg, lgPersistent)
+    const names = p.brokers
+    const others = names.filter((n) => n !== p.subject)
+    const hasSubject = names.includes(p.subject)
+    const targetCol = mode !== 'durable'
+    console.log(`### ${TITLES[mode]}\n`)
+    const ratioHeads = hasSubject ? others.map((n) => ` ${p.subject}/${n} |`).join('') : ''
     console.log(
-      `| scenario | QoS | ${names.join(' | ')} | ${
-        names.includes('petrel')
-          ? names
-              .filter((n) => n !== 'petrel')
-              .map((n) => `petrel/${n}`)
-              .join(' | ')
-          : ''
-      } | target | lost (sum) |`,
+      `| scenario | QoS | ${names.join(' | ')} |${ratioHeads}${targetCol ? ' target |' : ''} lost (sum) |`,
     )
     console.log(
-      `|---|---|${names.map(() => '---|').join('')}${names
-        .filter((n) => n !== 'petrel')
-        .map(() => '---|')
-        .join('')}---|---|`,
+      `|---|---|${names.map(() => '---|').join('')}${hasSubject ? others.map(() => '---|').join('') : ''}${targetCol ? '---|' : ''}---|`,
     )
-    for (const [sc, qos, , target] of matrix) {
+    for (const [sc, qos, , target] of p.matrix) {
       const med = {}
       const lost = {}
       for (const n of names) {
@@ -314,26 +387,20 @@ async function main() {
         med[n] = median(rs.map((r) => r.rate))
         lost[n] = rs.reduce((a, r) => a + (r.lost > 0 ? r.lost : 0), 0)
       }
-      const ratios = names.includes('petrel')
-        ? names
-            .filter((n) => n !== 'petrel')
-            .map((n) => ratio(med.petrel, med[n]))
-            .join(' | ')
-        : ''
-      const label =
-        sc === 'fanin' ? 'fanin (20:1)' : sc === 'fanout' ? 'fanout (1:20)' : sc === 'mesh' ? 'mesh (20)' : sc
+      const ratios = hasSubject ? others.map((n) => ` ${ratio(med[p.subject], med[n])} |`).join('') : ''
+      const cells = names.map((n) => k(med[n])).join(' | ')
       console.log(
-        `| ${label} | ${qos} | ${names.map((n) => k(med[n])).join(' | ')} | ${ratios} | ${k(target)} | ${names.map((n) => lost[n]).join(' / ')} |`,
+        `| ${label(sc)} | ${qos} | ${cells} |${ratios}${targetCol ? ` ${k(target)} |` : ''} ${names.map((n) => lost[n]).join(' / ')} |`,
       )
     }
     console.log('')
   }
   if (o.latency) {
     console.log('### Latency at a fixed 5,000 msg/s (one2one), p50 / p99 ms\n')
-    console.log(`| QoS | ${names.join(' | ')} |`)
-    console.log(`|---|${names.map(() => '---|').join('')}`)
+    console.log(`| QoS | ${o.brokers.join(' | ')} |`)
+    console.log(`|---|${o.brokers.map(() => '---|').join('')}`)
     for (const [, qos] of LATENCY) {
-      const cells = names.map((n) => {
+      const cells = o.brokers.map((n) => {
         const rs = lat.filter((r) => r.qos === qos && r.name === n)
         return `${ms(median(rs.map((r) => r.p50)))} / ${ms(median(rs.map((r) => r.p99)))}`
       })
