@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer'
 import { MAX_REMAINING_LENGTH, PacketType, type ProtocolVersion } from './constants.js'
 import { ErrorCode, protocolError } from './errors.js'
 import type { Packet } from './packets.js'

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer'
 import {
   MAX_PACKET_ID,
   MAX_REMAINING_LENGTH,
@@ -92,7 +93,8 @@ export function encodePublish(p: PublishPacket): Buffer {
   const remaining = 2 + topicLen + (qos > 0 ? 2 : 0) + p.payload.length
   checkRemaining(remaining)
   const buf = Buffer.allocUnsafe(1 + varintSize(remaining) + remaining)
-  buf[0] = 0x30 | (p.dup ? 0x08 : 0) | (qos << 1) | (p.retain ? 1 : 0)
+  // DUP is never set on QoS 0 [MQTT-3.3.1-2] (e.g. a DUP QoS 1 message downgraded for a subscriber)
+  buf[0] = 0x30 | (p.dup && qos > 0 ? 0x08 : 0) | (qos << 1) | (p.retain ? 1 : 0)
   let off = writeVarint(buf, 1, remaining)
   off = writeString(buf, off, p.topic, topicLen)
   if (qos > 0) off = writeU16(buf, off, p.packetId)

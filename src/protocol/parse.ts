@@ -1,7 +1,7 @@
 import { ConnectReturnCode, PacketType, type ProtocolVersion, type QoS, REQUIRED_FLAGS } from './constants.js'
 import { ErrorCode, protocolError } from './errors.js'
 import type { ConnectPacket, Packet, PublishPacket, Subscription, Will } from './packets.js'
-import { decodeUtf8 } from './utf8.js'
+import { asciiString, decodeUtf8 } from './utf8.js'
 
 /**
  * Body parsers: given a complete packet's first byte and the bounds of its
@@ -65,6 +65,10 @@ class Reader {
   }
 }
 
+/** 1 for the bytes a topic name may hold with no further check: ASCII but NUL, '+' and '#'. */
+const PLAIN_TOPIC_BYTE = new Uint8Array(256)
+for (let c = 1; c < 0x80; c++) PLAIN_TOPIC_BYTE[c] = c === 0x2b || c === 0x23 ? 0 : 1
+
 export function parsePublish(first: number, buf: Buffer, start: number, end: number): PublishPacket {
   const qos = (first >>> 1) & 3
   if (qos === 3) throw protocolError(ErrorCode.INVALID_QOS, 'PUBLISH with QoS 3', 'MQTT-3.3.1-4')
@@ -76,12 +80,23 @@ export function parsePublish(first: number, buf: Buffer, start: number, end: num
   let pos = start + 2
   const topicEnd = pos + topicLen
   if (topicEnd > end) truncated('topic name')
-  const topic = decodeUtf8(buf, pos, topicEnd)
-  if (topicLen === 0) throw protocolError(ErrorCode.MALFORMED_TOPIC, 'empty topic name', 'MQTT-4.7.3-1')
+  // One pass for the common topic, plain ASCII; anything else takes the full
+  // checks below, which decide which error applies.
+  let plain = true
   for (let i = pos; i < topicEnd; i++) {
-    const c = buf[i]!
-    if (c === 0x2b || c === 0x23) {
-      throw protocolError(ErrorCode.MALFORMED_TOPIC, `wildcard in topic name '${topic}'`, 'MQTT-3.3.2-2')
+    if (PLAIN_TOPIC_BYTE[buf[i]!] === 0) {
+      plain = false
+      break
+    }
+  }
+  const topic = plain ? asciiString(buf, pos, topicEnd) : decodeUtf8(buf, pos, topicEnd)
+  if (topicLen === 0) throw protocolError(ErrorCode.MALFORMED_TOPIC, 'empty topic name', 'MQTT-4.7.3-1')
+  if (!plain) {
+    for (let i = pos; i < topicEnd; i++) {
+      const c = buf[i]!
+      if (c === 0x2b || c === 0x23) {
+        throw protocolError(ErrorCode.MALFORMED_TOPIC, `wildcard in topic name '${topic}'`, 'MQTT-3.3.2-2')
+      }
     }
   }
   pos = topicEnd
@@ -145,8 +160,10 @@ function parseConnect(r: Reader): ConnectPacket {
   let will: Will | undefined
   if (willFlag) {
     const topic = r.string('will topic')
-    if (topic.length === 0 || topic.includes('+') || topic.includes('#')) {
-      throw protocolError(ErrorCode.MALFORMED_TOPIC, `invalid will topic '${topic}'`, 'MQTT-3.1.3-10')
+    // the will is published to this topic, so it must be a valid topic name
+    if (topic.length === 0) throw protocolError(ErrorCode.MALFORMED_TOPIC, 'empty will topic', 'MQTT-4.7.3-1')
+    if (topic.includes('+') || topic.includes('#')) {
+      throw protocolError(ErrorCode.MALFORMED_TOPIC, `wildcard in will topic '${topic}'`, 'MQTT-4.7.1-1')
     }
     const payload = r.binary('will message')
     will = { topic, payload, qos: willQos as QoS, retain: willRetain }
@@ -219,8 +236,8 @@ function parseSuback(r: Reader): Packet {
 
 function parseConnack(r: Reader): Packet {
   const ackFlags = r.u8('acknowledge flags')
-  if (ackFlags & 0xfe)
-    throw protocolError(ErrorCode.CONNACK_RESERVED, 'CONNACK reserved flags set', 'MQTT-3.2.2-1')
+  // bits 7-1 are reserved and must be 0 (3.2.2.1; the statement has no id)
+  if (ackFlags & 0xfe) throw protocolError(ErrorCode.CONNACK_RESERVED, 'CONNACK reserved flags set')
   const returnCode = r.u8('return code')
   r.done(PacketType.CONNACK)
   return { type: PacketType.CONNACK, sessionPresent: ackFlags === 1, returnCode }

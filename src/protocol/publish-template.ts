@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer'
 import { MAX_PACKET_ID, type QoS } from './constants.js'
 import { varintSize, writeVarint } from './encoder.js'
 import { ErrorCode, protocolError } from './errors.js'

@@ -1,0 +1,124 @@
+/** Decoder behaviour beyond the vectors: buffering, views, limits. */
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { ProtocolError } from '../../../src/errors.js'
+import {
+  Decoder,
+  ErrorCode,
+  encode,
+  type Packet,
+  PacketType,
+  type PublishPacket,
+} from '../../../src/protocol/index.js'
+
+function publish(payload: Buffer): PublishPacket {
+  return { type: PacketType.PUBLISH, topic: 't', payload, qos: 1, retain: false, dup: false, packetId: 5 }
+}
+
+test('refuses an oversize packet from its header alone, before any of its body is buffered', () => {
+  const d = new Decoder(() => assert.fail('no packet'), { maxPacketSize: 1024 })
+  // PUBLISH announcing 2,097,152 bytes: only the 5 header bytes are pushed
+  assert.throws(
+    () => d.push(Buffer.from([0x30, 0x80, 0x80, 0x80, 0x01])),
+    (e) => e instanceof ProtocolError && e.code === ErrorCode.PACKET_TOO_LARGE,
+  )
+})
+
+test('refuses an oversize packet whose header arrives one byte at a time, holding only header bytes', () => {
+  const d = new Decoder(() => assert.fail('no packet'), { maxPacketSize: 1024 })
+  d.push(Buffer.from([0x30]))
+  d.push(Buffer.from([0x80]))
+  assert.equal(d.buffered, 2)
+  assert.throws(
+    () => d.push(Buffer.from([0x08])), // 1 + 2 + 1024 bytes in all: one too many
+    (e) => e instanceof ProtocolError && e.code === ErrorCode.PACKET_TOO_LARGE,
+  )
+})
+
+test('accepts a packet of exactly maxPacketSize bytes, fixed header included', () => {
+  const bytes = encode(publish(Buffer.alloc(1000, 1)))
+  const got: Packet[] = []
+  new Decoder((p) => got.push(p), { maxPacketSize: bytes.length }).push(bytes)
+  assert.equal(got.length, 1)
+  assert.throws(
+    () => new Decoder(() => {}, { maxPacketSize: bytes.length - 1 }).push(bytes.subarray(0, 3)),
+    (e) => e instanceof ProtocolError && e.code === ErrorCode.PACKET_TOO_LARGE,
+  )
+})
+
+test('a packet wholly inside one chunk is delivered with a payload that is a view of the chunk (no copy)', () => {
+  const chunk = encode(publish(Buffer.from('hello')))
+  let payload: Buffer | undefined
+  new Decoder((p) => {
+    if (p.type === PacketType.PUBLISH) payload = p.payload
+  }).push(chunk)
+  assert.ok(payload)
+  assert.equal(payload.buffer, chunk.buffer)
+  assert.equal(payload.toString(), 'hello')
+})
+
+test('a packet split across chunks is gathered into its own buffer: reusing the chunks does not change it', () => {
+  const bytes = encode(publish(Buffer.from('hello world')))
+  const got: PublishPacket[] = []
+  const d = new Decoder((p) => {
+    if (p.type === PacketType.PUBLISH) got.push(p)
+  })
+  const a = Buffer.from(bytes.subarray(0, 6))
+  const b = Buffer.from(bytes.subarray(6))
+  d.push(a)
+  assert.equal(d.buffered, 6)
+  d.push(b)
+  a.fill(0)
+  b.fill(0)
+  assert.equal(got[0]!.payload.toString(), 'hello world')
+  assert.equal(d.buffered, 0)
+})
+
+test('buffered counts the bytes held for an incomplete packet', () => {
+  const bytes = encode(publish(Buffer.alloc(300, 7)))
+  const d = new Decoder(() => {})
+  d.push(bytes.subarray(0, 1))
+  assert.equal(d.buffered, 1)
+  d.push(bytes.subarray(1, 2))
+  assert.equal(d.buffered, 2)
+  d.push(bytes.subarray(2, 100))
+  assert.equal(d.buffered, 100)
+  d.push(bytes.subarray(100))
+  assert.equal(d.buffered, 0)
+})
+
+test('an empty chunk changes nothing, in any state', () => {
+  const bytes = encode(publish(Buffer.alloc(200, 3))) // two-byte remaining length
+  const got: Packet[] = []
+  const d = new Decoder((p) => got.push(p))
+  for (let i = 0; i < bytes.length; i++) {
+    d.push(Buffer.alloc(0))
+    d.push(bytes.subarray(i, i + 1))
+  }
+  d.push(Buffer.alloc(0))
+  assert.deepEqual(got, [publish(Buffer.alloc(200, 3))])
+  assert.equal(d.buffered, 0)
+})
+
+test('rawBytes() gives the wire bytes inside onPacket and throws outside it', () => {
+  const bytes = Buffer.concat([encode({ type: PacketType.PINGREQ }), encode(publish(Buffer.from('x')))])
+  const raws: string[] = []
+  const d: Decoder = new Decoder(() => raws.push(d.rawBytes().toString('hex')))
+  d.push(bytes)
+  assert.deepEqual(raws, ['c000', encode(publish(Buffer.from('x'))).toString('hex')])
+  assert.throws(
+    () => d.rawBytes(),
+    (e) => e instanceof ProtocolError && e.code === ErrorCode.DECODER_FAILED,
+  )
+})
+
+test('an exception thrown by onPacket propagates and leaves the decoder failed', () => {
+  const d = new Decoder(() => {
+    throw new RangeError('handler bug')
+  })
+  assert.throws(() => d.push(encode({ type: PacketType.PINGREQ })), RangeError)
+  assert.throws(
+    () => d.push(encode({ type: PacketType.PINGREQ })),
+    (e) => e instanceof ProtocolError && e.code === ErrorCode.DECODER_FAILED,
+  )
+})

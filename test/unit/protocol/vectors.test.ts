@@ -1,0 +1,163 @@
+/**
+ * The byte-level vectors of test/vectors/ against the decoder and encoder: every
+ * vector in one chunk, split in two at every byte boundary, and byte by byte.
+ */
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { ProtocolError } from '../../../src/errors.js'
+import { Decoder, type DecoderOptions, ErrorCode, encode, PacketType } from '../../../src/protocol/index.js'
+import { byteByByte, cutAt, type DecodeResult, decodeChunks, splitPoints } from '../../helpers/decode.js'
+import { loadVectors, type MalformedVector, type ValidVector } from '../../helpers/vectors.js'
+
+const { valid, malformed } = loadVectors()
+
+function optionsOf(v: { maxPacketSize: number | undefined }): DecoderOptions {
+  return v.maxPacketSize === undefined ? {} : { maxPacketSize: v.maxPacketSize }
+}
+
+function expectPacket(v: ValidVector, r: DecodeResult, how: string): void {
+  if (r.error !== undefined) assert.fail(`${how}: threw ${String(r.error)}`)
+  assert.equal(r.packets.length, 1, `${how}: one packet`)
+  assert.deepEqual(r.packets[0], v.packet, how)
+  assert.ok(r.raws[0]!.equals(v.bytes), `${how}: rawBytes() is the packet's wire bytes`)
+  assert.equal(r.buffered, 0, `${how}: nothing left buffered`)
+}
+
+/** A single statement id such as MQTT-3.3.1-4 (or MQTT-3-8.3-4, as the spec spells it). */
+const STATEMENT_ID = /^MQTT-[\d.-]+$/
+
+function expectError(v: MalformedVector, r: DecodeResult, how: string): void {
+  const err = r.error
+  if (!(err instanceof ProtocolError)) {
+    assert.fail(
+      `${how}: expected ProtocolError ${v.error}, got ${err === undefined ? 'no error' : String(err)}`,
+    )
+  }
+  assert.equal(err.code, v.error, `${how}: ${err.message}`)
+  if (STATEMENT_ID.test(v.spec)) assert.equal(err.rule, v.spec, `${how}: rule`)
+  assert.equal(err.returnCode, v.returnCode, `${how}: returnCode`)
+  assert.equal(r.packets.length, 0, `${how}: no packet delivered`)
+  if (v.maxPacketSize !== undefined) assert.ok(r.maxBuffered <= v.maxPacketSize, `${how}: buffered`)
+}
+
+function files(): string[] {
+  return [...new Set([...valid, ...malformed].map((v) => v.file))]
+}
+
+for (const file of files()) {
+  describe(file, () => {
+    for (const v of valid.filter((x) => x.file === file)) {
+      test(`decodes: ${v.name} [${v.spec}]`, () => {
+        const opts = optionsOf(v)
+        expectPacket(v, decodeChunks([v.bytes], opts), 'one chunk')
+        for (const at of splitPoints(v.bytes.length)) {
+          expectPacket(v, decodeChunks(cutAt(v.bytes, [at]), opts), `split at ${at}`)
+        }
+        expectPacket(v, decodeChunks(byteByByte(v.bytes), opts), 'byte by byte')
+        if (v.canonical) {
+          assert.ok(encode(v.packet).equals(v.bytes), 'encode() gives back the same bytes')
+        } else {
+          assert.deepEqual(decodeChunks([encode(v.packet)]).packets, [v.packet], 'encode() output decodes')
+        }
+      })
+    }
+    for (const v of malformed.filter((x) => x.file === file)) {
+      test(`refuses: ${v.name} [${v.spec}]`, () => {
+        const opts = optionsOf(v)
+        expectError(v, decodeChunks([v.bytes], opts), 'one chunk')
+        for (const at of splitPoints(v.bytes.length)) {
+          expectError(v, decodeChunks(cutAt(v.bytes, [at]), opts), `split at ${at}`)
+        }
+        expectError(v, decodeChunks(byteByByte(v.bytes), opts), 'byte by byte')
+      })
+    }
+  })
+}
+
+describe('vector streams', () => {
+  test('all valid vectors back-to-back in one chunk decode in order', () => {
+    const r = decodeChunks([Buffer.concat(valid.map((v) => v.bytes))])
+    assert.equal(r.error, undefined)
+    assert.equal(r.packets.length, valid.length)
+    valid.forEach((v, i) => {
+      assert.deepEqual(r.packets[i], v.packet, v.name)
+      assert.ok(r.raws[i]!.equals(v.bytes), `${v.name}: rawBytes()`)
+    })
+    assert.equal(r.buffered, 0)
+  })
+
+  test('all valid vectors back-to-back in chunks of 1 to 4096 bytes decode in order', () => {
+    const all = Buffer.concat(valid.map((v) => v.bytes))
+    const sizes = [1, 2, 3, 5, 7, 13, 64, 127, 128, 1000, 4096]
+    const cuts: number[] = []
+    for (let i = 0, at = 1; at < all.length; i++) {
+      cuts.push(at)
+      at += sizes[i % sizes.length]!
+    }
+    const r = decodeChunks(cutAt(all, cuts))
+    assert.equal(r.error, undefined)
+    assert.deepEqual(
+      r.packets,
+      valid.map((v) => v.packet),
+    )
+  })
+
+  test('the small valid vectors back-to-back byte by byte decode in order', () => {
+    const small = valid.filter((v) => v.bytes.length < 1024)
+    const r = decodeChunks(byteByByte(Buffer.concat(small.map((v) => v.bytes))))
+    assert.equal(r.error, undefined)
+    assert.deepEqual(
+      r.packets,
+      small.map((v) => v.packet),
+    )
+  })
+
+  test('packets before a malformed one in the same chunk are delivered, then the error is thrown', () => {
+    const ping = valid.find((v) => v.packet.type === PacketType.PINGREQ)!
+    const pub = valid.find((v) => v.packet.type === PacketType.PUBLISH && v.packet.qos === 1)!
+    for (const v of malformed) {
+      const r = decodeChunks([Buffer.concat([ping.bytes, pub.bytes, v.bytes])], optionsOf(v))
+      assert.ok(r.error instanceof ProtocolError, v.name)
+      assert.equal(r.error.code, v.error, v.name)
+      assert.deepEqual(r.packets, [ping.packet, pub.packet], v.name)
+    }
+  })
+
+  test('after a malformed packet the decoder refuses all further input', () => {
+    for (const v of malformed) {
+      const got: unknown[] = []
+      const decoder = new Decoder((p) => got.push(p), optionsOf(v))
+      assert.throws(() => decoder.push(v.bytes), ProtocolError, v.name)
+      assert.throws(
+        () => decoder.push(Buffer.from([0xc0, 0x00])),
+        (err) => err instanceof ProtocolError && err.code === ErrorCode.DECODER_FAILED,
+        v.name,
+      )
+      assert.deepEqual(got, [], v.name)
+    }
+  })
+})
+
+describe('vector coverage', () => {
+  test('valid vectors cover all 14 packet types', () => {
+    const types = new Set(valid.map((v) => v.packet.type))
+    for (const t of Object.values(PacketType)) assert.ok(types.has(t), `type ${t}`)
+  })
+
+  test('malformed vectors break the fixed-header flags of every type but PUBLISH [MQTT-2.2.2-2]', () => {
+    const types = new Set(
+      malformed.filter((v) => v.error === ErrorCode.RESERVED_FLAGS).map((v) => v.bytes[0]! >>> 4),
+    )
+    for (const t of Object.values(PacketType)) {
+      if (t !== PacketType.PUBLISH) assert.ok(types.has(t), `type ${t}`)
+    }
+  })
+
+  test('malformed vectors produce every error code the decoder can throw', () => {
+    const codes = new Set(malformed.map((v) => v.error))
+    for (const code of Object.values(ErrorCode)) {
+      if (code === ErrorCode.DECODER_FAILED || code === ErrorCode.MALFORMED_TOPIC_FILTER) continue
+      assert.ok(codes.has(code), code)
+    }
+  })
+})
