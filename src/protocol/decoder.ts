@@ -43,6 +43,7 @@ export class Decoder {
   private first = 0
   private body: Buffer = EMPTY
   private bodyStart = 0
+  private bodyTotal = 0
   private bodyFill = 0
   // where the packet being delivered lies, for rawBytes()
   private rawBuf: Buffer | null = null
@@ -165,29 +166,43 @@ export class Decoder {
     return off
   }
 
-  /** Allocates the whole packet once its size is known and copies its fixed header in. */
+  /**
+   * Allocates the packet's buffer once its size is known and copies its fixed
+   * header in. Up to GROW_FROM bytes it is allocated whole (each byte copied
+   * once); a larger packet's buffer grows by doubling as its bytes arrive, so a
+   * header that announces 256 MiB and sends nothing more costs 64 KiB, not 256 MiB.
+   */
   private startBody(first: number, src: Uint8Array, at: number, headerLen: number, total: number): void {
-    const buf = Buffer.allocUnsafe(total)
+    const buf = Buffer.allocUnsafe(total <= GROW_FROM ? total : GROW_FROM)
     for (let i = 0; i < headerLen; i++) buf[i] = src[at + i]!
     this.first = first
     this.body = buf
+    this.bodyTotal = total
     this.bodyStart = headerLen
     this.bodyFill = headerLen
     this.state = State.Body
   }
 
   private continueBody(chunk: Buffer, off: number): number {
-    const body = this.body
-    const need = body.length - this.bodyFill
+    let body = this.body
+    const total = this.bodyTotal
+    const need = total - this.bodyFill
     const avail = chunk.length - off
     const n = avail < need ? avail : need
+    if (this.bodyFill + n > body.length) {
+      let cap = body.length * 2
+      while (cap < this.bodyFill + n) cap *= 2
+      const grown = Buffer.allocUnsafe(cap < total ? cap : total)
+      body.copy(grown, 0, 0, this.bodyFill)
+      this.body = body = grown
+    }
     chunk.copy(body, this.bodyFill, off, off + n)
     this.bodyFill += n
-    if (this.bodyFill === body.length) {
+    if (this.bodyFill === total) {
       this.state = State.Header
       this.body = EMPTY
       this.bodyFill = 0
-      this.deliver(this.first, body, 0, this.bodyStart, body.length)
+      this.deliver(this.first, body, 0, this.bodyStart, total)
     }
     return off + n
   }
@@ -222,3 +237,5 @@ export class Decoder {
 }
 
 const EMPTY = Buffer.alloc(0)
+/** Packets larger than this are gathered in a growing buffer (see startBody). */
+const GROW_FROM = 65_536

@@ -122,3 +122,31 @@ test('an exception thrown by onPacket propagates and leaves the decoder failed',
     (e) => e instanceof ProtocolError && e.code === ErrorCode.DECODER_FAILED,
   )
 })
+
+test('a header announcing a huge packet does not reserve its size before the bytes arrive', () => {
+  // PUBLISH with remaining length 268,435,455 (the MQTT maximum): ff ff ff 7f
+  const header = Buffer.from([0x30, 0xff, 0xff, 0xff, 0x7f, 0x00, 0x01, 0x61])
+  const before = process.memoryUsage().arrayBuffers
+  const decoders: Decoder[] = []
+  for (let i = 0; i < 50; i++) {
+    const d = new Decoder(() => {})
+    d.push(header)
+    decoders.push(d)
+  }
+  const grown = process.memoryUsage().arrayBuffers - before
+  assert.equal(decoders[0]!.buffered, header.length)
+  // 50 x 256 MiB if reserved up front; a growing buffer holds what arrived (64 KiB each at most)
+  assert.ok(grown < 64 * 1024 * 1024, `arrayBuffers grew by ${grown} bytes`)
+})
+
+test('a large packet split into many chunks is reassembled exactly', () => {
+  const payload = Buffer.alloc(1_000_000)
+  for (let i = 0; i < payload.length; i++) payload[i] = (i * 31) & 0xff
+  const bytes = encode(publish(payload))
+  const got: Packet[] = []
+  const d = new Decoder((p) => got.push(p))
+  for (let i = 0; i < bytes.length; i += 7_919) d.push(bytes.subarray(i, i + 7_919))
+  assert.equal(got.length, 1)
+  assert.ok((got[0] as PublishPacket).payload.equals(payload))
+  assert.equal(d.buffered, 0)
+})
