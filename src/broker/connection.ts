@@ -13,8 +13,9 @@ import type { Session, SessionLink } from './session.js'
  *
  * Lifecycle: 'awaiting-connect' -> ('authenticating') -> 'connected' -> 'closed'.
  * Packets are handled one at a time in arrival order; when a hook answers with
- * a Promise the connection stops reading and holds later packets until it
- * settles, so order is kept without a Promise per packet on the fast path.
+ * a Promise, or a subscriber asks to slow this publisher, later packets are held
+ * (in order) until it settles, so order is kept without a Promise per packet on
+ * the fast path.
  *
  * Writes are gathered per event-loop turn and flushed by the broker in one
  * write per connection.
@@ -40,8 +41,16 @@ export class Connection implements SessionLink, ClientInfo {
   private keepaliveMs = 0
   private lastSeen = 0
   private timer: NodeJS.Timeout | null = null
-  private backlog: Packet[] | null = null
-  private pauses = 0
+  /** Packets kept while a hook settles or while this publisher is slowed; `heldAt` is the next one. */
+  private held: Packet[] = []
+  private heldAt = 0
+  private heldBytes = 0
+  /** A hook's Promise is pending: later packets wait for it. */
+  private waiting = false
+  /** Sessions that asked to slow this publisher down (see Session.throttle). */
+  private throttles = 0
+  private socketPaused = false
+  private draining = false
   private closeReason = ''
   /** True while packets held during a hook are handled (see drainBacklog). */
   private replaying = false
@@ -60,6 +69,10 @@ export class Connection implements SessionLink, ClientInfo {
       if (this.state === 'awaiting-connect' || this.state === 'authenticating')
         this.close('no CONNECT in time', true)
     }, broker.options.connectTimeout)
+  }
+
+  private get isClosed(): boolean {
+    return this.state === 'closed'
   }
 
   get outputBacklog(): number {
@@ -81,46 +94,88 @@ export class Connection implements SessionLink, ClientInfo {
 
   private onPacket(packet: Packet): void {
     if (this.state === 'closed') return
-    if (this.backlog !== null) {
-      this.backlog.push(packet)
+    if (this.waiting || this.throttles > 0 || this.heldAt < this.held.length) {
+      // Acknowledgements of our PUBLISHes keep flowing while the rest waits: a client that
+      // both publishes and subscribes must be able to drain its own queue, or two such
+      // clients slowed on each other's account would wait for each other forever.
+      // (Only a PUBREC is answered, with a PUBREL that no ordering rule ties to other replies.)
+      const t = packet.type
+      if (
+        this.state === 'connected' &&
+        (t === PacketType.PUBACK || t === PacketType.PUBREC || t === PacketType.PUBCOMP)
+      ) {
+        this.dispatch(packet)
+        return
+      }
+      this.hold(packet)
       return
     }
     const wait = this.dispatch(packet)
     if (wait !== undefined) this.waitFor(wait)
   }
 
+  /**
+   * Keeps a packet for later, in order. Reading goes on (so acknowledgements are
+   * seen) until the held packets pass a byte budget; then the socket is paused and
+   * TCP slows the client down. A client with a QoS 1/2 window stops by itself.
+   */
+  private hold(packet: Packet): void {
+    this.held.push(packet)
+    this.heldBytes +=
+      packet.type === PacketType.PUBLISH ? packet.payload.length + packet.topic.length + 8 : 16
+    if (!this.socketPaused && this.heldBytes > this.broker.options.maxOutputBuffer >>> 2) {
+      this.socketPaused = true
+      this.socket.pause()
+    }
+  }
+
   /** Holds later packets until `p` settles, then handles them in order. */
   private waitFor(p: Promise<void>): void {
-    this.backlog = []
-    this.pauseReading()
+    this.waiting = true
     p.then(
-      () => this.drainBacklog(),
+      () => {
+        this.waiting = false
+        this.drainHeld()
+      },
       (err: unknown) => this.close(`hook failed: ${err instanceof Error ? err.message : String(err)}`, true),
     )
   }
 
-  private drainBacklog(): void {
-    const backlog = this.backlog
-    this.backlog = null
-    this.resumeReading()
-    if (backlog === null) return
+  /** Handles held packets in order while nothing holds this connection back. */
+  private drainHeld(): void {
+    if (this.draining || this.isClosed) return
+    this.draining = true
     // Replayed packets are outside the decoder's callback: their raw bytes are gone (see forwardable).
     this.replaying = true
     try {
-      for (let i = 0; i < backlog.length; i++) {
-        if (this.state === 'closed') return
-        const wait = this.dispatch(backlog[i]!)
-        if (wait !== undefined) {
-          this.waitFor(wait)
-          this.backlog!.push(...backlog.slice(i + 1))
-          return
+      const held = this.held
+      while (this.heldAt < held.length && !this.waiting && this.throttles === 0) {
+        if (!this.isClosed) {
+          const packet = held[this.heldAt]!
+          held[this.heldAt++] = undefined as unknown as Packet
+          this.heldBytes -=
+            packet.type === PacketType.PUBLISH ? packet.payload.length + packet.topic.length + 8 : 16
+          const wait = this.dispatch(packet)
+          if (wait !== undefined) this.waitFor(wait)
+        } else {
+          this.heldAt = held.length
         }
+      }
+      if (this.heldAt === held.length) {
+        this.held = []
+        this.heldAt = 0
+        this.heldBytes = 0
       }
     } catch (err) {
       // a hook that throws must close this connection, not surface as an unhandled rejection
       this.protocolViolation(err)
     } finally {
       this.replaying = false
+      this.draining = false
+    }
+    if (this.socketPaused && !this.waiting && this.throttles === 0 && !this.isClosed) {
+      this.socketPaused = false
+      this.socket.resume()
     }
   }
 
@@ -285,12 +340,13 @@ export class Connection implements SessionLink, ClientInfo {
     }
   }
 
+  /** Slows this publisher: its PUBLISHes wait (acks still flow) until every pause is resumed. */
   pauseReading(): void {
-    if (this.pauses++ === 0) this.socket.pause()
+    this.throttles++
   }
 
   resumeReading(): void {
-    if (this.pauses > 0 && --this.pauses === 0 && this.state !== 'closed') this.socket.resume()
+    if (this.throttles > 0 && --this.throttles === 0) this.drainHeld()
   }
 
   dropSlowConsumer(): void {

@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { PacketType, type PublishPacket } from '../../../src/protocol/index.js'
+import { type RawClient, startBroker } from '../../helpers/raw-client.js'
+
+/**
+ * Back-pressure: a subscriber that cannot keep up slows the publishers feeding
+ * it (they are not read) instead of growing memory, and nothing acknowledged is
+ * dropped on the way.
+ */
+
+/** Acknowledges every QoS 1 PUBLISH that arrives; resolves with the payloads once `count` have come. */
+async function drainAcking(c: RawClient, count: number, timeoutMs: number): Promise<string[]> {
+  const got: string[] = []
+  const deadline = Date.now() + timeoutMs
+  while (got.length < count) {
+    const left = deadline - Date.now()
+    assert.ok(left > 0, `only ${got.length} of ${count} messages arrived`)
+    // PUBACKs for the client's own publishes come in between: skip them
+    const p = (await c.until((x) => x.type === PacketType.PUBLISH, left, 'a PUBLISH')) as PublishPacket
+    got.push(p.payload.toString())
+    if (p.qos === 1) c.send({ type: PacketType.PUBACK, packetId: p.packetId })
+  }
+  return got
+}
+
+test('two clients that publish to each other at QoS 1 beyond every queue limit do not stall each other', async (t) => {
+  // Tiny limits, so each subscriber's queue is full almost at once and each client is
+  // slowed on account of the other: the acknowledgements must still get through.
+  const tb = await startBroker({ maxInflight: 2, maxQueuedMessages: 5, slowConsumerTimeout: 5_000 }, t)
+  const a = await tb.connect({ clientId: 'mesh-a' })
+  const b = await tb.connect({ clientId: 'mesh-b' })
+  await a.subscribe('mesh/#', 1)
+  await b.subscribe('mesh/#', 1)
+  const n = 200
+  for (let i = 0; i < n; i++) {
+    a.publish('mesh/a', `a${i}`, { qos: 1 })
+    b.publish('mesh/b', `b${i}`, { qos: 1 })
+  }
+  const [gotA, gotB] = await Promise.all([drainAcking(a, 2 * n, 4_000), drainAcking(b, 2 * n, 4_000)])
+  for (const got of [gotA, gotB]) {
+    // each publisher's messages arrive complete and in order [MQTT-4.6.0-2]
+    assert.deepEqual(
+      got.filter((p) => p.startsWith('a')),
+      Array.from({ length: n }, (_, i) => `a${i}`),
+    )
+    assert.deepEqual(
+      got.filter((p) => p.startsWith('b')),
+      Array.from({ length: n }, (_, i) => `b${i}`),
+    )
+  }
+})
