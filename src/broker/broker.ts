@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type { Duplex } from 'node:stream'
 import { ConnectReturnCode, type QoS, SUBACK_FAILURE } from '../protocol/constants.js'
@@ -10,10 +9,10 @@ import type {
   UnsubscribePacket,
   Will,
 } from '../protocol/packets.js'
-import { isValidTopicFilter } from '../protocol/topic.js'
 import { MemoryStore } from '../store/memory/memory-store.js'
 import type { StoreSnapshot } from '../store/store.js'
 import { type Listening, listenTcp, type TcpListenOptions } from '../transport/tcp.js'
+import { grantFilters } from './authorize.js'
 import { Connection } from './connection.js'
 import { StoreWriter } from './durable.js'
 import { Message } from './message.js'
@@ -25,10 +24,10 @@ import {
   resolveOptions,
 } from './options.js'
 import { restoreState } from './restore.js'
-import { RetainedStore } from './retained.js'
-import { Session } from './session.js'
+import { Router } from './router.js'
+import type { Session } from './session.js'
+import { Sessions } from './sessions.js'
 import { sysValues } from './sys.js'
-import { TopicTree } from './topic-tree.js'
 
 export interface PublishedMessage {
   topic: string
@@ -58,8 +57,6 @@ export interface BrokerStats {
   maxConnected: number
 }
 
-type Granted = number | Promise<number>
-
 /**
  * The broker: composition root of sessions, the subscription tree, retained
  * messages and connections. `new Broker(options)`, then `listen()` and/or
@@ -78,10 +75,9 @@ export class Broker extends EventEmitter<BrokerEvents> {
     dropped: 0,
     maxConnected: 0,
   }
-  private readonly sessions = new Map<string, Session>()
+  private readonly sessions: Sessions
   private readonly connections = new Set<Connection>()
-  private readonly tree = new TopicTree<Session>()
-  private readonly retained = new RetainedStore()
+  private readonly router: Router
   private readonly servers: Listening[] = []
   private dirty: Connection[] = []
   private flushScheduled = false
@@ -98,6 +94,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.options = resolveOptions(options)
     this.log = this.options.logger
     this.store = new StoreWriter(options.store ?? new MemoryStore(), this.scheduleFlush)
+    this.router = new Router(this.store)
+    this.sessions = new Sessions(this.options, this.stats, this.store, this.router)
     const snapshot = this.store.load()
     this.ready =
       snapshot instanceof Promise
@@ -115,7 +113,12 @@ export class Broker extends EventEmitter<BrokerEvents> {
   }
 
   private restore(snapshot: StoreSnapshot): void {
-    restoreState(snapshot, (id) => this.newSession(id, false, false), this.tree, this.retained)
+    restoreState(
+      snapshot,
+      (id) => this.sessions.create(id, false, false),
+      this.router.tree,
+      this.router.retained,
+    )
     if (snapshot.sessions.length > 0 || snapshot.retained.length > 0) {
       this.log.info(
         { sessions: snapshot.sessions.length, retained: snapshot.retained.length },
@@ -126,13 +129,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   /** Ends persistent sessions whose client has been gone longer than `sessionExpiry`. */
   expireSessions(now = Date.now()): void {
-    const limit = now - this.options.sessionExpiry * 1000
-    for (const s of [...this.sessions.values()]) {
-      if (s.link === null && s.disconnectedAt > 0 && s.disconnectedAt <= limit) {
-        this.log.debug({ clientId: s.clientId }, 'persistent session expired')
-        this.dropSession(s)
-      }
-    }
+    this.sessions.expire(now - this.options.sessionExpiry * 1000, this.log)
   }
 
   get connectedCount(): number {
@@ -142,10 +139,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
     return this.sessions.size
   }
   get subscriptionCount(): number {
-    return this.tree.size
+    return this.router.subscriptionCount
   }
   get retainedCount(): number {
-    return this.retained.size
+    return this.router.retainedCount
   }
 
   /** Starts a TCP listener; resolves once it listens. */
@@ -230,7 +227,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
         // [MQTT-3.1.3-8] a zero-length id needs clean session 1; MQTT 3.1 needs an id
         return this.refuse(conn, ConnectReturnCode.IDENTIFIER_REJECTED, 'empty client id', 'MQTT-3.1.3-8')
       }
-      packet.clientId = this.assignClientId() // [MQTT-3.1.3-6]
+      packet.clientId = this.sessions.assignId() // [MQTT-3.1.3-6]
     }
     conn.beginAuthentication(packet)
     // A client taking over its own connection does not add one, so it is let in at the limit.
@@ -280,23 +277,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
         '',
       )
     }
-    const id = packet.clientId
-    let session = this.sessions.get(id)
     // [MQTT-3.1.4-2] a second connection with the same id takes over: the first is closed
-    const old = session?.link
+    const old = this.sessions.get(packet.clientId)?.link
     if (old instanceof Connection) old.close('session taken over by a new connection', true)
-    session = this.sessions.get(id) // the takeover may have ended a clean session
-    let present = false
-    if (packet.clean) {
-      // [MQTT-3.1.2-6] discard any previous session and start a new one
-      if (session !== undefined) this.dropSession(session)
-      session = this.newSession(id, true, true)
-    } else if (session !== undefined && !session.clean) {
-      present = true // [MQTT-3.2.2-2]
-    } else {
-      if (session !== undefined) this.dropSession(session)
-      session = this.newSession(id, false, true) // [MQTT-3.2.2-3]
-    }
+    const { session, present } = this.sessions.open(packet.clientId, packet.clean)
     conn.send(encode({ type: 2, sessionPresent: present, returnCode: ConnectReturnCode.ACCEPTED }))
     conn.accept(packet, session)
     this.connected++
@@ -306,43 +290,13 @@ export class Broker extends EventEmitter<BrokerEvents> {
     return undefined
   }
 
-  private newSession(id: string, clean: boolean, save: boolean): Session {
-    const s = new Session(id, clean, this.options, this.stats, this.store)
-    this.sessions.set(id, s)
-    if (!clean && save) this.store.saveSession(id, 0)
-    return s
-  }
-
-  private dropSession(s: Session): void {
-    for (const filter of s.subscriptions.keys()) this.tree.remove(filter, s)
-    s.subscriptions.clear()
-    s.discard()
-    if (s.store !== null) s.store.deleteSession(s.clientId)
-    if (this.sessions.get(s.clientId) === s) this.sessions.delete(s.clientId)
-  }
-
-  private assignClientId(): string {
-    let id: string
-    do id = `petrel-${randomBytes(8).toString('hex')}`
-    while (this.sessions.has(id))
-    return id
-  }
-
   /** A connection ended. Publishes the will if `will` is given, ends a clean session. */
   detach(conn: Connection, wasConnected: boolean, will: Will | null, reason: string): void {
     this.connections.delete(conn)
     if (!wasConnected) return
     this.connected--
     const session = conn.session!
-    if (session.link === conn) {
-      session.detach()
-      if (session.clean)
-        this.dropSession(session) // [MQTT-3.1.2-6]
-      else {
-        session.disconnectedAt = Date.now()
-        session.store?.saveSession(session.clientId, session.disconnectedAt)
-      }
-    }
+    if (session.link === conn) this.sessions.disconnected(session)
     if (will !== null) this.publishWill(conn, will)
     this.emit('clientDisconnected', conn, reason)
   }
@@ -407,20 +361,9 @@ export class Broker extends EventEmitter<BrokerEvents> {
     return undefined
   }
 
-  /** Stores a retained message if it is one, then routes it to the subscribers. */
+  /** Routes an accepted message (and keeps it if retained); tells 'published' listeners. */
   private accept(msg: Message, client: ClientInfo | null, from: Connection | null): void {
-    if (msg.retain) {
-      // [MQTT-3.3.1-10] [MQTT-3.3.1-11] an empty retained message deletes, and is not stored
-      if (msg.payload.length === 0) this.retained.set(msg.topic, null)
-      else this.retained.set(msg.topic, msg.own()) // [MQTT-3.3.1-5]
-      this.store.setRetained(msg)
-    }
-    const deliveries = this.tree.match(msg.topic)
-    for (let i = 0; i < deliveries.length; i++) {
-      const d = deliveries[i]!
-      // [MQTT-3.8.4-6] delivered at min(published QoS, granted QoS); RETAIN 0 [MQTT-3.3.1-9]
-      d.subscriber.deliver(msg, msg.qos < d.qos ? msg.qos : d.qos, false, from)
-    }
+    this.router.route(msg, from)
     if (this.listenerCount('published') > 0) {
       this.emit(
         'published',
@@ -443,29 +386,9 @@ export class Broker extends EventEmitter<BrokerEvents> {
   // --- SUBSCRIBE / UNSUBSCRIBE ----------------------------------------------------
 
   subscribe(conn: Connection, session: Session, packet: SubscribePacket): Promise<void> | undefined {
-    const authz = this.options.authorizeSubscribe
-    const granted: Granted[] = []
-    let async = false
-    for (const { topic, qos } of packet.subscriptions) {
-      // [MQTT-4.7.1-1..3] [MQTT-4.7.3-1] an invalid filter is refused with 0x80
-      if (!isValidTopicFilter(topic)) {
-        granted.push(SUBACK_FAILURE)
-        continue
-      }
-      if (authz === undefined) {
-        granted.push(qos)
-        continue
-      }
-      const r = authz(conn, topic, qos)
-      if (r instanceof Promise) {
-        async = true
-        granted.push(r.then((v) => grant(v, qos)))
-      } else {
-        granted.push(grant(r, qos))
-      }
-    }
-    if (async) return Promise.all(granted).then((g) => this.finishSubscribe(conn, session, packet, g))
-    this.finishSubscribe(conn, session, packet, granted as number[])
+    const granted = grantFilters(this.options.authorizeSubscribe, conn, packet.subscriptions)
+    if (granted instanceof Promise) return granted.then((g) => this.finishSubscribe(conn, session, packet, g))
+    this.finishSubscribe(conn, session, packet, granted)
     return undefined
   }
 
@@ -480,20 +403,14 @@ export class Broker extends EventEmitter<BrokerEvents> {
     for (let i = 0; i < subs.length; i++) {
       const g = granted[i]!
       if (g === SUBACK_FAILURE) continue
-      // [MQTT-3.8.4-3] a repeated filter replaces the subscription (and its QoS)
-      session.subscriptions.set(subs[i]!.topic, g as QoS)
-      this.tree.add(subs[i]!.topic, session, g as QoS)
-      session.store?.saveSubscription(session.clientId, subs[i]!.topic, g as QoS)
+      this.router.subscribe(session, subs[i]!.topic, g as QoS)
     }
     // [MQTT-3.8.4-1] [MQTT-3.8.4-5] one return code per filter, in order
     conn.send(encode({ type: 9, packetId: packet.packetId, granted }))
     for (let i = 0; i < subs.length; i++) {
       const g = granted[i]!
       if (g === SUBACK_FAILURE) continue
-      // [MQTT-3.3.1-6] retained messages matching a new subscription, with RETAIN 1
-      for (const msg of this.retained.match(subs[i]!.topic)) {
-        session.deliver(msg, (msg.qos < g ? msg.qos : g) as QoS, true, null)
-      }
+      this.router.deliverRetained(session, subs[i]!.topic, g as QoS)
     }
     this.emit(
       'subscribed',
@@ -504,21 +421,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   unsubscribe(conn: Connection, session: Session, packet: UnsubscribePacket): void {
     for (const topic of packet.topics) {
-      if (session.subscriptions.delete(topic)) {
-        this.tree.remove(topic, session)
-        session.store?.deleteSubscription(session.clientId, topic)
-      }
+      this.router.unsubscribe(session, topic)
     }
     // [MQTT-3.10.4-4] [MQTT-3.10.4-5] UNSUBACK even when nothing matched
     conn.send(encodeAck(0xb0, packet.packetId))
     this.emit('unsubscribed', packet.topics, conn)
   }
-}
-
-/** An authorizeSubscribe answer as a SUBACK return code. */
-function grant(answer: boolean | number, asked: QoS): number {
-  if (answer === false) return SUBACK_FAILURE
-  if (answer === true) return asked
-  if (answer === SUBACK_FAILURE || answer < 0) return SUBACK_FAILURE
-  return Math.min(answer, asked)
 }
