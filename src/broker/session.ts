@@ -4,6 +4,7 @@ import { InboundQos2 } from '../session/inbound.js'
 import { type AckType, OutboundFlow } from '../session/outbound.js'
 import type { Store } from '../store/store.js'
 import type { Message } from './message.js'
+import type { Logger } from './options.js'
 
 /** What a session needs from the connection currently attached to it. */
 export interface SessionLink {
@@ -31,6 +32,7 @@ export interface SessionLimits {
   maxQueuedMessages: number
   maxOutputBuffer: number
   slowConsumerTimeout: number
+  logger: Logger
 }
 
 export interface SessionCounters {
@@ -55,6 +57,7 @@ export class Session {
   will: Will | null = null
   /** Messages dropped because a queue or an output buffer was full. */
   dropped = 0
+  private droppedLogged = 0
   private queue: Queued[] = []
   private head = 0
   private readonly limits: SessionLimits
@@ -98,8 +101,7 @@ export class Session {
       // Offline persistent session: QoS 1/2 is queued, up to the limit [MQTT-3.1.2-5].
       if (qos === 0) return
       if (this.queued >= this.limits.maxQueuedMessages) {
-        this.dropped++
-        this.counters.dropped++
+        this.drop(qos, 'the queue of an offline client is full (maxQueuedMessages)')
         return
       }
       this.push(msg.own(), qos, retain)
@@ -108,8 +110,7 @@ export class Session {
     if (this.queued === 0) {
       if (qos === 0) {
         if (link.outputBacklog > this.limits.maxOutputBuffer) {
-          this.dropped++
-          this.counters.dropped++
+          this.drop(qos, 'the output buffer of a slow subscriber is full (maxOutputBuffer)')
           return
         }
         this.write(link, msg.tpl.qos0(retain))
@@ -125,8 +126,7 @@ export class Session {
     }
     // Behind others: keep the order of this topic [MQTT-4.6.0-6].
     if (qos === 0 && this.queued >= this.limits.maxQueuedMessages) {
-      this.dropped++
-      this.counters.dropped++
+      this.drop(qos, 'the queue of a slow subscriber is full (maxQueuedMessages)')
       return
     }
     this.push(msg.own(), qos, retain)
@@ -223,6 +223,18 @@ export class Session {
   restoreQueued(q: Queued): void {
     this.queue.push(q)
     if (q.seq >= this.nextSeq) this.nextSeq = q.seq + 1
+  }
+
+  /** Counts a dropped message; logs the first of each run of drops, not every one. */
+  private drop(qos: QoS, why: string): void {
+    this.counters.dropped++
+    if (this.dropped++ === this.droppedLogged) {
+      this.limits.logger.warn(
+        { clientId: this.clientId, qos, dropped: this.dropped },
+        `dropping messages: ${why}`,
+      )
+      this.droppedLogged = this.dropped * 2 // then again at 2x, 4x, ... the count
+    }
   }
 
   private push(msg: Message, qos: QoS, retain: boolean): void {
