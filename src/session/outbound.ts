@@ -38,6 +38,8 @@ export type AckType = 'puback' | 'pubrec' | 'pubcomp'
 export class OutboundFlow<T> {
   maxInflight: number
   private readonly inflight = new Map<number, InflightEntry<T>>()
+  /** Ids held by other packets of the session (a client's SUBSCRIBE, UNSUBSCRIBE): made on first use. */
+  private reserved: Set<number> | null = null
   private nextId = 1
 
   constructor(maxInflight: number) {
@@ -50,15 +52,45 @@ export class OutboundFlow<T> {
 
   /** True when another QoS 1/2 PUBLISH may be sent now. */
   get hasRoom(): boolean {
-    return this.inflight.size < this.maxInflight && this.inflight.size < 65_535
+    const size = this.inflight.size
+    return size < this.maxInflight && size + (this.reserved === null ? 0 : this.reserved.size) < 65_535
   }
 
-  /** A free packet id: never one still in flight; wraps from 65535 to 1. */
+  /** True when an id is free for a packet that is not a PUBLISH (all 65535 may be taken). */
+  get hasFreeId(): boolean {
+    return this.inflight.size + (this.reserved === null ? 0 : this.reserved.size) < 65_535
+  }
+
+  /**
+   * A free packet id: never one still in flight or reserved [MQTT-2.3.1-2];
+   * wraps from 65535 to 1. The caller checks `hasRoom` or `hasFreeId` first.
+   */
   allocateId(): number {
+    const reserved = this.reserved
     let id = this.nextId
-    while (this.inflight.has(id)) id = id === 65_535 ? 1 : id + 1
+    while (this.inflight.has(id) || reserved?.has(id)) id = id === 65_535 ? 1 : id + 1
     this.nextId = id === 65_535 ? 1 : id + 1
     return id
+  }
+
+  /**
+   * Takes an id for a packet outside the PUBLISH flows (SUBSCRIBE, UNSUBSCRIBE):
+   * they share the id space with PUBLISH [MQTT-2.3.1-2]. Free it with `releaseId`.
+   */
+  reserveId(): number {
+    const id = this.allocateId()
+    this.reserved ??= new Set()
+    this.reserved.add(id)
+    return id
+  }
+
+  releaseId(packetId: number): void {
+    this.reserved?.delete(packetId)
+  }
+
+  /** The flow using `packetId`, if any. */
+  get(packetId: number): InflightEntry<T> | undefined {
+    return this.inflight.get(packetId)
   }
 
   /** Records a PUBLISH whose bytes carry `packetId` (from allocateId). */
