@@ -282,7 +282,7 @@ const k = (n) =>
         ? `${Math.round(n / 1e3)}k`
         : `${(n / 1e3).toFixed(1)}k`
     : 'n/a'
-const ms = (us) => (Number.isFinite(us) ? (us / 1000).toFixed(1) : 'n/a')
+const ms = (us) => (Number.isFinite(us) ? (us / 1000).toFixed(us < 1000 ? 2 : 1) : 'n/a')
 const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}x` : 'n/a')
 
 function plan(o, mode, lg, lgPersistent) {

@@ -10,5 +10,28 @@ export type {
   ClientInfo,
   Logger,
 } from './broker/options.js'
+export type { ClientEvents, EndOptions, PublishOptions, SubscribeOptions } from './client/client.js'
+export { Client, connect } from './client/client.js'
+export {
+  ClientEndedError,
+  ClientErrorCode,
+  ConnackRefusedError,
+  ConnectFailedError,
+  ConnectionLostError,
+  ConnectTimeoutError,
+  InvalidTopicError,
+  OfflineQueueFullError,
+  PingTimeoutError,
+  PublishTimeoutError,
+} from './client/errors.js'
+export type { Message } from './client/inbox.js'
+export type { ClientOptions, Payload, ReconnectOptions, WillOptions } from './client/options.js'
+export { MemoryOutboundStore, type OutboundStore, type StoredFlow } from './client/store.js'
 export { ConfigError, PetrelError, ProtocolError } from './errors.js'
 export * from './protocol/index.js'
+export { Await } from './session/outbound.js'
+export { MemoryStore } from './store/memory/memory-store.js'
+export { SqliteStore, type SqliteStoreOptions } from './store/sqlite/sqlite-store.js'
+export type { Store, StoredDelivery, StoredMessage, StoredSession, StoreSnapshot } from './store/store.js'
+export { tcpTransport } from './transport/tcp-connect.js'
+export type { ByteDuplex, DuplexEvents, Transport } from './transport/transport.js'

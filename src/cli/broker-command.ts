@@ -1,88 +1,181 @@
 import { resolve } from 'node:path'
 import { Broker } from '../broker/broker.js'
-import type { Logger } from '../broker/options.js'
+import type { BrokerOptions, Logger } from '../broker/options.js'
+import { ConfigError } from '../errors.js'
 import { MemoryStore } from '../store/memory/memory-store.js'
 import { SqliteStore } from '../store/sqlite/sqlite-store.js'
 import type { Store } from '../store/store.js'
-import { type FlagSpec, intFlag, parseArgs, usage } from './args.js'
+import { type FlagSpec, last, parseArgs, usage } from './args.js'
+import {
+  type BrokerSettings,
+  CONFIG_KEYS,
+  FLAG_KEYS,
+  kebab,
+  readConfigFile,
+  resolveSettings,
+} from './config.js'
+import { stdoutLogger } from './logging.js'
+import { usersAuthenticator } from './users.js'
 
+/** Exit codes of `petrel broker`. */
+export const BrokerExit = { OK: 0, RUNTIME: 1, USAGE: 2 } as const
+
+const SHORT: Record<string, string> = { port: 'p' }
 const FLAGS: FlagSpec[] = [
-  { name: 'port', short: 'p', value: true, help: 'TCP port to listen on (default 1883)' },
-  { name: 'host', value: true, help: 'address to listen on (default 127.0.0.1; 0.0.0.0 for all)' },
-  { name: 'data-dir', value: true, help: 'where the SQLite store keeps its state (default ./petrel-data)' },
-  { name: 'memory', value: false, help: 'keep nothing on disk: state is lost on exit' },
   {
-    name: 'sync',
+    name: 'config',
+    short: 'c',
     value: true,
-    help: 'SQLite durability: normal (survives kill -9, default) | full (survives power loss)',
+    arg: 'file',
+    help: 'settings file, YAML or JSON (flags override it)',
   },
-  { name: 'log-level', value: true, help: 'debug | info | warn | error (default info)' },
-  { name: 'help', short: 'h', value: false, help: 'show this help' },
+  ...FLAG_KEYS.map((key): FlagSpec => {
+    const kind = CONFIG_KEYS.get(key)!
+    const spec: FlagSpec = { name: kebab(key), value: kind.type !== 'bool', help: kind.help }
+    if (SHORT[key] !== undefined) spec.short = SHORT[key]
+    if (kind.type === 'enum') spec.arg = key === 'sync' ? 'mode' : 'level'
+    else if (kind.type === 'int') spec.arg = 'n'
+    else if (key === 'host') spec.arg = 'address'
+    else if (key === 'dataDir') spec.arg = 'dir'
+    return spec
+  }),
+  { name: 'help', value: false, help: 'show this help' },
 ]
 
-const LEVELS = ['debug', 'info', 'warn', 'error'] as const
+const HELP_FOOTER = `Every option can also be set in the --config file under its camelCase name
+(maxInflight: 100), plus users (a user name: password map) and allowAnonymous.`
 
-function consoleLogger(level: string): Logger {
-  const min = LEVELS.indexOf(level as (typeof LEVELS)[number])
-  const at =
-    (i: number, name: string) =>
-    (obj: object, msg: string): void => {
-      if (i < min) return
-      const fields = Object.entries(obj)
-        .map(([k, v]) => `${k}=${v instanceof Error ? v.message : JSON.stringify(v)}`)
-        .join(' ')
-      process.stderr.write(`${new Date().toISOString()} ${name} ${msg}${fields ? ` ${fields}` : ''}\n`)
-    }
-  return { debug: at(0, 'DEBUG'), info: at(1, 'INFO'), warn: at(2, 'WARN'), error: at(3, 'ERROR') }
+function refuse(message: string): number {
+  process.stderr.write(`petrel broker: ${message}\n`)
+  return BrokerExit.USAGE
 }
 
 /** `petrel broker`: runs a broker until SIGINT/SIGTERM. */
 export async function runBroker(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, FLAGS)
-  if (args.flags.has('help')) {
-    process.stdout.write(usage('Usage: petrel broker [options]', FLAGS))
-    return 0
+  let settings: BrokerSettings
+  try {
+    const args = parseArgs(argv, FLAGS)
+    if (args.flags.has('help')) {
+      process.stdout.write(usage('Usage: petrel broker [options]', FLAGS, HELP_FOOTER))
+      return BrokerExit.OK
+    }
+    if (args.positionals.length > 0) {
+      return refuse(
+        `unexpected argument '${args.positionals[0]}'; run 'petrel broker --help' for the options`,
+      )
+    }
+    const configPath = last(args, 'config')
+    const file = configPath === undefined ? {} : await readConfigFile(configPath)
+    const flags = new Map<string, string>()
+    for (const key of FLAG_KEYS) {
+      const v = last(args, kebab(key))
+      if (v !== undefined) flags.set(key, v)
+    }
+    settings = resolveSettings(file, configPath ?? '', flags)
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      const hint = err.message.startsWith('unknown option')
+        ? "; run 'petrel broker --help' for the options"
+        : ''
+      return refuse(`${err.message}${hint}`)
+    }
+    throw err
   }
-  const port = intFlag(args, 'port', 1883, 0, 65_535)
-  const host = args.flags.get('host')?.at(-1) ?? '127.0.0.1'
-  const level = args.flags.get('log-level')?.at(-1) ?? 'info'
-  if (!LEVELS.includes(level as (typeof LEVELS)[number])) {
-    process.stderr.write(`petrel: --log-level must be one of ${LEVELS.join(', ')}; got '${level}'\n`)
-    return 2
+  return serve(settings)
+}
+
+async function serve(settings: BrokerSettings): Promise<number> {
+  const log = stdoutLogger(settings.logLevel)
+  // Listened to from the start: a signal during start-up stops the broker as soon as it is up.
+  const signal = untilSignal(log)
+  try {
+    return await start(settings, log, signal.stopped)
+  } finally {
+    signal.dispose()
   }
-  const log = consoleLogger(level)
-  const sync = (args.flags.get('sync')?.at(-1) ?? 'normal').toUpperCase()
-  if (sync !== 'NORMAL' && sync !== 'FULL') {
-    process.stderr.write(`petrel: --sync must be normal or full; got '${args.flags.get('sync')?.at(-1)}'\n`)
-    return 2
-  }
+}
+
+async function start(settings: BrokerSettings, log: Logger, stopped: Promise<void>): Promise<number> {
   let store: Store
   let storeName: string
-  if (args.flags.has('memory')) {
-    if (args.flags.has('data-dir')) {
-      process.stderr.write('petrel: --memory and --data-dir exclude each other; give one\n')
-      return 2
-    }
+  let storeFields: object
+  if (settings.memory || settings.dataDir === undefined) {
     store = new MemoryStore()
     storeName = 'memory (nothing is kept on exit)'
+    storeFields = { store: 'memory' }
   } else {
-    const dataDir = resolve(args.flags.get('data-dir')?.at(-1) ?? 'petrel-data')
-    store = await SqliteStore.open({ dataDir, synchronous: sync })
-    storeName = `sqlite ${dataDir}/petrel.db (synchronous=${sync.toLowerCase()})`
-  }
-  const broker = new Broker({ logger: log, store })
-  const where = await broker.listen({ port, host })
-  process.stdout.write(`petrel broker listening on ${where.host}:${where.port} (store: ${storeName})\n`)
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop)
-      process.off('SIGTERM', stop)
-      resolve()
+    const dataDir = resolve(settings.dataDir)
+    const synchronous = settings.sync === 'full' ? 'FULL' : 'NORMAL'
+    try {
+      store = await SqliteStore.open({ dataDir, synchronous })
+    } catch (err) {
+      process.stderr.write(`petrel broker: cannot open the SQLite store in ${dataDir}: ${message(err)}\n`)
+      return BrokerExit.RUNTIME
     }
-    process.on('SIGINT', stop)
-    process.on('SIGTERM', stop)
-  })
-  log.info({}, 'shutting down')
+    storeName = `sqlite ${dataDir} (synchronous=${settings.sync})`
+    storeFields = { store: 'sqlite', dataDir, synchronous: settings.sync }
+  }
+  const options: BrokerOptions = { ...settings.broker, logger: log, store }
+  if (settings.users !== undefined)
+    options.authenticate = usersAuthenticator(settings.users, settings.allowAnonymous)
+  const broker = new Broker(options)
+  let where: { host: string; port: number }
+  try {
+    where = await broker.listen({ port: settings.port, host: settings.host })
+  } catch (err) {
+    await broker.close().catch(() => {})
+    process.stderr.write(
+      `petrel broker: cannot listen on ${settings.host}:${settings.port}: ${message(err)}\n`,
+    )
+    return BrokerExit.RUNTIME
+  }
+  const auth = settings.users === undefined ? 'none' : `${settings.users.size} users`
+  log.info(
+    { host: where.host, port: where.port, ...storeFields, auth },
+    `petrel broker listening on ${where.host}:${where.port}, store: ${storeName}`,
+  )
+  await stopped
   await broker.close()
-  return 0
+  log.info({}, 'stopped')
+  return BrokerExit.OK
+}
+
+/**
+ * Resolves on the first SIGINT or SIGTERM (graceful: connections are closed,
+ * the store is flushed). A second signal exits at once.
+ */
+function untilSignal(log: Logger): { stopped: Promise<void>; dispose(): void } {
+  let done: () => void = () => {}
+  const stopped = new Promise<void>((resolve) => (done = resolve))
+  const again = (signal: NodeJS.Signals): void => process.exit(signal === 'SIGINT' ? 130 : 143)
+  const first = (signal: NodeJS.Signals): void => {
+    process.off('SIGINT', first)
+    process.off('SIGTERM', first)
+    process.once('SIGINT', again)
+    process.once('SIGTERM', again)
+    log.info({ signal }, 'shutting down')
+    done()
+  }
+  process.on('SIGINT', first)
+  process.on('SIGTERM', first)
+  return {
+    stopped,
+    dispose: () => {
+      for (const s of ['SIGINT', 'SIGTERM'] as const) {
+        process.off(s, first)
+        process.off(s, again)
+      }
+    },
+  }
+}
+
+function message(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'EADDRINUSE') return 'address already in use'
+    if (code === 'EACCES') return 'permission denied'
+    if (code === 'EADDRNOTAVAIL') return 'address not available on this machine'
+    return err.message
+  }
+  return String(err)
 }

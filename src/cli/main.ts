@@ -1,41 +1,67 @@
 #!/usr/bin/env node
-import { ConfigError } from '../errors.js'
-import { runBroker } from './broker-command.js'
+import { readFileSync } from 'node:fs'
 
 const USAGE = `Usage: petrel <command> [options]
 
 Commands:
-  broker   run an MQTT broker (petrel broker --help)
+  broker   run an MQTT broker                       (petrel broker --help)
+  pub      publish a message, like mosquitto_pub    (petrel pub --help)
+  sub      print the messages of topics, like mosquitto_sub (petrel sub --help)
+  bench    load-test any MQTT broker               (petrel bench --help)
 `
+
+type Command = (argv: string[]) => Promise<number>
+
+// Loaded on demand: `petrel pub` starts faster without the broker, the store and pino.
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  broker: () => import('./broker-command.js').then((m) => m.runBroker),
+  pub: () => import('./pub-command.js').then((m) => m.runPub),
+  sub: () => import('./sub-command.js').then((m) => m.runSub),
+  bench: () => import('./bench-command.js').then((m) => m.runBenchCommand),
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string
+  }
+  return pkg.version
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
+  if (command !== undefined && Object.hasOwn(COMMANDS, command)) return (await COMMANDS[command]!())(rest)
   switch (command) {
-    case 'broker':
-      return runBroker(rest)
     case undefined:
+      process.stderr.write(USAGE)
+      return 2
     case '-h':
     case '--help':
     case 'help':
       process.stdout.write(USAGE)
-      return command === undefined ? 2 : 0
+      return 0
+    case '--version':
+    case '-V':
+      process.stdout.write(`petrel ${version()}\n`)
+      return 0
     default:
-      process.stderr.write(`petrel: unknown command '${command}'. Run 'petrel --help' for the list.\n`)
+      process.stderr.write(
+        `petrel: unknown command '${command}'; commands: ${Object.keys(COMMANDS).join(', ')}\n`,
+      )
       return 2
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    if (code !== 0) process.exitCode = code
-  },
-  (err: unknown) => {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`petrel: ${err.message}\n`)
-      process.exitCode = 2
-    } else {
-      process.stderr.write(`petrel: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
-      process.exitCode = 1
-    }
-  },
-)
+// Not process.exit(): it would cut off output still being written to a pipe.
+// A command that has returned should leave nothing running; if something still
+// holds the event loop (a socket the broker never closed), exit anyway.
+const LINGER_MS = 3000
+
+function done(code: number): void {
+  process.exitCode = code
+  setTimeout(() => process.exit(code), LINGER_MS).unref()
+}
+
+main(process.argv.slice(2)).then(done, (err: unknown) => {
+  process.stderr.write(`petrel: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
+  done(1)
+})

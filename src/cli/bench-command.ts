@@ -1,0 +1,170 @@
+import { ConfigError } from '../errors.js'
+import type { QoS } from '../protocol/constants.js'
+import { type FlagSpec, has, intFlag, last, type ParsedArgs, parseArgs, usage } from './args.js'
+import { formatProgress, formatTable } from './bench/report.js'
+import { BenchAbort, type BenchOptions, HEADER_BYTES, runBench } from './bench/run.js'
+import { DEFAULT_CLIENTS, isScenario, SCENARIOS, type ScenarioName } from './bench/scenario.js'
+
+/** Exit codes of `petrel bench` (those of the repo's loadgen). */
+export const BenchExit = { OK: 0, LOSS: 1, USAGE: 2 } as const
+
+/** Messages per publisher when neither --count nor --duration is given. */
+// About 100,000 deliveries each: long enough for the JIT to warm up, short enough to repeat.
+const DEFAULT_COUNT: Record<ScenarioName, number> = {
+  one2one: 100_000,
+  fanin: 5000,
+  fanout: 5000,
+  mesh: 250,
+  conn: 0,
+}
+
+const FLAGS: FlagSpec[] = [
+  { name: 'host', short: 'h', value: true, arg: 'host', help: 'broker host (default localhost)' },
+  { name: 'port', short: 'p', value: true, arg: 'port', help: 'broker port (default 1883)' },
+  { name: 'username', short: 'u', value: true, arg: 'user', help: 'user name for every connection' },
+  { name: 'pw', short: 'P', value: true, arg: 'password', help: 'password' },
+  {
+    name: 'clients',
+    short: 'c',
+    value: true,
+    arg: 'n',
+    help: 'pairs (one2one, default 1), publishers (fanin, 20), subscribers (fanout, 20), peers (mesh, 20), connections (conn, 1000)',
+  },
+  {
+    name: 'qos',
+    short: 'q',
+    value: true,
+    arg: '0|1|2',
+    help: 'QoS of publishes and subscriptions (default 0)',
+  },
+  {
+    name: 'size',
+    short: 's',
+    value: true,
+    arg: 'bytes',
+    help: `payload size, at least ${HEADER_BYTES} (default 64)`,
+  },
+  {
+    name: 'count',
+    short: 'n',
+    value: true,
+    arg: 'n',
+    help: 'messages per publisher (default one2one 100000, fanin and fanout 5000, mesh 250)',
+  },
+  {
+    name: 'rate',
+    short: 'r',
+    value: true,
+    arg: 'n',
+    help: 'messages per second per publisher (conn: connections per second); default: as fast as it goes',
+  },
+  {
+    name: 'duration',
+    short: 'd',
+    value: true,
+    arg: 'seconds',
+    help: 'publish for this long (conn: hold the connections this long)',
+  },
+  {
+    name: 'inflight',
+    value: true,
+    arg: 'n',
+    help: 'publishes awaiting their ack (QoS 0: being written) per publisher (default 100; QoS 0: 1000)',
+  },
+  { name: 'timeout', value: true, arg: 'seconds', help: 'wait this long for missing messages (default 10)' },
+  { name: 'concurrency', value: true, arg: 'n', help: 'connections opened at once (default 100)' },
+  { name: 'json', value: false, help: 'print the result as JSON' },
+  { name: 'help', value: false, help: 'show this help' },
+]
+
+const TITLE = `Usage: petrel bench <${SCENARIOS.join('|')}> [options]
+
+Load-tests an MQTT 3.1.1 broker (any broker): connects the clients, subscribes, publishes,
+and reports throughput, end-to-end latency, lost and duplicated messages.
+  one2one  pairs: publisher i -> subscriber i
+  fanin    many publishers -> 1 subscriber (a '+' filter)
+  fanout   1 publisher -> many subscribers of the same topic
+  mesh     every peer publishes to its own topic and subscribes to all of them
+  conn     many idle connections: connect rate and time, then held for --duration
+Exit status: 0 all delivered; 1 messages lost, publishes failed or connections dropped;
+2 bad options, or the broker refused a connection or subscription.`
+
+function parse(argv: string[]): { options: BenchOptions; json: boolean } | 'help' {
+  const args: ParsedArgs = parseArgs(argv, FLAGS)
+  if (has(args, 'help')) return 'help'
+  const [scenario, extra] = args.positionals
+  if (scenario === undefined) {
+    throw new ConfigError('scenario', `give a scenario: ${SCENARIOS.join(', ')}`)
+  }
+  if (!isScenario(scenario)) {
+    throw new ConfigError('scenario', `unknown scenario '${scenario}'; scenarios: ${SCENARIOS.join(', ')}`)
+  }
+  if (extra !== undefined) throw new ConfigError(extra, `unexpected argument '${extra}'`)
+  const qos = intFlag(args, 'qos', 0, 0, 2) as QoS
+  const duration = intFlag(args, 'duration', 0, 0, 86_400)
+  const countGiven = has(args, 'count')
+  let count = intFlag(args, 'count', DEFAULT_COUNT[scenario], 1, 2 ** 32 - 1)
+  const rate = intFlag(args, 'rate', 0, 0, 10_000_000)
+  if (!countGiven && duration > 0) count = Number.POSITIVE_INFINITY
+  // At a fixed rate the duration gives the count exactly (timers may fire a little early).
+  if (rate > 0 && duration > 0) count = Math.min(count, rate * duration)
+  const host = last(args, 'host') ?? 'localhost'
+  const port = intFlag(args, 'port', 1883, 1, 65_535)
+  const options: BenchOptions = {
+    url: `mqtt://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    scenario,
+    clients: intFlag(args, 'clients', DEFAULT_CLIENTS[scenario], 1, 1_000_000),
+    qos,
+    size: intFlag(args, 'size', 64, HEADER_BYTES, 256 * 1024 * 1024),
+    count,
+    rate,
+    duration,
+    inflight: intFlag(args, 'inflight', qos === 0 ? 1000 : 100, 1, 65_535),
+    timeout: intFlag(args, 'timeout', 10, 1, 3600),
+    connectConcurrency: intFlag(args, 'concurrency', 100, 1, 100_000),
+  }
+  const username = last(args, 'username')
+  const password = last(args, 'pw')
+  if (password !== undefined && username === undefined)
+    throw new ConfigError('pw', '-P needs a user name (-u)')
+  if (username !== undefined) options.username = username
+  if (password !== undefined) options.password = password
+  return { options, json: has(args, 'json') }
+}
+
+/** `petrel bench`: a load generator for any MQTT broker. */
+export async function runBenchCommand(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parse>
+  try {
+    parsed = parse(argv)
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`petrel bench: ${err.message}; see petrel bench --help\n`)
+      return BenchExit.USAGE
+    }
+    throw err
+  }
+  if (parsed === 'help') {
+    process.stdout.write(usage(TITLE, FLAGS))
+    return BenchExit.OK
+  }
+  const { options, json } = parsed
+  const live = process.stderr.isTTY === true
+  if (live) options.onProgress = (p) => process.stderr.write(`\r\x1b[K${formatProgress(options, p)}`)
+  let result: Awaited<ReturnType<typeof runBench>>
+  try {
+    result = await runBench(options)
+  } catch (err) {
+    if (live) process.stderr.write('\r\x1b[K')
+    if (err instanceof BenchAbort) {
+      process.stderr.write(`petrel bench: ${err.message}\n`)
+      return BenchExit.USAGE
+    }
+    throw err
+  }
+  if (live) process.stderr.write('\r\x1b[K')
+  process.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : formatTable(result))
+  const c = result.connections
+  const bad = result.lost > 0 || result.errors > 0 || c.failed > 0 || c.dropped > 0
+  return bad ? BenchExit.LOSS : BenchExit.OK
+}

@@ -1,0 +1,72 @@
+import type { BenchOptions, BenchResult, LatencySummary, Progress } from './run.js'
+
+function count(n: number): string {
+  return Math.round(n).toLocaleString('en-US')
+}
+
+function rate(n: number): string {
+  if (n >= 10_000) return `${(n / 1000).toFixed(0)}k/s`
+  if (n >= 1000) return `${(n / 1000).toFixed(1)}k/s`
+  return `${n.toFixed(0)}/s`
+}
+
+function ms(v: number | undefined): string {
+  if (v === undefined || Number.isNaN(v)) return '-'
+  return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)
+}
+
+/** The live line on a terminal: phase, counts and rates since the start. */
+export function formatProgress(o: BenchOptions, p: Progress): string {
+  const t = Math.max(p.elapsed, 0.001)
+  if (o.scenario === 'conn' || p.phase === 'connecting') {
+    return `${o.scenario} ${p.phase}  ${count(p.connected)} connected  ${p.elapsed.toFixed(1)} s`
+  }
+  return (
+    `${o.scenario} q${o.qos} ${p.phase}  sent ${count(p.sent)} (${rate(p.sent / t)})` +
+    `  received ${count(p.received)} (${rate(p.received / t)})  ${p.elapsed.toFixed(1)} s`
+  )
+}
+
+function table(header: string[], row: string[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, row[i]!.length))
+  const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padStart(widths[i]!)).join(' | ')} |`
+  const rule = `|${widths.map((w) => `${'-'.repeat(w + 1)}:`).join('|')}|`
+  return `${line(header)}\n${rule}\n${line(row)}\n`
+}
+
+function latencyCells(l: LatencySummary | null): string[] {
+  return [ms(l?.p50), ms(l?.p95), ms(l?.p99)]
+}
+
+/** The result as a title line and a markdown table (it pastes into BENCHMARKS.md). */
+export function formatTable(r: BenchResult): string {
+  const title = `petrel bench ${r.scenario}: ${r.shape}, ${r.broker}`
+  const c = r.connections
+  if (r.scenario === 'conn') {
+    const body = table(
+      ['connections', 'failed', 'conn/s', 'connect p50 ms', 'p95 ms', 'p99 ms', 'dropped'],
+      [count(c.connected), count(c.failed), count(c.perSec), ...latencyCells(c.connectMs), count(c.dropped)],
+    )
+    const notes = r.firstError !== undefined && c.failed > 0 ? `first failure: ${r.firstError}\n` : ''
+    return `${title}\n\n${body}${notes}`
+  }
+  const body = table(
+    ['qos', 'size', 'sent', 'received', 'msgs/s', 'p50 ms', 'p95 ms', 'p99 ms', 'lost', 'duplicated'],
+    [
+      String(r.qos),
+      String(r.size),
+      count(r.sent),
+      count(r.received),
+      count(r.msgsPerSec),
+      ...latencyCells(r.latencyMs),
+      count(r.lost),
+      count(r.duplicated),
+    ],
+  )
+  const notes: string[] = []
+  if (r.outOfOrder > 0) notes.push(`${count(r.outOfOrder)} delivered out of order`)
+  if (r.errors > 0) notes.push(`${count(r.errors)} publishes failed (first: ${r.firstError})`)
+  if (c.dropped > 0) notes.push(`${count(c.dropped)} connections dropped during the run`)
+  const seconds = `${r.seconds.toFixed(2)} s, publishing at ${count(r.sentPerSec)} msgs/s`
+  return `${title}\n\n${body}${[seconds, ...notes].join('\n')}\n`
+}

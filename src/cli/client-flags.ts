@@ -1,0 +1,207 @@
+import { ConnackRefusedError, ConnectFailedError, ConnectTimeoutError } from '../client/errors.js'
+import type { ClientOptions } from '../client/options.js'
+import { ConfigError } from '../errors.js'
+import type { QoS } from '../protocol/constants.js'
+import { isValidTopicName } from '../protocol/topic.js'
+import { all, type FlagSpec, has, last, type ParsedArgs, parseIntIn } from './args.js'
+
+/**
+ * Exit codes of `petrel pub` and `petrel sub`, as the Mosquitto tools have them:
+ * a refused connection exits with the CONNACK return code (1-5), a `-W`
+ * timeout with 27 (MOSQ_ERR_TIMEOUT), every other error with 1.
+ */
+export const ToolExit = { OK: 0, ERROR: 1, TIMEOUT: 27 } as const
+
+/** An error that ends `petrel pub`/`sub`: one line on stderr, then this exit code. */
+export class ToolError extends Error {
+  readonly exitCode: number
+  constructor(message: string, exitCode: number = ToolExit.ERROR) {
+    super(message)
+    this.name = 'ToolError'
+    this.exitCode = exitCode
+  }
+}
+
+/** The flags that `petrel pub` and `petrel sub` share, named as in mosquitto_pub/_sub. */
+export const CONNECTION_FLAGS: FlagSpec[] = [
+  { name: 'host', short: 'h', value: true, arg: 'host', help: 'broker host (default localhost)' },
+  { name: 'port', short: 'p', value: true, arg: 'port', help: 'broker port (default 1883)' },
+  {
+    name: 'url',
+    short: 'L',
+    value: true,
+    arg: 'url',
+    help: 'mqtt://[user[:password]@]host[:port]/topic instead of -h -p -u -P -t',
+  },
+  { name: 'username', short: 'u', value: true, arg: 'user', help: 'user name' },
+  { name: 'pw', short: 'P', value: true, arg: 'password', help: 'password (needs -u)' },
+  { name: 'id', short: 'i', value: true, arg: 'id', help: 'client id (default: a random one)' },
+  {
+    name: 'id-prefix',
+    short: 'I',
+    value: true,
+    arg: 'prefix',
+    help: 'client id: this prefix and the process id',
+  },
+  { name: 'keepalive', short: 'k', value: true, arg: 'seconds', help: 'keep-alive, 5 to 65535 (default 60)' },
+  {
+    name: 'disable-clean-session',
+    short: 'c',
+    value: false,
+    help: 'persistent session: the broker keeps it after disconnect (needs -i)',
+  },
+  { name: 'qos', short: 'q', value: true, arg: '0|1|2', help: 'quality of service (default 0)' },
+  { name: 'will-topic', value: true, arg: 'topic', help: 'topic of the will (sent if this client vanishes)' },
+  { name: 'will-payload', value: true, arg: 'payload', help: 'payload of the will (default empty)' },
+  { name: 'will-qos', value: true, arg: '0|1|2', help: 'QoS of the will' },
+  { name: 'will-retain', value: false, help: 'retain the will' },
+  { name: 'quiet', value: false, help: 'print no error messages' },
+  { name: 'help', value: false, help: 'show this help' },
+]
+
+export interface Target {
+  url: string
+  /** `host:port`, for messages. */
+  where: string
+  options: ClientOptions
+  /** The topic of an -L URL, if it had one. */
+  urlTopic: string | undefined
+  qos: QoS
+}
+
+export function qosOf(v: string | undefined, what: string): QoS {
+  if (v === undefined) return 0
+  if (v !== '0' && v !== '1' && v !== '2') throw new ToolError(`Error: Invalid ${what} given: ${v}`)
+  return Number(v) as QoS
+}
+
+/** Parses the connection flags into a URL and ClientOptions; refuses what mosquitto_pub/_sub refuse. */
+export function connectionTarget(args: ParsedArgs): Target {
+  let host = last(args, 'host') ?? 'localhost'
+  let port = 1883
+  let username = last(args, 'username')
+  let password = last(args, 'pw')
+  let urlTopic: string | undefined
+  const portFlag = last(args, 'port')
+  if (portFlag !== undefined) port = int('port', portFlag, 1, 65_535)
+  const url = last(args, 'url')
+  if (url !== undefined) {
+    let u: URL
+    try {
+      u = new URL(url)
+    } catch {
+      throw new ToolError(`Error: Invalid URL for -L: ${url}`)
+    }
+    if (u.protocol === 'mqtts:')
+      throw new ToolError('Error: mqtts:// (TLS) is not supported yet; use mqtt://')
+    if (u.protocol !== 'mqtt:')
+      throw new ToolError(`Error: Unsupported URL scheme ${u.protocol} (use mqtt://)`)
+    host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname
+    if (u.port !== '') port = Number(u.port)
+    if (u.username !== '') username = decodeURIComponent(u.username)
+    if (u.password !== '') password = decodeURIComponent(u.password)
+    const path = decodeURIComponent(u.pathname.replace(/^\//, ''))
+    if (path !== '') urlTopic = path
+  }
+  if (password !== undefined && username === undefined) {
+    // [MQTT-3.1.2-22] MQTT 3.1.1 sends a password only with a user name.
+    throw new ToolError('Error: A password (-P) needs a user name (-u).')
+  }
+  const options: ClientOptions = {
+    reconnect: false,
+    connectTimeout: 10_000,
+    keepalive: has(args, 'keepalive') ? int('keepalive', last(args, 'keepalive')!, 5, 65_535) : 60,
+  }
+  if (username !== undefined) options.username = username
+  if (password !== undefined) options.password = password
+  const id = last(args, 'id')
+  const prefix = last(args, 'id-prefix')
+  if (id !== undefined && prefix !== undefined)
+    throw new ToolError('Error: -i and -I cannot be used together.')
+  if (id !== undefined) options.clientId = id
+  else if (prefix !== undefined) options.clientId = `${prefix}${process.pid}`
+  if (has(args, 'disable-clean-session')) {
+    if (id === undefined)
+      throw new ToolError('Error: You must provide a client id (-i) if you are using the -c option.')
+    options.clean = false
+  }
+  const willTopic = last(args, 'will-topic')
+  if (willTopic === undefined) {
+    for (const f of ['will-payload', 'will-qos', 'will-retain']) {
+      if (has(args, f)) throw new ToolError(`Error: --${f} given, but no will topic (--will-topic).`)
+    }
+  } else {
+    if (!isValidTopicName(willTopic)) throw new ToolError(`Error: Invalid will topic '${willTopic}'.`)
+    options.will = {
+      topic: willTopic,
+      payload: last(args, 'will-payload') ?? '',
+      qos: qosOf(last(args, 'will-qos'), 'will QoS'),
+      retain: has(args, 'will-retain'),
+    }
+  }
+  const bracketed = host.includes(':') ? `[${host}]` : host
+  return {
+    url: `mqtt://${bracketed}:${port}`,
+    where: `${bracketed}:${port}`,
+    options,
+    urlTopic,
+    qos: qosOf(last(args, 'qos'), 'QoS'),
+  }
+}
+
+function int(name: string, v: string, min: number, max: number): number {
+  try {
+    return parseIntIn(name, v, min, max)
+  } catch {
+    throw new ToolError(`Error: Invalid ${name} given: ${v} (allowed: ${min} to ${max})`)
+  }
+}
+
+/** Topics from -t (and an -L URL's path). */
+export function topicsOf(args: ParsedArgs, target: Target): string[] {
+  const topics = all(args, 'topic')
+  if (target.urlTopic !== undefined) topics.unshift(target.urlTopic)
+  return topics
+}
+
+const CONNACK_TEXT: readonly string[] = [
+  'accepted',
+  'unacceptable protocol version',
+  'identifier rejected',
+  'broker unavailable',
+  'bad user name or password',
+  'not authorised',
+]
+
+/** A failed connect() as one line and an exit code, the way mosquitto_pub/_sub report it. */
+export function connectFailure(err: unknown, where: string): ToolError {
+  if (err instanceof ConnackRefusedError) {
+    const why = CONNACK_TEXT[err.returnCode] ?? `return code ${err.returnCode}`
+    return new ToolError(`Connection refused: ${why}.`, err.returnCode)
+  }
+  if (err instanceof ConnectTimeoutError) return new ToolError(`Error: No answer from ${where}.`)
+  const cause = err instanceof ConnectFailedError ? err.cause : err
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code
+  if (code === 'ECONNREFUSED') return new ToolError(`Error: Connection refused by ${where}.`)
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    return new ToolError(`Error: Unable to connect: host ${where.replace(/:\d+$/, '')} not found.`)
+  }
+  const text = cause instanceof Error ? cause.message : String(cause)
+  return new ToolError(`Error: Unable to connect to ${where}: ${text}.`)
+}
+
+/** A usage error from the flag parser, in mosquitto's words. */
+export function usageFailure(err: unknown): ToolError {
+  if (err instanceof ToolError) return err
+  if (err instanceof ConfigError) {
+    const m = err.message
+    return new ToolError(`Error: ${m.charAt(0).toUpperCase()}${m.slice(1)}.`)
+  }
+  throw err
+}
+
+/** Prints a ToolError (unless --quiet) and returns its exit code. */
+export function report(err: ToolError, quiet: boolean): number {
+  if (!quiet) process.stderr.write(`${err.message}\n`)
+  return err.exitCode
+}

@@ -1,0 +1,305 @@
+import { readFile } from 'node:fs/promises'
+import { extname } from 'node:path'
+import { parse as parseYaml } from 'yaml'
+import { type BrokerOptions, resolveOptions } from '../broker/options.js'
+import { ConfigError } from '../errors.js'
+import { LOG_LEVELS, type LogLevel } from './logging.js'
+
+/**
+ * `petrel broker` settings: a config file (YAML or JSON) whose keys are the
+ * BrokerOptions names plus the listener, store and logging settings, with
+ * command-line flags (the same names in kebab-case) on top.
+ */
+export interface BrokerSettings {
+  port: number
+  host: string
+  /** Undefined with `memory`. */
+  dataDir: string | undefined
+  memory: boolean
+  sync: 'normal' | 'full'
+  logLevel: LogLevel
+  /** user name -> password; undefined: no authentication. */
+  users: Map<string, string> | undefined
+  allowAnonymous: boolean
+  /** The BrokerOptions that a file or flags can give (every one but the hooks, logger and store). */
+  broker: FileBrokerOptions
+}
+
+/** Options whose values are functions or objects: only the embedding API can give them. */
+type CodeOnly = 'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'logger' | 'store'
+export type FileBrokerOptions = Omit<BrokerOptions, CodeOnly>
+
+type Kind =
+  | { type: 'int'; min: number; max: number }
+  | { type: 'string' }
+  | { type: 'bool' }
+  | { type: 'enum'; values: readonly string[] }
+  | { type: 'users' }
+
+/**
+ * Every BrokerOptions key a file can set. The mapped type makes `tsc` fail when
+ * the Broker gains an option that is missing here. Ranges are checked again by
+ * the Broker's own resolveOptions, which is the authority.
+ */
+const BROKER_KEYS: { [K in keyof Required<FileBrokerOptions>]: Kind & { help: string } } = {
+  maxPacketSize: { type: 'int', min: 16, max: 268_435_460, help: 'largest packet accepted, bytes' },
+  maxInflight: { type: 'int', min: 1, max: 65_535, help: 'unacknowledged QoS 1/2 messages per client' },
+  maxQueuedMessages: {
+    type: 'int',
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+    help: 'QoS 1/2 messages queued per client',
+  },
+  maxConnections: { type: 'int', min: 1, max: Number.MAX_SAFE_INTEGER, help: 'connections at once' },
+  connectTimeout: {
+    type: 'int',
+    min: 1,
+    max: Number.MAX_SAFE_INTEGER,
+    help: 'ms a new connection has to send CONNECT',
+  },
+  sysInterval: {
+    type: 'int',
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+    help: 'seconds between $SYS updates; 0: off',
+  },
+  slowConsumerTimeout: {
+    type: 'int',
+    min: 1,
+    max: Number.MAX_SAFE_INTEGER,
+    help: 'ms a subscriber may stay with a full queue',
+  },
+  maxOutputBuffer: {
+    type: 'int',
+    min: 1024,
+    max: Number.MAX_SAFE_INTEGER,
+    help: 'bytes of unsent QoS 0 data per connection',
+  },
+  sessionExpiry: {
+    type: 'int',
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+    help: 'seconds an absent persistent session is kept; 0: forever',
+  },
+}
+
+const OTHER_KEYS: Record<string, Kind & { help: string }> = {
+  port: { type: 'int', min: 0, max: 65_535, help: 'TCP port (default 1883)' },
+  host: { type: 'string', help: 'address to listen on (default 127.0.0.1; 0.0.0.0 for all)' },
+  dataDir: { type: 'string', help: 'SQLite store directory (default ./petrel-data)' },
+  memory: { type: 'bool', help: 'keep nothing on disk' },
+  sync: {
+    type: 'enum',
+    values: ['normal', 'full'],
+    help: 'SQLite durability: normal (survives kill -9; default) or full (survives power loss)',
+  },
+  logLevel: { type: 'enum', values: LOG_LEVELS, help: `${LOG_LEVELS.join(' | ')} (default info)` },
+  users: { type: 'users', help: 'user name: password map' },
+  allowAnonymous: { type: 'bool', help: 'let clients without a user name in when users are set' },
+}
+
+/** Every config file key, in documentation order. */
+export const CONFIG_KEYS: ReadonlyMap<string, Kind & { help: string }> = new Map([
+  ...Object.entries(OTHER_KEYS),
+  ...Object.entries(BROKER_KEYS),
+])
+
+/** Keys that can also be given as flags (kebab-case); users and allowAnonymous only in a file. */
+export const FLAG_KEYS: readonly string[] = [...CONFIG_KEYS.keys()].filter(
+  (k) => k !== 'users' && k !== 'allowAnonymous',
+)
+
+export function kebab(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+}
+
+/** Reads a config file: `.json` as JSON, anything else as YAML (which also reads JSON). */
+export async function readConfigFile(path: string): Promise<Record<string, unknown>> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message
+    throw new ConfigError('config', `cannot read config file ${path}: ${why}`)
+  }
+  let doc: unknown
+  try {
+    doc = extname(path).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text)
+  } catch (err) {
+    const first = ((err as Error).message.split('\n')[0] ?? '').trim().replace(/:$/, '')
+    throw new ConfigError(
+      'config',
+      `${path} is not valid ${extname(path) === '.json' ? 'JSON' : 'YAML'}: ${first}`,
+    )
+  }
+  if (doc === null || doc === undefined) return {}
+  if (typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new ConfigError('config', `${path} must hold a mapping of settings (key: value)`)
+  }
+  return doc as Record<string, unknown>
+}
+
+/** A value as it came: from a file (typed by YAML/JSON) or from a flag (a string). */
+type Source = { from: 'file'; name: string } | { from: 'flag' }
+
+function describe(key: string, src: Source): string {
+  return src.from === 'file' ? `${src.name}: ${key}` : `--${kebab(key)}`
+}
+
+function allowed(kind: Kind): string {
+  switch (kind.type) {
+    case 'int':
+      return kind.max === Number.MAX_SAFE_INTEGER
+        ? `a whole number >= ${kind.min}`
+        : `a whole number from ${kind.min} to ${kind.max}`
+    case 'string':
+      return 'a string'
+    case 'bool':
+      return 'true or false'
+    case 'enum':
+      return `one of ${kind.values.join(', ')}`
+    case 'users':
+      return 'a mapping of user names to passwords (strings)'
+  }
+}
+
+function shown(v: unknown): string {
+  return typeof v === 'string' ? `'${v}'` : (JSON.stringify(v) ?? String(v))
+}
+
+/** Checks one value against its key's kind; flag values are strings and are converted. */
+function convert(key: string, kind: Kind, raw: unknown, src: Source): unknown {
+  const bad = (): never => {
+    throw new ConfigError(key, `${describe(key, src)} must be ${allowed(kind)}; got ${shown(raw)}`)
+  }
+  switch (kind.type) {
+    case 'int': {
+      let n = raw
+      if (src.from === 'flag' && typeof raw === 'string' && /^-?\d+$/.test(raw)) n = Number(raw)
+      if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < kind.min || n > kind.max) return bad()
+      return n
+    }
+    case 'string':
+      if (typeof raw !== 'string' || raw === '') return bad()
+      return raw
+    case 'bool':
+      if (typeof raw === 'boolean') return raw
+      if (src.from === 'flag' && (raw === 'true' || raw === 'false')) return raw === 'true'
+      return bad()
+    case 'enum': {
+      const s = typeof raw === 'string' ? raw.toLowerCase() : raw
+      if (typeof s !== 'string' || !kind.values.includes(s)) return bad()
+      return s
+    }
+    case 'users': {
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return bad()
+      const users = new Map<string, string>()
+      for (const [name, pw] of Object.entries(raw)) {
+        if (typeof pw !== 'string' && typeof pw !== 'number') {
+          throw new ConfigError(
+            key,
+            `${describe(key, src)}.${name} must be a password (a string); got ${shown(pw)}`,
+          )
+        }
+        users.set(name, String(pw))
+      }
+      return users
+    }
+  }
+}
+
+/**
+ * Merges a config file (may be empty) and flags (camelCase keys, string
+ * values; they win) into checked settings. Throws a ConfigError naming the
+ * key and what is allowed on the first bad or unknown key.
+ */
+export function resolveSettings(
+  file: Record<string, unknown>,
+  fileName: string,
+  flags: ReadonlyMap<string, string>,
+): BrokerSettings {
+  const values = new Map<string, unknown>()
+  for (const [key, raw] of Object.entries(file)) {
+    const kind = CONFIG_KEYS.get(key)
+    if (kind === undefined) {
+      const near = closest(key, [...CONFIG_KEYS.keys()])
+      const hint = near === undefined ? '' : ` (did you mean '${near}'?)`
+      throw new ConfigError(
+        key,
+        `${fileName}: unknown key '${key}'${hint}; allowed keys: ${[...CONFIG_KEYS.keys()].join(', ')}`,
+      )
+    }
+    values.set(key, convert(key, kind, raw, { from: 'file', name: fileName }))
+  }
+  const fileHasMemory = values.get('memory') === true
+  const fileHasDataDir = values.has('dataDir')
+  if (fileHasMemory && fileHasDataDir) {
+    throw new ConfigError('memory', `${fileName}: memory: true and dataDir exclude each other; give one`)
+  }
+  for (const [key, raw] of flags) {
+    const kind = CONFIG_KEYS.get(key)
+    if (kind === undefined) throw new ConfigError(key, `unknown option '--${kebab(key)}'`)
+    values.set(key, convert(key, kind, raw, { from: 'flag' }))
+  }
+  if (flags.has('memory') && flags.has('dataDir')) {
+    throw new ConfigError('memory', '--memory and --data-dir exclude each other; give one')
+  }
+  // A flag overrides the file's choice of store in either direction.
+  if (flags.has('memory')) values.delete('dataDir')
+  else if (flags.has('dataDir')) values.set('memory', false)
+
+  const broker: FileBrokerOptions = {}
+  for (const key of Object.keys(BROKER_KEYS) as (keyof FileBrokerOptions)[]) {
+    const v = values.get(key)
+    if (typeof v === 'number') broker[key] = v
+  }
+  try {
+    resolveOptions(broker) // the Broker's own checks, before anything is opened
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      const src: Source = flags.has(err.option) ? { from: 'flag' } : { from: 'file', name: fileName }
+      throw new ConfigError(err.option, `${describe(err.option, src)}: ${err.message}`)
+    }
+    throw err
+  }
+  const memory = values.get('memory') === true
+  const users = values.get('users') as Map<string, string> | undefined
+  return {
+    port: (values.get('port') as number | undefined) ?? 1883,
+    host: (values.get('host') as string | undefined) ?? '127.0.0.1',
+    dataDir: memory ? undefined : ((values.get('dataDir') as string | undefined) ?? 'petrel-data'),
+    memory,
+    sync: (values.get('sync') as 'normal' | 'full' | undefined) ?? 'normal',
+    logLevel: (values.get('logLevel') as LogLevel | undefined) ?? 'info',
+    users,
+    allowAnonymous: (values.get('allowAnonymous') as boolean | undefined) ?? users === undefined,
+    broker,
+  }
+}
+
+/** The known key nearest to a misspelt one (at most 2 edits, or a case difference), if any. */
+function closest(key: string, keys: readonly string[]): string | undefined {
+  let best: string | undefined
+  let bestDistance = 3
+  for (const k of keys) {
+    const d = k.toLowerCase() === key.toLowerCase() ? 0 : distance(k, key)
+    if (d < bestDistance) {
+      best = k
+      bestDistance = d
+    }
+  }
+  return best
+}
+
+/** Levenshtein distance. */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i]
+    for (let j = 1; j <= b.length; j++) {
+      row.push(Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)))
+    }
+    prev = row
+  }
+  return prev[b.length]!
+}

@@ -1,0 +1,157 @@
+import { readFile } from 'node:fs/promises'
+import { type Client, connect } from '../client/client.js'
+import type { QoS } from '../protocol/constants.js'
+import { isValidTopicName } from '../protocol/topic.js'
+import { type FlagSpec, has, last, type ParsedArgs, parseArgs, usage } from './args.js'
+import {
+  CONNECTION_FLAGS,
+  connectFailure,
+  connectionTarget,
+  report,
+  ToolError,
+  ToolExit,
+  topicsOf,
+  usageFailure,
+} from './client-flags.js'
+import { readAll, readLines } from './stdin.js'
+
+const FLAGS: FlagSpec[] = [
+  { name: 'topic', short: 't', value: true, arg: 'topic', help: 'topic to publish to' },
+  { name: 'message', short: 'm', value: true, arg: 'message', help: 'the message' },
+  { name: 'file', short: 'f', value: true, arg: 'file', help: 'send the contents of a file as the message' },
+  { name: 'stdin-line', short: 'l', value: false, help: 'send each line of standard input as a message' },
+  { name: 'null-message', short: 'n', value: false, help: 'send a null (zero-length) message' },
+  { name: 'stdin-file', short: 's', value: false, help: 'send all of standard input as one message' },
+  { name: 'retain', short: 'r', value: false, help: 'the broker keeps the message for new subscribers' },
+  ...CONNECTION_FLAGS,
+]
+
+const TITLE = `Usage: petrel pub {-t topic | -L URL} {-m message | -f file | -l | -n | -s} [options]
+
+Publishes to an MQTT broker and exits, like mosquitto_pub.
+Exit status: 0 sent; 1-5 connection refused (the CONNACK code); 1 other errors.`
+
+/** Publishes with at most this many unacknowledged messages in -l mode; stdin is paused beyond. */
+const LINE_WINDOW = 100
+
+type Source =
+  | { type: 'message'; payload: Buffer }
+  | { type: 'file'; path: string }
+  | { type: 'stdin' }
+  | { type: 'lines' }
+
+/** `petrel pub`: like mosquitto_pub. */
+export async function runPub(argv: string[]): Promise<number> {
+  let args: ParsedArgs
+  try {
+    args = parseArgs(argv, FLAGS)
+  } catch (err) {
+    return report(usageFailure(err), argv.includes('--quiet'))
+  }
+  const quiet = has(args, 'quiet')
+  if (has(args, 'help')) {
+    process.stdout.write(usage(TITLE, FLAGS))
+    return ToolExit.OK
+  }
+  try {
+    return await publish(args)
+  } catch (err) {
+    if (err instanceof ToolError) return report(err, quiet)
+    throw err
+  }
+}
+
+async function publish(args: ParsedArgs): Promise<number> {
+  if (args.positionals.length > 0) throw new ToolError(`Error: Unexpected argument '${args.positionals[0]}'.`)
+  const target = connectionTarget(args)
+  const topics = topicsOf(args, target)
+  if (topics.length > 1) throw new ToolError('Error: Duplicate topic argument given.')
+  const source = sourceOf(args)
+  const topic = topics[0]
+  if (topic === undefined || source === undefined) {
+    throw new ToolError('Error: Both topic and message must be supplied.')
+  }
+  if (!isValidTopicName(topic)) {
+    throw new ToolError(`Error: Invalid publish topic '${topic}', does it contain '+' or '#'?`)
+  }
+  let payload: Buffer | undefined
+  if (source.type === 'message') payload = source.payload
+  else if (source.type === 'file') {
+    try {
+      payload = await readFile(source.path)
+    } catch {
+      throw new ToolError(`Error: Unable to open file "${source.path}".`)
+    }
+  } else if (source.type === 'stdin') payload = await readAll(process.stdin)
+
+  let client: Client
+  try {
+    client = await connect(target.url, target.options)
+  } catch (err) {
+    throw connectFailure(err, target.where)
+  }
+  const lost = new Promise<never>((_, reject) => {
+    client.once('close', (err) => {
+      if (err !== undefined) reject(new ToolError('Error: The connection was lost.'))
+    })
+  })
+  lost.catch(() => {})
+  const options = { qos: target.qos, retain: has(args, 'retain') }
+  try {
+    if (payload !== undefined) await Promise.race([client.publish(topic, payload, options), lost])
+    else await Promise.race([publishLines(client, topic, options), lost])
+  } catch (err) {
+    client.end({ force: true }).catch(() => {})
+    if (err instanceof ToolError) throw err
+    throw new ToolError(`Error: ${err instanceof Error ? err.message : String(err)}`)
+  }
+  await client.end()
+  return ToolExit.OK
+}
+
+function sourceOf(args: ParsedArgs): Source | undefined {
+  const given: Source[] = []
+  const m = last(args, 'message')
+  if (m !== undefined) given.push({ type: 'message', payload: Buffer.from(m) })
+  const f = last(args, 'file')
+  if (f !== undefined) given.push({ type: 'file', path: f })
+  if (has(args, 'stdin-line')) given.push({ type: 'lines' })
+  if (has(args, 'null-message')) given.push({ type: 'message', payload: Buffer.alloc(0) })
+  if (has(args, 'stdin-file')) given.push({ type: 'stdin' })
+  if (given.length > 1) throw new ToolError('Error: Only one type of message can be sent at once.')
+  return given[0]
+}
+
+/**
+ * -l: one message per line of standard input, sent as lines arrive (a
+ * terminal, a pipe that stays open), until end of input. Line ends are '\n'
+ * only; an empty line is sent as an empty message, as mosquitto_pub does.
+ */
+async function publishLines(
+  client: Client,
+  topic: string,
+  options: { qos: QoS; retain: boolean },
+): Promise<void> {
+  let inFlight = 0
+  let failure: unknown
+  let resume: (() => void) | null = null
+  const settled = (): void => {
+    inFlight--
+    if (resume !== null && inFlight < LINE_WINDOW) {
+      const r = resume
+      resume = null
+      r()
+    }
+  }
+  for await (const line of readLines(process.stdin)) {
+    if (failure !== undefined) break
+    inFlight++
+    client.publish(topic, line, options).then(settled, (err: unknown) => {
+      failure ??= err
+      settled()
+    })
+    if (inFlight >= LINE_WINDOW) await new Promise<void>((r) => (resume = r))
+  }
+  while (inFlight > 0 && failure === undefined) await new Promise<void>((r) => (resume = r))
+  if (failure !== undefined) throw failure
+}

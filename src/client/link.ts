@@ -1,0 +1,199 @@
+import { PacketType, PROTOCOL_V311 } from '../protocol/constants.js'
+import { Decoder } from '../protocol/decoder.js'
+import { encode } from '../protocol/encoder.js'
+import type { Packet } from '../protocol/packets.js'
+import type { ByteDuplex, DuplexEvents } from '../transport/transport.js'
+import { ConnectionLostError, PingTimeoutError } from './errors.js'
+import { KeepAlive } from './keepalive.js'
+import type { LifecycleInput } from './lifecycle.js'
+import type { ResolvedClientOptions } from './options.js'
+import type { Writer } from './writer.js'
+
+/** What a link reports to the client. */
+export interface LinkHost {
+  /** A packet from the broker. A throw (a ProtocolError) drops the link. */
+  packet(p: Packet): void
+  /** What happened to the link, for the lifecycle machine. */
+  input(i: LifecycleInput): void
+}
+
+/** How long `end()` waits for the broker to close after DISCONNECT. */
+const END_TIMEOUT = 2000
+
+const PINGREQ = encode({ type: PacketType.PINGREQ })
+const DISCONNECT = encode({ type: PacketType.DISCONNECT })
+
+/**
+ * The client's current transport connection, one at a time: opens it within
+ * `connectTimeout` and writes CONNECT; decodes what it reads; runs the
+ * keep-alive timer once the broker accepted; ends or drops it. Every transport
+ * gets a generation number, so the late events of a dropped one are ignored.
+ */
+export class Link {
+  private readonly options: ResolvedClientOptions
+  private readonly writer: Writer
+  private readonly host: LinkHost
+  private readonly keepalive: KeepAlive
+  private duplex: ByteDuplex | null = null
+  private decoder: Decoder | null = null
+  private generation = 0
+  private opening: AbortController | null = null
+  private connectTimer: NodeJS.Timeout | null = null
+  private pingTimer: NodeJS.Timeout | null = null
+  private endTimer: NodeJS.Timeout | null = null
+  private paused = false
+
+  constructor(options: ResolvedClientOptions, writer: Writer, host: LinkHost) {
+    this.options = options
+    this.writer = writer
+    this.host = host
+    this.keepalive = new KeepAlive(options.keepalive * 1000, options.pingTimeout)
+    writer.onFlush = () => this.keepalive.sent(performance.now())
+  }
+
+  /** Opens a transport and sends CONNECT; reports 'connect-timeout' or 'lost' if that fails. */
+  open(): void {
+    const gen = ++this.generation
+    const opening = new AbortController()
+    this.opening = opening
+    const timeout = this.options.connectTimeout
+    this.connectTimer = setTimeout(() => {
+      this.connectTimer = null
+      this.host.input({ type: 'connect-timeout', timeout })
+    }, timeout)
+    const events: DuplexEvents = {
+      data: (chunk) => {
+        if (gen === this.generation) this.onData(chunk)
+      },
+      drain: () => {
+        if (gen === this.generation) this.writer.drain()
+      },
+      close: (error) => {
+        if (gen === this.generation)
+          this.host.input({ type: 'lost', error: error ?? new ConnectionLostError() })
+      },
+    }
+    this.options.transport.open(events, opening.signal).then(
+      (duplex) => {
+        if (gen !== this.generation) {
+          duplex.destroy()
+          return
+        }
+        this.opening = null
+        this.attach(duplex)
+      },
+      (err: unknown) => {
+        if (gen === this.generation) this.host.input({ type: 'lost', error: asError(err) })
+      },
+    )
+  }
+
+  private attach(duplex: ByteDuplex): void {
+    const o = this.options
+    this.duplex = duplex
+    this.decoder = new Decoder(this.host.packet, { maxPacketSize: o.maxPacketSize })
+    this.writer.attach(duplex)
+    if (this.paused) duplex.pause()
+    this.writer.push(
+      encode({
+        type: PacketType.CONNECT,
+        protocolName: 'MQTT',
+        protocolVersion: PROTOCOL_V311,
+        clean: o.clean,
+        keepalive: o.keepalive,
+        clientId: o.clientId,
+        will: o.will,
+        username: o.username,
+        password: o.password,
+      }),
+    )
+  }
+
+  /** The broker accepted: the connect timer stops, keep-alive starts. */
+  accepted(): void {
+    this.clear('connect')
+    if (this.keepalive.enabled) {
+      this.keepalive.reset(performance.now())
+      this.armPing(this.keepalive.interval)
+    }
+  }
+
+  /** DISCONNECT after what is queued, then a graceful close; 'end-timeout' if the broker does not close. */
+  end(): void {
+    this.clear('ping')
+    this.writer.push(DISCONNECT)
+    this.writer.flush()
+    this.duplex?.end()
+    this.endTimer = setTimeout(() => {
+      this.endTimer = null
+      this.host.input({ type: 'end-timeout' })
+    }, END_TIMEOUT)
+    this.endTimer.unref()
+  }
+
+  /** Destroys the transport (if any), disarms its timers, rejects the QoS 0 publishes it did not write. */
+  drop(): void {
+    this.generation++
+    this.clear('all')
+    this.opening?.abort(new ConnectionLostError())
+    this.opening = null
+    const unsent = this.writer.detach()
+    if (unsent.length > 0) {
+      const err = new ConnectionLostError()
+      for (const p of unsent) p.reject(err)
+    }
+    this.duplex?.destroy()
+    this.duplex = null
+    this.decoder = null
+  }
+
+  /** Stops (true) or resumes reading, for the consumer's backpressure; kept across reconnects. */
+  pause(paused: boolean): void {
+    this.paused = paused
+    if (paused) this.duplex?.pause()
+    else this.duplex?.resume()
+  }
+
+  private onData(chunk: Buffer): void {
+    this.keepalive.received(performance.now())
+    try {
+      this.decoder!.push(chunk)
+    } catch (err) {
+      this.host.input({ type: 'lost', error: asError(err) })
+    }
+  }
+
+  private armPing(delay: number): void {
+    this.pingTimer = setTimeout(this.onPingTimer, delay < 1 ? 1 : delay)
+  }
+
+  private readonly onPingTimer = (): void => {
+    this.pingTimer = null
+    const action = this.keepalive.check(performance.now(), this.paused)
+    if (action === 'dead') {
+      this.host.input({ type: 'lost', error: new PingTimeoutError(this.keepalive.pingTimeout) })
+      return
+    }
+    if (action === 'ping') this.writer.push(PINGREQ)
+    this.armPing(this.keepalive.next)
+  }
+
+  private clear(which: 'connect' | 'ping' | 'all'): void {
+    if ((which === 'connect' || which === 'all') && this.connectTimer !== null) {
+      clearTimeout(this.connectTimer)
+      this.connectTimer = null
+    }
+    if ((which === 'ping' || which === 'all') && this.pingTimer !== null) {
+      clearTimeout(this.pingTimer)
+      this.pingTimer = null
+    }
+    if (which === 'all' && this.endTimer !== null) {
+      clearTimeout(this.endTimer)
+      this.endTimer = null
+    }
+  }
+}
+
+export function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err))
+}

@@ -1,0 +1,42 @@
+/**
+ * The client's transport seam: anything that yields an ordered byte duplex
+ * (TCP today; TLS and WebSocket later) plugs in here without touching the
+ * client's state machine.
+ */
+
+/** What the transport reports about an open byte stream. Called with no overlap. */
+export interface DuplexEvents {
+  /** Bytes read. The receiver owns the chunk: a transport never reuses or changes it. */
+  data(chunk: Buffer): void
+  /** The stream's write buffer went back under its limit after `write` returned false. */
+  drain(): void
+  /** The stream is closed for good (by either side), with the error that closed it, if any. Called once. */
+  close(error: Error | undefined): void
+}
+
+/** An open byte stream. */
+export interface ByteDuplex {
+  /** Queues bytes; false when the stream's buffer is over its limit (wait for `drain`). */
+  write(bytes: Buffer): boolean
+  /** Groups the writes that follow until `uncork` into as few system calls as possible. */
+  cork(): void
+  uncork(): void
+  /** Stops or resumes reading (backpressure from the consumer). */
+  pause(): void
+  resume(): void
+  /** Sends what is queued, then closes. `close` follows. */
+  end(): void
+  /** Closes at once, dropping what is queued. `close` follows. */
+  destroy(): void
+}
+
+/**
+ * Opens one connection. Resolves once bytes can be written; rejects when the
+ * connection cannot be made or `signal` aborts first. After it resolves,
+ * `events` are called for this stream only.
+ */
+export interface Transport {
+  /** For messages and logs, e.g. `tcp://127.0.0.1:1883`. */
+  readonly name: string
+  open(events: DuplexEvents, signal: AbortSignal): Promise<ByteDuplex>
+}

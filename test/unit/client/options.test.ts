@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { resolveClientOptions } from '../../../src/client/options.js'
+import { ConfigError } from '../../../src/index.js'
+
+describe('client options', () => {
+  test('defaults: clean session, 60 s keep-alive, reconnect on, a generated client id', () => {
+    const o = resolveClientOptions('mqtt://127.0.0.1')
+    assert.equal(o.transport.name, 'tcp://127.0.0.1:1883')
+    assert.equal(o.clean, true)
+    assert.equal(o.keepalive, 60)
+    assert.equal(o.pingTimeout, 60_000)
+    assert.deepEqual(o.reconnect, { minDelay: 500, maxDelay: 30_000 })
+    assert.match(o.clientId, /^petrel-[0-9a-f]{16}$/)
+    assert.equal(o.maxOfflineQueue, 1000)
+    assert.equal(o.maxInflightQoS2, 20)
+  })
+
+  test('credentials come from the URL unless given as options', () => {
+    const a = resolveClientOptions('mqtt://al%40ice:s3cret@[::1]:1884')
+    assert.equal(a.transport.name, 'tcp://[::1]:1884')
+    assert.equal(a.username, 'al@ice')
+    assert.equal(a.password?.toString(), 's3cret')
+    const b = resolveClientOptions('tcp://u:p@host', { username: 'x', password: Buffer.from('y') })
+    assert.equal(b.username, 'x')
+    assert.equal(b.password?.toString(), 'y')
+  })
+
+  test('reconnect: false turns it off; bounds are checked', () => {
+    assert.equal(resolveClientOptions('mqtt://h', { reconnect: false }).reconnect, null)
+    assert.deepEqual(resolveClientOptions('mqtt://h', { reconnect: { minDelay: 10 } }).reconnect, {
+      minDelay: 10,
+      maxDelay: 30_000,
+    })
+    assert.throws(
+      () => resolveClientOptions('mqtt://h', { reconnect: { minDelay: 100, maxDelay: 50 } }),
+      ConfigError,
+    )
+  })
+
+  test('refuses what cannot work, with the option named', () => {
+    const bad: [string, () => unknown][] = [
+      ['url', () => resolveClientOptions('ws://h')],
+      ['url', () => resolveClientOptions('not a url')],
+      ['clientId', () => resolveClientOptions('mqtt://h', { clientId: '', clean: false })],
+      ['password', () => resolveClientOptions('mqtt://h', { password: 'p' })],
+      ['keepalive', () => resolveClientOptions('mqtt://h', { keepalive: 70_000 })],
+      ['will', () => resolveClientOptions('mqtt://h', { will: { topic: 'a/+', payload: 'x' } })],
+    ]
+    for (const [option, f] of bad) {
+      assert.throws(f, (e: unknown) => e instanceof ConfigError && e.option === option, option)
+    }
+  })
+})
