@@ -311,18 +311,17 @@ export class Broker extends EventEmitter<BrokerEvents> {
           null,
         )
     }
+    // This runs as a connection closes, from a socket event or after a hook settles:
+    // nothing may escape from it as an uncaught exception or an unhandled rejection.
+    const failed = (err: unknown): void =>
+      this.log.error({ clientId: conn.id, err }, 'could not publish the will')
     const authz = this.options.authorizePublish
-    if (authz === undefined) {
-      send(true)
-      return
-    }
     try {
-      const r = authz(conn, will.topic, will.payload, will.qos, will.retain)
-      if (r instanceof Promise)
-        r.then(send, (err: unknown) => this.log.error({ err }, 'authorizePublish rejected'))
+      const r = authz === undefined ? true : authz(conn, will.topic, will.payload, will.qos, will.retain)
+      if (r instanceof Promise) r.then(send).catch(failed)
       else send(r)
     } catch (err) {
-      this.log.error({ err }, 'authorizePublish threw')
+      failed(err)
     }
   }
 
@@ -345,6 +344,9 @@ export class Broker extends EventEmitter<BrokerEvents> {
     wire: Buffer | null,
     allowed: boolean,
   ): undefined {
+    // The connection ended while a hook was pending (taken over, timed out): the
+    // client was not acknowledged and re-sends QoS 1/2 on its next connection.
+    if (conn.state === 'closed') return undefined
     // Clients may not publish into the broker's own $SYS tree: acknowledged, then dropped [MQTT-3.3.5-2].
     const ok = allowed && !p.topic.startsWith('$SYS')
     if (p.qos === 2) {

@@ -52,8 +52,10 @@ export class Connection implements SessionLink, ClientInfo {
   private socketPaused = false
   private draining = false
   private closeReason = ''
-  /** True while packets held during a hook are handled (see drainBacklog). */
+  /** True while packets held during a hook are handled (see drainHeld). */
   private replaying = false
+  /** Why the peer left while packets it sent were still held: they are handled first (see peerEnded). */
+  private peerGone: string | null = null
 
   constructor(broker: Broker, socket: Duplex, remoteAddress: string | undefined) {
     this.broker = broker
@@ -61,9 +63,9 @@ export class Connection implements SessionLink, ClientInfo {
     this.remoteAddress = remoteAddress
     this.decoder = new Decoder((p) => this.onPacket(p), { maxPacketSize: broker.options.maxPacketSize })
     socket.on('data', (chunk: Buffer) => this.onData(chunk))
-    socket.on('error', (err: Error) => this.close(`socket error: ${err.message}`, true))
-    socket.on('end', () => this.close('connection closed by peer', true))
-    socket.on('close', () => this.close('connection closed', true))
+    socket.on('error', (err: Error) => this.peerEnded(`socket error: ${err.message}`))
+    socket.on('end', () => this.peerEnded('connection closed by peer'))
+    socket.on('close', () => this.peerEnded('connection closed'))
     socket.on('drain', () => this.session?.drained())
     this.timer = setTimeout(() => {
       if (this.state === 'awaiting-connect' || this.state === 'authenticating')
@@ -94,6 +96,7 @@ export class Connection implements SessionLink, ClientInfo {
 
   private onPacket(packet: Packet): void {
     if (this.state === 'closed') return
+    this.broker.stats.messagesReceived++ // packets of any type, as $SYS/broker/messages/received counts them
     if (this.waiting || this.throttles > 0 || this.heldAt < this.held.length) {
       // Acknowledgements of our PUBLISHes keep flowing while the rest waits: a client that
       // both publishes and subscribes must be able to drain its own queue, or two such
@@ -149,7 +152,8 @@ export class Connection implements SessionLink, ClientInfo {
     this.replaying = true
     try {
       const held = this.held
-      while (this.heldAt < held.length && !this.waiting && this.throttles === 0) {
+      // once the peer is gone nothing is gained by slowing it: what it sent is handled at once
+      while (this.heldAt < held.length && !this.waiting && (this.throttles === 0 || this.peerGone !== null)) {
         if (!this.isClosed) {
           const packet = held[this.heldAt]!
           held[this.heldAt++] = undefined as unknown as Packet
@@ -165,6 +169,9 @@ export class Connection implements SessionLink, ClientInfo {
         this.held = []
         this.heldAt = 0
         this.heldBytes = 0
+      } else if (this.heldAt > 1024 && this.heldAt * 2 > held.length) {
+        this.held = held.slice(this.heldAt) // keep the array from growing under a steady trickle
+        this.heldAt = 0
       }
     } catch (err) {
       // a hook that throws must close this connection, not surface as an unhandled rejection
@@ -172,6 +179,10 @@ export class Connection implements SessionLink, ClientInfo {
     } finally {
       this.replaying = false
       this.draining = false
+    }
+    if (this.peerGone !== null) {
+      if (!this.waiting && !this.isClosed) this.close(this.peerGone, true)
+      return
     }
     if (this.socketPaused && !this.waiting && this.throttles === 0 && !this.isClosed) {
       this.socketPaused = false
@@ -262,10 +273,27 @@ export class Connection implements SessionLink, ClientInfo {
   private armKeepalive(delay: number): void {
     this.timer = setTimeout(() => {
       const limit = this.keepaliveMs * 1.5
+      // While this publisher is held back it is not read: its packets wait in the socket, unseen.
+      if (this.socketPaused && this.peerGone === null) this.lastSeen = performance.now()
       const idle = performance.now() - this.lastSeen
       if (idle >= limit) this.close('keep-alive timeout', true)
       else this.armKeepalive(limit - idle)
     }, delay)
+  }
+
+  /**
+   * The peer closed its side, or its socket failed. A connected client's packets
+   * still held behind a pending hook were sent before that and are handled first
+   * (a DISCONNECT among them discards the will [MQTT-3.14.4-3]); then the
+   * connection closes. Nothing more is written to the peer.
+   */
+  private peerEnded(reason: string): void {
+    if (this.state !== 'connected' || (!this.waiting && this.heldAt === this.held.length)) {
+      this.close(reason, true)
+      return
+    }
+    this.peerGone ??= reason
+    this.drainHeld()
   }
 
   private protocolViolation(err: unknown): void {
@@ -314,7 +342,7 @@ export class Connection implements SessionLink, ClientInfo {
   // --- output ----------------------------------------------------------------
 
   send(bytes: Buffer): void {
-    if (this.state === 'closed') return
+    if (this.state === 'closed' || this.peerGone !== null) return
     if (this.pending.length === 0) this.broker.markDirty(this)
     this.pending.push(bytes)
     this.pendingBytes += bytes.length

@@ -105,8 +105,18 @@ export class RetainedStore {
     if (child !== undefined) this.walk(child, levels, i + 1, out)
   }
 
+  /**
+   * Every message at or below `node`, in depth-first order. Iterative: a topic
+   * name may have 32768 levels, deeper than the call stack reaches.
+   */
   private collectAll(node: Node, out: Message[]): void {
-    if (node.message !== null) out.push(node.message)
-    for (const child of node.children.values()) this.collectAll(child, out)
+    const stack: Node[] = [node]
+    while (stack.length > 0) {
+      const n = stack.pop()!
+      if (n.message !== null) out.push(n.message)
+      if (n.children.size === 0) continue
+      const children = [...n.children.values()]
+      for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!)
+    }
   }
 }

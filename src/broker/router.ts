@@ -32,7 +32,8 @@ export class Router {
       // [MQTT-3.3.1-10] [MQTT-3.3.1-11] an empty retained message deletes, and is not stored
       if (msg.payload.length === 0) this.retained.set(msg.topic, null)
       else this.retained.set(msg.topic, msg.own()) // [MQTT-3.3.1-5]
-      this.store.setRetained(msg)
+      // $SYS values are the broker's own, made afresh every interval: not worth a disk write
+      if (!msg.topic.startsWith('$SYS/')) this.store.setRetained(msg)
     }
     const deliveries = this.tree.match(msg.topic)
     for (let i = 0; i < deliveries.length; i++) {

@@ -1,7 +1,7 @@
 import type { QoS } from '../protocol/constants.js'
 import type { Will } from '../protocol/packets.js'
 import { InboundQos2 } from '../session/inbound.js'
-import { type AckType, OutboundFlow } from '../session/outbound.js'
+import { type AckType, Await, OutboundFlow } from '../session/outbound.js'
 import type { Store } from '../store/store.js'
 import type { Message } from './message.js'
 import type { Logger } from './options.js'
@@ -142,8 +142,10 @@ export class Session {
       if (store !== null) store.deleteDelivery(this.clientId, done.ctx)
       this.pump()
     } else if (type === 'pubrec' && store !== null) {
+      // only a QoS 2 flow moves on to PUBREL; a PUBREC for a QoS 1 PUBLISH changes nothing
       const e = this.outbound.get(packetId)
-      if (e !== undefined) store.updateDelivery(this.clientId, e.ctx, packetId, true)
+      if (e !== undefined && e.awaiting === Await.Pubcomp)
+        store.updateDelivery(this.clientId, e.ctx, packetId, true)
     }
   }
 
@@ -257,13 +259,14 @@ export class Session {
 
   /** First delivery of a message that was not queued. DUP 0 [MQTT-3.3.1-3]. */
   private sendQos12(link: SessionLink, msg: Message, qos: QoS, retain: boolean): void {
+    const store = this.store
+    // The store keeps the message: own it before building its template (own() drops a built one).
+    if (store !== null) msg.own()
     const id = this.outbound.allocateId()
     const bytes = msg.tpl.qos12(qos, id, false, retain)
     let seq = 0
-    const store = this.store
     if (store !== null) {
       seq = this.nextSeq++
-      msg.own()
       store.addDelivery(this.clientId, {
         seq,
         topic: msg.topic,
@@ -283,8 +286,9 @@ export class Session {
   private sendQueued(link: SessionLink, q: Queued): void {
     const id = this.outbound.allocateId()
     const bytes = q.msg.tpl.qos12(q.qos, id, false, q.retain)
-    // QoS 2 must keep its packet id across a restart (exactly once); QoS 1 may be re-sent with a new one.
-    if (this.store !== null && q.qos === 2) this.store.updateDelivery(this.clientId, q.seq, id, false)
+    // Its packet id is kept so that after a restart it is re-sent as it was: in order, before the
+    // queue [MQTT-4.6.0-1], with the same id [MQTT-4.4.0-1] (for QoS 2, exactly once).
+    if (this.store !== null) this.store.updateDelivery(this.clientId, q.seq, id, false)
     this.outbound.track(id, q.qos as 1 | 2, bytes, q.seq)
     this.write(link, bytes)
   }
@@ -297,7 +301,8 @@ export class Session {
 
   /** Stops reading `from` until this session's queue and output drain. */
   private throttle(from: SessionLink): void {
-    if (from === this.link) return // a client publishing to itself must stay readable
+    // Also a client publishing to itself: its acknowledgements still get through while
+    // its PUBLISHes are held (Connection.hold), so it can always drain its own queue.
     this.blocked ??= new Set()
     if (!this.blocked.has(from)) {
       this.blocked.add(from)

@@ -19,15 +19,27 @@ class Node<S> {
 }
 
 const MAX_CACHE = 50_000
+/**
+ * Characters of topic names the route cache may hold. Topic names reach 65535
+ * characters: counted in entries alone, a client publishing to long, ever new
+ * topics would make the cache hold gigabytes.
+ */
+export const MAX_CACHE_CHARS = 8_000_000
 
 export class TopicTree<S> {
   private readonly root = new Node<S>()
   private readonly cache = new Map<string, Delivery<S>[]>()
+  private cacheChars = 0
   private count = 0
 
   /** Number of (subscriber, filter) pairs. */
   get size(): number {
     return this.count
+  }
+
+  /** Characters of the topic names in the route cache. */
+  get cachedChars(): number {
+    return this.cacheChars
   }
 
   /** Adds or replaces a subscription; returns true when it is new. */
@@ -44,7 +56,7 @@ export class TopicTree<S> {
     const isNew = !node.subs.has(subscriber)
     node.subs.set(subscriber, qos)
     if (isNew) this.count++
-    this.cache.clear()
+    this.dropCache()
     return isNew
   }
 
@@ -61,7 +73,7 @@ export class TopicTree<S> {
     }
     if (!node.subs.delete(subscriber)) return false
     this.count--
-    this.cache.clear()
+    this.dropCache()
     // prune empty branches
     for (let i = levels.length; i > 0; i--) {
       const n = path[i]!
@@ -81,9 +93,15 @@ export class TopicTree<S> {
     this.walk(this.root, levels, 0, found, topic.charCodeAt(0) === 0x24)
     const result: Delivery<S>[] = []
     for (const [subscriber, qos] of found) result.push({ subscriber, qos })
-    if (this.cache.size >= MAX_CACHE) this.cache.clear()
+    if (this.cache.size >= MAX_CACHE || this.cacheChars + topic.length > MAX_CACHE_CHARS) this.dropCache()
     this.cache.set(topic, result)
+    this.cacheChars += topic.length
     return result
+  }
+
+  private dropCache(): void {
+    this.cache.clear()
+    this.cacheChars = 0
   }
 
   private walk(node: Node<S>, levels: string[], i: number, found: Map<S, QoS>, dollar: boolean): void {

@@ -50,3 +50,21 @@ test('two clients that publish to each other at QoS 1 beyond every queue limit d
     )
   }
 })
+
+test('a client that publishes QoS 1 to its own subscription without acknowledging is slowed, then catches up', async (t) => {
+  const tb = await startBroker({ maxInflight: 2, maxQueuedMessages: 5, slowConsumerTimeout: 5_000 }, t)
+  const c = await tb.connect({ clientId: 'self' })
+  await c.subscribe('self/#', 1)
+  const n = 100
+  for (let i = 0; i < n; i++) c.publish('self/t', `m${i}`, { qos: 1 })
+  // Not acknowledging: the broker holds the client's later PUBLISHes rather than queue them all.
+  await new Promise((r) => setTimeout(r, 300))
+  const acked = c.received.filter((p) => p.type === PacketType.PUBACK).length
+  assert.ok(acked < 20, `${acked} of ${n} PUBLISHes were acknowledged while the queue was full`)
+  // Once it acknowledges what it gets, everything arrives, in order [MQTT-4.6.0-2].
+  const got = await drainAcking(c, n, 4_000)
+  assert.deepEqual(
+    got,
+    Array.from({ length: n }, (_, i) => `m${i}`),
+  )
+})
