@@ -16,8 +16,9 @@ import { SqliteStore } from '../dist/store/sqlite/sqlite-store.js'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const SRC = resolve(ROOT, '..', 'shared', 'tools', 'loadgen', 'loadgen.c')
-const sync = (process.argv[process.argv.indexOf('--sync') + 1] ?? 'normal').toUpperCase()
-if (process.argv.includes('--sync') && sync !== 'NORMAL' && sync !== 'FULL') {
+const syncAt = process.argv.indexOf('--sync')
+const sync = (syncAt > 0 ? (process.argv[syncAt + 1] ?? '') : 'normal').toUpperCase()
+if (sync !== 'NORMAL' && sync !== 'FULL') {
   process.stderr.write('commit-stall: --sync must be normal or full\n')
   process.exit(2)
 }
