@@ -3,7 +3,7 @@ import type { ClientOptions } from '../client/options.js'
 import { ConfigError } from '../errors.js'
 import type { QoS } from '../protocol/constants.js'
 import { isValidTopicName } from '../protocol/topic.js'
-import { all, type FlagSpec, has, last, type ParsedArgs, parseIntIn } from './args.js'
+import { all, type FlagSpec, has, last, type ParsedArgs, parseArgs, parseIntIn, usage } from './args.js'
 
 /**
  * Exit codes of `petrel pub` and `petrel sub`, as the Mosquitto tools have them:
@@ -204,4 +204,32 @@ export function usageFailure(err: unknown): ToolError {
 export function report(err: ToolError, quiet: boolean): number {
   if (!quiet) process.stderr.write(`${err.message}\n`)
   return err.exitCode
+}
+
+/**
+ * The frame of `petrel pub` and `petrel sub`: parse the flags, answer --help,
+ * run the tool, and turn a ToolError into its message and exit code.
+ */
+export async function runTool(
+  argv: string[],
+  flags: FlagSpec[],
+  title: string,
+  body: (args: ParsedArgs) => Promise<number>,
+): Promise<number> {
+  let args: ParsedArgs
+  try {
+    args = parseArgs(argv, flags)
+  } catch (err) {
+    return report(usageFailure(err), argv.includes('--quiet'))
+  }
+  if (has(args, 'help')) {
+    process.stdout.write(usage(title, flags))
+    return ToolExit.OK
+  }
+  try {
+    return await body(args)
+  } catch (err) {
+    if (err instanceof ToolError) return report(err, has(args, 'quiet'))
+    throw err
+  }
 }

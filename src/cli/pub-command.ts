@@ -2,16 +2,15 @@ import { readFile } from 'node:fs/promises'
 import { type Client, connect } from '../client/client.js'
 import type { QoS } from '../protocol/constants.js'
 import { isValidTopicName } from '../protocol/topic.js'
-import { type FlagSpec, has, last, type ParsedArgs, parseArgs, usage } from './args.js'
+import { type FlagSpec, has, last, type ParsedArgs } from './args.js'
 import {
   CONNECTION_FLAGS,
   connectFailure,
   connectionTarget,
-  report,
+  runTool,
   ToolError,
   ToolExit,
   topicsOf,
-  usageFailure,
 } from './client-flags.js'
 import { readAll, readLines } from './stdin.js'
 
@@ -41,24 +40,8 @@ type Source =
   | { type: 'lines' }
 
 /** `petrel pub`: like mosquitto_pub. */
-export async function runPub(argv: string[]): Promise<number> {
-  let args: ParsedArgs
-  try {
-    args = parseArgs(argv, FLAGS)
-  } catch (err) {
-    return report(usageFailure(err), argv.includes('--quiet'))
-  }
-  const quiet = has(args, 'quiet')
-  if (has(args, 'help')) {
-    process.stdout.write(usage(TITLE, FLAGS))
-    return ToolExit.OK
-  }
-  try {
-    return await publish(args)
-  } catch (err) {
-    if (err instanceof ToolError) return report(err, quiet)
-    throw err
-  }
+export function runPub(argv: string[]): Promise<number> {
+  return runTool(argv, FLAGS, TITLE, publish)
 }
 
 async function publish(args: ParsedArgs): Promise<number> {

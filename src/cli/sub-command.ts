@@ -2,16 +2,15 @@ import { type Client, connect } from '../client/client.js'
 import type { QoS } from '../protocol/constants.js'
 import { SUBACK_FAILURE } from '../protocol/constants.js'
 import { isValidTopicFilter } from '../protocol/topic.js'
-import { type FlagSpec, has, last, type ParsedArgs, parseArgs, usage } from './args.js'
+import { type FlagSpec, has, last, type ParsedArgs } from './args.js'
 import {
   CONNECTION_FLAGS,
   connectFailure,
   connectionTarget,
-  report,
+  runTool,
   ToolError,
   ToolExit,
   topicsOf,
-  usageFailure,
 } from './client-flags.js'
 
 const FLAGS: FlagSpec[] = [
@@ -57,24 +56,8 @@ interface SubSettings {
 }
 
 /** `petrel sub`: like mosquitto_sub. */
-export async function runSub(argv: string[]): Promise<number> {
-  let args: ParsedArgs
-  try {
-    args = parseArgs(argv, FLAGS)
-  } catch (err) {
-    return report(usageFailure(err), argv.includes('--quiet'))
-  }
-  const quiet = has(args, 'quiet')
-  if (has(args, 'help')) {
-    process.stdout.write(usage(TITLE, FLAGS))
-    return ToolExit.OK
-  }
-  try {
-    return await subscribe(args)
-  } catch (err) {
-    if (err instanceof ToolError) return report(err, quiet)
-    throw err
-  }
+export function runSub(argv: string[]): Promise<number> {
+  return runTool(argv, FLAGS, TITLE, subscribe)
 }
 
 function positive(args: ParsedArgs, name: string, what: string): number {
