@@ -1,7 +1,7 @@
 /** petrel: MQTT broker and client for Node.js. */
 
-export type { BrokerEvents, BrokerStats, PublishedMessage } from './broker/broker.js'
 export { Broker } from './broker/broker.js'
+export type { BrokerEvents, BrokerStats, PublishedMessage } from './broker/events.js'
 export type {
   Authenticate,
   AuthorizePublish,

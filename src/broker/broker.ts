@@ -15,6 +15,7 @@ import { type Listening, listenTcp, type TcpListenOptions } from '../transport/t
 import { grantFilters } from './authorize.js'
 import { Connection } from './connection.js'
 import { StoreWriter } from './durable.js'
+import type { BrokerEvents, BrokerStats } from './events.js'
 import { Message } from './message.js'
 import {
   type BrokerOptions,
@@ -28,34 +29,6 @@ import { Router } from './router.js'
 import type { Session } from './session.js'
 import { Sessions } from './sessions.js'
 import { sysValues } from './sys.js'
-
-export interface PublishedMessage {
-  topic: string
-  payload: Buffer
-  qos: QoS
-  retain: boolean
-}
-
-/** Typed broker events. */
-export interface BrokerEvents {
-  clientConnected: [client: ClientInfo]
-  clientDisconnected: [client: ClientInfo, reason: string]
-  /** A message accepted for routing; `client` is null for wills and $SYS. */
-  published: [message: PublishedMessage, client: ClientInfo | null]
-  subscribed: [subscriptions: { topic: string; qos: number }[], client: ClientInfo]
-  unsubscribed: [topics: string[], client: ClientInfo]
-}
-
-export interface BrokerStats {
-  startedAt: number
-  messagesReceived: number
-  publishReceived: number
-  bytesReceived: number
-  messagesSent: number
-  bytesSent: number
-  dropped: number
-  maxConnected: number
-}
 
 /**
  * The broker: composition root of sessions, the subscription tree, retained

@@ -1,0 +1,31 @@
+/** The broker's typed events and its counters (for $SYS and embedders). */
+import type { QoS } from '../protocol/constants.js'
+import type { ClientInfo } from './options.js'
+
+export interface PublishedMessage {
+  topic: string
+  payload: Buffer
+  qos: QoS
+  retain: boolean
+}
+
+/** Typed broker events. */
+export interface BrokerEvents {
+  clientConnected: [client: ClientInfo]
+  clientDisconnected: [client: ClientInfo, reason: string]
+  /** A message accepted for routing; `client` is null for wills and $SYS. */
+  published: [message: PublishedMessage, client: ClientInfo | null]
+  subscribed: [subscriptions: { topic: string; qos: number }[], client: ClientInfo]
+  unsubscribed: [topics: string[], client: ClientInfo]
+}
+
+export interface BrokerStats {
+  startedAt: number
+  messagesReceived: number
+  publishReceived: number
+  bytesReceived: number
+  messagesSent: number
+  bytesSent: number
+  dropped: number
+  maxConnected: number
+}
