@@ -2,7 +2,7 @@ import type { Duplex } from 'node:stream'
 import { ProtocolError } from '../errors.js'
 import { PacketType, type ProtocolVersion } from '../protocol/constants.js'
 import { Decoder } from '../protocol/decoder.js'
-import { encodeAck } from '../protocol/encoder.js'
+import { encode, encodeAck } from '../protocol/encoder.js'
 import type { ConnectPacket, Packet, PublishPacket, Will } from '../protocol/packets.js'
 import type { Broker } from './broker.js'
 import type { ClientInfo } from './options.js'
@@ -51,7 +51,6 @@ export class Connection implements SessionLink, ClientInfo {
   private throttles = 0
   private socketPaused = false
   private draining = false
-  private closeReason = ''
   /** True while packets held during a hook are handled (see drainHeld). */
   private replaying = false
   /** Why the peer left while packets it sent were still held: they are handled first (see peerEnded). */
@@ -300,7 +299,7 @@ export class Connection implements SessionLink, ClientInfo {
     if (err instanceof ProtocolError) {
       if (err.returnCode !== undefined && this.state === 'awaiting-connect') {
         // [MQTT-3.2.2-4] [MQTT-3.2.2-5] a refused CONNECT gets its return code, then the close
-        this.send(Buffer.from([0x20, 2, 0, err.returnCode]))
+        this.send(encode({ type: PacketType.CONNACK, sessionPresent: false, returnCode: err.returnCode }))
       }
       this.broker.log.debug({ clientId: this.id, code: err.code, rule: err.rule }, err.message)
       this.close(`protocol error: ${err.message}`, true)
@@ -323,7 +322,6 @@ export class Connection implements SessionLink, ClientInfo {
     if (this.state === 'closed') return
     const wasConnected = this.state === 'connected'
     this.state = 'closed'
-    this.closeReason = reason
     if (this.timer !== null) clearTimeout(this.timer)
     this.timer = null
     this.broker.commit() // nothing this connection was told is acknowledged may be undurable
@@ -333,10 +331,6 @@ export class Connection implements SessionLink, ClientInfo {
     setTimeout(() => this.socket.destroy(), 1000).unref()
     this.broker.detach(this, wasConnected, abnormal ? this.will : null, reason)
     this.will = null
-  }
-
-  get reason(): string {
-    return this.closeReason
   }
 
   // --- output ----------------------------------------------------------------

@@ -109,14 +109,16 @@ export class Session {
     }
     if (this.queued === 0) {
       if (qos === 0) {
-        if (link.outputBacklog > this.limits.maxOutputBuffer) {
+        const backlog = link.outputBacklog
+        if (backlog > this.limits.maxOutputBuffer) {
           this.drop(qos, 'the output buffer of a slow subscriber is full (maxOutputBuffer)')
           return
         }
-        this.write(link, msg.tpl.qos0(retain))
+        const bytes = msg.tpl.qos0(retain)
+        this.write(link, bytes)
         // Past the soft limit the publisher is slowed (not read) instead of letting
         // QoS 0 pile up here; only a subscriber beyond the hard limit loses messages.
-        if (from !== null && link.outputBacklog > this.limits.maxOutputBuffer >>> 2) this.throttle(from)
+        if (from !== null && backlog + bytes.length > this.limits.maxOutputBuffer >>> 2) this.throttle(from)
         return
       }
       if (this.outbound.hasRoom) {
@@ -214,11 +216,6 @@ export class Session {
   releaseQos2(packetId: number): void {
     this.inbound.release(packetId)
     if (this.store !== null) this.store.deleteInboundQos2(this.clientId, packetId)
-  }
-
-  /** Queued messages, oldest first (for $SYS and inspection). */
-  *pending(): Generator<Queued> {
-    for (let i = this.head; i < this.queue.length; i++) yield this.queue[i]!
   }
 
   /** Puts back a queued message read from the store at start. */
