@@ -1,22 +1,24 @@
 import { type QoS, SUBACK_FAILURE } from '../protocol/constants.js'
 import type { Subscription } from '../protocol/packets.js'
-import { isValidTopicFilter } from '../protocol/topic.js'
+import { exceedsLevels, isValidTopicFilter } from '../protocol/topic.js'
 import type { AuthorizeSubscribe, ClientInfo } from './options.js'
 
 /**
  * SUBACK return codes for the filters of one SUBSCRIBE, in order: 0x80 for an
- * invalid filter [MQTT-4.7.1-1..3] [MQTT-4.7.3-1] or one the hook refuses, else
- * the QoS granted. A Promise only when the hook answered with one.
+ * invalid filter [MQTT-4.7.1-1..3] [MQTT-4.7.3-1], one deeper than `maxLevels`, or
+ * one the hook refuses, else the QoS granted. A Promise only when the hook answered
+ * with one.
  */
 export function grantFilters(
   authz: AuthorizeSubscribe | undefined,
   client: ClientInfo,
   subs: Subscription[],
+  maxLevels: number,
 ): number[] | Promise<number[]> {
   const granted: (number | Promise<number>)[] = []
   let async = false
   for (const { topic, qos } of subs) {
-    if (!isValidTopicFilter(topic)) {
+    if (!isValidTopicFilter(topic) || exceedsLevels(topic, maxLevels)) {
       granted.push(SUBACK_FAILURE)
       continue
     }

@@ -9,6 +9,7 @@ import type {
   UnsubscribePacket,
   Will,
 } from '../protocol/packets.js'
+import { exceedsLevels } from '../protocol/topic.js'
 import { MemoryStore } from '../store/memory/memory-store.js'
 import type { StoreSnapshot } from '../store/store.js'
 import { type Listening, listenTcp, type TcpListenOptions } from '../transport/tcp.js'
@@ -29,6 +30,9 @@ import { Router } from './router.js'
 import type { Session } from './session.js'
 import { Sessions } from './sessions.js'
 import { sysValues } from './sys.js'
+
+/** How often the route cache lets go of routes not used since the last time. */
+const ROUTE_CACHE_AGE_MS = 30_000
 
 /**
  * The broker: composition root of sessions, the subscription tree, retained
@@ -57,6 +61,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   private connected = 0
   private sysTimer: NodeJS.Timeout | null = null
   private expiryTimer: NodeJS.Timeout | null = null
+  private readonly ageTimer: NodeJS.Timeout
   private closing: Promise<void> | null = null
   private readonly store: StoreWriter
   /** Resolves once the store's state is loaded; listen() waits for it. */
@@ -78,6 +83,9 @@ export class Broker extends EventEmitter<BrokerEvents> {
       this.sysTimer = setInterval(() => this.publishSys(), this.options.sysInterval * 1000)
       this.sysTimer.unref()
     }
+    // routes to topics unused for two periods leave the cache: its memory comes back
+    this.ageTimer = setInterval(() => this.router.tree.age(), ROUTE_CACHE_AGE_MS)
+    this.ageTimer.unref()
     const expiry = this.options.sessionExpiry
     if (expiry > 0) {
       this.expiryTimer = setInterval(() => this.expireSessions(), Math.min(expiry * 100, 3_600_000))
@@ -143,6 +151,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   private async shutdown(): Promise<void> {
     if (this.sysTimer !== null) clearInterval(this.sysTimer)
     if (this.expiryTimer !== null) clearInterval(this.expiryTimer)
+    clearInterval(this.ageTimer)
     const servers = this.servers.splice(0).map((l) => l.close())
     const closed: Promise<void>[] = []
     for (const c of [...this.connections]) {
@@ -202,6 +211,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
       }
       packet.clientId = this.sessions.assignId() // [MQTT-3.1.3-6]
     }
+    if (packet.will !== undefined && exceedsLevels(packet.will.topic, this.options.maxTopicLevels)) {
+      this.tooDeep(conn, 'will')
+      return undefined
+    }
     conn.beginAuthentication(packet)
     // A client taking over its own connection does not add one, so it is let in at the limit.
     if (
@@ -229,6 +242,12 @@ export class Broker extends EventEmitter<BrokerEvents> {
       )
     }
     return this.finishConnect(conn, packet, result)
+  }
+
+  private tooDeep(conn: Connection, what: string): void {
+    const max = this.options.maxTopicLevels
+    this.log.debug({ clientId: conn.id, maxTopicLevels: max }, `${what} topic has more than ${max} levels`)
+    conn.close(`${what} topic has more than ${max} levels (maxTopicLevels)`, true)
   }
 
   private refuse(conn: Connection, code: number, why: string, rule: string): undefined {
@@ -302,6 +321,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   publish(conn: Connection, session: Session, packet: PublishPacket): Promise<void> | undefined {
     this.stats.publishReceived++
+    if (exceedsLevels(packet.topic, this.options.maxTopicLevels)) {
+      // MQTT 3.1.1 cannot refuse a PUBLISH: closing is the other answer it allows [MQTT-3.3.5-2]
+      this.tooDeep(conn, 'PUBLISH')
+      return undefined
+    }
     const wire = conn.forwardable(packet)
     const authz = this.options.authorizePublish
     if (authz === undefined) return this.finishPublish(conn, session, packet, wire, true)
@@ -361,7 +385,12 @@ export class Broker extends EventEmitter<BrokerEvents> {
   // --- SUBSCRIBE / UNSUBSCRIBE ----------------------------------------------------
 
   subscribe(conn: Connection, session: Session, packet: SubscribePacket): Promise<void> | undefined {
-    const granted = grantFilters(this.options.authorizeSubscribe, conn, packet.subscriptions)
+    const granted = grantFilters(
+      this.options.authorizeSubscribe,
+      conn,
+      packet.subscriptions,
+      this.options.maxTopicLevels,
+    )
     if (granted instanceof Promise) return granted.then((g) => this.finishSubscribe(conn, session, packet, g))
     this.finishSubscribe(conn, session, packet, granted)
     return undefined

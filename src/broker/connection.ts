@@ -36,6 +36,8 @@ export class Connection implements SessionLink, ClientInfo {
   /** Bytes waiting for this turn's flush. */
   pending: Buffer[] = []
   pendingBytes = 0
+  /** Bytes ever queued by send(); less the backlog, what the transport has taken. */
+  private sentBytes = 0
   private readonly broker: Broker
   private readonly decoder: Decoder
   private keepaliveMs = 0
@@ -55,12 +57,23 @@ export class Connection implements SessionLink, ClientInfo {
   private replaying = false
   /** Why the peer left while packets it sent were still held: they are handled first (see peerEnded). */
   private peerGone: string | null = null
+  /** Packets decoded so far; tells one partly received packet from the next (see partialPacket). */
+  private packetsIn = 0
+  /** `packetsIn` when the packet now partly received was first seen, and when that was. */
+  private partialMark = -1
+  private partialSince = 0
+  private packetTimer: NodeJS.Timeout | null = null
 
   constructor(broker: Broker, socket: Duplex, remoteAddress: string | undefined) {
     this.broker = broker
     this.socket = socket
     this.remoteAddress = remoteAddress
-    this.decoder = new Decoder((p) => this.onPacket(p), { maxPacketSize: broker.options.maxPacketSize })
+    // Until CONNACK a packet may be no larger than a CONNECT needs: nobody unauthenticated
+    // gets the broker to buffer megabytes. accept() raises the limit.
+    const { maxPacketSize, maxConnectSize } = broker.options
+    this.decoder = new Decoder((p) => this.onPacket(p), {
+      maxPacketSize: Math.min(maxPacketSize, maxConnectSize),
+    })
     socket.on('data', (chunk: Buffer) => this.onData(chunk))
     socket.on('error', (err: Error) => this.peerEnded(`socket error: ${err.message}`))
     socket.on('end', () => this.peerEnded('connection closed by peer'))
@@ -80,20 +93,68 @@ export class Connection implements SessionLink, ClientInfo {
     return this.pendingBytes + this.socket.writableLength
   }
 
+  get flushed(): number {
+    return this.sentBytes - this.outputBacklog
+  }
+
   // --- input ---------------------------------------------------------------
 
   private onData(chunk: Buffer): void {
     if (this.state === 'closed') return
-    this.lastSeen = performance.now()
+    const now = performance.now()
+    this.lastSeen = now
     this.broker.stats.bytesReceived += chunk.length
+    if (this.state === 'awaiting-connect' && this.decoder.buffered === 0 && chunk.length > 0) {
+      // [MQTT-3.1.0-1] judged on the first byte, before anything is buffered
+      const type = chunk[0]! >>> 4
+      if (type !== PacketType.CONNECT) {
+        this.violation(`first packet is of type ${type}, not CONNECT`, 'MQTT-3.1.0-1')
+        return
+      }
+    }
     try {
       this.decoder.push(chunk)
     } catch (err) {
       this.protocolViolation(err)
+      return
     }
+    if (this.decoder.buffered > 0 && !this.isClosed) this.partialPacket(now)
+  }
+
+  /**
+   * A packet has begun and not yet ended: it must end within `packetTimeout`, so a
+   * client that trickles a large packet cannot keep its buffer for long. One lazy
+   * timer, as for keep-alive: a chunk only records when a new packet began.
+   */
+  private partialPacket(now: number): void {
+    if (this.partialMark !== this.packetsIn) {
+      this.partialMark = this.packetsIn
+      this.partialSince = now
+    }
+    if (this.packetTimer === null) this.armPacketTimer(this.broker.options.packetTimeout)
+  }
+
+  private armPacketTimer(delay: number): void {
+    this.packetTimer = setTimeout(() => {
+      this.packetTimer = null
+      if (this.state === 'closed' || this.decoder.buffered === 0) return
+      const now = performance.now()
+      // while this publisher is held back it is not read: the packet's bytes wait in the socket
+      if (this.socketPaused) this.partialSince = now
+      const left = this.broker.options.packetTimeout - (now - this.partialSince)
+      if (left > 0) this.armPacketTimer(left)
+      else {
+        this.broker.log.debug(
+          { clientId: this.id, buffered: this.decoder.buffered },
+          'a packet did not arrive whole within packetTimeout',
+        )
+        this.close('packet not complete within packetTimeout', true)
+      }
+    }, delay)
   }
 
   private onPacket(packet: Packet): void {
+    this.packetsIn++
     if (this.state === 'closed') return
     this.broker.stats.messagesReceived++ // packets of any type, as $SYS/broker/messages/received counts them
     if (this.waiting || this.throttles > 0 || this.heldAt < this.held.length) {
@@ -252,6 +313,7 @@ export class Connection implements SessionLink, ClientInfo {
     this.session = session
     this.will = packet.will ?? null
     this.keepaliveMs = packet.keepalive * 1000
+    this.decoder.maxPacketSize = this.broker.options.maxPacketSize
     if (this.timer !== null) clearTimeout(this.timer)
     this.timer = null
     if (this.keepaliveMs > 0) this.armKeepalive(this.keepaliveMs * 1.5)
@@ -316,19 +378,33 @@ export class Connection implements SessionLink, ClientInfo {
 
   /**
    * Ends the connection once. `abnormal` publishes the will (if any) [MQTT-3.1.2-8];
-   * pending output is flushed first so a CONNACK or SUBACK still reaches the peer.
+   * pending output is flushed first so a CONNACK or SUBACK still reaches the peer,
+   * unless `reset`: then the socket is reset at once and what it held is dropped.
    */
-  close(reason: string, abnormal: boolean): void {
+  close(reason: string, abnormal: boolean, reset = false): void {
     if (this.state === 'closed') return
     const wasConnected = this.state === 'connected'
     this.state = 'closed'
     if (this.timer !== null) clearTimeout(this.timer)
     this.timer = null
+    if (this.packetTimer !== null) clearTimeout(this.packetTimer)
+    this.packetTimer = null
     this.broker.commit() // nothing this connection was told is acknowledged may be undurable
-    this.flush()
-    this.socket.end()
-    // Do not wait for the peer: a broken or slow client must not hold its socket.
-    setTimeout(() => this.socket.destroy(), 1000).unref()
+    const socket = this.socket as Duplex & { resetAndDestroy?: () => void }
+    if (reset) {
+      // (not after end(): Node 20 spins on a reset of a socket that is ending)
+      if (typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy()
+      else socket.destroy()
+    } else {
+      this.flush()
+      socket.end()
+      // Do not wait for the peer: a broken or slow client must not hold its socket. (Nor
+      // the timer this connection: it goes once the socket has closed.)
+      if (!socket.destroyed) {
+        const timer = setTimeout(() => socket.destroy(), 1000).unref()
+        socket.once('close', () => clearTimeout(timer))
+      }
+    }
     this.broker.detach(this, wasConnected, abnormal ? this.will : null, reason)
     this.will = null
   }
@@ -340,6 +416,7 @@ export class Connection implements SessionLink, ClientInfo {
     if (this.pending.length === 0) this.broker.markDirty(this)
     this.pending.push(bytes)
     this.pendingBytes += bytes.length
+    this.sentBytes += bytes.length
   }
 
   /** One write for everything queued this turn (small packets gathered into one buffer). */
@@ -360,6 +437,10 @@ export class Connection implements SessionLink, ClientInfo {
       for (let i = 0; i < n; i++) this.socket.write(pending[i]!)
       this.socket.uncork()
     }
+    // A write the socket took at once emits no 'drain': publishers slowed for this
+    // subscriber learn here that it is keeping up.
+    const session = this.session
+    if (session !== null && session.slowing) session.drained()
   }
 
   /** Slows this publisher: its PUBLISHes wait (acks still flow) until every pause is resumed. */
@@ -371,8 +452,12 @@ export class Connection implements SessionLink, ClientInfo {
     if (this.throttles > 0 && --this.throttles === 0) this.drainHeld()
   }
 
+  /**
+   * A subscriber that took nothing for slowConsumerTimeout: closed (its will published)
+   * and reset at once, since output it does not read would only wait in the kernel.
+   */
   dropSlowConsumer(): void {
-    this.close('slow consumer: queue stayed full', true)
+    this.close('slow consumer: took nothing for slowConsumerTimeout', true, true)
   }
 
   /** PUBLISH bytes as received, when they can be forwarded unchanged to QoS 0 subscribers. */

@@ -44,8 +44,26 @@ export interface BrokerOptions {
   authenticate?: Authenticate
   authorizePublish?: AuthorizePublish
   authorizeSubscribe?: AuthorizeSubscribe
-  /** Largest packet accepted, in bytes; larger ones close the connection. Default 256 MiB (the MQTT maximum). */
+  /**
+   * Largest packet accepted, in bytes; larger ones close the connection as soon as their
+   * header announces them. Default 4 MiB; at most 268435460 (the MQTT maximum).
+   */
   maxPacketSize?: number
+  /**
+   * Largest packet accepted before the CONNECT is answered (the CONNECT itself and anything
+   * sent behind it), in bytes: room for credentials and a will. Default 64 KiB.
+   */
+  maxConnectSize?: number
+  /**
+   * Milliseconds within which a packet must arrive whole once its first byte has come;
+   * a connection that trickles one packet for longer is closed. Default 30000.
+   */
+  packetTimeout?: number
+  /**
+   * Levels ('/'-separated parts) a topic name or filter may have. A deeper filter is refused
+   * (SUBACK 0x80); a deeper PUBLISH or will topic closes the connection. Default 128.
+   */
+  maxTopicLevels?: number
   /** Unacknowledged QoS 1/2 messages in flight to one client. Default 100. */
   maxInflight?: number
   /** QoS 1/2 messages queued per client beyond those in flight. Default 1000. */
@@ -56,8 +74,20 @@ export interface BrokerOptions {
   connectTimeout?: number
   /** Seconds between $SYS updates; 0 turns them off. Default 10. */
   sysInterval?: number
-  /** Milliseconds a subscriber may stay with a full queue before it is disconnected. Default 30000. */
+  /**
+   * Milliseconds a subscriber that has messages waiting (a full queue, or QoS 0 output past a
+   * quarter of maxOutputBuffer) may go without taking any of them before it is disconnected.
+   * Default 30000.
+   */
   slowConsumerTimeout?: number
+  /**
+   * Milliseconds a subscriber that cannot keep up may slow its publishers down. Past that, if
+   * it took less than a sixteenth of maxOutputBuffer in the window (or no acknowledgement with
+   * a full queue), it counts as stuck: publishers go on at full speed and its QoS 0 messages
+   * are dropped, its QoS 1/2 messages past maxQueuedMessages too, until it drains again.
+   * Default 1000.
+   */
+  stuckConsumerWindow?: number
   /** Bytes of unsent QoS 0 data per connection beyond which QoS 0 messages to it are dropped. Default 4 MiB. */
   maxOutputBuffer?: number
   logger?: Logger
@@ -72,16 +102,24 @@ export interface ResolvedOptions {
   authorizePublish: AuthorizePublish | undefined
   authorizeSubscribe: AuthorizeSubscribe | undefined
   maxPacketSize: number
+  maxConnectSize: number
+  packetTimeout: number
+  maxTopicLevels: number
   maxInflight: number
   maxQueuedMessages: number
   maxConnections: number
   connectTimeout: number
   sysInterval: number
   slowConsumerTimeout: number
+  stuckConsumerWindow: number
   maxOutputBuffer: number
   sessionExpiry: number
   logger: Logger
 }
+
+/** The MQTT maximum: 4 bytes of header and a remaining length of 268435455. [MQTT-2.2.3] */
+const MAX_PACKET_SIZE = 268_435_460
+const DEFAULT_MAX_PACKET_SIZE = 4 * 1024 * 1024
 
 const noop = (): void => {}
 export const silentLogger: Logger = { debug: noop, info: noop, warn: noop, error: noop }
@@ -118,13 +156,17 @@ export function resolveOptions(o: BrokerOptions = {}): ResolvedOptions {
     authenticate: fn('authenticate', o.authenticate),
     authorizePublish: fn('authorizePublish', o.authorizePublish),
     authorizeSubscribe: fn('authorizeSubscribe', o.authorizeSubscribe),
-    maxPacketSize: int('maxPacketSize', o.maxPacketSize, 268_435_460, 16),
+    maxPacketSize: int('maxPacketSize', o.maxPacketSize, DEFAULT_MAX_PACKET_SIZE, 16, MAX_PACKET_SIZE),
+    maxConnectSize: int('maxConnectSize', o.maxConnectSize, 65_536, 16, MAX_PACKET_SIZE),
+    packetTimeout: int('packetTimeout', o.packetTimeout, 30_000, 1),
+    maxTopicLevels: int('maxTopicLevels', o.maxTopicLevels, 128, 1, 65_536),
     maxInflight: int('maxInflight', o.maxInflight, 100, 1, 65_535),
     maxQueuedMessages: int('maxQueuedMessages', o.maxQueuedMessages, 1000, 0),
     maxConnections: int('maxConnections', o.maxConnections, Number.MAX_SAFE_INTEGER, 1),
     connectTimeout: int('connectTimeout', o.connectTimeout, 10_000, 1),
     sysInterval: int('sysInterval', o.sysInterval, 10, 0),
     slowConsumerTimeout: int('slowConsumerTimeout', o.slowConsumerTimeout, 30_000, 1),
+    stuckConsumerWindow: int('stuckConsumerWindow', o.stuckConsumerWindow, 1000, 1),
     maxOutputBuffer: int('maxOutputBuffer', o.maxOutputBuffer, 4 * 1024 * 1024, 1024),
     sessionExpiry: int('sessionExpiry', o.sessionExpiry, 7 * 24 * 3600, 0),
     logger: o.logger ?? silentLogger,

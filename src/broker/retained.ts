@@ -54,55 +54,47 @@ export class RetainedStore {
     node.message = message
   }
 
-  get(topic: string): Message | null {
-    let node: Node | undefined = this.root
-    for (const level of topic.split('/')) {
-      node = node.children.get(level)
-      if (node === undefined) return null
-    }
-    return node.message
-  }
-
-  /** Retained messages whose topic matches `filter`, following the '$' rule [MQTT-4.7.2-1]. */
+  /**
+   * Retained messages whose topic matches `filter`, following the '$' rule [MQTT-4.7.2-1].
+   * Iterative, with an explicit stack: a filter may have 32768 levels.
+   */
   match(filter: string): Message[] {
     const out: Message[] = []
-    this.walk(this.root, filter.split('/'), 0, out)
+    const levels = filter.split('/')
+    const nodes: Node[] = [this.root]
+    const depths: number[] = [0]
+    while (nodes.length > 0) {
+      const node = nodes.pop()!
+      const i = depths.pop()!
+      if (i === levels.length) {
+        if (node.message !== null) out.push(node.message)
+        continue
+      }
+      const level = levels[i]!
+      if (level === '#') {
+        // everything below this node, and the node itself [MQTT-4.7.1-2]
+        if (node.message !== null && i > 0) out.push(node.message)
+        for (const [key, child] of node.children) {
+          if (i === 0 && key.startsWith('$')) continue
+          this.collectAll(child, out)
+        }
+      } else if (level === '+') {
+        // pushed in reverse, so that children are visited in insertion order
+        const keys = [...node.children.keys()]
+        for (let k = keys.length - 1; k >= 0; k--) {
+          if (i === 0 && keys[k]!.startsWith('$')) continue
+          nodes.push(node.children.get(keys[k]!)!)
+          depths.push(i + 1)
+        }
+      } else {
+        const child = node.children.get(level)
+        if (child !== undefined) {
+          nodes.push(child)
+          depths.push(i + 1)
+        }
+      }
+    }
     return out
-  }
-
-  *all(): Generator<Message> {
-    const stack: Node[] = [this.root]
-    while (stack.length > 0) {
-      const n = stack.pop()!
-      if (n.message !== null) yield n.message
-      for (const c of n.children.values()) stack.push(c)
-    }
-  }
-
-  private walk(node: Node, levels: string[], i: number, out: Message[]): void {
-    if (i === levels.length) {
-      if (node.message !== null) out.push(node.message)
-      return
-    }
-    const level = levels[i]!
-    if (level === '#') {
-      // everything below this node, and the node itself [MQTT-4.7.1-2]
-      if (node.message !== null && i > 0) out.push(node.message)
-      for (const [key, child] of node.children) {
-        if (i === 0 && key.startsWith('$')) continue
-        this.collectAll(child, out)
-      }
-      return
-    }
-    if (level === '+') {
-      for (const [key, child] of node.children) {
-        if (i === 0 && key.startsWith('$')) continue
-        this.walk(child, levels, i + 1, out)
-      }
-      return
-    }
-    const child = node.children.get(level)
-    if (child !== undefined) this.walk(child, levels, i + 1, out)
   }
 
   /**

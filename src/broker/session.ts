@@ -12,6 +12,8 @@ export interface SessionLink {
   send(bytes: Buffer): void
   /** Bytes written but not yet taken by the socket. */
   readonly outputBacklog: number
+  /** Bytes the socket has taken so far: grows while the peer reads. */
+  readonly flushed: number
   /** Stops reading this publisher until `resume()`. */
   pauseReading(): void
   resumeReading(): void
@@ -32,6 +34,7 @@ export interface SessionLimits {
   maxQueuedMessages: number
   maxOutputBuffer: number
   slowConsumerTimeout: number
+  stuckConsumerWindow: number
   logger: Logger
 }
 
@@ -62,9 +65,18 @@ export class Session {
   private head = 0
   private readonly limits: SessionLimits
   private readonly counters: SessionCounters
-  /** Publishers paused because this session's queue is full. */
+  /** Publishers slowed because this session cannot keep up. */
   private blocked: Set<SessionLink> | null = null
-  private slowTimer: NodeJS.Timeout | null = null
+  /** Watches a backed-up subscriber for progress (see check). */
+  private watch: NodeJS.Timeout | null = null
+  /** No progress for a stuckConsumerWindow: publishers are not slowed on its account. */
+  private stuck = false
+  /** Outbound QoS 1/2 flows completed: progress of a full queue. */
+  private acked = 0
+  private ackedMark = 0
+  private flushedMark = 0
+  /** When the subscriber last took anything while backed up (performance.now()). */
+  private progressAt = 0
   /** Where a persistent session keeps its state; null for a clean session. */
   readonly store: Store | null
   /** Next store key of a message for this client. */
@@ -110,15 +122,17 @@ export class Session {
     if (this.queued === 0) {
       if (qos === 0) {
         const backlog = link.outputBacklog
-        if (backlog > this.limits.maxOutputBuffer) {
+        const soft = this.limits.maxOutputBuffer >>> 2
+        if (backlog > soft && (this.stuck || backlog > this.limits.maxOutputBuffer)) {
           this.drop(qos, 'the output buffer of a slow subscriber is full (maxOutputBuffer)')
           return
         }
         const bytes = msg.tpl.qos0(retain)
         this.write(link, bytes)
         // Past the soft limit the publisher is slowed (not read) instead of letting
-        // QoS 0 pile up here; only a subscriber beyond the hard limit loses messages.
-        if (from !== null && backlog + bytes.length > this.limits.maxOutputBuffer >>> 2) this.throttle(from)
+        // QoS 0 pile up here; only a subscriber beyond the hard limit, or a stuck one
+        // past the soft limit, loses messages.
+        if (backlog + bytes.length > soft) this.backedUp(from)
         return
       }
       if (this.outbound.hasRoom) {
@@ -127,12 +141,13 @@ export class Session {
       }
     }
     // Behind others: keep the order of this topic [MQTT-4.6.0-6].
-    if (qos === 0 && this.queued >= this.limits.maxQueuedMessages) {
+    if (this.queued >= this.limits.maxQueuedMessages && (qos === 0 || this.stuck)) {
+      // A stuck subscriber slows nobody, so its queue cannot be let grow either.
       this.drop(qos, 'the queue of a slow subscriber is full (maxQueuedMessages)')
       return
     }
     this.push(msg.own(), qos, retain)
-    if (qos > 0 && this.queued >= this.limits.maxQueuedMessages) this.full(from)
+    if (qos > 0 && this.queued >= this.limits.maxQueuedMessages) this.backedUp(from)
   }
 
   /** A PUBACK, PUBREC or PUBCOMP from the client. */
@@ -141,6 +156,7 @@ export class Session {
     const done = this.outbound.ack(type, packetId, link ? (pubrel) => this.write(link, pubrel) : undefined)
     const store = this.store
     if (done !== null) {
+      this.acked++
       if (store !== null) store.deleteDelivery(this.clientId, done.ctx)
       this.pump()
     } else if (type === 'pubrec' && store !== null) {
@@ -161,7 +177,7 @@ export class Session {
   /** The connection is gone. Publishers blocked on this session may go on. */
   detach(): void {
     this.link = null
-    this.clearSlow()
+    this.unwatch()
     this.releaseBlocked()
   }
 
@@ -186,10 +202,7 @@ export class Session {
       this.queue = this.queue.slice(this.head)
       this.head = 0
     }
-    if (this.blocked !== null && this.queued < this.limits.maxQueuedMessages) {
-      this.clearSlow()
-      this.releaseBlocked()
-    }
+    if (this.blocked !== null && this.queued < this.limits.maxQueuedMessages) this.releaseBlocked()
   }
 
   /** Forgets everything: a clean session ends, or a new clean session replaces this one. */
@@ -198,7 +211,7 @@ export class Session {
     this.inbound.clear()
     this.queue = []
     this.head = 0
-    this.clearSlow()
+    this.unwatch()
     this.releaseBlocked()
   }
 
@@ -296,39 +309,101 @@ export class Session {
     link.send(bytes)
   }
 
-  /** Stops reading `from` until this session's queue and output drain. */
-  private throttle(from: SessionLink): void {
+  /**
+   * This subscriber has more waiting than it should (QoS 0 output past the soft limit, or a
+   * full queue). The publisher is slowed (not read) until it drains, unless the subscriber
+   * is stuck; and a watch starts that tells slow from stuck (see check).
+   */
+  private backedUp(from: SessionLink | null): void {
     // Also a client publishing to itself: its acknowledgements still get through while
     // its PUBLISHes are held (Connection.hold), so it can always drain its own queue.
-    this.blocked ??= new Set()
-    if (!this.blocked.has(from)) {
-      this.blocked.add(from)
-      from.pauseReading()
+    if (from !== null && !this.stuck) {
+      this.blocked ??= new Set()
+      if (!this.blocked.has(from)) {
+        this.blocked.add(from)
+        from.pauseReading()
+      }
+    }
+    if (this.watch === null && this.link !== null) {
+      this.progressAt = performance.now()
+      this.flushedMark = this.link.flushed
+      this.ackedMark = this.acked
+      this.armWatch()
     }
   }
 
-  /** The socket took all output written so far. */
+  private armWatch(): void {
+    const { stuckConsumerWindow, slowConsumerTimeout } = this.limits
+    this.watch = setTimeout(this.check, Math.min(stuckConsumerWindow, slowConsumerTimeout))
+    this.watch.unref()
+  }
+
+  /**
+   * Once per window while backed up. Progress is acknowledgements while the queue is full,
+   * else bytes the socket took. A window in which the subscriber took too little to matter
+   * (under a sixteenth of maxOutputBuffer, or no acknowledgement) makes it stuck: the
+   * publishers it slows are let go, and what it cannot take is dropped from then on. A
+   * subscriber that took nothing at all for slowConsumerTimeout is disconnected.
+   */
+  private readonly check = (): void => {
+    this.watch = null
+    const link = this.link
+    if (link === null) return
+    const queueFull = this.queued >= this.limits.maxQueuedMessages
+    if (!queueFull && link.outputBacklog <= this.limits.maxOutputBuffer >>> 2) {
+      // caught up
+      this.stuck = false
+      if (this.blocked !== null) this.releaseBlocked()
+      return
+    }
+    const now = performance.now()
+    const flushed = link.flushed
+    const took = queueFull ? this.acked - this.ackedMark : flushed - this.flushedMark
+    const enough = queueFull ? took > 0 : took >= this.limits.maxOutputBuffer >>> 4
+    this.ackedMark = this.acked
+    this.flushedMark = flushed
+    if (took > 0) this.progressAt = now
+    if (enough) this.stuck = false
+    else if (!this.stuck) {
+      this.stuck = true
+      this.limits.logger.debug(
+        { clientId: this.clientId, queued: this.queued, backlog: link.outputBacklog },
+        'subscriber is not keeping up: its publishers are no longer slowed for it',
+      )
+      this.releaseBlocked()
+    }
+    if (now - this.progressAt >= this.limits.slowConsumerTimeout) {
+      link.dropSlowConsumer()
+      return
+    }
+    this.armWatch()
+  }
+
+  /** True while publishers are slowed on this session's account. */
+  get slowing(): boolean {
+    return this.blocked !== null
+  }
+
+  /**
+   * The socket took output (a flush went through, or it drained): publishers slowed on
+   * this session's account go on once it is back under the soft limit with room in its queue.
+   */
   drained(): void {
-    if (this.blocked !== null && this.queued < this.limits.maxQueuedMessages) this.releaseBlocked()
+    if (
+      this.blocked !== null &&
+      this.queued < this.limits.maxQueuedMessages &&
+      this.link !== null &&
+      this.link.outputBacklog <= this.limits.maxOutputBuffer >>> 2
+    )
+      this.releaseBlocked()
   }
 
-  private full(from: SessionLink | null): void {
-    if (from !== null) this.throttle(from)
-    if (this.slowTimer === null && this.link !== null) {
-      const link = this.link
-      this.slowTimer = setTimeout(() => {
-        this.slowTimer = null
-        if (this.link === link && this.queued >= this.limits.maxQueuedMessages) link.dropSlowConsumer()
-      }, this.limits.slowConsumerTimeout)
-      this.slowTimer.unref()
+  private unwatch(): void {
+    if (this.watch !== null) {
+      clearTimeout(this.watch)
+      this.watch = null
     }
-  }
-
-  private clearSlow(): void {
-    if (this.slowTimer !== null) {
-      clearTimeout(this.slowTimer)
-      this.slowTimer = null
-    }
+    this.stuck = false
   }
 
   private releaseBlocked(): void {

@@ -1,10 +1,12 @@
 import type { QoS } from '../protocol/constants.js'
+import { RouteCache } from './route-cache.js'
 
 /**
  * Subscriptions in a trie keyed by topic level, with '+' and '#' as ordinary
- * child keys, plus a cache of topic -> matching subscribers that is dropped
- * whenever a subscription changes. Routing a message to a topic seen before is
- * one Map lookup.
+ * child keys, plus a bounded cache of topic -> matching subscribers that is
+ * dropped whenever a subscription changes. Routing a message to a topic seen
+ * recently is one Map lookup. Nothing here recurses: a topic's depth is the
+ * network's to choose.
  */
 
 export interface Delivery<S> {
@@ -18,18 +20,9 @@ class Node<S> {
   readonly subs = new Map<S, QoS>()
 }
 
-const MAX_CACHE = 50_000
-/**
- * Characters of topic names the route cache may hold. Topic names reach 65535
- * characters: counted in entries alone, a client publishing to long, ever new
- * topics would make the cache hold gigabytes.
- */
-export const MAX_CACHE_CHARS = 8_000_000
-
 export class TopicTree<S> {
   private readonly root = new Node<S>()
-  private readonly cache = new Map<string, Delivery<S>[]>()
-  private cacheChars = 0
+  private readonly cache = new RouteCache<Delivery<S>[]>()
   private count = 0
 
   /** Number of (subscriber, filter) pairs. */
@@ -39,7 +32,17 @@ export class TopicTree<S> {
 
   /** Characters of the topic names in the route cache. */
   get cachedChars(): number {
-    return this.cacheChars
+    return this.cache.chars
+  }
+
+  /** Topics in the route cache. */
+  get cachedTopics(): number {
+    return this.cache.size
+  }
+
+  /** Lets route cache entries unused since the last call go (see RouteCache). */
+  age(): void {
+    this.cache.age()
   }
 
   /** Adds or replaces a subscription; returns true when it is new. */
@@ -88,38 +91,48 @@ export class TopicTree<S> {
     const hit = this.cache.get(topic)
     if (hit !== undefined) return hit
     const found = new Map<S, QoS>()
-    const levels = topic.split('/')
-    // [MQTT-4.7.2-1] wildcards at the first level do not match topics starting with '$'
-    this.walk(this.root, levels, 0, found, topic.charCodeAt(0) === 0x24)
+    this.walk(topic.split('/'), found, topic.charCodeAt(0) === 0x24)
     const result: Delivery<S>[] = []
     for (const [subscriber, qos] of found) result.push({ subscriber, qos })
-    if (this.cache.size >= MAX_CACHE || this.cacheChars + topic.length > MAX_CACHE_CHARS) this.dropCache()
     this.cache.set(topic, result)
-    this.cacheChars += topic.length
     return result
   }
 
   private dropCache(): void {
     this.cache.clear()
-    this.cacheChars = 0
   }
 
-  private walk(node: Node<S>, levels: string[], i: number, found: Map<S, QoS>, dollar: boolean): void {
-    const noWild = dollar && i === 0
-    if (!noWild) {
-      const hash = node.children.get('#')
-      if (hash !== undefined) collect(hash.subs, found) // '#' also matches the parent level [MQTT-4.7.1-2]
+  /** Every node whose filter matches `levels`, with an explicit stack of (node, level). */
+  private walk(levels: string[], found: Map<S, QoS>, dollar: boolean): void {
+    const nodes: Node<S>[] = [this.root]
+    const depths: number[] = [0]
+    while (nodes.length > 0) {
+      const node = nodes.pop()!
+      const i = depths.pop()!
+      // [MQTT-4.7.2-1] wildcards at the first level do not match topics starting with '$'
+      const noWild = dollar && i === 0
+      if (!noWild) {
+        const hash = node.children.get('#')
+        if (hash !== undefined) collect(hash.subs, found) // '#' also matches the parent level [MQTT-4.7.1-2]
+      }
+      if (i === levels.length) {
+        collect(node.subs, found)
+        continue
+      }
+      // pushed exact first so that '+' is visited first, as a recursive walk would
+      const exact = node.children.get(levels[i]!)
+      if (exact !== undefined) {
+        nodes.push(exact)
+        depths.push(i + 1)
+      }
+      if (!noWild) {
+        const plus = node.children.get('+')
+        if (plus !== undefined) {
+          nodes.push(plus)
+          depths.push(i + 1)
+        }
+      }
     }
-    if (i === levels.length) {
-      collect(node.subs, found)
-      return
-    }
-    if (!noWild) {
-      const plus = node.children.get('+')
-      if (plus !== undefined) this.walk(plus, levels, i + 1, found, dollar)
-    }
-    const exact = node.children.get(levels[i]!)
-    if (exact !== undefined) this.walk(exact, levels, i + 1, found, dollar)
   }
 }
 

@@ -43,6 +43,19 @@ type Kind =
  */
 const BROKER_KEYS: { [K in keyof Required<FileBrokerOptions>]: Kind & { help: string } } = {
   maxPacketSize: { type: 'int', min: 16, max: 268_435_460, help: 'largest packet accepted, bytes' },
+  maxConnectSize: {
+    type: 'int',
+    min: 16,
+    max: 268_435_460,
+    help: 'largest packet accepted before CONNACK, bytes',
+  },
+  packetTimeout: {
+    type: 'int',
+    min: 1,
+    max: Number.MAX_SAFE_INTEGER,
+    help: 'ms a started packet has to arrive whole',
+  },
+  maxTopicLevels: { type: 'int', min: 1, max: 65_536, help: 'levels of a topic name or filter' },
   maxInflight: { type: 'int', min: 1, max: 65_535, help: 'unacknowledged QoS 1/2 messages per client' },
   maxQueuedMessages: {
     type: 'int',
@@ -67,7 +80,13 @@ const BROKER_KEYS: { [K in keyof Required<FileBrokerOptions>]: Kind & { help: st
     type: 'int',
     min: 1,
     max: Number.MAX_SAFE_INTEGER,
-    help: 'ms a subscriber may stay with a full queue',
+    help: 'ms a subscriber with messages waiting may take none before it is disconnected',
+  },
+  stuckConsumerWindow: {
+    type: 'int',
+    min: 1,
+    max: Number.MAX_SAFE_INTEGER,
+    help: 'ms a subscriber that cannot keep up may slow its publishers',
   },
   maxOutputBuffer: {
     type: 'int',

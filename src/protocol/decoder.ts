@@ -26,14 +26,15 @@ enum State {
  * the decoder then refuses further input).
  *
  * Packets that lie wholly inside a chunk are parsed in place: their payloads are
- * views of the chunk. A packet split across chunks is gathered into one buffer
- * allocated at its exact size once its header is known, so each byte is copied
- * at most once. The size limit is enforced from the remaining-length field,
- * before any of the body is buffered.
+ * views of the chunk. A packet split across chunks is gathered into one buffer:
+ * up to 64 KiB allocated at its exact size once its header is known, larger ones
+ * grown as their bytes arrive (see startBody). The size limit is enforced from
+ * the remaining-length field, before any of the body is buffered.
  */
 export class Decoder {
   protocolVersion: ProtocolVersion
-  readonly maxPacketSize: number
+  /** May change between packets (a broker raises it once a client is authenticated). */
+  maxPacketSize: number
   private readonly onPacket: PacketHandler
   private state: State = State.Header
   // a fixed header split across chunks: at most 5 bytes
@@ -98,7 +99,6 @@ export class Decoder {
         if ((this.state as State) === State.Body) return
       }
     }
-    const max = this.maxPacketSize
     while (off < len) {
       const first = chunk[off]!
       checkFirstByte(first)
@@ -123,7 +123,7 @@ export class Decoder {
         return
       }
       const total = p - off + remaining
-      if (total > max) throw this.tooLarge(total)
+      if (total > this.maxPacketSize) throw this.tooLarge(total)
       if (off + total <= len) {
         this.deliver(first, chunk, off, p, off + total)
         off += total

@@ -6,5 +6,5 @@ export { encode, encodeAck, encodePublish, varintSize, writeVarint } from './enc
 export { ErrorCode } from './errors.js'
 export * from './packets.js'
 export { PublishTemplate, restampPublish } from './publish-template.js'
-export { hasWildcard, isValidTopicFilter, isValidTopicName, topicMatches } from './topic.js'
+export { exceedsLevels, hasWildcard, isValidTopicFilter, isValidTopicName, topicMatches } from './topic.js'
 export { isValidMqttString } from './utf8.js'

@@ -44,6 +44,19 @@ export function isValidTopicFilter(filter: string): boolean {
   return true
 }
 
+/**
+ * True when a topic name or filter has more than `max` levels. Levels are one more than
+ * the '/' in it, so a topic shorter than `max` characters is never scanned.
+ */
+export function exceedsLevels(topic: string, max: number): boolean {
+  if (topic.length < max) return false
+  let slashes = 0
+  for (let i = 0; i < topic.length; i++) {
+    if (topic.charCodeAt(i) === SLASH && ++slashes >= max) return true
+  }
+  return false
+}
+
 /** True when the filter contains '+' or '#'. */
 export function hasWildcard(filter: string): boolean {
   return filter.includes('+') || filter.includes('#')

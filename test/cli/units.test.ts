@@ -88,6 +88,10 @@ describe('broker settings', () => {
       true
     > = {
       maxPacketSize: true,
+      maxConnectSize: true,
+      packetTimeout: true,
+      maxTopicLevels: true,
+      stuckConsumerWindow: true,
       maxInflight: true,
       maxQueuedMessages: true,
       maxConnections: true,
