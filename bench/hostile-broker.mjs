@@ -1,6 +1,6 @@
 // The broker side of bench/hostile.mjs: an embedded Petrel broker (from dist/) in its own
 // process, started with --expose-gc, that answers its parent's questions over IPC:
-//   { op: 'mem' }  -> { heapUsed, rss } after a forced GC
+//   { op: 'mem' }  -> { heapUsed, heapTotal, external, rss } after a forced GC
 //   { op: 'rss' }  -> { rss } (no GC: for sampling peaks while an attack runs)
 //   { op: 'stats' } -> connection, session, subscription counts, dropped messages, and why and
 //                      when (ms since start) each client id last disconnected
@@ -19,7 +19,7 @@ process.on('message', (m) => {
     globalThis.gc()
     globalThis.gc()
     const u = process.memoryUsage()
-    process.send({ id: m.id, heapUsed: u.heapUsed, rss: u.rss })
+    process.send({ id: m.id, heapUsed: u.heapUsed, heapTotal: u.heapTotal, external: u.external, rss: u.rss })
   } else if (m.op === 'rss') {
     process.send({ id: m.id, rss: process.memoryUsage.rss() })
   } else if (m.op === 'stats') {

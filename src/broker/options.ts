@@ -85,7 +85,7 @@ export interface BrokerOptions {
    * it took less than a sixteenth of maxOutputBuffer in the window (or no acknowledgement with
    * a full queue), it counts as stuck: publishers go on at full speed and its QoS 0 messages
    * are dropped, its QoS 1/2 messages past maxQueuedMessages too, until it drains again.
-   * Default 1000.
+   * Default 500.
    */
   stuckConsumerWindow?: number
   /** Bytes of unsent QoS 0 data per connection beyond which QoS 0 messages to it are dropped. Default 4 MiB. */
@@ -166,7 +166,7 @@ export function resolveOptions(o: BrokerOptions = {}): ResolvedOptions {
     connectTimeout: int('connectTimeout', o.connectTimeout, 10_000, 1),
     sysInterval: int('sysInterval', o.sysInterval, 10, 0),
     slowConsumerTimeout: int('slowConsumerTimeout', o.slowConsumerTimeout, 30_000, 1),
-    stuckConsumerWindow: int('stuckConsumerWindow', o.stuckConsumerWindow, 1000, 1),
+    stuckConsumerWindow: int('stuckConsumerWindow', o.stuckConsumerWindow, 500, 1),
     maxOutputBuffer: int('maxOutputBuffer', o.maxOutputBuffer, 4 * 1024 * 1024, 1024),
     sessionExpiry: int('sessionExpiry', o.sessionExpiry, 7 * 24 * 3600, 0),
     logger: o.logger ?? silentLogger,
