@@ -6,6 +6,7 @@
 //   npm run bench                       # full matrix, both loadgen modes, 3 rounds
 //   npm run bench -- --rounds 1 --modes default --only one2one:1,fanin:0
 //   npm run bench -- --brokers petrel,mosquitto --json results.json
+//   PETREL_BASE=../other-checkout npm run bench -- --brokers mosquitto,petrel-base,petrel   # before/after
 //
 // Prints markdown tables (the ones in BENCHMARKS.md).
 import { execFileSync, spawn } from 'node:child_process'
@@ -140,6 +141,23 @@ function brokerCommand(name, port) {
       ],
     ]
   }
+  if (name === 'petrel-base') {
+    // Another checkout of Petrel, built, for a before/after comparison in the same run.
+    const base = process.env.PETREL_BASE
+    if (!base) fail('petrel-base needs PETREL_BASE=<path of another checkout, after npm run build>')
+    return [
+      process.execPath,
+      [
+        join(resolve(base), 'dist/cli/main.js'),
+        'broker',
+        '--port',
+        String(port),
+        '--memory',
+        '--log-level',
+        'warn',
+      ],
+    ]
+  }
   if (name === 'aedes') return [process.execPath, [join(ROOT, 'bench/aedes-server.mjs'), String(port)]]
   if (name === 'mosquitto') {
     const bin = which('mosquitto')
@@ -155,7 +173,7 @@ function brokerCommand(name, port) {
   fail(`unknown broker '${name}'`)
 }
 
-const PORTS = { petrel: 18850, mosquitto: 18830, aedes: 18840, 'petrel-sqlite': 18855 }
+const PORTS = { petrel: 18850, mosquitto: 18830, aedes: 18840, 'petrel-sqlite': 18855, 'petrel-base': 18860 }
 
 function canConnect(port) {
   return new Promise((res) => {

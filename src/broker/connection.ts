@@ -41,7 +41,9 @@ export class Connection implements SessionLink, ClientInfo {
   private readonly broker: Broker
   private readonly decoder: Decoder
   private keepaliveMs = 0
-  private lastSeen = 0
+  // Times are performance.now() values: fractional from the start, so the field's representation
+  // never changes under optimised code (V8 would deoptimise everything that reads a Connection).
+  private lastSeen = performance.now()
   private timer: NodeJS.Timeout | null = null
   /** Packets kept while a hook settles or while this publisher is slowed; `heldAt` is the next one. */
   private held: Packet[] = []
@@ -61,7 +63,7 @@ export class Connection implements SessionLink, ClientInfo {
   private packetsIn = 0
   /** `packetsIn` when the packet now partly received was first seen, and when that was. */
   private partialMark = -1
-  private partialSince = 0
+  private partialSince = performance.now()
   private packetTimer: NodeJS.Timeout | null = null
 
   constructor(broker: Broker, socket: Duplex, remoteAddress: string | undefined) {
@@ -437,10 +439,9 @@ export class Connection implements SessionLink, ClientInfo {
       for (let i = 0; i < n; i++) this.socket.write(pending[i]!)
       this.socket.uncork()
     }
-    // A write the socket took at once emits no 'drain': publishers slowed for this
-    // subscriber learn here that it is keeping up.
-    const session = this.session
-    if (session !== null && session.slowing) session.drained()
+    // A write the socket took whole at once emits no 'drain': publishers slowed for this
+    // subscriber learn it here instead.
+    if (this.session?.slowing && this.socket.writableLength === 0) this.session.drained()
   }
 
   /** Slows this publisher: its PUBLISHes wait (acks still flow) until every pause is resumed. */

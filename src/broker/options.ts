@@ -82,8 +82,8 @@ export interface BrokerOptions {
   slowConsumerTimeout?: number
   /**
    * Milliseconds a subscriber that cannot keep up may slow its publishers down. Past that, if
-   * it took less than a sixteenth of maxOutputBuffer in the window (or no acknowledgement with
-   * a full queue), it counts as stuck: publishers go on at full speed and its QoS 0 messages
+   * it took less than a sixteenth of maxOutputBuffer in the window (or, with a full queue,
+   * acknowledged less than a quarter of maxInflight), it counts as stuck: publishers go on at full speed and its QoS 0 messages
    * are dropped, its QoS 1/2 messages past maxQueuedMessages too, until it drains again.
    * Default 500.
    */

@@ -75,8 +75,8 @@ export class Session {
   private acked = 0
   private ackedMark = 0
   private flushedMark = 0
-  /** When the subscriber last took anything while backed up (performance.now()). */
-  private progressAt = 0
+  /** When the subscriber last took anything while backed up (performance.now(), a fraction from the start: see Connection.lastSeen). */
+  private progressAt = performance.now()
   /** Where a persistent session keeps its state; null for a clean session. */
   readonly store: Store | null
   /** Next store key of a message for this client. */
@@ -341,7 +341,7 @@ export class Session {
   /**
    * Once per window while backed up. Progress is acknowledgements while the queue is full,
    * else bytes the socket took. A window in which the subscriber took too little to matter
-   * (under a sixteenth of maxOutputBuffer, or no acknowledgement) makes it stuck: the
+   * (under a sixteenth of maxOutputBuffer, or a quarter of maxInflight) makes it stuck: the
    * publishers it slows are let go, and what it cannot take is dropped from then on. A
    * subscriber that took nothing at all for slowConsumerTimeout is disconnected.
    */
@@ -359,7 +359,9 @@ export class Session {
     const now = performance.now()
     const flushed = link.flushed
     const took = queueFull ? this.acked - this.ackedMark : flushed - this.flushedMark
-    const enough = queueFull ? took > 0 : took >= this.limits.maxOutputBuffer >>> 4
+    const enough = queueFull
+      ? took >= Math.max(1, this.limits.maxInflight >>> 2)
+      : took >= this.limits.maxOutputBuffer >>> 4
     this.ackedMark = this.acked
     this.flushedMark = flushed
     if (took > 0) this.progressAt = now
@@ -384,18 +386,9 @@ export class Session {
     return this.blocked !== null
   }
 
-  /**
-   * The socket took output (a flush went through, or it drained): publishers slowed on
-   * this session's account go on once it is back under the soft limit with room in its queue.
-   */
+  /** The socket took all output written so far: publishers slowed for this session go on. */
   drained(): void {
-    if (
-      this.blocked !== null &&
-      this.queued < this.limits.maxQueuedMessages &&
-      this.link !== null &&
-      this.link.outputBacklog <= this.limits.maxOutputBuffer >>> 2
-    )
-      this.releaseBlocked()
+    if (this.blocked !== null && this.queued < this.limits.maxQueuedMessages) this.releaseBlocked()
   }
 
   private unwatch(): void {
