@@ -222,46 +222,33 @@ async function caseStuck() {
   }
 }
 
-async function caseConnect() {
+/**
+ * Sends `head` (a fixed header announcing 256 MB, and what follows it), then trickles filler at
+ * ~12 MB/s; prints how long until the broker closed the socket and its RSS peak meanwhile.
+ */
+async function caseTrickle(label, head, { login = false, ms = 15_000 } = {}) {
   const broker = await startBroker(extraOptions)
   const before = (await broker.ask('mem')).rss
   const peak = rssSampler(broker)
-  const s = await rawSocket(broker.port)
-  // CONNECT announcing 256 MB, then its bytes trickle in
-  const ms = await trickle(s, Buffer.from([0x10, 0xff, 0xff, 0xff, 0x7f]), { ms: 15_000 })
+  const socket = login ? (await mqttClient(broker.port, 'big')).socket : await rawSocket(broker.port)
+  const closed = await trickle(socket, head, { ms })
   console.log(
-    `CONNECT announcing 256 MB: closed after ${ms === null ? 'never (15 s)' : `${Math.round(ms)} ms`}; ` +
+    `${label}: closed after ${closed === null ? `never (${ms / 1000} s)` : `${Math.round(closed)} ms`}; ` +
       `RSS ${mb(before)} -> peak ${mb(await peak())}`,
   )
   await broker.stop()
 }
 
-async function caseFirstPublish() {
-  const broker = await startBroker(extraOptions)
-  const before = (await broker.ask('mem')).rss
-  const peak = rssSampler(broker)
-  const s = await rawSocket(broker.port)
-  const ms = await trickle(s, Buffer.from([0x30, 0xff, 0xff, 0xff, 0x7f]), { ms: 15_000 })
-  console.log(
-    `first packet a PUBLISH announcing 256 MB: closed after ${ms === null ? 'never (15 s)' : `${Math.round(ms)} ms`}; ` +
-      `RSS ${mb(before)} -> peak ${mb(await peak())}`,
+const caseConnect = () =>
+  caseTrickle('CONNECT announcing 256 MB, trickled at ~12 MB/s', Buffer.from([0x10, 0xff, 0xff, 0xff, 0x7f]))
+const caseFirstPublish = () =>
+  caseTrickle('first packet a PUBLISH announcing 256 MB', Buffer.from([0x30, 0xff, 0xff, 0xff, 0x7f]))
+const caseBigPublish = () =>
+  caseTrickle(
+    'authenticated PUBLISH announcing 256 MB, trickled at ~12 MB/s',
+    Buffer.from([0x30, 0xff, 0xff, 0xff, 0x7f, 0x00, 0x01, 0x74]),
+    { login: true, ms: 20_000 },
   )
-  await broker.stop()
-}
-
-async function caseBigPublish() {
-  const broker = await startBroker(extraOptions)
-  const before = (await broker.ask('mem')).rss
-  const peak = rssSampler(broker)
-  const c = await mqttClient(broker.port, 'big')
-  const head = Buffer.from([0x30, 0xff, 0xff, 0xff, 0x7f, 0x00, 0x01, 0x74])
-  const ms = await trickle(c.socket, head, { ms: 20_000 })
-  console.log(
-    `authenticated PUBLISH announcing 256 MB, trickled at ~12 MB/s: closed after ${ms === null ? 'never (20 s)' : `${Math.round(ms)} ms`}; ` +
-      `RSS ${mb(before)} -> peak ${mb(await peak())}`,
-  )
-  await broker.stop()
-}
 
 async function caseDeep() {
   const broker = await startBroker(extraOptions)
