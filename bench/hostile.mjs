@@ -7,8 +7,9 @@
 //   node bench/hostile.mjs                 # every case
 //   node bench/hostile.mjs stuck memory    # some of: stuck connect first-publish big-publish deep memory
 //
-// The stuck-subscriber case drives ../shared/tools/loadgen (one2one, QoS 0), built into the
-// temp folder, with and without a subscriber to '#' that never reads.
+// The stuck-subscriber case drives ../shared/tools/loadgen (one2one, QoS 0; HOSTILE_SCENARIO and
+// HOSTILE_QOS choose others), built into the temp folder, with and without a subscriber to '#'
+// that never reads.
 import { execFileSync, fork } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { connect as netConnect } from 'node:net'
@@ -170,12 +171,18 @@ function loadgen() {
   return bin
 }
 
+/** The stuck case's load: HOSTILE_SCENARIO (one2one, fanin, fanout, mesh) and HOSTILE_QOS; one2one QoS 0 by default. */
+const SCENARIO = process.env.HOSTILE_SCENARIO ?? 'one2one'
+const QOS = process.env.HOSTILE_QOS ?? '0'
+// more than can be sent in the run, per publisher: the run ends at its timeout
+const COUNT = String(SCENARIO === 'one2one' ? 20_000_000 : 2_000_000)
+
 function runLoadgen(port, seconds) {
   const out = execFileSync(
     loadgen(),
     [
-      ...['--host', '127.0.0.1', '--port', String(port), '--scenario', 'one2one', '--qos', '0'],
-      ...['--size', '64', '--count', '20000000', '--timeout', String(seconds), '--idle', '2', '--json'],
+      ...['--host', '127.0.0.1', '--port', String(port), '--scenario', SCENARIO, '--qos', QOS],
+      ...['--size', '64', '--count', COUNT, '--timeout', String(seconds), '--idle', '2', '--json'],
     ],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
   ).trim()
