@@ -115,6 +115,8 @@ export interface ResolvedOptions {
   maxOutputBuffer: number
   sessionExpiry: number
   logger: Logger
+  /** The monotonic clock timers are measured on (performance.now). */
+  now: () => number
 }
 
 /** The MQTT maximum: 4 bytes of header and a remaining length of 268435455. [MQTT-2.2.3] */
@@ -170,5 +172,6 @@ export function resolveOptions(o: BrokerOptions = {}): ResolvedOptions {
     maxOutputBuffer: int('maxOutputBuffer', o.maxOutputBuffer, 4 * 1024 * 1024, 1024),
     sessionExpiry: int('sessionExpiry', o.sessionExpiry, 7 * 24 * 3600, 0),
     logger: o.logger ?? silentLogger,
+    now: () => performance.now(),
   }
 }

@@ -36,6 +36,8 @@ export interface SessionLimits {
   slowConsumerTimeout: number
   stuckConsumerWindow: number
   logger: Logger
+  /** Milliseconds on a monotonic clock (performance.now(); a test may give its own). */
+  now: () => number
 }
 
 export interface SessionCounters {
@@ -325,7 +327,7 @@ export class Session {
       }
     }
     if (this.watch === null && this.link !== null) {
-      this.progressAt = performance.now()
+      this.progressAt = this.limits.now()
       this.flushedMark = this.link.flushed
       this.ackedMark = this.acked
       this.armWatch()
@@ -356,7 +358,7 @@ export class Session {
       if (this.blocked !== null) this.releaseBlocked()
       return
     }
-    const now = performance.now()
+    const now = this.limits.now()
     const flushed = link.flushed
     const took = queueFull ? this.acked - this.ackedMark : flushed - this.flushedMark
     const enough = queueFull

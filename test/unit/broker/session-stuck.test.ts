@@ -1,0 +1,183 @@
+import assert from 'node:assert/strict'
+import { beforeEach, mock, test } from 'node:test'
+import { Message } from '../../../src/broker/message.js'
+import { silentLogger } from '../../../src/broker/options.js'
+import { Session, type SessionLimits, type SessionLink } from '../../../src/broker/session.js'
+import type { QoS } from '../../../src/protocol/index.js'
+
+/**
+ * Slow against stuck subscribers, without sockets: a fake link whose peer reads when the
+ * test says so, and mocked timers with the same clock.
+ */
+
+class FakeLink implements SessionLink {
+  outputBacklog = 0
+  flushed = 0
+  sent = 0
+  paused = 0
+  resumed = 0
+  droppedAsSlow = false
+  /** Bytes are taken by the peer at once (for the QoS 1 tests). */
+  autoFlush = false
+
+  send(bytes: Buffer): void {
+    this.sent++
+    if (this.autoFlush) this.flushed += bytes.length
+    else this.outputBacklog += bytes.length
+  }
+  /** The peer reads `n` bytes. */
+  take(n: number): void {
+    const k = Math.min(n, this.outputBacklog)
+    this.outputBacklog -= k
+    this.flushed += k
+  }
+  pauseReading(): void {
+    this.paused++
+  }
+  resumeReading(): void {
+    this.resumed++
+  }
+  dropSlowConsumer(): void {
+    this.droppedAsSlow = true
+  }
+  get held(): boolean {
+    return this.paused > this.resumed
+  }
+}
+
+const WINDOW = 500
+const TIMEOUT = 2000
+const BUFFER = 16 * 1024 // soft limit 4 KiB; "enough" progress 1 KiB per window
+
+let clock = 0
+beforeEach(() => {
+  clock = 0
+  mock.timers.reset()
+  mock.timers.enable({ apis: ['setTimeout'] })
+})
+
+function tick(ms: number): void {
+  clock += ms
+  mock.timers.tick(ms)
+}
+
+function session(over: Partial<SessionLimits> = {}): { s: Session; counters: { dropped: number } } {
+  const counters = { messagesSent: 0, bytesSent: 0, dropped: 0 }
+  const limits: SessionLimits = {
+    maxInflight: 4,
+    maxQueuedMessages: 8,
+    maxOutputBuffer: BUFFER,
+    slowConsumerTimeout: TIMEOUT,
+    stuckConsumerWindow: WINDOW,
+    logger: silentLogger,
+    now: () => clock,
+    ...over,
+  }
+  return { s: new Session('sub', true, limits, counters, null), counters }
+}
+
+const msg = (qos: QoS = 0): Message => new Message('t', Buffer.alloc(64), qos, false, null, true)
+
+/** Delivers QoS 0 messages from `from` until it is slowed (at most `max`). */
+function fillUntilSlowed(s: Session, from: FakeLink, max = 1000): void {
+  for (let i = 0; i < max && !from.held; i++) s.deliver(msg(), 0, false, from)
+  assert.ok(from.held, 'the publisher was slowed')
+}
+
+test('a subscriber that takes nothing holds its publisher for one window, then its QoS 0 is dropped and counted', () => {
+  const { s, counters } = session()
+  const sub = new FakeLink()
+  const pub = new FakeLink()
+  s.attach(sub)
+  fillUntilSlowed(s, pub)
+  tick(WINDOW - 1)
+  assert.ok(pub.held, 'still held within the window')
+  tick(1)
+  assert.ok(!pub.held, 'let go after one window')
+  const sent = sub.sent
+  for (let i = 0; i < 100; i++) s.deliver(msg(), 0, false, pub)
+  assert.equal(sub.sent, sent, 'nothing more written to it')
+  assert.equal(counters.dropped, 100)
+  assert.equal(pub.paused, 1, 'not slowed again')
+  assert.ok(sub.outputBacklog <= BUFFER / 4 + 64)
+})
+
+test('a subscriber that takes nothing for slowConsumerTimeout is disconnected; one that took a little is not', () => {
+  const { s } = session()
+  const sub = new FakeLink()
+  s.attach(sub)
+  fillUntilSlowed(s, new FakeLink())
+  tick(TIMEOUT - WINDOW)
+  assert.equal(sub.droppedAsSlow, false)
+  tick(WINDOW)
+  assert.equal(sub.droppedAsSlow, true)
+
+  const other = session().s
+  const reader = new FakeLink()
+  other.attach(reader)
+  fillUntilSlowed(other, new FakeLink())
+  for (let t = 0; t < 3 * TIMEOUT; t += WINDOW) {
+    reader.take(10) // far too little to slow anyone, but progress
+    tick(WINDOW)
+  }
+  assert.equal(reader.droppedAsSlow, false)
+})
+
+test('a subscriber that takes enough in every window keeps its publisher slowed, loses nothing, and lets it go once caught up', () => {
+  const { s, counters } = session()
+  const sub = new FakeLink()
+  const pub = new FakeLink()
+  s.attach(sub)
+  // fill well past the soft limit (an internal publisher is not slowed), then slow `pub`
+  for (let i = 0; i < 200; i++) s.deliver(msg(), 0, false, null)
+  s.deliver(msg(), 0, false, pub)
+  assert.ok(pub.held)
+  for (let w = 0; w < 8; w++) {
+    sub.take(BUFFER / 16) // exactly enough
+    tick(WINDOW)
+    assert.ok(pub.held, `still slowed in window ${w}`)
+  }
+  assert.equal(sub.droppedAsSlow, false)
+  assert.equal(counters.dropped, 0)
+  sub.take(sub.outputBacklog)
+  tick(WINDOW)
+  assert.ok(!pub.held, 'caught up: let go')
+})
+
+test('a full QoS 1 queue without acknowledgements is stuck after one window: publishers go on, what does not fit is dropped', () => {
+  const { s, counters } = session()
+  const sub = new FakeLink()
+  sub.autoFlush = true
+  const pub = new FakeLink()
+  s.attach(sub)
+  // 4 in flight, then 8 queued: full
+  for (let i = 0; i < 12; i++) s.deliver(msg(1), 1, false, pub)
+  assert.equal(sub.sent, 4)
+  assert.equal(s.queued, 8)
+  assert.ok(pub.held)
+  tick(WINDOW)
+  assert.ok(!pub.held)
+  for (let i = 0; i < 5; i++) s.deliver(msg(1), 1, false, pub)
+  assert.equal(s.queued, 8, 'the queue does not grow past maxQueuedMessages')
+  assert.equal(counters.dropped, 5)
+  // acknowledgements: the queue drains in order and the subscriber is an ordinary one again
+  for (let id = 1; id <= 4; id++) s.ack('puback', id)
+  assert.equal(s.queued, 4)
+  assert.equal(sub.sent, 8)
+  tick(WINDOW)
+  for (let i = 0; i < 4; i++) s.deliver(msg(1), 1, false, pub)
+  assert.equal(counters.dropped, 5, 'fits again: queued, not dropped')
+  assert.ok(pub.held, 'full again: slowed again')
+})
+
+test('detaching ends the watch: publishers go on, and the gone connection is not dropped as slow', () => {
+  const { s } = session()
+  const sub = new FakeLink()
+  const pub = new FakeLink()
+  s.attach(sub)
+  fillUntilSlowed(s, pub)
+  s.detach()
+  assert.ok(!pub.held)
+  tick(3 * TIMEOUT)
+  assert.equal(sub.droppedAsSlow, false)
+})
