@@ -47,6 +47,8 @@ export class Connection implements SessionLink, ClientInfo {
   private timer: NodeJS.Timeout | null = null
   /** Packets kept while a hook settles or while this publisher is slowed; `heldAt` is the next one. */
   private held: Packet[] = []
+  /** Wire size of each held packet, by the same index. */
+  private heldSizes: number[] = []
   private heldAt = 0
   private heldBytes = 0
   /** A hook's Promise is pending: later packets wait for it. */
@@ -185,10 +187,17 @@ export class Connection implements SessionLink, ClientInfo {
    * TCP slows the client down. A client with a QoS 1/2 window stops by itself.
    */
   private hold(packet: Packet): void {
+    // what the packet holds is about what it took on the wire
+    const size = this.decoder.rawLength
     this.held.push(packet)
-    this.heldBytes +=
-      packet.type === PacketType.PUBLISH ? packet.payload.length + packet.topic.length + 8 : 16
-    if (!this.socketPaused && this.heldBytes > this.broker.options.maxOutputBuffer >>> 2) {
+    this.heldSizes.push(size)
+    this.heldBytes += size
+    // before CONNACK nobody is owed more than a CONNECT's worth of buffering
+    const budget =
+      this.state === 'connected'
+        ? this.broker.options.maxOutputBuffer >>> 2
+        : this.broker.options.maxConnectSize
+    if (!this.socketPaused && this.heldBytes > budget) {
       this.socketPaused = true
       this.socket.pause()
     }
@@ -218,9 +227,8 @@ export class Connection implements SessionLink, ClientInfo {
       while (this.heldAt < held.length && !this.waiting && (this.throttles === 0 || this.peerGone !== null)) {
         if (!this.isClosed) {
           const packet = held[this.heldAt]!
+          this.heldBytes -= this.heldSizes[this.heldAt]!
           held[this.heldAt++] = undefined as unknown as Packet
-          this.heldBytes -=
-            packet.type === PacketType.PUBLISH ? packet.payload.length + packet.topic.length + 8 : 16
           const wait = this.dispatch(packet)
           if (wait !== undefined) this.waitFor(wait)
         } else {
@@ -229,10 +237,12 @@ export class Connection implements SessionLink, ClientInfo {
       }
       if (this.heldAt === held.length) {
         this.held = []
+        this.heldSizes = []
         this.heldAt = 0
         this.heldBytes = 0
       } else if (this.heldAt > 1024 && this.heldAt * 2 > held.length) {
         this.held = held.slice(this.heldAt) // keep the array from growing under a steady trickle
+        this.heldSizes = this.heldSizes.slice(this.heldAt)
         this.heldAt = 0
       }
     } catch (err) {
@@ -395,8 +405,12 @@ export class Connection implements SessionLink, ClientInfo {
     const socket = this.socket as Duplex & { resetAndDestroy?: () => void }
     if (reset) {
       // (not after end(): Node 20 spins on a reset of a socket that is ending)
-      if (typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy()
-      else socket.destroy()
+      try {
+        socket.resetAndDestroy!()
+      } catch {
+        // not a TCP handle (TLS, a pipe, a test pair): there is no reset to send
+        socket.destroy()
+      }
     } else {
       this.flush()
       socket.end()
@@ -439,9 +453,11 @@ export class Connection implements SessionLink, ClientInfo {
       for (let i = 0; i < n; i++) this.socket.write(pending[i]!)
       this.socket.uncork()
     }
-    // A write the socket took whole at once emits no 'drain': publishers slowed for this
-    // subscriber learn it here instead.
-    if (this.session?.slowing && this.socket.writableLength === 0) this.session.drained()
+    // A write the socket took whole at once emits no 'drain': what waits for this
+    // subscriber's output (slowed publishers, queued messages) learns it here instead.
+    const session = this.session
+    if (session !== null && this.socket.writableLength === 0 && (session.slowing || session.queued > 0))
+      session.drained()
   }
 
   /** Slows this publisher: its PUBLISHes wait (acks still flow) until every pause is resumed. */

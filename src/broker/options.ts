@@ -122,6 +122,8 @@ export interface ResolvedOptions {
 /** The MQTT maximum: 4 bytes of header and a remaining length of 268435455. [MQTT-2.2.3] */
 const MAX_PACKET_SIZE = 268_435_460
 const DEFAULT_MAX_PACKET_SIZE = 4 * 1024 * 1024
+/** The longest delay a Node timer takes (about 24.8 days); a longer one fires after 1 ms. */
+const MAX_TIMER_MS = 2_147_483_647
 
 const noop = (): void => {}
 export const silentLogger: Logger = { debug: noop, info: noop, warn: noop, error: noop }
@@ -160,15 +162,15 @@ export function resolveOptions(o: BrokerOptions = {}): ResolvedOptions {
     authorizeSubscribe: fn('authorizeSubscribe', o.authorizeSubscribe),
     maxPacketSize: int('maxPacketSize', o.maxPacketSize, DEFAULT_MAX_PACKET_SIZE, 16, MAX_PACKET_SIZE),
     maxConnectSize: int('maxConnectSize', o.maxConnectSize, 65_536, 16, MAX_PACKET_SIZE),
-    packetTimeout: int('packetTimeout', o.packetTimeout, 30_000, 1),
+    packetTimeout: int('packetTimeout', o.packetTimeout, 30_000, 1, MAX_TIMER_MS),
     maxTopicLevels: int('maxTopicLevels', o.maxTopicLevels, 128, 1, 65_536),
     maxInflight: int('maxInflight', o.maxInflight, 100, 1, 65_535),
     maxQueuedMessages: int('maxQueuedMessages', o.maxQueuedMessages, 1000, 0),
     maxConnections: int('maxConnections', o.maxConnections, Number.MAX_SAFE_INTEGER, 1),
-    connectTimeout: int('connectTimeout', o.connectTimeout, 10_000, 1),
+    connectTimeout: int('connectTimeout', o.connectTimeout, 10_000, 1, MAX_TIMER_MS),
     sysInterval: int('sysInterval', o.sysInterval, 10, 0),
-    slowConsumerTimeout: int('slowConsumerTimeout', o.slowConsumerTimeout, 30_000, 1),
-    stuckConsumerWindow: int('stuckConsumerWindow', o.stuckConsumerWindow, 500, 1),
+    slowConsumerTimeout: int('slowConsumerTimeout', o.slowConsumerTimeout, 30_000, 1, MAX_TIMER_MS),
+    stuckConsumerWindow: int('stuckConsumerWindow', o.stuckConsumerWindow, 500, 1, MAX_TIMER_MS),
     maxOutputBuffer: int('maxOutputBuffer', o.maxOutputBuffer, 4 * 1024 * 1024, 1024),
     sessionExpiry: int('sessionExpiry', o.sessionExpiry, 7 * 24 * 3600, 0),
     logger: o.logger ?? silentLogger,

@@ -137,7 +137,9 @@ export class Session {
         if (backlog + bytes.length > soft) this.backedUp(from)
         return
       }
-      if (this.outbound.hasRoom) {
+      // a client that acknowledges without reading must not make its output grow: past the
+      // soft limit QoS 1/2 waits in the queue, which is bounded, until the socket takes it
+      if (this.outbound.hasRoom && link.outputBacklog <= this.limits.maxOutputBuffer >>> 2) {
         this.sendQos12(link, msg, qos, retain)
         return
       }
@@ -149,7 +151,11 @@ export class Session {
       return
     }
     this.push(msg.own(), qos, retain)
-    if (qos > 0 && this.queued >= this.limits.maxQueuedMessages) this.backedUp(from)
+    if (
+      qos > 0 &&
+      (this.queued >= this.limits.maxQueuedMessages || link.outputBacklog > this.limits.maxOutputBuffer >>> 2)
+    )
+      this.backedUp(from)
   }
 
   /** A PUBACK, PUBREC or PUBCOMP from the client. */
@@ -187,8 +193,10 @@ export class Session {
   pump(): void {
     const link = this.link
     if (link === null) return
+    const soft = this.limits.maxOutputBuffer >>> 2
     while (this.head < this.queue.length) {
       const q = this.queue[this.head]!
+      if (link.outputBacklog > soft) break // the socket takes the rest when it drains (see drained)
       if (q.qos > 0) {
         if (!this.outbound.hasRoom) break
         this.sendQueued(link, q)
@@ -341,8 +349,8 @@ export class Session {
   }
 
   /**
-   * Once per window while backed up. Progress is acknowledgements while the queue is full,
-   * else bytes the socket took. A window in which the subscriber took too little to matter
+   * Once per window while backed up. Progress is bytes the socket took while output waits,
+   * else acknowledgements (the queue is full). A window in which the subscriber took too little to matter
    * (under a sixteenth of maxOutputBuffer, or a quarter of maxInflight) makes it stuck: the
    * publishers it slows are let go, and what it cannot take is dropped from then on. A
    * subscriber that took nothing at all for slowConsumerTimeout is disconnected.
@@ -352,18 +360,22 @@ export class Session {
     const link = this.link
     if (link === null) return
     const queueFull = this.queued >= this.limits.maxQueuedMessages
-    if (!queueFull && link.outputBacklog <= this.limits.maxOutputBuffer >>> 2) {
+    const outputFull = link.outputBacklog > this.limits.maxOutputBuffer >>> 2
+    if (!queueFull && !outputFull) {
       // caught up
       this.stuck = false
+      if (this.queued > 0) this.pump()
       if (this.blocked !== null) this.releaseBlocked()
       return
     }
     const now = this.limits.now()
     const flushed = link.flushed
-    const took = queueFull ? this.acked - this.ackedMark : flushed - this.flushedMark
-    const enough = queueFull
-      ? took >= Math.max(1, this.limits.maxInflight >>> 2)
-      : took >= this.limits.maxOutputBuffer >>> 4
+    // While output waits, only bytes the socket took count: acknowledgements of what was
+    // sent earlier say nothing of a client that no longer reads.
+    const took = outputFull ? flushed - this.flushedMark : this.acked - this.ackedMark
+    const enough = outputFull
+      ? took >= this.limits.maxOutputBuffer >>> 4
+      : took >= Math.max(1, this.limits.maxInflight >>> 2)
     this.ackedMark = this.acked
     this.flushedMark = flushed
     if (took > 0) this.progressAt = now
@@ -388,9 +400,13 @@ export class Session {
     return this.blocked !== null
   }
 
-  /** The socket took all output written so far: publishers slowed for this session go on. */
+  /**
+   * The socket took all output written so far: what waited for it goes out, and publishers
+   * slowed for this session go on (pump releases them once the queue has room).
+   */
   drained(): void {
-    if (this.blocked !== null && this.queued < this.limits.maxQueuedMessages) this.releaseBlocked()
+    if (this.queued > 0) this.pump()
+    else if (this.blocked !== null) this.releaseBlocked()
   }
 
   private unwatch(): void {

@@ -52,7 +52,7 @@ const BROKER_KEYS: { [K in keyof Required<FileBrokerOptions>]: Kind & { help: st
   packetTimeout: {
     type: 'int',
     min: 1,
-    max: Number.MAX_SAFE_INTEGER,
+    max: 2_147_483_647,
     help: 'ms a started packet has to arrive whole',
   },
   maxTopicLevels: { type: 'int', min: 1, max: 65_536, help: 'levels of a topic name or filter' },
@@ -67,7 +67,7 @@ const BROKER_KEYS: { [K in keyof Required<FileBrokerOptions>]: Kind & { help: st
   connectTimeout: {
     type: 'int',
     min: 1,
-    max: Number.MAX_SAFE_INTEGER,
+    max: 2_147_483_647,
     help: 'ms a new connection has to send CONNECT',
   },
   sysInterval: {
@@ -79,13 +79,13 @@ const BROKER_KEYS: { [K in keyof Required<FileBrokerOptions>]: Kind & { help: st
   slowConsumerTimeout: {
     type: 'int',
     min: 1,
-    max: Number.MAX_SAFE_INTEGER,
+    max: 2_147_483_647,
     help: 'ms a subscriber with messages waiting may take none before it is disconnected',
   },
   stuckConsumerWindow: {
     type: 'int',
     min: 1,
-    max: Number.MAX_SAFE_INTEGER,
+    max: 2_147_483_647,
     help: 'ms a subscriber that cannot keep up may slow its publishers',
   },
   maxOutputBuffer: {

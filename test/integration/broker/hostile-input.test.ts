@@ -203,3 +203,29 @@ test('a packet that takes its time but arrives within packetTimeout is delivered
   }
   assert.equal(c.ended, false)
 })
+
+test('packets sent behind a CONNECT while authenticate is pending are held within maxConnectSize, not without bound', async (t) => {
+  let release: (ok: boolean) => void = () => {}
+  const tb = await startBroker({ authenticate: () => new Promise<boolean>((r) => (release = r)) }, t)
+  const c = await tb.open()
+  const heapBefore = heapAfterGc()
+  c.send({
+    type: PacketType.CONNECT,
+    protocolName: 'MQTT',
+    protocolVersion: 4,
+    clean: true,
+    keepalive: 0,
+    clientId: 'held-behind-connect',
+  })
+  // 200 SUBSCRIBEs of 60 000-character filters: 12 MB if the broker kept them all
+  const filter = 'f'.repeat(60_000)
+  for (let i = 0; i < 200; i++)
+    c.send({ type: PacketType.SUBSCRIBE, packetId: i + 1, subscriptions: [{ topic: filter, qos: 0 }] })
+  await sleep(500)
+  const grown = heapAfterGc() - heapBefore
+  assert.ok(grown < 4 * 1024 * 1024, `heap grew ${(grown / 1048576).toFixed(1)} MB`)
+  // once in, the held SUBSCRIBEs are all answered, in order
+  release(true)
+  assert.equal((await c.next(PacketType.CONNACK, 2000)).returnCode, 0)
+  for (let i = 0; i < 200; i++) assert.equal((await c.next(PacketType.SUBACK, 5000)).packetId, i + 1)
+})

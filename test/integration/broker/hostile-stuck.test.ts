@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict'
+import { createConnection, createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { test } from 'node:test'
 import { PacketType } from '../../../src/protocol/index.js'
 import { CountingSubscriber, flood, heapAfterGc, rawConnect, sleep } from '../../helpers/flood.js'
-import { startBroker, uniqueId } from '../../helpers/raw-client.js'
+import { RawClient, startBroker, uniqueId } from '../../helpers/raw-client.js'
 
 /**
  * A subscriber that stops reading its socket must not stall anybody else: past a short
@@ -144,3 +147,34 @@ test('a QoS 1 subscriber that never acknowledges fills its queue, is then passed
   assert.equal(will.payload.toString(), 'gone')
   assert.ok(performance.now() - start >= SLOW_TIMEOUT * 0.9)
 })
+
+test('drops a stuck subscriber on a socket that cannot be reset (a Unix socket, as with TLS) without crashing, publishing its will', async (t) => {
+  const tb = await startBroker(
+    { stuckConsumerWindow: WINDOW, slowConsumerTimeout: 1000, maxOutputBuffer: 64 * 1024 },
+    t,
+  )
+  const path = join(tmpdir(), `petrel-${process.pid}-${Date.now()}.sock`)
+  const server = createServer((s) => tb.broker.handle(s))
+  await new Promise<void>((r) => server.listen(path, r))
+  t.after(() => server.close())
+  const watcher = await tb.connect()
+  await watcher.subscribe('unix/will', 0)
+  const stuck = RawClient.wrap(createConnection(path))
+  await stuck.connect({ will: { topic: 'unix/will', payload: Buffer.from('gone'), qos: 0, retain: false } })
+  await stuck.subscribe('#', 0)
+  stuck.socket.pause()
+  const publisher = await rawConnect(tb.port, uniqueId('pub'))
+  t.after(() => publisher.destroy())
+  await flood(publisher, 'unix/t', 500)
+  const will = await watcher.until((p) => p.type === PacketType.PUBLISH && p.topic === 'unix/will', 5000)
+  assert.equal((will as { payload: Buffer }).payload.toString(), 'gone')
+  await waitUntil(() => tb.broker.connectedCount === 2, 2000) // watcher, publisher
+})
+
+async function waitUntil(ok: () => boolean, ms: number): Promise<void> {
+  const deadline = performance.now() + ms
+  while (!ok()) {
+    assert.ok(performance.now() < deadline, `not within ${ms} ms`)
+    await sleep(20)
+  }
+}

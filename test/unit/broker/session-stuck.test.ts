@@ -181,3 +181,43 @@ test('detaching ends the watch: publishers go on, and the gone connection is not
   tick(3 * TIMEOUT)
   assert.equal(sub.droppedAsSlow, false)
 })
+
+test('a QoS 1 subscriber that acknowledges everything without reading cannot grow its output: sends stop at the soft limit, then it is stuck and dropped', () => {
+  const { s, counters } = session({ maxInflight: 100, maxQueuedMessages: 50 })
+  const sub = new FakeLink()
+  const pub = new FakeLink()
+  s.attach(sub)
+  let nextAck = 1
+  // a publisher delivers until it is slowed (a held publisher is not read)
+  for (let i = 0; i < 5000 && !pub.held; i++) {
+    s.deliver(msg(1), 1, false, pub)
+    // acknowledges every PUBLISH it was sent, reads none of them
+    while (nextAck <= sub.sent) s.ack('puback', nextAck++)
+  }
+  assert.ok(pub.held, 'its output past the soft limit slows the publisher')
+  assert.ok(sub.outputBacklog <= BUFFER / 4 + 100, `${sub.outputBacklog} bytes waiting for it`)
+  assert.ok(s.queued <= 50)
+  // acknowledgements alone are no progress while its output waits
+  while (nextAck <= sub.sent) s.ack('puback', nextAck++)
+  tick(WINDOW)
+  assert.ok(!pub.held, 'stuck: the publisher goes on')
+  for (let i = 0; i < 100; i++) s.deliver(msg(1), 1, false, pub)
+  assert.equal(s.queued, 50, 'the queue fills to maxQueuedMessages')
+  assert.ok(counters.dropped >= 50, `${counters.dropped} dropped`)
+  assert.ok(!pub.held)
+  tick(TIMEOUT)
+  assert.equal(sub.droppedAsSlow, true)
+})
+
+test('QoS 1 output held back at the soft limit goes out, in order, once the socket drains', () => {
+  const { s } = session({ maxInflight: 100, maxQueuedMessages: 1000 })
+  const sub = new FakeLink()
+  s.attach(sub)
+  for (let i = 0; i < 200; i++) s.deliver(msg(1), 1, false, null)
+  const first = sub.sent
+  assert.ok(first < 100, `${first} sent before the soft limit`)
+  assert.equal(s.queued, 200 - first)
+  sub.take(sub.outputBacklog)
+  s.drained()
+  assert.equal(sub.sent, 100, 'the window fills again once the socket took the output')
+})
