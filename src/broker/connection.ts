@@ -6,6 +6,7 @@ import { encode, encodeAck } from '../protocol/encoder.js'
 import type { ConnectPacket, Packet, PublishPacket, Will } from '../protocol/packets.js'
 import type { Broker } from './broker.js'
 import type { ClientInfo } from './options.js'
+import { PacketTimer, type PartlyReceived } from './packet-timer.js'
 import type { Session, SessionLink } from './session.js'
 
 /**
@@ -24,7 +25,7 @@ export type ConnectionState = 'awaiting-connect' | 'authenticating' | 'connected
 
 const PINGRESP = Buffer.from([0xd0, 0])
 
-export class Connection implements SessionLink, ClientInfo {
+export class Connection implements SessionLink, ClientInfo, PartlyReceived {
   state: ConnectionState = 'awaiting-connect'
   id = ''
   username: string | undefined = undefined
@@ -61,12 +62,8 @@ export class Connection implements SessionLink, ClientInfo {
   private replaying = false
   /** Why the peer left while packets it sent were still held: they are handled first (see peerEnded). */
   private peerGone: string | null = null
-  /** Packets decoded so far; tells one partly received packet from the next (see partialPacket). */
-  private packetsIn = 0
-  /** `packetsIn` when the packet now partly received was first seen, and when that was. */
-  private partialMark = -1
-  private partialSince = performance.now()
-  private packetTimer: NodeJS.Timeout | null = null
+  /** packetTimeout for a packet partly received (see PacketTimer). */
+  private readonly packetTimer: PacketTimer
 
   constructor(broker: Broker, socket: Duplex, remoteAddress: string | undefined) {
     this.broker = broker
@@ -78,6 +75,7 @@ export class Connection implements SessionLink, ClientInfo {
     this.decoder = new Decoder((p) => this.onPacket(p), {
       maxPacketSize: Math.min(maxPacketSize, maxConnectSize),
     })
+    this.packetTimer = new PacketTimer(this, broker.options.packetTimeout)
     socket.on('data', (chunk: Buffer) => this.onData(chunk))
     socket.on('error', (err: Error) => this.peerEnded(`socket error: ${err.message}`))
     socket.on('end', () => this.peerEnded('connection closed by peer'))
@@ -122,43 +120,26 @@ export class Connection implements SessionLink, ClientInfo {
       this.protocolViolation(err)
       return
     }
-    if (this.decoder.buffered > 0 && !this.isClosed) this.partialPacket(now)
+    if (this.decoder.buffered > 0 && !this.isClosed) this.packetTimer.partial(now)
   }
 
-  /**
-   * A packet has begun and not yet ended: it must end within `packetTimeout`, so a
-   * client that trickles a large packet cannot keep its buffer for long. One lazy
-   * timer, as for keep-alive: a chunk only records when a new packet began.
-   */
-  private partialPacket(now: number): void {
-    if (this.partialMark !== this.packetsIn) {
-      this.partialMark = this.packetsIn
-      this.partialSince = now
-    }
-    if (this.packetTimer === null) this.armPacketTimer(this.broker.options.packetTimeout)
+  // PartlyReceived, for the PacketTimer
+  get buffered(): number {
+    return this.decoder.buffered
   }
-
-  private armPacketTimer(delay: number): void {
-    this.packetTimer = setTimeout(() => {
-      this.packetTimer = null
-      if (this.state === 'closed' || this.decoder.buffered === 0) return
-      const now = performance.now()
-      // while this publisher is held back it is not read: the packet's bytes wait in the socket
-      if (this.socketPaused) this.partialSince = now
-      const left = this.broker.options.packetTimeout - (now - this.partialSince)
-      if (left > 0) this.armPacketTimer(left)
-      else {
-        this.broker.log.debug(
-          { clientId: this.id, buffered: this.decoder.buffered },
-          'a packet did not arrive whole within packetTimeout',
-        )
-        this.close('packet not complete within packetTimeout', true)
-      }
-    }, delay)
+  get paused(): boolean {
+    return this.socketPaused
+  }
+  packetTimedOut(): void {
+    this.broker.log.debug(
+      { clientId: this.id, buffered: this.decoder.buffered },
+      'a packet did not arrive whole within packetTimeout',
+    )
+    this.close('packet not complete within packetTimeout', true)
   }
 
   private onPacket(packet: Packet): void {
-    this.packetsIn++
+    this.packetTimer.packet()
     if (this.state === 'closed') return
     this.broker.stats.messagesReceived++ // packets of any type, as $SYS/broker/messages/received counts them
     if (this.waiting || this.throttles > 0 || this.heldAt < this.held.length) {
@@ -399,8 +380,7 @@ export class Connection implements SessionLink, ClientInfo {
     this.state = 'closed'
     if (this.timer !== null) clearTimeout(this.timer)
     this.timer = null
-    if (this.packetTimer !== null) clearTimeout(this.packetTimer)
-    this.packetTimer = null
+    this.packetTimer.stop()
     this.broker.commit() // nothing this connection was told is acknowledged may be undurable
     const socket = this.socket as Duplex & { resetAndDestroy?: () => void }
     if (reset) {

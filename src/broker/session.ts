@@ -3,6 +3,7 @@ import type { Will } from '../protocol/packets.js'
 import { InboundQos2 } from '../session/inbound.js'
 import { type AckType, Await, OutboundFlow } from '../session/outbound.js'
 import type { Store } from '../store/store.js'
+import { ConsumerWatch } from './consumer-watch.js'
 import type { Message } from './message.js'
 import type { Logger } from './options.js'
 
@@ -69,16 +70,10 @@ export class Session {
   private readonly counters: SessionCounters
   /** Publishers slowed because this session cannot keep up. */
   private blocked: Set<SessionLink> | null = null
-  /** Watches a backed-up subscriber for progress (see check). */
-  private watch: NodeJS.Timeout | null = null
-  /** No progress for a stuckConsumerWindow: publishers are not slowed on its account. */
-  private stuck = false
+  /** Tells slow from stuck while this subscriber is backed up (see ConsumerWatch). */
+  private readonly watch: ConsumerWatch
   /** Outbound QoS 1/2 flows completed: progress of a full queue. */
-  private acked = 0
-  private ackedMark = 0
-  private flushedMark = 0
-  /** When the subscriber last took anything while backed up (performance.now(), a fraction from the start: see Connection.lastSeen). */
-  private progressAt = performance.now()
+  acked = 0
   /** Where a persistent session keeps its state; null for a clean session. */
   readonly store: Store | null
   /** Next store key of a message for this client. */
@@ -99,6 +94,7 @@ export class Session {
     this.counters = counters
     this.store = clean ? null : store
     this.outbound = new OutboundFlow<number>(limits.maxInflight)
+    this.watch = new ConsumerWatch(this, limits)
   }
 
   get queued(): number {
@@ -125,7 +121,7 @@ export class Session {
       if (qos === 0) {
         const backlog = link.outputBacklog
         const soft = this.limits.maxOutputBuffer >>> 2
-        if (backlog > soft && (this.stuck || backlog > this.limits.maxOutputBuffer)) {
+        if (backlog > soft && (this.watch.stuck || backlog > this.limits.maxOutputBuffer)) {
           this.drop(qos, 'the output buffer of a slow subscriber is full (maxOutputBuffer)')
           return
         }
@@ -145,7 +141,7 @@ export class Session {
       }
     }
     // Behind others: keep the order of this topic [MQTT-4.6.0-6].
-    if (this.queued >= this.limits.maxQueuedMessages && (qos === 0 || this.stuck)) {
+    if (this.queued >= this.limits.maxQueuedMessages && (qos === 0 || this.watch.stuck)) {
       // A stuck subscriber slows nobody, so its queue cannot be let grow either.
       this.drop(qos, 'the queue of a slow subscriber is full (maxQueuedMessages)')
       return
@@ -185,7 +181,7 @@ export class Session {
   /** The connection is gone. Publishers blocked on this session may go on. */
   detach(): void {
     this.link = null
-    this.unwatch()
+    this.watch.stop()
     this.releaseBlocked()
   }
 
@@ -221,7 +217,7 @@ export class Session {
     this.inbound.clear()
     this.queue = []
     this.head = 0
-    this.unwatch()
+    this.watch.stop()
     this.releaseBlocked()
   }
 
@@ -322,77 +318,34 @@ export class Session {
   /**
    * This subscriber has more waiting than it should (QoS 0 output past the soft limit, or a
    * full queue). The publisher is slowed (not read) until it drains, unless the subscriber
-   * is stuck; and a watch starts that tells slow from stuck (see check).
+   * is stuck; and the watch that tells slow from stuck starts.
    */
   private backedUp(from: SessionLink | null): void {
     // Also a client publishing to itself: its acknowledgements still get through while
     // its PUBLISHes are held (Connection.hold), so it can always drain its own queue.
-    if (from !== null && !this.stuck) {
+    if (from !== null && !this.watch.stuck) {
       this.blocked ??= new Set()
       if (!this.blocked.has(from)) {
         this.blocked.add(from)
         from.pauseReading()
       }
     }
-    if (this.watch === null && this.link !== null) {
-      this.progressAt = this.limits.now()
-      this.flushedMark = this.link.flushed
-      this.ackedMark = this.acked
-      this.armWatch()
-    }
+    this.watch.start()
   }
 
-  private armWatch(): void {
-    const { stuckConsumerWindow, slowConsumerTimeout } = this.limits
-    this.watch = setTimeout(this.check, Math.min(stuckConsumerWindow, slowConsumerTimeout))
-    this.watch.unref()
+  /** (ConsumerWatch) Nothing waits any more. */
+  caughtUp(): void {
+    if (this.queued > 0) this.pump()
+    if (this.blocked !== null) this.releaseBlocked()
   }
 
-  /**
-   * Once per window while backed up. Progress is bytes the socket took while output waits,
-   * else acknowledgements (the queue is full). A window in which the subscriber took too little to matter
-   * (under a sixteenth of maxOutputBuffer, or a quarter of maxInflight) makes it stuck: the
-   * publishers it slows are let go, and what it cannot take is dropped from then on. A
-   * subscriber that took nothing at all for slowConsumerTimeout is disconnected.
-   */
-  private readonly check = (): void => {
-    this.watch = null
-    const link = this.link
-    if (link === null) return
-    const queueFull = this.queued >= this.limits.maxQueuedMessages
-    const outputFull = link.outputBacklog > this.limits.maxOutputBuffer >>> 2
-    if (!queueFull && !outputFull) {
-      // caught up
-      this.stuck = false
-      if (this.queued > 0) this.pump()
-      if (this.blocked !== null) this.releaseBlocked()
-      return
-    }
-    const now = this.limits.now()
-    const flushed = link.flushed
-    // While output waits, only bytes the socket took count: acknowledgements of what was
-    // sent earlier say nothing of a client that no longer reads.
-    const took = outputFull ? flushed - this.flushedMark : this.acked - this.ackedMark
-    const enough = outputFull
-      ? took >= this.limits.maxOutputBuffer >>> 4
-      : took >= Math.max(1, this.limits.maxInflight >>> 2)
-    this.ackedMark = this.acked
-    this.flushedMark = flushed
-    if (took > 0) this.progressAt = now
-    if (enough) this.stuck = false
-    else if (!this.stuck) {
-      this.stuck = true
-      this.limits.logger.debug(
-        { clientId: this.clientId, queued: this.queued, backlog: link.outputBacklog },
-        'subscriber is not keeping up: its publishers are no longer slowed for it',
-      )
-      this.releaseBlocked()
-    }
-    if (now - this.progressAt >= this.limits.slowConsumerTimeout) {
-      link.dropSlowConsumer()
-      return
-    }
-    this.armWatch()
+  /** (ConsumerWatch) It took too little in a window: its publishers go on. */
+  becameStuck(): void {
+    this.limits.logger.debug(
+      { clientId: this.clientId, queued: this.queued, backlog: this.link?.outputBacklog },
+      'subscriber is not keeping up: its publishers are no longer slowed for it',
+    )
+    this.releaseBlocked()
   }
 
   /** True while publishers are slowed on this session's account. */
@@ -407,14 +360,6 @@ export class Session {
   drained(): void {
     if (this.queued > 0) this.pump()
     else if (this.blocked !== null) this.releaseBlocked()
-  }
-
-  private unwatch(): void {
-    if (this.watch !== null) {
-      clearTimeout(this.watch)
-      this.watch = null
-    }
-    this.stuck = false
   }
 
   private releaseBlocked(): void {
