@@ -48,8 +48,10 @@ export class Connection implements SessionLink, ClientInfo, PartlyReceived {
   private timer: NodeJS.Timeout | null = null
   /** Packets kept while a hook settles or while this publisher is slowed; `heldAt` is the next one. */
   private held: Packet[] = []
-  /** Wire size of each held packet, by the same index. */
-  private heldSizes: number[] = []
+  /** The wire bytes of each held QoS 0 PUBLISH (null for others), by the same index: forwarded as they are. */
+  private heldRaw: (Buffer | null)[] = []
+  /** Those of the held PUBLISH being handled now. */
+  private replayRaw: Buffer | null = null
   private heldAt = 0
   private heldBytes = 0
   /** A hook's Promise is pending: later packets wait for it. */
@@ -168,11 +170,13 @@ export class Connection implements SessionLink, ClientInfo, PartlyReceived {
    * TCP slows the client down. A client with a QoS 1/2 window stops by itself.
    */
   private hold(packet: Packet): void {
-    // what the packet holds is about what it took on the wire
-    const size = this.decoder.rawLength
     this.held.push(packet)
-    this.heldSizes.push(size)
-    this.heldBytes += size
+    this.heldRaw.push(
+      packet.type === PacketType.PUBLISH && packet.qos === 0 && !packet.retain
+        ? this.decoder.rawBytes()
+        : null,
+    )
+    this.heldBytes += heldSize(packet)
     // before CONNACK nobody is owed more than a CONNECT's worth of buffering
     const budget =
       this.state === 'connected'
@@ -200,7 +204,7 @@ export class Connection implements SessionLink, ClientInfo, PartlyReceived {
   private drainHeld(): void {
     if (this.draining || this.isClosed) return
     this.draining = true
-    // Replayed packets are outside the decoder's callback: their raw bytes are gone (see forwardable).
+    // Replayed packets are outside the decoder's callback: their raw bytes were kept (see forwardable).
     this.replaying = true
     try {
       const held = this.held
@@ -208,7 +212,9 @@ export class Connection implements SessionLink, ClientInfo, PartlyReceived {
       while (this.heldAt < held.length && !this.waiting && (this.throttles === 0 || this.peerGone !== null)) {
         if (!this.isClosed) {
           const packet = held[this.heldAt]!
-          this.heldBytes -= this.heldSizes[this.heldAt]!
+          this.heldBytes -= heldSize(packet)
+          this.replayRaw = this.heldRaw[this.heldAt]!
+          this.heldRaw[this.heldAt] = null
           held[this.heldAt++] = undefined as unknown as Packet
           const wait = this.dispatch(packet)
           if (wait !== undefined) this.waitFor(wait)
@@ -218,12 +224,12 @@ export class Connection implements SessionLink, ClientInfo, PartlyReceived {
       }
       if (this.heldAt === held.length) {
         this.held = []
-        this.heldSizes = []
+        this.heldRaw = []
         this.heldAt = 0
         this.heldBytes = 0
       } else if (this.heldAt > 1024 && this.heldAt * 2 > held.length) {
         this.held = held.slice(this.heldAt) // keep the array from growing under a steady trickle
-        this.heldSizes = this.heldSizes.slice(this.heldAt)
+        this.heldRaw = this.heldRaw.slice(this.heldAt)
         this.heldAt = 0
       }
     } catch (err) {
@@ -231,6 +237,7 @@ export class Connection implements SessionLink, ClientInfo, PartlyReceived {
       this.protocolViolation(err)
     } finally {
       this.replaying = false
+      this.replayRaw = null
       this.draining = false
     }
     if (this.peerGone !== null) {
@@ -459,6 +466,27 @@ export class Connection implements SessionLink, ClientInfo, PartlyReceived {
 
   /** PUBLISH bytes as received, when they can be forwarded unchanged to QoS 0 subscribers. */
   forwardable(packet: PublishPacket): Buffer | null {
-    return packet.qos === 0 && !packet.retain && !this.replaying ? this.decoder.rawBytes() : null
+    if (packet.qos !== 0 || packet.retain) return null
+    return this.replaying ? this.replayRaw : this.decoder.rawBytes()
+  }
+}
+
+/** About what a held packet keeps in memory: its topics and payload, plus a little. */
+function heldSize(p: Packet): number {
+  switch (p.type) {
+    case PacketType.PUBLISH:
+      return p.payload.length + p.topic.length + 8
+    case PacketType.SUBSCRIBE: {
+      let n = 8
+      for (const s of p.subscriptions) n += s.topic.length + 8
+      return n
+    }
+    case PacketType.UNSUBSCRIBE: {
+      let n = 8
+      for (const t of p.topics) n += t.length + 8
+      return n
+    }
+    default:
+      return 16
   }
 }

@@ -171,7 +171,9 @@ export function resolveOptions(o: BrokerOptions = {}): ResolvedOptions {
     sysInterval: int('sysInterval', o.sysInterval, 10, 0),
     slowConsumerTimeout: int('slowConsumerTimeout', o.slowConsumerTimeout, 30_000, 1, MAX_TIMER_MS),
     stuckConsumerWindow: int('stuckConsumerWindow', o.stuckConsumerWindow, 500, 1, MAX_TIMER_MS),
-    maxOutputBuffer: int('maxOutputBuffer', o.maxOutputBuffer, 4 * 1024 * 1024, 1024),
+    // at least 64 KiB: a quarter of it then reaches a socket's 16 KiB high-water mark, so the
+    // write that crosses the soft limit always ends in a 'drain' that lets slowed publishers go
+    maxOutputBuffer: int('maxOutputBuffer', o.maxOutputBuffer, 4 * 1024 * 1024, 65_536),
     sessionExpiry: int('sessionExpiry', o.sessionExpiry, 7 * 24 * 3600, 0),
     logger: o.logger ?? silentLogger,
     now: () => performance.now(),

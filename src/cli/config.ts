@@ -90,7 +90,7 @@ const BROKER_KEYS: { [K in keyof Required<FileBrokerOptions>]: Kind & { help: st
   },
   maxOutputBuffer: {
     type: 'int',
-    min: 1024,
+    min: 65_536,
     max: Number.MAX_SAFE_INTEGER,
     help: 'bytes of unsent QoS 0 data per connection',
   },

@@ -72,11 +72,6 @@ export class Decoder {
     return b.subarray(this.rawStart, this.rawEnd)
   }
 
-  /** Wire size of the packet being delivered; valid only inside `onPacket`. */
-  get rawLength(): number {
-    return this.rawEnd - this.rawStart
-  }
-
   push(chunk: Buffer): void {
     if (this.state === State.Failed) {
       throw protocolError(ErrorCode.DECODER_FAILED, 'decoder already failed on malformed input')

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { PacketType, type PublishPacket } from '../../../src/protocol/index.js'
+import { encode, PacketType, type PublishPacket } from '../../../src/protocol/index.js'
 import { type RawClient, startBroker } from '../../helpers/raw-client.js'
 
 /**
@@ -67,4 +67,36 @@ test('a client that publishes QoS 1 to its own subscription without acknowledgin
     got,
     Array.from({ length: n }, (_, i) => `m${i}`),
   )
+})
+
+test('QoS 0 PUBLISHes held while their publisher is slowed reach the subscriber whole and in order, forwarded as they were sent [MQTT-4.6.0-6]', async (t) => {
+  const tb = await startBroker({ maxOutputBuffer: 65_536, stuckConsumerWindow: 5_000 }, t)
+  const sub = await tb.connect()
+  await sub.subscribe('held/#', 0)
+  sub.socket.pause() // slow: reads nothing for a while, so the publisher is held
+  const pub = await tb.connect()
+  // 20 MB: more than the kernel's socket buffers take, so the broker must hold the publisher
+  // (its 64 KiB output budget would drop them otherwise, and every one must arrive)
+  const n = 20_000
+  const filler = Buffer.alloc(1000, 0x66)
+  const sent: Buffer[] = []
+  for (let i = 0; i < n; i++) {
+    const packet = {
+      type: PacketType.PUBLISH,
+      topic: `held/${i % 7}`,
+      payload: Buffer.concat([Buffer.from(`m${i}:`), filler]),
+      qos: 0,
+      retain: false,
+      dup: false,
+      packetId: 0,
+    } as const
+    sent.push(encode(packet))
+    pub.send(packet)
+  }
+  await new Promise((r) => setTimeout(r, 300))
+  sub.socket.resume()
+  for (let i = 0; i < n; i++) {
+    const p = await sub.next(PacketType.PUBLISH, 3000)
+    assert.ok(sub.raw(p).equals(sent[i]!), `message ${i} arrived as sent`)
+  }
 })

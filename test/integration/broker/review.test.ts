@@ -142,7 +142,7 @@ test('re-sends messages in their original order after a restart, those sent from
 })
 
 test('does not close a publisher for keep-alive while the broker itself is not reading it [MQTT-3.1.2-24]', async (t) => {
-  const tb = await startBroker({ maxOutputBuffer: 1024, slowConsumerTimeout: 60_000 }, t)
+  const tb = await startBroker({ maxOutputBuffer: 65_536, slowConsumerTimeout: 60_000 }, t)
   const topic = `review/${uniqueId()}`
   const sub = await tb.connect()
   await sub.subscribe(topic, 0)
