@@ -98,7 +98,15 @@ export class Connection implements SessionLink, ClientInfo, PartlyReceived {
   }
 
   get flushed(): number {
-    return this.sentBytes - this.outputBacklog
+    let taken = this.sentBytes - this.outputBacklog
+    // A write that the kernel takes in parts leaves writableLength only once it is whole;
+    // libuv's queue tells how much of it is still waiting (a net.Socket's internals: a
+    // stream without them is measured by whole writes).
+    const s = this.socket as Duplex & InFlightWrite
+    const state = s._writableState
+    const queued = s._handle?.writeQueueSize
+    if (state?.writing === true && typeof queued === 'number') taken += state.writelen - queued
+    return taken
   }
 
   // --- input ---------------------------------------------------------------
@@ -489,4 +497,10 @@ function heldSize(p: Packet): number {
     default:
       return 16
   }
+}
+
+/** What a net.Socket shows of the write in progress (see Connection.flushed). */
+interface InFlightWrite {
+  _writableState?: { writing: boolean; writelen: number }
+  _handle?: { writeQueueSize?: number } | null
 }
