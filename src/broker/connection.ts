@@ -5,6 +5,7 @@ import { Decoder } from '../protocol/decoder.js'
 import { encode, encodeAck } from '../protocol/encoder.js'
 import type { ConnectPacket, Packet, PublishPacket, Will } from '../protocol/packets.js'
 import type { Broker } from './broker.js'
+import { HeldPackets } from './held-packets.js'
 import type { ClientInfo } from './options.js'
 import { PacketTimer, type PartlyReceived } from './packet-timer.js'
 import type { Session, SessionLink } from './session.js'
@@ -46,14 +47,8 @@ export class Connection implements SessionLink, ClientInfo, PartlyReceived {
   // never changes under optimised code (V8 would deoptimise everything that reads a Connection).
   private lastSeen = performance.now()
   private timer: NodeJS.Timeout | null = null
-  /** Packets kept while a hook settles or while this publisher is slowed; `heldAt` is the next one. */
-  private held: Packet[] = []
-  /** The wire bytes of each held QoS 0 PUBLISH (null for others), by the same index: forwarded as they are. */
-  private heldRaw: (Buffer | null)[] = []
-  /** Those of the held PUBLISH being handled now. */
-  private replayRaw: Buffer | null = null
-  private heldAt = 0
-  private heldBytes = 0
+  /** Packets kept while a hook settles or while this publisher is slowed. */
+  private readonly held = new HeldPackets()
   /** A hook's Promise is pending: later packets wait for it. */
   private waiting = false
   /** Sessions that asked to slow this publisher down (see Session.throttle). */
@@ -152,7 +147,7 @@ export class Connection implements SessionLink, ClientInfo, PartlyReceived {
     this.packetTimer.packet()
     if (this.state === 'closed') return
     this.broker.stats.messagesReceived++ // packets of any type, as $SYS/broker/messages/received counts them
-    if (this.waiting || this.throttles > 0 || this.heldAt < this.held.length) {
+    if (this.waiting || this.throttles > 0 || this.held.size > 0) {
       // Acknowledgements of our PUBLISHes keep flowing while the rest waits: a client that
       // both publishes and subscribes must be able to drain its own queue, or two such
       // clients slowed on each other's account would wait for each other forever.
@@ -178,19 +173,13 @@ export class Connection implements SessionLink, ClientInfo, PartlyReceived {
    * TCP slows the client down. A client with a QoS 1/2 window stops by itself.
    */
   private hold(packet: Packet): void {
-    this.held.push(packet)
-    this.heldRaw.push(
-      packet.type === PacketType.PUBLISH && packet.qos === 0 && !packet.retain
-        ? this.decoder.rawBytes()
-        : null,
-    )
-    this.heldBytes += heldSize(packet)
+    this.held.push(packet, packet.type === PacketType.PUBLISH ? this.forwardable(packet) : null)
     // before CONNACK nobody is owed more than a CONNECT's worth of buffering
     const budget =
       this.state === 'connected'
         ? this.broker.options.maxOutputBuffer >>> 2
         : this.broker.options.maxConnectSize
-    if (!this.socketPaused && this.heldBytes > budget) {
+    if (!this.socketPaused && this.held.bytes > budget) {
       this.socketPaused = true
       this.socket.pause()
     }
@@ -217,35 +206,20 @@ export class Connection implements SessionLink, ClientInfo, PartlyReceived {
     try {
       const held = this.held
       // once the peer is gone nothing is gained by slowing it: what it sent is handled at once
-      while (this.heldAt < held.length && !this.waiting && (this.throttles === 0 || this.peerGone !== null)) {
-        if (!this.isClosed) {
-          const packet = held[this.heldAt]!
-          this.heldBytes -= heldSize(packet)
-          this.replayRaw = this.heldRaw[this.heldAt]!
-          this.heldRaw[this.heldAt] = null
-          held[this.heldAt++] = undefined as unknown as Packet
-          const wait = this.dispatch(packet)
-          if (wait !== undefined) this.waitFor(wait)
-        } else {
-          this.heldAt = held.length
+      while (held.size > 0 && !this.waiting && (this.throttles === 0 || this.peerGone !== null)) {
+        if (this.isClosed) {
+          held.clear()
+          break
         }
-      }
-      if (this.heldAt === held.length) {
-        this.held = []
-        this.heldRaw = []
-        this.heldAt = 0
-        this.heldBytes = 0
-      } else if (this.heldAt > 1024 && this.heldAt * 2 > held.length) {
-        this.held = held.slice(this.heldAt) // keep the array from growing under a steady trickle
-        this.heldRaw = this.heldRaw.slice(this.heldAt)
-        this.heldAt = 0
+        const wait = this.dispatch(held.shift()!)
+        if (wait !== undefined) this.waitFor(wait)
       }
     } catch (err) {
       // a hook that throws must close this connection, not surface as an unhandled rejection
       this.protocolViolation(err)
     } finally {
       this.replaying = false
-      this.replayRaw = null
+      this.held.compact()
       this.draining = false
     }
     if (this.peerGone !== null) {
@@ -357,7 +331,7 @@ export class Connection implements SessionLink, ClientInfo, PartlyReceived {
    * connection closes. Nothing more is written to the peer.
    */
   private peerEnded(reason: string): void {
-    if (this.state !== 'connected' || (!this.waiting && this.heldAt === this.held.length)) {
+    if (this.state !== 'connected' || (!this.waiting && this.held.size === 0)) {
       this.close(reason, true)
       return
     }
@@ -475,27 +449,7 @@ export class Connection implements SessionLink, ClientInfo, PartlyReceived {
   /** PUBLISH bytes as received, when they can be forwarded unchanged to QoS 0 subscribers. */
   forwardable(packet: PublishPacket): Buffer | null {
     if (packet.qos !== 0 || packet.retain) return null
-    return this.replaying ? this.replayRaw : this.decoder.rawBytes()
-  }
-}
-
-/** About what a held packet keeps in memory: its topics and payload, plus a little. */
-function heldSize(p: Packet): number {
-  switch (p.type) {
-    case PacketType.PUBLISH:
-      return p.payload.length + p.topic.length + 8
-    case PacketType.SUBSCRIBE: {
-      let n = 8
-      for (const s of p.subscriptions) n += s.topic.length + 8
-      return n
-    }
-    case PacketType.UNSUBSCRIBE: {
-      let n = 8
-      for (const t of p.topics) n += t.length + 8
-      return n
-    }
-    default:
-      return 16
+    return this.replaying ? this.held.raw : this.decoder.rawBytes()
   }
 }
 

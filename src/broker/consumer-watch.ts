@@ -33,8 +33,8 @@ export interface Watched {
   readonly queued: number
   /** QoS 1/2 deliveries completed so far. */
   readonly acked: number
-  /** Nothing waits any more: what is queued may go out, slowed publishers go on. */
-  caughtUp(): void
+  /** Its output is taken: what is queued may go out, slowed publishers go on. */
+  drained(): void
   /** Took too little in a window: slowed publishers go on. */
   becameStuck(): void
 }
@@ -89,7 +89,7 @@ export class ConsumerWatch {
     const outputFull = link.outputBacklog > limits.maxOutputBuffer >>> 2
     if (!queueFull && !outputFull) {
       this.stuck = false
-      subject.caughtUp()
+      subject.drained()
       return
     }
     const now = limits.now()

@@ -333,12 +333,6 @@ export class Session {
     this.watch.start()
   }
 
-  /** (ConsumerWatch) Nothing waits any more. */
-  caughtUp(): void {
-    if (this.queued > 0) this.pump()
-    if (this.blocked !== null) this.releaseBlocked()
-  }
-
   /** (ConsumerWatch) It took too little in a window: its publishers go on. */
   becameStuck(): void {
     this.limits.logger.debug(
@@ -354,8 +348,9 @@ export class Session {
   }
 
   /**
-   * The socket took all output written so far: what waited for it goes out, and publishers
-   * slowed for this session go on (pump releases them once the queue has room).
+   * The socket took all output written so far (or the watch found it caught up): what waited
+   * for it goes out, and publishers slowed for this session go on (pump releases them once the
+   * queue has room).
    */
   drained(): void {
     if (this.queued > 0) this.pump()

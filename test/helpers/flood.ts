@@ -8,26 +8,21 @@ import { connect as netConnect, type Socket } from 'node:net'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { Decoder, encode, PacketType, type QoS } from '../../src/protocol/index.js'
+import { type ConnectOptions, connectPacket } from './raw-client.js'
 
 /** A connected raw socket whose CONNACK has arrived (or that was refused: then it is closed). */
-export async function rawConnect(port: number, clientId: string, extra: object = {}): Promise<Socket> {
+export async function rawConnect(
+  port: number,
+  clientId: string,
+  extra: ConnectOptions = {},
+): Promise<Socket> {
   const socket = netConnect({ port, host: '127.0.0.1', noDelay: true })
   socket.on('error', () => {})
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve)
     socket.once('error', reject)
   })
-  socket.write(
-    encode({
-      type: PacketType.CONNECT,
-      protocolName: 'MQTT',
-      protocolVersion: 4,
-      clean: true,
-      keepalive: 0,
-      clientId,
-      ...extra,
-    }),
-  )
+  socket.write(encode(connectPacket({ clientId, ...extra })))
   // CONNACK is 4 bytes
   await new Promise<void>((resolve) => {
     let got = 0

@@ -50,6 +50,20 @@ export function uniqueId(prefix = 'c'): string {
   return `${prefix}-${process.pid}-${++idCounter}`
 }
 
+/** A CONNECT: 'MQTT' level 4, clean session, keep-alive 0 and a unique id unless told otherwise. */
+export function connectPacket(options: ConnectOptions = {}): ConnectPacket {
+  const level = options.protocolVersion ?? 4
+  return {
+    type: PacketType.CONNECT,
+    protocolName: level === 3 ? 'MQIsdp' : 'MQTT',
+    protocolVersion: level,
+    clean: true,
+    keepalive: 0,
+    clientId: uniqueId(),
+    ...options,
+  }
+}
+
 /** Bytes from hex, whitespace ignored: `hex('c0 00')`. */
 export function hex(text: string): Buffer {
   return Buffer.from(text.replace(/\s+/g, ''), 'hex')
@@ -212,17 +226,7 @@ export class RawClient {
    * and returns the CONNACK.
    */
   async connect(options: ConnectOptions = {}, timeoutMs = DEFAULT_TIMEOUT): Promise<ConnackPacket> {
-    const level = options.protocolVersion ?? 4
-    const packet: ConnectPacket = {
-      type: PacketType.CONNECT,
-      protocolName: level === 3 ? 'MQIsdp' : 'MQTT',
-      protocolVersion: level,
-      clean: true,
-      keepalive: 0,
-      clientId: uniqueId(),
-      ...options,
-    }
-    this.send(packet)
+    this.send(connectPacket(options))
     this.connack = await this.next(PacketType.CONNACK, timeoutMs)
     return this.connack
   }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { encode, PacketType } from '../../../src/protocol/index.js'
 import { heapAfterGc, sleep } from '../../helpers/flood.js'
-import { hex, type RawClient, startBroker, type TestBroker } from '../../helpers/raw-client.js'
+import { connectPacket, hex, type RawClient, startBroker, type TestBroker } from '../../helpers/raw-client.js'
 
 /**
  * Input that would make the broker buffer: a first packet that is not a CONNECT, a
@@ -209,14 +209,7 @@ test('packets sent behind a CONNECT while authenticate is pending are held withi
   const tb = await startBroker({ authenticate: () => new Promise<boolean>((r) => (release = r)) }, t)
   const c = await tb.open()
   const heapBefore = heapAfterGc()
-  c.send({
-    type: PacketType.CONNECT,
-    protocolName: 'MQTT',
-    protocolVersion: 4,
-    clean: true,
-    keepalive: 0,
-    clientId: 'held-behind-connect',
-  })
+  c.send(connectPacket({ clientId: 'held-behind-connect' }))
   // 200 SUBSCRIBEs of 60 000-character filters: 12 MB if the broker kept them all
   const filter = 'f'.repeat(60_000)
   for (let i = 0; i < 200; i++)

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { PacketType, SUBACK_FAILURE } from '../../../src/protocol/index.js'
-import { startBroker } from '../../helpers/raw-client.js'
+import { connectPacket, startBroker } from '../../helpers/raw-client.js'
 
 /**
  * Topic depth: names and filters deeper than maxTopicLevels (128 by default) are refused,
@@ -40,15 +40,12 @@ test('closes a client that publishes to a topic of more than maxTopicLevels leve
 test('closes a CONNECT whose will topic has more than maxTopicLevels levels, without CONNACK', async (t) => {
   const tb = await startBroker({}, t)
   const c = await tb.open()
-  c.send({
-    type: PacketType.CONNECT,
-    protocolName: 'MQTT',
-    protocolVersion: 4,
-    clean: true,
-    keepalive: 0,
-    clientId: 'deep-will',
-    will: { topic: levels(129), payload: Buffer.from('w'), qos: 0, retain: false },
-  })
+  c.send(
+    connectPacket({
+      clientId: 'deep-will',
+      will: { topic: levels(129), payload: Buffer.from('w'), qos: 0, retain: false },
+    }),
+  )
   await c.closed(500, false)
 })
 
