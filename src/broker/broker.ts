@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import type { Duplex } from 'node:stream'
 import { ConnectReturnCode, type QoS, SUBACK_FAILURE } from '../protocol/constants.js'
-import { encode, encodeAck } from '../protocol/encoder.js'
+import { encode, encodePuback, encodePubrec, encodeUnsuback } from '../protocol/encoder.js'
 import type {
   ConnectPacket,
   PublishPacket,
@@ -350,13 +350,13 @@ export class Broker extends EventEmitter<BrokerEvents> {
       // [MQTT-4.3.3-2] exactly once: a re-sent PUBLISH before PUBREL is acknowledged, not passed on
       const isNew = session.receiveQos2(p.packetId)
       if (isNew && ok) this.accept(new Message(p.topic, p.payload, 2, p.retain, null, false), conn, conn)
-      conn.send(encodeAck(0x50, p.packetId))
+      conn.send(encodePubrec(p.packetId))
       return undefined
     }
     if (ok) {
       this.accept(new Message(p.topic, p.payload, p.qos, p.retain, wire, false), conn, conn)
     }
-    if (p.qos === 1) conn.send(encodeAck(0x40, p.packetId)) // [MQTT-4.3.2-2]
+    if (p.qos === 1) conn.send(encodePuback(p.packetId)) // [MQTT-4.3.2-2]
     return undefined
   }
 
@@ -428,7 +428,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       this.router.unsubscribe(session, topic)
     }
     // [MQTT-3.10.4-4] [MQTT-3.10.4-5] UNSUBACK even when nothing matched
-    conn.send(encodeAck(0xb0, packet.packetId))
+    conn.send(encodeUnsuback(packet.packetId))
     this.emit('unsubscribed', packet.topics, conn)
   }
 }

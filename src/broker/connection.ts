@@ -2,7 +2,7 @@ import type { Duplex } from 'node:stream'
 import { ProtocolError } from '../errors.js'
 import { PacketType, type ProtocolVersion } from '../protocol/constants.js'
 import { Decoder } from '../protocol/decoder.js'
-import { encode, encodeAck } from '../protocol/encoder.js'
+import { encode } from '../protocol/encoder.js'
 import type { ConnectPacket, Packet, PublishPacket, Will } from '../protocol/packets.js'
 import type { Broker } from './broker.js'
 import { HeldPackets } from './held-packets.js'
@@ -261,8 +261,7 @@ export class Connection implements SessionLink, ClientInfo, PartlyReceived {
         return undefined
       case PacketType.PUBREL:
         // [MQTT-4.3.3-2] discard the id, answer PUBCOMP (also for an id no longer known)
-        session.releaseQos2(packet.packetId)
-        this.send(encodeAck(0x70, packet.packetId))
+        this.send(session.releaseQos2(packet.packetId))
         return undefined
       case PacketType.SUBSCRIBE:
         return this.broker.subscribe(this, session, packet)

@@ -1,4 +1,4 @@
-import { encodeAck } from '../protocol/encoder.js'
+import { encodePubrel } from '../protocol/encoder.js'
 import { Await } from '../session/outbound.js'
 import type { StoreSnapshot } from '../store/store.js'
 import { Message } from './message.js'
@@ -37,11 +37,11 @@ export function restoreState(
         packetId: d.packetId,
         qos: d.qos as 1 | 2,
         awaiting: d.released ? Await.Pubcomp : d.qos === 1 ? Await.Puback : Await.Pubrec,
-        bytes: d.released ? encodeAck(0x62, d.packetId) : msg.tpl.qos12(d.qos, d.packetId, true, d.retain),
+        bytes: d.released ? encodePubrel(d.packetId) : msg.tpl.qos12(d.qos, d.packetId, true, d.retain),
         ctx: d.seq,
       })
     }
-    for (const id of stored.inboundQos2) session.inbound.receive(id)
+    for (const id of stored.inboundQos2) session.inbound.restore(id)
   }
   for (const r of snapshot.retained) {
     retained.set(r.topic, new Message(r.topic, r.payload, r.qos, true, null, true))

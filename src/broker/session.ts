@@ -1,6 +1,6 @@
 import type { QoS } from '../protocol/constants.js'
 import type { Will } from '../protocol/packets.js'
-import { InboundQos2 } from '../session/inbound.js'
+import { InboundFlow } from '../session/inbound.js'
 import { type AckType, Await, OutboundFlow } from '../session/outbound.js'
 import type { Store } from '../store/store.js'
 import { ConsumerWatch } from './consumer-watch.js'
@@ -58,7 +58,7 @@ export class Session {
   readonly subscriptions = new Map<string, QoS>()
   /** In-flight QoS 1/2 deliveries; each entry's context is its store key (seq). */
   readonly outbound: OutboundFlow<number>
-  readonly inbound = new InboundQos2()
+  readonly inbound: InboundFlow
   link: SessionLink | null = null
   will: Will | null = null
   /** Messages dropped because a queue or an output buffer was full. */
@@ -94,6 +94,15 @@ export class Session {
     this.counters = counters
     this.store = clean ? null : store
     this.outbound = new OutboundFlow<number>(limits.maxInflight)
+    const saved = this.store
+    this.inbound = new InboundFlow(
+      saved === null
+        ? null
+        : {
+            added: (id) => saved.addInboundQos2(clientId, id),
+            released: (id) => saved.deleteInboundQos2(clientId, id),
+          },
+    )
     this.watch = new ConsumerWatch(this, limits)
   }
 
@@ -226,15 +235,12 @@ export class Session {
    * false for a re-send before PUBREL (exactly once) [MQTT-4.3.3-2].
    */
   receiveQos2(packetId: number): boolean {
-    if (!this.inbound.receive(packetId)) return false
-    if (this.store !== null) this.store.addInboundQos2(this.clientId, packetId)
-    return true
+    return this.inbound.receive(2, packetId)
   }
 
   /** PUBREL from the client: the id is free again. */
-  releaseQos2(packetId: number): void {
-    this.inbound.release(packetId)
-    if (this.store !== null) this.store.deleteInboundQos2(this.clientId, packetId)
+  releaseQos2(packetId: number): Buffer {
+    return this.inbound.release(packetId)
   }
 
   /** Puts back a queued message read from the store at start. */

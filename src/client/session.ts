@@ -1,8 +1,8 @@
 import { PetrelError, ProtocolError } from '../errors.js'
 import { PacketType, type QoS, SUBACK_FAILURE } from '../protocol/constants.js'
-import { encode, encodeAck, encodePublish } from '../protocol/encoder.js'
+import { encode, encodePuback, encodePubcomp, encodePublish, encodePubrec } from '../protocol/encoder.js'
 import type { Packet, PublishPacket, Subscription } from '../protocol/packets.js'
-import { InboundQos2 } from '../session/inbound.js'
+import { InboundFlow } from '../session/inbound.js'
 import { OutboundFlow } from '../session/outbound.js'
 import { ClientErrorCode, OfflineQueueFullError } from './errors.js'
 import type { Pending, PublishJob } from './pending.js'
@@ -50,7 +50,7 @@ const RESUBSCRIBE_BATCH = 128
  */
 export class ClientSession {
   readonly outbound: OutboundFlow<PublishJob | null>
-  readonly inbound = new InboundQos2()
+  readonly inbound = new InboundFlow()
   /** Granted subscriptions: re-subscribed when a reconnect finds no session. */
   readonly subscriptions = new Map<string, QoS>()
   private readonly requests = new Map<number, Request>()
@@ -210,7 +210,7 @@ export class ClientSession {
       case PacketType.PUBREL:
         // [MQTT-4.3.3-2] the flow ends: forget the id, answer PUBCOMP (also for an id not known)
         this.inbound.release(p.packetId)
-        this.writer.push(encodeAck(0x70, p.packetId))
+        this.writer.push(encodePubcomp(p.packetId))
         return
       case PacketType.SUBACK:
         this.suback(p.packetId, p.granted)
@@ -234,11 +234,11 @@ export class ClientSession {
       this.host.deliver(p)
     } else if (p.qos === 1) {
       this.host.deliver(p)
-      this.writer.push(encodeAck(0x40, p.packetId)) // [MQTT-4.3.2-2]
+      this.writer.push(encodePuback(p.packetId)) // [MQTT-4.3.2-2]
     } else {
       // [MQTT-4.3.3-2] exactly once: a re-sent PUBLISH before its PUBREL is acknowledged, not passed on
-      if (this.inbound.receive(p.packetId)) this.host.deliver(p)
-      this.writer.push(encodeAck(0x50, p.packetId))
+      if (this.inbound.receive(2, p.packetId)) this.host.deliver(p)
+      this.writer.push(encodePubrec(p.packetId))
     }
   }
 

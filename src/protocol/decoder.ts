@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer'
-import { MAX_REMAINING_LENGTH, PacketType, type ProtocolVersion } from './constants.js'
-import { ErrorCode, protocolError } from './errors.js'
+import { MAX_REMAINING_LENGTH, PacketType, PROTOCOL_V5, type ProtocolVersion } from './constants.js'
+import { ErrorCode, protocolError, unsupportedVersion } from './errors.js'
 import type { Packet } from './packets.js'
 import { checkFirstByte, parseOther, parsePublish } from './parse.js'
 
@@ -26,9 +26,9 @@ enum State {
  * the decoder then refuses further input).
  *
  * Packets that lie wholly inside a chunk are parsed in place: their payloads are
- * views of the chunk. A packet split across chunks is gathered into one buffer:
- * up to 64 KiB allocated at its exact size once its header is known, larger ones
- * grown as their bytes arrive (see startBody). The size limit is enforced from
+ * views of the chunk. A packet split across chunks is gathered into one buffer,
+ * allocated once its header is known: whole up to 64 KiB, grown by doubling as
+ * its bytes arrive beyond that (see startBody). The size limit is enforced from
  * the remaining-length field, before any of the body is buffered.
  */
 export class Decoder {
@@ -208,6 +208,8 @@ export class Decoder {
   }
 
   private deliver(first: number, buf: Buffer, start: number, bodyStart: number, end: number): void {
+    // A connection that spoke CONNECT at level 5 decodes MQTT 5 packets: their parser plugs in here.
+    if (this.protocolVersion === PROTOCOL_V5) throw unsupportedVersion(PROTOCOL_V5)
     this.rawBuf = buf
     this.rawStart = start
     this.rawEnd = end

@@ -6,7 +6,7 @@ import {
   PacketType,
   type ProtocolVersion,
 } from './constants.js'
-import { ErrorCode, protocolError } from './errors.js'
+import { ErrorCode, protocolError, unsupportedVersion } from './errors.js'
 import type {
   ConnackPacket,
   ConnectPacket,
@@ -155,7 +155,7 @@ function encodeConnack(p: ConnackPacket): Buffer {
 }
 
 /** PUBACK, PUBREC, PUBREL, PUBCOMP, UNSUBACK: a fixed header and a packet id. */
-export function encodeAck(first: number, packetId: number): Buffer {
+function encodeAck(first: number, packetId: number): Buffer {
   checkPacketId(packetId)
   const buf = Buffer.allocUnsafe(4)
   buf[0] = first
@@ -164,6 +164,15 @@ export function encodeAck(first: number, packetId: number): Buffer {
   buf[3] = packetId & 0xff
   return buf
 }
+
+/** [MQTT-4.3.2-2] a QoS 1 PUBLISH is acknowledged with PUBACK. */
+export const encodePuback = (packetId: number): Buffer => encodeAck(0x40, packetId)
+/** [MQTT-4.3.3-2] a QoS 2 PUBLISH is answered with PUBREC. */
+export const encodePubrec = (packetId: number): Buffer => encodeAck(0x50, packetId)
+/** Flags 0010 [MQTT-3.6.1-1]. */
+export const encodePubrel = (packetId: number): Buffer => encodeAck(0x62, packetId)
+export const encodePubcomp = (packetId: number): Buffer => encodeAck(0x70, packetId)
+export const encodeUnsuback = (packetId: number): Buffer => encodeAck(0xb0, packetId)
 
 function encodeSubscribe(p: SubscribePacket): Buffer {
   checkPacketId(p.packetId)
@@ -222,18 +231,20 @@ const DISCONNECT = Buffer.from([0xe0, 0])
  * Encodes one packet for a connection speaking `version`. PINGREQ, PINGRESP and
  * DISCONNECT return shared constant buffers: never write into a returned buffer.
  */
-export function encode(packet: Packet, _version: ProtocolVersion = 4): Buffer {
+export function encode(packet: Packet, version: ProtocolVersion = 4): Buffer {
+  // MQTT 5 packets carry properties and reason codes: their encoder plugs in here.
+  if (version === 5) throw unsupportedVersion(version)
   switch (packet.type) {
     case PacketType.PUBLISH:
       return encodePublish(packet)
     case PacketType.PUBACK:
-      return encodeAck(0x40, packet.packetId)
+      return encodePuback(packet.packetId)
     case PacketType.PUBREC:
-      return encodeAck(0x50, packet.packetId)
+      return encodePubrec(packet.packetId)
     case PacketType.PUBREL:
-      return encodeAck(0x62, packet.packetId) // flags 0010 [MQTT-3.6.1-1]
+      return encodePubrel(packet.packetId)
     case PacketType.PUBCOMP:
-      return encodeAck(0x70, packet.packetId)
+      return encodePubcomp(packet.packetId)
     case PacketType.CONNECT:
       return encodeConnect(packet)
     case PacketType.CONNACK:
@@ -245,7 +256,7 @@ export function encode(packet: Packet, _version: ProtocolVersion = 4): Buffer {
     case PacketType.UNSUBSCRIBE:
       return encodeUnsubscribe(packet)
     case PacketType.UNSUBACK:
-      return encodeAck(0xb0, packet.packetId)
+      return encodeUnsuback(packet.packetId)
     case PacketType.PINGREQ:
       return PINGREQ
     case PacketType.PINGRESP:

@@ -36,3 +36,12 @@ export function protocolError(
 ): ProtocolError {
   return new ProtocolError(code, message, rule, returnCode)
 }
+
+/** The codec speaks MQTT 3.1 and 3.1.1; MQTT 5 lands behind this error's branch points. */
+export function unsupportedVersion(version: number) {
+  return protocolError(
+    ErrorCode.UNSUPPORTED_PROTOCOL_LEVEL,
+    `MQTT protocol level ${version} is not supported`,
+    'MQTT-3.1.2-2',
+  )
+}

@@ -2,7 +2,17 @@
 export { ConfigError, PetrelError, ProtocolError } from '../errors.js'
 export * from './constants.js'
 export { Decoder, type DecoderOptions, type PacketHandler } from './decoder.js'
-export { encode, encodeAck, encodePublish, varintSize, writeVarint } from './encoder.js'
+export {
+  encode,
+  encodePuback,
+  encodePubcomp,
+  encodePublish,
+  encodePubrec,
+  encodePubrel,
+  encodeUnsuback,
+  varintSize,
+  writeVarint,
+} from './encoder.js'
 export { ErrorCode } from './errors.js'
 export * from './packets.js'
 export { PublishTemplate, restampPublish } from './publish-template.js'

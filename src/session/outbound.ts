@@ -1,4 +1,4 @@
-import { encodeAck } from '../protocol/encoder.js'
+import { encodePubrel } from '../protocol/encoder.js'
 import { restampPublish } from '../protocol/publish-template.js'
 
 /**
@@ -120,7 +120,7 @@ export class OutboundFlow<T> {
     const e = this.inflight.get(packetId)
     if (e === undefined) {
       // A PUBREC for an id we no longer track still needs its PUBREL so the peer can finish.
-      if (type === 'pubrec' && onPubrel) onPubrel(encodeAck(0x62, packetId))
+      if (type === 'pubrec' && onPubrel) onPubrel(encodePubrel(packetId))
       return null
     }
     if (type === 'puback') {
@@ -129,7 +129,7 @@ export class OutboundFlow<T> {
       if (e.awaiting === Await.Pubrec) {
         // [MQTT-4.3.3-1] after PUBREC the PUBLISH is discarded and a PUBREL sent
         e.awaiting = Await.Pubcomp
-        e.bytes = encodeAck(0x62, packetId)
+        e.bytes = encodePubrel(packetId)
       }
       if (e.awaiting === Await.Pubcomp && onPubrel) onPubrel(e.bytes)
       return null

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { KeepAlive } from '../../../src/client/keepalive.js'
+import { KeepAlive } from '../../../src/session/keepalive.js'
 
 describe('client keep-alive', () => {
   test('sends PINGREQ once nothing was sent for a keep-alive period', () => {

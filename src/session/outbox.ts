@@ -1,0 +1,84 @@
+/** Where an Outbox writes: a transport (see ByteDuplex). */
+export interface ByteSink {
+  /** False when the transport's buffer is over its limit. */
+  write(bytes: Buffer): boolean
+  cork(): void
+  uncork(): void
+}
+
+/** Largest gathered write: small packets are copied into buffers of about this size. */
+const GATHER_BYTES = 64 * 1024
+
+/**
+ * The output of one connection, broker or client side, between the moment a packet
+ * is encoded and the moment it is handed to the transport. Packets queued in one
+ * event-loop turn leave together: one write when they are few and small, else
+ * buffers of about 64 KiB inside one cork (one writev). The owner decides when to
+ * flush: the client once per microtask, the broker once per turn, after its store
+ * committed.
+ */
+export class Outbox {
+  /** Bytes queued and not yet written. */
+  bytes = 0
+  private chunks: Buffer[] = []
+
+  get empty(): boolean {
+    return this.chunks.length === 0
+  }
+
+  /** Queues `bytes`; true when the outbox was empty (the first packet of a batch). */
+  push(bytes: Buffer): boolean {
+    this.chunks.push(bytes)
+    this.bytes += bytes.length
+    return this.chunks.length === 1
+  }
+
+  /** Takes what is queued, as one batch to write later (see writeBatch). */
+  take(): Buffer[] {
+    const chunks = this.chunks
+    this.chunks = []
+    this.bytes = 0
+    return chunks
+  }
+
+  /** Writes what is queued; returns the transport's verdict (false: wait for its drain). */
+  flushTo(out: ByteSink): boolean {
+    return writeBatch(out, this.take())
+  }
+
+  clear(): void {
+    this.chunks = []
+    this.bytes = 0
+  }
+}
+
+/** Writes `chunks` in as few writes as possible (see Outbox). */
+export function writeBatch(out: ByteSink, chunks: Buffer[]): boolean {
+  const n = chunks.length
+  if (n === 0) return true
+  if (n === 1) return out.write(chunks[0]!)
+  let total = 0
+  for (let i = 0; i < n; i++) total += chunks[i]!.length
+  if (total <= GATHER_BYTES) return out.write(Buffer.concat(chunks, total))
+  let ok = true
+  out.cork()
+  let from = 0
+  let size = 0
+  for (let i = 0; i < n; i++) {
+    const len = chunks[i]!.length
+    if (size > 0 && size + len > GATHER_BYTES) {
+      ok = out.write(gather(chunks, from, i, size)) && ok
+      from = i
+      size = 0
+    }
+    size += len
+  }
+  ok = out.write(gather(chunks, from, n, size)) && ok
+  out.uncork()
+  return ok
+}
+
+function gather(chunks: Buffer[], from: number, to: number, size: number): Buffer {
+  if (to - from === 1) return chunks[from]!
+  return Buffer.concat(chunks.slice(from, to), size)
+}
