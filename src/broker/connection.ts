@@ -1,117 +1,98 @@
-import type { Duplex } from 'node:stream'
 import { ProtocolError } from '../errors.js'
 import { PacketType, type ProtocolVersion } from '../protocol/constants.js'
 import { Decoder } from '../protocol/decoder.js'
 import { encode } from '../protocol/encoder.js'
-import type { ConnectPacket, Packet, PublishPacket, Will } from '../protocol/packets.js'
-import type { Broker } from './broker.js'
-import { HeldPackets } from './held-packets.js'
-import type { ClientInfo } from './options.js'
+import type { ConnectPacket, Packet, Will } from '../protocol/packets.js'
+import { Fifo } from '../session/fifo.js'
+import { KeepAlive } from '../session/keepalive.js'
+import { Outbox, writeBatch } from '../session/outbox.js'
+import type { Incoming, ServedDuplex } from '../transport/transport.js'
+import { ConnectionMachine, type ConnState } from './connection-state.js'
+import type { BrokerStats } from './events.js'
+import type { Flushable, Flusher } from './flusher.js'
+import type { ResolvedOptions } from './options.js'
 import { PacketTimer, type PartlyReceived } from './packet-timer.js'
-import type { Session, SessionLink } from './session.js'
+import type { Peer, PeerHandler } from './peer.js'
+import type { Session } from './session.js'
+
+/** What a connection is given by the broker that made it. */
+export interface ConnectionDeps {
+  readonly options: ResolvedOptions
+  readonly stats: BrokerStats
+  readonly handler: PeerHandler
+  readonly flusher: Flusher
+}
 
 /**
- * One network connection: socket <-> decoder <-> session.
- *
- * Lifecycle: 'awaiting-connect' -> ('authenticating') -> 'connected' -> 'closed'.
- * Packets are handled one at a time in arrival order; when a hook answers with
- * a Promise, or a subscriber asks to slow this publisher, later packets are held
- * (in order) until it settles, so order is kept without a Promise per packet on
- * the fast path.
- *
- * Writes are gathered per event-loop turn and flushed by the broker in one
- * write per connection.
+ * One client's network connection: transport <-> decoder <-> ConnectionMachine ->
+ * protocol handler. It only does I/O and timing: it decodes what it reads, asks its
+ * state machine whether each packet is handled now or held, hands packets to the
+ * handler (which answers through `send` and `close`), and writes its output once per
+ * event-loop turn when the Flusher says the store has committed.
  */
-export type ConnectionState = 'awaiting-connect' | 'authenticating' | 'connected' | 'closed'
-
-const PINGRESP = Buffer.from([0xd0, 0])
-
-export class Connection implements SessionLink, ClientInfo, PartlyReceived {
-  state: ConnectionState = 'awaiting-connect'
+export class Connection implements Peer, Flushable, PartlyReceived {
   id = ''
   username: string | undefined = undefined
   protocolVersion: ProtocolVersion = 4
   session: Session | null = null
-  will: Will | null = null
   readonly remoteAddress: string | undefined
-  readonly socket: Duplex
-  /** Bytes waiting for this turn's flush. */
-  pending: Buffer[] = []
-  pendingBytes = 0
-  /** Bytes ever queued by send(); less the backlog, what the transport has taken. */
-  private sentBytes = 0
-  private readonly broker: Broker
+  readonly whenClosed: Promise<void>
+  private will: Will | null = null
+  private readonly machine = new ConnectionMachine()
+  private readonly duplex: ServedDuplex
   private readonly decoder: Decoder
-  private keepaliveMs = 0
-  // Times are performance.now() values: fractional from the start, so the field's representation
-  // never changes under optimised code (V8 would deoptimise everything that reads a Connection).
-  private lastSeen = performance.now()
+  private readonly outbox = new Outbox()
+  /** Output set aside until an asynchronous store commit is done (see Flusher). */
+  private readonly sealed = new Fifo<Buffer[]>()
+  private sealedBytes = 0
+  private readonly deps: ConnectionDeps
+  private keepalive: KeepAlive | null = null
+  /** The CONNECT deadline, then the keep-alive check. */
   private timer: NodeJS.Timeout | null = null
-  /** Packets kept while a hook settles or while this publisher is slowed. */
-  private readonly held = new HeldPackets()
-  /** A hook's Promise is pending: later packets wait for it. */
-  private waiting = false
-  /** Sessions that asked to slow this publisher down (see Session.throttle). */
-  private throttles = 0
-  private socketPaused = false
-  private draining = false
-  /** True while packets held during a hook are handled (see drainHeld). */
-  private replaying = false
-  /** Why the peer left while packets it sent were still held: they are handled first (see peerEnded). */
-  private peerGone: string | null = null
   /** packetTimeout for a packet partly received (see PacketTimer). */
   private readonly packetTimer: PacketTimer
 
-  constructor(broker: Broker, socket: Duplex, remoteAddress: string | undefined) {
-    this.broker = broker
-    this.socket = socket
-    this.remoteAddress = remoteAddress
+  constructor(deps: ConnectionDeps, incoming: Incoming) {
+    this.deps = deps
+    this.remoteAddress = incoming.remoteAddress
+    const { maxPacketSize, maxConnectSize, packetTimeout, connectTimeout } = deps.options
     // Until CONNACK a packet may be no larger than a CONNECT needs: nobody unauthenticated
     // gets the broker to buffer megabytes. accept() raises the limit.
-    const { maxPacketSize, maxConnectSize } = broker.options
     this.decoder = new Decoder((p) => this.onPacket(p), {
       maxPacketSize: Math.min(maxPacketSize, maxConnectSize),
     })
-    this.packetTimer = new PacketTimer(this, broker.options.packetTimeout)
-    socket.on('data', (chunk: Buffer) => this.onData(chunk))
-    socket.on('error', (err: Error) => this.peerEnded(`socket error: ${err.message}`))
-    socket.on('end', () => this.peerEnded('connection closed by peer'))
-    socket.on('close', () => this.peerEnded('connection closed'))
-    socket.on('drain', () => this.session?.drained())
+    this.packetTimer = new PacketTimer(this, packetTimeout)
+    let closed!: () => void
+    this.whenClosed = new Promise((resolve) => {
+      closed = resolve
+    })
+    this.duplex = incoming.open({
+      data: (chunk) => this.onData(chunk),
+      drain: () => this.session?.drained(),
+      close: (err) => {
+        closed()
+        this.peerEnded(err === undefined ? 'connection closed' : `transport error: ${err.message}`)
+      },
+    })
     this.timer = setTimeout(() => {
-      if (this.state === 'awaiting-connect' || this.state === 'authenticating')
-        this.close('no CONNECT in time', true)
-    }, broker.options.connectTimeout)
+      const s = this.machine.state
+      if (s === 'awaiting-connect' || s === 'authenticating') this.close('no CONNECT in time', true)
+    }, connectTimeout)
   }
 
-  private get isClosed(): boolean {
-    return this.state === 'closed'
-  }
-
-  get outputBacklog(): number {
-    return this.pendingBytes + this.socket.writableLength
-  }
-
-  get flushed(): number {
-    let taken = this.sentBytes - this.outputBacklog
-    // A write that the kernel takes in parts leaves writableLength only once it is whole;
-    // libuv's queue tells how much of it is still waiting (a net.Socket's internals: a
-    // stream without them is measured by whole writes).
-    const s = this.socket as Duplex & InFlightWrite
-    const state = s._writableState
-    const queued = s._handle?.writeQueueSize
-    if (state?.writing === true && typeof queued === 'number') taken += state.writelen - queued
-    return taken
+  get state(): ConnState {
+    return this.machine.state
   }
 
   // --- input ---------------------------------------------------------------
 
   private onData(chunk: Buffer): void {
-    if (this.state === 'closed') return
+    const m = this.machine
+    if (m.state === 'closed') return
     const now = performance.now()
-    this.lastSeen = now
-    this.broker.stats.bytesReceived += chunk.length
-    if (this.state === 'awaiting-connect' && this.decoder.buffered === 0 && chunk.length > 0) {
+    this.keepalive?.received(now)
+    this.deps.stats.bytesReceived += chunk.length
+    if (m.state === 'awaiting-connect' && this.decoder.buffered === 0 && chunk.length > 0) {
       // [MQTT-3.1.0-1] judged on the first byte, before anything is buffered
       const type = chunk[0]! >>> 4
       if (type !== PacketType.CONNECT) {
@@ -122,10 +103,80 @@ export class Connection implements SessionLink, ClientInfo, PartlyReceived {
     try {
       this.decoder.push(chunk)
     } catch (err) {
-      this.protocolViolation(err)
+      this.malformed(err)
       return
     }
-    if (this.decoder.buffered > 0 && !this.isClosed) this.packetTimer.partial(now)
+    if (this.decoder.buffered > 0 && (m.state as ConnState) !== 'closed') this.packetTimer.partial(now)
+  }
+
+  private onPacket(packet: Packet): void {
+    this.packetTimer.packet()
+    const m = this.machine
+    if (m.state === 'closed') return
+    this.deps.stats.messagesReceived++ // packets of any type, as $SYS/broker/messages/received counts them
+    // a QoS 0 PUBLISH is forwarded to QoS 0 subscribers as it came (see Message)
+    const raw =
+      packet.type === PacketType.PUBLISH && packet.qos === 0 && !packet.retain
+        ? this.decoder.rawBytes()
+        : null
+    if (m.admits(packet.type)) this.handle(packet, raw)
+    else this.hold(packet, raw)
+  }
+
+  /**
+   * Keeps a packet for later, in order. Reading goes on (so acknowledgements are seen)
+   * until the held packets pass a byte budget; then the transport is paused and TCP
+   * slows the client down. A client with a QoS 1/2 window stops by itself.
+   */
+  private hold(packet: Packet, raw: Buffer | null): void {
+    const held = this.machine.held
+    held.push(packet, raw)
+    // before CONNACK nobody is owed more than a CONNECT's worth of buffering
+    const { maxOutputBuffer, maxConnectSize } = this.deps.options
+    const budget = this.session !== null ? maxOutputBuffer >>> 2 : maxConnectSize
+    if (held.bytes > budget && !this.duplex.paused) this.duplex.pause()
+  }
+
+  /** Hands one packet to the handler; true when later packets must wait for its answer. */
+  private handle(packet: Packet, raw: Buffer | null): boolean {
+    let wait: Promise<void> | undefined
+    try {
+      wait = this.deps.handler.packet(this, packet, raw)
+    } catch (err) {
+      this.failed(err)
+      return true
+    }
+    if (wait === undefined) return false
+    this.machine.waitFor()
+    wait.then(
+      () => {
+        if (this.machine.settled()) this.replay()
+      },
+      (err: unknown) => this.failed(err),
+    )
+    return true
+  }
+
+  /** Handles held packets in order while nothing holds this connection back. */
+  private readonly replay = (): void => {
+    const m = this.machine
+    if (!m.beginReplay()) return
+    while (m.replaying) {
+      const h = m.held.shift()!
+      if (this.handle(h.packet, h.raw)) return // the rest waits for its answer
+    }
+    if (m.state === 'ending') this.close(m.endReason, true)
+    else if (m.state === 'open' && this.duplex.paused) this.duplex.resume()
+  }
+
+  /** Slows this publisher: its packets wait (acks still flow) until every pause is resumed. */
+  pauseReading(): void {
+    this.machine.throttle()
+  }
+
+  resumeReading(): void {
+    // not at once: this may be called while one of this connection's own packets is handled
+    if (this.machine.unthrottle()) queueMicrotask(this.replay)
   }
 
   // PartlyReceived, for the PacketTimer
@@ -133,327 +184,182 @@ export class Connection implements SessionLink, ClientInfo, PartlyReceived {
     return this.decoder.buffered
   }
   get paused(): boolean {
-    return this.socketPaused
+    return this.duplex.paused
   }
   packetTimedOut(): void {
-    this.broker.log.debug(
+    this.deps.options.logger.debug(
       { clientId: this.id, buffered: this.decoder.buffered },
       'a packet did not arrive whole within packetTimeout',
     )
     this.close('packet not complete within packetTimeout', true)
   }
 
-  private onPacket(packet: Packet): void {
-    this.packetTimer.packet()
-    if (this.state === 'closed') return
-    this.broker.stats.messagesReceived++ // packets of any type, as $SYS/broker/messages/received counts them
-    if (this.waiting || this.throttles > 0 || this.held.size > 0) {
-      // Acknowledgements of our PUBLISHes keep flowing while the rest waits: a client that
-      // both publishes and subscribes must be able to drain its own queue, or two such
-      // clients slowed on each other's account would wait for each other forever.
-      // (Only a PUBREC is answered, with a PUBREL that no ordering rule ties to other replies.)
-      const t = packet.type
-      if (
-        this.state === 'connected' &&
-        (t === PacketType.PUBACK || t === PacketType.PUBREC || t === PacketType.PUBCOMP)
-      ) {
-        this.dispatch(packet)
-        return
-      }
-      this.hold(packet)
-      return
-    }
-    const wait = this.dispatch(packet)
-    if (wait !== undefined) this.waitFor(wait)
-  }
+  // --- Peer: what the protocol handlers ask --------------------------------
 
-  /**
-   * Keeps a packet for later, in order. Reading goes on (so acknowledgements are
-   * seen) until the held packets pass a byte budget; then the socket is paused and
-   * TCP slows the client down. A client with a QoS 1/2 window stops by itself.
-   */
-  private hold(packet: Packet): void {
-    this.held.push(packet, packet.type === PacketType.PUBLISH ? this.forwardable(packet) : null)
-    // before CONNACK nobody is owed more than a CONNECT's worth of buffering
-    const budget =
-      this.state === 'connected'
-        ? this.broker.options.maxOutputBuffer >>> 2
-        : this.broker.options.maxConnectSize
-    if (!this.socketPaused && this.held.bytes > budget) {
-      this.socketPaused = true
-      this.socket.pause()
-    }
-  }
-
-  /** Holds later packets until `p` settles, then handles them in order. */
-  private waitFor(p: Promise<void>): void {
-    this.waiting = true
-    p.then(
-      () => {
-        this.waiting = false
-        this.drainHeld()
-      },
-      (err: unknown) => this.close(`hook failed: ${err instanceof Error ? err.message : String(err)}`, true),
-    )
-  }
-
-  /** Handles held packets in order while nothing holds this connection back. */
-  private drainHeld(): void {
-    if (this.draining || this.isClosed) return
-    this.draining = true
-    // Replayed packets are outside the decoder's callback: their raw bytes were kept (see forwardable).
-    this.replaying = true
-    try {
-      const held = this.held
-      // once the peer is gone nothing is gained by slowing it: what it sent is handled at once
-      while (held.size > 0 && !this.waiting && (this.throttles === 0 || this.peerGone !== null)) {
-        if (this.isClosed) {
-          held.clear()
-          break
-        }
-        const wait = this.dispatch(held.shift()!)
-        if (wait !== undefined) this.waitFor(wait)
-      }
-    } catch (err) {
-      // a hook that throws must close this connection, not surface as an unhandled rejection
-      this.protocolViolation(err)
-    } finally {
-      this.replaying = false
-      this.held.compact()
-      this.draining = false
-    }
-    if (this.peerGone !== null) {
-      if (!this.waiting && !this.isClosed) this.close(this.peerGone, true)
-      return
-    }
-    if (this.socketPaused && !this.waiting && this.throttles === 0 && !this.isClosed) {
-      this.socketPaused = false
-      this.socket.resume()
-    }
-  }
-
-  /** Handles one packet; returns a Promise only when it must finish before the next packet. */
-  private dispatch(packet: Packet): Promise<void> | undefined {
-    if (this.state !== 'connected') {
-      if (packet.type !== PacketType.CONNECT) {
-        // [MQTT-3.1.0-1] the first packet from the client must be CONNECT
-        this.violation(`first packet is ${packet.type}, not CONNECT`, 'MQTT-3.1.0-1')
-        return undefined
-      }
-      if (this.state !== 'awaiting-connect') {
-        this.violation('second CONNECT', 'MQTT-3.1.0-2')
-        return undefined
-      }
-      return this.broker.connect(this, packet)
-    }
-    const session = this.session!
-    switch (packet.type) {
-      case PacketType.PUBLISH:
-        return this.broker.publish(this, session, packet)
-      case PacketType.PUBACK:
-        session.ack('puback', packet.packetId)
-        return undefined
-      case PacketType.PUBREC:
-        session.ack('pubrec', packet.packetId)
-        return undefined
-      case PacketType.PUBCOMP:
-        session.ack('pubcomp', packet.packetId)
-        return undefined
-      case PacketType.PUBREL:
-        // [MQTT-4.3.3-2] discard the id, answer PUBCOMP (also for an id no longer known)
-        this.send(session.releaseQos2(packet.packetId))
-        return undefined
-      case PacketType.SUBSCRIBE:
-        return this.broker.subscribe(this, session, packet)
-      case PacketType.UNSUBSCRIBE:
-        this.broker.unsubscribe(this, session, packet)
-        return undefined
-      case PacketType.PINGREQ:
-        this.send(PINGRESP) // [MQTT-3.12.4-1]
-        return undefined
-      case PacketType.DISCONNECT:
-        // [MQTT-3.14.4-3] a DISCONNECT discards the will
-        this.will = null
-        this.close('client sent DISCONNECT', false)
-        return undefined
-      case PacketType.CONNECT:
-        this.violation('second CONNECT', 'MQTT-3.1.0-2')
-        return undefined
-      default:
-        // CONNACK, SUBACK, UNSUBACK, PINGRESP only flow from server to client
-        this.violation(`packet type ${packet.type} is not sent by clients`, 'MQTT-2.2.1')
-        return undefined
-    }
-  }
-
-  // --- state changes ---------------------------------------------------------
-
-  /** Called by the broker once CONNACK 0 is queued. */
-  accept(packet: ConnectPacket, session: Session): void {
-    this.state = 'connected'
-    this.session = session
-    this.will = packet.will ?? null
-    this.keepaliveMs = packet.keepalive * 1000
-    this.decoder.maxPacketSize = this.broker.options.maxPacketSize
-    if (this.timer !== null) clearTimeout(this.timer)
-    this.timer = null
-    if (this.keepaliveMs > 0) this.armKeepalive(this.keepaliveMs * 1.5)
-  }
-
-  beginAuthentication(packet: ConnectPacket): void {
-    this.state = 'authenticating'
+  identify(packet: ConnectPacket): void {
+    this.machine.connecting()
     this.id = packet.clientId
     this.username = packet.username
     this.protocolVersion = packet.protocolVersion
     this.decoder.protocolVersion = packet.protocolVersion
   }
 
-  /**
-   * [MQTT-3.1.2-24] a client silent for 1.5 keep-alive periods is disconnected.
-   * One timer per connection, re-armed only when it fires; reads just record the time.
-   */
+  accept(packet: ConnectPacket, session: Session): void {
+    this.session = session
+    this.will = packet.will ?? null
+    this.decoder.maxPacketSize = this.deps.options.maxPacketSize
+    if (this.timer !== null) clearTimeout(this.timer)
+    this.timer = null
+    if (packet.keepalive > 0) {
+      this.keepalive = new KeepAlive(packet.keepalive * 1000, 0)
+      this.keepalive.received(performance.now())
+      this.armKeepalive(packet.keepalive * 1500)
+    }
+    if (this.machine.accepted()) queueMicrotask(this.replay)
+  }
+
+  discardWill(): void {
+    this.will = null
+  }
+
+  /** [MQTT-3.1.2-24] One timer per connection, re-armed only when it fires; reads just record the time. */
   private armKeepalive(delay: number): void {
     this.timer = setTimeout(() => {
-      const limit = this.keepaliveMs * 1.5
+      const ka = this.keepalive!
       // While this publisher is held back it is not read: its packets wait in the socket, unseen.
-      if (this.socketPaused && this.peerGone === null) this.lastSeen = performance.now()
-      const idle = performance.now() - this.lastSeen
-      if (idle >= limit) this.close('keep-alive timeout', true)
-      else this.armKeepalive(limit - idle)
+      if (ka.expired(performance.now(), this.machine.holding && this.duplex.paused))
+        this.close('keep-alive timeout', true)
+      else this.armKeepalive(ka.next)
     }, delay)
   }
 
   /**
-   * The peer closed its side, or its socket failed. A connected client's packets
+   * The peer closed its side, or its transport failed. A connected client's packets
    * still held behind a pending hook were sent before that and are handled first
-   * (a DISCONNECT among them discards the will [MQTT-3.14.4-3]); then the
-   * connection closes. Nothing more is written to the peer.
+   * (a DISCONNECT among them discards the will [MQTT-3.14.4-3]); then the connection
+   * closes. Nothing more is written to the peer.
    */
   private peerEnded(reason: string): void {
-    if (this.state !== 'connected' || (!this.waiting && this.held.size === 0)) {
-      this.close(reason, true)
-      return
-    }
-    this.peerGone ??= reason
-    this.drainHeld()
+    const next = this.machine.peerEnded(reason)
+    if (next === 'close') this.close(reason, true)
+    else if (next === 'replay') this.replay()
   }
 
-  private protocolViolation(err: unknown): void {
-    if (err instanceof ProtocolError) {
-      if (err.returnCode !== undefined && this.state === 'awaiting-connect') {
-        // [MQTT-3.2.2-4] [MQTT-3.2.2-5] a refused CONNECT gets its return code, then the close
-        this.send(encode({ type: PacketType.CONNACK, sessionPresent: false, returnCode: err.returnCode }))
-      }
-      this.broker.log.debug({ clientId: this.id, code: err.code, rule: err.rule }, err.message)
-      this.close(`protocol error: ${err.message}`, true)
+  /** The decoder refused the input: a malformed packet, or one too large. */
+  private malformed(err: unknown): void {
+    if (!(err instanceof ProtocolError)) {
+      this.failed(err)
       return
     }
-    this.broker.log.error({ clientId: this.id, err }, 'unexpected error while handling a packet')
+    if (err.returnCode !== undefined && this.machine.state === 'awaiting-connect') {
+      // [MQTT-3.2.2-4] [MQTT-3.2.2-5] a refused CONNECT gets its return code, then the close
+      this.send(encode({ type: PacketType.CONNACK, sessionPresent: false, returnCode: err.returnCode }))
+    }
+    this.deps.options.logger.debug({ clientId: this.id, code: err.code, rule: err.rule }, err.message)
+    this.close(`protocol error: ${err.message}`, true)
+  }
+
+  /** A bug, or a store that threw while this connection's packet was handled: only this connection ends. */
+  private failed(err: unknown): void {
+    this.deps.options.logger.error({ clientId: this.id, err }, 'unexpected error while handling a packet')
     this.close('internal error', true)
   }
 
   violation(message: string, rule: string): void {
-    this.broker.log.debug({ clientId: this.id, rule }, message)
+    this.deps.options.logger.debug({ clientId: this.id, rule }, message)
     this.close(`protocol violation: ${message} [${rule}]`, true)
   }
 
   /**
    * Ends the connection once. `abnormal` publishes the will (if any) [MQTT-3.1.2-8];
    * pending output is flushed first so a CONNACK or SUBACK still reaches the peer,
-   * unless `reset`: then the socket is reset at once and what it held is dropped.
+   * unless `reset`: then the transport is reset at once and what it held is dropped.
    */
   close(reason: string, abnormal: boolean, reset = false): void {
-    if (this.state === 'closed') return
-    const wasConnected = this.state === 'connected'
-    this.state = 'closed'
+    const m = this.machine
+    if (m.state === 'closed') return
+    const wasConnected = this.session !== null
+    m.close()
     if (this.timer !== null) clearTimeout(this.timer)
     this.timer = null
     this.packetTimer.stop()
-    this.broker.commit() // nothing this connection was told is acknowledged may be undurable
-    const socket = this.socket as Duplex & { resetAndDestroy?: () => void }
-    if (reset) {
-      // (not after end(): Node 20 spins on a reset of a socket that is ending)
-      try {
-        socket.resetAndDestroy!()
-      } catch {
-        // not a TCP handle (TLS, a pipe, a test pair): there is no reset to send
-        socket.destroy()
-      }
-    } else {
-      this.flush()
-      socket.end()
-      // Do not wait for the peer: a broken or slow client must not hold its socket. (Nor
-      // the timer this connection: it goes once the socket has closed.)
-      if (!socket.destroyed) {
-        const timer = setTimeout(() => socket.destroy(), 1000).unref()
-        socket.once('close', () => clearTimeout(timer))
-      }
+    const duplex = this.duplex
+    // (not after end(): Node 20 spins on a reset of a socket that is ending)
+    if (reset) duplex.reset()
+    else {
+      // nothing this connection was told is acknowledged may be undurable
+      this.deps.flusher.flushNow(this, () => {
+        duplex.end()
+        // Do not wait for the peer: a broken or slow client must not hold its transport.
+        const timer = setTimeout(() => duplex.destroy(), 1000).unref()
+        this.whenClosed.then(() => clearTimeout(timer))
+      })
     }
-    this.broker.detach(this, wasConnected, abnormal ? this.will : null, reason)
+    const will = abnormal ? this.will : null
     this.will = null
+    this.deps.handler.closed(this, wasConnected, will, reason)
+  }
+
+  /** A subscriber that took nothing for slowConsumerTimeout: closed (will published), reset at once. */
+  dropSlowConsumer(): void {
+    this.close('slow consumer: took nothing for slowConsumerTimeout', true, true)
+  }
+
+  /** [MQTT-3.1.4-2] a new connection with the same client id takes the session over. */
+  takenOver(): void {
+    this.close('session taken over by a new connection', true)
   }
 
   // --- output ----------------------------------------------------------------
 
   send(bytes: Buffer): void {
-    if (this.state === 'closed' || this.peerGone !== null) return
-    if (this.pending.length === 0) this.broker.markDirty(this)
-    this.pending.push(bytes)
-    this.pendingBytes += bytes.length
-    this.sentBytes += bytes.length
+    const s = this.machine.state
+    if (s === 'closed' || s === 'ending') return
+    if (this.outbox.push(bytes)) this.deps.flusher.markDirty(this)
   }
 
-  /** One write for everything queued this turn (small packets gathered into one buffer). */
+  get outputBacklog(): number {
+    return this.outbox.bytes + this.sealedBytes + this.duplex.backlog
+  }
+
+  get flushed(): number {
+    return this.duplex.taken
+  }
+
+  /** One write for everything queued this turn (Outbox). */
   flush(): void {
-    const pending = this.pending
-    const n = pending.length
-    if (n === 0) return
-    const total = this.pendingBytes
-    this.pending = []
-    this.pendingBytes = 0
-    if (this.socket.destroyed) return
-    if (n === 1) {
-      this.socket.write(pending[0]!)
-    } else if (total <= 65_536) {
-      this.socket.write(Buffer.concat(pending, total))
-    } else {
-      this.socket.cork()
-      for (let i = 0; i < n; i++) this.socket.write(pending[i]!)
-      this.socket.uncork()
-    }
-    // A write the socket took whole at once emits no 'drain': what waits for this
-    // subscriber's output (slowed publishers, queued messages) learns it here instead.
-    const session = this.session
-    if (session !== null && this.socket.writableLength === 0 && (session.slowing || session.queued > 0))
-      session.drained()
+    if (this.outbox.empty) return
+    this.outbox.flushTo(this.duplex)
+    this.written()
   }
 
-  /** Slows this publisher: its PUBLISHes wait (acks still flow) until every pause is resumed. */
-  pauseReading(): void {
-    this.throttles++
+  seal(): void {
+    if (this.outbox.empty) return
+    this.sealedBytes += this.outbox.bytes
+    this.sealed.push(this.outbox.take())
   }
 
-  resumeReading(): void {
-    if (this.throttles > 0 && --this.throttles === 0) this.drainHeld()
+  release(): void {
+    const batch = this.sealed.shift()
+    if (batch === undefined) return
+    for (const b of batch) this.sealedBytes -= b.length
+    writeBatch(this.duplex, batch)
+    this.written()
+  }
+
+  commitFailed(): void {
+    this.sealed.drain()
+    this.sealedBytes = 0
+    this.close('store commit failed', true, true)
   }
 
   /**
-   * A subscriber that took nothing for slowConsumerTimeout: closed (its will published)
-   * and reset at once, since output it does not read would only wait in the kernel.
+   * A write the transport took whole at once emits no 'drain': what waits for this
+   * subscriber's output (slowed publishers, queued messages) learns it here instead.
    */
-  dropSlowConsumer(): void {
-    this.close('slow consumer: took nothing for slowConsumerTimeout', true, true)
+  private written(): void {
+    const session = this.session
+    if (session !== null && this.duplex.backlog === 0 && (session.slowing || session.queued > 0))
+      session.drained()
   }
-
-  /** PUBLISH bytes as received, when they can be forwarded unchanged to QoS 0 subscribers. */
-  forwardable(packet: PublishPacket): Buffer | null {
-    if (packet.qos !== 0 || packet.retain) return null
-    return this.replaying ? this.held.raw : this.decoder.rawBytes()
-  }
-}
-
-/** What a net.Socket shows of the write in progress (see Connection.flushed). */
-interface InFlightWrite {
-  _writableState?: { writing: boolean; writelen: number }
-  _handle?: { writeQueueSize?: number } | null
 }

@@ -59,8 +59,8 @@ export class StoreWriter implements Store {
     this.store.setRetained(msg)
     this.schedule()
   }
-  commit(): void {
-    this.store.commit()
+  commit(): void | Promise<void> {
+    return this.store.commit()
   }
   close(): void {
     this.store.close()

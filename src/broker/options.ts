@@ -33,6 +33,20 @@ export type AuthorizeSubscribe = (
   qos: QoS,
 ) => MaybePromise<boolean | number>
 
+/**
+ * Hooks an embedder gives the broker. Several sets compose, in order (see Hooks):
+ * the options' own hooks run first, then each set of `hooks`.
+ */
+export interface HookSet {
+  authenticate?: Authenticate
+  authorizePublish?: AuthorizePublish
+  authorizeSubscribe?: AuthorizeSubscribe
+  /** A client was accepted. */
+  onConnect?: (client: ClientInfo) => void | Promise<void>
+  /** A client's connection ended; `reason` says why. */
+  onDisconnect?: (client: ClientInfo, reason: string) => void | Promise<void>
+}
+
 export interface Logger {
   debug(obj: object, msg: string): void
   info(obj: object, msg: string): void
@@ -44,6 +58,8 @@ export interface BrokerOptions {
   authenticate?: Authenticate
   authorizePublish?: AuthorizePublish
   authorizeSubscribe?: AuthorizeSubscribe
+  /** More hook sets, run after the three above, in order. */
+  hooks?: HookSet[]
   /**
    * Largest packet accepted, in bytes; larger ones close the connection as soon as their
    * header announces them. Default 4 MiB; at most 268435460 (the MQTT maximum).
@@ -98,9 +114,8 @@ export interface BrokerOptions {
 }
 
 export interface ResolvedOptions {
-  authenticate: Authenticate | undefined
-  authorizePublish: AuthorizePublish | undefined
-  authorizeSubscribe: AuthorizeSubscribe | undefined
+  /** The options' own hooks, then `hooks`. */
+  hooks: HookSet[]
   maxPacketSize: number
   maxConnectSize: number
   packetTimeout: number
@@ -148,18 +163,38 @@ function int(
   return value
 }
 
-function fn<T>(name: string, value: T | undefined): T | undefined {
-  if (value !== undefined && typeof value !== 'function') {
-    throw new ConfigError(name, `${name} must be a function; got ${typeof value}`)
+const HOOK_NAMES = [
+  'authenticate',
+  'authorizePublish',
+  'authorizeSubscribe',
+  'onConnect',
+  'onDisconnect',
+] as const
+
+function hookSets(o: BrokerOptions): HookSet[] {
+  const own: HookSet = {}
+  if (o.authenticate !== undefined) own.authenticate = o.authenticate
+  if (o.authorizePublish !== undefined) own.authorizePublish = o.authorizePublish
+  if (o.authorizeSubscribe !== undefined) own.authorizeSubscribe = o.authorizeSubscribe
+  if (o.hooks !== undefined && !Array.isArray(o.hooks)) {
+    throw new ConfigError('hooks', `hooks must be a list of hook sets; got ${typeof o.hooks}`)
   }
-  return value
+  const sets = [own, ...(o.hooks ?? [])]
+  for (const [i, set] of sets.entries()) {
+    for (const name of HOOK_NAMES) {
+      const f = set?.[name]
+      if (f !== undefined && typeof f !== 'function') {
+        const where = i === 0 ? name : `hooks[${i - 1}].${name}`
+        throw new ConfigError(where, `${where} must be a function; got ${typeof f}`)
+      }
+    }
+  }
+  return sets
 }
 
 export function resolveOptions(o: BrokerOptions = {}): ResolvedOptions {
   return {
-    authenticate: fn('authenticate', o.authenticate),
-    authorizePublish: fn('authorizePublish', o.authorizePublish),
-    authorizeSubscribe: fn('authorizeSubscribe', o.authorizeSubscribe),
+    hooks: hookSets(o),
     maxPacketSize: int('maxPacketSize', o.maxPacketSize, DEFAULT_MAX_PACKET_SIZE, 16, MAX_PACKET_SIZE),
     maxConnectSize: int('maxConnectSize', o.maxConnectSize, 65_536, 16, MAX_PACKET_SIZE),
     packetTimeout: int('packetTimeout', o.packetTimeout, 30_000, 1, MAX_TIMER_MS),

@@ -1,5 +1,5 @@
 import type { QoS } from '../protocol/constants.js'
-import type { Will } from '../protocol/packets.js'
+import { Fifo } from '../session/fifo.js'
 import { InboundFlow } from '../session/inbound.js'
 import { type AckType, Await, OutboundFlow } from '../session/outbound.js'
 import type { Store } from '../store/store.js'
@@ -20,6 +20,8 @@ export interface SessionLink {
   resumeReading(): void
   /** Ends the connection as a slow consumer (abnormal: its will is published). */
   dropSlowConsumer(): void
+  /** Ends the connection: another one with the same client id takes the session over. */
+  takenOver(): void
 }
 
 /** A message on its way to this client; `seq` is its key in the store (0 when not stored). */
@@ -60,12 +62,10 @@ export class Session {
   readonly outbound: OutboundFlow<number>
   readonly inbound: InboundFlow
   link: SessionLink | null = null
-  will: Will | null = null
   /** Messages dropped because a queue or an output buffer was full. */
   dropped = 0
   private droppedLogged = 0
-  private queue: Queued[] = []
-  private head = 0
+  private readonly queue = new Fifo<Queued>()
   private readonly limits: SessionLimits
   private readonly counters: SessionCounters
   /** Publishers slowed because this session cannot keep up. */
@@ -107,7 +107,7 @@ export class Session {
   }
 
   get queued(): number {
-    return this.queue.length - this.head
+    return this.queue.size
   }
 
   /**
@@ -199,8 +199,8 @@ export class Session {
     const link = this.link
     if (link === null) return
     const soft = this.limits.maxOutputBuffer >>> 2
-    while (this.head < this.queue.length) {
-      const q = this.queue[this.head]!
+    const queue = this.queue
+    for (let q = queue.peek(); q !== undefined; q = queue.peek()) {
       if (link.outputBacklog > soft) break // the socket takes the rest when it drains (see drained)
       if (q.qos > 0) {
         if (!this.outbound.hasRoom) break
@@ -208,14 +208,7 @@ export class Session {
       } else {
         this.write(link, q.msg.tpl.qos0(q.retain))
       }
-      this.queue[this.head++] = undefined as unknown as Queued
-    }
-    if (this.head === this.queue.length) {
-      this.queue = []
-      this.head = 0
-    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.head)
-      this.head = 0
+      queue.shift()
     }
     if (this.blocked !== null && this.queued < this.limits.maxQueuedMessages) this.releaseBlocked()
   }
@@ -224,23 +217,9 @@ export class Session {
   discard(): void {
     this.outbound.clear()
     this.inbound.clear()
-    this.queue = []
-    this.head = 0
+    this.queue.drain()
     this.watch.stop()
     this.releaseBlocked()
-  }
-
-  /**
-   * A QoS 2 PUBLISH from the client: true when it is new and must be passed on,
-   * false for a re-send before PUBREL (exactly once) [MQTT-4.3.3-2].
-   */
-  receiveQos2(packetId: number): boolean {
-    return this.inbound.receive(2, packetId)
-  }
-
-  /** PUBREL from the client: the id is free again. */
-  releaseQos2(packetId: number): Buffer {
-    return this.inbound.release(packetId)
   }
 
   /** Puts back a queued message read from the store at start. */

@@ -1,12 +1,20 @@
-import type { Broker } from './broker.js'
+import { VERSION } from '../version.js'
+import type { BrokerStats } from './events.js'
+
+/** What the $SYS topics report (the Broker). */
+export interface SysSource {
+  readonly stats: BrokerStats
+  readonly connectedCount: number
+  readonly sessionCount: number
+  readonly subscriptionCount: number
+  readonly retainedCount: number
+}
 
 /**
  * $SYS/broker/... topics, named as Mosquitto names them, published as retained
  * messages every `sysInterval` seconds.
  */
-export const VERSION = '0.1.0'
-
-export function sysValues(b: Broker): [string, string][] {
+export function sysValues(b: SysSource): [string, string][] {
   const s = b.stats
   const connected = b.connectedCount
   const total = b.sessionCount

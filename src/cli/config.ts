@@ -26,7 +26,7 @@ export interface BrokerSettings {
 }
 
 /** Options whose values are functions or objects: only the embedding API can give them. */
-type CodeOnly = 'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'logger' | 'store'
+type CodeOnly = 'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'hooks' | 'logger' | 'store'
 export type FileBrokerOptions = Omit<BrokerOptions, CodeOnly>
 
 type Kind =

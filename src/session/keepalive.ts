@@ -1,17 +1,21 @@
 /**
- * Keep-alive, as a pure machine over a clock the caller passes in [MQTT-3.1.2-23]:
- * the client sends a PINGREQ when nothing was sent or nothing was received for a
- * keep-alive period, and takes the connection as dead when no packet answers a
- * PINGREQ within `pingTimeout` [MQTT-3.1.2-24]. Recording traffic is two stores;
- * the caller runs one timer, re-armed from each `check`.
+ * Keep-alive, as a pure machine over a clock the caller passes in, for both ends:
+ * - the client sends a PINGREQ when nothing was sent or nothing was received for a
+ *   keep-alive period [MQTT-3.1.2-23], and takes the connection as dead when no
+ *   packet answers a PINGREQ within `pingTimeout` (`check`);
+ * - the server takes a client silent for one and a half periods as gone
+ *   [MQTT-3.1.2-24] (`expired`).
+ * Recording traffic is a store or two; the caller runs one timer, re-armed after
+ * `next` milliseconds.
  */
 export type KeepAliveAction = 'none' | 'ping' | 'dead'
 
 export class KeepAlive {
   readonly interval: number
   readonly pingTimeout: number
-  private lastSent = 0
-  private lastReceived = 0
+  // fractional from the start (performance.now() values), so V8 keeps one field representation
+  private lastSent = 0.5
+  private lastReceived = 0.5
   /** When the outstanding PINGREQ was sent, or -1. */
   private pingSentAt = -1
   /** Milliseconds until the next `check` is due; set by `check`. */
@@ -43,7 +47,18 @@ export class KeepAlive {
   }
 
   /**
-   * What to do now. `readingPaused`: the client stopped reading (its consumer is
+   * The server's side: true once nothing was received for 1.5 periods. A client the
+   * server does not read (it holds the client back) is not blamed for its silence.
+   */
+  expired(now: number, readingPaused: boolean): boolean {
+    if (readingPaused) this.lastReceived = now
+    const left = this.lastReceived + this.interval * 1.5 - now
+    this.next = left
+    return left <= 0
+  }
+
+  /**
+   * The client's side: what to do now. `readingPaused`: the client stopped reading (its consumer is
    * behind), so a missing answer proves nothing and is not held against the peer.
    */
   check(now: number, readingPaused = false): KeepAliveAction {

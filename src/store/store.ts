@@ -68,8 +68,13 @@ export interface Store {
   /** Stores the retained message of its topic, or deletes the topic's (`payload` empty). */
   setRetained(msg: StoredMessage): void
 
-  /** Makes every write since the last commit durable, at once. */
-  commit(): void
+  /**
+   * Makes every write since the last commit durable, at once. A networked engine may
+   * answer with a Promise: the broker then holds the acknowledgements of those writes
+   * until it resolves, and commits of later turns wait in order behind it. A rejection
+   * closes the connections whose output waited for it (nothing is acknowledged).
+   */
+  commit(): void | Promise<void>
   /** Commits and releases the engine. */
   close(): void
 }

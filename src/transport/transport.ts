@@ -1,7 +1,8 @@
 /**
- * The client's transport seam: anything that yields an ordered byte duplex
- * (TCP today; TLS and WebSocket later) plugs in here without touching the
- * client's state machine.
+ * The transport seam, for the client and the broker alike: anything that yields an
+ * ordered byte duplex (TCP today; TLS and WebSocket next) plugs in here without
+ * touching a state machine. A client opens one with a Transport; a broker is handed
+ * them by a Listener.
  */
 
 /** What the transport reports about an open byte stream. Called with no overlap. */
@@ -31,6 +32,21 @@ export interface ByteDuplex {
 }
 
 /**
+ * A byte stream a broker serves: what the broker's back-pressure reads comes from the
+ * transport itself (a socket's buffer, a WebSocket's buffered amount).
+ */
+export interface ServedDuplex extends ByteDuplex {
+  /** True while reading is stopped by `pause`. */
+  readonly paused: boolean
+  /** Bytes written and not yet taken by the network. */
+  readonly backlog: number
+  /** Bytes the network has taken so far: grows while the peer reads. */
+  readonly taken: number
+  /** Like destroy, and tells the peer the connection was reset where the transport can (TCP RST). */
+  reset(): void
+}
+
+/**
  * Opens one connection. Resolves once bytes can be written; rejects when the
  * connection cannot be made or `signal` aborts first. After it resolves,
  * `events` are called for this stream only.
@@ -39,4 +55,18 @@ export interface Transport {
   /** For messages and logs, e.g. `tcp://127.0.0.1:1883`. */
   readonly name: string
   open(events: DuplexEvents, signal: AbortSignal): Promise<ByteDuplex>
+}
+
+/** A connection a Listener accepted: the broker attaches its events and gets the byte stream. */
+export interface Incoming {
+  readonly remoteAddress: string | undefined
+  open(events: DuplexEvents): ServedDuplex
+}
+
+/** A server socket (TCP today; TLS and WebSocket next): it hands each accepted connection on. */
+export interface Listener {
+  readonly port: number
+  readonly host: string
+  /** Stops accepting; resolves once the server socket is closed. */
+  close(): Promise<void>
 }

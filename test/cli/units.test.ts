@@ -83,7 +83,7 @@ describe('broker settings', () => {
     const fileable: Record<
       Exclude<
         keyof BrokerOptions,
-        'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'logger' | 'store'
+        'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'hooks' | 'logger' | 'store'
       >,
       true
     > = {

@@ -501,7 +501,7 @@ describe('wildcards', () => {
       await sys.client.subscribeAsync('$SYS/petrel-interop/#', { qos: 0 })
       const marker = fresh('sys-marker')
       const fromHash = hash.inbox.wire.length
-      broker.publishInternal('$SYS/petrel-interop/probe', 'x')
+      broker.publish({ topic: '$SYS/petrel-interop/probe', payload: 'x' })
       const m = await sys.inbox.next()
       assert.equal(m.topic, '$SYS/petrel-interop/probe')
       await plus.client.subscribeAsync(marker, { qos: 0 })

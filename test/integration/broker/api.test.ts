@@ -151,9 +151,12 @@ test('keeps SUBACKs in SUBSCRIBE order when an async authorizeSubscribe answers 
   await c.next(PacketType.PINGRESP)
 })
 
-test('closes only the connection whose hook throws or rejects, and keeps serving others', async (t) => {
+test('a hook that throws or rejects refuses that one request, logs why, and keeps the connection', async (t) => {
+  const errors: string[] = []
+  const logger = { debug() {}, info() {}, warn() {}, error: (_o: object, msg: string) => errors.push(msg) }
   const tb = await startBroker(
     {
+      logger,
       authorizeSubscribe: async (_c, filter) => {
         await delay(10)
         if (filter === 'reject') throw new Error('subscribe hook failed')
@@ -167,24 +170,40 @@ test('closes only the connection whose hook throws or rejects, and keeps serving
     t,
   )
   const ok = await tb.connect()
-  await ok.subscribe('fine', 0)
-  // a sync throw, on a packet handled straight from the socket
+  await ok.subscribe('#', 0)
+  // a sync throw, on a packet handled straight from the socket: dropped, still acknowledged
+  // (MQTT 3.1.1 cannot refuse a PUBLISH [MQTT-4.3.2-2])
   const a = await tb.connect()
-  a.publish('throw', 'x')
-  await a.closed()
+  a.publish('throw', 'x', { qos: 1 })
+  assert.equal((await a.next(PacketType.PUBACK)).packetId, 1)
   // a sync throw, on a packet held while an async hook was pending
   const b = await tb.connect()
   b.send({ type: PacketType.SUBSCRIBE, packetId: 1, subscriptions: [{ topic: 'x', qos: 0 }] })
   b.publish('throw', 'x')
-  await b.next(PacketType.SUBACK)
-  await b.closed()
-  // a rejected Promise
+  assert.deepEqual((await b.next(PacketType.SUBACK)).granted, [0])
+  // a rejected Promise: that filter is refused [MQTT-3.9.3], the others granted
   const c = await tb.connect()
-  c.send({ type: PacketType.SUBSCRIBE, packetId: 1, subscriptions: [{ topic: 'reject', qos: 0 }] })
-  await c.closed()
+  c.send({
+    type: PacketType.SUBSCRIBE,
+    packetId: 1,
+    subscriptions: [
+      { topic: 'reject', qos: 1 },
+      { topic: 'fine', qos: 1 },
+    ],
+  })
+  assert.deepEqual((await c.next(PacketType.SUBACK)).granted, [0x80, 1])
+  // every one of them is still connected, and nothing published to 'throw' went out
+  for (const x of [a, b, c]) {
+    x.send({ type: PacketType.PINGREQ })
+    await x.next(PacketType.PINGRESP)
+  }
   const p = await tb.connect()
   p.publish('fine', 'still serving')
-  assert.equal((await ok.next(PacketType.PUBLISH)).payload.toString(), 'still serving')
+  const got = await ok.next(PacketType.PUBLISH)
+  assert.equal(got.topic, 'fine')
+  assert.equal(got.payload.toString(), 'still serving')
+  assert.equal(errors.filter((m) => m.includes('authorizePublish hook failed')).length, 2)
+  assert.equal(errors.filter((m) => m.includes('authorizeSubscribe hook failed')).length, 1)
 })
 
 test('emits typed events: clientConnected, subscribed, published, unsubscribed, clientDisconnected', async (t) => {

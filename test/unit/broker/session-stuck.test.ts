@@ -37,6 +37,7 @@ class FakeLink implements SessionLink {
   resumeReading(): void {
     this.resumed++
   }
+  takenOver(): void {}
   dropSlowConsumer(): void {
     this.droppedAsSlow = true
   }

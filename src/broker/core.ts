@@ -1,0 +1,42 @@
+import type { EventEmitter } from 'node:events'
+import type { BrokerEvents, BrokerStats } from './events.js'
+import type { Hooks } from './hooks.js'
+import type { ResolvedOptions } from './options.js'
+import type { Peer } from './peer.js'
+import type { Router } from './router.js'
+import type { Sessions } from './sessions.js'
+
+/**
+ * What the protocol handlers share, made once by the Broker: the options, the sessions,
+ * the router, the hooks, the counters, and where events go. Handlers read and change
+ * these; they never reach back into the Broker or a socket.
+ */
+export class Core {
+  readonly options: ResolvedOptions
+  readonly stats: BrokerStats
+  readonly sessions: Sessions
+  readonly router: Router
+  readonly hooks: Hooks
+  /** The broker's typed events (one-way: handlers emit, embedders listen). */
+  readonly events: EventEmitter<BrokerEvents>
+  /** Every open connection, connected or not. */
+  readonly peers = new Set<Peer>()
+  /** Connections with an accepted CONNECT. */
+  connected = 0
+
+  constructor(
+    options: ResolvedOptions,
+    stats: BrokerStats,
+    sessions: Sessions,
+    router: Router,
+    hooks: Hooks,
+    events: EventEmitter<BrokerEvents>,
+  ) {
+    this.options = options
+    this.stats = stats
+    this.sessions = sessions
+    this.router = router
+    this.hooks = hooks
+    this.events = events
+  }
+}

@@ -1,0 +1,82 @@
+import { PacketType, PROTOCOL_V5 } from '../protocol/constants.js'
+import { encode } from '../protocol/encoder.js'
+import type { Packet, Will } from '../protocol/packets.js'
+import type { Core } from './core.js'
+import { onClosed, onConnect } from './handlers/connect.js'
+import { onPublish } from './handlers/publish.js'
+import { onSubscribe, onUnsubscribe } from './handlers/subscribe.js'
+import type { Peer, PeerHandler } from './peer.js'
+
+const PINGRESP = encode({ type: PacketType.PINGRESP })
+
+/**
+ * The broker's protocol handlers: one entry for every packet a connection decodes,
+ * dispatched by type to the handler of that packet (handlers/), which asks the
+ * sessions and the router and answers through the Peer. A Promise comes back only
+ * when a hook answered with one: the connection then holds later packets.
+ */
+export class Protocol implements PeerHandler {
+  private readonly core: Core
+
+  constructor(core: Core) {
+    this.core = core
+  }
+
+  packet(peer: Peer, packet: Packet, raw: Buffer | null): Promise<void> | undefined {
+    if (peer.state === 'awaiting-connect') {
+      if (packet.type !== PacketType.CONNECT) {
+        // [MQTT-3.1.0-1] the first packet from the client must be CONNECT
+        peer.violation(`first packet is ${packet.type}, not CONNECT`, 'MQTT-3.1.0-1')
+        return undefined
+      }
+      // MQTT 5 plugs in here, with handlers of its own. Until then the codec refuses a
+      // level-5 CONNECT with return code 1 [MQTT-3.1.2-2] before it gets this far.
+      if (packet.protocolVersion === PROTOCOL_V5) {
+        peer.violation('MQTT 5 is not supported', 'MQTT-3.1.2-2')
+        return undefined
+      }
+      return onConnect(this.core, peer, packet)
+    }
+    const session = peer.session!
+    switch (packet.type) {
+      case PacketType.PUBLISH:
+        return onPublish(this.core, peer, packet, raw)
+      case PacketType.PUBACK:
+        session.ack('puback', packet.packetId)
+        return undefined
+      case PacketType.PUBREC:
+        session.ack('pubrec', packet.packetId)
+        return undefined
+      case PacketType.PUBCOMP:
+        session.ack('pubcomp', packet.packetId)
+        return undefined
+      case PacketType.PUBREL:
+        // [MQTT-4.3.3-2] discard the id, answer PUBCOMP (also for an id no longer known)
+        peer.send(session.inbound.release(packet.packetId))
+        return undefined
+      case PacketType.SUBSCRIBE:
+        return onSubscribe(this.core, peer, packet)
+      case PacketType.UNSUBSCRIBE:
+        onUnsubscribe(this.core, peer, packet)
+        return undefined
+      case PacketType.PINGREQ:
+        peer.send(PINGRESP) // [MQTT-3.12.4-1]
+        return undefined
+      case PacketType.DISCONNECT:
+        peer.discardWill() // [MQTT-3.14.4-3]
+        peer.close('client sent DISCONNECT', false)
+        return undefined
+      case PacketType.CONNECT:
+        peer.violation('second CONNECT', 'MQTT-3.1.0-2')
+        return undefined
+      default:
+        // CONNACK, SUBACK, UNSUBACK, PINGRESP only flow from server to client
+        peer.violation(`packet type ${packet.type} is not sent by clients`, 'MQTT-2.2.1')
+        return undefined
+    }
+  }
+
+  closed(peer: Peer, wasConnected: boolean, will: Will | null, reason: string): void {
+    onClosed(this.core, peer, wasConnected, will, reason)
+  }
+}
