@@ -4,7 +4,7 @@ import { encode, encodePublish } from '../protocol/encoder.js'
 import type { Packet, PublishPacket, Subscription } from '../protocol/packets.js'
 import { Fifo } from '../session/fifo.js'
 import { InboundFlow } from '../session/inbound.js'
-import { OutboundFlow } from '../session/outbound.js'
+import { type InflightEntry, OutboundFlow } from '../session/outbound.js'
 import { ClientErrorCode, OfflineQueueFullError } from './errors.js'
 import type { Pending, PublishJob } from './pending.js'
 import type { OutboundStore } from './store.js'
@@ -229,7 +229,7 @@ export class ClientSession {
     if (ack !== null) this.writer.push(ack)
   }
 
-  private complete(entry: { packetId: number; qos: 1 | 2; ctx: PublishJob | null } | null): void {
+  private complete(entry: InflightEntry<PublishJob | null> | null): void {
     if (entry === null) return
     if (entry.qos === 2) this.qos2--
     this.store.delete(entry.packetId)
