@@ -1,5 +1,6 @@
 import type { QoS } from '../protocol/constants.js'
 import type { PublishPacket } from '../protocol/packets.js'
+import { Fifo } from '../session/fifo.js'
 
 /** A message from the broker. The payload is the client's to keep. */
 export interface Message {
@@ -32,7 +33,7 @@ export interface InboxHost {
  * delivered, so a buffer may pass its limit by one read's worth.
  */
 export class Inbox {
-  private held: PublishPacket[] = []
+  private readonly held = new Fifo<PublishPacket>()
   private readonly streams = new Set<MessageStream>()
   private readonly host: InboxHost
   private readonly limit: number
@@ -51,20 +52,20 @@ export class Inbox {
     const listening = this.host.hasListeners()
     if (!listening && this.streams.size === 0) {
       this.held.push(p)
-      if (!this.heldFull && this.held.length >= this.limit) {
+      if (!this.heldFull && this.held.size >= this.limit) {
         this.heldFull = true
         this.updatePressure()
       }
       return
     }
-    if (this.held.length > 0) this.drainHeld()
+    if (this.held.size > 0) this.drainHeld()
     if (listening) this.host.emitMessage(p)
     if (this.streams.size > 0) for (const s of this.streams) s.push(p)
   }
 
   /** A first 'message' listener is being added: it gets the held messages once it is in place. */
   listenerAdded(): void {
-    if (this.held.length === 0 || this.drainScheduled) return
+    if (this.held.size === 0 || this.drainScheduled) return
     this.drainScheduled = true
     queueMicrotask(() => {
       this.drainScheduled = false
@@ -80,7 +81,7 @@ export class Inbox {
       return s
     }
     this.streams.add(s)
-    if (this.held.length > 0 && !this.host.hasListeners()) this.drainHeld()
+    if (this.held.size > 0 && !this.host.hasListeners()) this.drainHeld()
     return s
   }
 
@@ -92,15 +93,12 @@ export class Inbox {
   }
 
   get heldCount(): number {
-    return this.held.length
+    return this.held.size
   }
 
   private drainHeld(): void {
-    const held = this.held
-    this.held = []
     const listening = this.host.hasListeners()
-    for (let i = 0; i < held.length; i++) {
-      const p = held[i]!
+    for (const p of this.held.drain()) {
       if (listening) this.host.emitMessage(p)
       for (const s of this.streams) s.push(p)
     }
@@ -134,8 +132,7 @@ type Waiter = (r: IteratorResult<Message, undefined>) => void
 
 /** One messages() iterator: a bounded buffer in front of `for await`. */
 export class MessageStream implements AsyncIterableIterator<Message, undefined> {
-  private buf: PublishPacket[] = []
-  private head = 0
+  private readonly buf = new Fifo<PublishPacket>()
   private waiter: Waiter | null = null
   private done = false
   private full = false
@@ -149,7 +146,7 @@ export class MessageStream implements AsyncIterableIterator<Message, undefined> 
 
   /** Messages waiting to be read. */
   get buffered(): number {
-    return this.buf.length - this.head
+    return this.buf.size
   }
 
   /** @internal */
@@ -179,13 +176,8 @@ export class MessageStream implements AsyncIterableIterator<Message, undefined> 
   }
 
   next(): Promise<IteratorResult<Message, undefined>> {
-    if (this.head < this.buf.length) {
-      const p = this.buf[this.head]!
-      this.buf[this.head++] = undefined as unknown as PublishPacket
-      if (this.head === this.buf.length) {
-        this.buf = []
-        this.head = 0
-      }
+    const p = this.buf.shift()
+    if (p !== undefined) {
       if (this.full && this.buffered <= this.limit >>> 1) {
         this.full = false
         this.inbox.streamFull(false)
@@ -203,8 +195,7 @@ export class MessageStream implements AsyncIterableIterator<Message, undefined> 
     this.inbox.removeStream(this, this.full)
     this.full = false
     this.done = true
-    this.buf = []
-    this.head = 0
+    this.buf.drain()
     this.finish()
     return Promise.resolve({ value: undefined, done: true })
   }

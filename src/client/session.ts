@@ -1,9 +1,10 @@
 import { PetrelError, ProtocolError } from '../errors.js'
 import { PacketType, type QoS, SUBACK_FAILURE } from '../protocol/constants.js'
-import { encode, encodePuback, encodePubcomp, encodePublish, encodePubrec } from '../protocol/encoder.js'
+import { encode, encodePublish } from '../protocol/encoder.js'
 import type { Packet, PublishPacket, Subscription } from '../protocol/packets.js'
+import { Fifo } from '../session/fifo.js'
 import { InboundFlow } from '../session/inbound.js'
-import { OutboundFlow } from '../session/outbound.js'
+import { type InflightEntry, OutboundFlow } from '../session/outbound.js'
 import { ClientErrorCode, OfflineQueueFullError } from './errors.js'
 import type { Pending, PublishJob } from './pending.js'
 import type { OutboundStore } from './store.js'
@@ -42,8 +43,8 @@ const RESUBSCRIBE_BATCH = 128
 
 /**
  * The client's side of an MQTT session: outgoing QoS 1/2 flows (the shared
- * OutboundFlow, mirrored into the OutboundStore), incoming QoS 2 (the shared
- * InboundQos2), SUBSCRIBE/UNSUBSCRIBE requests, the granted subscriptions, and
+ * OutboundFlow, mirrored into the OutboundStore), incoming QoS 1/2 (the shared
+ * InboundFlow), SUBSCRIBE/UNSUBSCRIBE requests, the granted subscriptions, and
  * the publishes waiting for a connection or for room in the inflight window.
  * It lives as long as the client, across reconnects. It writes through the
  * Writer and does no other I/O.
@@ -54,8 +55,7 @@ export class ClientSession {
   /** Granted subscriptions: re-subscribed when a reconnect finds no session. */
   readonly subscriptions = new Map<string, QoS>()
   private readonly requests = new Map<number, Request>()
-  private queue: PublishJob[] = []
-  private head = 0
+  private readonly queue = new Fifo<PublishJob>()
   /** QoS 2 flows in `outbound`: they have a window of their own. */
   private qos2 = 0
   private readonly host: SessionHost
@@ -85,7 +85,7 @@ export class ClientSession {
 
   /** Publishes waiting to be sent. */
   get queued(): number {
-    return this.queue.length - this.head
+    return this.queue.size
   }
 
   // --- publish -------------------------------------------------------------------
@@ -93,7 +93,7 @@ export class ClientSession {
   /** Sends now when possible, else queues in order; rejects when offline and the queue is full. */
   submit(job: PublishJob): void {
     const online = this.host.online
-    if (online && this.head === this.queue.length && this.hasRoom(job.qos)) {
+    if (online && this.queue.size === 0 && this.hasRoom(job.qos)) {
       this.send(job)
       return
     }
@@ -137,25 +137,19 @@ export class ClientSession {
   /** Sends queued publishes while online and the window has room. */
   private pump(): void {
     const q = this.queue
-    while (this.head < q.length) {
-      const job = q[this.head]!
+    for (let job = q.peek(); job !== undefined; job = q.peek()) {
       if (!job.settled) {
         if (!this.hasRoom(job.qos)) break
         this.send(job)
       }
-      q[this.head++] = undefined as unknown as PublishJob
-    }
-    if (this.head === q.length) {
-      this.queue = []
-      this.head = 0
+      q.shift()
     }
   }
 
   /** Drops queued publishes that already settled (timed out); returns how many remain. */
   private compact(): number {
-    this.queue = this.queue.slice(this.head).filter((j) => !j.settled)
-    this.head = 0
-    return this.queue.length
+    this.queue.retain((j) => !j.settled)
+    return this.queue.size
   }
 
   // --- subscribe -------------------------------------------------------------------
@@ -209,8 +203,7 @@ export class ClientSession {
         return
       case PacketType.PUBREL:
         // [MQTT-4.3.3-2] the flow ends: forget the id, answer PUBCOMP (also for an id not known)
-        this.inbound.release(p.packetId)
-        this.writer.push(encodePubcomp(p.packetId))
+        this.writer.push(this.inbound.release(p.packetId))
         return
       case PacketType.SUBACK:
         this.suback(p.packetId, p.granted)
@@ -229,25 +222,19 @@ export class ClientSession {
     }
   }
 
+  /** QoS 1: passed on, PUBACK [MQTT-4.3.2-2]; QoS 2: passed on once per flow, PUBREC every time [MQTT-4.3.3-2]. */
   private receive(p: PublishPacket): void {
-    if (p.qos === 0) {
-      this.host.deliver(p)
-    } else if (p.qos === 1) {
-      this.host.deliver(p)
-      this.writer.push(encodePuback(p.packetId)) // [MQTT-4.3.2-2]
-    } else {
-      // [MQTT-4.3.3-2] exactly once: a re-sent PUBLISH before its PUBREL is acknowledged, not passed on
-      if (this.inbound.receive(2, p.packetId)) this.host.deliver(p)
-      this.writer.push(encodePubrec(p.packetId))
-    }
+    if (this.inbound.receive(p.qos, p.packetId)) this.host.deliver(p)
+    const ack = this.inbound.answer(p.qos, p.packetId)
+    if (ack !== null) this.writer.push(ack)
   }
 
-  private complete(entry: { packetId: number; qos: 1 | 2; ctx: PublishJob | null } | null): void {
+  private complete(entry: InflightEntry<PublishJob | null> | null): void {
     if (entry === null) return
     if (entry.qos === 2) this.qos2--
     this.store.delete(entry.packetId)
     entry.ctx?.resolve()
-    if (this.head < this.queue.length) this.pump()
+    if (this.queue.size > 0) this.pump()
   }
 
   private suback(packetId: number, granted: number[]): void {
@@ -328,10 +315,7 @@ export class ClientSession {
 
   /** The client is done: every promise still open is rejected with `err`. Stored flows stay in the store. */
   failAll(err: Error): void {
-    const q = this.queue
-    this.queue = []
-    for (let i = this.head; i < q.length; i++) q[i]!.reject(err)
-    this.head = 0
+    for (const job of this.queue.drain()) job.reject(err)
     for (const e of this.outbound.entries()) e.ctx?.reject(err)
     for (const r of this.requests.values()) {
       r.sub?.reject(err)

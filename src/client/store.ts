@@ -1,15 +1,11 @@
-import type { Await } from '../session/outbound.js'
+import type { InflightEntry } from '../session/outbound.js'
 
 /**
- * An unfinished outgoing QoS 1/2 flow: the PUBLISH bytes while waiting for
- * PUBACK or PUBREC, the PUBREL bytes once PUBREC arrived.
+ * An unfinished outgoing QoS 1/2 flow, as OutboundFlow tracks it without what the
+ * client attached: the PUBLISH bytes while waiting for PUBACK or PUBREC, the
+ * PUBREL bytes once PUBREC arrived.
  */
-export interface StoredFlow {
-  readonly packetId: number
-  readonly qos: 1 | 2
-  readonly awaiting: Await
-  readonly bytes: Buffer
-}
+export type StoredFlow = Readonly<Omit<InflightEntry<unknown>, 'ctx'>>
 
 /**
  * Where the client keeps unacknowledged QoS 1/2 messages. The memory store is

@@ -1,20 +1,18 @@
+import { Outbox } from '../session/outbox.js'
 import type { ByteDuplex } from '../transport/transport.js'
 import type { Pending } from './pending.js'
-
-/** Largest gathered write: small packets are copied into buffers of about this size. */
-const GATHER_BYTES = 64 * 1024
 
 /**
  * Output of one connection, gathered per event-loop turn: packets queued in a
  * turn (a publish loop, the acks for one read) leave in one flush, scheduled as
- * a microtask, as few large writes inside one cork. QoS 0 publishes settle when
- * their bytes are handed to the transport, or, when it pushed back, at its next
- * 'drain', so an awaiting publisher is slowed by the socket and memory stays bounded.
+ * a microtask, through the shared Outbox (few large writes inside one cork).
+ * QoS 0 publishes settle when their bytes are handed to the transport, or, when
+ * it pushed back, at its next 'drain', so an awaiting publisher is slowed by the
+ * socket and memory stays bounded.
  */
 export class Writer {
   private out: ByteDuplex | null = null
-  private chunks: Buffer[] = []
-  private bytes = 0
+  private readonly outbox = new Outbox()
   /** QoS 0 publishes in this batch. */
   private written: Pending[] = []
   /** QoS 0 publishes flushed while the transport was over its limit. */
@@ -37,8 +35,7 @@ export class Writer {
   /** The transport is gone: what was not written is dropped, its QoS 0 publishes returned. */
   detach(): Pending[] {
     this.out = null
-    this.chunks = []
-    this.bytes = 0
+    this.outbox.clear()
     this.needDrain = false
     const unsent = this.written.concat(this.draining)
     this.written = []
@@ -47,8 +44,7 @@ export class Writer {
   }
 
   push(bytes: Buffer): void {
-    this.chunks.push(bytes)
-    this.bytes += bytes.length
+    this.outbox.push(bytes)
     if (!this.scheduled) {
       this.scheduled = true
       queueMicrotask(this.flushTask)
@@ -64,34 +60,8 @@ export class Writer {
   flush(): void {
     this.scheduled = false
     const out = this.out
-    const chunks = this.chunks
-    const n = chunks.length
-    if (out === null || n === 0) return
-    const total = this.bytes
-    this.chunks = []
-    this.bytes = 0
-    let ok: boolean
-    if (n === 1) {
-      ok = out.write(chunks[0]!)
-    } else if (total <= GATHER_BYTES) {
-      ok = out.write(Buffer.concat(chunks, total))
-    } else {
-      ok = true
-      out.cork()
-      let from = 0
-      let size = 0
-      for (let i = 0; i < n; i++) {
-        const len = chunks[i]!.length
-        if (size > 0 && size + len > GATHER_BYTES) {
-          ok = out.write(gather(chunks, from, i, size)) && ok
-          from = i
-          size = 0
-        }
-        size += len
-      }
-      ok = out.write(gather(chunks, from, n, size)) && ok
-      out.uncork()
-    }
+    if (out === null || this.outbox.empty) return
+    const ok = this.outbox.flushTo(out)
     this.onFlush()
     const written = this.written
     if (written.length === 0) {
@@ -115,9 +85,4 @@ export class Writer {
     this.draining = []
     for (let i = 0; i < d.length; i++) d[i]!.resolve()
   }
-}
-
-function gather(chunks: Buffer[], from: number, to: number, size: number): Buffer {
-  if (to - from === 1) return chunks[from]!
-  return Buffer.concat(chunks.slice(from, to), size)
 }
