@@ -4,13 +4,13 @@ import { ConfigError } from '../errors.js'
 import type { QoS } from '../protocol/constants.js'
 import { isValidTopicName } from '../protocol/topic.js'
 import { MemoryStore } from '../store/memory/memory-store.js'
-import type { StoreSnapshot } from '../store/store.js'
+import type { Store, StoreSnapshot } from '../store/store.js'
 import { incomingStream } from '../transport/duplex.js'
 import { listenTcp, type TcpListenOptions } from '../transport/tcp.js'
 import type { Incoming, Listener } from '../transport/transport.js'
 import { Connection, type ConnectionDeps } from './connection.js'
 import { Core } from './core.js'
-import { StoreWriter } from './durable.js'
+import { scheduleCommits } from './durable.js'
 import type { BrokerEvents, BrokerStats } from './events.js'
 import { Flusher } from './flusher.js'
 import { route } from './handlers/publish.js'
@@ -66,7 +66,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   readonly ready: Promise<void>
   private readonly core: Core
   private readonly deps: ConnectionDeps
-  private readonly store: StoreWriter
+  private readonly store: Store
   private readonly flusher: Flusher
   private readonly servers: Listener[] = []
   private readonly timers: NodeJS.Timeout[] = []
@@ -78,7 +78,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.log = o.logger
     const store = options.store ?? new MemoryStore()
     this.flusher = new Flusher(store, this.log)
-    this.store = new StoreWriter(store, this.flusher.schedule)
+    this.store = scheduleCommits(store, this.flusher.schedule)
     const router = new Router(this.store)
     const sessions = new Sessions(o, this.stats, this.store, router)
     const hooks = new Hooks(o.hooks, this.log)

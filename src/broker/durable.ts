@@ -1,68 +1,36 @@
-import type { QoS } from '../protocol/constants.js'
-import type { Store, StoredDelivery, StoredMessage, StoreSnapshot } from '../store/store.js'
+import type { Store } from '../store/store.js'
+
+/** The Store methods that change state: each is followed by an end-of-turn commit. */
+const WRITES = [
+  'saveSession',
+  'deleteSession',
+  'saveSubscription',
+  'deleteSubscription',
+  'addDelivery',
+  'updateDelivery',
+  'deleteDelivery',
+  'addInboundQos2',
+  'deleteInboundQos2',
+  'setRetained',
+] as const satisfies readonly (keyof Store)[]
 
 /**
- * The broker's handle on its Store: every write also asks for the end-of-turn
- * flush, where the broker commits once and only then writes to sockets, so a
- * PUBACK or PUBREC never leaves before the message it acknowledges is durable
- * (group commit).
+ * The broker's handle on its Store: every write also asks for the end-of-turn flush,
+ * where the Flusher commits once and only then writes to sockets, so a PUBACK or PUBREC
+ * never leaves before the message it acknowledges is durable (group commit).
  */
-export class StoreWriter implements Store {
-  private readonly store: Store
-  private readonly schedule: () => void
-
-  constructor(store: Store, schedule: () => void) {
-    this.store = store
-    this.schedule = schedule
+export function scheduleCommits(store: Store, schedule: () => void): Store {
+  const writer: Partial<Store> = {
+    load: () => store.load(),
+    commit: () => store.commit(),
+    close: () => store.close(),
   }
-
-  load(): StoreSnapshot | Promise<StoreSnapshot> {
-    return this.store.load()
+  for (const name of WRITES) {
+    const write = (store[name] as (...args: unknown[]) => void).bind(store)
+    ;(writer as Record<string, unknown>)[name] = (...args: unknown[]): void => {
+      write(...args)
+      schedule()
+    }
   }
-  saveSession(clientId: string, disconnectedAt: number): void {
-    this.store.saveSession(clientId, disconnectedAt)
-    this.schedule()
-  }
-  deleteSession(clientId: string): void {
-    this.store.deleteSession(clientId)
-    this.schedule()
-  }
-  saveSubscription(clientId: string, filter: string, qos: QoS): void {
-    this.store.saveSubscription(clientId, filter, qos)
-    this.schedule()
-  }
-  deleteSubscription(clientId: string, filter: string): void {
-    this.store.deleteSubscription(clientId, filter)
-    this.schedule()
-  }
-  addDelivery(clientId: string, d: StoredDelivery): void {
-    this.store.addDelivery(clientId, d)
-    this.schedule()
-  }
-  updateDelivery(clientId: string, seq: number, packetId: number, released: boolean): void {
-    this.store.updateDelivery(clientId, seq, packetId, released)
-    this.schedule()
-  }
-  deleteDelivery(clientId: string, seq: number): void {
-    this.store.deleteDelivery(clientId, seq)
-    this.schedule()
-  }
-  addInboundQos2(clientId: string, packetId: number): void {
-    this.store.addInboundQos2(clientId, packetId)
-    this.schedule()
-  }
-  deleteInboundQos2(clientId: string, packetId: number): void {
-    this.store.deleteInboundQos2(clientId, packetId)
-    this.schedule()
-  }
-  setRetained(msg: StoredMessage): void {
-    this.store.setRetained(msg)
-    this.schedule()
-  }
-  commit(): void | Promise<void> {
-    return this.store.commit()
-  }
-  close(): void {
-    this.store.close()
-  }
+  return writer as Store
 }
