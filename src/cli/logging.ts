@@ -4,10 +4,6 @@ import type { Logger } from '../broker/options.js'
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
 
-export function isLogLevel(s: string): s is LogLevel {
-  return (LOG_LEVELS as readonly string[]).includes(s)
-}
-
 /** Where log lines go: process.stdout, or a test's collector. */
 export interface LogSink {
   write(line: string): void

@@ -28,14 +28,6 @@ export class Histogram {
     if (us > this.max) this.max = us
   }
 
-  /** Adds another histogram's counts to this one. */
-  merge(other: Histogram): void {
-    for (let i = 0; i < this.counts.length; i++) this.counts[i]! += other.counts[i]!
-    this.count += other.count
-    this.sum += other.sum
-    if (other.max > this.max) this.max = other.max
-  }
-
   /** The value (ms) below which `p` percent of the recorded values fall; NaN when empty. */
   percentile(p: number): number {
     if (this.count === 0) return Number.NaN
