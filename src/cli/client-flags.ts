@@ -1,3 +1,4 @@
+import { type Client, connect } from '../client/client.js'
 import { ConnackRefusedError, ConnectFailedError, ConnectTimeoutError } from '../client/errors.js'
 import type { ClientOptions } from '../client/options.js'
 import { ConfigError } from '../errors.js'
@@ -64,8 +65,8 @@ export interface Target {
   /** `host:port`, for messages. */
   where: string
   options: ClientOptions
-  /** The topic of an -L URL, if it had one. */
-  urlTopic: string | undefined
+  /** Topics from -t, after the path of an -L URL if it had one. */
+  topics: string[]
   qos: QoS
 }
 
@@ -144,7 +145,7 @@ export function connectionTarget(args: ParsedArgs): Target {
     url: `mqtt://${bracketed}:${port}`,
     where: `${bracketed}:${port}`,
     options,
-    urlTopic,
+    topics: urlTopic === undefined ? all(args, 'topic') : [urlTopic, ...all(args, 'topic')],
     qos: qosOf(last(args, 'qos'), 'QoS'),
   }
 }
@@ -157,13 +158,6 @@ function int(name: string, v: string, min: number, max: number): number {
   }
 }
 
-/** Topics from -t (and an -L URL's path). */
-export function topicsOf(args: ParsedArgs, target: Target): string[] {
-  const topics = all(args, 'topic')
-  if (target.urlTopic !== undefined) topics.unshift(target.urlTopic)
-  return topics
-}
-
 const CONNACK_TEXT: readonly string[] = [
   'accepted',
   'unacceptable protocol version',
@@ -172,6 +166,13 @@ const CONNACK_TEXT: readonly string[] = [
   'bad user name or password',
   'not authorised',
 ]
+
+/** connect() to the target; a failure becomes its one line and exit code. */
+export function connectTo(target: Target): Promise<Client> {
+  return connect(target.url, target.options).catch((err: unknown) => {
+    throw connectFailure(err, target.where)
+  })
+}
 
 /** A failed connect() as one line and an exit code, the way mosquitto_pub/_sub report it. */
 export function connectFailure(err: unknown, where: string): ToolError {
@@ -190,25 +191,10 @@ export function connectFailure(err: unknown, where: string): ToolError {
   return new ToolError(`Error: Unable to connect to ${where}: ${text}.`)
 }
 
-/** A usage error from the flag parser, in mosquitto's words. */
-export function usageFailure(err: unknown): ToolError {
-  if (err instanceof ToolError) return err
-  if (err instanceof ConfigError) {
-    const m = err.message
-    return new ToolError(`Error: ${m.charAt(0).toUpperCase()}${m.slice(1)}.`)
-  }
-  throw err
-}
-
-/** Prints a ToolError (unless --quiet) and returns its exit code. */
-export function report(err: ToolError, quiet: boolean): number {
-  if (!quiet) process.stderr.write(`${err.message}\n`)
-  return err.exitCode
-}
-
 /**
  * The frame of `petrel pub` and `petrel sub`: parse the flags, answer --help,
- * run the tool, and turn a ToolError into its message and exit code.
+ * run the tool, and turn a ToolError (a flag parser's error in mosquitto's
+ * words) into its message, unless --quiet, and exit code.
  */
 export async function runTool(
   argv: string[],
@@ -216,20 +202,27 @@ export async function runTool(
   title: string,
   body: (args: ParsedArgs) => Promise<number>,
 ): Promise<number> {
-  let args: ParsedArgs
+  let quiet = argv.includes('--quiet')
   try {
-    args = parseArgs(argv, flags)
-  } catch (err) {
-    return report(usageFailure(err), argv.includes('--quiet'))
-  }
-  if (has(args, 'help')) {
-    process.stdout.write(usage(title, flags))
-    return ToolExit.OK
-  }
-  try {
+    const args = parseToolArgs(argv, flags)
+    if (has(args, 'help')) {
+      process.stdout.write(usage(title, flags))
+      return ToolExit.OK
+    }
+    quiet = has(args, 'quiet')
     return await body(args)
   } catch (err) {
-    if (err instanceof ToolError) return report(err, has(args, 'quiet'))
-    throw err
+    if (!(err instanceof ToolError)) throw err
+    if (!quiet) process.stderr.write(`${err.message}\n`)
+    return err.exitCode
+  }
+}
+
+function parseToolArgs(argv: string[], flags: FlagSpec[]): ParsedArgs {
+  try {
+    return parseArgs(argv, flags)
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    throw new ToolError(`Error: ${err.message.charAt(0).toUpperCase()}${err.message.slice(1)}.`)
   }
 }

@@ -1,16 +1,15 @@
 import { readFile } from 'node:fs/promises'
-import { type Client, connect } from '../client/client.js'
+import type { Client } from '../client/client.js'
 import type { QoS } from '../protocol/constants.js'
 import { isValidTopicName } from '../protocol/topic.js'
 import { type FlagSpec, has, last, type ParsedArgs } from './args.js'
 import {
   CONNECTION_FLAGS,
-  connectFailure,
   connectionTarget,
+  connectTo,
   runTool,
   ToolError,
   ToolExit,
-  topicsOf,
 } from './client-flags.js'
 import { readAll, readLines } from './stdin.js'
 
@@ -47,10 +46,9 @@ export function runPub(argv: string[]): Promise<number> {
 async function publish(args: ParsedArgs): Promise<number> {
   if (args.positionals.length > 0) throw new ToolError(`Error: Unexpected argument '${args.positionals[0]}'.`)
   const target = connectionTarget(args)
-  const topics = topicsOf(args, target)
-  if (topics.length > 1) throw new ToolError('Error: Duplicate topic argument given.')
+  if (target.topics.length > 1) throw new ToolError('Error: Duplicate topic argument given.')
   const source = sourceOf(args)
-  const topic = topics[0]
+  const topic = target.topics[0]
   if (topic === undefined || source === undefined) {
     throw new ToolError('Error: Both topic and message must be supplied.')
   }
@@ -67,12 +65,7 @@ async function publish(args: ParsedArgs): Promise<number> {
     }
   } else if (source.type === 'stdin') payload = await readAll(process.stdin)
 
-  let client: Client
-  try {
-    client = await connect(target.url, target.options)
-  } catch (err) {
-    throw connectFailure(err, target.where)
-  }
+  const client = await connectTo(target)
   const lost = new Promise<never>((_, reject) => {
     client.once('close', (err) => {
       if (err !== undefined) reject(new ToolError('Error: The connection was lost.'))
