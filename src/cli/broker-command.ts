@@ -145,28 +145,16 @@ async function start(settings: BrokerSettings, log: Logger, stopped: Promise<voi
  * the store is flushed). A second signal exits at once.
  */
 function untilSignal(log: Logger): { stopped: Promise<void>; dispose(): void } {
-  let done: () => void = () => {}
+  let done: (() => void) | undefined
   const stopped = new Promise<void>((resolve) => (done = resolve))
-  const again = (signal: NodeJS.Signals): void => process.exit(signal === 'SIGINT' ? 130 : 143)
-  const first = (signal: NodeJS.Signals): void => {
-    process.off('SIGINT', first)
-    process.off('SIGTERM', first)
-    process.once('SIGINT', again)
-    process.once('SIGTERM', again)
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (done === undefined) process.exit(signal === 'SIGINT' ? 130 : 143) // the second signal
     log.info({ signal }, 'shutting down')
     done()
+    done = undefined
   }
-  process.on('SIGINT', first)
-  process.on('SIGTERM', first)
-  return {
-    stopped,
-    dispose: () => {
-      for (const s of ['SIGINT', 'SIGTERM'] as const) {
-        process.off(s, first)
-        process.off(s, again)
-      }
-    },
-  }
+  process.on('SIGINT', onSignal).on('SIGTERM', onSignal)
+  return { stopped, dispose: () => process.off('SIGINT', onSignal).off('SIGTERM', onSignal) }
 }
 
 function message(err: unknown): string {
