@@ -4,7 +4,7 @@ import { type Client, connect } from '../../client/client.js'
 import type { ClientOptions } from '../../client/options.js'
 import type { QoS } from '../../protocol/constants.js'
 import { SUBACK_FAILURE } from '../../protocol/constants.js'
-import { Histogram } from './histogram.js'
+import { Histogram, type LatencySummary } from './histogram.js'
 import { type Participant, type ScenarioName, type Topology, topology } from './scenario.js'
 
 /** Send time (float64 ms, performance.now()), publisher index (u32), sequence number (u32). */
@@ -42,14 +42,6 @@ export interface Progress {
   received: number
 }
 
-export interface LatencySummary {
-  p50: number
-  p95: number
-  p99: number
-  max: number
-  mean: number
-}
-
 export interface BenchResult {
   scenario: ScenarioName
   broker: string
@@ -85,17 +77,6 @@ export interface BenchResult {
 
 /** A bench run refused before it started (usage, or the broker refused a connection or subscription). */
 export class BenchAbort extends Error {}
-
-function summary(h: Histogram): LatencySummary | null {
-  if (h.count === 0) return null
-  return {
-    p50: h.percentile(50),
-    p95: h.percentile(95),
-    p99: h.percentile(99),
-    max: h.maxMs(),
-    mean: h.meanMs(),
-  }
-}
 
 /** Per-subscriber delivery accounting: a bitmap per publisher finds duplicates and gaps. */
 class Receiver {
@@ -186,11 +167,9 @@ class Run {
     await this.subscribeAll()
     this.phase = 'publishing'
     this.publishStart = performance.now()
-    const loops: Promise<void>[] = []
-    this.topo.participants.forEach((p, i) => {
-      if (p.publisher >= 0) loops.push(this.publishLoop(this.clients[i]!, p))
-    })
-    await Promise.all(loops)
+    await Promise.all(
+      this.topo.participants.map((p, i) => (p.publisher >= 0 ? this.publishLoop(this.clients[i]!, p) : null)),
+    )
     this.publishEnd = performance.now()
     this.phase = 'draining'
     await this.drain()
@@ -202,15 +181,17 @@ class Run {
   }
 
   progress(): Progress {
-    let sent = 0
-    for (const s of this.sent) sent += s
     return {
       phase: this.phase,
       elapsed: (performance.now() - this.started) / 1000,
       connected: this.connected,
-      sent,
+      sent: this.totalSent(),
       received: this.received,
     }
+  }
+
+  private totalSent(): number {
+    return this.sent.reduce((a, b) => a + b, 0)
   }
 
   private options(i: number): ClientOptions {
@@ -287,18 +268,13 @@ class Run {
   }
 
   private async subscribeAll(): Promise<void> {
-    const subs: Promise<void>[] = []
-    this.topo.participants.forEach((p, i) => {
-      if (p.filter === undefined) return
-      const filter = p.filter
-      subs.push(
-        this.clients[i]!.subscribe(filter, { qos: this.o.qos }).then((codes) => {
-          if (codes[0] === SUBACK_FAILURE)
-            throw new BenchAbort(`the broker refused the subscription to ${filter}`)
-        }),
-      )
-    })
-    await Promise.all(subs)
+    const subscribe = async (filter: string | undefined, i: number): Promise<void> => {
+      if (filter === undefined) return
+      const codes = await this.clients[i]!.subscribe(filter, { qos: this.o.qos })
+      if (codes[0] === SUBACK_FAILURE)
+        throw new BenchAbort(`the broker refused the subscription to ${filter}`)
+    }
+    await Promise.all(this.topo.participants.map((p, i) => subscribe(p.filter, i)))
   }
 
   private async publishLoop(client: Client, p: Participant): Promise<void> {
@@ -369,7 +345,7 @@ class Run {
   }
 
   private result(connectSeconds: number): BenchResult {
-    const sent = this.sent.reduce((a, b) => a + b, 0)
+    const sent = this.totalSent()
     const expected = this.expected()
     const end = this.lastDelivery > 0 ? Math.max(this.lastDelivery, this.publishStart) : this.publishEnd
     const seconds = this.publishStart > 0 ? (end - this.publishStart) / 1000 : 0
@@ -394,13 +370,13 @@ class Run {
       seconds,
       sentPerSec: pubSeconds > 0 ? sent / pubSeconds : 0,
       msgsPerSec: seconds > 0 ? this.received / seconds : 0,
-      latencyMs: summary(this.latency),
+      latencyMs: this.latency.summary(),
       connections: {
         connected: this.connected,
         failed: this.connectFailed,
         dropped: this.dropped,
         perSec: connectSeconds > 0 ? this.connected / connectSeconds : 0,
-        connectMs: summary(this.connectLatency),
+        connectMs: this.connectLatency.summary(),
       },
     }
   }
