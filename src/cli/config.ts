@@ -219,9 +219,7 @@ export function resolveSettings(
     }
     values.set(key, convert(key, kind, raw, { from: 'file', name: fileName }))
   }
-  const fileHasMemory = values.get('memory') === true
-  const fileHasDataDir = values.has('dataDir')
-  if (fileHasMemory && fileHasDataDir) {
+  if (values.get('memory') === true && values.has('dataDir')) {
     throw new ConfigError('memory', `${fileName}: memory: true and dataDir exclude each other; give one`)
   }
   for (const [key, raw] of flags) {
