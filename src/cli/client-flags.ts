@@ -4,7 +4,7 @@ import type { ClientOptions } from '../client/options.js'
 import { ConfigError } from '../errors.js'
 import type { QoS } from '../protocol/constants.js'
 import { isValidTopicName } from '../protocol/topic.js'
-import { all, type FlagSpec, has, last, type ParsedArgs, parseArgs, parseIntIn, usage } from './args.js'
+import { all, type FlagSpec, has, intFlag, last, type ParsedArgs, parseArgs, usage } from './args.js'
 
 /**
  * Exit codes of `petrel pub` and `petrel sub`, as the Mosquitto tools have them:
@@ -79,12 +79,10 @@ export function qosOf(v: string | undefined, what: string): QoS {
 /** Parses the connection flags into a URL and ClientOptions; refuses what mosquitto_pub/_sub refuse. */
 export function connectionTarget(args: ParsedArgs): Target {
   let host = last(args, 'host') ?? 'localhost'
-  let port = 1883
   let username = last(args, 'username')
   let password = last(args, 'pw')
   let urlTopic: string | undefined
-  const portFlag = last(args, 'port')
-  if (portFlag !== undefined) port = int('port', portFlag, 1, 65_535)
+  let port = int(args, 'port', 1883, 1, 65_535)
   const url = last(args, 'url')
   if (url !== undefined) {
     let u: URL
@@ -111,7 +109,7 @@ export function connectionTarget(args: ParsedArgs): Target {
   const options: ClientOptions = {
     reconnect: false,
     connectTimeout: 10_000,
-    keepalive: has(args, 'keepalive') ? int('keepalive', last(args, 'keepalive')!, 5, 65_535) : 60,
+    keepalive: int(args, 'keepalive', 60, 5, 65_535),
   }
   if (username !== undefined) options.username = username
   if (password !== undefined) options.password = password
@@ -150,11 +148,12 @@ export function connectionTarget(args: ParsedArgs): Target {
   }
 }
 
-function int(name: string, v: string, min: number, max: number): number {
+/** intFlag() with mosquitto's message. */
+function int(args: ParsedArgs, name: string, dflt: number, min: number, max: number): number {
   try {
-    return parseIntIn(name, v, min, max)
+    return intFlag(args, name, dflt, min, max)
   } catch {
-    throw new ToolError(`Error: Invalid ${name} given: ${v} (allowed: ${min} to ${max})`)
+    throw new ToolError(`Error: Invalid ${name} given: ${last(args, name)} (allowed: ${min} to ${max})`)
   }
 }
 
