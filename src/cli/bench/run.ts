@@ -107,21 +107,18 @@ class Receiver {
 
 /** Runs one scenario to the end and returns what it measured. */
 export async function runBench(o: BenchOptions): Promise<BenchResult> {
-  const runId = randomBytes(4).toString('hex')
-  const topo = topology(o.scenario, o.clients, `petrel-bench/${runId}`)
-  const bench = new Run(o, topo, runId)
+  const bench = new Run(o)
   try {
     return await bench.run()
   } finally {
-    bench.stopProgress()
-    await bench.closeAll()
+    await bench.stop()
   }
 }
 
 class Run {
   private readonly o: BenchOptions
   private readonly topo: Topology
-  private readonly runId: string
+  private readonly runId = randomBytes(4).toString('hex')
   private readonly clients: (Client | null)[] = []
   private readonly latency = new Histogram()
   private readonly connectLatency = new Histogram()
@@ -142,11 +139,10 @@ class Run {
   private progressTimer: NodeJS.Timeout | undefined
   private closing = false
 
-  constructor(o: BenchOptions, topo: Topology, runId: string) {
+  constructor(o: BenchOptions) {
     this.o = o
-    this.topo = topo
-    this.runId = runId
-    this.sent = new Array<number>(topo.publishers).fill(0)
+    this.topo = topology(o.scenario, o.clients, `petrel-bench/${this.runId}`)
+    this.sent = new Array<number>(this.topo.publishers).fill(0)
   }
 
   async run(): Promise<BenchResult> {
@@ -174,10 +170,6 @@ class Run {
     this.phase = 'draining'
     await this.drain()
     return this.result(connectSeconds)
-  }
-
-  stopProgress(): void {
-    if (this.progressTimer !== undefined) clearInterval(this.progressTimer)
   }
 
   progress(): Progress {
@@ -339,7 +331,9 @@ class Run {
     }
   }
 
-  async closeAll(): Promise<void> {
+  /** Stops the progress line and closes every connection. */
+  async stop(): Promise<void> {
+    clearInterval(this.progressTimer)
     this.closing = true
     await Promise.allSettled(this.clients.map((c) => c?.end()))
   }
