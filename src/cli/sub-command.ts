@@ -58,7 +58,8 @@ function positive(args: ParsedArgs, name: string, what: string): number {
   return n
 }
 
-function settingsOf(args: ParsedArgs, topics: string[], qos: QoS) {
+/** The flags only sub has, checked; the topics and QoS stay in the Target. */
+function settingsOf(args: ParsedArgs, topics: string[]) {
   if (args.positionals.length > 0) throw new ToolError(`Error: Unexpected argument '${args.positionals[0]}'.`)
   if (topics.length === 0) throw new ToolError('Error: You must specify a topic to subscribe to.')
   for (const t of topics) {
@@ -67,8 +68,6 @@ function settingsOf(args: ParsedArgs, topics: string[], qos: QoS) {
     }
   }
   return {
-    topics,
-    qos,
     count: positive(args, 'count', 'message count'),
     timeout: positive(args, 'timeout', 'timeout'),
     verbose: has(args, 'verbose'),
@@ -80,7 +79,7 @@ function settingsOf(args: ParsedArgs, topics: string[], qos: QoS) {
 
 async function subscribe(args: ParsedArgs): Promise<number> {
   const target = connectionTarget(args)
-  const s = settingsOf(args, target.topics, target.qos)
+  const s = settingsOf(args, target.topics)
   // Like mosquitto_sub: the first connection must succeed; later losses are retried.
   target.options.reconnect = true
 
@@ -118,7 +117,7 @@ async function subscribe(args: ParsedArgs): Promise<number> {
       }
     })
     const filters: Record<string, QoS> = {}
-    for (const t of s.topics) filters[t] = s.qos
+    for (const t of target.topics) filters[t] = target.qos
     client.subscribe(filters).then(
       (codes) => {
         if (codes.every((c) => c === SUBACK_FAILURE)) {
