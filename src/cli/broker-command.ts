@@ -20,7 +20,8 @@ import { usersAuthenticator } from './users.js'
 /** Exit codes of `petrel broker`. */
 export const BrokerExit = { OK: 0, RUNTIME: 1, USAGE: 2 } as const
 
-const SHORT: Record<string, string> = { port: 'p' }
+/** The placeholder shown in --help for a flag's value, where it is not <n> (integers). */
+const ARG: Record<string, string> = { host: 'address', dataDir: 'dir', sync: 'mode', logLevel: 'level' }
 const FLAGS: FlagSpec[] = [
   {
     name: 'config',
@@ -32,11 +33,9 @@ const FLAGS: FlagSpec[] = [
   ...FLAG_KEYS.map((key): FlagSpec => {
     const kind = CONFIG_KEYS.get(key)!
     const spec: FlagSpec = { name: kebab(key), value: kind.type !== 'bool', help: kind.help }
-    if (SHORT[key] !== undefined) spec.short = SHORT[key]
-    if (kind.type === 'enum') spec.arg = key === 'sync' ? 'mode' : 'level'
-    else if (kind.type === 'int') spec.arg = 'n'
-    else if (key === 'host') spec.arg = 'address'
-    else if (key === 'dataDir') spec.arg = 'dir'
+    if (key === 'port') spec.short = 'p'
+    const arg = ARG[key] ?? (kind.type === 'int' ? 'n' : undefined)
+    if (arg !== undefined) spec.arg = arg
     return spec
   }),
   { name: 'help', value: false, help: 'show this help' },
@@ -45,9 +44,10 @@ const FLAGS: FlagSpec[] = [
 const HELP_FOOTER = `Every option can also be set in the --config file under its camelCase name
 (maxInflight: 100), plus users (a user name: password map) and allowAnonymous.`
 
-function refuse(message: string): number {
+/** One line on stderr, then the exit code. */
+function fail(message: string, code: number = BrokerExit.USAGE): number {
   process.stderr.write(`petrel broker: ${message}\n`)
-  return BrokerExit.USAGE
+  return code
 }
 
 /** `petrel broker`: runs a broker until SIGINT/SIGTERM. */
@@ -60,9 +60,7 @@ export async function runBroker(argv: string[]): Promise<number> {
       return BrokerExit.OK
     }
     if (args.positionals.length > 0) {
-      return refuse(
-        `unexpected argument '${args.positionals[0]}'; run 'petrel broker --help' for the options`,
-      )
+      return fail(`unexpected argument '${args.positionals[0]}'; run 'petrel broker --help' for the options`)
     }
     const configPath = last(args, 'config')
     const file = configPath === undefined ? {} : await readConfigFile(configPath)
@@ -77,7 +75,7 @@ export async function runBroker(argv: string[]): Promise<number> {
       const hint = err.message.startsWith('unknown option')
         ? "; run 'petrel broker --help' for the options"
         : ''
-      return refuse(`${err.message}${hint}`)
+      return fail(`${err.message}${hint}`)
     }
     throw err
   }
@@ -109,8 +107,7 @@ async function start(settings: BrokerSettings, log: Logger, stopped: Promise<voi
     try {
       store = await SqliteStore.open({ dataDir, synchronous })
     } catch (err) {
-      process.stderr.write(`petrel broker: cannot open the SQLite store in ${dataDir}: ${message(err)}\n`)
-      return BrokerExit.RUNTIME
+      return fail(`cannot open the SQLite store in ${dataDir}: ${message(err)}`, BrokerExit.RUNTIME)
     }
     storeName = `sqlite ${dataDir} (synchronous=${settings.sync})`
     storeFields = { store: 'sqlite', dataDir, synchronous: settings.sync }
@@ -124,10 +121,7 @@ async function start(settings: BrokerSettings, log: Logger, stopped: Promise<voi
     where = await broker.listen({ port: settings.port, host: settings.host })
   } catch (err) {
     await broker.close().catch(() => {})
-    process.stderr.write(
-      `petrel broker: cannot listen on ${settings.host}:${settings.port}: ${message(err)}\n`,
-    )
-    return BrokerExit.RUNTIME
+    return fail(`cannot listen on ${settings.host}:${settings.port}: ${message(err)}`, BrokerExit.RUNTIME)
   }
   const auth = settings.users === undefined ? 'none' : `${settings.users.size} users`
   log.info(
@@ -145,28 +139,16 @@ async function start(settings: BrokerSettings, log: Logger, stopped: Promise<voi
  * the store is flushed). A second signal exits at once.
  */
 function untilSignal(log: Logger): { stopped: Promise<void>; dispose(): void } {
-  let done: () => void = () => {}
+  let done: (() => void) | undefined
   const stopped = new Promise<void>((resolve) => (done = resolve))
-  const again = (signal: NodeJS.Signals): void => process.exit(signal === 'SIGINT' ? 130 : 143)
-  const first = (signal: NodeJS.Signals): void => {
-    process.off('SIGINT', first)
-    process.off('SIGTERM', first)
-    process.once('SIGINT', again)
-    process.once('SIGTERM', again)
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (done === undefined) process.exit(signal === 'SIGINT' ? 130 : 143) // the second signal
     log.info({ signal }, 'shutting down')
     done()
+    done = undefined
   }
-  process.on('SIGINT', first)
-  process.on('SIGTERM', first)
-  return {
-    stopped,
-    dispose: () => {
-      for (const s of ['SIGINT', 'SIGTERM'] as const) {
-        process.off(s, first)
-        process.off(s, again)
-      }
-    },
-  }
+  process.on('SIGINT', onSignal).on('SIGTERM', onSignal)
+  return { stopped, dispose: () => process.off('SIGINT', onSignal).off('SIGTERM', onSignal) }
 }
 
 function message(err: unknown): string {

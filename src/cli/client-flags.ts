@@ -1,9 +1,10 @@
+import { type Client, connect } from '../client/client.js'
 import { ConnackRefusedError, ConnectFailedError, ConnectTimeoutError } from '../client/errors.js'
 import type { ClientOptions } from '../client/options.js'
 import { ConfigError } from '../errors.js'
 import type { QoS } from '../protocol/constants.js'
 import { isValidTopicName } from '../protocol/topic.js'
-import { all, type FlagSpec, has, last, type ParsedArgs, parseArgs, parseIntIn, usage } from './args.js'
+import { all, type FlagSpec, has, intFlag, last, type ParsedArgs, parseArgs, usage } from './args.js'
 
 /**
  * Exit codes of `petrel pub` and `petrel sub`, as the Mosquitto tools have them:
@@ -64,8 +65,8 @@ export interface Target {
   /** `host:port`, for messages. */
   where: string
   options: ClientOptions
-  /** The topic of an -L URL, if it had one. */
-  urlTopic: string | undefined
+  /** Topics from -t, after the path of an -L URL if it had one. */
+  topics: string[]
   qos: QoS
 }
 
@@ -78,12 +79,10 @@ export function qosOf(v: string | undefined, what: string): QoS {
 /** Parses the connection flags into a URL and ClientOptions; refuses what mosquitto_pub/_sub refuse. */
 export function connectionTarget(args: ParsedArgs): Target {
   let host = last(args, 'host') ?? 'localhost'
-  let port = 1883
   let username = last(args, 'username')
   let password = last(args, 'pw')
   let urlTopic: string | undefined
-  const portFlag = last(args, 'port')
-  if (portFlag !== undefined) port = int('port', portFlag, 1, 65_535)
+  let port = int(args, 'port', 1883, 1, 65_535)
   const url = last(args, 'url')
   if (url !== undefined) {
     let u: URL
@@ -110,7 +109,7 @@ export function connectionTarget(args: ParsedArgs): Target {
   const options: ClientOptions = {
     reconnect: false,
     connectTimeout: 10_000,
-    keepalive: has(args, 'keepalive') ? int('keepalive', last(args, 'keepalive')!, 5, 65_535) : 60,
+    keepalive: int(args, 'keepalive', 60, 5, 65_535),
   }
   if (username !== undefined) options.username = username
   if (password !== undefined) options.password = password
@@ -144,24 +143,18 @@ export function connectionTarget(args: ParsedArgs): Target {
     url: `mqtt://${bracketed}:${port}`,
     where: `${bracketed}:${port}`,
     options,
-    urlTopic,
+    topics: urlTopic === undefined ? all(args, 'topic') : [urlTopic, ...all(args, 'topic')],
     qos: qosOf(last(args, 'qos'), 'QoS'),
   }
 }
 
-function int(name: string, v: string, min: number, max: number): number {
+/** intFlag() with mosquitto's message. */
+function int(args: ParsedArgs, name: string, dflt: number, min: number, max: number): number {
   try {
-    return parseIntIn(name, v, min, max)
+    return intFlag(args, name, dflt, min, max)
   } catch {
-    throw new ToolError(`Error: Invalid ${name} given: ${v} (allowed: ${min} to ${max})`)
+    throw new ToolError(`Error: Invalid ${name} given: ${last(args, name)} (allowed: ${min} to ${max})`)
   }
-}
-
-/** Topics from -t (and an -L URL's path). */
-export function topicsOf(args: ParsedArgs, target: Target): string[] {
-  const topics = all(args, 'topic')
-  if (target.urlTopic !== undefined) topics.unshift(target.urlTopic)
-  return topics
 }
 
 const CONNACK_TEXT: readonly string[] = [
@@ -172,6 +165,13 @@ const CONNACK_TEXT: readonly string[] = [
   'bad user name or password',
   'not authorised',
 ]
+
+/** connect() to the target; a failure becomes its one line and exit code. */
+export function connectTo(target: Target): Promise<Client> {
+  return connect(target.url, target.options).catch((err: unknown) => {
+    throw connectFailure(err, target.where)
+  })
+}
 
 /** A failed connect() as one line and an exit code, the way mosquitto_pub/_sub report it. */
 export function connectFailure(err: unknown, where: string): ToolError {
@@ -190,25 +190,10 @@ export function connectFailure(err: unknown, where: string): ToolError {
   return new ToolError(`Error: Unable to connect to ${where}: ${text}.`)
 }
 
-/** A usage error from the flag parser, in mosquitto's words. */
-export function usageFailure(err: unknown): ToolError {
-  if (err instanceof ToolError) return err
-  if (err instanceof ConfigError) {
-    const m = err.message
-    return new ToolError(`Error: ${m.charAt(0).toUpperCase()}${m.slice(1)}.`)
-  }
-  throw err
-}
-
-/** Prints a ToolError (unless --quiet) and returns its exit code. */
-export function report(err: ToolError, quiet: boolean): number {
-  if (!quiet) process.stderr.write(`${err.message}\n`)
-  return err.exitCode
-}
-
 /**
  * The frame of `petrel pub` and `petrel sub`: parse the flags, answer --help,
- * run the tool, and turn a ToolError into its message and exit code.
+ * run the tool, and turn a ToolError (a flag parser's error in mosquitto's
+ * words) into its message, unless --quiet, and exit code.
  */
 export async function runTool(
   argv: string[],
@@ -216,20 +201,27 @@ export async function runTool(
   title: string,
   body: (args: ParsedArgs) => Promise<number>,
 ): Promise<number> {
-  let args: ParsedArgs
+  let quiet = argv.includes('--quiet')
   try {
-    args = parseArgs(argv, flags)
-  } catch (err) {
-    return report(usageFailure(err), argv.includes('--quiet'))
-  }
-  if (has(args, 'help')) {
-    process.stdout.write(usage(title, flags))
-    return ToolExit.OK
-  }
-  try {
+    const args = parseToolArgs(argv, flags)
+    if (has(args, 'help')) {
+      process.stdout.write(usage(title, flags))
+      return ToolExit.OK
+    }
+    quiet = has(args, 'quiet')
     return await body(args)
   } catch (err) {
-    if (err instanceof ToolError) return report(err, has(args, 'quiet'))
-    throw err
+    if (!(err instanceof ToolError)) throw err
+    if (!quiet) process.stderr.write(`${err.message}\n`)
+    return err.exitCode
+  }
+}
+
+function parseToolArgs(argv: string[], flags: FlagSpec[]): ParsedArgs {
+  try {
+    return parseArgs(argv, flags)
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    throw new ToolError(`Error: ${err.message.charAt(0).toUpperCase()}${err.message.slice(1)}.`)
   }
 }

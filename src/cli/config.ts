@@ -36,74 +36,43 @@ type Kind =
   | { type: 'enum'; values: readonly string[] }
   | { type: 'users' }
 
+type KeySpec = Kind & { help: string }
+
+/** Node's longest timer: the cap on every option given in ms. */
+const TIMER_MAX = 2_147_483_647
+const NO_MAX = Number.MAX_SAFE_INTEGER
+
+function int(min: number, max: number, help: string): KeySpec {
+  return { type: 'int', min, max, help }
+}
+
 /**
  * Every BrokerOptions key a file can set. The mapped type makes `tsc` fail when
  * the Broker gains an option that is missing here. Ranges are checked again by
  * the Broker's own resolveOptions, which is the authority.
  */
-const BROKER_KEYS: { [K in keyof Required<FileBrokerOptions>]: Kind & { help: string } } = {
-  maxPacketSize: { type: 'int', min: 16, max: 268_435_460, help: 'largest packet accepted, bytes' },
-  maxConnectSize: {
-    type: 'int',
-    min: 16,
-    max: 268_435_460,
-    help: 'largest packet accepted before CONNACK, bytes',
-  },
-  packetTimeout: {
-    type: 'int',
-    min: 1,
-    max: 2_147_483_647,
-    help: 'ms a started packet has to arrive whole',
-  },
-  maxTopicLevels: { type: 'int', min: 1, max: 65_536, help: 'levels of a topic name or filter' },
-  maxInflight: { type: 'int', min: 1, max: 65_535, help: 'unacknowledged QoS 1/2 messages per client' },
-  maxQueuedMessages: {
-    type: 'int',
-    min: 0,
-    max: Number.MAX_SAFE_INTEGER,
-    help: 'QoS 1/2 messages queued per client',
-  },
-  maxConnections: { type: 'int', min: 1, max: Number.MAX_SAFE_INTEGER, help: 'connections at once' },
-  connectTimeout: {
-    type: 'int',
-    min: 1,
-    max: 2_147_483_647,
-    help: 'ms a new connection has to send CONNECT',
-  },
-  sysInterval: {
-    type: 'int',
-    min: 0,
-    max: Number.MAX_SAFE_INTEGER,
-    help: 'seconds between $SYS updates; 0: off',
-  },
-  slowConsumerTimeout: {
-    type: 'int',
-    min: 1,
-    max: 2_147_483_647,
-    help: 'ms a subscriber with messages waiting may take none before it is disconnected',
-  },
-  stuckConsumerWindow: {
-    type: 'int',
-    min: 1,
-    max: 2_147_483_647,
-    help: 'ms a subscriber that cannot keep up may slow its publishers',
-  },
-  maxOutputBuffer: {
-    type: 'int',
-    min: 65_536,
-    max: Number.MAX_SAFE_INTEGER,
-    help: 'bytes of unsent QoS 0 data per connection',
-  },
-  sessionExpiry: {
-    type: 'int',
-    min: 0,
-    max: Number.MAX_SAFE_INTEGER,
-    help: 'seconds an absent persistent session is kept; 0: forever',
-  },
+const BROKER_KEYS: { [K in keyof Required<FileBrokerOptions>]: KeySpec } = {
+  maxPacketSize: int(16, 268_435_460, 'largest packet accepted, bytes'),
+  maxConnectSize: int(16, 268_435_460, 'largest packet accepted before CONNACK, bytes'),
+  packetTimeout: int(1, TIMER_MAX, 'ms a started packet has to arrive whole'),
+  maxTopicLevels: int(1, 65_536, 'levels of a topic name or filter'),
+  maxInflight: int(1, 65_535, 'unacknowledged QoS 1/2 messages per client'),
+  maxQueuedMessages: int(0, NO_MAX, 'QoS 1/2 messages queued per client'),
+  maxConnections: int(1, NO_MAX, 'connections at once'),
+  connectTimeout: int(1, TIMER_MAX, 'ms a new connection has to send CONNECT'),
+  sysInterval: int(0, NO_MAX, 'seconds between $SYS updates; 0: off'),
+  slowConsumerTimeout: int(
+    1,
+    TIMER_MAX,
+    'ms a subscriber with messages waiting may take none before it is disconnected',
+  ),
+  stuckConsumerWindow: int(1, TIMER_MAX, 'ms a subscriber that cannot keep up may slow its publishers'),
+  maxOutputBuffer: int(65_536, NO_MAX, 'bytes of unsent QoS 0 data per connection'),
+  sessionExpiry: int(0, NO_MAX, 'seconds an absent persistent session is kept; 0: forever'),
 }
 
-const OTHER_KEYS: Record<string, Kind & { help: string }> = {
-  port: { type: 'int', min: 0, max: 65_535, help: 'TCP port (default 1883)' },
+const OTHER_KEYS: Record<string, KeySpec> = {
+  port: int(0, 65_535, 'TCP port (default 1883)'),
   host: { type: 'string', help: 'address to listen on (default 127.0.0.1; 0.0.0.0 for all)' },
   dataDir: { type: 'string', help: 'SQLite store directory (default ./petrel-data)' },
   memory: { type: 'bool', help: 'keep nothing on disk' },
@@ -118,7 +87,7 @@ const OTHER_KEYS: Record<string, Kind & { help: string }> = {
 }
 
 /** Every config file key, in documentation order. */
-export const CONFIG_KEYS: ReadonlyMap<string, Kind & { help: string }> = new Map([
+export const CONFIG_KEYS: ReadonlyMap<string, KeySpec> = new Map([
   ...Object.entries(OTHER_KEYS),
   ...Object.entries(BROKER_KEYS),
 ])
@@ -168,7 +137,7 @@ function describe(key: string, src: Source): string {
 function allowed(kind: Kind): string {
   switch (kind.type) {
     case 'int':
-      return kind.max === Number.MAX_SAFE_INTEGER
+      return kind.max === NO_MAX
         ? `a whole number >= ${kind.min}`
         : `a whole number from ${kind.min} to ${kind.max}`
     case 'string':
@@ -250,9 +219,7 @@ export function resolveSettings(
     }
     values.set(key, convert(key, kind, raw, { from: 'file', name: fileName }))
   }
-  const fileHasMemory = values.get('memory') === true
-  const fileHasDataDir = values.has('dataDir')
-  if (fileHasMemory && fileHasDataDir) {
+  if (values.get('memory') === true && values.has('dataDir')) {
     throw new ConfigError('memory', `${fileName}: memory: true and dataDir exclude each other; give one`)
   }
   for (const [key, raw] of flags) {

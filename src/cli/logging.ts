@@ -4,10 +4,6 @@ import type { Logger } from '../broker/options.js'
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
 
-export function isLogLevel(s: string): s is LogLevel {
-  return (LOG_LEVELS as readonly string[]).includes(s)
-}
-
 /** Where log lines go: process.stdout, or a test's collector. */
 export interface LogSink {
   write(line: string): void
@@ -35,15 +31,13 @@ export function createLogger(options: LoggerOptions): Logger {
     timestamp: pino.stdTimeFunctions.epochTime,
     formatters: { level: (label: string) => ({ level: label }) },
   }
+  const sink = options.sink
   if (options.pretty) {
-    const sink = options.sink ?? process.stdout
+    const out = sink ?? process.stdout
     const color = options.color ?? false
-    return pino(base, { write: (json: string) => sink.write(formatRecord(json, color)) })
+    return pino(base, { write: (json: string) => out.write(formatRecord(json, color)) })
   }
-  if (options.sink !== undefined) {
-    const sink = options.sink
-    return pino(base, { write: (json: string) => sink.write(json) })
-  }
+  if (sink !== undefined) return pino(base, { write: (json: string) => sink.write(json) })
   return pino(base, pino.destination({ dest: 1, sync: true }))
 }
 

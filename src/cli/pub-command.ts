@@ -1,16 +1,15 @@
 import { readFile } from 'node:fs/promises'
-import { type Client, connect } from '../client/client.js'
+import type { Client } from '../client/client.js'
 import type { QoS } from '../protocol/constants.js'
 import { isValidTopicName } from '../protocol/topic.js'
 import { type FlagSpec, has, last, type ParsedArgs } from './args.js'
 import {
   CONNECTION_FLAGS,
-  connectFailure,
   connectionTarget,
+  connectTo,
   runTool,
   ToolError,
   ToolExit,
-  topicsOf,
 } from './client-flags.js'
 import { readAll, readLines } from './stdin.js'
 
@@ -33,11 +32,8 @@ Exit status: 0 sent; 1-5 connection refused (the CONNACK code); 1 other errors.`
 /** Publishes with at most this many unacknowledged messages in -l mode; stdin is paused beyond. */
 const LINE_WINDOW = 100
 
-type Source =
-  | { type: 'message'; payload: Buffer }
-  | { type: 'file'; path: string }
-  | { type: 'stdin' }
-  | { type: 'lines' }
+/** Reads what to send (once the flags are all checked): the payload, or 'lines' for -l. */
+type Source = () => Promise<Buffer | 'lines'>
 
 /** `petrel pub`: like mosquitto_pub. */
 export function runPub(argv: string[]): Promise<number> {
@@ -47,32 +43,18 @@ export function runPub(argv: string[]): Promise<number> {
 async function publish(args: ParsedArgs): Promise<number> {
   if (args.positionals.length > 0) throw new ToolError(`Error: Unexpected argument '${args.positionals[0]}'.`)
   const target = connectionTarget(args)
-  const topics = topicsOf(args, target)
-  if (topics.length > 1) throw new ToolError('Error: Duplicate topic argument given.')
+  if (target.topics.length > 1) throw new ToolError('Error: Duplicate topic argument given.')
   const source = sourceOf(args)
-  const topic = topics[0]
+  const topic = target.topics[0]
   if (topic === undefined || source === undefined) {
     throw new ToolError('Error: Both topic and message must be supplied.')
   }
   if (!isValidTopicName(topic)) {
     throw new ToolError(`Error: Invalid publish topic '${topic}', does it contain '+' or '#'?`)
   }
-  let payload: Buffer | undefined
-  if (source.type === 'message') payload = source.payload
-  else if (source.type === 'file') {
-    try {
-      payload = await readFile(source.path)
-    } catch {
-      throw new ToolError(`Error: Unable to open file "${source.path}".`)
-    }
-  } else if (source.type === 'stdin') payload = await readAll(process.stdin)
+  const payload = await source()
 
-  let client: Client
-  try {
-    client = await connect(target.url, target.options)
-  } catch (err) {
-    throw connectFailure(err, target.where)
-  }
+  const client = await connectTo(target)
   const lost = new Promise<never>((_, reject) => {
     client.once('close', (err) => {
       if (err !== undefined) reject(new ToolError('Error: The connection was lost.'))
@@ -81,7 +63,7 @@ async function publish(args: ParsedArgs): Promise<number> {
   lost.catch(() => {})
   const options = { qos: target.qos, retain: has(args, 'retain') }
   try {
-    if (payload !== undefined) await Promise.race([client.publish(topic, payload, options), lost])
+    if (payload !== 'lines') await Promise.race([client.publish(topic, payload, options), lost])
     else await Promise.race([publishLines(client, topic, options), lost])
   } catch (err) {
     client.end({ force: true }).catch(() => {})
@@ -95,12 +77,17 @@ async function publish(args: ParsedArgs): Promise<number> {
 function sourceOf(args: ParsedArgs): Source | undefined {
   const given: Source[] = []
   const m = last(args, 'message')
-  if (m !== undefined) given.push({ type: 'message', payload: Buffer.from(m) })
+  if (m !== undefined) given.push(async () => Buffer.from(m))
   const f = last(args, 'file')
-  if (f !== undefined) given.push({ type: 'file', path: f })
-  if (has(args, 'stdin-line')) given.push({ type: 'lines' })
-  if (has(args, 'null-message')) given.push({ type: 'message', payload: Buffer.alloc(0) })
-  if (has(args, 'stdin-file')) given.push({ type: 'stdin' })
+  if (f !== undefined) {
+    const unreadable = (): never => {
+      throw new ToolError(`Error: Unable to open file "${f}".`)
+    }
+    given.push(() => readFile(f).catch(unreadable))
+  }
+  if (has(args, 'stdin-line')) given.push(async () => 'lines')
+  if (has(args, 'null-message')) given.push(async () => Buffer.alloc(0))
+  if (has(args, 'stdin-file')) given.push(() => readAll(process.stdin))
   if (given.length > 1) throw new ToolError('Error: Only one type of message can be sent at once.')
   return given[0]
 }

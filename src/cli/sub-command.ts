@@ -1,4 +1,3 @@
-import { type Client, connect } from '../client/client.js'
 import type { QoS } from '../protocol/constants.js'
 import { SUBACK_FAILURE } from '../protocol/constants.js'
 import { isValidTopicFilter } from '../protocol/topic.js'
@@ -7,10 +6,10 @@ import {
   CONNECTION_FLAGS,
   connectFailure,
   connectionTarget,
+  connectTo,
   runTool,
   ToolError,
   ToolExit,
-  topicsOf,
 } from './client-flags.js'
 
 const FLAGS: FlagSpec[] = [
@@ -44,16 +43,7 @@ connection is lost. Exit status: 0 done (-C, -E, SIGINT or SIGTERM); 27 -W timed
 
 const NEWLINE = Buffer.from('\n')
 
-interface SubSettings {
-  topics: string[]
-  qos: QoS
-  count: number
-  timeout: number
-  verbose: boolean
-  eol: boolean
-  noRetained: boolean
-  exitAfterSub: boolean
-}
+type SubSettings = ReturnType<typeof settingsOf>
 
 /** `petrel sub`: like mosquitto_sub. */
 export function runSub(argv: string[]): Promise<number> {
@@ -68,7 +58,8 @@ function positive(args: ParsedArgs, name: string, what: string): number {
   return n
 }
 
-function settingsOf(args: ParsedArgs, topics: string[], qos: QoS): SubSettings {
+/** The flags only sub has, checked; the topics and QoS stay in the Target. */
+function settingsOf(args: ParsedArgs, topics: string[]) {
   if (args.positionals.length > 0) throw new ToolError(`Error: Unexpected argument '${args.positionals[0]}'.`)
   if (topics.length === 0) throw new ToolError('Error: You must specify a topic to subscribe to.')
   for (const t of topics) {
@@ -77,8 +68,6 @@ function settingsOf(args: ParsedArgs, topics: string[], qos: QoS): SubSettings {
     }
   }
   return {
-    topics,
-    qos,
     count: positive(args, 'count', 'message count'),
     timeout: positive(args, 'timeout', 'timeout'),
     verbose: has(args, 'verbose'),
@@ -90,42 +79,32 @@ function settingsOf(args: ParsedArgs, topics: string[], qos: QoS): SubSettings {
 
 async function subscribe(args: ParsedArgs): Promise<number> {
   const target = connectionTarget(args)
-  const s = settingsOf(args, topicsOf(args, target), target.qos)
+  const s = settingsOf(args, target.topics)
   // Like mosquitto_sub: the first connection must succeed; later losses are retried.
   target.options.reconnect = true
 
   let finish: (code: number) => void = () => {}
-  const finished = new Promise<number>((resolve) => (finish = resolve))
-  let timer: NodeJS.Timeout | undefined
-  if (s.timeout > 0) {
-    timer = setTimeout(() => {
-      process.stderr.write('Timed out\n')
-      finish(ToolExit.TIMEOUT)
-    }, s.timeout * 1000)
+  let fail: (err: ToolError) => void = () => {}
+  const finished = new Promise<number>((resolve, reject) => {
+    finish = resolve
+    fail = reject
+  })
+  const timeOut = (): void => {
+    process.stderr.write('Timed out\n')
+    finish(ToolExit.TIMEOUT)
   }
+  const timer = s.timeout > 0 ? setTimeout(timeOut, s.timeout * 1000) : undefined
   const stop = (): void => finish(ToolExit.OK)
   process.once('SIGINT', stop)
   process.once('SIGTERM', stop)
   try {
-    let client: Client
-    try {
-      client = await Promise.race([connect(target.url, target.options), finished.then(() => null)]).then(
-        (c) => {
-          if (c === null) throw new Interrupted()
-          return c
-        },
-      )
-    } catch (err) {
-      if (err instanceof Interrupted) return await finished
-      throw connectFailure(err, target.where)
-    }
+    // A signal or -W while connecting ends it.
+    const client = await Promise.race([connectTo(target), finished.then(() => null)])
+    if (client === null) return await finished
     client.on('error', () => {}) // failed reconnect attempts: it keeps trying, as mosquitto_sub does
-    let closeError: ToolError | undefined
     client.once('close', (err) => {
       // It gave up (e.g. a reconnect refused for good).
-      if (err === undefined) return
-      closeError = connectFailure(err, target.where)
-      finish(-1)
+      if (err !== undefined) fail(connectFailure(err, target.where))
     })
     let received = 0
     let printing = true
@@ -138,7 +117,7 @@ async function subscribe(args: ParsedArgs): Promise<number> {
       }
     })
     const filters: Record<string, QoS> = {}
-    for (const t of s.topics) filters[t] = s.qos
+    for (const t of target.topics) filters[t] = target.qos
     client.subscribe(filters).then(
       (codes) => {
         if (codes.every((c) => c === SUBACK_FAILURE)) {
@@ -149,29 +128,23 @@ async function subscribe(args: ParsedArgs): Promise<number> {
       () => {}, // the connection was lost before SUBACK: 'close' or a resubscribe follows
     )
     const code = await finished
-    if (code === -1 && closeError !== undefined) throw closeError
     await client.end()
     return code
   } finally {
-    if (timer !== undefined) clearTimeout(timer)
+    clearTimeout(timer)
     process.off('SIGINT', stop)
     process.off('SIGTERM', stop)
   }
 }
 
-class Interrupted extends Error {}
-
 /** Prints one message the way mosquitto_sub does (payload bytes as they are). */
 function print(topic: string, payload: Buffer, s: SubSettings): void {
   const out = process.stdout
-  if (s.verbose) {
-    if (payload.length > 0) {
-      out.write(`${topic} `)
-      out.write(payload)
-      if (s.eol) out.write(NEWLINE)
-    } else if (s.eol) out.write(`${topic} (null)\n`)
-  } else if (payload.length > 0) {
-    out.write(payload)
-    if (s.eol) out.write(NEWLINE)
+  if (payload.length === 0) {
+    if (s.verbose && s.eol) out.write(`${topic} (null)\n`)
+    return
   }
+  if (s.verbose) out.write(`${topic} `)
+  out.write(payload)
+  if (s.eol) out.write(NEWLINE)
 }

@@ -7,6 +7,14 @@ const SUB = 1 << SUB_BITS
 const MAX_EXP = 30
 const CLAMP = 2 ** 31 - 1
 
+export interface LatencySummary {
+  p50: number
+  p95: number
+  p99: number
+  max: number
+  mean: number
+}
+
 /**
  * A log-linear latency histogram in microseconds (HdrHistogram's idea, in a
  * few lines): constant memory, O(1) record, percentiles within 0.2 %.
@@ -28,14 +36,6 @@ export class Histogram {
     if (us > this.max) this.max = us
   }
 
-  /** Adds another histogram's counts to this one. */
-  merge(other: Histogram): void {
-    for (let i = 0; i < this.counts.length; i++) this.counts[i]! += other.counts[i]!
-    this.count += other.count
-    this.sum += other.sum
-    if (other.max > this.max) this.max = other.max
-  }
-
   /** The value (ms) below which `p` percent of the recorded values fall; NaN when empty. */
   percentile(p: number): number {
     if (this.count === 0) return Number.NaN
@@ -48,12 +48,20 @@ export class Histogram {
     return this.max / 1000
   }
 
-  meanMs(): number {
-    return this.count === 0 ? Number.NaN : this.sum / this.count / 1000
-  }
-
   maxMs(): number {
     return this.count === 0 ? Number.NaN : this.max / 1000
+  }
+
+  /** Percentiles, max and mean in ms; null when empty. */
+  summary(): LatencySummary | null {
+    if (this.count === 0) return null
+    return {
+      p50: this.percentile(50),
+      p95: this.percentile(95),
+      p99: this.percentile(99),
+      max: this.max / 1000,
+      mean: this.sum / this.count / 1000,
+    }
   }
 }
 

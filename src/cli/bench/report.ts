@@ -1,4 +1,5 @@
-import type { BenchOptions, BenchResult, LatencySummary, Progress } from './run.js'
+import type { LatencySummary } from './histogram.js'
+import type { BenchOptions, BenchResult, Progress } from './run.js'
 
 function count(n: number): string {
   return Math.round(n).toLocaleString('en-US')

@@ -4,7 +4,7 @@ import { type Client, connect } from '../../client/client.js'
 import type { ClientOptions } from '../../client/options.js'
 import type { QoS } from '../../protocol/constants.js'
 import { SUBACK_FAILURE } from '../../protocol/constants.js'
-import { Histogram } from './histogram.js'
+import { Histogram, type LatencySummary } from './histogram.js'
 import { type Participant, type ScenarioName, type Topology, topology } from './scenario.js'
 
 /** Send time (float64 ms, performance.now()), publisher index (u32), sequence number (u32). */
@@ -40,14 +40,6 @@ export interface Progress {
   connected: number
   sent: number
   received: number
-}
-
-export interface LatencySummary {
-  p50: number
-  p95: number
-  p99: number
-  max: number
-  mean: number
 }
 
 export interface BenchResult {
@@ -86,17 +78,6 @@ export interface BenchResult {
 /** A bench run refused before it started (usage, or the broker refused a connection or subscription). */
 export class BenchAbort extends Error {}
 
-function summary(h: Histogram): LatencySummary | null {
-  if (h.count === 0) return null
-  return {
-    p50: h.percentile(50),
-    p95: h.percentile(95),
-    p99: h.percentile(99),
-    max: h.maxMs(),
-    mean: h.meanMs(),
-  }
-}
-
 /** Per-subscriber delivery accounting: a bitmap per publisher finds duplicates and gaps. */
 class Receiver {
   private readonly seen: Uint8Array[] = []
@@ -126,21 +107,18 @@ class Receiver {
 
 /** Runs one scenario to the end and returns what it measured. */
 export async function runBench(o: BenchOptions): Promise<BenchResult> {
-  const runId = randomBytes(4).toString('hex')
-  const topo = topology(o.scenario, o.clients, `petrel-bench/${runId}`)
-  const bench = new Run(o, topo, runId)
+  const bench = new Run(o)
   try {
     return await bench.run()
   } finally {
-    bench.stopProgress()
-    await bench.closeAll()
+    await bench.stop()
   }
 }
 
 class Run {
   private readonly o: BenchOptions
   private readonly topo: Topology
-  private readonly runId: string
+  private readonly runId = randomBytes(4).toString('hex')
   private readonly clients: (Client | null)[] = []
   private readonly latency = new Histogram()
   private readonly connectLatency = new Histogram()
@@ -161,11 +139,10 @@ class Run {
   private progressTimer: NodeJS.Timeout | undefined
   private closing = false
 
-  constructor(o: BenchOptions, topo: Topology, runId: string) {
+  constructor(o: BenchOptions) {
     this.o = o
-    this.topo = topo
-    this.runId = runId
-    this.sent = new Array<number>(topo.publishers).fill(0)
+    this.topo = topology(o.scenario, o.clients, `petrel-bench/${this.runId}`)
+    this.sent = new Array<number>(this.topo.publishers).fill(0)
   }
 
   async run(): Promise<BenchResult> {
@@ -186,31 +163,27 @@ class Run {
     await this.subscribeAll()
     this.phase = 'publishing'
     this.publishStart = performance.now()
-    const loops: Promise<void>[] = []
-    this.topo.participants.forEach((p, i) => {
-      if (p.publisher >= 0) loops.push(this.publishLoop(this.clients[i]!, p))
-    })
-    await Promise.all(loops)
+    await Promise.all(
+      this.topo.participants.map((p, i) => (p.publisher >= 0 ? this.publishLoop(this.clients[i]!, p) : null)),
+    )
     this.publishEnd = performance.now()
     this.phase = 'draining'
     await this.drain()
     return this.result(connectSeconds)
   }
 
-  stopProgress(): void {
-    if (this.progressTimer !== undefined) clearInterval(this.progressTimer)
-  }
-
   progress(): Progress {
-    let sent = 0
-    for (const s of this.sent) sent += s
     return {
       phase: this.phase,
       elapsed: (performance.now() - this.started) / 1000,
       connected: this.connected,
-      sent,
+      sent: this.totalSent(),
       received: this.received,
     }
+  }
+
+  private totalSent(): number {
+    return this.sent.reduce((a, b) => a + b, 0)
   }
 
   private options(i: number): ClientOptions {
@@ -287,18 +260,13 @@ class Run {
   }
 
   private async subscribeAll(): Promise<void> {
-    const subs: Promise<void>[] = []
-    this.topo.participants.forEach((p, i) => {
-      if (p.filter === undefined) return
-      const filter = p.filter
-      subs.push(
-        this.clients[i]!.subscribe(filter, { qos: this.o.qos }).then((codes) => {
-          if (codes[0] === SUBACK_FAILURE)
-            throw new BenchAbort(`the broker refused the subscription to ${filter}`)
-        }),
-      )
-    })
-    await Promise.all(subs)
+    const subscribe = async (filter: string | undefined, i: number): Promise<void> => {
+      if (filter === undefined) return
+      const codes = await this.clients[i]!.subscribe(filter, { qos: this.o.qos })
+      if (codes[0] === SUBACK_FAILURE)
+        throw new BenchAbort(`the broker refused the subscription to ${filter}`)
+    }
+    await Promise.all(this.topo.participants.map((p, i) => subscribe(p.filter, i)))
   }
 
   private async publishLoop(client: Client, p: Participant): Promise<void> {
@@ -363,13 +331,15 @@ class Run {
     }
   }
 
-  async closeAll(): Promise<void> {
+  /** Stops the progress line and closes every connection. */
+  async stop(): Promise<void> {
+    clearInterval(this.progressTimer)
     this.closing = true
     await Promise.allSettled(this.clients.map((c) => c?.end()))
   }
 
   private result(connectSeconds: number): BenchResult {
-    const sent = this.sent.reduce((a, b) => a + b, 0)
+    const sent = this.totalSent()
     const expected = this.expected()
     const end = this.lastDelivery > 0 ? Math.max(this.lastDelivery, this.publishStart) : this.publishEnd
     const seconds = this.publishStart > 0 ? (end - this.publishStart) / 1000 : 0
@@ -394,13 +364,13 @@ class Run {
       seconds,
       sentPerSec: pubSeconds > 0 ? sent / pubSeconds : 0,
       msgsPerSec: seconds > 0 ? this.received / seconds : 0,
-      latencyMs: summary(this.latency),
+      latencyMs: this.latency.summary(),
       connections: {
         connected: this.connected,
         failed: this.connectFailed,
         dropped: this.dropped,
         perSec: connectSeconds > 0 ? this.connected / connectSeconds : 0,
-        connectMs: summary(this.connectLatency),
+        connectMs: this.connectLatency.summary(),
       },
     }
   }
