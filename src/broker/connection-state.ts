@@ -49,6 +49,7 @@ export class ConnectionMachine {
         return true
       case 'waiting':
       case 'slowed':
+      case 'resuming':
         // Acknowledgements of our PUBLISHes keep flowing while the rest waits: a client that
         // both publishes and subscribes must be able to drain its own queue, or two such
         // clients slowed on each other's account would wait for each other forever.

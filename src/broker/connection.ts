@@ -329,7 +329,7 @@ export class Connection implements Peer, Flushable, PartlyReceived {
   /** One write for everything queued this turn (Outbox). */
   flush(): void {
     if (this.outbox.empty) return
-    this.outbox.flushTo(this.duplex)
+    this.outbox.flushTo(this.duplex, false)
     this.written()
   }
 
@@ -343,7 +343,7 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     const batch = this.sealed.shift()
     if (batch === undefined) return
     for (const b of batch) this.sealedBytes -= b.length
-    writeBatch(this.duplex, batch)
+    writeBatch(this.duplex, batch, false)
     this.written()
   }
 

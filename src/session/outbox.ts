@@ -42,8 +42,8 @@ export class Outbox {
   }
 
   /** Writes what is queued; returns the transport's verdict (false: wait for its drain). */
-  flushTo(out: ByteSink): boolean {
-    return writeBatch(out, this.take())
+  flushTo(out: ByteSink, copy = true): boolean {
+    return writeBatch(out, this.take(), copy)
   }
 
   clear(): void {
@@ -52,8 +52,12 @@ export class Outbox {
   }
 }
 
-/** Writes `chunks` in as few writes as possible (see Outbox). */
-export function writeBatch(out: ByteSink, chunks: Buffer[]): boolean {
+/**
+ * Writes `chunks` in as few writes as possible (see Outbox). Past 64 KiB, `copy` gathers
+ * them into 64 KiB pieces (fewer, larger writes); without `copy` each goes to the cork as it
+ * is (one writev, no copy), which suits a broker whose packets are many shared buffers.
+ */
+export function writeBatch(out: ByteSink, chunks: Buffer[], copy = true): boolean {
   const n = chunks.length
   if (n === 0) return true
   if (n === 1) return out.write(chunks[0]!)
@@ -62,6 +66,11 @@ export function writeBatch(out: ByteSink, chunks: Buffer[]): boolean {
   if (total <= GATHER_BYTES) return out.write(Buffer.concat(chunks, total))
   let ok = true
   out.cork()
+  if (!copy) {
+    for (let i = 0; i < n; i++) ok = out.write(chunks[i]!) && ok
+    out.uncork()
+    return ok
+  }
   let from = 0
   let size = 0
   for (let i = 0; i < n; i++) {

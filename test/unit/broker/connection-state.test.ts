@@ -39,6 +39,7 @@ describe('connection state machine', () => {
     assert.equal(m.accepted(), true)
     assert.equal(m.state, 'resuming')
     assert.equal(m.admits(PacketType.PUBLISH), false, 'new packets queue behind the held ones')
+    assert.equal(m.admits(PacketType.PUBACK), true, 'acknowledgements of our PUBLISHes still flow')
     assert.equal(m.beginReplay(), true)
     assert.equal(m.state, 'open')
     assert.equal(m.replaying, true)
