@@ -1,3 +1,4 @@
+import type { ProtocolVersion } from '../protocol/constants.js'
 import type { ConnectPacket, Packet } from '../protocol/packets.js'
 import type { ConnState } from './connection-state.js'
 import type { ClientInfo } from './options.js'
@@ -9,6 +10,8 @@ import type { Session, SessionLink } from './session.js'
  * (send these bytes, close). The handlers never reach the socket or the decoder.
  */
 export interface Peer extends ClientInfo, SessionLink {
+  /** The version the client's CONNECT asked for (4 until then): the encoder of its replies uses it. */
+  readonly protocolVersion: ProtocolVersion
   readonly state: ConnState
   readonly session: Session | null
   /** The CONNECT is being answered: who the client says it is, and the version it speaks. */

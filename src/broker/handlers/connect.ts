@@ -35,7 +35,9 @@ export function onConnect(core: Core, peer: Peer, packet: ConnectPacket): Promis
 
 function refuse(core: Core, peer: Peer, code: number, why: string, rule: string): undefined {
   // [MQTT-3.2.2-4] session present is 0 with a non-zero return code; [MQTT-3.2.2-5] then close
-  peer.send(encode({ type: PacketType.CONNACK, sessionPresent: false, returnCode: code }))
+  peer.send(
+    encode({ type: PacketType.CONNACK, sessionPresent: false, returnCode: code }, peer.protocolVersion),
+  )
   core.options.logger.debug({ clientId: peer.id, returnCode: code, rule }, `CONNECT refused: ${why}`)
   peer.close(`CONNECT refused: ${why}`, false)
   return undefined
@@ -48,7 +50,10 @@ function connected(core: Core, peer: Peer, packet: ConnectPacket, auth: true | n
   core.sessions.get(packet.clientId)?.link?.takenOver()
   const { session, present } = core.sessions.open(packet.clientId, packet.clean)
   peer.send(
-    encode({ type: PacketType.CONNACK, sessionPresent: present, returnCode: ConnectReturnCode.ACCEPTED }),
+    encode(
+      { type: PacketType.CONNACK, sessionPresent: present, returnCode: ConnectReturnCode.ACCEPTED },
+      peer.protocolVersion,
+    ),
   )
   peer.accept(packet, session)
   if (++core.connected > core.stats.maxConnected) core.stats.maxConnected = core.connected

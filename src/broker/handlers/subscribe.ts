@@ -35,7 +35,7 @@ function subscribed(core: Core, peer: Peer, packet: SubscribePacket, granted: nu
     if (granted[i] !== SUBACK_FAILURE) core.router.subscribe(session, subs[i]!.topic, granted[i] as QoS)
   }
   // [MQTT-3.8.4-1] [MQTT-3.8.4-5] one return code per filter, in order
-  peer.send(encode({ type: PacketType.SUBACK, packetId: packet.packetId, granted }))
+  peer.send(encode({ type: PacketType.SUBACK, packetId: packet.packetId, granted }, peer.protocolVersion))
   for (let i = 0; i < subs.length; i++) {
     if (granted[i] !== SUBACK_FAILURE) core.router.deliverRetained(session, subs[i]!.topic, granted[i] as QoS)
   }
