@@ -61,7 +61,7 @@ export class BrokerProcess {
         await b.spawn()
         return b
       } catch (err) {
-        if (attempt === 5 || !/EADDRINUSE/.test(b.log)) throw err
+        if (attempt === 5 || !/address already in use/.test(b.log)) throw err
       }
     }
   }
