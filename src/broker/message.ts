@@ -1,4 +1,5 @@
 import type { QoS } from '../protocol/constants.js'
+import type { PublishProperties } from '../protocol/packets.js'
 import { PublishTemplate } from '../protocol/publish-template.js'
 
 /**
@@ -13,6 +14,15 @@ export class Message {
   readonly qos: QoS
   /** The RETAIN flag it was published with. */
   readonly retain: boolean
+  /**
+   * MQTT 5 properties as published, less the Topic Alias (resolved into `topic`) and
+   * the Message Expiry Interval (kept as `expiresAt`); null when there are none.
+   */
+  properties: PublishProperties | null = null
+  /** Date.now() after which the message is expired and no longer delivered [MQTT-3.3.2-5]; 0: never. */
+  expiresAt = 0
+  /** Client id of the publisher, for No Local [MQTT-3.8.3-3]; null for the broker's own messages. */
+  origin: string | null = null
   private wire: Buffer | null
   private template: PublishTemplate | null = null
   private owned: boolean

@@ -29,7 +29,7 @@ export function restoreState(
       if (d.seq >= session.nextSeq) session.nextSeq = d.seq + 1
       const msg = new Message(d.topic, d.payload, d.qos, d.retain, null, true)
       if (d.packetId === 0 || d.qos === 0) {
-        session.restoreQueued({ msg, qos: d.qos, retain: d.retain, seq: d.seq })
+        session.restoreQueued({ msg, qos: d.qos, retain: d.retain, seq: d.seq, subIds: null })
         continue
       }
       // Sent before the restart: it keeps its packet id, so a QoS 2 flow stays exactly once.

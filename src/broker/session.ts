@@ -30,6 +30,8 @@ export interface Queued {
   qos: QoS
   retain: boolean
   seq: number
+  /** MQTT 5: identifiers of the subscriptions that matched, sent with the message; null when none. */
+  subIds: number[] | null
 }
 
 export interface SessionLimits {
@@ -114,7 +116,13 @@ export class Session {
    * Delivers a routed message at `qos` (already min(published, granted)).
    * `from` is the publisher's link, paused when this session cannot keep up.
    */
-  deliver(msg: Message, qos: QoS, retain: boolean, from: SessionLink | null): void {
+  deliver(
+    msg: Message,
+    qos: QoS,
+    retain: boolean,
+    from: SessionLink | null,
+    subIds: number[] | null = null,
+  ): void {
     const link = this.link
     if (link === null) {
       // Offline persistent session: QoS 1/2 is queued, up to the limit [MQTT-3.1.2-5].
@@ -123,7 +131,7 @@ export class Session {
         this.drop(qos, 'the queue of an offline client is full (maxQueuedMessages)')
         return
       }
-      this.push(msg.own(), qos, retain)
+      this.push(msg.own(), qos, retain, subIds)
       return
     }
     if (this.queued === 0) {
@@ -134,7 +142,7 @@ export class Session {
           this.drop(qos, 'the output buffer of a slow subscriber is full (maxOutputBuffer)')
           return
         }
-        const bytes = msg.tpl.qos0(retain)
+        const bytes = this.bytes0(msg, retain, subIds)
         this.write(link, bytes)
         // Past the soft limit the publisher is slowed (not read) instead of letting
         // QoS 0 pile up here; only a subscriber beyond the hard limit, or a stuck one
@@ -145,7 +153,7 @@ export class Session {
       // a client that acknowledges without reading must not make its output grow: past the
       // soft limit QoS 1/2 waits in the queue, which is bounded, until the socket takes it
       if (this.outbound.hasRoom && link.outputBacklog <= this.limits.maxOutputBuffer >>> 2) {
-        this.sendQos12(link, msg, qos, retain)
+        this.sendQos12(link, msg, qos, retain, subIds)
         return
       }
     }
@@ -155,7 +163,7 @@ export class Session {
       this.drop(qos, 'the queue of a slow subscriber is full (maxQueuedMessages)')
       return
     }
-    this.push(msg.own(), qos, retain)
+    this.push(msg.own(), qos, retain, subIds)
     if (
       qos > 0 &&
       (this.queued >= this.limits.maxQueuedMessages || link.outputBacklog > this.limits.maxOutputBuffer >>> 2)
@@ -206,7 +214,7 @@ export class Session {
         if (!this.outbound.hasRoom) break
         this.sendQueued(link, q)
       } else {
-        this.write(link, q.msg.tpl.qos0(q.retain))
+        this.write(link, this.bytes0(q.msg, q.retain, q.subIds))
       }
       queue.shift()
     }
@@ -240,7 +248,7 @@ export class Session {
     }
   }
 
-  private push(msg: Message, qos: QoS, retain: boolean): void {
+  private push(msg: Message, qos: QoS, retain: boolean, subIds: number[] | null): void {
     let seq = 0
     const store = this.store
     if (store !== null && qos > 0) {
@@ -255,16 +263,32 @@ export class Session {
         released: false,
       })
     }
-    this.queue.push({ msg, qos, retain, seq })
+    this.queue.push({ msg, qos, retain, seq, subIds })
+  }
+
+  /** The QoS 0 bytes of a message for this client (its protocol version's form). */
+  private bytes0(msg: Message, retain: boolean, _subIds: number[] | null): Buffer {
+    return msg.tpl.qos0(retain)
+  }
+
+  /** The QoS 1/2 bytes of a message for this client (its protocol version's form). */
+  private bytes12(msg: Message, qos: QoS, id: number, retain: boolean, _subIds: number[] | null): Buffer {
+    return msg.tpl.qos12(qos, id, false, retain)
   }
 
   /** First delivery of a message that was not queued. DUP 0 [MQTT-3.3.1-3]. */
-  private sendQos12(link: SessionLink, msg: Message, qos: QoS, retain: boolean): void {
+  private sendQos12(
+    link: SessionLink,
+    msg: Message,
+    qos: QoS,
+    retain: boolean,
+    subIds: number[] | null,
+  ): void {
     const store = this.store
     // The store keeps the message: own it before building its template (own() drops a built one).
     if (store !== null) msg.own()
     const id = this.outbound.allocateId()
-    const bytes = msg.tpl.qos12(qos, id, false, retain)
+    const bytes = this.bytes12(msg, qos, id, retain, subIds)
     let seq = 0
     if (store !== null) {
       seq = this.nextSeq++
@@ -286,7 +310,7 @@ export class Session {
   /** Sends a message that waited in the queue (already stored, if persistent). */
   private sendQueued(link: SessionLink, q: Queued): void {
     const id = this.outbound.allocateId()
-    const bytes = q.msg.tpl.qos12(q.qos, id, false, q.retain)
+    const bytes = this.bytes12(q.msg, q.qos, id, q.retain, q.subIds)
     // Its packet id is kept so that after a restart it is re-sent as it was: in order, before the
     // queue [MQTT-4.6.0-1], with the same id [MQTT-4.4.0-1] (for QoS 2, exactly once).
     if (this.store !== null) this.store.updateDelivery(this.clientId, q.seq, id, false)

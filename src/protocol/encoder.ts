@@ -263,5 +263,7 @@ export function encode(packet: Packet, version: ProtocolVersion = 4): Buffer {
       return PINGRESP
     case PacketType.DISCONNECT:
       return DISCONNECT
+    case PacketType.AUTH:
+      throw protocolError(ErrorCode.INVALID_PACKET, 'AUTH exists only in MQTT 5', 'MQTT-2.2.1')
   }
 }

@@ -141,7 +141,8 @@ describe('vector streams', () => {
 describe('vector coverage', () => {
   test('valid vectors cover all 14 packet types', () => {
     const types = new Set(valid.map((v) => v.packet.type))
-    for (const t of Object.values(PacketType)) assert.ok(types.has(t), `type ${t}`)
+    // AUTH is MQTT 5 only: the 3.1.1 vectors cover the other 14
+    for (const t of Object.values(PacketType)) if (t !== PacketType.AUTH) assert.ok(types.has(t), `type ${t}`)
   })
 
   test('malformed vectors break the fixed-header flags of every type but PUBLISH [MQTT-2.2.2-2]', () => {
@@ -149,7 +150,7 @@ describe('vector coverage', () => {
       malformed.filter((v) => v.error === ErrorCode.RESERVED_FLAGS).map((v) => v.bytes[0]! >>> 4),
     )
     for (const t of Object.values(PacketType)) {
-      if (t !== PacketType.PUBLISH) assert.ok(types.has(t), `type ${t}`)
+      if (t !== PacketType.PUBLISH && t !== PacketType.AUTH) assert.ok(types.has(t), `type ${t}`)
     }
   })
 
