@@ -309,7 +309,7 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     }
     const state = this.machine.state
     const v5 = this.protocolVersion === PROTOCOL_V5
-    const reasonCode = (err as { reasonCode?: number }).reasonCode ?? ReasonCode.MALFORMED_PACKET
+    const reasonCode = err.reasonCode ?? ReasonCode.MALFORMED_PACKET
     if (err.returnCode !== undefined && state === 'awaiting-connect') {
       // [MQTT-3.2.2-4] [MQTT-3.2.2-5] a refused CONNECT gets its return code, then the close;
       // an MQTT 5 reason code (0x80 and above) goes in an MQTT 5 CONNACK [MQTT-3.1.2-2]

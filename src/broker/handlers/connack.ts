@@ -7,6 +7,7 @@ import {
   SESSION_NEVER_EXPIRES,
 } from '../../protocol/constants.js'
 import { encode } from '../../protocol/encoder.js'
+import { isReasonCodeOf } from '../../protocol/reason-codes.js'
 import type { ConnackProperties, ConnectPacket } from '../../protocol/packets.js'
 import type { ResolvedOptions } from '../options.js'
 import type { Peer } from '../peer.js'
@@ -132,12 +133,6 @@ const V3_OF_V5: Record<number, number> = {
   [ReasonCode.BAD_USER_NAME_OR_PASSWORD]: ConnectReturnCode.BAD_USERNAME_OR_PASSWORD,
   [ReasonCode.NOT_AUTHORIZED]: ConnectReturnCode.NOT_AUTHORIZED,
 }
-/** The Connect Reason Codes of MQTT 5 (3.2.2.2) that mean a refusal. */
-const CONNACK_FAILURES = new Set([
-  0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x8c, 0x90, 0x95, 0x97, 0x99, 0x9a, 0x9b,
-  0x9c, 0x9d, 0x9f,
-])
-
 /**
  * A refusal as the client's version says it. `code` is a 3.1.1 return code (1-5) or an
  * MQTT 5 reason code (0x80 and above); `false` (from a hook) is bad credentials, or, for
@@ -155,22 +150,11 @@ export function refusalCode(code: false | number, v5: boolean, enhanced: boolean
     if (code >= 1 && code <= 5) return code
     return V3_OF_V5[code] ?? ConnectReturnCode.NOT_AUTHORIZED
   }
-  if (CONNACK_FAILURES.has(code)) return code
+  if (code >= 0x80 && isReasonCodeOf(PacketType.CONNACK, code)) return code
   return V5_OF_V3[code] ?? ReasonCode.NOT_AUTHORIZED
 }
 
-/** Whether an MQTT 5 CONNACK may carry `code` as its refusal. */
-export function isConnackFailure(code: number): boolean {
-  return CONNACK_FAILURES.has(code)
-}
-
-/** The DISCONNECT Reason Codes of MQTT 5 (3.14.2.1) that mean an error. */
-const DISCONNECT_FAILURES = new Set([
-  0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8b, 0x8c, 0x8d, 0x8e, 0x8f, 0x90, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98,
-  0x99, 0x9a, 0x9b, 0x9c, 0x9d, 0x9e, 0x9f, 0xa0, 0xa1, 0xa2,
-])
-
-/** `code` if a DISCONNECT may carry it [MQTT-3.14.2-1], else `otherwise`. */
+/** `code` if a DISCONNECT may carry it as an error [MQTT-3.14.2-1], else `otherwise`. */
 export function disconnectCode(code: number, otherwise: number): number {
-  return DISCONNECT_FAILURES.has(code) ? code : otherwise
+  return code >= 0x80 && isReasonCodeOf(PacketType.DISCONNECT, code) ? code : otherwise
 }
