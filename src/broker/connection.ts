@@ -9,6 +9,7 @@ import {
 import { Decoder } from '../protocol/decoder.js'
 import { encode } from '../protocol/encoder.js'
 import type { ConnectPacket, ConnectProperties, Packet, PublishPacket, Will } from '../protocol/packets.js'
+import { isReasonCodeOf } from '../protocol/reason-codes.js'
 import { Fifo } from '../session/fifo.js'
 import { KeepAlive } from '../session/keepalive.js'
 import { Outbox, writeBatch } from '../session/outbox.js'
@@ -307,19 +308,14 @@ export class Connection implements Peer, Flushable, PartlyReceived {
       this.failed(err)
       return
     }
-    const state = this.machine.state
-    const v5 = this.protocolVersion === PROTOCOL_V5
     const reasonCode = err.reasonCode ?? ReasonCode.MALFORMED_PACKET
-    if (err.returnCode !== undefined && state === 'awaiting-connect') {
+    if (err.returnCode !== undefined && this.machine.state === 'awaiting-connect') {
       // [MQTT-3.2.2-4] [MQTT-3.2.2-5] a refused CONNECT gets its return code, then the close;
       // an MQTT 5 reason code (0x80 and above) goes in an MQTT 5 CONNACK [MQTT-3.1.2-2]
       const code = err.returnCode
       this.send(
         encode({ type: PacketType.CONNACK, sessionPresent: false, returnCode: code }, code >= 0x80 ? 5 : 4),
       )
-    } else if (v5 && state === 'authenticating') {
-      // no DISCONNECT before CONNACK [MQTT-3.14.0-1]: a refusing CONNACK says it [MQTT-4.13.1-1]
-      this.send(encode({ type: PacketType.CONNACK, sessionPresent: false, returnCode: reasonCode }, 5))
     }
     this.deps.options.logger.debug({ clientId: this.id, code: err.code, rule: err.rule }, err.message)
     this.close(`protocol error: ${err.message}`, true, false, reasonCode)
@@ -345,8 +341,13 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     const m = this.machine
     if (m.state === 'closed') return
     const wasConnected = this.session !== null
-    if (reasonCode !== undefined && wasConnected && !reset && this.protocolVersion === PROTOCOL_V5)
-      this.sendDisconnect(reasonCode, reason)
+    if (reasonCode !== undefined && !reset && this.protocolVersion === PROTOCOL_V5) {
+      if (wasConnected) this.sendDisconnect(reasonCode, reason)
+      else if (m.state === 'authenticating' && isReasonCodeOf(PacketType.CONNACK, reasonCode)) {
+        // no DISCONNECT before CONNACK [MQTT-3.14.0-1]: a refusing CONNACK says it [MQTT-4.13.1-1]
+        this.send(encode({ type: PacketType.CONNACK, sessionPresent: false, returnCode: reasonCode }, 5))
+      }
+    }
     m.close()
     if (this.timer !== null) clearTimeout(this.timer)
     this.timer = null

@@ -7,8 +7,8 @@ import {
   SESSION_NEVER_EXPIRES,
 } from '../../protocol/constants.js'
 import { encode } from '../../protocol/encoder.js'
-import { isReasonCodeOf } from '../../protocol/reason-codes.js'
 import type { ConnackProperties, ConnectPacket } from '../../protocol/packets.js'
+import { isReasonCodeOf } from '../../protocol/reason-codes.js'
 import type { ResolvedOptions } from '../options.js'
 import type { Peer } from '../peer.js'
 
