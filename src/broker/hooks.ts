@@ -91,7 +91,7 @@ export class Hooks {
       } catch (err) {
         return this.failed('authenticate', ctx.client, err, HOOK_FAILED)
       }
-      if (r !== true) return this.authAnswer(ctx, i, r, handled)
+      if (r !== true && r !== undefined) return this.authAnswer(ctx, i, r, handled)
     }
     return { kind: 'accept', handled: handled !== null, data: handled?.data }
   }
@@ -109,7 +109,7 @@ export class Hooks {
         (err: unknown) => this.failed('authenticate', ctx.client, err, HOOK_FAILED),
       )
     }
-    if (r === true) return this.authFrom(ctx, i + 1, handled)
+    if (r === true || r === undefined) return this.authFrom(ctx, i + 1, handled)
     if (r === false || typeof r === 'number') return { kind: 'refuse', answer: r }
     if (typeof r === 'object' && r !== null) {
       if ('challenge' in r && Buffer.isBuffer(r.challenge) && typeof r.next === 'function') {

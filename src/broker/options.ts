@@ -25,6 +25,7 @@ export interface AuthRequest {
 /**
  * What an authenticate hook answers:
  * - `true` accepts (and, with enhanced authentication, leaves the method to another hook);
+ *   `undefined` is the same: a hook set that does not know the client's method says nothing;
  * - `false` refuses: CONNACK 4 in 3.1.1; in MQTT 5 0x86 (bad user name or password), or
  *   0x87 (not authorized) when the client used enhanced authentication;
  * - a number refuses with that code: a 3.1.1 return code (1-5, mapped to its MQTT 5
@@ -39,6 +40,7 @@ export interface AuthRequest {
  */
 export type AuthAnswer =
   | boolean
+  | undefined
   | number
   | { success: Buffer | undefined }
   | { challenge: Buffer; next: (data: Buffer | undefined) => MaybePromise<AuthAnswer> }

@@ -163,7 +163,15 @@ test('AUTH 0x18 with no challenge outstanding is a Protocol Error', async () => 
 
 test('hooks see the protocol version and the CONNECT properties', async (t) => {
   const seen: ClientInfo[] = []
-  const b = await startBroker({ authenticate: (client) => (seen.push(client), true) }, t)
+  const b = await startBroker(
+    {
+      authenticate: (client) => {
+        seen.push(client)
+        return true
+      },
+    },
+    t,
+  )
   await b.connect({
     protocolVersion: 5,
     properties: { userProperties: [['tenant', 'blue']], receiveMaximum: 7 },
@@ -207,4 +215,16 @@ test('several hook sets: a password hook and an enhanced one both decide', async
     properties: { authenticationMethod: METHOD, authenticationData: Buffer.from('direct') },
   })
   assert.equal(direct.returnCode, 0)
+})
+
+test('a hook set answering undefined has no opinion: the others decide', async (t) => {
+  const b = await startBroker({ hooks: [{ authenticate: () => undefined }, { authenticate: echoHook }] }, t)
+  const plain = await b.connect({ protocolVersion: 5 })
+  assert.equal(plain.connack!.returnCode, 0)
+  const c = await b.open()
+  const ack = await c.connect({
+    protocolVersion: 5,
+    properties: { authenticationMethod: METHOD, authenticationData: Buffer.from('direct') },
+  })
+  assert.equal(ack.returnCode, 0)
 })
