@@ -84,7 +84,7 @@ export function connackProperties(
   if (terms.expiryLowered) props.sessionExpiryInterval = terms.expiry
   if (o.receiveMaximum !== 65_535) props.receiveMaximum = o.receiveMaximum
   if (o.maxPacketSize < MQTT_MAX_PACKET) props.maximumPacketSize = o.maxPacketSize
-  if (o.maxTopicAlias > 0) props.topicAliasMaximum = o.maxTopicAlias
+  if (o.topicAliasMaximum > 0) props.topicAliasMaximum = o.topicAliasMaximum
   if (terms.assigned) props.assignedClientIdentifier = peer.id // [MQTT-3.2.2-16]
   if (terms.serverKeepAlive !== undefined) props.serverKeepAlive = terms.serverKeepAlive
   // [MQTT-3.1.2-28] only to a client that asked for it
