@@ -265,8 +265,10 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     this.close('internal error', true)
   }
 
-  violation(message: string, rule: string): void {
+  violation(message: string, rule: string, reasonCode?: number): void {
     this.deps.options.logger.debug({ clientId: this.id, rule }, message)
+    if (reasonCode !== undefined && this.protocolVersion === 5 && this.session !== null)
+      this.send(encode({ type: PacketType.DISCONNECT, reasonCode }, 5))
     this.close(`protocol violation: ${message} [${rule}]`, true)
   }
 
