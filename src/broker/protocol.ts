@@ -1,4 +1,4 @@
-import { PacketType, PROTOCOL_V5 } from '../protocol/constants.js'
+import { PacketType } from '../protocol/constants.js'
 import { encode } from '../protocol/encoder.js'
 import type { Packet, Will } from '../protocol/packets.js'
 import type { Core } from './core.js'
@@ -27,12 +27,6 @@ export class Protocol implements PeerHandler {
       if (packet.type !== PacketType.CONNECT) {
         // [MQTT-3.1.0-1] the first packet from the client must be CONNECT
         peer.violation(`first packet is ${packet.type}, not CONNECT`, 'MQTT-3.1.0-1')
-        return undefined
-      }
-      // MQTT 5 plugs in here, with handlers of its own. Until then the codec refuses a
-      // level-5 CONNECT with return code 1 [MQTT-3.1.2-2] before it gets this far.
-      if (packet.protocolVersion === PROTOCOL_V5) {
-        peer.violation('MQTT 5 is not supported', 'MQTT-3.1.2-2')
         return undefined
       }
       return onConnect(this.core, peer, packet)

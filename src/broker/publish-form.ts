@@ -1,6 +1,7 @@
 import type { ProtocolVersion, QoS } from '../protocol/constants.js'
 import { varintSize, writeVarint } from '../protocol/encoder.js'
 import type { ConnectProperties } from '../protocol/packets.js'
+import type { PublishExtra } from '../protocol/publish-template.js'
 import type { Message } from './message.js'
 import { OutboundAliases } from './topic-aliases.js'
 
@@ -8,14 +9,6 @@ import { OutboundAliases } from './topic-aliases.js'
 export interface LinkOptions {
   readonly protocolVersion: ProtocolVersion
   readonly properties?: ConnectProperties | undefined
-}
-
-/** The per-delivery part of a v5 PUBLISH (see PublishTemplate.v5). */
-interface Extra {
-  subscriptionIds?: number[] | null
-  topicAlias?: number
-  omitTopic?: boolean
-  messageExpiry?: number
 }
 
 /** Bytes a Topic Alias property takes: identifier and two-byte value. */
@@ -44,14 +37,17 @@ export class V5Form {
     this.aliases = aliases > 0 ? new OutboundAliases(aliases) : null
   }
 
-  /** The QoS 0 bytes, or null when they exceed the client's Maximum Packet Size. */
+  /**
+   * The QoS 0 bytes (shared by every subscriber when there is nothing per delivery), or
+   * null when they exceed the client's Maximum Packet Size.
+   */
   qos0(msg: Message, retain: boolean, subIds: number[] | null): Buffer | null {
     const extra = perDelivery(msg, subIds)
     const tpl = msg.tpl
-    if (this.aliases === null && this.maxPacketSize === 0) return tpl.v5(0, 0, false, retain, extra)
-    const full = tpl.v5(0, 0, false, retain, extra)
-    if (this.maxPacketSize !== 0 && full.length > this.maxPacketSize) return null
-    return this.aliased(msg, 0, 0, retain, extra, full)
+    if (this.maxPacketSize === 0) {
+      if (this.aliases === null) return tpl.v5(0, 0, false, retain, extra)
+    } else if (tpl.v5Size(0, extra) > this.maxPacketSize) return null
+    return this.aliased(msg, 0, 0, retain, extra) ?? tpl.v5(0, 0, false, retain, extra)
   }
 
   /**
@@ -68,48 +64,51 @@ export class V5Form {
     alias = true,
   ): Buffer | null {
     const extra = perDelivery(msg, subIds)
-    const full = msg.tpl.v5(qos, packetId, false, retain, extra)
-    if (this.maxPacketSize !== 0 && full.length > this.maxPacketSize) {
+    const tpl = msg.tpl
+    if (this.maxPacketSize !== 0 && tpl.v5Size(qos, extra) > this.maxPacketSize) {
       this.tracked = null
       return null
     }
+    const full = tpl.v5(qos, packetId, false, retain, extra)
     this.tracked = full
     if (this.aliases === null || !alias) return full
-    return this.aliased(msg, qos, packetId, retain, extra, full)
+    return this.aliased(msg, qos, packetId, retain, extra) ?? full
   }
 
-  /** The aliased form of `full`: topic and a new alias, or an alias the client knows and no topic. */
+  /**
+   * The aliased form: topic and a new alias, or an alias the client knows and no topic
+   * [MQTT-3.3.2-12]; null when an alias would not fit in the client's Maximum Packet Size.
+   */
   private aliased(
     msg: Message,
     qos: QoS,
     packetId: number,
     retain: boolean,
-    extra: Extra | null,
-    full: Buffer,
-  ): Buffer {
+    extra: PublishExtra | null,
+  ): Buffer | null {
     const aliases = this.aliases
-    // an alias with the topic is 3 bytes longer than the plain form: too long for this client
-    if (aliases === null || (this.maxPacketSize !== 0 && full.length + ALIAS_BYTES > this.maxPacketSize))
-      return full
+    const tpl = msg.tpl
+    const max = this.maxPacketSize
+    // an alias with the topic is 3 bytes longer than the plain form
+    if (aliases === null || (max !== 0 && tpl.v5Size(qos, extra) + ALIAS_BYTES > max)) return null
     const topic = msg.topic
     const known = aliases.known(topic)
-    const e: Extra = extra === null ? {} : { ...extra }
+    const e: PublishExtra = extra === null ? {} : { ...extra }
     if (known !== 0) {
-      // [MQTT-3.3.2-12] a known alias stands for the topic: the topic name is sent empty
       e.topicAlias = known
       e.omitTopic = true
     } else {
       e.topicAlias = aliases.assign(topic)
     }
-    return msg.tpl.v5(qos, packetId, false, retain, e)
+    return tpl.v5(qos, packetId, false, retain, e)
   }
 }
 
 /** Subscription identifiers and the expiry left, or null when there are none (the shared form). */
-function perDelivery(msg: Message, subIds: number[] | null): Extra | null {
+function perDelivery(msg: Message, subIds: number[] | null): PublishExtra | null {
   const expiresAt = msg.expiresAt
   if (subIds === null && expiresAt === 0) return null
-  const e: Extra = {}
+  const e: PublishExtra = {}
   if (subIds !== null) e.subscriptionIds = subIds
   // [MQTT-3.3.2-6] the interval sent is the one received less the time the message waited here
   if (expiresAt !== 0) e.messageExpiry = Math.max(1, Math.ceil((expiresAt - Date.now()) / 1000))
