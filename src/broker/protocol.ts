@@ -5,7 +5,7 @@ import type { Core } from './core.js'
 import { onAuth } from './handlers/auth.js'
 import { onClosed, onConnect } from './handlers/connect.js'
 import { onDisconnect } from './handlers/disconnect.js'
-import { onPublish } from './handlers/publish.js'
+import { onPublish, onPubrel } from './handlers/publish.js'
 import { onSubscribe, onUnsubscribe } from './handlers/subscribe.js'
 import type { Peer, PeerHandler } from './peer.js'
 
@@ -43,14 +43,13 @@ export class Protocol implements PeerHandler {
         session.ack('puback', packet.packetId)
         return undefined
       case PacketType.PUBREC:
-        session.ack('pubrec', packet.packetId)
+        session.ack('pubrec', packet.packetId, packet.reasonCode)
         return undefined
       case PacketType.PUBCOMP:
         session.ack('pubcomp', packet.packetId)
         return undefined
       case PacketType.PUBREL:
-        // [MQTT-4.3.3-2] discard the id, answer PUBCOMP (also for an id no longer known)
-        peer.send(session.inbound.release(packet.packetId))
+        onPubrel(peer, packet.packetId)
         return undefined
       case PacketType.SUBSCRIBE:
         return onSubscribe(this.core, peer, packet)

@@ -26,8 +26,11 @@ export class Router {
     return this.retained.size
   }
 
-  /** Stores a retained message if it is one, then delivers the message to every matching subscriber. */
-  route(msg: Message, from: SessionLink | null): void {
+  /**
+   * Stores a retained message if it is one, then delivers the message to every matching
+   * subscriber. Returns how many there were (MQTT 5 acknowledges none with 0x10).
+   */
+  route(msg: Message, from: SessionLink | null): number {
     if (msg.retain) {
       // [MQTT-3.3.1-10] [MQTT-3.3.1-11] an empty retained message deletes, and is not stored
       if (msg.payload.length === 0) this.retained.set(msg.topic, null)
@@ -41,6 +44,7 @@ export class Router {
       // [MQTT-3.8.4-6] delivered at min(published QoS, granted QoS); RETAIN 0 [MQTT-3.3.1-9]
       d.subscriber.deliver(msg, msg.qos < d.qos ? msg.qos : d.qos, false, from)
     }
+    return deliveries.length
   }
 
   /** Adds or replaces [MQTT-3.8.4-3] a subscription of `session`. */

@@ -52,11 +52,11 @@ export class Sessions {
    * A new session; a persistent one is recorded in the store unless it comes from it (`save` false).
    * It gets the 3.1.1 expiry of its kind until told otherwise.
    */
-  create(clientId: string, clean: boolean, save = true): Session {
+  create(clientId: string, clean: boolean, save = true, expiry = this.v3Expiry(clean)): Session {
     const s = new Session(clientId, clean, this.options, this.counters, this.store)
-    s.expiryInterval = this.v3Expiry(clean)
+    s.expiryInterval = expiry
     this.map.set(clientId, s)
-    if (!clean && save) this.store.saveSession(clientId, 0)
+    if (!clean && save) this.store.saveSession(clientId, 0, expiry)
     return s
   }
 
@@ -77,9 +77,12 @@ export class Sessions {
       present = true
     } else {
       if (old !== undefined) this.drop(old)
-      session = this.create(clientId, expiry === 0)
+      session = this.create(clientId, expiry === 0, true, expiry)
     }
-    session.expiryInterval = expiry
+    if (present && session.expiryInterval !== expiry) {
+      session.expiryInterval = expiry
+      session.store?.saveSession(clientId, 0, expiry)
+    }
     return { session, present }
   }
 
@@ -104,7 +107,7 @@ export class Sessions {
       return
     }
     s.disconnectedAt = Date.now()
-    s.store?.saveSession(s.clientId, s.disconnectedAt)
+    s.store?.saveSession(s.clientId, s.disconnectedAt, s.expiryInterval)
     this.arm(s)
   }
 

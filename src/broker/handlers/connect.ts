@@ -170,7 +170,7 @@ function connected(
   peer.send(encodeConnack(peer, present, ConnectReturnCode.ACCEPTED, properties))
   peer.accept(packet, session, terms.keepalive)
   if (++core.connected > core.stats.maxConnected) core.stats.maxConnected = core.connected
-  session.attach(peer)
+  session.attach(peer, packet)
   core.hooks.connected(peer)
   core.events.emit('clientConnected', peer)
 }

@@ -1,8 +1,9 @@
-import type { PublishProperties, Will } from '../../protocol/packets.js'
+import type { Will } from '../../protocol/packets.js'
 import type { Core } from '../core.js'
 import { Message } from '../message.js'
 import type { ClientInfo } from '../options.js'
 import { route } from './publish.js'
+import { applyProperties } from './publish-v5.js'
 
 /** Publishes the will of a connection that ended abnormally [MQTT-3.1.2-8], if the hooks allow it. */
 export function publishWill(core: Core, client: ClientInfo, will: Will): void {
@@ -35,31 +36,6 @@ export function publishWill(core: Core, client: ClientInfo, will: Will): void {
 function willMessage(will: Will, origin: string): Message {
   const msg = new Message(will.topic, will.payload, will.qos, will.retain, null, false).own()
   msg.origin = origin
-  const p = will.properties
-  if (p === undefined) return msg
-  const props: PublishProperties = {}
-  let any = false
-  if (p.payloadFormatIndicator !== undefined) {
-    props.payloadFormatIndicator = p.payloadFormatIndicator
-    any = true
-  }
-  if (p.contentType !== undefined) {
-    props.contentType = p.contentType
-    any = true
-  }
-  if (p.responseTopic !== undefined) {
-    props.responseTopic = p.responseTopic
-    any = true
-  }
-  if (p.correlationData !== undefined) {
-    props.correlationData = p.correlationData
-    any = true
-  }
-  if (p.userProperties !== undefined) {
-    props.userProperties = p.userProperties
-    any = true
-  }
-  if (any) msg.properties = props
-  if (p.messageExpiryInterval !== undefined) msg.expiresAt = Date.now() + p.messageExpiryInterval * 1000
+  applyProperties(msg, will.properties, Date.now())
   return msg
 }
