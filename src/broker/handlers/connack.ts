@@ -38,10 +38,11 @@ export function connectTerms(o: ResolvedOptions, p: ConnectPacket, assigned: boo
   const max = o.maxKeepalive
   if (max > 0 && (keepalive === 0 || keepalive > max)) {
     if (!v5) return ConnectReturnCode.IDENTIFIER_REJECTED
-    // [MQTT-3.2.2-21] the client uses the Server Keep Alive instead of its own
     keepalive = max
-    serverKeepAlive = max
   }
+  // [MQTT-3.2.2-21] with a maxKeepalive a v5 client is always told the keep-alive it is held
+  // to, also when that is its own: clients (and test suites) then need not guess
+  if (v5 && max > 0) serverKeepAlive = keepalive
   let expiry: number
   let expiryLowered = false
   if (v5) {
