@@ -94,18 +94,12 @@ export class InboundAliases {
 
 /** A ProtocolError carrying the MQTT 5 DISCONNECT reason code to close with. */
 export function reasonError(reasonCode: number, message: string, rule: string): ProtocolError {
-  return withReason(new ProtocolError(ClientErrorCode.UNEXPECTED_PACKET, message, rule), reasonCode)
-}
-
-/** Sets the DISCONNECT reason code a ProtocolError asks for (the codec's field, set here for the client's own checks). */
-export function withReason(err: ProtocolError, reasonCode: number): ProtocolError {
-  ;(err as { reasonCode?: number }).reasonCode = reasonCode
-  return err
+  return new ProtocolError(ClientErrorCode.UNEXPECTED_PACKET, message, rule, undefined, reasonCode)
 }
 
 /** The DISCONNECT reason for an error that ends a v5 connection: the error's own, else Protocol Error / Unspecified. */
 export function disconnectReason(err: unknown): number {
-  const rc = (err as { reasonCode?: unknown } | null)?.reasonCode
-  if (typeof rc === 'number' && rc >= ReasonCode.UNSPECIFIED_ERROR) return rc
-  return err instanceof ProtocolError ? ReasonCode.PROTOCOL_ERROR : ReasonCode.UNSPECIFIED_ERROR
+  if (!(err instanceof ProtocolError)) return ReasonCode.UNSPECIFIED_ERROR
+  const rc = err.reasonCode
+  return rc !== undefined && rc >= ReasonCode.UNSPECIFIED_ERROR ? rc : ReasonCode.PROTOCOL_ERROR
 }
