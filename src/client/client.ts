@@ -296,14 +296,18 @@ export class Client extends EventEmitter<ClientEvents> {
           ? filters.map((topic) => ({ topic, qos }))
           : Object.entries(filters).map(([topic, q]) => ({ topic, qos: q }))
     const v5Options =
-      options.noLocal !== undefined || options.retainAsPublished !== undefined || options.retainHandling !== undefined
+      options.noLocal !== undefined ||
+      options.retainAsPublished !== undefined ||
+      options.retainHandling !== undefined
     let properties: SubscribeProperties | undefined
     if (options.subscriptionIdentifier !== undefined || options.userProperties !== undefined) {
       properties = {}
-      if (options.subscriptionIdentifier !== undefined) properties.subscriptionIdentifier = options.subscriptionIdentifier
+      if (options.subscriptionIdentifier !== undefined)
+        properties.subscriptionIdentifier = options.subscriptionIdentifier
       if (options.userProperties !== undefined) properties.userProperties = options.userProperties
     }
-    if ((v5Options || properties !== undefined) && !this.v5) return Promise.reject(needsV5('subscribe options'))
+    if ((v5Options || properties !== undefined) && !this.v5)
+      return Promise.reject(needsV5('subscribe options'))
     if (v5Options) {
       for (const s of subs) {
         if (options.noLocal !== undefined) s.noLocal = options.noLocal
@@ -346,7 +350,8 @@ export class Client extends EventEmitter<ClientEvents> {
     const promise = pending.promise()
     if (this.isEnding()) pending.reject(new ClientEndedError())
     else {
-      const props = options.userProperties === undefined ? undefined : { userProperties: options.userProperties }
+      const props =
+        options.userProperties === undefined ? undefined : { userProperties: options.userProperties }
       this.session.unsubscribe([...topics], pending, props)
     }
     return promise
@@ -369,7 +374,10 @@ export class Client extends EventEmitter<ClientEvents> {
     const rp = request.properties
     if (rp?.responseTopic === undefined) {
       return Promise.reject(
-        new PetrelError(ClientErrorCode.INVALID_PROPERTY, `the message on ${request.topic} has no Response Topic`),
+        new PetrelError(
+          ClientErrorCode.INVALID_PROPERTY,
+          `the message on ${request.topic} has no Response Topic`,
+        ),
       )
     }
     const properties: PublishProperties = { ...options.properties }
@@ -443,7 +451,10 @@ export class Client extends EventEmitter<ClientEvents> {
     }
     if (o.reasonString !== undefined) properties.reasonString = o.reasonString
     if (o.userProperties !== undefined) properties.userProperties = o.userProperties
-    const p: DisconnectPacket = { type: PacketType.DISCONNECT, reasonCode: o.reasonCode ?? ReasonCode.SUCCESS }
+    const p: DisconnectPacket = {
+      type: PacketType.DISCONNECT,
+      reasonCode: o.reasonCode ?? ReasonCode.SUCCESS,
+    }
     if (Object.keys(properties).length > 0) p.properties = properties
     return encode(p, PROTOCOL_V5)
   }
@@ -458,7 +469,10 @@ export class Client extends EventEmitter<ClientEvents> {
     }
     if (p.subscriptionIdentifiers !== undefined) {
       // [MQTT-3.3.4-6] a PUBLISH from a client carries no Subscription Identifier
-      return new PetrelError(ClientErrorCode.INVALID_PROPERTY, 'a client PUBLISH has no subscriptionIdentifiers')
+      return new PetrelError(
+        ClientErrorCode.INVALID_PROPERTY,
+        'a client PUBLISH has no subscriptionIdentifiers',
+      )
     }
     return null
   }
@@ -473,7 +487,10 @@ export class Client extends EventEmitter<ClientEvents> {
         'the broker does not support subscription identifiers',
       )
     }
-    if (subscriptionIdentifier !== undefined && !(subscriptionIdentifier >= 1 && subscriptionIdentifier <= 268_435_455)) {
+    if (
+      subscriptionIdentifier !== undefined &&
+      !(subscriptionIdentifier >= 1 && subscriptionIdentifier <= 268_435_455)
+    ) {
       return new PetrelError(ClientErrorCode.INVALID_PROPERTY, 'subscriptionIdentifier must be 1..268435455')
     }
     void subs
@@ -534,7 +551,8 @@ export class Client extends EventEmitter<ClientEvents> {
     // [MQTT-3.2.2-16] an assigned id is this client's from now on, reconnects included
     if (props.assignedClientIdentifier !== undefined) this.link.clientId = props.assignedClientIdentifier
     // A session meant to outlive connections is resumed, not started anew, after a drop.
-    if (this.v5 && (this.options.connectProperties?.sessionExpiryInterval ?? 0) > 0) this.link.cleanStart = false
+    if (this.v5 && (this.options.connectProperties?.sessionExpiryInterval ?? 0) > 0)
+      this.link.cleanStart = false
     this.link.accepted(props.serverKeepAlive) // [MQTT-3.1.2-21]
     this.sessionPresent = sessionPresent
     this.session.resume(sessionPresent, this.v5 ? serverLimits(props) : undefined)
@@ -610,7 +628,11 @@ export class Client extends EventEmitter<ClientEvents> {
     }
     if (properties.authenticationMethod !== this.auth.method) {
       // [MQTT-4.12.0-5] a successful CONNACK names the method of CONNECT
-      throw reasonError(ReasonCode.PROTOCOL_ERROR, 'CONNACK with another Authentication Method', 'MQTT-4.12.0-5')
+      throw reasonError(
+        ReasonCode.PROTOCOL_ERROR,
+        'CONNACK with another Authentication Method',
+        'MQTT-4.12.0-5',
+      )
     }
     // The broker's final data must verify before the client goes online; packets after it wait.
     const gen = this.link.generation
@@ -623,7 +645,9 @@ export class Client extends EventEmitter<ClientEvents> {
       (err: unknown) => {
         this.held = null
         if (gen === this.link.generation) {
-          this.dropWith(new AuthError('the broker did not verify: the auth handler refused its data', undefined, err))
+          this.dropWith(
+            new AuthError('the broker did not verify: the auth handler refused its data', undefined, err),
+          )
         }
       },
     )

@@ -81,8 +81,7 @@ export class Link {
         if (gen === this.gen) this.writer.drain()
       },
       close: (error) => {
-        if (gen === this.gen)
-          this.host.input({ type: 'lost', error: error ?? new ConnectionLostError() })
+        if (gen === this.gen) this.host.input({ type: 'lost', error: error ?? new ConnectionLostError() })
       },
     }
     this.options.transport.open(events, opening.signal).then(
@@ -120,7 +119,10 @@ export class Link {
     try {
       first = auth.start()
     } catch (err) {
-      this.host.input({ type: 'lost', error: new AuthError('the auth handler failed to start', undefined, err) })
+      this.host.input({
+        type: 'lost',
+        error: new AuthError('the auth handler failed to start', undefined, err),
+      })
       return
     }
     Promise.resolve(first).then(
@@ -132,7 +134,10 @@ export class Link {
       },
       (err: unknown) => {
         if (gen === this.gen) {
-          this.host.input({ type: 'lost', error: new AuthError('the auth handler failed to start', undefined, err) })
+          this.host.input({
+            type: 'lost',
+            error: new AuthError('the auth handler failed to start', undefined, err),
+          })
         }
       },
     )
@@ -223,7 +228,9 @@ export class Link {
     } catch (err) {
       if (this.options.protocolVersion === PROTOCOL_V5 && this.duplex !== null) {
         // MQTT 5: say why before closing [MQTT-4.13.1-1]
-        this.writer.push(encode({ type: PacketType.DISCONNECT, reasonCode: disconnectReason(err) }, PROTOCOL_V5))
+        this.writer.push(
+          encode({ type: PacketType.DISCONNECT, reasonCode: disconnectReason(err) }, PROTOCOL_V5),
+        )
         this.writer.flush()
       }
       this.host.input({ type: 'lost', error: asError(err) })

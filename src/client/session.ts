@@ -13,7 +13,7 @@ import type {
 import { Fifo } from '../session/fifo.js'
 import { InboundFlow } from '../session/inbound.js'
 import { type InflightEntry, OutboundFlow } from '../session/outbound.js'
-import { reasonError, InboundAliases, OutboundAliases } from './aliases.js'
+import { InboundAliases, OutboundAliases, reasonError } from './aliases.js'
 import { ClientErrorCode, OfflineQueueFullError, PublishRefusedError, ServerLimitError } from './errors.js'
 import { type Pending, PUBLISH_OK, type PublishJob, type PublishResult } from './pending.js'
 import { isFailure } from './reasons.js'
@@ -221,7 +221,11 @@ export class ClientSession {
   private publishV5(job: PublishJob, packetId: number, alias: number, omitTopic: boolean): Buffer {
     const own = job.properties
     const properties =
-      alias === 0 ? own : own === undefined ? this.aliasesOut.bareProperties(alias) : { ...own, topicAlias: alias }
+      alias === 0
+        ? own
+        : own === undefined
+          ? this.aliasesOut.bareProperties(alias)
+          : { ...own, topicAlias: alias }
     return encode(
       {
         type: PacketType.PUBLISH,
@@ -294,7 +298,11 @@ export class ClientSession {
     })
   }
 
-  private encodeSubscribe(packetId: number, subscriptions: Subscription[], properties?: SubscribeProperties): Buffer {
+  private encodeSubscribe(
+    packetId: number,
+    subscriptions: Subscription[],
+    properties?: SubscribeProperties,
+  ): Buffer {
     return encode(
       { type: PacketType.SUBSCRIBE, packetId, subscriptions, properties: this.v5 ? properties : undefined },
       this.version,
@@ -376,7 +384,11 @@ export class ClientSession {
       if (p.qos === 2 && this.inbound.size >= (this.limits.receiveMaximum ?? 65_535)) {
         // QoS 2 flows the broker has not finished (no PUBREL yet) beyond our Receive Maximum [MQTT-3.3.4-9]
         if (this.inbound.receive(2, p.packetId)) {
-          throw reasonError(ReasonCode.RECEIVE_MAXIMUM_EXCEEDED, 'the broker went over our Receive Maximum', 'MQTT-3.3.4-9')
+          throw reasonError(
+            ReasonCode.RECEIVE_MAXIMUM_EXCEEDED,
+            'the broker went over our Receive Maximum',
+            'MQTT-3.3.4-9',
+          )
         }
       }
     }
@@ -408,7 +420,9 @@ export class ClientSession {
     if (entry === null) return
     if (entry.qos === 2) this.qos2--
     this.store.delete(entry.packetId)
-    entry.ctx?.reject(new PublishRefusedError(reasonCode, properties?.reasonString, properties?.userProperties))
+    entry.ctx?.reject(
+      new PublishRefusedError(reasonCode, properties?.reasonString, properties?.userProperties),
+    )
     if (this.queue.size > 0) this.pump()
   }
 
@@ -424,7 +438,8 @@ export class ClientSession {
       if (g !== undefined && !isFailure(g)) {
         const s = subs[i]!
         this.subscriptions.set(s.topic, s.qos)
-        if (this.v5) this.granted.set(s.topic, { subscription: s, subscriptionIdentifier: r.subscriptionIdentifier })
+        if (this.v5)
+          this.granted.set(s.topic, { subscription: s, subscriptionIdentifier: r.subscriptionIdentifier })
       }
     }
     r.sub?.resolve(granted)

@@ -15,8 +15,8 @@ import {
   ReasonCode,
   ServerLimitError,
 } from '../../src/index.js'
-import { startProxy, type TcpProxy } from '../integration/client/proxy.js'
 import { type MosquittoBroker, mosquittoSkip, startMosquitto } from '../helpers/mosquitto.js'
+import { startProxy, type TcpProxy } from '../integration/client/proxy.js'
 
 const T = { timeout: 20_000 }
 let ids = 0
@@ -54,14 +54,18 @@ describe('Petrel client (MQTT 5) against Mosquitto 2', { skip: mosquittoSkip() }
     await m?.stop()
   })
 
-  test('takes the limits from the CONNACK: Receive Maximum, Topic Alias Maximum, Server Keep Alive, Maximum Packet Size', T, async () => {
-    const c = await v5(m.url, { keepalive: 60 })
-    const p = c.connack!.properties
-    assert.equal(p.receiveMaximum, 3)
-    assert.equal(p.topicAliasMaximum, 4)
-    assert.equal(p.serverKeepAlive, 30) // the client's keep-alive becomes 30 [MQTT-3.1.2-21]
-    assert.equal(p.maximumPacketSize, 2000)
-  })
+  test(
+    'takes the limits from the CONNACK: Receive Maximum, Topic Alias Maximum, Server Keep Alive, Maximum Packet Size',
+    T,
+    async () => {
+      const c = await v5(m.url, { keepalive: 60 })
+      const p = c.connack!.properties
+      assert.equal(p.receiveMaximum, 3)
+      assert.equal(p.topicAliasMaximum, 4)
+      assert.equal(p.serverKeepAlive, 30) // the client's keep-alive becomes 30 [MQTT-3.1.2-21]
+      assert.equal(p.maximumPacketSize, 2000)
+    },
+  )
 
   test('500 QoS 1 and 2 publishes within a Receive Maximum of 3 all complete [MQTT-3.3.4-7]', T, async () => {
     const sub = await v5(m.url)
@@ -85,15 +89,21 @@ describe('Petrel client (MQTT 5) against Mosquitto 2', { skip: mosquittoSkip() }
     assert.equal(pub.connected, true)
   })
 
-  test('a message over Mosquitto\'s max_packet_size is refused locally and the connection lives on [MQTT-3.2.2-15]', T, async () => {
-    const c = await v5(m.url)
-    await assert.rejects(
-      c.publish(uid('big'), Buffer.alloc(3000), { qos: 1 }),
-      (e: unknown) => e instanceof ServerLimitError && e.limit === 'maximumPacketSize',
-    )
-    assert.deepEqual(await c.publish(uid('small'), 'ok', { qos: 1 }), { reasonCode: ReasonCode.NO_MATCHING_SUBSCRIBERS })
-    assert.equal(c.connected, true)
-  })
+  test(
+    "a message over Mosquitto's max_packet_size is refused locally and the connection lives on [MQTT-3.2.2-15]",
+    T,
+    async () => {
+      const c = await v5(m.url)
+      await assert.rejects(
+        c.publish(uid('big'), Buffer.alloc(3000), { qos: 1 }),
+        (e: unknown) => e instanceof ServerLimitError && e.limit === 'maximumPacketSize',
+      )
+      assert.deepEqual(await c.publish(uid('small'), 'ok', { qos: 1 }), {
+        reasonCode: ReasonCode.NO_MATCHING_SUBSCRIBERS,
+      })
+      assert.equal(c.connected, true)
+    },
+  )
 
   test('properties round-trip through Mosquitto, with the subscription identifier added', T, async () => {
     const sub = await v5(m.url)
@@ -123,47 +133,63 @@ describe('Petrel client (MQTT 5) against Mosquitto 2', { skip: mosquittoSkip() }
     assert.equal(p.payloadFormatIndicator, 1)
   })
 
-  test('No Local keeps our own messages from us; Retain Handling 2 sends no retained message', T, async () => {
-    const c = await v5(m.url)
-    const got = collect(c)
-    const t = uid('nl')
-    await c.publish(`${t}/kept`, 'old', { retain: true, qos: 1 })
-    await c.subscribe(`${t}/#`, { qos: 1, noLocal: true, retainHandling: 2 })
-    await c.publish(`${t}/x`, 'mine', { qos: 1 })
-    const other = await v5(m.url)
-    await other.publish(`${t}/x`, 'theirs', { qos: 1 })
-    await until(() => got.length >= 1, 3000, 'the other client\'s message')
-    await new Promise((r) => setTimeout(r, 100))
-    assert.deepEqual(
-      got.map((g) => g.payload.toString()),
-      ['theirs'],
-    )
-  })
+  test(
+    'No Local keeps our own messages from us; Retain Handling 2 sends no retained message',
+    T,
+    async () => {
+      const c = await v5(m.url)
+      const got = collect(c)
+      const t = uid('nl')
+      await c.publish(`${t}/kept`, 'old', { retain: true, qos: 1 })
+      await c.subscribe(`${t}/#`, { qos: 1, noLocal: true, retainHandling: 2 })
+      await c.publish(`${t}/x`, 'mine', { qos: 1 })
+      const other = await v5(m.url)
+      await other.publish(`${t}/x`, 'theirs', { qos: 1 })
+      await until(() => got.length >= 1, 3000, "the other client's message")
+      await new Promise((r) => setTimeout(r, 100))
+      assert.deepEqual(
+        got.map((g) => g.payload.toString()),
+        ['theirs'],
+      )
+    },
+  )
 
-  test('topic aliases stay right when the connection is cut mid-flow (re-sent PUBLISHes carry their topic)', T, async () => {
-    let proxy: TcpProxy | undefined
-    try {
-      proxy = await startProxy(m.port)
-      const sub = await v5(m.url)
-      const got = collect(sub)
-      const t = uid('alias')
-      await sub.subscribe(`${t}/#`, { qos: 1 })
-      const pub = await v5(proxy.url, { reconnect: { minDelay: 20, maxDelay: 50 }, clean: false, sessionExpiryInterval: 60 })
-      const all: Promise<unknown>[] = []
-      for (let i = 0; i < 300; i++) {
-        all.push(pub.publish(`${t}/${i % 6}`, String(i), { qos: 1 }))
-        if (i === 100 || i === 200) {
-          await new Promise((r) => setTimeout(r, 5))
-          proxy.cut()
-        } else if (i % 10 === 0) await new Promise((r) => setTimeout(r, 1))
+  test(
+    'topic aliases stay right when the connection is cut mid-flow (re-sent PUBLISHes carry their topic)',
+    T,
+    async () => {
+      let proxy: TcpProxy | undefined
+      try {
+        proxy = await startProxy(m.port)
+        const sub = await v5(m.url)
+        const got = collect(sub)
+        const t = uid('alias')
+        await sub.subscribe(`${t}/#`, { qos: 1 })
+        const pub = await v5(proxy.url, {
+          reconnect: { minDelay: 20, maxDelay: 50 },
+          clean: false,
+          sessionExpiryInterval: 60,
+        })
+        const all: Promise<unknown>[] = []
+        for (let i = 0; i < 300; i++) {
+          all.push(pub.publish(`${t}/${i % 6}`, String(i), { qos: 1 }))
+          if (i === 100 || i === 200) {
+            await new Promise((r) => setTimeout(r, 5))
+            proxy.cut()
+          } else if (i % 10 === 0) await new Promise((r) => setTimeout(r, 1))
+        }
+        await Promise.all(all)
+        await until(
+          () => new Set(got.map((g) => g.payload.toString())).size === 300,
+          8000,
+          '300 distinct messages',
+        )
+        for (const g of got) assert.equal(g.topic, `${t}/${Number(g.payload.toString()) % 6}`)
+      } finally {
+        await proxy?.close()
       }
-      await Promise.all(all)
-      await until(() => new Set(got.map((g) => g.payload.toString())).size === 300, 8000, '300 distinct messages')
-      for (const g of got) assert.equal(g.topic, `${t}/${Number(g.payload.toString()) % 6}`)
-    } finally {
-      await proxy?.close()
-    }
-  })
+    },
+  )
 
   test('a session with an expiry outlives its connection; messages wait for it', T, async () => {
     const id = uid('sess')
@@ -189,7 +215,9 @@ describe('Petrel client (MQTT 5) against Mosquitto 2', { skip: mosquittoSkip() }
     const got = collect(watcher)
     const t = uid('will')
     await watcher.subscribe(`${t}/#`, { qos: 1 })
-    const a = await v5(m.url, { will: { topic: `${t}/a`, payload: 'a gone', qos: 1, properties: { contentType: 'text/plain' } } })
+    const a = await v5(m.url, {
+      will: { topic: `${t}/a`, payload: 'a gone', qos: 1, properties: { contentType: 'text/plain' } },
+    })
     const b = await v5(m.url, { will: { topic: `${t}/b`, payload: 'b gone', qos: 1 } })
     await a.end({ reasonCode: ReasonCode.DISCONNECT_WITH_WILL_MESSAGE })
     await b.end()
@@ -202,7 +230,9 @@ describe('Petrel client (MQTT 5) against Mosquitto 2', { skip: mosquittoSkip() }
   })
 })
 
-describe('Petrel client (MQTT 5) against a Mosquitto with max_qos 1 and no retained messages', { skip: mosquittoSkip() }, () => {
+describe('Petrel client (MQTT 5) against a Mosquitto with max_qos 1 and no retained messages', {
+  skip: mosquittoSkip(),
+}, () => {
   let m: MosquittoBroker
   let c: Client
   before(async () => {
@@ -214,12 +244,22 @@ describe('Petrel client (MQTT 5) against a Mosquitto with max_qos 1 and no retai
     await m?.stop()
   })
 
-  test('QoS 2 and RETAIN are refused locally, before Mosquitto would disconnect [MQTT-3.2.2-11] [MQTT-3.2.2-14]', T, async () => {
-    assert.equal(c.connack!.properties.maximumQoS, 1)
-    assert.equal(c.connack!.properties.retainAvailable, false)
-    await assert.rejects(c.publish('q/x', 'x', { qos: 2 }), (e: unknown) => e instanceof ServerLimitError && e.limit === 'maximumQoS')
-    await assert.rejects(c.publish('q/x', 'x', { retain: true }), (e: unknown) => e instanceof ServerLimitError && e.limit === 'retainAvailable')
-    await c.publish('q/x', 'fine', { qos: 1 })
-    assert.equal(c.connected, true)
-  })
+  test(
+    'QoS 2 and RETAIN are refused locally, before Mosquitto would disconnect [MQTT-3.2.2-11] [MQTT-3.2.2-14]',
+    T,
+    async () => {
+      assert.equal(c.connack!.properties.maximumQoS, 1)
+      assert.equal(c.connack!.properties.retainAvailable, false)
+      await assert.rejects(
+        c.publish('q/x', 'x', { qos: 2 }),
+        (e: unknown) => e instanceof ServerLimitError && e.limit === 'maximumQoS',
+      )
+      await assert.rejects(
+        c.publish('q/x', 'x', { retain: true }),
+        (e: unknown) => e instanceof ServerLimitError && e.limit === 'retainAvailable',
+      )
+      await c.publish('q/x', 'fine', { qos: 1 })
+      assert.equal(c.connected, true)
+    },
+  )
 })

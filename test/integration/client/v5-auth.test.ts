@@ -32,38 +32,50 @@ function counter(log: string[]): AuthHandler {
 }
 
 describe('MQTT 5 client: enhanced authentication', () => {
-  test('CONNECT carries the method and first data; AUTH 0x18 challenges are answered; CONNACK data is checked [MQTT-4.12.0-3]', T, async () => {
-    const fb = await startFakeBroker()
-    const log: string[] = []
-    const pending = connect(fb.url, { protocolVersion: 5, auth: counter(log), reconnect: false })
-    const s = await fb.accept()
-    assert.equal(s.connect.properties?.authenticationMethod, 'TOY')
-    assert.deepEqual(s.connect.properties?.authenticationData, Buffer.from('hello'))
-    for (const n of [1, 10]) {
+  test(
+    'CONNECT carries the method and first data; AUTH 0x18 challenges are answered; CONNACK data is checked [MQTT-4.12.0-3]',
+    T,
+    async () => {
+      const fb = await startFakeBroker()
+      const log: string[] = []
+      const pending = connect(fb.url, { protocolVersion: 5, auth: counter(log), reconnect: false })
+      const s = await fb.accept()
+      assert.equal(s.connect.properties?.authenticationMethod, 'TOY')
+      assert.deepEqual(s.connect.properties?.authenticationData, Buffer.from('hello'))
+      for (const n of [1, 10]) {
+        s.send({
+          type: PacketType.AUTH,
+          reasonCode: ReasonCode.CONTINUE_AUTHENTICATION,
+          properties: { authenticationMethod: 'TOY', authenticationData: Buffer.from(String(n)) },
+        })
+        const a = await s.next(PacketType.AUTH)
+        assert.equal(a.reasonCode, ReasonCode.CONTINUE_AUTHENTICATION)
+        assert.equal(a.properties?.authenticationMethod, 'TOY') // [MQTT-4.12.0-5]
+        assert.equal(a.properties?.authenticationData?.toString(), String(n + 1))
+      }
       s.send({
-        type: PacketType.AUTH,
-        reasonCode: ReasonCode.CONTINUE_AUTHENTICATION,
-        properties: { authenticationMethod: 'TOY', authenticationData: Buffer.from(String(n)) },
+        type: PacketType.CONNACK,
+        sessionPresent: false,
+        returnCode: 0,
+        properties: { authenticationMethod: 'TOY', authenticationData: Buffer.from('ok') },
       })
-      const a = await s.next(PacketType.AUTH)
-      assert.equal(a.reasonCode, ReasonCode.CONTINUE_AUTHENTICATION)
-      assert.equal(a.properties?.authenticationMethod, 'TOY') // [MQTT-4.12.0-5]
-      assert.equal(a.properties?.authenticationData?.toString(), String(n + 1))
-    }
-    s.send({
-      type: PacketType.CONNACK,
-      sessionPresent: false,
-      returnCode: 0,
-      properties: { authenticationMethod: 'TOY', authenticationData: Buffer.from('ok') },
-    })
-    // a message right behind the CONNACK waits for the check, and is not lost
-    s.send({ type: PacketType.PUBLISH, topic: 'x', payload: Buffer.from('m'), qos: 0, retain: false, dup: false, packetId: 0 })
-    const client = track(await pending)
-    const got: string[] = []
-    client.on('message', (t) => got.push(t))
-    await until(() => got.length === 1, 1000, 'the message after CONNACK')
-    assert.deepEqual(log, ['start', 'challenge 1', 'challenge 10', 'done ok'])
-  })
+      // a message right behind the CONNACK waits for the check, and is not lost
+      s.send({
+        type: PacketType.PUBLISH,
+        topic: 'x',
+        payload: Buffer.from('m'),
+        qos: 0,
+        retain: false,
+        dup: false,
+        packetId: 0,
+      })
+      const client = track(await pending)
+      const got: string[] = []
+      client.on('message', (t) => got.push(t))
+      await until(() => got.length === 1, 1000, 'the message after CONNACK')
+      assert.deepEqual(log, ['start', 'challenge 1', 'challenge 10', 'done ok'])
+    },
+  )
 
   test('final data that does not verify fails connect() with AuthError and a DISCONNECT', T, async () => {
     const fb = await startFakeBroker()
@@ -100,42 +112,62 @@ describe('MQTT 5 client: enhanced authentication', () => {
     const fb = await startFakeBroker()
     const pending = connect(fb.url, { protocolVersion: 5, auth: counter([]), reconnect: false })
     const s = await fb.accept()
-    s.send({ type: PacketType.CONNACK, sessionPresent: false, returnCode: ReasonCode.BAD_AUTHENTICATION_METHOD })
-    await assert.rejects(pending, (e: unknown) => (e as { reasonCode?: number }).reasonCode === 0x8c)
-  })
-
-  test('reauthenticate() sends AUTH 0x19 with the same method and resolves on AUTH 0x00 [MQTT-4.12.1-1]', T, async () => {
-    const fb = await startFakeBroker()
-    const log: string[] = []
-    const pending = connect(fb.url, { protocolVersion: 5, auth: counter(log), reconnect: false })
-    const s = await fb.accept()
     s.send({
       type: PacketType.CONNACK,
       sessionPresent: false,
-      returnCode: 0,
-      properties: { authenticationMethod: 'TOY', authenticationData: Buffer.from('ok') },
+      returnCode: ReasonCode.BAD_AUTHENTICATION_METHOD,
     })
-    const client = track(await pending)
-    const re = client.reauthenticate()
-    const a = await s.next(PacketType.AUTH)
-    assert.equal(a.reasonCode, ReasonCode.RE_AUTHENTICATE)
-    assert.equal(a.properties?.authenticationMethod, 'TOY')
-    assert.equal(a.properties?.authenticationData?.toString(), 'hello')
-    s.send({ type: PacketType.AUTH, reasonCode: 0x18, properties: { authenticationMethod: 'TOY', authenticationData: Buffer.from('5') } })
-    assert.equal((await s.next(PacketType.AUTH)).properties?.authenticationData?.toString(), '6')
-    s.send({ type: PacketType.AUTH, reasonCode: 0, properties: { authenticationMethod: 'TOY', authenticationData: Buffer.from('ok') } })
-    await re
-    assert.deepEqual(log.slice(-3), ['start', 'challenge 5', 'done ok'])
-    assert.equal(client.state, 'connected')
+    await assert.rejects(pending, (e: unknown) => (e as { reasonCode?: number }).reasonCode === 0x8c)
   })
 
-  test('AUTH to a client that did not ask for enhanced authentication is a protocol error [MQTT-4.12.0-6]', T, async () => {
-    const fb = await startFakeBroker()
-    const pending = connect(fb.url, { protocolVersion: 5, reconnect: false })
-    const s = await fb.acceptWith()
-    const client = track(await pending)
-    s.send({ type: PacketType.AUTH, reasonCode: 0x18, properties: { authenticationMethod: 'X' } })
-    assert.equal((await s.next(PacketType.DISCONNECT)).reasonCode, ReasonCode.PROTOCOL_ERROR)
-    await until(() => client.state === 'closed', 1000, 'closed')
-  })
+  test(
+    'reauthenticate() sends AUTH 0x19 with the same method and resolves on AUTH 0x00 [MQTT-4.12.1-1]',
+    T,
+    async () => {
+      const fb = await startFakeBroker()
+      const log: string[] = []
+      const pending = connect(fb.url, { protocolVersion: 5, auth: counter(log), reconnect: false })
+      const s = await fb.accept()
+      s.send({
+        type: PacketType.CONNACK,
+        sessionPresent: false,
+        returnCode: 0,
+        properties: { authenticationMethod: 'TOY', authenticationData: Buffer.from('ok') },
+      })
+      const client = track(await pending)
+      const re = client.reauthenticate()
+      const a = await s.next(PacketType.AUTH)
+      assert.equal(a.reasonCode, ReasonCode.RE_AUTHENTICATE)
+      assert.equal(a.properties?.authenticationMethod, 'TOY')
+      assert.equal(a.properties?.authenticationData?.toString(), 'hello')
+      s.send({
+        type: PacketType.AUTH,
+        reasonCode: 0x18,
+        properties: { authenticationMethod: 'TOY', authenticationData: Buffer.from('5') },
+      })
+      assert.equal((await s.next(PacketType.AUTH)).properties?.authenticationData?.toString(), '6')
+      s.send({
+        type: PacketType.AUTH,
+        reasonCode: 0,
+        properties: { authenticationMethod: 'TOY', authenticationData: Buffer.from('ok') },
+      })
+      await re
+      assert.deepEqual(log.slice(-3), ['start', 'challenge 5', 'done ok'])
+      assert.equal(client.state, 'connected')
+    },
+  )
+
+  test(
+    'AUTH to a client that did not ask for enhanced authentication is a protocol error [MQTT-4.12.0-6]',
+    T,
+    async () => {
+      const fb = await startFakeBroker()
+      const pending = connect(fb.url, { protocolVersion: 5, reconnect: false })
+      const s = await fb.acceptWith()
+      const client = track(await pending)
+      s.send({ type: PacketType.AUTH, reasonCode: 0x18, properties: { authenticationMethod: 'X' } })
+      assert.equal((await s.next(PacketType.DISCONNECT)).reasonCode, ReasonCode.PROTOCOL_ERROR)
+      await until(() => client.state === 'closed', 1000, 'closed')
+    },
+  )
 })

@@ -26,7 +26,9 @@ describe('MQTT 5 client: request/response against Mosquitto', { skip: mosquittoS
         return
       }
       if (topic === 'svc/silent') return
-      void responder.respond(msg, payload.toString().toUpperCase(), { properties: { contentType: 'text/upper' } })
+      void responder.respond(msg, payload.toString().toUpperCase(), {
+        properties: { contentType: 'text/upper' },
+      })
     })
   })
   after(async () => {
@@ -35,16 +37,20 @@ describe('MQTT 5 client: request/response against Mosquitto', { skip: mosquittoS
     await m?.stop()
   })
 
-  test('request() resolves with the reply carrying its correlation data; replies do not reach message listeners', T, async () => {
-    const seen: string[] = []
-    requester.on('message', (t) => seen.push(t))
-    const reply = await requester.request('svc/echo', 'hello', { timeout: 3000, qos: 1 })
-    assert.equal(reply.payload.toString(), 'HELLO')
-    assert.equal(reply.properties?.contentType, 'text/upper')
-    assert.ok(reply.properties?.correlationData instanceof Buffer)
-    assert.match(reply.topic, /^petrel\/response\/[0-9a-f]{16}$/)
-    assert.deepEqual(seen, [])
-  })
+  test(
+    'request() resolves with the reply carrying its correlation data; replies do not reach message listeners',
+    T,
+    async () => {
+      const seen: string[] = []
+      requester.on('message', (t) => seen.push(t))
+      const reply = await requester.request('svc/echo', 'hello', { timeout: 3000, qos: 1 })
+      assert.equal(reply.payload.toString(), 'HELLO')
+      assert.equal(reply.properties?.contentType, 'text/upper')
+      assert.ok(reply.properties?.correlationData instanceof Buffer)
+      assert.match(reply.topic, /^petrel\/response\/[0-9a-f]{16}$/)
+      assert.deepEqual(seen, [])
+    },
+  )
 
   test('concurrent requests each get their own reply, whatever the order of the replies', T, async () => {
     const n = 20
@@ -73,37 +79,44 @@ describe('MQTT 5 client: request/response against Mosquitto', { skip: mosquittoS
 })
 
 describe('MQTT 5 client: request/response on the wire', () => {
-  test('the response topic is subscribed once, under the broker\'s Response Information when it gave one', T, async () => {
-    const { client, s } = await v5Rig({ requestResponseInformation: true }, { responseInformation: 'replies/c1/' })
-    assert.equal(s.connect.properties?.requestResponseInformation, true)
-    const first = client.request('svc/a', 'q1', { timeout: 2000 })
-    const sub = await s.next(PacketType.SUBSCRIBE)
-    const filter = sub.subscriptions[0]!.topic
-    assert.match(filter, /^replies\/c1\/[0-9a-f]{16}$/)
-    s.send({ type: PacketType.SUBACK, packetId: sub.packetId, granted: [1] })
-    const req = await s.next(PacketType.PUBLISH)
-    assert.equal(req.topic, 'svc/a')
-    assert.equal(req.properties?.responseTopic, filter)
-    const cd = req.properties?.correlationData
-    assert.ok(cd !== undefined && cd.length > 0)
-    // a second request: no second SUBSCRIBE, another Correlation Data
-    const second = client.request('svc/a', 'q2', { timeout: 2000 })
-    const req2 = await s.next(PacketType.PUBLISH)
-    assert.notDeepEqual(req2.properties?.correlationData, cd)
-    const reply = (payload: string, correlationData: Buffer | undefined) =>
-      s.send({
-        type: PacketType.PUBLISH,
-        topic: filter,
-        payload: Buffer.from(payload),
-        qos: 0,
-        retain: false,
-        dup: false,
-        packetId: 0,
-        properties: correlationData === undefined ? undefined : { correlationData },
-      })
-    reply('two', req2.properties?.correlationData)
-    reply('one', cd)
-    assert.equal((await second).payload.toString(), 'two')
-    assert.equal((await first).payload.toString(), 'one')
-  })
+  test(
+    "the response topic is subscribed once, under the broker's Response Information when it gave one",
+    T,
+    async () => {
+      const { client, s } = await v5Rig(
+        { requestResponseInformation: true },
+        { responseInformation: 'replies/c1/' },
+      )
+      assert.equal(s.connect.properties?.requestResponseInformation, true)
+      const first = client.request('svc/a', 'q1', { timeout: 2000 })
+      const sub = await s.next(PacketType.SUBSCRIBE)
+      const filter = sub.subscriptions[0]!.topic
+      assert.match(filter, /^replies\/c1\/[0-9a-f]{16}$/)
+      s.send({ type: PacketType.SUBACK, packetId: sub.packetId, granted: [1] })
+      const req = await s.next(PacketType.PUBLISH)
+      assert.equal(req.topic, 'svc/a')
+      assert.equal(req.properties?.responseTopic, filter)
+      const cd = req.properties?.correlationData
+      assert.ok(cd !== undefined && cd.length > 0)
+      // a second request: no second SUBSCRIBE, another Correlation Data
+      const second = client.request('svc/a', 'q2', { timeout: 2000 })
+      const req2 = await s.next(PacketType.PUBLISH)
+      assert.notDeepEqual(req2.properties?.correlationData, cd)
+      const reply = (payload: string, correlationData: Buffer | undefined) =>
+        s.send({
+          type: PacketType.PUBLISH,
+          topic: filter,
+          payload: Buffer.from(payload),
+          qos: 0,
+          retain: false,
+          dup: false,
+          packetId: 0,
+          properties: correlationData === undefined ? undefined : { correlationData },
+        })
+      reply('two', req2.properties?.correlationData)
+      reply('one', cd)
+      assert.equal((await second).payload.toString(), 'two')
+      assert.equal((await first).payload.toString(), 'one')
+    },
+  )
 })

@@ -59,7 +59,9 @@ describe('MQTT 5 client: subscribe and unsubscribe', () => {
     const s2 = await fb.acceptWith({}, false)
     const again = [await s2.next(PacketType.SUBSCRIBE), await s2.next(PacketType.SUBSCRIBE)]
     const byId = new Map(again.map((p) => [p.properties?.subscriptionIdentifier, p.subscriptions]))
-    assert.deepEqual(byId.get(5), [{ topic: 'r/a', qos: 1, noLocal: true, retainAsPublished: false, retainHandling: 0 }])
+    assert.deepEqual(byId.get(5), [
+      { topic: 'r/a', qos: 1, noLocal: true, retainAsPublished: false, retainHandling: 0 },
+    ])
     assert.deepEqual(byId.get(undefined), [
       { topic: 'r/b', qos: 2, noLocal: false, retainAsPublished: false, retainHandling: 1 },
     ])
