@@ -104,6 +104,9 @@ describe('MQTT 5 client: publish', () => {
       await s.nothingFor(100)
       assert.equal(client.inflight, 2)
       assert.equal(client.queued, 3)
+      // other packets are not held back by the full window [MQTT-3.3.4-8]
+      void client.subscribe('p/other').catch(() => {})
+      assert.equal((await s.next(PacketType.SUBSCRIBE)).subscriptions[0]!.topic, 'p/other')
       s.send({ type: PacketType.PUBACK, packetId: a.packetId })
       const c = await s.next(PacketType.PUBLISH)
       assert.equal(c.payload.toString(), '3')
