@@ -322,6 +322,7 @@ export class Client extends EventEmitter<ClientEvents> {
     for (const e of effects) {
       switch (e.type) {
         case 'open':
+          this.held = null // packets held for an earlier connection's auth check are that connection's
           this.link.open()
           break
         case 'drop':
