@@ -1,9 +1,9 @@
 /**
- * Schema of the SQLite store. PRAGMA user_version holds SCHEMA_VERSION; a
- * future version adds its migration steps here, keyed by the version they
- * upgrade from.
+ * Schema of the SQLite store. PRAGMA user_version holds SCHEMA_VERSION (a newer
+ * database is refused). Version 2 adds the MQTT 5 subscription options; an older
+ * database is upgraded in place by adding the columns it lacks (ADDED_COLUMNS).
  */
-export const SCHEMA_VERSION = 1
+export const SCHEMA_VERSION = 2
 
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS sessions (
@@ -14,6 +14,10 @@ CREATE TABLE IF NOT EXISTS subscriptions (
   client TEXT NOT NULL,
   filter TEXT NOT NULL,
   qos INTEGER NOT NULL,
+  no_local INTEGER NOT NULL DEFAULT 0,
+  retain_as_published INTEGER NOT NULL DEFAULT 0,
+  retain_handling INTEGER NOT NULL DEFAULT 0,
+  subscription_id INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (client, filter)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -38,3 +42,17 @@ CREATE TABLE IF NOT EXISTS retained (
   qos INTEGER NOT NULL
 ) WITHOUT ROWID;
 `
+
+/**
+ * Columns added after schema 1, per table: a database written by an older Petrel
+ * gets them (with their defaults) when it is opened; see addMissingColumns.
+ */
+export const ADDED_COLUMNS: Record<string, [name: string, definition: string][]> = {
+  // MQTT 5 subscription options and identifier; 0 is each one's default (no identifier)
+  subscriptions: [
+    ['no_local', 'INTEGER NOT NULL DEFAULT 0'],
+    ['retain_as_published', 'INTEGER NOT NULL DEFAULT 0'],
+    ['retain_handling', 'INTEGER NOT NULL DEFAULT 0'],
+    ['subscription_id', 'INTEGER NOT NULL DEFAULT 0'],
+  ],
+}

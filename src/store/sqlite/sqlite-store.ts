@@ -3,8 +3,16 @@ import { join } from 'node:path'
 import type BetterSqlite3 from 'better-sqlite3'
 import { ConfigError } from '../../errors.js'
 import type { QoS } from '../../protocol/constants.js'
-import type { Store, StoredDelivery, StoredMessage, StoredSession, StoreSnapshot } from '../store.js'
-import { SCHEMA, SCHEMA_VERSION } from './schema.js'
+import type {
+  Store,
+  StoredDelivery,
+  StoredMessage,
+  StoredSession,
+  StoredSubscription,
+  StoreSnapshot,
+} from '../store.js'
+import { addMissingColumns } from './migrate.js'
+import { ADDED_COLUMNS, SCHEMA, SCHEMA_VERSION } from './schema.js'
 
 export interface SqliteStoreOptions {
   /** Folder of the database (created if missing). */
@@ -81,6 +89,7 @@ export class SqliteStore implements Store {
       )
     }
     db.exec(SCHEMA)
+    addMissingColumns(db, ADDED_COLUMNS)
     db.pragma(`user_version = ${SCHEMA_VERSION}`)
     this.begin = db.prepare('BEGIN')
     this.commitStmt = db.prepare('COMMIT')
@@ -92,7 +101,9 @@ export class SqliteStore implements Store {
       deleteSessionSubs: db.prepare('DELETE FROM subscriptions WHERE client = ?'),
       deleteSessionDeliveries: db.prepare('DELETE FROM deliveries WHERE client = ?'),
       deleteSessionInbound: db.prepare('DELETE FROM inbound_qos2 WHERE client = ?'),
-      saveSub: db.prepare('INSERT OR REPLACE INTO subscriptions (client, filter, qos) VALUES (?, ?, ?)'),
+      saveSub: db.prepare(
+        'INSERT OR REPLACE INTO subscriptions (client, filter, qos, no_local, retain_as_published, retain_handling, subscription_id) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
       deleteSub: db.prepare('DELETE FROM subscriptions WHERE client = ? AND filter = ?'),
       addDelivery: db.prepare(
         'INSERT OR REPLACE INTO deliveries (client, seq, topic, payload, qos, retain, packet_id, released) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
@@ -123,12 +134,34 @@ export class SqliteStore implements Store {
       })
     }
     const get = (client: string): StoredSession | undefined => sessions.get(client)
-    for (const r of this.db.prepare('SELECT client, filter, qos FROM subscriptions').all() as {
+    for (const r of this.db
+      .prepare(
+        'SELECT client, filter, qos, no_local, retain_as_published, retain_handling, subscription_id FROM subscriptions',
+      )
+      .all() as {
       client: string
       filter: string
       qos: number
+      no_local: number
+      retain_as_published: number
+      retain_handling: number
+      subscription_id: number
     }[]) {
-      get(r.client)?.subscriptions.push([r.filter, r.qos as QoS])
+      const qos = r.qos as QoS
+      const plain =
+        r.no_local === 0 && r.retain_as_published === 0 && r.retain_handling === 0 && r.subscription_id === 0
+      get(r.client)?.subscriptions.push([
+        r.filter,
+        plain
+          ? qos
+          : {
+              qos,
+              noLocal: r.no_local === 1,
+              retainAsPublished: r.retain_as_published === 1,
+              retainHandling: r.retain_handling as 0 | 1 | 2,
+              subscriptionId: r.subscription_id,
+            },
+      ])
     }
     for (const r of this.db
       .prepare(
@@ -188,9 +221,20 @@ export class SqliteStore implements Store {
     this.s.deleteSessionDeliveries.run(clientId)
     this.s.deleteSessionInbound.run(clientId)
   }
-  saveSubscription(clientId: string, filter: string, qos: QoS): void {
+  saveSubscription(clientId: string, filter: string, sub: StoredSubscription): void {
     this.tx()
-    this.s.saveSub.run(clientId, filter, qos)
+    if (typeof sub === 'number') this.s.saveSub.run(clientId, filter, sub, 0, 0, 0, 0)
+    else {
+      this.s.saveSub.run(
+        clientId,
+        filter,
+        sub.qos,
+        sub.noLocal ? 1 : 0,
+        sub.retainAsPublished ? 1 : 0,
+        sub.retainHandling,
+        sub.subscriptionId,
+      )
+    }
   }
   deleteSubscription(clientId: string, filter: string): void {
     this.tx()
