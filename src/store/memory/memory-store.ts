@@ -1,3 +1,4 @@
+import { SESSION_NEVER_EXPIRES } from '../../protocol/constants.js'
 import type {
   Store,
   StoredDelivery,
@@ -9,6 +10,7 @@ import type {
 
 interface MemSession {
   disconnectedAt: number
+  expiryInterval: number
   subscriptions: Map<string, StoredSubscription>
   deliveries: Map<number, StoredDelivery>
   inbound: Set<number>
@@ -33,6 +35,7 @@ export class MemoryStore implements Store {
         deliveries: [...s.deliveries.values()].sort((a, b) => a.seq - b.seq).map((d) => ({ ...d })),
         inboundQos2: [...s.inbound],
         disconnectedAt: s.disconnectedAt,
+        expiryInterval: s.expiryInterval,
       })
     }
     return { sessions, retained: [...this.retained.values()] }
@@ -41,14 +44,22 @@ export class MemoryStore implements Store {
   private session(clientId: string): MemSession {
     let s = this.sessions.get(clientId)
     if (s === undefined) {
-      s = { disconnectedAt: 0, subscriptions: new Map(), deliveries: new Map(), inbound: new Set() }
+      s = {
+        disconnectedAt: 0,
+        expiryInterval: SESSION_NEVER_EXPIRES,
+        subscriptions: new Map(),
+        deliveries: new Map(),
+        inbound: new Set(),
+      }
       this.sessions.set(clientId, s)
     }
     return s
   }
 
-  saveSession(clientId: string, disconnectedAt: number): void {
-    this.session(clientId).disconnectedAt = disconnectedAt
+  saveSession(clientId: string, disconnectedAt: number, expiryInterval = SESSION_NEVER_EXPIRES): void {
+    const s = this.session(clientId)
+    s.disconnectedAt = disconnectedAt
+    s.expiryInterval = expiryInterval
   }
   deleteSession(clientId: string): void {
     this.sessions.delete(clientId)
@@ -81,7 +92,16 @@ export class MemoryStore implements Store {
   }
   setRetained(msg: StoredMessage): void {
     if (msg.payload.length === 0) this.retained.delete(msg.topic)
-    else this.retained.set(msg.topic, msg)
+    // a copy of the fields stored, as a durable engine keeps them (not the broker's live object)
+    else
+      this.retained.set(msg.topic, {
+        topic: msg.topic,
+        payload: msg.payload,
+        qos: msg.qos,
+        retain: msg.retain,
+        properties: msg.properties ?? null,
+        expiresAt: msg.expiresAt ?? 0,
+      })
   }
   commit(): void {}
   close(): void {}

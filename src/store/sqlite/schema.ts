@@ -1,7 +1,7 @@
 /**
- * Schema of the SQLite store. PRAGMA user_version holds SCHEMA_VERSION (a newer
- * database is refused). Version 2 adds the MQTT 5 subscription options; an older
- * database is upgraded in place by adding the columns it lacks (ADDED_COLUMNS).
+ * Schema of the SQLite store. PRAGMA user_version holds SCHEMA_VERSION.
+ * SCHEMA is the first version's tables; later versions add columns (COLUMNS), each with
+ * a default, so a database written by an older Petrel opens and upgrades in place.
  */
 export const SCHEMA_VERSION = 2
 
@@ -14,10 +14,6 @@ CREATE TABLE IF NOT EXISTS subscriptions (
   client TEXT NOT NULL,
   filter TEXT NOT NULL,
   qos INTEGER NOT NULL,
-  no_local INTEGER NOT NULL DEFAULT 0,
-  retain_as_published INTEGER NOT NULL DEFAULT 0,
-  retain_handling INTEGER NOT NULL DEFAULT 0,
-  subscription_id INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (client, filter)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -44,15 +40,22 @@ CREATE TABLE IF NOT EXISTS retained (
 `
 
 /**
- * Columns added after schema 1, per table: a database written by an older Petrel
- * gets them (with their defaults) when it is opened; see addMissingColumns.
+ * Columns added after version 1 (MQTT 5), as [table, column, declaration]. Added when
+ * missing, whatever the version a database says it is at: adding is idempotent, so
+ * each change to the schema only appends here. An old row gets the default.
  */
-export const ADDED_COLUMNS: Record<string, [name: string, definition: string][]> = {
-  // MQTT 5 subscription options and identifier; 0 is each one's default (no identifier)
-  subscriptions: [
-    ['no_local', 'INTEGER NOT NULL DEFAULT 0'],
-    ['retain_as_published', 'INTEGER NOT NULL DEFAULT 0'],
-    ['retain_handling', 'INTEGER NOT NULL DEFAULT 0'],
-    ['subscription_id', 'INTEGER NOT NULL DEFAULT 0'],
-  ],
-}
+export const COLUMNS: readonly [table: string, column: string, declaration: string][] = [
+  // version 2: message properties, expiry and subscription identifiers (MQTT 5)
+  ['deliveries', 'properties', 'TEXT'],
+  ['deliveries', 'expires_at', 'INTEGER NOT NULL DEFAULT 0'],
+  ['deliveries', 'sub_ids', 'TEXT'],
+  ['retained', 'properties', 'TEXT'],
+  ['retained', 'expires_at', 'INTEGER NOT NULL DEFAULT 0'],
+  // a session stored by 3.1.1 Petrel never expires of itself (SESSION_NEVER_EXPIRES)
+  ['sessions', 'expiry_interval', 'INTEGER NOT NULL DEFAULT 4294967295'],
+  // version 2: MQTT 5 subscription options and identifier (0: none); 0 is each one's default
+  ['subscriptions', 'no_local', 'INTEGER NOT NULL DEFAULT 0'],
+  ['subscriptions', 'retain_as_published', 'INTEGER NOT NULL DEFAULT 0'],
+  ['subscriptions', 'retain_handling', 'INTEGER NOT NULL DEFAULT 0'],
+  ['subscriptions', 'subscription_id', 'INTEGER NOT NULL DEFAULT 0'],
+]
