@@ -1,6 +1,7 @@
 import { PacketType, PROTOCOL_V5, type QoS, ReasonCode, SUBACK_FAILURE } from '../../protocol/constants.js'
 import { encode, encodeUnsuback } from '../../protocol/encoder.js'
 import type { SubscribePacket, UnsubscribePacket } from '../../protocol/packets.js'
+import { isReasonCodeOf } from '../../protocol/reason-codes.js'
 import { exceedsLevels, isValidTopicFilter } from '../../protocol/topic.js'
 import type { Core } from '../core.js'
 import type { Peer } from '../peer.js'
@@ -54,8 +55,11 @@ function subscribed(core: Core, peer: Peer, packet: SubscribePacket, codes: numb
   // [MQTT-3.8.4-3] an existing subscription to the same filter is replaced, options and all
   const existed = made.map((sub, i) => sub !== null && core.router.subscribe(session, subs[i]!.topic, sub))
   const v5 = peer.protocolVersion === PROTOCOL_V5
-  // [MQTT-3.8.4-1] [MQTT-3.8.4-5] one code per filter, in order; 3.1.1 knows one failure code
-  const granted = v5 ? codes : codes.map((c) => (c >= SUBACK_FAILURE ? SUBACK_FAILURE : c))
+  // [MQTT-3.8.4-1] [MQTT-3.8.4-5] one code per filter, in order; 3.1.1 knows one failure code, and
+  // a code a hook answered that SUBACK cannot carry [MQTT-3.9.3-2] is sent as 0x80 too
+  const granted = codes.map((c) =>
+    c < SUBACK_FAILURE || (v5 && isReasonCodeOf(PacketType.SUBACK, c)) ? c : SUBACK_FAILURE,
+  )
   peer.send(encode({ type: PacketType.SUBACK, packetId: packet.packetId, granted }, peer.protocolVersion))
   for (let i = 0; i < subs.length; i++) {
     const sub = made[i]
