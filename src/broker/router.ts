@@ -29,8 +29,11 @@ export class Router {
     return this.retained.size
   }
 
-  /** Stores a retained message if it is one, then delivers the message to every matching subscriber. */
-  route(msg: Message, from: SessionLink | null): void {
+  /**
+   * Stores a retained message if it is one, then delivers the message to every matching
+   * subscriber. Returns how many there were (MQTT 5 acknowledges none with 0x10).
+   */
+  route(msg: Message, from: SessionLink | null): number {
     if (msg.retain) {
       // [MQTT-3.3.1-10] [MQTT-3.3.1-11] an empty retained message deletes, and is not stored
       if (msg.payload.length === 0) this.retained.set(msg.topic, null)
@@ -66,8 +69,10 @@ export class Router {
         d.subIds,
       )
     }
+    let n = deliveries.length
     const shared = route.shared
-    if (shared !== null) for (const g of shared) this.deliverShared(g, msg, from, null)
+    if (shared !== null) for (const g of shared) if (this.deliverShared(g, msg, from, null)) n++
+    return n
   }
 
   /** A message to a shared subscription goes to one of its members [MQTT-4.8.2]. */

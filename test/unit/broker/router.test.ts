@@ -48,7 +48,7 @@ function setup(): { router: Router; calls: Call[]; session(id: string): Session 
     router,
     calls,
     session(id: string): Session {
-      const s = new Session(id, true, limits, { messagesSent: 0, bytesSent: 0, dropped: 0 }, null)
+      const s = new Session(id, true, limits, { messagesSent: 0, bytesSent: 0, dropped: 0, expired: 0 }, null)
       s.attach(link)
       s.deliver = (msg, qos, retain, _from, subIds = null) => {
         calls.push({ client: id, payload: msg.payload.toString(), qos, retain, subIds })

@@ -44,6 +44,7 @@ function setup(version: ProtocolVersion, options: BrokerOptions = {}): Fake {
     messagesSent: 0,
     bytesSent: 0,
     dropped: 0,
+    expired: 0,
     maxConnected: 0,
   }
   const router = new Router(store)
