@@ -326,3 +326,28 @@ test('broker.publish() takes properties, checks them, and MQTT 5 subscribers get
     { name: 'ConfigError' },
   )
 })
+
+test('a will goes out with its properties, less the Will Delay Interval [MQTT-3.1.3-9] (3.1.3.2)', async () => {
+  const topic = `will/${uniqueId()}`
+  const sub = await subscriber(topic, 1)
+  const c = await v5({
+    will: {
+      topic,
+      payload: Buffer.from('gone'),
+      qos: 1,
+      retain: false,
+      properties: {
+        willDelayInterval: 0,
+        contentType: 'text/plain',
+        messageExpiryInterval: 30,
+        userProperties: [['why', 'dropped']],
+      },
+    },
+  })
+  c.destroy()
+  const m = await sub.next(PacketType.PUBLISH, 2000)
+  assert.equal(m.payload.toString(), 'gone')
+  const { messageExpiryInterval, ...rest } = m.properties ?? {}
+  assert.deepEqual(rest, { contentType: 'text/plain', userProperties: [['why', 'dropped']] })
+  assert.ok(messageExpiryInterval !== undefined && messageExpiryInterval <= 30 && messageExpiryInterval >= 29)
+})
