@@ -63,7 +63,11 @@ export type AuthorizePublish = (
   qos: QoS,
   retain: boolean,
 ) => MaybePromise<boolean>
-/** `false` refuses (SUBACK 0x80), `true` grants the QoS asked for, a number grants at most that QoS. */
+/**
+ * `false` refuses (SUBACK 0x80), `true` grants the QoS asked for, 0-2 grants at most that
+ * QoS, a number from 0x80 refuses with that MQTT 5 reason code (0x87 Not authorized, 0x97
+ * Quota exceeded, ...; a 3.1.1 client sees 0x80). `filter` is as subscribed, `$share/...` included.
+ */
 export type AuthorizeSubscribe = (
   client: ClientInfo,
   filter: string,

@@ -19,9 +19,10 @@ export function restoreState(
   for (const stored of snapshot.sessions) {
     const session = newSession(stored.clientId)
     session.disconnectedAt = stored.disconnectedAt || Date.now()
-    for (const [filter, qos] of stored.subscriptions) {
-      session.subscriptions.set(filter, qos)
-      tree.add(filter, session, qos)
+    // with their MQTT 5 options and identifiers; `$share/...` filters rejoin their groups
+    for (const [filter, sub] of stored.subscriptions) {
+      session.subscriptions.set(filter, sub)
+      tree.add(filter, session, sub)
     }
     for (const d of stored.deliveries) {
       if (d.seq >= session.nextSeq) session.nextSeq = d.seq + 1

@@ -1,5 +1,6 @@
-import type { QoS } from '../protocol/constants.js'
+import type { ProtocolVersion, QoS } from '../protocol/constants.js'
 import { encodePubrel } from '../protocol/encoder.js'
+import type { ConnectProperties } from '../protocol/packets.js'
 import { restampPublish } from '../protocol/publish-template.js'
 import { Fifo } from '../session/fifo.js'
 import { InboundFlow } from '../session/inbound.js'
@@ -9,9 +10,15 @@ import { ConsumerWatch } from './consumer-watch.js'
 import type { Message } from './message.js'
 import type { Logger } from './options.js'
 import { convertPublish, type LinkOptions, V5Form } from './publish-form.js'
+import type { SharedGroup } from './shared.js'
+import type { Sub } from './subscription.js'
 
 /** What a session needs from the connection currently attached to it. */
 export interface SessionLink {
+  /** The version its CONNECT asked for (absent: 3.1.1): PUBLISHes go out in that form. */
+  readonly protocolVersion?: ProtocolVersion
+  /** MQTT 5: its CONNECT's properties (Receive Maximum, Maximum Packet Size, Topic Alias Maximum). */
+  readonly connectProperties?: ConnectProperties | undefined
   /** Queues bytes for the socket (flushed once per event-loop turn). */
   send(bytes: Buffer): void
   /** Bytes written but not yet taken by the socket. */
@@ -35,6 +42,8 @@ export interface Queued {
   seq: number
   /** MQTT 5: identifiers of the subscriptions that matched, sent with the message; null when none. */
   subIds: number[] | null
+  /** The shared subscription it came by: it goes to another member if this client leaves first. */
+  group?: SharedGroup<Session> | null | undefined
 }
 
 export interface SessionLimits {
@@ -64,7 +73,8 @@ export interface SessionCounters {
 export class Session {
   readonly clientId: string
   clean: boolean
-  readonly subscriptions = new Map<string, QoS>()
+  /** Subscriptions by filter as subscribed (`$share/{group}/{filter}` for a shared one). */
+  readonly subscriptions = new Map<string, Sub>()
   /** In-flight QoS 1/2 deliveries; each entry's context is its store key (seq). */
   readonly outbound: OutboundFlow<number>
   readonly inbound: InboundFlow
@@ -83,6 +93,8 @@ export class Session {
   acked = 0
   /** Where a persistent session keeps its state; null for a clean session. */
   readonly store: Store | null
+  /** QoS 1 deliveries of shared subscriptions in flight, by packet id (see takeShared). */
+  private sharedInflight: Map<number, Queued> | null = null
   /** Next store key of a message for this client. */
   nextSeq = 1
   /** When the last connection of a persistent session ended (ms since epoch); 0 while connected. */
@@ -100,7 +112,7 @@ export class Session {
   private trackedV5 = false
   /** In-flight messages read from the store, by packet id: encoded for the first connection. */
   private restored: Map<number, Queued> | null = null
-  /** In-flight PUBLISHes not yet re-sent on this connection: its Receive Maximum was full [MQTT-3.3.4-7]. */
+  /** In-flight PUBLISHes not yet re-sent on this connection: its Receive Maximum was full [MQTT-3.3.4-9]. */
   private resendLater: number[] | null = null
   /** The bytes to keep for a re-send of the message `bytes12` encoded last (no topic alias). */
   private tracked: Buffer | null = null
@@ -134,6 +146,11 @@ export class Session {
     return this.queue.size
   }
 
+  /** Unacknowledged QoS 1/2 deliveries allowed on this connection [MQTT-3.3.4-9]. */
+  get inflightWindow(): number {
+    return this.outbound.maxInflight
+  }
+
   /**
    * Delivers a routed message at `qos` (already min(published, granted)).
    * `from` is the publisher's link, paused when this session cannot keep up.
@@ -144,6 +161,7 @@ export class Session {
     retain: boolean,
     from: SessionLink | null,
     subIds: number[] | null = null,
+    group: SharedGroup<Session> | null = null,
   ): void {
     // a retained message, or one read back from the store, may have expired [MQTT-3.3.2-5]
     if (msg.expiresAt !== 0 && msg.expiresAt <= Date.now()) {
@@ -158,7 +176,7 @@ export class Session {
         this.drop(qos, 'the queue of an offline client is full (maxQueuedMessages)')
         return
       }
-      this.push(msg.own(), qos, retain, subIds)
+      this.push(msg.own(), qos, retain, subIds, group)
       return
     }
     if (this.queued === 0) {
@@ -181,7 +199,7 @@ export class Session {
       // a client that acknowledges without reading must not make its output grow: past the
       // soft limit QoS 1/2 waits in the queue, which is bounded, until the socket takes it
       if (this.outbound.hasRoom && link.outputBacklog <= this.limits.maxOutputBuffer >>> 2) {
-        this.sendQos12(link, msg, qos, retain, subIds)
+        this.sendQos12(link, msg, qos, retain, subIds, group)
         return
       }
     }
@@ -191,7 +209,7 @@ export class Session {
       this.drop(qos, 'the queue of a slow subscriber is full (maxQueuedMessages)')
       return
     }
-    this.push(msg.own(), qos, retain, subIds)
+    this.push(msg.own(), qos, retain, subIds, group)
     if (
       qos > 0 &&
       (this.queued >= this.limits.maxQueuedMessages || link.outputBacklog > this.limits.maxOutputBuffer >>> 2)
@@ -215,6 +233,7 @@ export class Session {
     const store = this.store
     if (done !== null) {
       this.acked++
+      this.sharedInflight?.delete(packetId)
       if (store !== null) store.deleteDelivery(this.clientId, done.ctx)
       if (this.resendLater !== null && link !== null) this.resendMore(link)
       this.pump()
@@ -228,16 +247,18 @@ export class Session {
 
   /**
    * A connection takes this session: re-send what is in flight, then what is queued, in
-   * the form of that connection's protocol version (`connect`: its CONNECT; none: 3.1.1).
+   * the form of that connection's protocol version (`connect`: its CONNECT; by default what
+   * the link says of it).
    */
   attach(link: SessionLink, connect: LinkOptions | null = null): void {
     this.link = link
-    const v5 = connect !== null && connect.protocolVersion === 5
-    this.form = v5 ? new V5Form(connect.properties) : null
+    const v5 = (connect === null ? link.protocolVersion : connect.protocolVersion) === 5
+    const properties = connect === null ? link.connectProperties : connect.properties
+    this.form = v5 ? new V5Form(properties) : null
     this.inAliases = null // aliases are per connection [MQTT-3.3.2-7]
-    // [MQTT-3.3.4-7] never more unacknowledged QoS 1/2 PUBLISHes than the client's Receive Maximum
+    // [MQTT-3.3.4-9] never more unacknowledged QoS 1/2 PUBLISHes than the client's Receive Maximum
     const max = this.limits.maxInflight
-    const receive = v5 ? (connect.properties?.receiveMaximum ?? 65_535) : 65_535
+    const receive = v5 ? (properties?.receiveMaximum ?? 65_535) : 65_535
     this.outbound.maxInflight = receive < max ? receive : max
     this.resendInflight(link, v5)
     this.pump()
@@ -331,6 +352,7 @@ export class Session {
 
   /** Forgets everything: a clean session ends, or a new clean session replaces this one. */
   discard(): void {
+    this.sharedInflight = null
     this.restored = null
     this.resendLater = null
     this.outbound.clear()
@@ -338,6 +360,35 @@ export class Session {
     this.queue.drain()
     this.watch.stop()
     this.releaseBlocked()
+  }
+
+  /**
+   * (Router) This client left: takes back the messages of its shared subscriptions that
+   * it has not taken, for `moveOn` groups (those with another member): QoS 1 in flight
+   * and whatever is queued, in order. QoS 2 in flight stays [MQTT-4.8.2-4] [MQTT-4.8.2-5].
+   */
+  takeShared(moveOn: (group: SharedGroup<Session>) => boolean): Queued[] {
+    const out: Queued[] = []
+    const store = this.store
+    const inflight = this.sharedInflight
+    if (inflight !== null) {
+      for (const [id, q] of inflight) {
+        if (!moveOn(q.group!)) continue
+        this.outbound.ack('puback', id) // forgets the flow: it is no longer this client's
+        inflight.delete(id)
+        if (store !== null && q.seq !== 0) store.deleteDelivery(this.clientId, q.seq)
+        out.push(q)
+      }
+    }
+    if (this.queued > 0) {
+      this.queue.retain((q) => {
+        if (q.group == null || !moveOn(q.group)) return true
+        if (store !== null && q.seq !== 0) store.deleteDelivery(this.clientId, q.seq)
+        out.push(q)
+        return false
+      })
+    }
+    return out
   }
 
   /** Puts back a queued message read from the store at start. */
@@ -376,7 +427,13 @@ export class Session {
     }
   }
 
-  private push(msg: Message, qos: QoS, retain: boolean, subIds: number[] | null): void {
+  private push(
+    msg: Message,
+    qos: QoS,
+    retain: boolean,
+    subIds: number[] | null,
+    group: SharedGroup<Session> | null,
+  ): void {
     let seq = 0
     const store = this.store
     if (store !== null && qos > 0) {
@@ -394,7 +451,7 @@ export class Session {
         subIds,
       })
     }
-    this.queue.push({ msg, qos, retain, seq, subIds })
+    this.queue.push({ msg, qos, retain, seq, subIds, group })
   }
 
   /**
@@ -444,10 +501,13 @@ export class Session {
     qos: QoS,
     retain: boolean,
     subIds: number[] | null,
+    group: SharedGroup<Session> | null,
   ): void {
     const store = this.store
     // The store keeps the message: own it before building its template (own() drops a built one).
-    if (store !== null) msg.own()
+    // So does a shared QoS 1 delivery, to go to another member if this client leaves.
+    const keep = group !== null && qos === 1
+    if (store !== null || keep) msg.own()
     const id = this.outbound.allocateId()
     const bytes = this.bytes12(msg, qos, id, retain, subIds)
     if (bytes === null) return // too large for this client: as if sent and acknowledged
@@ -469,6 +529,7 @@ export class Session {
     }
     // The entry keeps the encoded bytes, not the message: nothing else pins the read buffer.
     this.outbound.track(id, qos as 1 | 2, this.tracked!, seq)
+    if (keep) this.trackShared(id, { msg, qos, retain, seq, subIds, group })
     this.write(link, bytes)
   }
 
@@ -485,7 +546,13 @@ export class Session {
     // queue [MQTT-4.6.0-1], with the same id [MQTT-4.4.0-1] (for QoS 2, exactly once).
     if (this.store !== null) this.store.updateDelivery(this.clientId, q.seq, id, false)
     this.outbound.track(id, q.qos as 1 | 2, this.tracked!, q.seq)
+    if (q.group != null && q.qos === 1) this.trackShared(id, q)
     this.write(link, bytes)
+  }
+
+  private trackShared(packetId: number, q: Queued): void {
+    this.sharedInflight ??= new Map()
+    this.sharedInflight.set(packetId, q)
   }
 
   private write(link: SessionLink, bytes: Buffer): void {

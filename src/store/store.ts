@@ -40,9 +40,25 @@ export interface StoredDelivery extends StoredMessage {
   subIds?: number[] | null | undefined
 }
 
+/**
+ * MQTT 5 options of a subscription (a subscription with every option at its default is
+ * stored as its QoS alone). `subscriptionId` 0 means none.
+ */
+export interface SubscriptionOptions {
+  qos: QoS
+  noLocal: boolean
+  retainAsPublished: boolean
+  retainHandling: 0 | 1 | 2
+  subscriptionId: number
+}
+
+/** A subscription as kept: its maximum QoS (MQTT 3.1.1, or 5 with default options), or its options. */
+export type StoredSubscription = QoS | SubscriptionOptions
+
 export interface StoredSession {
   clientId: string
-  subscriptions: [filter: string, qos: QoS][]
+  /** Ordinary and shared (`$share/{group}/{filter}`) subscriptions, by their filter as subscribed. */
+  subscriptions: [filter: string, sub: StoredSubscription][]
   /** Messages for the client, in seq order: those in flight first, then the queue. */
   deliveries: StoredDelivery[]
   /** QoS 2 packet ids received from the client and awaiting PUBREL. */
@@ -66,10 +82,14 @@ export interface Store {
   /** Reads everything back at start. */
   load(): StoreSnapshot | Promise<StoreSnapshot>
 
-  /** Records a persistent session; `expiryInterval` defaults to SESSION_NEVER_EXPIRES. */
+  /**
+   * Records a persistent session, or when its client disconnected. `expiryInterval` (seconds)
+   * replaces the stored one when given; a new session without one gets SESSION_NEVER_EXPIRES.
+   */
   saveSession(clientId: string, disconnectedAt: number, expiryInterval?: number): void
   deleteSession(clientId: string): void
-  saveSubscription(clientId: string, filter: string, qos: QoS): void
+  /** Adds or replaces the subscription of `clientId` to `filter`. */
+  saveSubscription(clientId: string, filter: string, sub: StoredSubscription): void
   deleteSubscription(clientId: string, filter: string): void
 
   /** A message for a client: queued (packetId 0) or sent. */

@@ -1,10 +1,17 @@
-import { type QoS, SESSION_NEVER_EXPIRES } from '../../protocol/constants.js'
-import type { Store, StoredDelivery, StoredMessage, StoredSession, StoreSnapshot } from '../store.js'
+import { SESSION_NEVER_EXPIRES } from '../../protocol/constants.js'
+import type {
+  Store,
+  StoredDelivery,
+  StoredMessage,
+  StoredSession,
+  StoredSubscription,
+  StoreSnapshot,
+} from '../store.js'
 
 interface MemSession {
   disconnectedAt: number
   expiryInterval: number
-  subscriptions: Map<string, QoS>
+  subscriptions: Map<string, StoredSubscription>
   deliveries: Map<number, StoredDelivery>
   inbound: Set<number>
 }
@@ -24,7 +31,7 @@ export class MemoryStore implements Store {
     for (const [clientId, s] of this.sessions) {
       sessions.push({
         clientId,
-        subscriptions: [...s.subscriptions],
+        subscriptions: [...s.subscriptions].map(([f, sub]) => [f, copySub(sub)]),
         deliveries: [...s.deliveries.values()].sort((a, b) => a.seq - b.seq).map((d) => ({ ...d })),
         inboundQos2: [...s.inbound],
         disconnectedAt: s.disconnectedAt,
@@ -49,16 +56,17 @@ export class MemoryStore implements Store {
     return s
   }
 
-  saveSession(clientId: string, disconnectedAt: number, expiryInterval = SESSION_NEVER_EXPIRES): void {
+  saveSession(clientId: string, disconnectedAt: number, expiryInterval?: number): void {
     const s = this.session(clientId)
     s.disconnectedAt = disconnectedAt
-    s.expiryInterval = expiryInterval
+    if (expiryInterval !== undefined) s.expiryInterval = expiryInterval
   }
   deleteSession(clientId: string): void {
     this.sessions.delete(clientId)
   }
-  saveSubscription(clientId: string, filter: string, qos: QoS): void {
-    this.session(clientId).subscriptions.set(filter, qos)
+  saveSubscription(clientId: string, filter: string, sub: StoredSubscription): void {
+    // a copy: the broker's own object may change after this call
+    this.session(clientId).subscriptions.set(filter, copySub(sub))
   }
   deleteSubscription(clientId: string, filter: string): void {
     this.sessions.get(clientId)?.subscriptions.delete(filter)
@@ -97,4 +105,10 @@ export class MemoryStore implements Store {
   }
   commit(): void {}
   close(): void {}
+}
+
+function copySub(sub: StoredSubscription): StoredSubscription {
+  if (typeof sub === 'number') return sub
+  const { qos, noLocal, retainAsPublished, retainHandling, subscriptionId } = sub
+  return { qos, noLocal, retainAsPublished, retainHandling, subscriptionId }
 }

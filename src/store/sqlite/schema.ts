@@ -53,4 +53,9 @@ export const COLUMNS: readonly [table: string, column: string, declaration: stri
   ['retained', 'expires_at', 'INTEGER NOT NULL DEFAULT 0'],
   // a session stored by 3.1.1 Petrel never expires of itself (SESSION_NEVER_EXPIRES)
   ['sessions', 'expiry_interval', 'INTEGER NOT NULL DEFAULT 4294967295'],
+  // version 2: MQTT 5 subscription options and identifier (0: none); 0 is each one's default
+  ['subscriptions', 'no_local', 'INTEGER NOT NULL DEFAULT 0'],
+  ['subscriptions', 'retain_as_published', 'INTEGER NOT NULL DEFAULT 0'],
+  ['subscriptions', 'retain_handling', 'INTEGER NOT NULL DEFAULT 0'],
+  ['subscriptions', 'subscription_id', 'INTEGER NOT NULL DEFAULT 0'],
 ]

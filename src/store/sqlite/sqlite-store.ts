@@ -3,7 +3,14 @@ import { dirname, join, resolve } from 'node:path'
 import type BetterSqlite3 from 'better-sqlite3'
 import { ConfigError } from '../../errors.js'
 import { type QoS, SESSION_NEVER_EXPIRES } from '../../protocol/constants.js'
-import type { Store, StoredDelivery, StoredMessage, StoredSession, StoreSnapshot } from '../store.js'
+import type {
+  Store,
+  StoredDelivery,
+  StoredMessage,
+  StoredSession,
+  StoredSubscription,
+  StoreSnapshot,
+} from '../store.js'
 import { idsFromText, idsToText, propertiesFromJson, propertiesToJson } from './properties-json.js'
 import { COLUMNS, SCHEMA, SCHEMA_VERSION } from './schema.js'
 
@@ -88,13 +95,16 @@ export class SqliteStore implements Store {
     this.commitStmt = db.prepare('COMMIT')
     this.s = {
       saveSession: db.prepare(
-        'INSERT INTO sessions (client, disconnected_at, expiry_interval) VALUES (?, ?, ?) ON CONFLICT (client) DO UPDATE SET disconnected_at = excluded.disconnected_at, expiry_interval = excluded.expiry_interval',
+        `INSERT INTO sessions (client, disconnected_at, expiry_interval) VALUES (?, ?, COALESCE(?, ${SESSION_NEVER_EXPIRES}))
+         ON CONFLICT (client) DO UPDATE SET disconnected_at = excluded.disconnected_at, expiry_interval = COALESCE(?, expiry_interval)`,
       ),
       deleteSession: db.prepare('DELETE FROM sessions WHERE client = ?'),
       deleteSessionSubs: db.prepare('DELETE FROM subscriptions WHERE client = ?'),
       deleteSessionDeliveries: db.prepare('DELETE FROM deliveries WHERE client = ?'),
       deleteSessionInbound: db.prepare('DELETE FROM inbound_qos2 WHERE client = ?'),
-      saveSub: db.prepare('INSERT OR REPLACE INTO subscriptions (client, filter, qos) VALUES (?, ?, ?)'),
+      saveSub: db.prepare(
+        'INSERT OR REPLACE INTO subscriptions (client, filter, qos, no_local, retain_as_published, retain_handling, subscription_id) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
       deleteSub: db.prepare('DELETE FROM subscriptions WHERE client = ? AND filter = ?'),
       addDelivery: db.prepare(
         'INSERT OR REPLACE INTO deliveries (client, seq, topic, payload, qos, retain, packet_id, released, properties, expires_at, sub_ids) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
@@ -131,12 +141,20 @@ export class SqliteStore implements Store {
       })
     }
     const get = (client: string): StoredSession | undefined => sessions.get(client)
-    for (const r of this.db.prepare('SELECT client, filter, qos FROM subscriptions').all() as {
+    for (const r of this.db
+      .prepare(
+        'SELECT client, filter, qos, no_local, retain_as_published, retain_handling, subscription_id FROM subscriptions',
+      )
+      .all() as {
       client: string
       filter: string
       qos: number
+      no_local: number
+      retain_as_published: number
+      retain_handling: number
+      subscription_id: number
     }[]) {
-      get(r.client)?.subscriptions.push([r.filter, r.qos as QoS])
+      get(r.client)?.subscriptions.push([r.filter, subscriptionFromRow(r)])
     }
     for (const r of this.db
       .prepare(
@@ -200,9 +218,10 @@ export class SqliteStore implements Store {
     }
   }
 
-  saveSession(clientId: string, disconnectedAt: number, expiryInterval = SESSION_NEVER_EXPIRES): void {
+  saveSession(clientId: string, disconnectedAt: number, expiryInterval?: number): void {
     this.tx()
-    this.s.saveSession.run(clientId, disconnectedAt, expiryInterval)
+    const interval = expiryInterval ?? null // null: a new session never expires, a known one keeps its own
+    this.s.saveSession.run(clientId, disconnectedAt, interval, interval)
   }
   deleteSession(clientId: string): void {
     this.tx()
@@ -211,9 +230,20 @@ export class SqliteStore implements Store {
     this.s.deleteSessionDeliveries.run(clientId)
     this.s.deleteSessionInbound.run(clientId)
   }
-  saveSubscription(clientId: string, filter: string, qos: QoS): void {
+  saveSubscription(clientId: string, filter: string, sub: StoredSubscription): void {
     this.tx()
-    this.s.saveSub.run(clientId, filter, qos)
+    if (typeof sub === 'number') this.s.saveSub.run(clientId, filter, sub, 0, 0, 0, 0)
+    else {
+      this.s.saveSub.run(
+        clientId,
+        filter,
+        sub.qos,
+        sub.noLocal ? 1 : 0,
+        sub.retainAsPublished ? 1 : 0,
+        sub.retainHandling,
+        sub.subscriptionId,
+      )
+    }
   }
   deleteSubscription(clientId: string, filter: string): void {
     this.tx()
@@ -308,5 +338,26 @@ function addMissingColumns(db: Db): void {
     if (cols.has(column)) continue
     db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${declaration}`)
     cols.add(column)
+  }
+}
+
+/** A subscriptions row: its QoS alone when every MQTT 5 option is at its default (as saved). */
+function subscriptionFromRow(r: {
+  qos: number
+  no_local: number
+  retain_as_published: number
+  retain_handling: number
+  subscription_id: number
+}): StoredSubscription {
+  const qos = r.qos as QoS
+  if (r.no_local === 0 && r.retain_as_published === 0 && r.retain_handling === 0 && r.subscription_id === 0) {
+    return qos
+  }
+  return {
+    qos,
+    noLocal: r.no_local === 1,
+    retainAsPublished: r.retain_as_published === 1,
+    retainHandling: r.retain_handling as 0 | 1 | 2,
+    subscriptionId: r.subscription_id,
   }
 }
