@@ -15,6 +15,7 @@ import { Core } from './core.js'
 import { scheduleCommits } from './durable.js'
 import type { BrokerEvents, BrokerStats } from './events.js'
 import { Flusher } from './flusher.js'
+import { capExpiry } from './handlers/connack.js'
 import { route } from './handlers/publish.js'
 import { applyProperties } from './handlers/publish-v5.js'
 import { publishWill } from './handlers/will.js'
@@ -119,7 +120,9 @@ export class Broker extends EventEmitter<BrokerEvents> {
     restoreState(snapshot, (id) => sessions.create(id, false, false), router.tree, router.retained)
     for (const stored of snapshot.sessions) {
       const s = sessions.get(stored.clientId)
-      if (s !== undefined) s.expiryInterval = stored.expiryInterval
+      // under the sessionExpiry ceiling, as when it was made: a row from before the column
+      // existed says "never", and an option lowered since applies to sessions already kept
+      if (s !== undefined) s.expiryInterval = capExpiry(this.options, stored.expiryInterval)
     }
     sessions.restored() // their expiry timers run from when their clients left
     if (snapshot.sessions.length > 0 || snapshot.retained.length > 0) {
