@@ -164,9 +164,13 @@ export class Connection implements Peer, Flushable, PartlyReceived {
    * again for an id already counted does not add one.
    */
   private overReceiveMaximum(p: PublishPacket): boolean {
-    const inbound = this.session?.inbound
-    if (p.qos === 2 && inbound?.has(p.packetId)) return false
-    return this.machine.held.unacknowledged + (inbound?.size ?? 0) >= this.deps.options.receiveMaximum
+    // before CONNACK the client has not been told the Receive Maximum: held packets are bounded
+    // by maxConnectSize instead (see hold)
+    const session = this.session
+    if (session === null) return false
+    const inbound = session.inbound
+    if (p.qos === 2 && inbound.has(p.packetId)) return false
+    return this.machine.held.unacknowledged + inbound.size >= this.deps.options.receiveMaximum
   }
 
   /**
