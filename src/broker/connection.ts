@@ -70,6 +70,8 @@ export class Connection implements Peer, Flushable, PartlyReceived {
   private keepalive: KeepAlive | null = null
   /** The CONNECT deadline, then the keep-alive check. */
   private timer: NodeJS.Timeout | null = null
+  /** QoS 1/2 PUBLISHes handed to the handler whose answer (a hook) is pending. */
+  private answering = 0
   /** packetTimeout for a packet partly received (see PacketTimer). */
   private readonly packetTimer: PacketTimer
 
@@ -160,7 +162,7 @@ export class Connection implements Peer, Flushable, PartlyReceived {
 
   /**
    * Whether this QoS 1/2 PUBLISH is one more than the client may have unacknowledged: those
-   * not yet answered (held) and the QoS 2 ones awaiting PUBREL count; a QoS 2 PUBLISH sent
+   * not yet answered (held, or waiting for a hook) and the QoS 2 ones awaiting PUBREL count; a QoS 2 PUBLISH sent
    * again for an id already counted does not add one.
    */
   private overReceiveMaximum(p: PublishPacket): boolean {
@@ -170,7 +172,8 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     if (session === null) return false
     const inbound = session.inbound
     if (p.qos === 2 && inbound.has(p.packetId)) return false
-    return this.machine.held.unacknowledged + inbound.size >= this.deps.options.receiveMaximum
+    const unacked = this.answering + this.machine.held.unacknowledged + inbound.size
+    return unacked >= this.deps.options.receiveMaximum
   }
 
   /**
@@ -198,8 +201,12 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     }
     if (wait === undefined) return false
     this.machine.waitFor()
+    // a QoS 1/2 PUBLISH whose hook is pending is not acknowledged yet (Receive Maximum)
+    const unacked = packet.type === PacketType.PUBLISH && packet.qos > 0
+    if (unacked) this.answering++
     wait.then(
       () => {
+        if (unacked) this.answering--
         if (this.machine.settled()) this.replay()
       },
       (err: unknown) => this.failed(err),

@@ -127,3 +127,25 @@ test('a server-sent DISCONNECT goes without its Reason String when that would pa
   assert.equal(d.reasonCode, ReasonCode.MALFORMED_PACKET)
   assert.equal(d.properties?.reasonString, undefined)
 })
+
+test('QoS 1 PUBLISHes waiting for an authorizePublish hook count against the Receive Maximum [MQTT-3.3.4-7]', async (t) => {
+  let open!: () => void
+  const gate = new Promise<void>((r) => (open = r))
+  const b = await startBroker({ receiveMaximum: 2, authorizePublish: () => gate.then(() => true) }, t)
+  const c = await b.connect({ protocolVersion: 5 })
+  c.publish('rm/hook', 'a', { qos: 1 }) // waits for the hook
+  c.publish('rm/hook', 'b', { qos: 1 }) // held behind it
+  await c.nothingFor(100)
+  c.publish('rm/hook', 'c', { qos: 1 }) // a third unacknowledged one
+  const d = await c.next(PacketType.DISCONNECT)
+  assert.equal(d.reasonCode, ReasonCode.RECEIVE_MAXIMUM_EXCEEDED)
+  open()
+  await c.closed()
+})
+
+test('QoS 1 PUBLISHes answered at once never count against the Receive Maximum', async (t) => {
+  const b = await startBroker({ receiveMaximum: 1 }, t)
+  const c = await b.connect({ protocolVersion: 5 })
+  for (let i = 0; i < 20; i++) c.publish('rm/fast', String(i), { qos: 1 })
+  for (let i = 0; i < 20; i++) await c.next(PacketType.PUBACK)
+})
