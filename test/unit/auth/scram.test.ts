@@ -1,0 +1,371 @@
+/** SCRAM-SHA-256 (RFC 5802, RFC 7677): both ends' state machines, without sockets. */
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import {
+  formatScramCredentials,
+  parseScramCredentials,
+  type ScramError,
+  ScramErrorCode,
+  ScramServerExchange,
+  type ScramServerOptions,
+  type ScramStep,
+  saslprep,
+  scramClient,
+  scramCredentials,
+} from '../../../src/auth/scram.js'
+import { resolveServerOptions } from '../../../src/auth/scram-server.js'
+
+// RFC 7677 section 3: user "user", password "pencil"
+const RFC = {
+  clientNonce: 'rOprNGfwEbeRWgbNEkqO',
+  serverNonce: '%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0',
+  salt: Buffer.from('W22ZaJ0SNY7soEsUEjb6gQ==', 'base64'),
+  clientFirst: 'n,,n=user,r=rOprNGfwEbeRWgbNEkqO',
+  serverFirst: 'r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096',
+  clientFinal:
+    'c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=',
+  serverFinal: 'v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=',
+}
+
+const pencil = await scramCredentials('pencil', { salt: RFC.salt })
+const users = new Map([['user', pencil]])
+
+function server(overrides: Partial<ScramServerOptions> = {}): ScramServerExchange {
+  return new ScramServerExchange(
+    resolveServerOptions({ lookup: (name) => users.get(name), nonce: () => RFC.serverNonce, ...overrides }),
+  )
+}
+
+function data(step: ScramStep, kind: 'challenge' | 'success'): Buffer {
+  assert.equal(step.kind, kind, step.kind === 'failure' ? step.message : '')
+  return (step as { data: Buffer }).data
+}
+
+function failure(step: ScramStep): string {
+  assert.equal(step.kind, 'failure')
+  return (step as { reason: string }).reason
+}
+
+/** One whole exchange between a client and a server; the server's last step. */
+async function exchange(
+  client: ReturnType<typeof scramClient>,
+  srv = server(),
+): Promise<{ final: ScramStep; clientFinal: Buffer }> {
+  const challenge = data(await srv.clientFirst(client.start()), 'challenge')
+  const clientFinal = await client.challenge(challenge)
+  return { final: srv.clientFinal(clientFinal), clientFinal }
+}
+
+const b = (s: string): Buffer => Buffer.from(s)
+
+describe('SCRAM-SHA-256 with the RFC 7677 test vector', () => {
+  test('scramCredentials keeps what the RFC implies for "pencil", and formats as RFC 5803', () => {
+    assert.equal(pencil.iterations, 4096)
+    assert.deepEqual(pencil.salt, RFC.salt)
+    assert.equal(
+      formatScramCredentials(pencil),
+      `SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$${pencil.storedKey.toString('base64')}:${pencil.serverKey.toString('base64')}`,
+    )
+    assert.deepEqual(parseScramCredentials(formatScramCredentials(pencil)), pencil)
+  })
+
+  test("the server answers the RFC's client messages with the RFC's own", async () => {
+    const srv = server()
+    assert.equal(data(await srv.clientFirst(b(RFC.clientFirst)), 'challenge').toString(), RFC.serverFirst)
+    const final = srv.clientFinal(b(RFC.clientFinal))
+    assert.equal(data(final, 'success').toString(), RFC.serverFinal)
+    assert.equal((final as { username: string }).username, 'user')
+  })
+
+  test("the client sends the RFC's messages and accepts the RFC's server signature", async () => {
+    const client = scramClient('user', 'pencil', { nonce: () => RFC.clientNonce })
+    assert.equal(client.method, 'SCRAM-SHA-256')
+    assert.equal(client.start().toString(), RFC.clientFirst)
+    assert.equal((await client.challenge(b(RFC.serverFirst))).toString(), RFC.clientFinal)
+    client.done(b(RFC.serverFinal))
+  })
+})
+
+describe('SCRAM-SHA-256 exchanges', () => {
+  test('a client with random nonces and a server with random nonces agree', async () => {
+    const creds = await scramCredentials('correct horse', { iterations: 5000 })
+    const srv = new ScramServerExchange(resolveServerOptions({ lookup: () => creds }))
+    const client = scramClient('alice', 'correct horse')
+    const { final } = await exchange(client, srv)
+    client.done(data(final, 'success'))
+  })
+
+  test('each start uses a fresh nonce', () => {
+    const client = scramClient('user', 'pencil')
+    assert.notEqual(client.start().toString(), client.start().toString())
+  })
+
+  test('a wrong password is refused as unauthorized', async () => {
+    const { final } = await exchange(scramClient('user', 'pencil!', { nonce: () => RFC.clientNonce }))
+    assert.equal(failure(final), 'unauthorized')
+  })
+
+  test('an unknown user gets a salt derived from its name, stable, and the same refusal as a wrong password', async () => {
+    const secret = Buffer.alloc(32, 7)
+    const firsts = await Promise.all(
+      [0, 1].map(async () =>
+        data(await server({ secret }).clientFirst(b('n,,n=mallory,r=abc')), 'challenge'),
+      ),
+    )
+    assert.deepEqual(firsts[0], firsts[1])
+    assert.match(
+      firsts[0]!.toString(),
+      /^r=abc%hvYDpWUa2RaTCAfuxFIlj\)hNlF\$k0,s=[A-Za-z0-9+/]{22}==,i=4096$/,
+    )
+    const other = data(await server({ secret }).clientFirst(b('n,,n=trudy,r=abc')), 'challenge')
+    assert.notDeepEqual(other, firsts[0])
+    const { final } = await exchange(scramClient('mallory', 'pencil'), server({ secret }))
+    assert.deepEqual(final.kind === 'failure' && final.reason, 'unauthorized')
+  })
+
+  test('a tampered proof is refused', async () => {
+    const srv = server()
+    await srv.clientFirst(b(RFC.clientFirst))
+    const tampered = RFC.clientFinal.replace('p=dHzb', 'p=dHzc')
+    assert.equal(failure(srv.clientFinal(b(tampered))), 'unauthorized')
+  })
+
+  test('a client-final replayed into a new exchange is refused: the server nonce differs', async () => {
+    let n = 0
+    const srv = server({ nonce: () => `fresh${n++}` })
+    data(await srv.clientFirst(b(RFC.clientFirst)), 'challenge')
+    assert.equal(failure(srv.clientFinal(b(RFC.clientFinal))), 'unauthorized')
+  })
+
+  test('a client-final with a nonce of its own is refused even with a valid-looking proof', async () => {
+    const srv = server()
+    await srv.clientFirst(b(RFC.clientFirst))
+    const other = RFC.clientFinal.replace('k0,p=', 'k1,p=')
+    assert.equal(failure(srv.clientFinal(b(other))), 'unauthorized')
+  })
+
+  test('a client-final whose channel binding is not the GS2 header is refused', async () => {
+    const srv = server()
+    await srv.clientFirst(b(RFC.clientFirst))
+    assert.equal(failure(srv.clientFinal(b(RFC.clientFinal.replace('c=biws', 'c=eSws')))), 'unauthorized')
+  })
+
+  test('an exchange runs once: a second client-final, or a client-first after the first, fails', async () => {
+    const srv = server()
+    await srv.clientFirst(b(RFC.clientFirst))
+    data(srv.clientFinal(b(RFC.clientFinal)), 'success')
+    assert.equal(failure(srv.clientFinal(b(RFC.clientFinal))), 'malformed')
+    assert.equal(failure(await srv.clientFirst(b(RFC.clientFirst))), 'malformed')
+  })
+
+  test('user names with , and = travel escaped as =2C and =3D and reach lookup unescaped', async () => {
+    const asked: string[] = []
+    const creds = await scramCredentials('pw')
+    const srv = server({
+      lookup: (name) => {
+        asked.push(name)
+        return creds
+      },
+    })
+    const client = scramClient('a,b=c', 'pw')
+    const first = client.start()
+    assert.match(first.toString(), /^n,,n=a=2Cb=3Dc,r=/)
+    client.done(data((await exchange(client, srv)).final, 'success'))
+    assert.deepEqual(asked, ['a,b=c'])
+  })
+
+  test('non-ASCII user names and passwords are compared after SASLprep (NFKC)', async () => {
+    const creds = await scramCredentials('pa\u00A0ss\u2168') // no-break space, roman numeral nine
+    const srv = server({ lookup: (name) => (name === 'Ame\u0301lie'.normalize('NFKC') ? creds : undefined) })
+    const client = scramClient('Ame\u0301lie', 'pa ssIX')
+    client.done(data((await exchange(client, srv)).final, 'success'))
+  })
+})
+
+describe('SCRAM-SHA-256 client checks the server', () => {
+  test("a server signature that does not verify throws: the server must know the user's keys", async () => {
+    const client = scramClient('user', 'pencil', { nonce: () => RFC.clientNonce })
+    client.start()
+    await client.challenge(b(RFC.serverFirst))
+    assert.throws(
+      () => client.done(b('v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G5=')),
+      (e: ScramError) => e.code === ScramErrorCode.MALFORMED, // not canonical base64
+    )
+    client.start()
+    await client.challenge(b(RFC.serverFirst))
+    assert.throws(
+      () => client.done(b(`v=${Buffer.alloc(32).toString('base64')}`)),
+      (e: ScramError) => e.code === ScramErrorCode.SERVER_SIGNATURE,
+    )
+  })
+
+  test('a server error (e=) throws with its text', async () => {
+    const client = scramClient('user', 'pencil', { nonce: () => RFC.clientNonce })
+    client.start()
+    await client.challenge(b(RFC.serverFirst))
+    assert.throws(() => client.done(b('e=invalid-proof')), /invalid-proof/)
+  })
+
+  test("a server nonce that does not extend the client's, or adds nothing, throws", async () => {
+    const client = scramClient('user', 'pencil', { nonce: () => RFC.clientNonce })
+    for (const first of [
+      RFC.serverFirst.replace('r=rOpr', 'r=xOpr'),
+      'r=rOprNGfwEbeRWgbNEkqO,s=AAAA,i=4096',
+    ]) {
+      client.start()
+      await assert.rejects(
+        client.challenge(b(first)),
+        (e: ScramError) => e.code === ScramErrorCode.NONCE_MISMATCH,
+      )
+    }
+  })
+
+  test('an iteration count below 4096 or above the maximum throws before any PBKDF2 work', async () => {
+    const client = scramClient('user', 'pencil', { nonce: () => RFC.clientNonce, maxIterations: 100_000 })
+    for (const i of ['4095', '100001', '9999999999']) {
+      client.start()
+      await assert.rejects(
+        client.challenge(b(RFC.serverFirst.replace('i=4096', `i=${i}`))),
+        (e: ScramError) => e.code === ScramErrorCode.ITERATIONS,
+      )
+    }
+  })
+
+  test('challenge before start, or done before challenge, throws', async () => {
+    const client = scramClient('user', 'pencil')
+    await assert.rejects(
+      client.challenge(b(RFC.serverFirst)),
+      (e: ScramError) => e.code === ScramErrorCode.UNEXPECTED,
+    )
+    client.start()
+    assert.throws(
+      () => client.done(b(RFC.serverFinal)),
+      (e: ScramError) => e.code === ScramErrorCode.UNEXPECTED,
+    )
+  })
+})
+
+describe('SCRAM-SHA-256 parsing is strict (RFC 5802 section 7)', () => {
+  const malformedClientFirst = [
+    ['nothing', undefined],
+    ['empty', ''],
+    ['no GS2 header', 'n=user,r=abc'],
+    ['channel binding asked for (p=)', 'p=tls-unique,,n=user,r=abc'],
+    ['an authorization identity', 'n,a=admin,n=user,r=abc'],
+    ['a mandatory extension', 'n,,m=ext,n=user,r=abc'],
+    ['no nonce', 'n,,n=user'],
+    ['attributes out of order', 'n,,r=abc,n=user'],
+    ['an empty user name', 'n,,n=,r=abc'],
+    ['an unescaped =', 'n,,n=a=b,r=abc'],
+    ['a bad escape', 'n,,n=a=2D,r=abc'],
+    ['a nonce with a space', 'n,,n=user,r=a bc'],
+    ['a nonce with non-ASCII', 'n,,n=user,r=abcé'],
+    ['a known attribute as an extension', 'n,,n=user,r=abc,r=def'],
+    ['an empty extension', 'n,,n=user,r=abc,x='],
+    ['a trailing comma', 'n,,n=user,r=abc,'],
+    ['a user name with a control character', 'n,,n=us\u0007er,r=abc'],
+  ] as const
+  for (const [what, message] of malformedClientFirst) {
+    test(`client-first with ${what} is malformed`, async () => {
+      const step = await server().clientFirst(message === undefined ? undefined : b(message))
+      assert.equal(failure(step), 'malformed')
+    })
+  }
+
+  test('client-first that is not UTF-8 is malformed', async () => {
+    const step = await server().clientFirst(
+      Buffer.from([0x6e, 0x2c, 0x2c, 0x6e, 0x3d, 0xff, 0x2c, 0x72, 0x3d, 0x61]),
+    )
+    assert.equal(failure(step), 'malformed')
+  })
+
+  test("client-first with 'y' (client could bind, thinks we cannot) and extensions is accepted", async () => {
+    const srv = server()
+    data(await srv.clientFirst(b('y,,n=user,r=rOprNGfwEbeRWgbNEkqO,x=ext')), 'challenge')
+  })
+
+  const malformedClientFinal = [
+    ['no proof', RFC.clientFinal.replace(/,p=.*$/, '')],
+    ['a proof not in base64', RFC.clientFinal.replace('p=dHzb', 'p=*Hzb')],
+    ['a short proof', 'c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=AAAA'],
+    ['attributes after the proof', `${RFC.clientFinal},x=1`],
+    ['no channel binding', RFC.clientFinal.replace('c=biws,', '')],
+  ] as const
+  for (const [what, message] of malformedClientFinal) {
+    test(`client-final with ${what} is malformed`, async () => {
+      const srv = server()
+      await srv.clientFirst(b(RFC.clientFirst))
+      assert.equal(failure(srv.clientFinal(b(message))), 'malformed')
+    })
+  }
+
+  const malformedServerFirst = [
+    ['no salt', 'r=rOprNGfwEbeRWgbNEkqOxyz,i=4096'],
+    ['a salt not in base64', 'r=rOprNGfwEbeRWgbNEkqOxyz,s=W22Z!,i=4096'],
+    ['an iteration count with a sign', 'r=rOprNGfwEbeRWgbNEkqOxyz,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=+4096'],
+    [
+      'an iteration count with a leading zero',
+      'r=rOprNGfwEbeRWgbNEkqOxyz,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=04096',
+    ],
+    ['a mandatory extension', 'm=x,r=rOprNGfwEbeRWgbNEkqOxyz,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096'],
+  ] as const
+  for (const [what, message] of malformedServerFirst) {
+    test(`server-first with ${what} makes the client throw`, async () => {
+      const client = scramClient('user', 'pencil', { nonce: () => RFC.clientNonce })
+      client.start()
+      await assert.rejects(
+        client.challenge(b(message)),
+        (e: ScramError) => e.code === ScramErrorCode.MALFORMED,
+      )
+    })
+  }
+})
+
+describe('SCRAM credentials and SASLprep', () => {
+  test('fewer than 4096 iterations are refused (RFC 7677 section 4)', async () => {
+    await assert.rejects(
+      scramCredentials('pw', { iterations: 1000 }),
+      (e: ScramError) => e.code === ScramErrorCode.ITERATIONS,
+    )
+  })
+
+  test('stored credentials that do not parse are refused with a message that says what is expected', () => {
+    for (const s of [
+      '',
+      'SCRAM-SHA-1$4096:AAAA$AAAA:AAAA',
+      'SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$AAAA:AAAA',
+      `SCRAM-SHA-256$0:AAAA$${'A'.repeat(43)}=:${'A'.repeat(43)}=`,
+    ]) {
+      assert.throws(
+        () => parseScramCredentials(s),
+        (e: ScramError) => e.code === ScramErrorCode.BAD_CREDENTIALS,
+        s,
+      )
+    }
+  })
+
+  test('SASLprep maps non-ASCII spaces to space, drops soft hyphens, applies NFKC', () => {
+    assert.equal(saslprep('I\u00ADX'), 'IX') // RFC 4013 section 3, example 1
+    assert.equal(saslprep('user'), 'user') // example 2
+    assert.equal(saslprep('\u00AA'), 'a') // example 4
+    assert.equal(saslprep('\u2168'), 'IX') // example 5
+    assert.equal(saslprep('a\u2003b'), 'a b')
+  })
+
+  test('SASLprep refuses prohibited characters; unassigned ones only in stored strings', () => {
+    const prohibited = (s: string, stored = false) =>
+      assert.throws(
+        () => saslprep(s, stored),
+        (e: ScramError) => e.code === ScramErrorCode.SASLPREP,
+        JSON.stringify(s),
+      )
+    prohibited('\u0007') // RFC 4013 section 3, example 6
+    prohibited('a\uE000') // private use
+    prohibited('a\uD800') // lone surrogate
+    prohibited('a\u200Eb') // change display
+    prohibited('a\u{E0001}') // tagging
+    prohibited('a\uFFFE') // non-character
+    assert.equal(saslprep('a\u0378'), 'a\u0378') // unassigned, in a query
+    prohibited('a\u0378', true)
+  })
+})
