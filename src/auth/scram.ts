@@ -6,6 +6,7 @@
 export { ScramError, ScramErrorCode } from './errors.js'
 export { saslprep } from './saslprep.js'
 export { type ScramAuthHandler, type ScramClientOptions, scramClient } from './scram-client.js'
+export { type ScramHookOptions, type ScramHookSet, scramServer } from './scram-hook.js'
 export {
   type CredentialOptions,
   formatScramCredentials,
