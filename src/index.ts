@@ -18,9 +18,11 @@ export {
 export { Broker } from './broker/broker.js'
 export type { BrokerEvents, BrokerStats, PublishedMessage } from './broker/events.js'
 export type {
+  AuthAnswer,
   Authenticate,
   AuthorizePublish,
   AuthorizeSubscribe,
+  AuthRequest,
   BrokerOptions,
   ClientInfo,
   Logger,

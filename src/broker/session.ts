@@ -82,6 +82,11 @@ export class Session {
   nextSeq = 1
   /** When the last connection of a persistent session ended (ms since epoch); 0 while connected. */
   disconnectedAt = 0
+  /**
+   * Seconds the session outlives its connection: 0 not at all, SESSION_NEVER_EXPIRES forever
+   * (MQTT 5 Session Expiry Interval; for 3.1.1, set from clean session and `sessionExpiry`).
+   */
+  expiryInterval = 0
 
   constructor(
     clientId: string,

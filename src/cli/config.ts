@@ -69,6 +69,10 @@ const BROKER_KEYS: { [K in keyof Required<FileBrokerOptions>]: KeySpec } = {
   stuckConsumerWindow: int(1, TIMER_MAX, 'ms a subscriber that cannot keep up may slow its publishers'),
   maxOutputBuffer: int(65_536, NO_MAX, 'bytes of unsent QoS 0 data per connection'),
   sessionExpiry: int(0, NO_MAX, 'seconds an absent persistent session is kept; 0: forever'),
+  maxKeepalive: int(0, 65_535, 'longest keep-alive a client may ask for, seconds; 0: no limit'),
+  receiveMaximum: int(1, 65_535, 'MQTT 5: unacknowledged QoS 1/2 PUBLISHes a client may send'),
+  maxTopicAlias: int(0, 65_535, 'MQTT 5: topic aliases a client may use; 0: none'),
+  responseInformation: { type: 'string', help: 'MQTT 5: Response Information for clients that ask' },
 }
 
 const OTHER_KEYS: Record<string, KeySpec> = {
@@ -237,7 +241,7 @@ export function resolveSettings(
   const broker: FileBrokerOptions = {}
   for (const key of Object.keys(BROKER_KEYS) as (keyof FileBrokerOptions)[]) {
     const v = values.get(key)
-    if (typeof v === 'number') broker[key] = v
+    if (typeof v === 'number' || typeof v === 'string') (broker as Record<string, unknown>)[key] = v
   }
   try {
     resolveOptions(broker) // the Broker's own checks, before anything is opened

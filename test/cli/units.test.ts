@@ -100,6 +100,10 @@ describe('broker settings', () => {
       slowConsumerTimeout: true,
       maxOutputBuffer: true,
       sessionExpiry: true,
+      maxKeepalive: true,
+      receiveMaximum: true,
+      maxTopicAlias: true,
+      responseInformation: true,
     }
     for (const key of Object.keys(fileable)) assert.ok(CONFIG_KEYS.has(key), key)
   })

@@ -1,4 +1,4 @@
-import type { PublishPacket, Will } from '../../protocol/packets.js'
+import type { PublishPacket } from '../../protocol/packets.js'
 import { exceedsLevels } from '../../protocol/topic.js'
 import type { Core } from '../core.js'
 import { Message } from '../message.js'
@@ -55,26 +55,6 @@ export function route(core: Core, msg: Message, client: ClientInfo | null, from:
       client,
     )
   }
-}
-
-/** Publishes the will of a connection that ended abnormally [MQTT-3.1.2-8], if the hooks allow it. */
-export function publishWill(core: Core, peer: Peer, will: Will): void {
-  // This runs as a connection closes, from a transport event or after a hook settles:
-  // nothing may escape from it (a 'published' listener that throws, say).
-  const failed = (err: unknown): void =>
-    core.options.logger.error({ clientId: peer.id, err }, 'could not publish the will')
-  const send = (ok: boolean): void => {
-    // like a PUBLISH, a will may not write into the broker's own $SYS tree
-    if (!ok || will.topic.startsWith('$SYS')) return
-    try {
-      route(core, new Message(will.topic, will.payload, will.qos, will.retain, null, false).own(), null, null)
-    } catch (err) {
-      failed(err)
-    }
-  }
-  const ok = core.hooks.authorizePublish(peer, will.topic, will.payload, will.qos, will.retain)
-  if (ok instanceof Promise) ok.then(send, failed)
-  else send(ok)
 }
 
 /** A topic deeper than maxTopicLevels where MQTT 3.1.1 has no refusal: the connection closes. */
