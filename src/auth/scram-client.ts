@@ -1,4 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto'
+import type { AuthHandler } from '../client/options.js'
 import { ScramError, ScramErrorCode } from './errors.js'
 import { saslprep } from './saslprep.js'
 import {
@@ -30,7 +31,7 @@ export interface ScramClientOptions {
 }
 
 /** The enhanced authentication handler a Petrel client takes as its `auth` option. */
-export interface ScramAuthHandler {
+export interface ScramAuthHandler extends AuthHandler {
   readonly method: typeof SCRAM_SHA_256
   start(): Buffer
   challenge(data: Buffer | undefined): Promise<Buffer>

@@ -1,3 +1,4 @@
+import type { AuthAnswer, Authenticate, ClientInfo, HookSet } from '../broker/options.js'
 import { ReasonCode } from '../protocol/constants.js'
 import { saslprep } from './saslprep.js'
 import { SCRAM_SHA_256 } from './scram-keys.js'
@@ -8,25 +9,9 @@ import {
   type ScramStep,
 } from './scram-server.js'
 
-// Provisional: replaced by the broker's own types once v5-connect lands.
-type Answer<T> = T | Promise<T>
-type AuthAnswer =
-  | boolean
-  | number
-  | undefined
-  | { success: Buffer }
-  | { challenge: Buffer; next: (data: Buffer | undefined) => Answer<AuthAnswer> }
-interface ClientInfo {
-  readonly id: string
-  readonly username: string | undefined
-}
-export interface ScramHookSet {
-  authenticate(
-    client: ClientInfo,
-    username: string | undefined,
-    password: Buffer | undefined,
-    auth?: { method: string; data: Buffer | undefined },
-  ): Answer<AuthAnswer>
+/** A broker hook set whose `authenticate` is always there. */
+export interface ScramHookSet extends HookSet {
+  authenticate: Authenticate
 }
 
 export interface ScramHookOptions extends ScramServerOptions {
@@ -58,7 +43,7 @@ export function scramServer(options: ScramHookOptions): ScramHookSet {
     username: string | undefined,
     exchange: ScramServerExchange,
     step: ScramStep,
-  ): Answer<AuthAnswer> => {
+  ): AuthAnswer | Promise<AuthAnswer> => {
     switch (step.kind) {
       case 'challenge':
         return {
