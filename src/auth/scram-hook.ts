@@ -12,6 +12,11 @@ import {
 /** A broker hook set whose `authenticate` is always there. */
 export interface ScramHookSet extends HookSet {
   authenticate: Authenticate
+  /**
+   * The user `client`'s connection proved to be with SCRAM, for authorization hooks: the
+   * CONNECT's User Name (`client.username`) is optional and may be absent.
+   */
+  userOf(client: ClientInfo): string | undefined
 }
 
 export interface ScramHookOptions extends ScramServerOptions {
@@ -66,11 +71,13 @@ export function scramServer(options: ScramHookOptions): ScramHookSet {
 
   return {
     authenticate(client, username, _password, auth) {
-      if (auth === undefined) return plain === 'pass' ? true : ReasonCode.NOT_AUTHORIZED
+      // undefined: no opinion, the other hooks decide
+      if (auth === undefined) return plain === 'pass' ? undefined : ReasonCode.NOT_AUTHORIZED
       if (auth.method !== SCRAM_SHA_256) return undefined
       const exchange = new ScramServerExchange(resolved)
       return exchange.clientFirst(auth.data).then((step) => answer(client, username, exchange, step))
     },
+    userOf: (client) => authenticated.get(client),
   }
 }
 

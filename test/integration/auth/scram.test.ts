@@ -44,9 +44,19 @@ const users = new Map<string, ScramCredentials>([
 const lookup = (name: string) => users.get(name)
 
 const connected: ClientInfo[] = []
+const proved: (string | undefined)[] = []
+const scram = scramServer({ lookup })
 const broker = new Broker({
   sysInterval: 0,
-  hooks: [scramServer({ lookup }), { onConnect: (c) => void connected.push(c) }],
+  hooks: [
+    scram,
+    {
+      onConnect: (c) => {
+        connected.push(c)
+        proved.push(scram.userOf(c))
+      },
+    },
+  ],
 })
 const { port } = await broker.listen({ port: 0, host: '127.0.0.1' })
 const url = `mqtt://127.0.0.1:${port}`
@@ -116,6 +126,7 @@ describe('SCRAM-SHA-256 between Petrel client and Petrel broker', () => {
 
   test('re-authentication (AUTH 0x19) succeeds on a live connection, twice [MQTT-4.12.1-1]', T, async () => {
     const client = await open('bob', 'builder')
+    assert.ok(proved.includes('bob'), 'userOf tells hooks who a connection without a User Name proved to be')
     await client.reauthenticate()
     await client.reauthenticate()
     await client.publish('scram/after', 'still connected', { qos: 1 })

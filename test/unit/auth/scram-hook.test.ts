@@ -71,8 +71,12 @@ describe('scramServer hook', () => {
     const again = await run(hooks, scramClient('alice', 'wonderland'), info)
     assert.ok(typeof again === 'object' && 'success' in again)
     assert.equal(await run(hooks, scramClient('bob', 'builder'), info), 0x87)
-    const other = await run(hooks, scramClient('bob', 'builder'), conn())
+    const bobs = conn()
+    const other = await run(hooks, scramClient('bob', 'builder'), bobs)
     assert.ok(typeof other === 'object' && 'success' in other)
+    assert.equal(hooks.userOf(info), 'alice')
+    assert.equal(hooks.userOf(bobs), 'bob')
+    assert.equal(hooks.userOf(conn()), undefined)
   })
 
   test('a CONNECT without an authentication method is refused by default, or passed on with plain: "pass"', () => {
@@ -80,7 +84,10 @@ describe('scramServer hook', () => {
       scramServer({ lookup }).authenticate(conn('alice'), 'alice', Buffer.from('wonderland')),
       0x87,
     )
-    assert.equal(scramServer({ lookup, plain: 'pass' }).authenticate(conn('alice'), 'alice', undefined), true)
+    assert.equal(
+      scramServer({ lookup, plain: 'pass' }).authenticate(conn('alice'), 'alice', undefined),
+      undefined,
+    )
   })
 
   test('another authentication method is not answered: the hook abstains', () => {
