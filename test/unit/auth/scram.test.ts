@@ -1,6 +1,7 @@
 /** SCRAM-SHA-256 (RFC 5802, RFC 7677): both ends' state machines, without sockets. */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import fc from 'fast-check'
 import {
   formatScramCredentials,
   parseScramCredentials,
@@ -369,3 +370,47 @@ describe('SCRAM credentials and SASLprep', () => {
     prohibited('a\u0378', true)
   })
 })
+
+describe('SCRAM-SHA-256 properties', () => {
+  test('any user name and password (printable ASCII, commas and = included) authenticate both ways', async () => {
+    const printable = fc.string({
+      unit: fc.constantFrom(...' !"#$%&\'()*+,-./0123456789:;<=>?@AZaz[\\]^_`{|}~'),
+      minLength: 1,
+      maxLength: 12,
+    })
+    await fc.assert(
+      fc.asyncProperty(printable, fc.string({ maxLength: 16 }).filter(ok), async (name, password) => {
+        const creds = await scramCredentials(password)
+        const srv = server({ lookup: (n) => (n === name ? creds : undefined), nonce: () => 'srv' })
+        const client = scramClient(name, password)
+        client.done(data((await exchange(client, srv)).final, 'success'))
+      }),
+      { numRuns: 30 },
+    )
+  })
+
+  test('flipping any one character of the client-final message never authenticates', async () => {
+    const positions = fc.integer({ min: 0, max: RFC.clientFinal.length - 1 })
+    await fc.assert(
+      fc.asyncProperty(positions, fc.integer({ min: 0x21, max: 0x7e }), async (at, code) => {
+        const c = String.fromCharCode(code)
+        fc.pre(RFC.clientFinal[at] !== c)
+        const srv = server()
+        await srv.clientFirst(b(RFC.clientFirst))
+        const tampered = RFC.clientFinal.slice(0, at) + c + RFC.clientFinal.slice(at + 1)
+        assert.equal(srv.clientFinal(b(tampered)).kind, 'failure', tampered)
+      }),
+      { numRuns: 300 },
+    )
+  })
+})
+
+/** A password SASLprep accepts. */
+function ok(s: string): boolean {
+  try {
+    saslprep(s, true)
+    return true
+  } catch {
+    return false
+  }
+}
