@@ -1,4 +1,4 @@
-import { createHash, createHmac, pbkdf2, randomBytes } from 'node:crypto'
+import { createHash, createHmac, pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto'
 import { ScramError, ScramErrorCode } from './errors.js'
 import { saslprep } from './saslprep.js'
 import { decodeBase64 } from './scram-messages.js'
@@ -94,6 +94,24 @@ export async function scramCredentials(
   saslprep(password, true)
   const salted = await saltedPassword(password, salt, iterations)
   return { salt, iterations, storedKey: sha256(clientKey(salted)), serverKey: serverKey(salted) }
+}
+
+/**
+ * Whether `password` is the one `credentials` were made from: for a client that sends a
+ * plain password (MQTT 3.1.1, or v5 without enhanced authentication) to a broker that keeps
+ * only SCRAM credentials. Runs PBKDF2 off the event loop; compares in constant time.
+ * A password SASLprep refuses is wrong.
+ */
+export async function verifyScramPassword(credentials: ScramCredentials, password: string): Promise<boolean> {
+  let salted: Buffer
+  try {
+    salted = await saltedPassword(password, credentials.salt, credentials.iterations)
+  } catch (err) {
+    if (err instanceof ScramError) return false
+    throw err
+  }
+  const stored = sha256(clientKey(salted))
+  return stored.length === credentials.storedKey.length && timingSafeEqual(stored, credentials.storedKey)
 }
 
 const STORED = /^SCRAM-SHA-256\$([1-9][0-9]{0,9}):([^$:]+)\$([^$:]+):([^$:]+)$/

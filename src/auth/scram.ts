@@ -14,5 +14,6 @@ export {
   SCRAM_SHA_256,
   type ScramCredentials,
   scramCredentials,
+  verifyScramPassword,
 } from './scram-keys.js'
 export { ScramServerExchange, type ScramServerOptions, type ScramStep } from './scram-server.js'
