@@ -14,6 +14,7 @@ export {
   scramClient,
   scramCredentials,
   scramServer,
+  verifyScramPassword,
 } from './auth/scram.js'
 export { Broker } from './broker/broker.js'
 export type { BrokerEvents, BrokerStats, PublishedMessage } from './broker/events.js'

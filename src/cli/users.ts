@@ -32,7 +32,7 @@ export function usersHooks(users: ReadonlyMap<string, string>, allowAnonymous: b
  * or missing password is refused with CONNACK 5 (not authorised), as Mosquitto does:
  * MQTT 3.1.1 keeps 4 for malformed credentials. Passwords are compared as digests in
  * constant time, so timing tells nothing about them; users kept as SCRAM credentials
- * are checked with PBKDF2, and while there are any, unknown users pay the same PBKDF2.
+ * are checked with PBKDF2, and while there are any, every other name pays the same PBKDF2.
  * Enhanced authentication (MQTT 5 `auth`) is not this hook's: it has no opinion.
  */
 export function usersAuthenticator(
@@ -43,17 +43,21 @@ export function usersAuthenticator(
   const known = new Map<string, Buffer>()
   for (const [name, pw] of users) if (!scram.has(name)) known.set(name, digest(pw))
   const decoy = scram.values().next().value
-  return (_client, username, password, auth) => {
-    if (auth !== undefined) return undefined
-    if (username === undefined) return allowAnonymous ? true : ConnectReturnCode.NOT_AUTHORIZED
-    const creds = scram.get(username) ?? (known.has(username) ? undefined : decoy)
-    if (creds !== undefined) {
-      const right = verifyScramPassword(creds, (password ?? Buffer.alloc(0)).toString('utf8'))
-      return right.then((ok) => (ok && scram.has(username) ? true : ConnectReturnCode.NOT_AUTHORIZED))
-    }
+  const plain = (username: string, password: Buffer | undefined): true | number => {
     const expected = known.get(username)
     const given = digest(password ?? Buffer.alloc(0))
     if (expected === undefined) return ConnectReturnCode.NOT_AUTHORIZED
     return timingSafeEqual(expected, given) ? true : ConnectReturnCode.NOT_AUTHORIZED
+  }
+  return (_client, username, password, auth) => {
+    if (auth !== undefined) return undefined
+    if (username === undefined) return allowAnonymous ? true : ConnectReturnCode.NOT_AUTHORIZED
+    const text = (password ?? Buffer.alloc(0)).toString('utf8')
+    const creds = scram.get(username)
+    if (creds !== undefined)
+      return verifyScramPassword(creds, text).then((ok) => (ok ? true : ConnectReturnCode.NOT_AUTHORIZED))
+    if (decoy === undefined) return plain(username, password)
+    // The same PBKDF2 for every other name, so timing does not tell which users exist
+    return verifyScramPassword(decoy, text).then(() => plain(username, password))
   }
 }
