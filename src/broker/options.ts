@@ -164,7 +164,7 @@ export interface BrokerOptions {
    */
   receiveMaximum?: number
   /** MQTT 5 Topic Alias Maximum: topic aliases a client may use towards the broker; 0: none. Default 10. */
-  maxTopicAlias?: number
+  topicAliasMaximum?: number
   /** MQTT 5 Response Information, sent in CONNACK to a client that asks for it; none by default. */
   responseInformation?: string
 }
@@ -187,7 +187,7 @@ export interface ResolvedOptions {
   sessionExpiry: number
   maxKeepalive: number
   receiveMaximum: number
-  maxTopicAlias: number
+  topicAliasMaximum: number
   responseInformation: string | undefined
   logger: Logger
   /** The monotonic clock timers are measured on (performance.now). */
@@ -277,7 +277,7 @@ export function resolveOptions(o: BrokerOptions = {}): ResolvedOptions {
     sessionExpiry: int('sessionExpiry', o.sessionExpiry, 7 * 24 * 3600, 0),
     maxKeepalive: int('maxKeepalive', o.maxKeepalive, 0, 0, 65_535),
     receiveMaximum: int('receiveMaximum', o.receiveMaximum, 1024, 1, 65_535),
-    maxTopicAlias: int('maxTopicAlias', o.maxTopicAlias, 10, 0, 65_535),
+    topicAliasMaximum: int('topicAliasMaximum', o.topicAliasMaximum, 10, 0, 65_535),
     responseInformation: text('responseInformation', o.responseInformation),
     logger: o.logger ?? silentLogger,
     now: () => performance.now(),

@@ -72,7 +72,7 @@ const BROKER_KEYS: { [K in keyof Required<FileBrokerOptions>]: KeySpec } = {
   sessionExpiry: int(0, NO_MAX, 'seconds an absent persistent session is kept; 0: forever'),
   maxKeepalive: int(0, 65_535, 'longest keep-alive a client may ask for, seconds; 0: no limit'),
   receiveMaximum: int(1, 65_535, 'MQTT 5: unacknowledged QoS 1/2 PUBLISHes a client may send'),
-  maxTopicAlias: int(0, 65_535, 'MQTT 5: topic aliases a client may use; 0: none'),
+  topicAliasMaximum: int(0, 65_535, 'MQTT 5: topic aliases a client may use; 0: none'),
   responseInformation: { type: 'string', help: 'MQTT 5: Response Information for clients that ask' },
 }
 

@@ -102,7 +102,7 @@ describe('broker settings', () => {
       sessionExpiry: true,
       maxKeepalive: true,
       receiveMaximum: true,
-      maxTopicAlias: true,
+      topicAliasMaximum: true,
       responseInformation: true,
     }
     for (const key of Object.keys(fileable)) assert.ok(CONFIG_KEYS.has(key), key)

@@ -38,10 +38,11 @@ export function connectTerms(o: ResolvedOptions, p: ConnectPacket, assigned: boo
   const max = o.maxKeepalive
   if (max > 0 && (keepalive === 0 || keepalive > max)) {
     if (!v5) return ConnectReturnCode.IDENTIFIER_REJECTED
-    // [MQTT-3.2.2-21] the client uses the Server Keep Alive instead of its own
     keepalive = max
-    serverKeepAlive = max
   }
+  // [MQTT-3.2.2-21] with a maxKeepalive a v5 client is always told the keep-alive it is held
+  // to, also when that is its own: clients (and test suites) then need not guess
+  if (v5 && max > 0) serverKeepAlive = keepalive
   let expiry: number
   let expiryLowered = false
   if (v5) {
@@ -84,7 +85,7 @@ export function connackProperties(
   if (terms.expiryLowered) props.sessionExpiryInterval = terms.expiry
   if (o.receiveMaximum !== 65_535) props.receiveMaximum = o.receiveMaximum
   if (o.maxPacketSize < MQTT_MAX_PACKET) props.maximumPacketSize = o.maxPacketSize
-  if (o.maxTopicAlias > 0) props.topicAliasMaximum = o.maxTopicAlias
+  if (o.topicAliasMaximum > 0) props.topicAliasMaximum = o.topicAliasMaximum
   if (terms.assigned) props.assignedClientIdentifier = peer.id // [MQTT-3.2.2-16]
   if (terms.serverKeepAlive !== undefined) props.serverKeepAlive = terms.serverKeepAlive
   // [MQTT-3.1.2-28] only to a client that asked for it

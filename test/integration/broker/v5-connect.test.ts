@@ -23,7 +23,7 @@ test('a v5 CONNACK says what the broker supports and grants [MQTT-3.2.2-9] [MQTT
   assert.equal(p.receiveMaximum, 1024, "the broker's Receive Maximum")
   assert.equal(p.maximumPacketSize, 4 * 1024 * 1024, "the broker's Maximum Packet Size")
   assert.equal(p.topicAliasMaximum, 10, "the broker's Topic Alias Maximum")
-  assert.equal(p.serverKeepAlive, undefined, 'keep-alive within maxKeepalive: the client keeps its own')
+  assert.equal(p.serverKeepAlive, 30, 'with maxKeepalive the broker always says the keep-alive it holds to')
   assert.equal(p.assignedClientIdentifier, undefined, 'the client named itself')
   assert.equal(p.responseInformation, undefined, 'not asked for [MQTT-3.1.2-28]')
   assert.equal(p.authenticationMethod, undefined, 'no enhanced authentication [MQTT-4.12.0-6]')
@@ -155,6 +155,14 @@ test('answers 3.1.1 and v5 clients on one broker each in its own version', async
   v5.send({ type: PacketType.PINGREQ })
   await v3.next(PacketType.PINGRESP)
   await v5.next(PacketType.PINGRESP)
+})
+
+test('without maxKeepalive a v5 client keeps its own keep-alive: no Server Keep Alive [MQTT-3.2.2-22]', async (t) => {
+  const b = await startBroker({}, t)
+  for (const asked of [0, 30, 65535]) {
+    const c = await b.connect({ protocolVersion: 5, keepalive: asked })
+    assert.equal(c.connack!.properties?.serverKeepAlive, undefined, `asked ${asked}`)
+  }
 })
 
 test('holds packets sent right behind a v5 CONNECT until the CONNACK', async (t) => {
