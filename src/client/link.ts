@@ -223,6 +223,11 @@ export class Link {
 
   private onData(chunk: Buffer): void {
     this.keepalive.received(performance.now())
+    if (this.connectTimer !== null && this.options.protocolVersion === PROTOCOL_V5 && isV311Refusal(chunk)) {
+      // A 3.1.1 broker refuses MQTT 5 with a CONNACK of its own version: 1, unacceptable protocol version.
+      this.host.input({ type: 'connack', returnCode: chunk[3]!, sessionPresent: false, v5: false })
+      return
+    }
     try {
       this.decoder!.push(chunk)
     } catch (err) {
@@ -266,6 +271,11 @@ export class Link {
       this.endTimer = null
     }
   }
+}
+
+/** A 3.1.1 CONNACK refusal (20 02 00 01..05), which is no valid MQTT 5 CONNACK. */
+function isV311Refusal(b: Buffer): boolean {
+  return b.length >= 4 && b[0] === 0x20 && b[1] === 2 && b[2] === 0 && b[3]! >= 1 && b[3]! <= 5
 }
 
 export function asError(err: unknown): Error {

@@ -159,6 +159,24 @@ describe('MQTT 5 client: connect', () => {
     },
   )
 
+  test(
+    'a 3.1.1 broker refusing the MQTT 5 CONNECT (CONNACK 1 of its own version) rejects with that return code',
+    T,
+    async () => {
+      const fb = await startFakeBroker()
+      const pending = connect(fb.url, { protocolVersion: 5 })
+      const s = await fb.accept()
+      s.socket.write(Buffer.from([0x20, 0x02, 0x00, 0x01]))
+      const err = await pending.then(
+        () => null,
+        (e: unknown) => e,
+      )
+      assert.ok(err instanceof ConnackRefusedError, String(err))
+      assert.equal(err.returnCode, 1)
+      assert.match(err.message, /unacceptable protocol version/)
+    },
+  )
+
   test('a CONNACK 0x9D Server moved reports the redirection [MQTT-4.11]', T, async () => {
     const fb = await startFakeBroker()
     const pending = connect(fb.url, { protocolVersion: 5 })

@@ -104,6 +104,9 @@ describe('MQTT 5 client: publish', () => {
       await s.nothingFor(100)
       assert.equal(client.inflight, 2)
       assert.equal(client.queued, 3)
+      // other packets are not held back by the full window [MQTT-3.3.4-8]
+      void client.subscribe('p/other').catch(() => {})
+      assert.equal((await s.next(PacketType.SUBSCRIBE)).subscriptions[0]!.topic, 'p/other')
       s.send({ type: PacketType.PUBACK, packetId: a.packetId })
       const c = await s.next(PacketType.PUBLISH)
       assert.equal(c.payload.toString(), '3')
@@ -216,5 +219,45 @@ describe('MQTT 5 client: publish', () => {
       userProperties: [['k', 'v']],
       messageExpiryInterval: 12,
     })
+  })
+
+  test(
+    'the broker going over our Receive Maximum with QoS 2 flows: DISCONNECT 0x93 [MQTT-3.3.4-9]',
+    T,
+    async () => {
+      const { s } = await v5Rig({ receiveMaximum: 1 })
+      assert.equal(s.connect.properties?.receiveMaximum, 1)
+      const q2 = (packetId: number) =>
+        s.send({
+          type: PacketType.PUBLISH,
+          topic: 'q',
+          payload: Buffer.from('x'),
+          qos: 2,
+          retain: false,
+          dup: false,
+          packetId,
+        })
+      q2(1)
+      assert.equal((await s.next(PacketType.PUBREC)).packetId, 1)
+      q2(1) // a re-send of the same flow is fine
+      assert.equal((await s.next(PacketType.PUBREC)).packetId, 1)
+      q2(2) // a second flow before PUBREL of the first is one too many
+      assert.equal((await s.next(PacketType.DISCONNECT)).reasonCode, ReasonCode.RECEIVE_MAXIMUM_EXCEEDED)
+    },
+  )
+
+  test('a packet over our Maximum Packet Size: DISCONNECT 0x95 Packet too large', T, async () => {
+    const { s } = await v5Rig({ maximumPacketSize: 64 })
+    assert.equal(s.connect.properties?.maximumPacketSize, 64)
+    s.send({
+      type: PacketType.PUBLISH,
+      topic: 'q',
+      payload: Buffer.alloc(100),
+      qos: 0,
+      retain: false,
+      dup: false,
+      packetId: 0,
+    })
+    assert.equal((await s.next(PacketType.DISCONNECT)).reasonCode, ReasonCode.PACKET_TOO_LARGE)
   })
 })

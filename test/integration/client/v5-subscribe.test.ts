@@ -76,6 +76,34 @@ describe('MQTT 5 client: subscribe and unsubscribe', () => {
     await s.nothingFor(50)
   })
 
+  test(
+    'wildcards and shared subscriptions the broker does not support are refused locally; No Local on a shared one too [MQTT-3.8.3-4]',
+    T,
+    async () => {
+      const { client, s } = await v5Rig(
+        {},
+        { wildcardSubscriptionAvailable: false, sharedSubscriptionAvailable: false },
+      )
+      await assert.rejects(
+        client.subscribe('a/+'),
+        (e: unknown) =>
+          e instanceof ServerLimitError && e.reasonCode === ReasonCode.WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED,
+      )
+      await assert.rejects(
+        client.subscribe('$share/g/a'),
+        (e: unknown) =>
+          e instanceof ServerLimitError && e.reasonCode === ReasonCode.SHARED_SUBSCRIPTIONS_NOT_SUPPORTED,
+      )
+      const b = await v5Rig()
+      await assert.rejects(
+        b.client.subscribe('$share/g/a', { noLocal: true }),
+        (e: unknown) => e instanceof PetrelError && e.code === 'PETREL_INVALID_PROPERTY',
+      )
+      await s.nothingFor(20)
+      await b.s.nothingFor(20)
+    },
+  )
+
   test('v5 subscribe options on a 3.1.1 client are refused', T, async () => {
     const { connect } = await import('../../../src/index.js')
     const { startFakeBroker } = await import('./fake-broker.js')
