@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { extname } from 'node:path'
 import { parse as parseYaml } from 'yaml'
+import { parseScramCredentials, SCRAM_SHA_256 } from '../auth/scram-keys.js'
 import { type BrokerOptions, resolveOptions } from '../broker/options.js'
 import { ConfigError } from '../errors.js'
 import { LOG_LEVELS, type LogLevel } from './logging.js'
@@ -192,6 +193,13 @@ function convert(key: string, kind: Kind, raw: unknown, src: Source): unknown {
             key,
             `${describe(key, src)}.${name} must be a password (a string); got ${shown(pw)}`,
           )
+        }
+        if (typeof pw === 'string' && pw.startsWith(`${SCRAM_SHA_256}$`)) {
+          try {
+            parseScramCredentials(pw)
+          } catch (err) {
+            throw new ConfigError(key, `${describe(key, src)}.${name}: ${(err as Error).message}`)
+          }
         }
         users.set(name, String(pw))
       }
