@@ -18,10 +18,17 @@ export class ProtocolError extends PetrelError {
   readonly rule: string
   /** CONNACK return code the server must answer with before closing, if the spec names one. */
   readonly returnCode: number | undefined
-  constructor(code: string, message: string, rule = '', returnCode?: number) {
+  /**
+   * MQTT 5 reason code for this error: the DISCONNECT (or, for a CONNECT, the CONNACK)
+   * reason to send before closing: 0x81 Malformed Packet, 0x82 Protocol Error,
+   * 0x95 Packet too large, 0x94 Topic Alias invalid, 0x84 Unsupported Protocol Version...
+   */
+  readonly reasonCode: number | undefined
+  constructor(code: string, message: string, rule = '', returnCode?: number, reasonCode?: number) {
     super(code, rule ? `${message} [${rule}]` : message)
     this.rule = rule
     this.returnCode = returnCode
+    this.reasonCode = reasonCode
   }
 }
 

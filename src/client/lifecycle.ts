@@ -1,3 +1,4 @@
+import type { ConnackProperties } from '../protocol/packets.js'
 import {
   ConnackRefusedError,
   ConnectFailedError,
@@ -17,7 +18,14 @@ import {
 export type LifecycleState = 'connecting' | 'connected' | 'reconnect-wait' | 'ending' | 'closed'
 
 export type LifecycleInput =
-  | { type: 'connack'; returnCode: number; sessionPresent: boolean }
+  | {
+      type: 'connack'
+      returnCode: number
+      sessionPresent: boolean
+      /** MQTT 5: the return code is a Connect Reason Code; the CONNACK's properties. */
+      v5?: boolean
+      properties?: ConnackProperties | undefined
+    }
   | { type: 'connect-timeout'; timeout: number }
   /** The transport failed or closed (also a ping timeout or a protocol error, which the client turns into a drop). */
   | { type: 'lost'; error: Error | undefined }
@@ -114,7 +122,7 @@ export class Lifecycle {
           this.state = 'connected'
           return [{ type: 'online', sessionPresent: input.sessionPresent, first }]
         }
-        const err = new ConnackRefusedError(input.returnCode)
+        const err = new ConnackRefusedError(input.returnCode, input.v5 === true, input.properties)
         return this.attemptFailed(err, err.permanent)
       }
       case 'connect-timeout':

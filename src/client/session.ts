@@ -1,12 +1,23 @@
 import { PetrelError, ProtocolError } from '../errors.js'
-import { PacketType, type QoS, SUBACK_FAILURE } from '../protocol/constants.js'
+import { PacketType, PROTOCOL_V5, type ProtocolVersion, type QoS, ReasonCode } from '../protocol/constants.js'
 import { encode, encodePublish } from '../protocol/encoder.js'
-import type { Packet, PublishPacket, Subscription } from '../protocol/packets.js'
+import type {
+  AckProperties,
+  Packet,
+  PublishPacket,
+  SubscribeProperties,
+  Subscription,
+  UnsubscribeProperties,
+  UserProperties,
+} from '../protocol/packets.js'
 import { Fifo } from '../session/fifo.js'
 import { InboundFlow } from '../session/inbound.js'
 import { type InflightEntry, OutboundFlow } from '../session/outbound.js'
-import { ClientErrorCode, OfflineQueueFullError } from './errors.js'
-import type { Pending, PublishJob } from './pending.js'
+import { reasonError, InboundAliases, OutboundAliases } from './aliases.js'
+import { ClientErrorCode, OfflineQueueFullError, PublishRefusedError, ServerLimitError } from './errors.js'
+import { type Pending, PUBLISH_OK, type PublishJob, type PublishResult } from './pending.js'
+import { isFailure } from './reasons.js'
+import { NO_LIMITS, type ServerLimits } from './server-limits.js'
 import type { OutboundStore } from './store.js'
 import type { Writer } from './writer.js'
 
@@ -24,6 +35,14 @@ export interface SessionLimits {
   maxOfflineQueue: number
   queueQoS0: boolean
   resubscribe: boolean
+  /** Default 4 (3.1.1). */
+  protocolVersion?: ProtocolVersion
+  /** MQTT 5: assign topic aliases to outgoing PUBLISHes. Default true. */
+  topicAliases?: boolean
+  /** MQTT 5: the Topic Alias Maximum sent in CONNECT. Default 0. */
+  topicAliasMaximum?: number
+  /** MQTT 5: the Receive Maximum sent in CONNECT. Default 65535. */
+  receiveMaximum?: number
 }
 
 /** A SUBSCRIBE or UNSUBSCRIBE waiting for its SUBACK or UNSUBACK. */
@@ -32,10 +51,18 @@ interface Request {
   readonly bytes: Buffer
   /** SUBSCRIBE: the filters asked for; null for UNSUBSCRIBE. */
   readonly subscriptions: Subscription[] | null
+  /** SUBSCRIBE (MQTT 5): its Subscription Identifier, kept for re-subscribing. */
+  readonly subscriptionIdentifier: number | undefined
   readonly topics: string[] | null
   /** The caller's promise; null for the client's own re-subscribe. */
   readonly sub: Pending<number[]> | null
-  readonly unsub: Pending<void> | null
+  readonly unsub: Pending<number[]> | null
+}
+
+/** A granted subscription as asked for (MQTT 5 options and identifier), for re-subscribing. */
+interface Granted {
+  readonly subscription: Subscription
+  readonly subscriptionIdentifier: number | undefined
 }
 
 /** Filters per SUBSCRIBE when re-subscribing after the broker lost the session. */
@@ -54,6 +81,8 @@ export class ClientSession {
   readonly inbound = new InboundFlow()
   /** Granted subscriptions: re-subscribed when a reconnect finds no session. */
   readonly subscriptions = new Map<string, QoS>()
+  /** MQTT 5: what each granted subscription asked for (options, identifier). */
+  private readonly granted = new Map<string, Granted>()
   private readonly requests = new Map<number, Request>()
   private readonly queue = new Fifo<PublishJob>()
   /** QoS 2 flows in `outbound`: they have a window of their own. */
@@ -63,12 +92,22 @@ export class ClientSession {
   private readonly store: OutboundStore
   private readonly limits: SessionLimits
   private readonly writePubrel = (bytes: Buffer): void => this.writer.push(bytes)
+  /** The version every packet is encoded in. */
+  readonly version: ProtocolVersion
+  private readonly v5: boolean
+  /** MQTT 5: what the broker's CONNACK allows on the current connection. */
+  server: ServerLimits = NO_LIMITS
+  private readonly aliasesOut = new OutboundAliases()
+  private readonly aliasesIn: InboundAliases
 
   constructor(host: SessionHost, writer: Writer, store: OutboundStore, limits: SessionLimits) {
     this.host = host
     this.writer = writer
     this.store = store
     this.limits = limits
+    this.version = limits.protocolVersion ?? 4
+    this.v5 = this.version === PROTOCOL_V5
+    this.aliasesIn = new InboundAliases(limits.topicAliasMaximum ?? 0)
     this.outbound = new OutboundFlow<PublishJob | null>(limits.maxInflight)
     // Flows left in the store by an earlier client are resumed first [MQTT-4.4.0-1].
     for (const f of store.load()) {
@@ -122,6 +161,10 @@ export class ClientSession {
   }
 
   private send(job: PublishJob): void {
+    if (this.v5) {
+      this.sendV5(job)
+      return
+    }
     const qos = job.qos
     if (qos === 0) {
       this.writer.pushSettling(publishBytes(job, 0), job)
@@ -132,6 +175,66 @@ export class ClientSession {
     const bytes = publishBytes(job, id)
     this.store.put(this.outbound.track(id, qos, bytes, job))
     this.writer.push(bytes)
+  }
+
+  /**
+   * MQTT 5: checked against the broker's limits first (refused locally, never sent);
+   * the bytes kept for re-sending carry the full topic, the bytes written may use an alias.
+   */
+  private sendV5(job: PublishJob): void {
+    const server = this.server
+    const qos = job.qos
+    if (qos > server.maximumQoS) {
+      const msg = `QoS ${qos} is over the broker's Maximum QoS ${server.maximumQoS}`
+      job.reject(new ServerLimitError('maximumQoS', ReasonCode.QOS_NOT_SUPPORTED, msg)) // [MQTT-3.2.2-11]
+      return
+    }
+    if (job.retain && !server.retainAvailable) {
+      const msg = 'the broker does not keep retained messages'
+      job.reject(new ServerLimitError('retainAvailable', ReasonCode.RETAIN_NOT_SUPPORTED, msg)) // [MQTT-3.2.2-14]
+      return
+    }
+    const id = qos === 0 ? 0 : this.outbound.allocateId()
+    const topic = job.topic
+    let alias = this.aliasesOut.get(topic)
+    const known = alias > 0
+    if (!known && this.limits.topicAliases !== false) alias = this.aliasesOut.assign(topic)
+    const full = qos === 0 && alias > 0 ? null : this.publishV5(job, id, 0, false)
+    const wire = alias > 0 ? this.publishV5(job, id, alias, known) : full!
+    const max = server.maximumPacketSize
+    if (wire.length > max || (full !== null && full.length > max)) {
+      if (alias > 0 && !known) this.aliasesOut.forget(topic)
+      const size = full === null ? wire.length : full.length
+      const msg = `a PUBLISH of ${size} bytes is over the broker's Maximum Packet Size of ${max}`
+      job.reject(new ServerLimitError('maximumPacketSize', ReasonCode.PACKET_TOO_LARGE, msg)) // [MQTT-3.2.2-15]
+      return
+    }
+    if (qos === 0) {
+      this.writer.pushSettling(wire, job)
+      return
+    }
+    if (qos === 2) this.qos2++
+    this.store.put(this.outbound.track(id, qos, full!, job))
+    this.writer.push(wire)
+  }
+
+  private publishV5(job: PublishJob, packetId: number, alias: number, omitTopic: boolean): Buffer {
+    const own = job.properties
+    const properties =
+      alias === 0 ? own : own === undefined ? this.aliasesOut.bareProperties(alias) : { ...own, topicAlias: alias }
+    return encode(
+      {
+        type: PacketType.PUBLISH,
+        topic: omitTopic ? '' : job.topic, // [MQTT-3.3.2-12] an alias the broker knows stands for the topic
+        payload: job.payload,
+        qos: job.qos,
+        retain: job.retain,
+        dup: false,
+        packetId,
+        properties,
+      },
+      PROTOCOL_V5,
+    )
   }
 
   /** Sends queued publishes while online and the window has room. */
@@ -154,21 +257,51 @@ export class ClientSession {
 
   // --- subscribe -------------------------------------------------------------------
 
-  subscribe(subscriptions: Subscription[], sub: Pending<number[]> | null): void {
+  subscribe(
+    subscriptions: Subscription[],
+    sub: Pending<number[]> | null,
+    properties?: SubscribeProperties,
+  ): void {
     const id = this.takeId(sub)
     if (id === 0) return
-    const bytes = encode({ type: PacketType.SUBSCRIBE, packetId: id, subscriptions })
-    this.request({ packetId: id, bytes, subscriptions, topics: null, sub, unsub: null })
+    const bytes = this.encodeSubscribe(id, subscriptions, properties)
+    this.request({
+      packetId: id,
+      bytes,
+      subscriptions,
+      subscriptionIdentifier: properties?.subscriptionIdentifier,
+      topics: null,
+      sub,
+      unsub: null,
+    })
   }
 
-  unsubscribe(topics: string[], unsub: Pending<void>): void {
+  unsubscribe(topics: string[], unsub: Pending<number[]>, properties?: UnsubscribeProperties): void {
     const id = this.takeId(unsub)
     if (id === 0) return
-    const bytes = encode({ type: PacketType.UNSUBSCRIBE, packetId: id, topics })
-    this.request({ packetId: id, bytes, subscriptions: null, topics, sub: null, unsub })
+    const bytes = encode(
+      { type: PacketType.UNSUBSCRIBE, packetId: id, topics, properties: this.v5 ? properties : undefined },
+      this.version,
+    )
+    this.request({
+      packetId: id,
+      bytes,
+      subscriptions: null,
+      subscriptionIdentifier: undefined,
+      topics,
+      sub: null,
+      unsub,
+    })
   }
 
-  private takeId(p: Pending<number[]> | Pending<void> | null): number {
+  private encodeSubscribe(packetId: number, subscriptions: Subscription[], properties?: SubscribeProperties): Buffer {
+    return encode(
+      { type: PacketType.SUBSCRIBE, packetId, subscriptions, properties: this.v5 ? properties : undefined },
+      this.version,
+    )
+  }
+
+  private takeId(p: Pending<number[]> | null): number {
     if (this.outbound.hasFreeId) return this.outbound.reserveId()
     p?.reject(
       new PetrelError(ClientErrorCode.NO_PACKET_ID, 'all 65535 packet ids are in flight; retry later'),
@@ -189,18 +322,32 @@ export class ClientSession {
       case PacketType.PUBLISH:
         this.receive(p)
         return
-      case PacketType.PUBACK:
-        this.complete(this.outbound.ack('puback', p.packetId))
+      case PacketType.PUBACK: {
+        const rc = p.reasonCode
+        if (rc !== undefined && isFailure(rc)) {
+          this.refused(this.outbound.refuse('puback', p.packetId), rc, p.properties)
+        } else this.complete(this.outbound.ack('puback', p.packetId), rc, p.properties)
         return
+      }
       case PacketType.PUBREC: {
+        const rc = p.reasonCode
+        if (rc !== undefined && isFailure(rc)) {
+          // [MQTT-4.3.3-4] the flow ends here: no PUBREL
+          this.refused(this.outbound.refuse('pubrec', p.packetId), rc, p.properties)
+          return
+        }
         this.outbound.ack('pubrec', p.packetId, this.writePubrel)
         const e = this.outbound.get(p.packetId)
         if (e !== undefined) this.store.put(e) // now awaiting PUBCOMP, bytes are the PUBREL
         return
       }
-      case PacketType.PUBCOMP:
-        this.complete(this.outbound.ack('pubcomp', p.packetId))
+      case PacketType.PUBCOMP: {
+        const rc = p.reasonCode
+        const e = this.outbound.ack('pubcomp', p.packetId)
+        if (rc !== undefined && isFailure(rc)) this.refused(e, rc, p.properties)
+        else this.complete(e, rc, p.properties)
         return
+      }
       case PacketType.PUBREL:
         // [MQTT-4.3.3-2] the flow ends: forget the id, answer PUBCOMP (also for an id not known)
         this.writer.push(this.inbound.release(p.packetId))
@@ -209,7 +356,7 @@ export class ClientSession {
         this.suback(p.packetId, p.granted)
         return
       case PacketType.UNSUBACK:
-        this.unsuback(p.packetId)
+        this.unsuback(p.packetId, p.reasonCodes)
         return
       case PacketType.PINGRESP:
         return
@@ -224,16 +371,44 @@ export class ClientSession {
 
   /** QoS 1: passed on, PUBACK [MQTT-4.3.2-2]; QoS 2: passed on once per flow, PUBREC every time [MQTT-4.3.3-2]. */
   private receive(p: PublishPacket): void {
+    if (this.v5) {
+      this.aliasesIn.resolve(p)
+      if (p.qos === 2 && this.inbound.size >= (this.limits.receiveMaximum ?? 65_535)) {
+        // QoS 2 flows the broker has not finished (no PUBREL yet) beyond our Receive Maximum [MQTT-3.3.4-9]
+        if (this.inbound.receive(2, p.packetId)) {
+          throw reasonError(ReasonCode.RECEIVE_MAXIMUM_EXCEEDED, 'the broker went over our Receive Maximum', 'MQTT-3.3.4-9')
+        }
+      }
+    }
     if (this.inbound.receive(p.qos, p.packetId)) this.host.deliver(p)
     const ack = this.inbound.answer(p.qos, p.packetId)
     if (ack !== null) this.writer.push(ack)
   }
 
-  private complete(entry: InflightEntry<PublishJob | null> | null): void {
+  private complete(
+    entry: InflightEntry<PublishJob | null> | null,
+    reasonCode?: number,
+    properties?: AckProperties,
+  ): void {
     if (entry === null) return
     if (entry.qos === 2) this.qos2--
     this.store.delete(entry.packetId)
-    entry.ctx?.resolve()
+    entry.ctx?.resolve(
+      (reasonCode ?? 0) === 0 && properties === undefined ? PUBLISH_OK : result(reasonCode ?? 0, properties),
+    )
+    if (this.queue.size > 0) this.pump()
+  }
+
+  /** MQTT 5: the broker refused the publish; its id is free again. */
+  private refused(
+    entry: InflightEntry<PublishJob | null> | null,
+    reasonCode: number,
+    properties?: AckProperties,
+  ): void {
+    if (entry === null) return
+    if (entry.qos === 2) this.qos2--
+    this.store.delete(entry.packetId)
+    entry.ctx?.reject(new PublishRefusedError(reasonCode, properties?.reasonString, properties?.userProperties))
     if (this.queue.size > 0) this.pump()
   }
 
@@ -245,18 +420,31 @@ export class ClientSession {
     const subs = r.subscriptions
     for (let i = 0; i < subs.length; i++) {
       const g = granted[i]
-      if (g !== undefined && g !== SUBACK_FAILURE) this.subscriptions.set(subs[i]!.topic, subs[i]!.qos)
+      // a failure is 0x80 in 3.1.1, any code from 0x80 in MQTT 5
+      if (g !== undefined && !isFailure(g)) {
+        const s = subs[i]!
+        this.subscriptions.set(s.topic, s.qos)
+        if (this.v5) this.granted.set(s.topic, { subscription: s, subscriptionIdentifier: r.subscriptionIdentifier })
+      }
     }
     r.sub?.resolve(granted)
   }
 
-  private unsuback(packetId: number): void {
+  /** Resolves with a reason code per filter: the broker's (MQTT 5), or 0x00 for each (3.1.1 has none). */
+  private unsuback(packetId: number, reasonCodes: number[] | undefined): void {
     const r = this.requests.get(packetId)
     if (r === undefined || r.topics === null) return
     this.requests.delete(packetId)
     this.outbound.releaseId(packetId)
-    for (const t of r.topics) this.subscriptions.delete(t)
-    r.unsub?.resolve()
+    const topics = r.topics
+    for (let i = 0; i < topics.length; i++) {
+      const rc = reasonCodes?.[i] ?? 0
+      if (!isFailure(rc)) {
+        this.subscriptions.delete(topics[i]!)
+        this.granted.delete(topics[i]!)
+      }
+    }
+    r.unsub?.resolve(reasonCodes ?? topics.map(() => ReasonCode.SUCCESS))
   }
 
   // --- connection changes ------------------------------------------------------------
@@ -266,7 +454,14 @@ export class ClientSession {
    * original order [MQTT-4.4.0-1]; then re-subscribe if the broker kept no
    * session; then SUBSCRIBE/UNSUBSCRIBE still unanswered; then the queue.
    */
-  resume(sessionPresent: boolean): void {
+  resume(sessionPresent: boolean, server: ServerLimits = NO_LIMITS): void {
+    if (this.v5) {
+      // Limits and aliases are the connection's, never carried over [MQTT-3.3.2-7] [MQTT-4.9.0-1]
+      this.server = server
+      this.outbound.maxInflight = Math.min(this.limits.maxInflight, server.receiveMaximum)
+      this.aliasesOut.reset(server.topicAliasMaximum)
+      this.aliasesIn.reset()
+    }
     // A QoS 1/2 flow interrupted mid-way is re-sent even under a clean session,
     // so its promise can settle; only the broker's own session decides duplicates.
     for (const bytes of this.outbound.resendAll()) this.writer.push(bytes)
@@ -293,23 +488,37 @@ export class ClientSession {
   /** Records SUBSCRIBEs for every granted filter and returns them, unsent. */
   private resubscribe(): Request[] {
     const made: Request[] = []
-    const add = (batch: Subscription[]): void => {
+    const add = (batch: Subscription[], subscriptionIdentifier: number | undefined): void => {
       const id = this.takeId(null)
       if (id === 0) return
-      const bytes = encode({ type: PacketType.SUBSCRIBE, packetId: id, subscriptions: batch })
-      const r: Request = { packetId: id, bytes, subscriptions: batch, topics: null, sub: null, unsub: null }
+      const properties = subscriptionIdentifier === undefined ? undefined : { subscriptionIdentifier }
+      const bytes = this.encodeSubscribe(id, batch, properties)
+      const r: Request = {
+        packetId: id,
+        bytes,
+        subscriptions: batch,
+        subscriptionIdentifier,
+        topics: null,
+        sub: null,
+        unsub: null,
+      }
       this.requests.set(id, r)
       made.push(r)
     }
-    let batch: Subscription[] = []
+    // One batch per Subscription Identifier: it is a property of the whole SUBSCRIBE.
+    const batches = new Map<number | undefined, Subscription[]>()
     for (const [topic, qos] of this.subscriptions) {
-      batch.push({ topic, qos })
+      const g = this.granted.get(topic)
+      const key = g?.subscriptionIdentifier
+      let batch = batches.get(key)
+      if (batch === undefined) batches.set(key, (batch = []))
+      batch.push(g === undefined ? { topic, qos } : g.subscription)
       if (batch.length === RESUBSCRIBE_BATCH) {
-        add(batch)
-        batch = []
+        add(batch, key)
+        batches.delete(key)
       }
     }
-    if (batch.length > 0) add(batch)
+    for (const [key, batch] of batches) add(batch, key)
     return made
   }
 
@@ -335,4 +544,11 @@ function publishBytes(job: PublishJob, packetId: number): Buffer {
     dup: false, // first delivery [MQTT-3.3.1-3]
     packetId,
   })
+}
+
+function result(reasonCode: number, properties: AckProperties | undefined): PublishResult {
+  const r: { reasonCode: number; reasonString?: string; userProperties?: UserProperties } = { reasonCode }
+  if (properties?.reasonString !== undefined) r.reasonString = properties.reasonString
+  if (properties?.userProperties !== undefined) r.userProperties = properties.userProperties
+  return r
 }

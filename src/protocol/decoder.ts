@@ -1,13 +1,17 @@
 import { Buffer } from 'node:buffer'
 import { MAX_REMAINING_LENGTH, PacketType, PROTOCOL_V5, type ProtocolVersion } from './constants.js'
-import { ErrorCode, protocolError, unsupportedVersion } from './errors.js'
+import { ErrorCode, protocolError } from './errors.js'
 import type { Packet } from './packets.js'
 import { checkFirstByte, parseOther, parsePublish } from './parse.js'
+import { parseOther5, parsePublish5 } from './parse5.js'
 
 export interface DecoderOptions {
   /** Largest whole packet (fixed header included) accepted, in bytes. Default: the MQTT maximum. */
   maxPacketSize?: number
-  /** Version the connection speaks; a broker learns it from CONNECT. Default 4 (3.1.1). */
+  /**
+   * Version the connection speaks; a broker learns it from CONNECT. Default 4 (3.1.1).
+   * CONNECT itself is decoded whatever this is: it names its own level.
+   */
   protocolVersion?: ProtocolVersion
 }
 
@@ -32,6 +36,7 @@ enum State {
  * the remaining-length field, before any of the body is buffered.
  */
 export class Decoder {
+  /** May change between packets: a broker sets 5 after a level-5 CONNECT, a client after CONNACK. */
   protocolVersion: ProtocolVersion
   /** May change between packets (a broker raises it once a client is authenticated). */
   maxPacketSize: number
@@ -101,7 +106,7 @@ export class Decoder {
     }
     while (off < len) {
       const first = chunk[off]!
-      checkFirstByte(first)
+      checkFirstByte(first, this.protocolVersion)
       // remaining length: 1 to 4 bytes, 7 bits each [MQTT-2.2.3]
       let p = off + 1
       let remaining = 0
@@ -208,15 +213,18 @@ export class Decoder {
   }
 
   private deliver(first: number, buf: Buffer, start: number, bodyStart: number, end: number): void {
-    // A connection that spoke CONNECT at level 5 decodes MQTT 5 packets: their parser plugs in here.
-    if (this.protocolVersion === PROTOCOL_V5) throw unsupportedVersion(PROTOCOL_V5)
     this.rawBuf = buf
     this.rawStart = start
     this.rawEnd = end
+    const v5 = this.protocolVersion === PROTOCOL_V5
     const packet =
       first >>> 4 === PacketType.PUBLISH
-        ? parsePublish(first, buf, bodyStart, end)
-        : parseOther(first, buf, bodyStart, end)
+        ? v5
+          ? parsePublish5(first, buf, bodyStart, end)
+          : parsePublish(first, buf, bodyStart, end)
+        : v5
+          ? parseOther5(first, buf, bodyStart, end)
+          : parseOther(first, buf, bodyStart, end)
     this.onPacket(packet)
     this.rawBuf = null
   }

@@ -1,12 +1,7 @@
 import { Buffer } from 'node:buffer'
-import {
-  MAX_PACKET_ID,
-  MAX_REMAINING_LENGTH,
-  MAX_STRING_BYTES,
-  PacketType,
-  type ProtocolVersion,
-} from './constants.js'
-import { ErrorCode, protocolError, unsupportedVersion } from './errors.js'
+import { PacketType, type ProtocolVersion } from './constants.js'
+import { encode5, encodePublish5 } from './encode5.js'
+import { ErrorCode, protocolError } from './errors.js'
 import type {
   ConnackPacket,
   ConnectPacket,
@@ -16,76 +11,29 @@ import type {
   SubscribePacket,
   UnsubscribePacket,
 } from './packets.js'
-import { utf8Length, writeUtf8 } from './utf8.js'
+import { utf8Length } from './utf8.js'
+import {
+  alloc,
+  checkPacketId,
+  checkRemaining,
+  checkString,
+  varintSize,
+  writeBinary,
+  writeString,
+  writeU16,
+  writeVarint,
+} from './wire.js'
+
+export { varintSize, writeVarint }
 
 /**
  * Encoder: every packet is sized first, then written into one buffer allocated
- * once. No intermediate chunks, no concatenation.
+ * once. No intermediate chunks, no concatenation. MQTT 5 forms: encode5.ts.
  */
 
-export function varintSize(n: number): number {
-  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : 4
-}
-
-/** Writes the remaining length at `off`, returns the offset after it. [MQTT-2.2.3] */
-export function writeVarint(buf: Buffer, off: number, n: number): number {
-  do {
-    let b = n & 0x7f
-    n >>>= 7
-    if (n > 0) b |= 0x80
-    buf[off++] = b
-  } while (n > 0)
-  return off
-}
-
-function checkRemaining(len: number): void {
-  if (len > MAX_REMAINING_LENGTH) {
-    throw protocolError(
-      ErrorCode.PACKET_TOO_LARGE,
-      `packet of ${len} bytes exceeds the MQTT maximum`,
-      'MQTT-2.2.3',
-    )
-  }
-}
-
-function checkString(len: number, what: string): void {
-  if (len > MAX_STRING_BYTES) {
-    throw protocolError(ErrorCode.INVALID_PACKET, `${what} is ${len} bytes; at most 65535 fit`, 'MQTT-1.5.3')
-  }
-}
-
-function checkPacketId(id: number): void {
-  if (!(id >= 1 && id <= MAX_PACKET_ID && Number.isInteger(id))) {
-    throw protocolError(ErrorCode.ZERO_PACKET_ID, `packet id ${id} is not in 1..65535`, 'MQTT-2.3.1-1')
-  }
-}
-
-/** Fixed header + remaining length; returns the buffer and the offset of the variable header. */
-function alloc(first: number, remaining: number): Buffer {
-  checkRemaining(remaining)
-  const buf = Buffer.allocUnsafe(1 + varintSize(remaining) + remaining)
-  buf[0] = first
-  return buf
-}
-
-function writeU16(buf: Buffer, off: number, n: number): number {
-  buf[off] = n >>> 8
-  buf[off + 1] = n & 0xff
-  return off + 2
-}
-
-function writeString(buf: Buffer, off: number, s: string, len: number): number {
-  off = writeU16(buf, off, len)
-  return writeUtf8(buf, off, s, len)
-}
-
-function writeBinary(buf: Buffer, off: number, b: Uint8Array): number {
-  off = writeU16(buf, off, b.length)
-  buf.set(b, off)
-  return off + b.length
-}
-
-export function encodePublish(p: PublishPacket): Buffer {
+/** A PUBLISH for a connection speaking `version` (default 3.1.1). */
+export function encodePublish(p: PublishPacket, version: ProtocolVersion = 4): Buffer {
+  if (version === 5) return encodePublish5(p)
   const topicLen = utf8Length(p.topic)
   checkString(topicLen, 'topic')
   const qos = p.qos
@@ -228,12 +176,15 @@ const PINGRESP = Buffer.from([0xd0, 0])
 const DISCONNECT = Buffer.from([0xe0, 0])
 
 /**
- * Encodes one packet for a connection speaking `version`. PINGREQ, PINGRESP and
- * DISCONNECT return shared constant buffers: never write into a returned buffer.
+ * Encodes one packet for a connection speaking `version`: 3 or 4 (the 3.1.1 form,
+ * which 3.1 shares) or 5 (encode5.ts). PINGREQ, PINGRESP and DISCONNECT return
+ * shared constant buffers: never write into a returned buffer.
  */
 export function encode(packet: Packet, version: ProtocolVersion = 4): Buffer {
-  // MQTT 5 packets carry properties and reason codes: their encoder plugs in here.
-  if (version === 5) throw unsupportedVersion(version)
+  // a CONNECT names its own protocol level
+  if (version === 5 || (packet.type === PacketType.CONNECT && packet.protocolVersion === 5)) {
+    return encode5(packet)
+  }
   switch (packet.type) {
     case PacketType.PUBLISH:
       return encodePublish(packet)

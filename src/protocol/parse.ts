@@ -1,6 +1,8 @@
-import { ConnectReturnCode, PacketType, type ProtocolVersion, type QoS, REQUIRED_FLAGS } from './constants.js'
+import { PacketType, PROTOCOL_V5, type ProtocolVersion, type QoS, REQUIRED_FLAGS } from './constants.js'
 import { ErrorCode, protocolError } from './errors.js'
-import type { ConnectPacket, Packet, PublishPacket, Subscription, Will } from './packets.js'
+import type { Packet, PublishPacket, Subscription } from './packets.js'
+import { parseConnect } from './parse-connect.js'
+import { Reader, truncated } from './reader.js'
 import { asciiString, decodeUtf8 } from './utf8.js'
 
 /**
@@ -9,64 +11,8 @@ import { asciiString, decodeUtf8 } from './utf8.js'
  * ProtocolError naming the rule broken. Binary fields are views into `buf`.
  */
 
-function truncated(what: string): never {
-  throw protocolError(ErrorCode.TRUNCATED, `packet ends inside its ${what}`, 'MQTT-2.2.3')
-}
-
-function trailing(type: number, extra: number): never {
-  throw protocolError(
-    ErrorCode.TRAILING_BYTES,
-    `${extra} bytes left over at the end of a packet of type ${type}`,
-    'MQTT-2.2.3',
-  )
-}
-
-/** A cursor over one packet body. Kept as a small class so V8 keeps it monomorphic. */
-class Reader {
-  buf: Buffer
-  pos: number
-  end: number
-  constructor(buf: Buffer, pos: number, end: number) {
-    this.buf = buf
-    this.pos = pos
-    this.end = end
-  }
-  u8(what: string): number {
-    if (this.pos >= this.end) truncated(what)
-    return this.buf[this.pos++]!
-  }
-  u16(what: string): number {
-    const p = this.pos
-    if (p + 2 > this.end) truncated(what)
-    this.pos = p + 2
-    return (this.buf[p]! << 8) | this.buf[p + 1]!
-  }
-  string(what: string): string {
-    const len = this.u16(what)
-    const start = this.pos
-    if (start + len > this.end) truncated(what)
-    this.pos = start + len
-    return decodeUtf8(this.buf, start, start + len)
-  }
-  binary(what: string): Buffer {
-    const len = this.u16(what)
-    const start = this.pos
-    if (start + len > this.end) truncated(what)
-    this.pos = start + len
-    return this.buf.subarray(start, start + len)
-  }
-  packetId(): number {
-    const id = this.u16('packet id')
-    if (id === 0) throw protocolError(ErrorCode.ZERO_PACKET_ID, 'packet id 0 is not allowed', 'MQTT-2.3.1-1')
-    return id
-  }
-  done(type: number): void {
-    if (this.pos !== this.end) trailing(type, this.end - this.pos)
-  }
-}
-
 /** 1 for the bytes a topic name may hold with no further check: ASCII but NUL, '+' and '#'. */
-const PLAIN_TOPIC_BYTE = new Uint8Array(256)
+export const PLAIN_TOPIC_BYTE = new Uint8Array(256)
 for (let c = 1; c < 0x80; c++) PLAIN_TOPIC_BYTE[c] = c === 0x2b || c === 0x23 ? 0 : 1
 
 export function parsePublish(first: number, buf: Buffer, start: number, end: number): PublishPacket {
@@ -117,72 +63,6 @@ export function parsePublish(first: number, buf: Buffer, start: number, end: num
     dup,
     packetId,
   }
-}
-
-function parseConnect(r: Reader): ConnectPacket {
-  const name = r.string('protocol name')
-  const level = r.u8('protocol level')
-  if (name !== 'MQTT' && name !== 'MQIsdp') {
-    throw protocolError(ErrorCode.BAD_PROTOCOL_NAME, `unknown protocol name '${name}'`, 'MQTT-3.1.2-1')
-  }
-  if (!((name === 'MQTT' && level === 4) || (name === 'MQIsdp' && level === 3))) {
-    throw protocolError(
-      ErrorCode.UNSUPPORTED_PROTOCOL_LEVEL,
-      `unsupported protocol '${name}' level ${level}`,
-      'MQTT-3.1.2-2',
-      ConnectReturnCode.UNACCEPTABLE_PROTOCOL_VERSION,
-    )
-  }
-  const flags = r.u8('connect flags')
-  if (flags & 0x01)
-    throw protocolError(ErrorCode.CONNECT_RESERVED_FLAG, 'CONNECT reserved flag set', 'MQTT-3.1.2-3')
-  const willFlag = (flags & 0x04) !== 0
-  const willQos = (flags >>> 3) & 3
-  const willRetain = (flags & 0x20) !== 0
-  if (!willFlag && willQos !== 0) {
-    throw protocolError(ErrorCode.WILL_FLAGS, 'will QoS set without the will flag', 'MQTT-3.1.2-13')
-  }
-  if (!willFlag && willRetain) {
-    throw protocolError(ErrorCode.WILL_FLAGS, 'will retain set without the will flag', 'MQTT-3.1.2-15')
-  }
-  if (willQos === 3) throw protocolError(ErrorCode.WILL_FLAGS, 'will QoS 3', 'MQTT-3.1.2-14')
-  const hasUser = (flags & 0x80) !== 0
-  const hasPassword = (flags & 0x40) !== 0
-  if (hasPassword && !hasUser) {
-    throw protocolError(
-      ErrorCode.PASSWORD_WITHOUT_USERNAME,
-      'password flag set without username',
-      'MQTT-3.1.2-22',
-    )
-  }
-  const keepalive = r.u16('keep alive')
-  const clientId = r.string('client id')
-  let will: Will | undefined
-  if (willFlag) {
-    const topic = r.string('will topic')
-    // the will is published to this topic, so it must be a valid topic name
-    if (topic.length === 0) throw protocolError(ErrorCode.MALFORMED_TOPIC, 'empty will topic', 'MQTT-4.7.3-1')
-    if (topic.includes('+') || topic.includes('#')) {
-      throw protocolError(ErrorCode.MALFORMED_TOPIC, `wildcard in will topic '${topic}'`, 'MQTT-4.7.1-1')
-    }
-    const payload = r.binary('will message')
-    will = { topic, payload, qos: willQos as QoS, retain: willRetain }
-  }
-  const username = hasUser ? r.string('username') : undefined
-  const password = hasPassword ? r.binary('password') : undefined
-  r.done(PacketType.CONNECT)
-  const packet: ConnectPacket = {
-    type: PacketType.CONNECT,
-    protocolName: name,
-    protocolVersion: level as ProtocolVersion,
-    clean: (flags & 0x02) !== 0,
-    keepalive,
-    clientId,
-  }
-  if (will) packet.will = will
-  if (username !== undefined) packet.username = username
-  if (password !== undefined) packet.password = password
-  return packet
 }
 
 function parseSubscribe(r: Reader): Packet {
@@ -248,7 +128,7 @@ function parseConnack(r: Reader): Packet {
  * its body is buffered: reserved types, reserved flags [MQTT-2.2.2-1]
  * [MQTT-2.2.2-2], and PUBLISH QoS 3 [MQTT-3.3.1-4] and DUP on QoS 0 [MQTT-3.3.1-2].
  */
-export function checkFirstByte(first: number): void {
+export function checkFirstByte(first: number, version: ProtocolVersion): void {
   const type = first >>> 4
   if (type === PacketType.PUBLISH) {
     const qos = (first >>> 1) & 3
@@ -258,7 +138,8 @@ export function checkFirstByte(first: number): void {
     }
     return
   }
-  if (type === 0 || type === 15) {
+  // AUTH (15) is MQTT 5 only: in 3.1.1 type 15 is reserved (2.2.1)
+  if (type === 0 || (type === PacketType.AUTH && version !== PROTOCOL_V5)) {
     throw protocolError(ErrorCode.RESERVED_PACKET_TYPE, `reserved packet type ${type}`, 'MQTT-2.2.1')
   }
   if ((first & 0x0f) !== REQUIRED_FLAGS[type]) {

@@ -1,0 +1,519 @@
+import { Buffer } from 'node:buffer'
+import { MAX_STRING_BYTES, MAX_VARIABLE_BYTE_INTEGER, PacketType, PropertyId } from './constants.js'
+import { ErrorCode, protocolError } from './errors.js'
+import type {
+  AckProperties,
+  AuthProperties,
+  ConnackProperties,
+  ConnectProperties,
+  DisconnectProperties,
+  PublishProperties,
+  SubscribeProperties,
+  UnsubscribeProperties,
+  UserProperties,
+  WillProperties,
+} from './packets.js'
+import { type Reader, truncated } from './reader.js'
+import { utf8Length, writeUtf8 } from './utf8.js'
+import { varintSize, writeVarint } from './wire.js'
+
+/**
+ * MQTT 5 properties (section 2.2.2): a Variable Byte Integer length, then
+ * identifier/value pairs. One table says, for each identifier, its field name,
+ * its data type and the packets it may appear in; decoding and encoding are
+ * driven by it.
+ */
+
+/** Every property field of every packet: what the decoder returns and the encoder accepts. */
+export type AnyProperties = ConnectProperties &
+  WillProperties &
+  ConnackProperties &
+  PublishProperties &
+  AckProperties &
+  SubscribeProperties &
+  UnsubscribeProperties &
+  DisconnectProperties &
+  AuthProperties
+
+/** The property set of the will in CONNECT is context 0 (packet type 0 is reserved). */
+export const WILL_PROPERTIES = 0
+
+enum Kind {
+  Byte = 0,
+  Bool = 1,
+  U16 = 2,
+  U32 = 3,
+  Varint = 4,
+  /** Subscription Identifier in PUBLISH: may repeat, collected in an array. */
+  Varints = 5,
+  String = 6,
+  Binary = 7,
+  Pairs = 8,
+}
+
+interface Def {
+  id: number
+  name: keyof AnyProperties
+  kind: Kind
+  /** Bit n: allowed in packet type n (bit 0: will properties). */
+  allowed: number
+}
+
+const T = PacketType
+const bit = (...types: number[]) => types.reduce((m, t) => m | (1 << t), 0)
+const W = WILL_PROPERTIES
+const ACKS = [T.PUBACK, T.PUBREC, T.PUBREL, T.PUBCOMP, T.SUBACK, T.UNSUBACK]
+
+/** Table 2-4 (2.2.2.2). */
+const DEFS: Def[] = [
+  {
+    id: PropertyId.PAYLOAD_FORMAT_INDICATOR,
+    name: 'payloadFormatIndicator',
+    kind: Kind.Byte,
+    allowed: bit(T.PUBLISH, W),
+  },
+  {
+    id: PropertyId.MESSAGE_EXPIRY_INTERVAL,
+    name: 'messageExpiryInterval',
+    kind: Kind.U32,
+    allowed: bit(T.PUBLISH, W),
+  },
+  { id: PropertyId.CONTENT_TYPE, name: 'contentType', kind: Kind.String, allowed: bit(T.PUBLISH, W) },
+  { id: PropertyId.RESPONSE_TOPIC, name: 'responseTopic', kind: Kind.String, allowed: bit(T.PUBLISH, W) },
+  { id: PropertyId.CORRELATION_DATA, name: 'correlationData', kind: Kind.Binary, allowed: bit(T.PUBLISH, W) },
+  {
+    id: PropertyId.SUBSCRIPTION_IDENTIFIER,
+    name: 'subscriptionIdentifiers',
+    kind: Kind.Varints,
+    allowed: bit(T.PUBLISH),
+  },
+  {
+    id: PropertyId.SUBSCRIPTION_IDENTIFIER,
+    name: 'subscriptionIdentifier',
+    kind: Kind.Varint,
+    allowed: bit(T.SUBSCRIBE),
+  },
+  {
+    id: PropertyId.SESSION_EXPIRY_INTERVAL,
+    name: 'sessionExpiryInterval',
+    kind: Kind.U32,
+    allowed: bit(T.CONNECT, T.CONNACK, T.DISCONNECT),
+  },
+  {
+    id: PropertyId.ASSIGNED_CLIENT_IDENTIFIER,
+    name: 'assignedClientIdentifier',
+    kind: Kind.String,
+    allowed: bit(T.CONNACK),
+  },
+  { id: PropertyId.SERVER_KEEP_ALIVE, name: 'serverKeepAlive', kind: Kind.U16, allowed: bit(T.CONNACK) },
+  {
+    id: PropertyId.AUTHENTICATION_METHOD,
+    name: 'authenticationMethod',
+    kind: Kind.String,
+    allowed: bit(T.CONNECT, T.CONNACK, T.AUTH),
+  },
+  {
+    id: PropertyId.AUTHENTICATION_DATA,
+    name: 'authenticationData',
+    kind: Kind.Binary,
+    allowed: bit(T.CONNECT, T.CONNACK, T.AUTH),
+  },
+  {
+    id: PropertyId.REQUEST_PROBLEM_INFORMATION,
+    name: 'requestProblemInformation',
+    kind: Kind.Bool,
+    allowed: bit(T.CONNECT),
+  },
+  { id: PropertyId.WILL_DELAY_INTERVAL, name: 'willDelayInterval', kind: Kind.U32, allowed: bit(W) },
+  {
+    id: PropertyId.REQUEST_RESPONSE_INFORMATION,
+    name: 'requestResponseInformation',
+    kind: Kind.Bool,
+    allowed: bit(T.CONNECT),
+  },
+  {
+    id: PropertyId.RESPONSE_INFORMATION,
+    name: 'responseInformation',
+    kind: Kind.String,
+    allowed: bit(T.CONNACK),
+  },
+  {
+    id: PropertyId.SERVER_REFERENCE,
+    name: 'serverReference',
+    kind: Kind.String,
+    allowed: bit(T.CONNACK, T.DISCONNECT),
+  },
+  {
+    id: PropertyId.REASON_STRING,
+    name: 'reasonString',
+    kind: Kind.String,
+    allowed: bit(T.CONNACK, ...ACKS, T.DISCONNECT, T.AUTH),
+  },
+  {
+    id: PropertyId.RECEIVE_MAXIMUM,
+    name: 'receiveMaximum',
+    kind: Kind.U16,
+    allowed: bit(T.CONNECT, T.CONNACK),
+  },
+  {
+    id: PropertyId.TOPIC_ALIAS_MAXIMUM,
+    name: 'topicAliasMaximum',
+    kind: Kind.U16,
+    allowed: bit(T.CONNECT, T.CONNACK),
+  },
+  { id: PropertyId.TOPIC_ALIAS, name: 'topicAlias', kind: Kind.U16, allowed: bit(T.PUBLISH) },
+  { id: PropertyId.MAXIMUM_QOS, name: 'maximumQoS', kind: Kind.Byte, allowed: bit(T.CONNACK) },
+  { id: PropertyId.RETAIN_AVAILABLE, name: 'retainAvailable', kind: Kind.Bool, allowed: bit(T.CONNACK) },
+  {
+    id: PropertyId.USER_PROPERTY,
+    name: 'userProperties',
+    kind: Kind.Pairs,
+    allowed: bit(
+      W,
+      T.CONNECT,
+      T.CONNACK,
+      T.PUBLISH,
+      ...ACKS,
+      T.SUBSCRIBE,
+      T.UNSUBSCRIBE,
+      T.DISCONNECT,
+      T.AUTH,
+    ),
+  },
+  {
+    id: PropertyId.MAXIMUM_PACKET_SIZE,
+    name: 'maximumPacketSize',
+    kind: Kind.U32,
+    allowed: bit(T.CONNECT, T.CONNACK),
+  },
+  {
+    id: PropertyId.WILDCARD_SUBSCRIPTION_AVAILABLE,
+    name: 'wildcardSubscriptionAvailable',
+    kind: Kind.Bool,
+    allowed: bit(T.CONNACK),
+  },
+  {
+    id: PropertyId.SUBSCRIPTION_IDENTIFIER_AVAILABLE,
+    name: 'subscriptionIdentifiersAvailable',
+    kind: Kind.Bool,
+    allowed: bit(T.CONNACK),
+  },
+  {
+    id: PropertyId.SHARED_SUBSCRIPTION_AVAILABLE,
+    name: 'sharedSubscriptionAvailable',
+    kind: Kind.Bool,
+    allowed: bit(T.CONNACK),
+  },
+]
+
+/** By identifier: the definitions sharing it (Subscription Identifier has two, by packet). */
+const BY_ID: (Def[] | undefined)[] = []
+const BY_NAME = new Map<string, Def>()
+for (const d of DEFS) {
+  ;(BY_ID[d.id] ??= []).push(d)
+  BY_NAME.set(d.name, d)
+}
+
+function defFor(id: number, ctx: number): Def | undefined {
+  const defs = id < BY_ID.length ? BY_ID[id] : undefined
+  if (defs === undefined) return undefined
+  for (const d of defs) if (d.allowed & (1 << ctx)) return d
+  return undefined
+}
+
+function where(ctx: number): string {
+  return ctx === WILL_PROPERTIES ? 'will properties' : `packet type ${ctx}`
+}
+
+function valueError(name: string, value: number, section: string): never {
+  throw protocolError(ErrorCode.INVALID_PROPERTY_VALUE, `${name} ${value} is out of range (${section})`)
+}
+
+/** Range rules of single values, beyond their data type. */
+function checkValue(d: Def, v: number): void {
+  switch (d.id) {
+    case PropertyId.PAYLOAD_FORMAT_INDICATOR:
+      if (v > 1) valueError(d.name, v, '3.3.2.3.2')
+      break
+    case PropertyId.MAXIMUM_QOS:
+      if (v > 1) valueError(d.name, v, '3.2.2.3.4')
+      break
+    case PropertyId.RECEIVE_MAXIMUM:
+      if (v === 0) valueError(d.name, v, '3.1.2.11.3')
+      break
+    case PropertyId.MAXIMUM_PACKET_SIZE:
+      if (v === 0) valueError(d.name, v, '3.1.2.11.4')
+      break
+    case PropertyId.SUBSCRIPTION_IDENTIFIER:
+      if (v === 0) valueError(d.name, v, '3.8.2.1.2')
+      break
+    case PropertyId.TOPIC_ALIAS:
+      if (v === 0) {
+        throw protocolError(ErrorCode.TOPIC_ALIAS_INVALID, 'Topic Alias 0 is not allowed', 'MQTT-3.3.2-8')
+      }
+      break
+  }
+}
+
+/**
+ * Reads a property block at `r.pos` for packet type `ctx` (or WILL_PROPERTIES).
+ * Returns undefined when it is empty, so that the common case allocates nothing.
+ * Every property lies inside the packet, whose size the decoder has already bounded
+ * by its maxPacketSize: the block cannot make the parser allocate beyond that.
+ */
+export function readProperties(r: Reader, ctx: number): AnyProperties | undefined {
+  const len = r.varint('property length')
+  if (len === 0) return undefined
+  const end = r.pos + len
+  if (end > r.end) truncated('properties')
+  const outerEnd = r.end
+  r.end = end
+  const out: Record<string, unknown> = {}
+  // identifiers seen: bit (id & 31) of lo for id < 32, of hi above
+  let lo = 0
+  let hi = 0
+  while (r.pos < end) {
+    const id = r.u8('property identifier')
+    const d = defFor(id, ctx)
+    if (d === undefined) {
+      throw protocolError(
+        ErrorCode.MALFORMED_PROPERTY,
+        `property 0x${id.toString(16)} is not allowed in ${where(ctx)}`,
+        '',
+      )
+    }
+    if (d.kind !== Kind.Pairs && d.kind !== Kind.Varints) {
+      const m = 1 << (id & 31)
+      if ((id < 32 ? lo : hi) & m) {
+        throw protocolError(ErrorCode.DUPLICATE_PROPERTY, `${d.name} appears more than once`, '')
+      }
+      if (id < 32) lo |= m
+      else hi |= m
+    }
+    switch (d.kind) {
+      case Kind.Byte: {
+        const v = r.u8(d.name)
+        checkValue(d, v)
+        out[d.name] = v
+        break
+      }
+      case Kind.Bool: {
+        const v = r.u8(d.name)
+        if (v > 1) valueError(d.name, v, '2.2.2.2')
+        out[d.name] = v === 1
+        break
+      }
+      case Kind.U16: {
+        const v = r.u16(d.name)
+        checkValue(d, v)
+        out[d.name] = v
+        break
+      }
+      case Kind.U32: {
+        const v = r.u32(d.name)
+        checkValue(d, v)
+        out[d.name] = v
+        break
+      }
+      case Kind.Varint: {
+        const v = r.varint(d.name)
+        checkValue(d, v)
+        out[d.name] = v
+        break
+      }
+      case Kind.Varints: {
+        const v = r.varint(d.name)
+        checkValue(d, v)
+        const list = out[d.name] as number[] | undefined
+        if (list === undefined) out[d.name] = [v]
+        else list.push(v)
+        break
+      }
+      case Kind.String:
+        out[d.name] = r.string(d.name)
+        break
+      case Kind.Binary:
+        out[d.name] = r.binary(d.name)
+        break
+      case Kind.Pairs: {
+        const pair: [string, string] = [r.string('user property name'), r.string('user property value')]
+        const list = out[d.name] as UserProperties | undefined
+        if (list === undefined) out[d.name] = [pair]
+        else list.push(pair)
+        break
+      }
+    }
+  }
+  r.end = outerEnd
+  return out as AnyProperties
+}
+
+function badField(name: string, ctx: number, why: string): never {
+  throw protocolError(ErrorCode.MALFORMED_PROPERTY, `${name} ${why} in ${where(ctx)}`)
+}
+
+function stringSize(s: unknown, name: string, ctx: number): number {
+  if (typeof s !== 'string') badField(name, ctx, 'is not a string')
+  const n = utf8Length(s)
+  if (n > MAX_STRING_BYTES) badField(name, ctx, `is ${n} bytes; at most 65535 fit`)
+  return 2 + n
+}
+
+function intSize(v: unknown, max: number, name: string, ctx: number): void {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) {
+    badField(name, ctx, `must be an integer in 0..${max}`)
+  }
+}
+
+/**
+ * Byte length of the properties of `p` (without their length field) for packet
+ * type `ctx`, checking that each is allowed there and holds a value of its type.
+ * `skip` names fields to leave out (a PublishTemplate writes some per delivery).
+ */
+export function propertiesSize(p: object | undefined, ctx: number, skip?: ReadonlySet<string>): number {
+  if (p === undefined) return 0
+  let size = 0
+  for (const [name, v] of Object.entries(p)) {
+    if (v === undefined || skip?.has(name)) continue
+    const d = BY_NAME.get(name)
+    if (d === undefined || !(d.allowed & (1 << ctx))) badField(name, ctx, 'is not allowed')
+    switch (d.kind) {
+      case Kind.Byte:
+        intSize(v, 1, name, ctx)
+        checkValue(d, v as number)
+        size += 2
+        break
+      case Kind.Bool:
+        if (typeof v !== 'boolean') badField(name, ctx, 'is not a boolean')
+        size += 2
+        break
+      case Kind.U16:
+        intSize(v, 0xffff, name, ctx)
+        checkValue(d, v as number)
+        size += 3
+        break
+      case Kind.U32:
+        intSize(v, 0xffff_ffff, name, ctx)
+        checkValue(d, v as number)
+        size += 5
+        break
+      case Kind.Varint:
+        intSize(v, MAX_VARIABLE_BYTE_INTEGER, name, ctx)
+        checkValue(d, v as number)
+        size += 1 + varintSize(v as number)
+        break
+      case Kind.Varints:
+        if (!Array.isArray(v)) badField(name, ctx, 'is not an array')
+        for (const n of v) {
+          intSize(n, MAX_VARIABLE_BYTE_INTEGER, name, ctx)
+          checkValue(d, n as number)
+          size += 1 + varintSize(n as number)
+        }
+        break
+      case Kind.String:
+        size += 1 + stringSize(v, name, ctx)
+        break
+      case Kind.Binary:
+        if (!(v instanceof Uint8Array)) badField(name, ctx, 'is not a Buffer')
+        if (v.length > MAX_STRING_BYTES) badField(name, ctx, `is ${v.length} bytes; at most 65535 fit`)
+        size += 3 + v.length
+        break
+      case Kind.Pairs:
+        if (!Array.isArray(v)) badField(name, ctx, 'is not an array of [name, value] pairs')
+        for (const pair of v as unknown[]) {
+          if (!Array.isArray(pair) || pair.length !== 2)
+            badField(name, ctx, 'holds a pair that is not [name, value]')
+          size += 1 + stringSize(pair[0], name, ctx) + stringSize(pair[1], name, ctx)
+        }
+        break
+    }
+  }
+  return size
+}
+
+function writeStr(buf: Buffer, off: number, s: string): number {
+  const n = utf8Length(s)
+  buf[off] = n >>> 8
+  buf[off + 1] = n & 0xff
+  return writeUtf8(buf, off + 2, s, n)
+}
+
+/**
+ * Writes the properties of `p` (already checked by propertiesSize with the same
+ * `skip`) at `off`, without their length field. Returns the offset after them.
+ */
+export function writeProperties(
+  buf: Buffer,
+  off: number,
+  p: object | undefined,
+  skip?: ReadonlySet<string>,
+): number {
+  if (p === undefined) return off
+  for (const [name, v] of Object.entries(p)) {
+    if (v === undefined || skip?.has(name)) continue
+    const d = BY_NAME.get(name)!
+    switch (d.kind) {
+      case Kind.Byte:
+        buf[off++] = d.id
+        buf[off++] = v as number
+        break
+      case Kind.Bool:
+        buf[off++] = d.id
+        buf[off++] = v ? 1 : 0
+        break
+      case Kind.U16:
+        buf[off++] = d.id
+        buf[off++] = (v as number) >>> 8
+        buf[off++] = (v as number) & 0xff
+        break
+      case Kind.U32:
+        buf[off++] = d.id
+        off = buf.writeUInt32BE(v as number, off)
+        break
+      case Kind.Varint:
+        buf[off++] = d.id
+        off = writeVarint(buf, off, v as number)
+        break
+      case Kind.Varints:
+        for (const n of v as number[]) {
+          buf[off++] = d.id
+          off = writeVarint(buf, off, n)
+        }
+        break
+      case Kind.String:
+        buf[off++] = d.id
+        off = writeStr(buf, off, v as string)
+        break
+      case Kind.Binary: {
+        const b = v as Uint8Array
+        buf[off++] = d.id
+        buf[off++] = b.length >>> 8
+        buf[off++] = b.length & 0xff
+        buf.set(b, off)
+        off += b.length
+        break
+      }
+      case Kind.Pairs:
+        for (const [k, val] of v as UserProperties) {
+          buf[off++] = d.id
+          off = writeStr(buf, off, k)
+          off = writeStr(buf, off, val)
+        }
+        break
+    }
+  }
+  return off
+}
+
+/** A property block (its length field, unless `withLength` is false, then the properties) as a Buffer. */
+export function encodeProperties(
+  p: object | undefined,
+  ctx: number,
+  skip?: ReadonlySet<string>,
+  withLength = true,
+): Buffer {
+  const size = propertiesSize(p, ctx, skip)
+  const buf = Buffer.allocUnsafe((withLength ? varintSize(size) : 0) + size)
+  writeProperties(buf, withLength ? writeVarint(buf, 0, size) : 0, p, skip)
+  return buf
+}
