@@ -181,10 +181,11 @@ const DISCONNECT = Buffer.from([0xe0, 0])
  * shared constant buffers: never write into a returned buffer.
  */
 export function encode(packet: Packet, version: ProtocolVersion = 4): Buffer {
-  // a CONNECT names its own protocol level
-  if (version === 5 || (packet.type === PacketType.CONNECT && packet.protocolVersion === 5)) {
-    return encode5(packet)
+  // a CONNECT names its own protocol level, whatever the connection's version
+  if (packet.type === PacketType.CONNECT) {
+    return packet.protocolVersion === 5 ? encode5(packet) : encodeConnect(packet)
   }
+  if (version === 5) return encode5(packet)
   switch (packet.type) {
     case PacketType.PUBLISH:
       return encodePublish(packet)
@@ -196,8 +197,6 @@ export function encode(packet: Packet, version: ProtocolVersion = 4): Buffer {
       return encodePubrel(packet.packetId)
     case PacketType.PUBCOMP:
       return encodePubcomp(packet.packetId)
-    case PacketType.CONNECT:
-      return encodeConnect(packet)
     case PacketType.CONNACK:
       return encodeConnack(packet)
     case PacketType.SUBSCRIBE:

@@ -59,6 +59,12 @@ export function parseConnect(r: Reader): ConnectPacket {
   }
   const keepalive = r.u16('keep alive')
   const properties = v5 ? readProperties(r, PacketType.CONNECT) : undefined
+  if (properties?.authenticationData !== undefined && properties.authenticationMethod === undefined) {
+    throw protocolError(
+      ErrorCode.INVALID_PROPERTY_VALUE,
+      'Authentication Data without an Authentication Method (3.1.2.11.10)',
+    )
+  }
   const clientId = r.string('client id')
   let will: Will | undefined
   if (willFlag) {

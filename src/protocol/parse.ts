@@ -150,7 +150,9 @@ export function checkFirstByte(first: number, version: ProtocolVersion): void {
           ? 'MQTT-3.8.1-1'
           : type === PacketType.UNSUBSCRIBE
             ? 'MQTT-3.10.1-1'
-            : 'MQTT-2.2.2-2'
+            : type === PacketType.AUTH
+              ? 'MQTT-3.15.1-1'
+              : 'MQTT-2.2.2-2'
     throw protocolError(
       ErrorCode.RESERVED_FLAGS,
       `invalid fixed-header flags 0x${(first & 0x0f).toString(16)}`,

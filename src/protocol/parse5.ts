@@ -78,10 +78,10 @@ export function parsePublish5(first: number, buf: Buffer, start: number, end: nu
     }
   }
   const r = new Reader(buf, pos, end)
-  const properties = readProperties(r, PacketType.PUBLISH)!
+  const properties = readProperties(r, PacketType.PUBLISH)
   // a zero-length topic name needs a Topic Alias (3.3.2.1)
-  if (topicLen === 0 && properties.topicAlias === undefined) noTopic()
-  return {
+  if (topicLen === 0 && properties?.topicAlias === undefined) noTopic()
+  const packet: PublishPacket = {
     type: PacketType.PUBLISH,
     topic,
     payload: buf.subarray(r.pos, end),
@@ -89,8 +89,10 @@ export function parsePublish5(first: number, buf: Buffer, start: number, end: nu
     retain: (first & 1) !== 0,
     dup,
     packetId,
-    properties,
   }
+  // a property length of 0 written in more bytes than needed (1.5.5) leaves none
+  if (properties !== undefined) packet.properties = properties
+  return packet
 }
 
 function noTopic(): never {

@@ -3,7 +3,10 @@
  * and generated packets, with bytes flipped, truncated, spliced, and fed in
  * random chunks). Whatever the input, the decoder may only deliver packets or
  * throw a ProtocolError; it never buffers more than maxPacketSize; and every
- * packet it delivers re-encodes to the bytes it came from.
+ * packet it delivers re-encodes to the bytes it came from (MQTT 3.1.1), or to
+ * bytes that decode to a packet encoding to the same bytes again (MQTT 5, whose
+ * acks have short forms). Each input is decoded as 3.1.1 or as MQTT 5, mostly
+ * from the seeds of that version.
  *
  * Bounded: PETREL_FUZZ_RUNS inputs (default 1,000,000) or PETREL_FUZZ_MS
  * milliseconds (default 20,000), whichever comes first. A failure prints the
@@ -36,16 +39,19 @@ const MAX_SIZES = [5, 16, 64, 300, 268_435_460]
 /** First bytes of every packet type with valid flags, and PUBLISH in all its forms. */
 const FIRST_BYTES = [
   0x10, 0x20, 0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x3a, 0x3b, 0x3c, 0x3d, 0x40, 0x50, 0x62, 0x70, 0x82, 0x90,
-  0xa2, 0xb0, 0xc0, 0xd0, 0xe0,
+  0xa2, 0xb0, 0xc0, 0xd0, 0xe0, 0xf0,
 ]
 const INTERESTING = [
   0x00, 0x01, 0x02, 0x7f, 0x80, 0x81, 0xff, 0xc0, 0xc3, 0xe0, 0xed, 0xf0, 0xf4, 0x2b, 0x23, 0x2f,
 ]
 
-/** Seeds: every vector of at most 256 bytes (all 14 packet types, valid and malformed). */
-function seedInputs(): Buffer[] {
+/** Seeds: every vector of a version of at most 256 bytes (all packet types, valid and malformed). */
+function seedInputs(version: number): Buffer[] {
   const { valid, malformed } = loadVectors()
-  return [...valid, ...malformed].map((v) => v.bytes).filter((b) => b.length <= 256)
+  return [...valid, ...malformed]
+    .filter((v) => v.version === version)
+    .map((v) => v.bytes)
+    .filter((b) => b.length <= 256)
 }
 
 // Inputs are built in place in one scratch buffer: no allocation per input but its view.
@@ -167,11 +173,38 @@ function onPacket(p: Packet): void {
 }
 
 /**
+ * MQTT 5: every delivered packet encodes, and its encoding is a fixed point: it
+ * decodes to a packet that encodes to the same bytes.
+ */
+function onPacket5(p: Packet): void {
+  delivered++
+  const raw = decoder.rawBytes().toString('hex')
+  try {
+    const again = encode(p, 5)
+    let back: Packet | undefined
+    new Decoder(
+      (x) => {
+        back = x
+      },
+      { protocolVersion: 5 },
+    ).push(again)
+    if (back === undefined || !encode(back, 5).equals(again)) {
+      problem ??= `packet from ${raw} encodes to ${again.toString('hex')}, which does not decode back to itself`
+    }
+  } catch (err) {
+    problem ??= `packet ${JSON.stringify(p)} from ${raw} does not re-encode: ${String(err)}`
+  }
+}
+
+/**
  * Pushes `input` into a fresh decoder in one chunk (mode 0-4), random chunks (5-6)
  * or byte by byte (7); returns what it threw.
  */
-function feed(input: Buffer, max: number, mode: number): unknown {
-  decoder = new Decoder(onPacket, { maxPacketSize: max })
+function feed(input: Buffer, max: number, mode: number, version: 4 | 5): unknown {
+  decoder = new Decoder(version === 5 ? onPacket5 : onPacket, {
+    maxPacketSize: max,
+    protocolVersion: version,
+  })
   try {
     if (mode < 5 || input.length === 0) {
       decoder.push(input)
@@ -198,7 +231,8 @@ function checkBuffered(max: number): void {
 test('the decoder only ever delivers packets or throws ProtocolError, on a million random and mutated inputs', {
   timeout: BUDGET_MS + 60_000,
 }, (t) => {
-  const seeds = seedInputs()
+  const seeds = { 4: seedInputs(4), 5: seedInputs(5) }
+  const all = [...seeds[4], ...seeds[5]]
   const deadline = performance.now() + BUDGET_MS
   const started = performance.now()
   let runs = 0
@@ -210,18 +244,20 @@ test('the decoder only ever delivers packets or throws ProtocolError, on a milli
   try {
     for (; runs < RUNS; runs++) {
       if ((runs & 1023) === 0 && performance.now() > deadline) break
-      const input = scratch.subarray(0, mutate(seeds))
+      const version = rand() & 1 ? 5 : 4
+      // mostly the seeds of the version decoded, sometimes those of the other
+      const input = scratch.subarray(0, mutate(below(8) === 0 ? all : seeds[version]))
       const max = MAX_SIZES[below(MAX_SIZES.length)]!
       const mode = below(8)
       const before = state
-      const err = feed(input, max, mode)
+      const err = feed(input, max, mode, version)
       if (err === undefined) continue
       if (!(err instanceof ProtocolError)) {
         Error.stackTraceLimit = stackTraceLimit
         state = before // the same chunking again
-        const again = feed(input, max, mode)
+        const again = feed(input, max, mode, version)
         assert.fail(
-          `seed ${SEED}, run ${runs}: input ${input.toString('hex')} (max ${max}, mode ${mode}) threw ` +
+          `seed ${SEED}, run ${runs}: input ${input.toString('hex')} (v${version}, max ${max}, mode ${mode}) threw ` +
             `${String(err)}\n${again instanceof Error ? again.stack : ''}`,
         )
       }
@@ -234,7 +270,7 @@ test('the decoder only ever delivers packets or throws ProtocolError, on a milli
         )
       }
       if (problem !== undefined)
-        assert.fail(`seed ${SEED}, run ${runs}: input ${input.toString('hex')}: ${problem}`)
+        assert.fail(`seed ${SEED}, run ${runs}: input ${input.toString('hex')} (v${version}): ${problem}`)
     }
   } finally {
     Error.stackTraceLimit = stackTraceLimit

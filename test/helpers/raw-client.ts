@@ -13,7 +13,12 @@
  *
  * Also: `c.connect(opts)`, `c.subscribe(filter, qos)`, `c.publish(topic, payload, opts)`,
  * `c.until(predicate)`, `c.disconnect()`, `c.destroy()`; `RawClient.wrap(stream)` for a
- * non-socket duplex. Every wait has a timeout (default 1000 ms) and fails the test with
+ * non-socket duplex.
+ *
+ * MQTT 5: `tb.connect({ protocolVersion: 5, properties: {...} })`. Sending a CONNECT
+ * of level 5 switches the client to MQTT 5 (its encoder, and its decoder before the
+ * CONNACK arrives); `c.protocolVersion = 5` switches it by hand (e.g. after a raw
+ * CONNECT). `c.subscribe()`, `c.publish()` and `c.disconnect()` take v5 properties. Every wait has a timeout (default 1000 ms) and fails the test with
  * what arrived instead. Clients and brokers are destroyed in an `after` hook.
  */
 import assert from 'node:assert/strict'
@@ -26,13 +31,16 @@ import {
   type ConnackPacket,
   type ConnectPacket,
   Decoder,
+  type DisconnectProperties,
   encode,
   PACKET_NAMES,
   type Packet,
   PacketType,
+  type ProtocolVersion,
   type PublishPacket,
   type QoS,
   type SubackPacket,
+  type SubscribeProperties,
   type Subscription,
 } from '../../src/protocol/index.js'
 
@@ -98,6 +106,8 @@ export class RawClient {
   private isClosed = false
   private error: unknown = null
   private nextId = 1
+  private readonly decoder: Decoder
+  private version: ProtocolVersion = 4
 
   private constructor(socket: Duplex) {
     this.socket = socket
@@ -106,6 +116,7 @@ export class RawClient {
       this.queue.push(p)
       this.wake()
     })
+    this.decoder = decoder
     socket.on('data', (chunk: Buffer) => {
       try {
         decoder.push(Buffer.from(chunk))
@@ -157,9 +168,23 @@ export class RawClient {
     return this.queue
   }
 
-  /** Encodes and sends a packet. */
+  /**
+   * The version this client encodes and decodes: 4 (3.1.1, also fine for 3.1) until
+   * it sends a CONNECT of level 5. Setting it switches the decoder for the next packet.
+   */
+  get protocolVersion(): ProtocolVersion {
+    return this.version
+  }
+  set protocolVersion(v: ProtocolVersion) {
+    this.version = v
+    this.decoder.protocolVersion = v
+  }
+
+  /** Encodes and sends a packet, in this client's version (a CONNECT names its own). */
   send(packet: Packet): void {
-    this.socket.write(encode(packet))
+    // the server answers a level-5 CONNECT in MQTT 5: switch before the CONNACK arrives
+    if (packet.type === PacketType.CONNECT) this.protocolVersion = packet.protocolVersion === 5 ? 5 : 4
+    this.socket.write(encode(packet, this.version))
   }
 
   /** Sends bytes as they are: a Buffer, or hex such as `'c0 00'`. */
@@ -238,11 +263,24 @@ export class RawClient {
     return id
   }
 
-  /** Sends SUBSCRIBE (`filter` at `qos`, or a list) and returns the SUBACK. */
-  async subscribe(filter: string | Subscription[], qos: QoS = 0, timeoutMs?: number): Promise<SubackPacket> {
+  /**
+   * Sends SUBSCRIBE (`filter` at `qos`, or a list; with MQTT 5 properties if given)
+   * and returns the SUBACK.
+   */
+  async subscribe(
+    filter: string | Subscription[],
+    qos: QoS = 0,
+    timeoutMs?: number,
+    properties?: SubscribeProperties,
+  ): Promise<SubackPacket> {
     const subscriptions = typeof filter === 'string' ? [{ topic: filter, qos }] : filter
     const packetId = this.packetId()
-    this.send({ type: PacketType.SUBSCRIBE, packetId, subscriptions })
+    this.send({
+      type: PacketType.SUBSCRIBE,
+      packetId,
+      subscriptions,
+      ...(properties === undefined ? {} : { properties }),
+    })
     const suback = await this.next(PacketType.SUBACK, timeoutMs)
     assert.equal(suback.packetId, packetId, 'SUBACK carries the SUBSCRIBE packet id [MQTT-3.8.4-2]')
     return suback
@@ -268,10 +306,21 @@ export class RawClient {
     return packet.packetId
   }
 
-  /** Sends DISCONNECT and ends the socket; waits for the close. */
-  async disconnect(timeoutMs = DEFAULT_TIMEOUT): Promise<void> {
+  /**
+   * Sends DISCONNECT (MQTT 5: with this reason code and properties, if given) and
+   * ends the socket; waits for the close.
+   */
+  async disconnect(
+    timeoutMs = DEFAULT_TIMEOUT,
+    reasonCode?: number,
+    properties?: DisconnectProperties,
+  ): Promise<void> {
     if (this.isClosed) return
-    this.send({ type: PacketType.DISCONNECT })
+    this.send({
+      type: PacketType.DISCONNECT,
+      ...(reasonCode === undefined ? {} : { reasonCode }),
+      ...(properties === undefined ? {} : { properties }),
+    })
     this.socket.end()
     await this.closed(timeoutMs)
   }

@@ -4,7 +4,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { type Packet, PacketType } from '../../src/protocol/index.js'
+import { type Packet, PacketType, type ProtocolVersion } from '../../src/protocol/index.js'
 
 export interface ValidVector {
   file: string
@@ -14,7 +14,11 @@ export interface ValidVector {
   packet: Packet
   /** False when encode(packet) writes other (shorter) bytes than `bytes`. */
   canonical: boolean
+  /** The bytes encode(packet) writes instead, when the vector names them (`"encodes"`). */
+  encodes: Buffer | undefined
   maxPacketSize: number | undefined
+  /** The version the decoder speaks (and encode() writes): 5 for the v5-*.json files. */
+  version: ProtocolVersion
 }
 
 export interface MalformedVector {
@@ -24,8 +28,16 @@ export interface MalformedVector {
   bytes: Buffer
   /** The expected ProtocolError code. */
   error: string
+  /**
+   * The statement id the error names, when it is not `spec`: an MQTT 5 vector cites the
+   * MQTT 5 statement, and the error may name the 3.1.1 one for the same rule.
+   */
+  rule: string | undefined
   returnCode: number | undefined
+  /** The MQTT 5 reason code the error carries (checked when given). */
+  reasonCode: number | undefined
   maxPacketSize: number | undefined
+  version: ProtocolVersion
 }
 
 export interface Vectors {
@@ -71,6 +83,16 @@ function optNumber(o: Json, key: string, where: string): number | undefined {
   return v
 }
 
+/** The binary properties (2.2.2.2), hex in the JSON. */
+const BINARY_PROPERTIES = ['correlationData', 'authenticationData']
+
+function toProperties(raw: unknown): Json | undefined {
+  if (raw === undefined) return undefined
+  const out: Json = { ...(raw as Json) }
+  for (const k of BINARY_PROPERTIES) if (typeof out[k] === 'string') out[k] = parseHex(out[k] as string)
+  return out
+}
+
 /** JSON packet (type by name, binary fields as hex) -> Packet. */
 function toPacket(raw: Json, where: string): Packet {
   const name = str(raw, 'type', where)
@@ -79,9 +101,11 @@ function toPacket(raw: Json, where: string): Packet {
   const out: Json = { ...raw, type }
   if (typeof raw.payload === 'string') out.payload = parseHex(raw.payload)
   if (typeof raw.password === 'string') out.password = parseHex(raw.password)
+  if (raw.properties !== undefined) out.properties = toProperties(raw.properties)
   if (raw.will !== undefined) {
     const will = raw.will as Json
     out.will = { ...will, payload: parseHex(str(will, 'payload', `${where} will`)) }
+    if (will.properties !== undefined) (out.will as Json).properties = toProperties(will.properties)
   }
   return out as unknown as Packet
 }
@@ -103,20 +127,30 @@ export function loadVectors(): Vectors {
       const where = `${file}: ${name}`
       if (names.has(name)) throw new Error(`duplicate vector name: ${where}`)
       names.add(name)
+      const version = (optNumber(v, 'version', where) ?? (file.startsWith('v5-') ? 5 : 4)) as ProtocolVersion
       const common = {
         file,
         name,
         spec: str(v, 'spec', where),
         bytes: parseHex(str(v, 'hex', where)),
         maxPacketSize: optNumber(v, 'maxPacketSize', where),
+        version,
       }
       if (v.packet !== undefined && v.error === undefined) {
-        valid.push({ ...common, packet: toPacket(v.packet as Json, where), canonical: v.canonical !== false })
+        const encodes = typeof v.encodes === 'string' ? parseHex(v.encodes) : undefined
+        valid.push({
+          ...common,
+          packet: toPacket(v.packet as Json, where),
+          canonical: v.canonical !== false && encodes === undefined,
+          encodes,
+        })
       } else if (v.error !== undefined && v.packet === undefined) {
         malformed.push({
           ...common,
           error: str(v, 'error', where),
+          rule: typeof v.rule === 'string' ? v.rule : undefined,
           returnCode: optNumber(v, 'returnCode', where),
+          reasonCode: optNumber(v, 'reasonCode', where),
         })
       } else {
         throw new Error(`${where}: a vector has either 'packet' or 'error'`)
