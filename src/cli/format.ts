@@ -184,7 +184,7 @@ function payloadAsJson(m: FormatMessage): string {
 
 /** %j / %J: mosquitto_sub's JSON, properties by their mosquitto names in the order they came. */
 function json(m: FormatMessage, now: Date, payload: string): string {
-  const head = `{"tst":${JSON.stringify(isoTime(now, true))},"topic":${JSON.stringify(m.topic)},"qos":${m.qos},"retain":${m.retain ? 1 : 0},"payloadlen":${m.payload.length}`
+  const head = `{"tst":${JSON.stringify(isoTime(now, true))},"topic":${JSON.stringify(m.topic)},"qos":${m.qos},"retain":${m.retain ? 1 : 0},"payloadlen":${m.payload.length}${m.qos > 0 ? `,"mid":${m.packetId}` : ''}`
   const props = propertiesJson(m.properties)
   return `${head}${props === '' ? '' : `,"properties":{${props}}`},"payload":${payload}}`
 }
