@@ -282,11 +282,15 @@ export class PahoPeer {
     return this.closed
   }
 
+  /** Paho's packet ids: 2, 3, ... 65534, then 1 again, skipping those in use; none left is an error, not a spin. */
   private nextMsgId(): number {
-    do {
+    for (let tries = 0; tries < 65_535; tries++) {
       this.msgId = this.msgId + 1 >= 65_535 ? 1 : this.msgId + 1
-    } while (this.outMsgs.has(this.msgId))
-    return this.msgId
+      if (!this.outMsgs.has(this.msgId)) return this.msgId
+    }
+    throw new Error(
+      `${this.clientId}: no packet identifier left (${this.outMsgs.size} QoS 1/2 PUBLISHes unacknowledged)`,
+    )
   }
 
   private open(): Promise<void> {
