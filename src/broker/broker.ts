@@ -1,7 +1,9 @@
+import { isUtf8 } from 'node:buffer'
 import { EventEmitter } from 'node:events'
 import type { Duplex } from 'node:stream'
 import { ConfigError } from '../errors.js'
 import type { QoS } from '../protocol/constants.js'
+import type { PublishProperties } from '../protocol/packets.js'
 import { isValidTopicName } from '../protocol/topic.js'
 import { MemoryStore } from '../store/memory/memory-store.js'
 import type { Store, StoreSnapshot } from '../store/store.js'
@@ -14,6 +16,7 @@ import { scheduleCommits } from './durable.js'
 import type { BrokerEvents, BrokerStats } from './events.js'
 import { Flusher } from './flusher.js'
 import { route } from './handlers/publish.js'
+import { applyProperties } from './handlers/publish-v5.js'
 import { Hooks } from './hooks.js'
 import { Message } from './message.js'
 import {
@@ -24,6 +27,7 @@ import {
   resolveOptions,
 } from './options.js'
 import { Protocol } from './protocol.js'
+import { checkPublishProperties } from './publish-properties.js'
 import { restoreState } from './restore.js'
 import { Router } from './router.js'
 import { Sessions } from './sessions.js'
@@ -40,6 +44,11 @@ export interface BrokerMessage {
   qos?: QoS
   /** Default false. */
   retain?: boolean
+  /**
+   * MQTT 5 properties: sent to MQTT 5 subscribers, dropped for 3.1.1 ones. A Message Expiry
+   * Interval is counted down while the message waits [MQTT-3.3.2-5] [MQTT-3.3.2-6].
+   */
+  properties?: PublishProperties
 }
 
 /**
@@ -60,6 +69,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     messagesSent: 0,
     bytesSent: 0,
     dropped: 0,
+    expired: 0,
     maxConnected: 0,
   }
   /** Resolves once the store's state is loaded; listen() waits for it. */
@@ -155,7 +165,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   /**
    * Publishes a message from the embedder (or the broker itself, as $SYS): routed like a
    * client's PUBLISH, kept if retained, told to 'published' listeners with a null client.
-   * Throws a ConfigError for an invalid topic name or QoS.
+   * Throws a ConfigError for an invalid topic name, QoS or property.
    */
   publish(message: BrokerMessage): void {
     const { topic, qos = 0, retain = false } = message
@@ -166,9 +176,15 @@ export class Broker extends EventEmitter<BrokerEvents> {
       )
     }
     if (qos !== 0 && qos !== 1 && qos !== 2) throw new ConfigError('qos', `qos must be 0, 1 or 2; got ${qos}`)
+    const properties =
+      message.properties === undefined ? undefined : checkPublishProperties(message.properties)
     const p = message.payload
     const payload = Buffer.isBuffer(p) ? Buffer.from(p) : Buffer.from(String(p))
-    route(this.core, new Message(topic, payload, qos, retain, null, true), null, null)
+    if (properties?.payloadFormatIndicator === 1 && !isUtf8(payload))
+      throw new ConfigError('payload', 'payload must be UTF-8 when properties.payloadFormatIndicator is 1')
+    const msg = new Message(topic, payload, qos, retain, null, true)
+    applyProperties(msg, properties, Date.now())
+    route(this.core, msg, null, null)
   }
 
   private publishSys(): void {

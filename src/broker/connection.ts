@@ -254,6 +254,9 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     if (err.returnCode !== undefined && this.machine.state === 'awaiting-connect') {
       // [MQTT-3.2.2-4] [MQTT-3.2.2-5] a refused CONNECT gets its return code, then the close
       this.send(encode({ type: PacketType.CONNACK, sessionPresent: false, returnCode: err.returnCode }))
+    } else if (err.reasonCode !== undefined && this.protocolVersion === 5 && this.session !== null) {
+      // [MQTT-4.13.1-1] an MQTT 5 client is told why before the close
+      this.send(encode({ type: PacketType.DISCONNECT, reasonCode: err.reasonCode }, 5))
     }
     this.deps.options.logger.debug({ clientId: this.id, code: err.code, rule: err.rule }, err.message)
     this.close(`protocol error: ${err.message}`, true)
@@ -265,8 +268,10 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     this.close('internal error', true)
   }
 
-  violation(message: string, rule: string): void {
+  violation(message: string, rule: string, reasonCode?: number): void {
     this.deps.options.logger.debug({ clientId: this.id, rule }, message)
+    if (reasonCode !== undefined && this.protocolVersion === 5 && this.session !== null)
+      this.send(encode({ type: PacketType.DISCONNECT, reasonCode }, 5))
     this.close(`protocol violation: ${message} [${rule}]`, true)
   }
 

@@ -1,5 +1,6 @@
 /** The broker's typed events and its counters (for $SYS and embedders). */
 import type { QoS } from '../protocol/constants.js'
+import type { PublishProperties } from '../protocol/packets.js'
 import type { ClientInfo } from './options.js'
 
 export interface PublishedMessage {
@@ -7,6 +8,8 @@ export interface PublishedMessage {
   payload: Buffer
   qos: QoS
   retain: boolean
+  /** MQTT 5 properties it was published with (less Topic Alias and Message Expiry Interval); null when none. */
+  properties: PublishProperties | null
 }
 
 /** Typed broker events. */
@@ -27,5 +30,7 @@ export interface BrokerStats {
   messagesSent: number
   bytesSent: number
   dropped: number
+  /** Messages deleted unsent because their Message Expiry Interval passed [MQTT-3.3.2-5]. */
+  expired: number
   maxConnected: number
 }

@@ -11,7 +11,8 @@ type Answer<T> = T | Promise<T>
  * exception or an unhandled rejection, and never reaches other clients.
  * - authenticate: every set that has it must accept; the first refusal answers.
  * - authorizePublish: every set must allow.
- * - authorizeSubscribe: every set must grant; the lowest grant wins.
+ * - authorizeSubscribe: every set must grant; the lowest grant wins, and the first
+ *   refusal answers (its reason code, if it gave one).
  * - onConnect / onDisconnect: notifications; a failure is logged.
  * With no hook of a kind the answer is immediate and costs nothing.
  */
@@ -91,7 +92,11 @@ export class Hooks {
     return this.publishes.length > 0
   }
 
-  /** The SUBACK return code for one filter: the QoS granted, or 0x80 (a failing hook: 0x80). */
+  /**
+   * The SUBACK code for one filter: the QoS granted, or a failure: 0x80 (`false`, or a
+   * failing hook), or the MQTT 5 reason code a hook answered (0x87, 0x97, ...). The
+   * caller turns every failure into 0x80 for a 3.1.1 client.
+   */
   authorizeSubscribe(client: ClientInfo, filter: string, qos: QoS, from = 0): Answer<number> {
     const hooks = this.subscribes
     let granted: number = qos
@@ -107,7 +112,7 @@ export class Hooks {
         return r.then(
           (v) => {
             const g = grant(v, before)
-            if (g === SUBACK_FAILURE) return g
+            if (g >= SUBACK_FAILURE) return g
             const rest = this.authorizeSubscribe(client, filter, g as QoS, i + 1)
             return rest
           },
@@ -115,7 +120,7 @@ export class Hooks {
         )
       }
       granted = grant(r, granted)
-      if (granted === SUBACK_FAILURE) return granted
+      if (granted >= SUBACK_FAILURE) return granted
     }
     return granted
   }
@@ -152,10 +157,15 @@ function refusal(answer: false | number): number {
   return answer >= 1 && answer <= 5 ? answer : ConnectReturnCode.NOT_AUTHORIZED
 }
 
-/** An authorizeSubscribe answer as a SUBACK return code, at most `asked`. */
+/**
+ * An authorizeSubscribe answer as a SUBACK code: a QoS at most `asked`, a failure reason
+ * code as given (0x80-0xFF), or 0x80 for `false` and for a number that is neither.
+ */
 function grant(answer: boolean | number, asked: number): number {
   if (answer === false) return SUBACK_FAILURE
   if (answer === true) return asked
-  if (answer === SUBACK_FAILURE || answer < 0) return SUBACK_FAILURE
-  return Math.min(answer, asked)
+  if (!Number.isInteger(answer) || answer < 0 || (answer > 2 && answer < SUBACK_FAILURE) || answer > 0xff) {
+    return SUBACK_FAILURE
+  }
+  return answer >= SUBACK_FAILURE ? answer : Math.min(answer, asked)
 }

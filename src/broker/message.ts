@@ -1,5 +1,5 @@
 import type { QoS } from '../protocol/constants.js'
-import type { PublishProperties } from '../protocol/packets.js'
+import { copyPublishProperties, type PublishProperties } from '../protocol/packets.js'
 import { PublishTemplate } from '../protocol/publish-template.js'
 
 /**
@@ -48,7 +48,12 @@ export class Message {
   }
 
   get tpl(): PublishTemplate {
-    return (this.template ??= new PublishTemplate(this.topic, this.payload, this.wire))
+    return (this.template ??= new PublishTemplate(this.topic, this.payload, this.wire, this.properties))
+  }
+
+  /** Milliseconds this message has left at `now` (Date.now()): Infinity when it never expires. */
+  remaining(now: number): number {
+    return this.expiresAt === 0 ? Number.POSITIVE_INFINITY : this.expiresAt - now
   }
 
   /**
@@ -58,6 +63,8 @@ export class Message {
   own(): this {
     if (!this.owned) {
       this.payload = Buffer.from(this.payload)
+      // Correlation Data, like the payload, is a view into the read buffer when decoded.
+      if (this.properties !== null) this.properties = copyPublishProperties(this.properties)
       this.wire = null
       this.template = null
       this.owned = true

@@ -26,7 +26,11 @@ export type AuthorizePublish = (
   qos: QoS,
   retain: boolean,
 ) => MaybePromise<boolean>
-/** `false` refuses (SUBACK 0x80), `true` grants the QoS asked for, a number grants at most that QoS. */
+/**
+ * `false` refuses (SUBACK 0x80), `true` grants the QoS asked for, 0-2 grants at most that
+ * QoS, a number from 0x80 refuses with that MQTT 5 reason code (0x87 Not authorized, 0x97
+ * Quota exceeded, ...; a 3.1.1 client sees 0x80). `filter` is as subscribed, `$share/...` included.
+ */
 export type AuthorizeSubscribe = (
   client: ClientInfo,
   filter: string,
@@ -111,6 +115,11 @@ export interface BrokerOptions {
   store?: Store
   /** Seconds after which a persistent session whose client stays away is ended; 0 = never. Default 7 days. */
   sessionExpiry?: number
+  /**
+   * MQTT 5: the Topic Aliases an MQTT 5 client may set on one connection (Topic Alias Maximum in
+   * CONNACK); 0 allows none. Each holds a topic name, so this bounds that memory. Default 10.
+   */
+  topicAliasMaximum?: number
 }
 
 export interface ResolvedOptions {
@@ -129,6 +138,7 @@ export interface ResolvedOptions {
   stuckConsumerWindow: number
   maxOutputBuffer: number
   sessionExpiry: number
+  topicAliasMaximum: number
   logger: Logger
   /** The monotonic clock timers are measured on (performance.now). */
   now: () => number
@@ -210,6 +220,7 @@ export function resolveOptions(o: BrokerOptions = {}): ResolvedOptions {
     // write that crosses the soft limit always ends in a 'drain' that lets slowed publishers go
     maxOutputBuffer: int('maxOutputBuffer', o.maxOutputBuffer, 4 * 1024 * 1024, 65_536),
     sessionExpiry: int('sessionExpiry', o.sessionExpiry, 7 * 24 * 3600, 0),
+    topicAliasMaximum: int('topicAliasMaximum', o.topicAliasMaximum, 10, 0, 65_535),
     logger: o.logger ?? silentLogger,
     now: () => performance.now(),
   }

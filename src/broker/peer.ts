@@ -25,8 +25,11 @@ export interface Peer extends ClientInfo, SessionLink {
    * pending output is flushed first, unless `reset`.
    */
   close(reason: string, abnormal: boolean, reset?: boolean): void
-  /** A protocol violation: logged at debug with its rule, then the connection closes. */
-  violation(message: string, rule: string): void
+  /**
+   * A protocol violation: logged at debug with its rule, then the connection closes; an
+   * MQTT 5 client is first sent DISCONNECT with `reasonCode` [MQTT-4.13.1-1].
+   */
+  violation(message: string, rule: string, reasonCode?: number): void
   /** Resolves once the transport is closed. */
   readonly whenClosed: Promise<void>
 }

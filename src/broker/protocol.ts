@@ -1,9 +1,9 @@
-import { PacketType, PROTOCOL_V5 } from '../protocol/constants.js'
+import { PacketType } from '../protocol/constants.js'
 import { encode } from '../protocol/encoder.js'
 import type { Packet, Will } from '../protocol/packets.js'
 import type { Core } from './core.js'
 import { onClosed, onConnect } from './handlers/connect.js'
-import { onPublish } from './handlers/publish.js'
+import { onPublish, onPubrel } from './handlers/publish.js'
 import { onSubscribe, onUnsubscribe } from './handlers/subscribe.js'
 import type { Peer, PeerHandler } from './peer.js'
 
@@ -29,12 +29,6 @@ export class Protocol implements PeerHandler {
         peer.violation(`first packet is ${packet.type}, not CONNECT`, 'MQTT-3.1.0-1')
         return undefined
       }
-      // MQTT 5 plugs in here, with handlers of its own. Until then the codec refuses a
-      // level-5 CONNECT with return code 1 [MQTT-3.1.2-2] before it gets this far.
-      if (packet.protocolVersion === PROTOCOL_V5) {
-        peer.violation('MQTT 5 is not supported', 'MQTT-3.1.2-2')
-        return undefined
-      }
       return onConnect(this.core, peer, packet)
     }
     const session = peer.session!
@@ -45,14 +39,13 @@ export class Protocol implements PeerHandler {
         session.ack('puback', packet.packetId)
         return undefined
       case PacketType.PUBREC:
-        session.ack('pubrec', packet.packetId)
+        session.ack('pubrec', packet.packetId, packet.reasonCode)
         return undefined
       case PacketType.PUBCOMP:
         session.ack('pubcomp', packet.packetId)
         return undefined
       case PacketType.PUBREL:
-        // [MQTT-4.3.3-2] discard the id, answer PUBCOMP (also for an id no longer known)
-        peer.send(session.inbound.release(packet.packetId))
+        onPubrel(peer, packet.packetId)
         return undefined
       case PacketType.SUBSCRIBE:
         return onSubscribe(this.core, peer, packet)

@@ -1,6 +1,4 @@
-import { encodePubrel } from '../protocol/encoder.js'
-import { Await } from '../session/outbound.js'
-import type { StoreSnapshot } from '../store/store.js'
+import type { StoredMessage, StoreSnapshot } from '../store/store.js'
 import { Message } from './message.js'
 import type { RetainedStore } from './retained.js'
 import type { Session } from './session.js'
@@ -21,29 +19,39 @@ export function restoreState(
   for (const stored of snapshot.sessions) {
     const session = newSession(stored.clientId)
     session.disconnectedAt = stored.disconnectedAt || Date.now()
-    for (const [filter, qos] of stored.subscriptions) {
-      session.subscriptions.set(filter, qos)
-      tree.add(filter, session, qos)
+    // with their MQTT 5 options and identifiers; `$share/...` filters rejoin their groups
+    for (const [filter, sub] of stored.subscriptions) {
+      session.subscriptions.set(filter, sub)
+      tree.add(filter, session, sub)
     }
     for (const d of stored.deliveries) {
       if (d.seq >= session.nextSeq) session.nextSeq = d.seq + 1
-      const msg = new Message(d.topic, d.payload, d.qos, d.retain, null, true)
-      if (d.packetId === 0 || d.qos === 0) {
-        session.restoreQueued({ msg, qos: d.qos, retain: d.retain, seq: d.seq, subIds: null })
-        continue
+      const q = {
+        msg: message(d, d.retain),
+        qos: d.qos,
+        retain: d.retain,
+        seq: d.seq,
+        subIds: d.subIds ?? null,
       }
+      // A queued message whose expiry passed meanwhile is dropped when it comes to be sent.
+      if (d.packetId === 0 || d.qos === 0) session.restoreQueued(q)
       // Sent before the restart: it keeps its packet id, so a QoS 2 flow stays exactly once.
-      session.outbound.restore({
-        packetId: d.packetId,
-        qos: d.qos as 1 | 2,
-        awaiting: d.released ? Await.Pubcomp : d.qos === 1 ? Await.Puback : Await.Pubrec,
-        bytes: d.released ? encodePubrel(d.packetId) : msg.tpl.qos12(d.qos, d.packetId, true, d.retain),
-        ctx: d.seq,
-      })
+      else session.restoreInflight(q, d.packetId, d.released)
     }
     for (const id of stored.inboundQos2) session.inbound.restore(id)
   }
+  const now = Date.now()
   for (const r of snapshot.retained) {
-    retained.set(r.topic, new Message(r.topic, r.payload, r.qos, true, null, true))
+    // [MQTT-3.3.2-5] expired while the broker was down: not sent any more
+    if (r.expiresAt !== undefined && r.expiresAt !== 0 && r.expiresAt <= now) continue
+    retained.set(r.topic, message(r, true))
   }
+}
+
+/** A stored message as the broker's Message, with its MQTT 5 properties and expiry. */
+function message(m: StoredMessage, retain: boolean): Message {
+  const msg = new Message(m.topic, m.payload, m.qos, retain, null, true)
+  msg.properties = m.properties ?? null
+  msg.expiresAt = m.expiresAt ?? 0
+  return msg
 }

@@ -3,11 +3,14 @@ import type { Store } from '../store/store.js'
 import type { Message } from './message.js'
 import { RetainedStore } from './retained.js'
 import type { Session, SessionLink } from './session.js'
-import { TopicTree } from './topic-tree.js'
+import type { SharedGroup } from './shared.js'
+import { parseShared, qosOf, type Sub } from './subscription.js'
+import { combine, TopicTree } from './topic-tree.js'
 
 /**
- * Where messages go: the subscription tree (with its route cache) and the
- * retained messages. Keeps the store in step for persistent sessions.
+ * Where messages go: the subscription tree (with its route cache and shared
+ * subscriptions) and the retained messages. Keeps the store in step for
+ * persistent sessions.
  */
 export class Router {
   readonly tree = new TopicTree<Session>()
@@ -26,8 +29,11 @@ export class Router {
     return this.retained.size
   }
 
-  /** Stores a retained message if it is one, then delivers the message to every matching subscriber. */
-  route(msg: Message, from: SessionLink | null): void {
+  /**
+   * Stores a retained message if it is one, then delivers the message to every matching
+   * subscriber. Returns how many there were (MQTT 5 acknowledges none with 0x10).
+   */
+  route(msg: Message, from: SessionLink | null): number {
     if (msg.retain) {
       // [MQTT-3.3.1-10] [MQTT-3.3.1-11] an empty retained message deletes, and is not stored
       if (msg.payload.length === 0) this.retained.set(msg.topic, null)
@@ -35,25 +41,89 @@ export class Router {
       // $SYS values are the broker's own, made afresh every interval: not worth a disk write
       if (!msg.topic.startsWith('$SYS/')) this.store.setRetained(msg)
     }
-    const deliveries = this.tree.match(msg.topic)
+    const route = this.tree.match(msg.topic)
+    const deliveries = route.deliveries
     for (let i = 0; i < deliveries.length; i++) {
       const d = deliveries[i]!
+      if (d.noLocal !== null && msg.origin === d.subscriber.clientId) {
+        // its own message: only its subscriptions without No Local count [MQTT-3.8.3-3]
+        const c = combine(d.noLocal, true)
+        if (c.qos < 0) continue
+        const q = c.qos as QoS
+        d.subscriber.deliver(
+          msg,
+          msg.qos < q ? msg.qos : q,
+          c.retainAsPublished && msg.retain,
+          from,
+          c.subIds,
+        )
+        continue
+      }
       // [MQTT-3.8.4-6] delivered at min(published QoS, granted QoS); RETAIN 0 [MQTT-3.3.1-9]
-      d.subscriber.deliver(msg, msg.qos < d.qos ? msg.qos : d.qos, false, from)
+      // [MQTT-3.3.1-12], or as published [MQTT-3.3.1-13]
+      d.subscriber.deliver(
+        msg,
+        msg.qos < d.qos ? msg.qos : d.qos,
+        d.retainAsPublished && msg.retain,
+        from,
+        d.subIds,
+      )
     }
+    let n = deliveries.length
+    const shared = route.shared
+    if (shared !== null) for (const g of shared) if (this.deliverShared(g, msg, from, null)) n++
+    return n
   }
 
-  /** Adds or replaces [MQTT-3.8.4-3] a subscription of `session`. */
-  subscribe(session: Session, filter: string, qos: QoS): void {
-    session.subscriptions.set(filter, qos)
-    this.tree.add(filter, session, qos)
-    session.store?.saveSubscription(session.clientId, filter, qos)
+  /** A message to a shared subscription goes to one of its members [MQTT-4.8.2]. */
+  private deliverShared(
+    group: SharedGroup<Session>,
+    msg: Message,
+    from: SessionLink | null,
+    except: Session | null,
+  ): boolean {
+    const m = group.pick(readiness, except)
+    if (m === null) return false
+    // [MQTT-4.8.2-3] at the member's own granted QoS
+    m.subscriber.deliver(
+      msg,
+      msg.qos < m.qos ? msg.qos : m.qos,
+      m.retainAsPublished && msg.retain,
+      from,
+      m.subIds,
+      group,
+    )
+    return true
   }
 
-  /** Sends the retained messages matching a new subscription, with RETAIN 1 [MQTT-3.3.1-6]. */
-  deliverRetained(session: Session, filter: string, granted: QoS): void {
+  /**
+   * Adds or replaces [MQTT-3.8.4-3] a subscription of `session` (the new options take
+   * effect); returns true when it existed (for Retain Handling 1 [MQTT-3.3.1-10]).
+   */
+  subscribe(session: Session, filter: string, sub: Sub): boolean {
+    const existed = session.subscriptions.has(filter)
+    session.subscriptions.set(filter, sub)
+    this.tree.add(filter, session, sub)
+    session.store?.saveSubscription(session.clientId, filter, sub)
+    return existed
+  }
+
+  /**
+   * Sends the retained messages matching a new subscription, with RETAIN 1 [MQTT-3.3.1-6]
+   * and its Subscription Identifier, as its Retain Handling says: 0 always [MQTT-3.3.1-9],
+   * 1 only when the subscription is new [MQTT-3.3.1-10], 2 never [MQTT-3.3.1-11]. A shared
+   * subscription gets none (MQTT 5 section 3.3.1.3: only a new non-shared subscription does).
+   */
+  deliverRetained(session: Session, filter: string, sub: Sub, existed: boolean): void {
+    if (parseShared(filter) !== null) return
+    let subIds: number[] | null = null
+    if (typeof sub !== 'number') {
+      if (sub.retainHandling === 2 || (sub.retainHandling === 1 && existed)) return
+      if (sub.subscriptionId !== 0) subIds = [sub.subscriptionId]
+    }
+    const granted = qosOf(sub)
     for (const msg of this.retained.match(filter)) {
-      session.deliver(msg, msg.qos < granted ? msg.qos : granted, true, null)
+      session.deliver(msg, msg.qos < granted ? msg.qos : granted, true, null, subIds)
     }
   }
 
@@ -65,9 +135,29 @@ export class Router {
     return true
   }
 
+  /**
+   * The connection of `session` ended. Messages of its shared subscriptions that it did
+   * not take (QoS 1 in flight, and any still queued) go to another member of their group,
+   * if there is one [MQTT-4.8.2] (the spec's SHOULD for a session that ends; it MAY be
+   * done as soon as the connection is lost, and that is what we do). QoS 2 in flight stays
+   * with it, to be completed if it returns [MQTT-4.8.2-4] and sent to no one else if its
+   * session ends first [MQTT-4.8.2-5].
+   */
+  memberLeft(session: Session): void {
+    const taken = session.takeShared((group) => group.hasOther(session))
+    for (const q of taken) this.deliverShared(q.group!, q.msg, null, session)
+  }
+
   /** Removes every subscription of a session that ends (the store forgets the session as a whole). */
   removeAll(session: Session): void {
+    this.memberLeft(session)
     for (const filter of session.subscriptions.keys()) this.tree.remove(filter, session)
     session.subscriptions.clear()
   }
+}
+
+/** See SharedGroup.pick: connected with room, connected, offline. */
+function readiness(s: Session): 0 | 1 | 2 {
+  if (s.link === null) return 0
+  return s.queued === 0 && s.outbound.hasRoom ? 2 : 1
 }

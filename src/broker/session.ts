@@ -1,4 +1,6 @@
 import type { QoS } from '../protocol/constants.js'
+import { encodePubrel } from '../protocol/encoder.js'
+import { restampPublish } from '../protocol/publish-template.js'
 import { Fifo } from '../session/fifo.js'
 import { InboundFlow } from '../session/inbound.js'
 import { type AckType, Await, OutboundFlow } from '../session/outbound.js'
@@ -6,6 +8,9 @@ import type { Store } from '../store/store.js'
 import { ConsumerWatch } from './consumer-watch.js'
 import type { Message } from './message.js'
 import type { Logger } from './options.js'
+import { convertPublish, type LinkOptions, V5Form } from './publish-form.js'
+import type { SharedGroup } from './shared.js'
+import type { Sub } from './subscription.js'
 
 /** What a session needs from the connection currently attached to it. */
 export interface SessionLink {
@@ -32,6 +37,8 @@ export interface Queued {
   seq: number
   /** MQTT 5: identifiers of the subscriptions that matched, sent with the message; null when none. */
   subIds: number[] | null
+  /** The shared subscription it came by: it goes to another member if this client leaves first. */
+  group?: SharedGroup<Session> | null | undefined
 }
 
 export interface SessionLimits {
@@ -49,6 +56,8 @@ export interface SessionCounters {
   messagesSent: number
   bytesSent: number
   dropped: number
+  /** Messages whose Message Expiry Interval passed before they could be sent [MQTT-3.3.2-5]. */
+  expired: number
 }
 
 /**
@@ -59,7 +68,8 @@ export interface SessionCounters {
 export class Session {
   readonly clientId: string
   clean: boolean
-  readonly subscriptions = new Map<string, QoS>()
+  /** Subscriptions by filter as subscribed (`$share/{group}/{filter}` for a shared one). */
+  readonly subscriptions = new Map<string, Sub>()
   /** In-flight QoS 1/2 deliveries; each entry's context is its store key (seq). */
   readonly outbound: OutboundFlow<number>
   readonly inbound: InboundFlow
@@ -78,10 +88,24 @@ export class Session {
   acked = 0
   /** Where a persistent session keeps its state; null for a clean session. */
   readonly store: Store | null
+  /** QoS 1 deliveries of shared subscriptions in flight, by packet id (see takeShared). */
+  private sharedInflight: Map<number, Queued> | null = null
   /** Next store key of a message for this client. */
   nextSeq = 1
   /** When the last connection of a persistent session ended (ms since epoch); 0 while connected. */
   disconnectedAt = 0
+  /** MQTT 5 Topic Aliases the client set on its current connection [MQTT-3.3.2-7]; null until one is. */
+  inAliases: Map<number, string> | null = null
+  /** How PUBLISHes are encoded for the current connection: null for 3.1.1 (the template's v3 forms). */
+  private form: V5Form | null = null
+  /** True when the PUBLISH bytes kept in `outbound` for a re-send are in the MQTT 5 form. */
+  private trackedV5 = false
+  /** In-flight messages read from the store, by packet id: encoded for the first connection. */
+  private restored: Map<number, Queued> | null = null
+  /** In-flight PUBLISHes not yet re-sent on this connection: its Receive Maximum was full [MQTT-3.3.4-7]. */
+  private resendLater: number[] | null = null
+  /** The bytes to keep for a re-send of the message `bytes12` encoded last (no topic alias). */
+  private tracked: Buffer | null = null
 
   constructor(
     clientId: string,
@@ -122,7 +146,13 @@ export class Session {
     retain: boolean,
     from: SessionLink | null,
     subIds: number[] | null = null,
+    group: SharedGroup<Session> | null = null,
   ): void {
+    // a retained message, or one read back from the store, may have expired [MQTT-3.3.2-5]
+    if (msg.expiresAt !== 0 && msg.expiresAt <= Date.now()) {
+      this.counters.expired++
+      return
+    }
     const link = this.link
     if (link === null) {
       // Offline persistent session: QoS 1/2 is queued, up to the limit [MQTT-3.1.2-5].
@@ -131,7 +161,7 @@ export class Session {
         this.drop(qos, 'the queue of an offline client is full (maxQueuedMessages)')
         return
       }
-      this.push(msg.own(), qos, retain, subIds)
+      this.push(msg.own(), qos, retain, subIds, group)
       return
     }
     if (this.queued === 0) {
@@ -143,6 +173,7 @@ export class Session {
           return
         }
         const bytes = this.bytes0(msg, retain, subIds)
+        if (bytes === null) return
         this.write(link, bytes)
         // Past the soft limit the publisher is slowed (not read) instead of letting
         // QoS 0 pile up here; only a subscriber beyond the hard limit, or a stuck one
@@ -153,7 +184,7 @@ export class Session {
       // a client that acknowledges without reading must not make its output grow: past the
       // soft limit QoS 1/2 waits in the queue, which is bounded, until the socket takes it
       if (this.outbound.hasRoom && link.outputBacklog <= this.limits.maxOutputBuffer >>> 2) {
-        this.sendQos12(link, msg, qos, retain, subIds)
+        this.sendQos12(link, msg, qos, retain, subIds, group)
         return
       }
     }
@@ -163,7 +194,7 @@ export class Session {
       this.drop(qos, 'the queue of a slow subscriber is full (maxQueuedMessages)')
       return
     }
-    this.push(msg.own(), qos, retain, subIds)
+    this.push(msg.own(), qos, retain, subIds, group)
     if (
       qos > 0 &&
       (this.queued >= this.limits.maxQueuedMessages || link.outputBacklog > this.limits.maxOutputBuffer >>> 2)
@@ -171,14 +202,25 @@ export class Session {
       this.backedUp(from)
   }
 
-  /** A PUBACK, PUBREC or PUBCOMP from the client. */
-  ack(type: AckType, packetId: number): void {
+  /** A PUBACK, PUBREC or PUBCOMP from the client, with its MQTT 5 reason code. */
+  ack(type: AckType, packetId: number, reasonCode = 0): void {
     const link = this.link
+    if (type === 'pubrec' && reasonCode >= 0x80) {
+      // A PUBREC refusing the message ends the flow: no PUBREL follows [MQTT-4.3.3-4] and its
+      // id is free again. OutboundFlow ends a flow on PUBCOMP: this one is moved there.
+      const e = this.outbound.get(packetId)
+      if (e !== undefined && e.awaiting === Await.Pubrec) {
+        e.awaiting = Await.Pubcomp
+        type = 'pubcomp'
+      }
+    }
     const done = this.outbound.ack(type, packetId, link ? (pubrel) => this.write(link, pubrel) : undefined)
     const store = this.store
     if (done !== null) {
       this.acked++
+      this.sharedInflight?.delete(packetId)
       if (store !== null) store.deleteDelivery(this.clientId, done.ctx)
+      if (this.resendLater !== null && link !== null) this.resendMore(link)
       this.pump()
     } else if (type === 'pubrec' && store !== null) {
       // only a QoS 2 flow moves on to PUBREL; a PUBREC for a QoS 1 PUBLISH changes nothing
@@ -188,16 +230,77 @@ export class Session {
     }
   }
 
-  /** A connection takes this session: re-send what is in flight, then what is queued. */
-  attach(link: SessionLink): void {
+  /**
+   * A connection takes this session: re-send what is in flight, then what is queued, in
+   * the form of that connection's protocol version (`connect`: its CONNECT; none: 3.1.1).
+   */
+  attach(link: SessionLink, connect: LinkOptions | null = null): void {
     this.link = link
-    for (const bytes of this.outbound.resendAll()) this.write(link, bytes)
+    const v5 = connect !== null && connect.protocolVersion === 5
+    this.form = v5 ? new V5Form(connect.properties) : null
+    this.inAliases = null // aliases are per connection [MQTT-3.3.2-7]
+    // [MQTT-3.3.4-7] never more unacknowledged QoS 1/2 PUBLISHes than the client's Receive Maximum
+    const max = this.limits.maxInflight
+    const receive = v5 ? (connect.properties?.receiveMaximum ?? 65_535) : 65_535
+    this.outbound.maxInflight = receive < max ? receive : max
+    this.resendInflight(link, v5)
     this.pump()
+  }
+
+  /**
+   * Re-sends in order what was in flight [MQTT-4.4.0-1]: PUBLISH with DUP set [MQTT-3.3.1-1] in
+   * this connection's form, PUBREL as it was; PUBLISHes past the Receive Maximum wait for acks.
+   */
+  private resendInflight(link: SessionLink, v5: boolean): void {
+    const outbound = this.outbound
+    const restored = this.restored
+    this.restored = null
+    const convert = v5 !== this.trackedV5
+    this.trackedV5 = v5
+    this.resendLater = null
+    let n = 0
+    for (const e of outbound.entries()) {
+      if (e.awaiting !== Await.Pubcomp) {
+        const q = restored?.get(e.packetId)
+        if (q !== undefined) {
+          if (this.bytes12(q.msg, q.qos, e.packetId, q.retain, q.subIds, true) === null) {
+            // too large for this client: as if sent and acknowledged [MQTT-3.1.2-25]
+            e.awaiting = Await.Pubcomp
+            outbound.ack('pubcomp', e.packetId)
+            this.store?.deleteDelivery(this.clientId, e.ctx)
+            continue
+          }
+          e.bytes = this.tracked!
+        } else if (convert) e.bytes = convertPublish(e.bytes, v5)
+        if (n >= outbound.maxInflight) {
+          ;(this.resendLater ??= []).push(e.packetId)
+          continue
+        }
+        restampPublish(e.bytes, true)
+      }
+      n++
+      this.write(link, e.bytes)
+    }
+  }
+
+  /** Acknowledgements made room: re-sends in-flight PUBLISHes that waited for it. */
+  private resendMore(link: SessionLink): void {
+    const later = this.resendLater!
+    const outbound = this.outbound
+    while (later.length > 0 && outbound.size - later.length < outbound.maxInflight) {
+      const e = outbound.get(later.shift()!)
+      if (e === undefined) continue
+      restampPublish(e.bytes, true)
+      this.write(link, e.bytes)
+    }
+    if (later.length === 0) this.resendLater = null
   }
 
   /** The connection is gone. Publishers blocked on this session may go on. */
   detach(): void {
     this.link = null
+    this.form = null
+    this.resendLater = null
     this.watch.stop()
     this.releaseBlocked()
   }
@@ -210,11 +313,20 @@ export class Session {
     const queue = this.queue
     for (let q = queue.peek(); q !== undefined; q = queue.peek()) {
       if (link.outputBacklog > soft) break // the socket takes the rest when it drains (see drained)
+      const expiresAt = q.msg.expiresAt
+      if (expiresAt !== 0 && expiresAt <= Date.now()) {
+        // [MQTT-3.3.2-5] expired while it waited: deleted, not sent
+        queue.shift()
+        this.counters.expired++
+        if (q.seq !== 0) this.store?.deleteDelivery(this.clientId, q.seq)
+        continue
+      }
       if (q.qos > 0) {
         if (!this.outbound.hasRoom) break
         this.sendQueued(link, q)
       } else {
-        this.write(link, this.bytes0(q.msg, q.retain, q.subIds))
+        const bytes = this.bytes0(q.msg, q.retain, q.subIds)
+        if (bytes !== null) this.write(link, bytes)
       }
       queue.shift()
     }
@@ -223,6 +335,9 @@ export class Session {
 
   /** Forgets everything: a clean session ends, or a new clean session replaces this one. */
   discard(): void {
+    this.sharedInflight = null
+    this.restored = null
+    this.resendLater = null
     this.outbound.clear()
     this.inbound.clear()
     this.queue.drain()
@@ -230,10 +345,57 @@ export class Session {
     this.releaseBlocked()
   }
 
+  /**
+   * (Router) This client left: takes back the messages of its shared subscriptions that
+   * it has not taken, for `moveOn` groups (those with another member): QoS 1 in flight
+   * and whatever is queued, in order. QoS 2 in flight stays [MQTT-4.8.2-4] [MQTT-4.8.2-5].
+   */
+  takeShared(moveOn: (group: SharedGroup<Session>) => boolean): Queued[] {
+    const out: Queued[] = []
+    const store = this.store
+    const inflight = this.sharedInflight
+    if (inflight !== null) {
+      for (const [id, q] of inflight) {
+        if (!moveOn(q.group!)) continue
+        this.outbound.ack('puback', id) // forgets the flow: it is no longer this client's
+        inflight.delete(id)
+        if (store !== null && q.seq !== 0) store.deleteDelivery(this.clientId, q.seq)
+        out.push(q)
+      }
+    }
+    if (this.queued > 0) {
+      this.queue.retain((q) => {
+        if (q.group == null || !moveOn(q.group)) return true
+        if (store !== null && q.seq !== 0) store.deleteDelivery(this.clientId, q.seq)
+        out.push(q)
+        return false
+      })
+    }
+    return out
+  }
+
   /** Puts back a queued message read from the store at start. */
   restoreQueued(q: Queued): void {
     this.queue.push(q)
     if (q.seq >= this.nextSeq) this.nextSeq = q.seq + 1
+  }
+
+  /**
+   * Puts back a message that was in flight before a restart, with its packet id, so that a
+   * QoS 2 flow stays exactly once [MQTT-4.3.3]. Past PUBREC only its PUBREL is re-sent; a
+   * PUBLISH is encoded when a connection attaches, in that connection's form.
+   */
+  restoreInflight(q: Queued, packetId: number, released: boolean): void {
+    if (q.seq >= this.nextSeq) this.nextSeq = q.seq + 1
+    const qos = q.qos as 1 | 2
+    this.outbound.restore({
+      packetId,
+      qos,
+      awaiting: released ? Await.Pubcomp : qos === 1 ? Await.Puback : Await.Pubrec,
+      bytes: released ? encodePubrel(packetId) : q.msg.tpl.qos12(qos, packetId, true, q.retain),
+      ctx: q.seq,
+    })
+    if (!released) (this.restored ??= new Map()).set(packetId, q)
   }
 
   /** Counts a dropped message; logs the first of each run of drops, not every one. */
@@ -248,7 +410,13 @@ export class Session {
     }
   }
 
-  private push(msg: Message, qos: QoS, retain: boolean, subIds: number[] | null): void {
+  private push(
+    msg: Message,
+    qos: QoS,
+    retain: boolean,
+    subIds: number[] | null,
+    group: SharedGroup<Session> | null,
+  ): void {
     let seq = 0
     const store = this.store
     if (store !== null && qos > 0) {
@@ -261,19 +429,52 @@ export class Session {
         retain,
         packetId: 0,
         released: false,
+        properties: msg.properties,
+        expiresAt: msg.expiresAt,
+        subIds,
       })
     }
-    this.queue.push({ msg, qos, retain, seq, subIds })
+    this.queue.push({ msg, qos, retain, seq, subIds, group })
   }
 
-  /** The QoS 0 bytes of a message for this client (its protocol version's form). */
-  private bytes0(msg: Message, retain: boolean, _subIds: number[] | null): Buffer {
-    return msg.tpl.qos0(retain)
+  /**
+   * The QoS 0 bytes of a message for this client, in its protocol version's form (3.1.1: the
+   * properties are dropped); null when larger than its Maximum Packet Size: dropped, counted.
+   */
+  private bytes0(msg: Message, retain: boolean, subIds: number[] | null): Buffer | null {
+    const form = this.form
+    if (form === null) return msg.tpl.qos0(retain)
+    const bytes = form.qos0(msg, retain, subIds)
+    if (bytes === null) this.tooLarge(0)
+    return bytes
   }
 
-  /** The QoS 1/2 bytes of a message for this client (its protocol version's form). */
-  private bytes12(msg: Message, qos: QoS, id: number, retain: boolean, _subIds: number[] | null): Buffer {
-    return msg.tpl.qos12(qos, id, false, retain)
+  /**
+   * The QoS 1/2 bytes of a message for this client, in its protocol version's form; `tracked`
+   * (the bytes to keep for a re-send) is then set. Null when larger than the client's Maximum
+   * Packet Size [MQTT-3.1.2-25]: counted as dropped, and treated as sent (the caller forgets it).
+   */
+  private bytes12(
+    msg: Message,
+    qos: QoS,
+    id: number,
+    retain: boolean,
+    subIds: number[] | null,
+    resend = false,
+  ): Buffer | null {
+    const form = this.form
+    if (form === null) return (this.tracked = msg.tpl.qos12(qos, id, resend, retain))
+    const bytes = form.qos12(msg, qos, id, retain, subIds, !resend)
+    if (bytes === null) {
+      this.tooLarge(qos)
+      return null
+    }
+    this.tracked = form.tracked!
+    return bytes
+  }
+
+  private tooLarge(qos: QoS): void {
+    this.drop(qos, "a message is larger than the client's Maximum Packet Size")
   }
 
   /** First delivery of a message that was not queued. DUP 0 [MQTT-3.3.1-3]. */
@@ -283,12 +484,16 @@ export class Session {
     qos: QoS,
     retain: boolean,
     subIds: number[] | null,
+    group: SharedGroup<Session> | null,
   ): void {
     const store = this.store
     // The store keeps the message: own it before building its template (own() drops a built one).
-    if (store !== null) msg.own()
+    // So does a shared QoS 1 delivery, to go to another member if this client leaves.
+    const keep = group !== null && qos === 1
+    if (store !== null || keep) msg.own()
     const id = this.outbound.allocateId()
     const bytes = this.bytes12(msg, qos, id, retain, subIds)
+    if (bytes === null) return // too large for this client: as if sent and acknowledged
     let seq = 0
     if (store !== null) {
       seq = this.nextSeq++
@@ -300,10 +505,14 @@ export class Session {
         retain,
         packetId: id,
         released: false,
+        properties: msg.properties,
+        expiresAt: msg.expiresAt,
+        subIds,
       })
     }
     // The entry keeps the encoded bytes, not the message: nothing else pins the read buffer.
-    this.outbound.track(id, qos as 1 | 2, bytes, seq)
+    this.outbound.track(id, qos as 1 | 2, this.tracked!, seq)
+    if (keep) this.trackShared(id, { msg, qos, retain, seq, subIds, group })
     this.write(link, bytes)
   }
 
@@ -311,11 +520,22 @@ export class Session {
   private sendQueued(link: SessionLink, q: Queued): void {
     const id = this.outbound.allocateId()
     const bytes = this.bytes12(q.msg, q.qos, id, q.retain, q.subIds)
+    if (bytes === null) {
+      // too large for this client: as if sent and acknowledged [MQTT-3.1.2-25]
+      if (q.seq !== 0) this.store?.deleteDelivery(this.clientId, q.seq)
+      return
+    }
     // Its packet id is kept so that after a restart it is re-sent as it was: in order, before the
     // queue [MQTT-4.6.0-1], with the same id [MQTT-4.4.0-1] (for QoS 2, exactly once).
     if (this.store !== null) this.store.updateDelivery(this.clientId, q.seq, id, false)
-    this.outbound.track(id, q.qos as 1 | 2, bytes, q.seq)
+    this.outbound.track(id, q.qos as 1 | 2, this.tracked!, q.seq)
+    if (q.group != null && q.qos === 1) this.trackShared(id, q)
     this.write(link, bytes)
+  }
+
+  private trackShared(packetId: number, q: Queued): void {
+    this.sharedInflight ??= new Map()
+    this.sharedInflight.set(packetId, q)
   }
 
   private write(link: SessionLink, bytes: Buffer): void {

@@ -66,6 +66,7 @@ export class Sessions {
       this.drop(s)
       return
     }
+    this.router.memberLeft(s) // its shared subscriptions' messages go to other members
     s.disconnectedAt = Date.now()
     s.store?.saveSession(s.clientId, s.disconnectedAt)
   }

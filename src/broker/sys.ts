@@ -32,6 +32,7 @@ export function sysValues(b: SysSource): [string, string][] {
     ['$SYS/broker/publish/messages/received', String(s.publishReceived)],
     ['$SYS/broker/publish/messages/sent', String(s.messagesSent)],
     ['$SYS/broker/publish/messages/dropped', String(s.dropped)],
+    ['$SYS/broker/publish/messages/expired', String(s.expired)],
     ['$SYS/broker/bytes/received', String(s.bytesReceived)],
     ['$SYS/broker/bytes/sent', String(s.bytesSent)],
     ['$SYS/broker/subscriptions/count', String(b.subscriptionCount)],

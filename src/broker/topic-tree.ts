@@ -1,28 +1,59 @@
 import type { QoS } from '../protocol/constants.js'
 import { RouteCache } from './route-cache.js'
+import { SharedGroup } from './shared.js'
+import { parseShared, type Sub } from './subscription.js'
 
 /**
  * Subscriptions in a trie keyed by topic level, with '+' and '#' as ordinary
- * child keys, plus a bounded cache of topic -> matching subscribers that is
- * dropped whenever a subscription changes. Routing a message to a topic seen
- * recently is one Map lookup. Nothing here recurses: a topic's depth is the
- * network's to choose.
+ * child keys, plus a bounded cache of topic -> route that is dropped whenever a
+ * subscription changes. Routing a message to a topic seen recently is one Map
+ * lookup. Nothing here recurses: a topic's depth is the network's to choose.
+ *
+ * A shared subscription `$share/{group}/{filter}` lives at the node of its filter,
+ * apart from the ordinary subscriptions there: a client subscribed both to `a/b`
+ * and to `$share/g/a/b` holds two subscriptions, each delivering its own copy, and
+ * removing one leaves the other (Mosquitto's CVE-2024-8376 came from mixing them).
  */
 
 export interface Delivery<S> {
   subscriber: S
-  /** Highest QoS granted among the subscriber's filters that match. */
+  /** Highest QoS among the subscriber's matching subscriptions [MQTT-3.3.4-2]. */
   qos: QoS
+  /** Some matching subscription has Retain As Published [MQTT-3.3.1-13]. */
+  retainAsPublished: boolean
+  /** Subscription Identifiers of the matching subscriptions [MQTT-3.3.4-3]; null when none. */
+  subIds: number[] | null
+  /**
+   * Every matching subscription, kept only when one of them has No Local: a message the
+   * subscriber published itself then goes by the others alone [MQTT-3.8.3-3]. Else null.
+   */
+  noLocal: Sub[] | null
+}
+
+/** Where a message to one topic goes: ordinary subscribers, and shared subscriptions. */
+export interface Route<S> {
+  deliveries: Delivery<S>[]
+  /** Shared subscriptions that match, each giving the message to one member; null when none. */
+  shared: SharedGroup<S>[] | null
 }
 
 class Node<S> {
   readonly children = new Map<string, Node<S>>()
-  readonly subs = new Map<S, QoS>()
+  readonly subs = new Map<S, Sub>()
+  /** Shared subscriptions to this node's filter, by ShareName; null while there is none. */
+  shared: Map<string, SharedGroup<S>> | null = null
+
+  get empty(): boolean {
+    return this.subs.size === 0 && this.children.size === 0 && this.shared === null
+  }
 }
+
+/** What the walk gathers: each subscriber's matching subscriptions (one, or several that overlap). */
+type Found<S> = Map<S, Sub | Sub[]>
 
 export class TopicTree<S> {
   private readonly root = new Node<S>()
-  private readonly cache = new RouteCache<Delivery<S>[]>()
+  private readonly cache = new RouteCache<Route<S>>()
   private count = 0
 
   /** Number of (subscriber, filter) pairs. */
@@ -45,10 +76,15 @@ export class TopicTree<S> {
     this.cache.age()
   }
 
-  /** Adds or replaces a subscription; returns true when it is new. */
-  add(filter: string, subscriber: S, qos: QoS): boolean {
+  /**
+   * Adds or replaces [MQTT-3.8.4-3] the subscription of `subscriber` to `filter` (a valid
+   * filter, `$share/...` included); returns true when it is new.
+   */
+  add(filter: string, subscriber: S, sub: Sub): boolean {
+    const shared = parseShared(filter)
+    const share = typeof shared === 'object' ? shared : null
     let node = this.root
-    for (const level of filter.split('/')) {
+    for (const level of (share === null ? filter : share.filter).split('/')) {
       let next = node.children.get(level)
       if (next === undefined) {
         next = new Node<S>()
@@ -56,8 +92,19 @@ export class TopicTree<S> {
       }
       node = next
     }
-    const isNew = !node.subs.has(subscriber)
-    node.subs.set(subscriber, qos)
+    let isNew: boolean
+    if (share === null) {
+      isNew = !node.subs.has(subscriber)
+      node.subs.set(subscriber, sub)
+    } else {
+      node.shared ??= new Map()
+      let group = node.shared.get(share.group)
+      if (group === undefined) {
+        group = new SharedGroup<S>(filter)
+        node.shared.set(share.group, group)
+      }
+      isNew = group.set(subscriber, sub)
+    }
     if (isNew) this.count++
     this.dropCache()
     return isNew
@@ -65,8 +112,10 @@ export class TopicTree<S> {
 
   /** Removes a subscription; returns true when there was one. */
   remove(filter: string, subscriber: S): boolean {
+    const shared = parseShared(filter)
+    const share = typeof shared === 'object' ? shared : null
     const path: Node<S>[] = [this.root]
-    const levels = filter.split('/')
+    const levels = (share === null ? filter : share.filter).split('/')
     let node = this.root
     for (const level of levels) {
       const next = node.children.get(level)
@@ -74,28 +123,41 @@ export class TopicTree<S> {
       path.push(next)
       node = next
     }
-    if (!node.subs.delete(subscriber)) return false
+    if (share === null) {
+      if (!node.subs.delete(subscriber)) return false
+    } else {
+      const group = node.shared?.get(share.group)
+      if (group === undefined || !group.delete(subscriber)) return false
+      if (group.size === 0) {
+        node.shared!.delete(share.group)
+        if (node.shared!.size === 0) node.shared = null
+      }
+    }
     this.count--
     this.dropCache()
     // prune empty branches
     for (let i = levels.length; i > 0; i--) {
-      const n = path[i]!
-      if (n.subs.size > 0 || n.children.size > 0) break
+      if (!path[i]!.empty) break
       path[i - 1]!.children.delete(levels[i - 1]!)
     }
     return true
   }
 
-  /** Subscribers matching a topic name, one entry each, at the highest QoS granted. */
-  match(topic: string): Delivery<S>[] {
+  /**
+   * Where a message to `topic` goes: each matching subscriber once, its overlapping
+   * subscriptions combined (see Delivery), and the shared subscriptions that match.
+   */
+  match(topic: string): Route<S> {
     const hit = this.cache.get(topic)
     if (hit !== undefined) return hit
-    const found = new Map<S, QoS>()
-    this.walk(topic.split('/'), found, topic.charCodeAt(0) === 0x24)
-    const result: Delivery<S>[] = []
-    for (const [subscriber, qos] of found) result.push({ subscriber, qos })
-    this.cache.set(topic, result)
-    return result
+    const found: Found<S> = new Map()
+    const groups: SharedGroup<S>[] = []
+    this.walk(topic.split('/'), found, groups, topic.charCodeAt(0) === 0x24)
+    const deliveries: Delivery<S>[] = []
+    for (const [subscriber, subs] of found) deliveries.push(delivery(subscriber, subs))
+    const route: Route<S> = { deliveries, shared: groups.length > 0 ? groups : null }
+    this.cache.set(topic, route)
+    return route
   }
 
   private dropCache(): void {
@@ -103,7 +165,7 @@ export class TopicTree<S> {
   }
 
   /** Every node whose filter matches `levels`, with an explicit stack of (node, level). */
-  private walk(levels: string[], found: Map<S, QoS>, dollar: boolean): void {
+  private walk(levels: string[], found: Found<S>, groups: SharedGroup<S>[], dollar: boolean): void {
     const nodes: Node<S>[] = [this.root]
     const depths: number[] = [0]
     while (nodes.length > 0) {
@@ -113,10 +175,10 @@ export class TopicTree<S> {
       const noWild = dollar && i === 0
       if (!noWild) {
         const hash = node.children.get('#')
-        if (hash !== undefined) collect(hash.subs, found) // '#' also matches the parent level [MQTT-4.7.1-2]
+        if (hash !== undefined) collect(hash, found, groups) // '#' also matches the parent level [MQTT-4.7.1-2]
       }
       if (i === levels.length) {
-        collect(node.subs, found)
+        collect(node, found, groups)
         continue
       }
       // pushed exact first so that '+' is visited first, as a recursive walk would
@@ -136,9 +198,54 @@ export class TopicTree<S> {
   }
 }
 
-function collect<S>(subs: Map<S, QoS>, found: Map<S, QoS>): void {
-  for (const [s, q] of subs) {
+function collect<S>(node: Node<S>, found: Found<S>, groups: SharedGroup<S>[]): void {
+  for (const [s, sub] of node.subs) {
     const prev = found.get(s)
-    if (prev === undefined || q > prev) found.set(s, q)
+    if (prev === undefined) found.set(s, sub)
+    else if (Array.isArray(prev)) prev.push(sub)
+    else found.set(s, [prev, sub])
   }
+  if (node.shared !== null) for (const g of node.shared.values()) groups.push(g)
+}
+
+/** One subscriber's matching subscriptions, combined into one delivery. */
+function delivery<S>(subscriber: S, found: Sub | Sub[]): Delivery<S> {
+  if (typeof found === 'number') {
+    return { subscriber, qos: found, retainAsPublished: false, subIds: null, noLocal: null }
+  }
+  const subs = Array.isArray(found) ? found : [found]
+  const c = combine(subs, false)
+  return {
+    subscriber,
+    qos: c.qos as QoS,
+    retainAsPublished: c.retainAsPublished,
+    subIds: c.subIds,
+    noLocal: subs.some((x) => typeof x !== 'number' && x.noLocal) ? subs : null,
+  }
+}
+
+/**
+ * Overlapping subscriptions of one client, as the one message it gets: at the highest
+ * QoS [MQTT-3.3.4-2], with every Subscription Identifier [MQTT-3.3.4-3] [MQTT-3.3.4-4],
+ * RETAIN as published if any asks for it. `ownMessage`: the publisher is this client,
+ * so No Local subscriptions do not count [MQTT-3.8.3-3]; qos is -1 when none is left.
+ */
+export function combine(
+  subs: readonly Sub[],
+  ownMessage: boolean,
+): { qos: QoS | -1; retainAsPublished: boolean; subIds: number[] | null } {
+  let qos: QoS | -1 = -1
+  let retainAsPublished = false
+  let subIds: number[] | null = null
+  for (const x of subs) {
+    if (typeof x === 'number') {
+      if (x > qos) qos = x
+      continue
+    }
+    if (ownMessage && x.noLocal) continue
+    if (x.qos > qos) qos = x.qos
+    if (x.retainAsPublished) retainAsPublished = true
+    if (x.subscriptionId !== 0) (subIds ??= []).push(x.subscriptionId)
+  }
+  return { qos, retainAsPublished, subIds }
 }

@@ -69,6 +69,7 @@ const BROKER_KEYS: { [K in keyof Required<FileBrokerOptions>]: KeySpec } = {
   stuckConsumerWindow: int(1, TIMER_MAX, 'ms a subscriber that cannot keep up may slow its publishers'),
   maxOutputBuffer: int(65_536, NO_MAX, 'bytes of unsent QoS 0 data per connection'),
   sessionExpiry: int(0, NO_MAX, 'seconds an absent persistent session is kept; 0: forever'),
+  topicAliasMaximum: int(0, 65_535, 'MQTT 5 topic aliases a client may set per connection'),
 }
 
 const OTHER_KEYS: Record<string, KeySpec> = {

@@ -68,7 +68,8 @@ export class InboundAliases {
     const props = p.properties
     const alias = props?.topicAlias
     if (props === undefined || alias === undefined) {
-      if (p.topic === '') throw reasonError(ReasonCode.PROTOCOL_ERROR, 'a PUBLISH with no topic and no alias', 'MQTT-3.3.2-1')
+      if (p.topic === '')
+        throw reasonError(ReasonCode.PROTOCOL_ERROR, 'a PUBLISH with no topic and no alias', 'MQTT-3.3.2-1')
       return
     }
     if (alias === 0 || alias > this.max) {
@@ -81,7 +82,11 @@ export class InboundAliases {
     if (p.topic === '') {
       const topic = this.topics[alias]
       if (topic === undefined) {
-        throw reasonError(ReasonCode.PROTOCOL_ERROR, `topic alias ${alias} was never set on this connection`, 'MQTT-3.3.2-7')
+        throw reasonError(
+          ReasonCode.PROTOCOL_ERROR,
+          `topic alias ${alias} was never set on this connection`,
+          'MQTT-3.3.2-7',
+        )
       }
       p.topic = topic
     } else {

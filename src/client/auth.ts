@@ -61,7 +61,11 @@ export class AuthExchange {
       })
       return
     }
-    throw reasonError(ReasonCode.PROTOCOL_ERROR, `unexpected AUTH reason code 0x${rc.toString(16)}`, 'MQTT-3.15.2-1')
+    throw reasonError(
+      ReasonCode.PROTOCOL_ERROR,
+      `unexpected AUTH reason code 0x${rc.toString(16)}`,
+      'MQTT-3.15.2-1',
+    )
   }
 
   /** CONNACK 0: the broker's final data must verify before the client goes online. */
@@ -105,7 +109,10 @@ export class AuthExchange {
         await step()
       } catch (err) {
         if (gen !== this.host.generation) return
-        const e = err instanceof AuthError ? err : new AuthError('the auth handler refused the exchange', undefined, err)
+        const e =
+          err instanceof AuthError
+            ? err
+            : new AuthError('the auth handler refused the exchange', undefined, err)
         this.abort(e)
         this.host.fail(e, gen)
       }

@@ -1,22 +1,21 @@
 import { EventEmitter } from 'node:events'
-import { ConfigError, PetrelError } from '../errors.js'
+import { PetrelError } from '../errors.js'
 import { PacketType, PROTOCOL_V5, type QoS, ReasonCode } from '../protocol/constants.js'
 import { encode } from '../protocol/encoder.js'
-import type {
-  ConnackPacket,
-  ConnackProperties,
-  DisconnectPacket,
-  DisconnectProperties,
-  Packet,
-  PublishPacket,
-  PublishProperties,
-  SubscribeProperties,
-  Subscription,
-  UserProperties,
-} from '../protocol/packets.js'
+import type { ConnackPacket, Packet, PublishPacket, PublishProperties } from '../protocol/packets.js'
 import { isValidTopicFilter, isValidTopicName } from '../protocol/topic.js'
 import { reasonError } from './aliases.js'
+import type {
+  ClientEvents,
+  ConnackInfo,
+  EndOptions,
+  PublishOptions,
+  RespondOptions,
+  SubscribeOptions,
+  UnsubscribeOptions,
+} from './api.js'
 import { AuthExchange } from './auth.js'
+import { checkPublishProperties, disconnectPacket, invalidQoS, needsV5, subscribeArgs } from './checks.js'
 import {
   AuthError,
   ClientEndedError,
@@ -24,7 +23,6 @@ import {
   InvalidTopicError,
   PublishTimeoutError,
   ServerDisconnectError,
-  ServerLimitError,
 } from './errors.js'
 import { Inbox, type Message } from './inbox.js'
 import { type Effect, Lifecycle, type LifecycleInput, type LifecycleState } from './lifecycle.js'
@@ -43,95 +41,16 @@ import { serverLimits } from './server-limits.js'
 import { ClientSession, type SessionHost } from './session.js'
 import { Writer } from './writer.js'
 
-/** Typed client events. */
-export interface ClientEvents {
-  /**
-   * The broker accepted a connection (the first one too, before `connect()` resolves).
-   * 3.1.1: `{ sessionPresent }`; MQTT 5: the whole ConnackInfo.
-   */
-  connect: [connack: { sessionPresent: boolean } | ConnackInfo]
-  /** MQTT 5: the broker sent DISCONNECT; 'offline' (or 'close') follows with a ServerDisconnectError. */
-  disconnect: [info: DisconnectInfo]
-  /**
-   * MQTT 5 server redirection [MQTT-4.11]: a CONNACK or DISCONNECT with 0x9C Use another
-   * server or 0x9D Server moved named this Server Reference. The client does not follow it.
-   */
-  redirect: [serverReference: string, reasonCode: number]
-  /** A reconnect attempt starts. */
-  reconnect: [attempt: number]
-  /** A live connection was lost; reconnecting follows when enabled. */
-  offline: [error: Error]
-  /** The client stopped for good: `end()`, or `error` when it gave up. */
-  close: [error: Error | undefined]
-  /** Emitted only while listened to: failed reconnect attempts, errors thrown by 'message' listeners. */
-  error: [error: Error]
-  message: [topic: string, payload: Buffer, packet: PublishPacket]
-}
-
-/** The broker's CONNACK of the current (or last) connection. */
-export interface ConnackInfo {
-  sessionPresent: boolean
-  /** 0: accepted. */
-  reasonCode: number
-  /** MQTT 5: what the broker said it allows (maximumQoS, receiveMaximum, topicAliasMaximum, ...). */
-  properties: ConnackProperties
-}
-
-/** MQTT 5: a DISCONNECT from the broker. */
-export interface DisconnectInfo {
-  reasonCode: number
-  properties: DisconnectProperties
-}
-
-export interface PublishOptions {
-  qos?: QoS
-  retain?: boolean
-  /** Milliseconds; overrides the client's `publishTimeout`. */
-  timeout?: number
-  /**
-   * MQTT 5: payloadFormatIndicator, messageExpiryInterval, contentType, responseTopic,
-   * correlationData, userProperties. Topic aliases are the client's to assign (`topicAliases`).
-   */
-  properties?: PublishProperties
-}
-
-export interface SubscribeOptions {
-  /** QoS asked for each filter given as a string. Default 0. */
-  qos?: QoS
-  /** MQTT 5: not sent back this client's own messages. */
-  noLocal?: boolean
-  /** MQTT 5: forwarded messages keep the RETAIN flag they were published with. */
-  retainAsPublished?: boolean
-  /** MQTT 5: 0 retained messages at subscribe (default), 1 only for a new subscription, 2 never. */
-  retainHandling?: 0 | 1 | 2
-  /** MQTT 5: 1..268435455, given back on every message this subscription matches. */
-  subscriptionIdentifier?: number
-  /** MQTT 5: user properties of the SUBSCRIBE. */
-  userProperties?: UserProperties
-}
-
-export interface UnsubscribeOptions {
-  /** MQTT 5: user properties of the UNSUBSCRIBE. */
-  userProperties?: UserProperties
-}
-
-export interface EndOptions {
-  /** Drop the connection at once, without DISCONNECT (the broker then publishes the will). */
-  force?: boolean
-  /** MQTT 5: the DISCONNECT reason; 0x04 asks the broker to publish the will. Default 0x00. */
-  reasonCode?: number
-  /** MQTT 5: a new Session Expiry Interval (not from 0 to non-zero [MQTT-3.14.2-2]). */
-  sessionExpiryInterval?: number
-  reasonString?: string
-  userProperties?: UserProperties
-}
-
-export interface RespondOptions {
-  /** Default: the QoS of the request. */
-  qos?: QoS
-  /** Further properties of the reply (its Correlation Data is the request's). */
-  properties?: PublishProperties
-}
+export type {
+  ClientEvents,
+  ConnackInfo,
+  DisconnectInfo,
+  EndOptions,
+  PublishOptions,
+  RespondOptions,
+  SubscribeOptions,
+  UnsubscribeOptions,
+} from './api.js'
 
 /**
  * An MQTT 3.1.1 or 5.0 client. Made by `connect()`; it reconnects by itself until
@@ -259,12 +178,12 @@ export class Client extends EventEmitter<ClientEvents> {
   publish(topic: string, payload: Payload, options: PublishOptions = {}): Promise<PublishResult> {
     const qos = options.qos ?? 0
     if (qos !== 0 && qos !== 1 && qos !== 2) {
-      return Promise.reject(new PetrelError(ClientErrorCode.INVALID_QOS, `qos must be 0, 1 or 2; got ${qos}`))
+      return Promise.reject(invalidQoS(qos))
     }
     if (!isValidTopicName(topic)) return Promise.reject(new InvalidTopicError(topic, 'topic name'))
     const properties = options.properties
     if (properties !== undefined) {
-      const bad = this.checkPublishProperties(properties)
+      const bad = checkPublishProperties(properties, this.v5)
       if (bad !== null) return Promise.reject(bad)
     }
     const job = new PublishJob(topic, toBuffer(payload), qos, options.retain ?? false, properties)
@@ -288,46 +207,12 @@ export class Client extends EventEmitter<ClientEvents> {
     filters: string | string[] | Record<string, QoS>,
     options: SubscribeOptions = {},
   ): Promise<number[]> {
-    const qos = options.qos ?? 0
-    const subs: Subscription[] =
-      typeof filters === 'string'
-        ? [{ topic: filters, qos }]
-        : Array.isArray(filters)
-          ? filters.map((topic) => ({ topic, qos }))
-          : Object.entries(filters).map(([topic, q]) => ({ topic, qos: q }))
-    const v5Options =
-      options.noLocal !== undefined || options.retainAsPublished !== undefined || options.retainHandling !== undefined
-    let properties: SubscribeProperties | undefined
-    if (options.subscriptionIdentifier !== undefined || options.userProperties !== undefined) {
-      properties = {}
-      if (options.subscriptionIdentifier !== undefined) properties.subscriptionIdentifier = options.subscriptionIdentifier
-      if (options.userProperties !== undefined) properties.userProperties = options.userProperties
-    }
-    if ((v5Options || properties !== undefined) && !this.v5) return Promise.reject(needsV5('subscribe options'))
-    if (v5Options) {
-      for (const s of subs) {
-        if (options.noLocal !== undefined) s.noLocal = options.noLocal
-        if (options.retainAsPublished !== undefined) s.retainAsPublished = options.retainAsPublished
-        if (options.retainHandling !== undefined) s.retainHandling = options.retainHandling
-      }
-    }
-    if (properties !== undefined) {
-      const bad = this.checkSubscribe(subs, options.subscriptionIdentifier)
-      if (bad !== null) return Promise.reject(bad)
-    }
-    for (const s of subs) {
-      if (!isValidTopicFilter(s.topic)) return Promise.reject(new InvalidTopicError(s.topic, 'topic filter'))
-      if (s.qos !== 0 && s.qos !== 1 && s.qos !== 2) {
-        return Promise.reject(
-          new PetrelError(ClientErrorCode.INVALID_QOS, `qos must be 0, 1 or 2; got ${s.qos}`),
-        )
-      }
-    }
-    if (subs.length === 0) return Promise.reject(new InvalidTopicError('', 'topic filter')) // [MQTT-3.8.3-3]
+    const args = subscribeArgs(filters, options, this.v5, this.session.server)
+    if (args instanceof Error) return Promise.reject(args)
     const pending = new Pending<number[]>()
     const promise = pending.promise()
     if (this.isEnding()) pending.reject(new ClientEndedError())
-    else this.session.subscribe(subs, pending, properties)
+    else this.session.subscribe(args.subs, pending, args.properties)
     return promise
   }
 
@@ -346,7 +231,8 @@ export class Client extends EventEmitter<ClientEvents> {
     const promise = pending.promise()
     if (this.isEnding()) pending.reject(new ClientEndedError())
     else {
-      const props = options.userProperties === undefined ? undefined : { userProperties: options.userProperties }
+      const props =
+        options.userProperties === undefined ? undefined : { userProperties: options.userProperties }
       this.session.unsubscribe([...topics], pending, props)
     }
     return promise
@@ -369,7 +255,10 @@ export class Client extends EventEmitter<ClientEvents> {
     const rp = request.properties
     if (rp?.responseTopic === undefined) {
       return Promise.reject(
-        new PetrelError(ClientErrorCode.INVALID_PROPERTY, `the message on ${request.topic} has no Response Topic`),
+        new PetrelError(
+          ClientErrorCode.INVALID_PROPERTY,
+          `the message on ${request.topic} has no Response Topic`,
+        ),
       )
     }
     const properties: PublishProperties = { ...options.properties }
@@ -405,7 +294,8 @@ export class Client extends EventEmitter<ClientEvents> {
    */
   end(options: EndOptions = {}): Promise<void> {
     if (this.ended === null && options.force !== true) {
-      const bytes = this.disconnectPacket(options)
+      const expiry = this.options.connectProperties?.sessionExpiryInterval ?? 0
+      const bytes = disconnectPacket(options, this.v5, expiry)
       if (bytes instanceof Error) return Promise.reject(bytes)
       this.disconnectBytes = bytes
     }
@@ -422,64 +312,6 @@ export class Client extends EventEmitter<ClientEvents> {
     return this.life.state === 'ending' || this.life.state === 'closed'
   }
 
-  private disconnectPacket(o: EndOptions): Buffer | Error | undefined {
-    const given =
-      o.reasonCode !== undefined ||
-      o.sessionExpiryInterval !== undefined ||
-      o.reasonString !== undefined ||
-      o.userProperties !== undefined
-    if (!given) return undefined
-    if (!this.v5) return needsV5('end() options other than force')
-    const properties: DisconnectProperties = {}
-    if (o.sessionExpiryInterval !== undefined) {
-      // [MQTT-3.14.2-2] a session that was to end with the connection cannot be given a life at DISCONNECT
-      if (o.sessionExpiryInterval !== 0 && !(this.options.connectProperties?.sessionExpiryInterval ?? 0)) {
-        return new ConfigError(
-          'sessionExpiryInterval',
-          'a non-zero sessionExpiryInterval at end() needs a non-zero one at connect [MQTT-3.14.2-2]',
-        )
-      }
-      properties.sessionExpiryInterval = o.sessionExpiryInterval
-    }
-    if (o.reasonString !== undefined) properties.reasonString = o.reasonString
-    if (o.userProperties !== undefined) properties.userProperties = o.userProperties
-    const p: DisconnectPacket = { type: PacketType.DISCONNECT, reasonCode: o.reasonCode ?? ReasonCode.SUCCESS }
-    if (Object.keys(properties).length > 0) p.properties = properties
-    return encode(p, PROTOCOL_V5)
-  }
-
-  private checkPublishProperties(p: PublishProperties): Error | null {
-    if (!this.v5) return needsV5('publish properties')
-    if (p.topicAlias !== undefined) {
-      return new PetrelError(
-        ClientErrorCode.INVALID_PROPERTY,
-        'topicAlias is assigned by the client (see the topicAliases option); leave it out',
-      )
-    }
-    if (p.subscriptionIdentifiers !== undefined) {
-      // [MQTT-3.3.4-6] a PUBLISH from a client carries no Subscription Identifier
-      return new PetrelError(ClientErrorCode.INVALID_PROPERTY, 'a client PUBLISH has no subscriptionIdentifiers')
-    }
-    return null
-  }
-
-  /** What the broker's CONNACK said it does not support, refused before sending. */
-  private checkSubscribe(subs: Subscription[], subscriptionIdentifier: number | undefined): Error | null {
-    const server = this.session.server
-    if (subscriptionIdentifier !== undefined && !server.subscriptionIdentifiersAvailable) {
-      return new ServerLimitError(
-        'subscriptionIdentifiersAvailable',
-        ReasonCode.SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED,
-        'the broker does not support subscription identifiers',
-      )
-    }
-    if (subscriptionIdentifier !== undefined && !(subscriptionIdentifier >= 1 && subscriptionIdentifier <= 268_435_455)) {
-      return new PetrelError(ClientErrorCode.INVALID_PROPERTY, 'subscriptionIdentifier must be 1..268435455')
-    }
-    void subs
-    return null
-  }
-
   // --- lifecycle effects ------------------------------------------------------------------
 
   private input(i: LifecycleInput): void {
@@ -490,6 +322,7 @@ export class Client extends EventEmitter<ClientEvents> {
     for (const e of effects) {
       switch (e.type) {
         case 'open':
+          this.held = null // packets held for an earlier connection's auth check are that connection's
           this.link.open()
           break
         case 'drop':
@@ -534,7 +367,8 @@ export class Client extends EventEmitter<ClientEvents> {
     // [MQTT-3.2.2-16] an assigned id is this client's from now on, reconnects included
     if (props.assignedClientIdentifier !== undefined) this.link.clientId = props.assignedClientIdentifier
     // A session meant to outlive connections is resumed, not started anew, after a drop.
-    if (this.v5 && (this.options.connectProperties?.sessionExpiryInterval ?? 0) > 0) this.link.cleanStart = false
+    if (this.v5 && (this.options.connectProperties?.sessionExpiryInterval ?? 0) > 0)
+      this.link.cleanStart = false
     this.link.accepted(props.serverKeepAlive) // [MQTT-3.1.2-21]
     this.sessionPresent = sessionPresent
     this.session.resume(sessionPresent, this.v5 ? serverLimits(props) : undefined)
@@ -610,7 +444,11 @@ export class Client extends EventEmitter<ClientEvents> {
     }
     if (properties.authenticationMethod !== this.auth.method) {
       // [MQTT-4.12.0-5] a successful CONNACK names the method of CONNECT
-      throw reasonError(ReasonCode.PROTOCOL_ERROR, 'CONNACK with another Authentication Method', 'MQTT-4.12.0-5')
+      throw reasonError(
+        ReasonCode.PROTOCOL_ERROR,
+        'CONNACK with another Authentication Method',
+        'MQTT-4.12.0-5',
+      )
     }
     // The broker's final data must verify before the client goes online; packets after it wait.
     const gen = this.link.generation
@@ -623,7 +461,9 @@ export class Client extends EventEmitter<ClientEvents> {
       (err: unknown) => {
         this.held = null
         if (gen === this.link.generation) {
-          this.dropWith(new AuthError('the broker did not verify: the auth handler refused its data', undefined, err))
+          this.dropWith(
+            new AuthError('the broker did not verify: the auth handler refused its data', undefined, err),
+          )
         }
       },
     )
@@ -695,10 +535,6 @@ export class Client extends EventEmitter<ClientEvents> {
       },
     }
   }
-}
-
-function needsV5(what: string): PetrelError {
-  return new PetrelError(ClientErrorCode.NEEDS_MQTT5, `${what} needs protocolVersion: 5`)
 }
 
 function publishTimedOut(job: PublishJob, timeout: number): void {

@@ -52,7 +52,10 @@ export class ConnackRefusedError extends PetrelError {
     const code = v5 ? `0x${returnCode.toString(16)}` : String(returnCode)
     const extra = properties?.reasonString ? `: ${properties.reasonString}` : ''
     const moved = properties?.serverReference ? ` (server reference: ${properties.serverReference})` : ''
-    super(ClientErrorCode.CONNACK_REFUSED, `broker refused the connection: ${reason} (${code})${extra}${moved}`)
+    super(
+      ClientErrorCode.CONNACK_REFUSED,
+      `broker refused the connection: ${reason} (${code})${extra}${moved}`,
+    )
     this.returnCode = returnCode
     this.reasonCode = returnCode
     this.v5 = v5

@@ -1,5 +1,6 @@
 import type { ConnackProperties } from '../protocol/packets.js'
 import {
+  AuthError,
   ConnackRefusedError,
   ConnectFailedError,
   ConnectionLostError,
@@ -128,6 +129,8 @@ export class Lifecycle {
       case 'connect-timeout':
         return this.attemptFailed(new ConnectTimeoutError(input.timeout), false)
       case 'lost':
+        // an enhanced authentication failure is its own answer, not a transport failure
+        if (input.error instanceof AuthError) return this.attemptFailed(input.error, false)
         return this.attemptFailed(new ConnectFailedError(input.error), false)
       case 'end':
         return this.close([{ type: 'drop' }], undefined)

@@ -81,8 +81,7 @@ export class Link {
         if (gen === this.gen) this.writer.drain()
       },
       close: (error) => {
-        if (gen === this.gen)
-          this.host.input({ type: 'lost', error: error ?? new ConnectionLostError() })
+        if (gen === this.gen) this.host.input({ type: 'lost', error: error ?? new ConnectionLostError() })
       },
     }
     this.options.transport.open(events, opening.signal).then(
@@ -120,7 +119,10 @@ export class Link {
     try {
       first = auth.start()
     } catch (err) {
-      this.host.input({ type: 'lost', error: new AuthError('the auth handler failed to start', undefined, err) })
+      this.host.input({
+        type: 'lost',
+        error: new AuthError('the auth handler failed to start', undefined, err),
+      })
       return
     }
     Promise.resolve(first).then(
@@ -132,7 +134,10 @@ export class Link {
       },
       (err: unknown) => {
         if (gen === this.gen) {
-          this.host.input({ type: 'lost', error: new AuthError('the auth handler failed to start', undefined, err) })
+          this.host.input({
+            type: 'lost',
+            error: new AuthError('the auth handler failed to start', undefined, err),
+          })
         }
       },
     )
@@ -218,12 +223,19 @@ export class Link {
 
   private onData(chunk: Buffer): void {
     this.keepalive.received(performance.now())
+    if (this.connectTimer !== null && this.options.protocolVersion === PROTOCOL_V5 && isV311Refusal(chunk)) {
+      // A 3.1.1 broker refuses MQTT 5 with a CONNACK of its own version: 1, unacceptable protocol version.
+      this.host.input({ type: 'connack', returnCode: chunk[3]!, sessionPresent: false, v5: false })
+      return
+    }
     try {
       this.decoder!.push(chunk)
     } catch (err) {
       if (this.options.protocolVersion === PROTOCOL_V5 && this.duplex !== null) {
         // MQTT 5: say why before closing [MQTT-4.13.1-1]
-        this.writer.push(encode({ type: PacketType.DISCONNECT, reasonCode: disconnectReason(err) }, PROTOCOL_V5))
+        this.writer.push(
+          encode({ type: PacketType.DISCONNECT, reasonCode: disconnectReason(err) }, PROTOCOL_V5),
+        )
         this.writer.flush()
       }
       this.host.input({ type: 'lost', error: asError(err) })
@@ -259,6 +271,11 @@ export class Link {
       this.endTimer = null
     }
   }
+}
+
+/** A 3.1.1 CONNACK refusal (20 02 00 01..05), which is no valid MQTT 5 CONNACK. */
+function isV311Refusal(b: Buffer): boolean {
+  return b.length >= 4 && b[0] === 0x20 && b[1] === 2 && b[2] === 0 && b[3]! >= 1 && b[3]! <= 5
 }
 
 export function asError(err: unknown): Error {

@@ -1,4 +1,4 @@
-import { PetrelError, ProtocolError } from '../errors.js'
+import { ProtocolError } from '../errors.js'
 import { PacketType, PROTOCOL_V5, type ProtocolVersion, type QoS, ReasonCode } from '../protocol/constants.js'
 import { encode, encodePublish } from '../protocol/encoder.js'
 import type {
@@ -13,12 +13,13 @@ import type {
 import { Fifo } from '../session/fifo.js'
 import { InboundFlow } from '../session/inbound.js'
 import { type InflightEntry, OutboundFlow } from '../session/outbound.js'
-import { reasonError, InboundAliases, OutboundAliases } from './aliases.js'
+import { InboundAliases, OutboundAliases, reasonError } from './aliases.js'
 import { ClientErrorCode, OfflineQueueFullError, PublishRefusedError, ServerLimitError } from './errors.js'
 import { type Pending, PUBLISH_OK, type PublishJob, type PublishResult } from './pending.js'
 import { isFailure } from './reasons.js'
 import { NO_LIMITS, type ServerLimits } from './server-limits.js'
 import type { OutboundStore } from './store.js'
+import { Subscriptions } from './subscriptions.js'
 import type { Writer } from './writer.js'
 
 /** What the session needs from the client. */
@@ -45,29 +46,6 @@ export interface SessionLimits {
   receiveMaximum?: number
 }
 
-/** A SUBSCRIBE or UNSUBSCRIBE waiting for its SUBACK or UNSUBACK. */
-interface Request {
-  readonly packetId: number
-  readonly bytes: Buffer
-  /** SUBSCRIBE: the filters asked for; null for UNSUBSCRIBE. */
-  readonly subscriptions: Subscription[] | null
-  /** SUBSCRIBE (MQTT 5): its Subscription Identifier, kept for re-subscribing. */
-  readonly subscriptionIdentifier: number | undefined
-  readonly topics: string[] | null
-  /** The caller's promise; null for the client's own re-subscribe. */
-  readonly sub: Pending<number[]> | null
-  readonly unsub: Pending<number[]> | null
-}
-
-/** A granted subscription as asked for (MQTT 5 options and identifier), for re-subscribing. */
-interface Granted {
-  readonly subscription: Subscription
-  readonly subscriptionIdentifier: number | undefined
-}
-
-/** Filters per SUBSCRIBE when re-subscribing after the broker lost the session. */
-const RESUBSCRIBE_BATCH = 128
-
 /**
  * The client's side of an MQTT session: outgoing QoS 1/2 flows (the shared
  * OutboundFlow, mirrored into the OutboundStore), incoming QoS 1/2 (the shared
@@ -79,11 +57,8 @@ const RESUBSCRIBE_BATCH = 128
 export class ClientSession {
   readonly outbound: OutboundFlow<PublishJob | null>
   readonly inbound = new InboundFlow()
-  /** Granted subscriptions: re-subscribed when a reconnect finds no session. */
-  readonly subscriptions = new Map<string, QoS>()
-  /** MQTT 5: what each granted subscription asked for (options, identifier). */
-  private readonly granted = new Map<string, Granted>()
-  private readonly requests = new Map<number, Request>()
+  /** SUBSCRIBE/UNSUBSCRIBE waiting for acks, and the granted subscriptions. */
+  private readonly subs: Subscriptions
   private readonly queue = new Fifo<PublishJob>()
   /** QoS 2 flows in `outbound`: they have a window of their own. */
   private qos2 = 0
@@ -109,6 +84,7 @@ export class ClientSession {
     this.v5 = this.version === PROTOCOL_V5
     this.aliasesIn = new InboundAliases(limits.topicAliasMaximum ?? 0)
     this.outbound = new OutboundFlow<PublishJob | null>(limits.maxInflight)
+    this.subs = new Subscriptions(this.outbound, this.version)
     // Flows left in the store by an earlier client are resumed first [MQTT-4.4.0-1].
     for (const f of store.load()) {
       this.outbound.restore({
@@ -120,6 +96,11 @@ export class ClientSession {
       })
       if (f.qos === 2) this.qos2++
     }
+  }
+
+  /** Granted subscriptions: re-subscribed when a reconnect finds no session. */
+  get subscriptions(): ReadonlyMap<string, QoS> {
+    return this.subs.granted
   }
 
   /** Publishes waiting to be sent. */
@@ -221,7 +202,11 @@ export class ClientSession {
   private publishV5(job: PublishJob, packetId: number, alias: number, omitTopic: boolean): Buffer {
     const own = job.properties
     const properties =
-      alias === 0 ? own : own === undefined ? this.aliasesOut.bareProperties(alias) : { ...own, topicAlias: alias }
+      alias === 0
+        ? own
+        : own === undefined
+          ? this.aliasesOut.bareProperties(alias)
+          : { ...own, topicAlias: alias }
     return encode(
       {
         type: PacketType.PUBLISH,
@@ -262,56 +247,13 @@ export class ClientSession {
     sub: Pending<number[]> | null,
     properties?: SubscribeProperties,
   ): void {
-    const id = this.takeId(sub)
-    if (id === 0) return
-    const bytes = this.encodeSubscribe(id, subscriptions, properties)
-    this.request({
-      packetId: id,
-      bytes,
-      subscriptions,
-      subscriptionIdentifier: properties?.subscriptionIdentifier,
-      topics: null,
-      sub,
-      unsub: null,
-    })
+    const bytes = this.subs.subscribe(subscriptions, sub, properties)
+    if (bytes !== null && this.host.online) this.writer.push(bytes)
   }
 
   unsubscribe(topics: string[], unsub: Pending<number[]>, properties?: UnsubscribeProperties): void {
-    const id = this.takeId(unsub)
-    if (id === 0) return
-    const bytes = encode(
-      { type: PacketType.UNSUBSCRIBE, packetId: id, topics, properties: this.v5 ? properties : undefined },
-      this.version,
-    )
-    this.request({
-      packetId: id,
-      bytes,
-      subscriptions: null,
-      subscriptionIdentifier: undefined,
-      topics,
-      sub: null,
-      unsub,
-    })
-  }
-
-  private encodeSubscribe(packetId: number, subscriptions: Subscription[], properties?: SubscribeProperties): Buffer {
-    return encode(
-      { type: PacketType.SUBSCRIBE, packetId, subscriptions, properties: this.v5 ? properties : undefined },
-      this.version,
-    )
-  }
-
-  private takeId(p: Pending<number[]> | null): number {
-    if (this.outbound.hasFreeId) return this.outbound.reserveId()
-    p?.reject(
-      new PetrelError(ClientErrorCode.NO_PACKET_ID, 'all 65535 packet ids are in flight; retry later'),
-    )
-    return 0
-  }
-
-  private request(r: Request): void {
-    this.requests.set(r.packetId, r)
-    if (this.host.online) this.writer.push(r.bytes)
+    const bytes = this.subs.unsubscribe(topics, unsub, properties)
+    if (bytes !== null && this.host.online) this.writer.push(bytes)
   }
 
   // --- incoming --------------------------------------------------------------------
@@ -353,10 +295,10 @@ export class ClientSession {
         this.writer.push(this.inbound.release(p.packetId))
         return
       case PacketType.SUBACK:
-        this.suback(p.packetId, p.granted)
+        this.subs.suback(p.packetId, p.granted)
         return
       case PacketType.UNSUBACK:
-        this.unsuback(p.packetId, p.reasonCodes)
+        this.subs.unsuback(p.packetId, p.reasonCodes)
         return
       case PacketType.PINGRESP:
         return
@@ -376,7 +318,11 @@ export class ClientSession {
       if (p.qos === 2 && this.inbound.size >= (this.limits.receiveMaximum ?? 65_535)) {
         // QoS 2 flows the broker has not finished (no PUBREL yet) beyond our Receive Maximum [MQTT-3.3.4-9]
         if (this.inbound.receive(2, p.packetId)) {
-          throw reasonError(ReasonCode.RECEIVE_MAXIMUM_EXCEEDED, 'the broker went over our Receive Maximum', 'MQTT-3.3.4-9')
+          throw reasonError(
+            ReasonCode.RECEIVE_MAXIMUM_EXCEEDED,
+            'the broker went over our Receive Maximum',
+            'MQTT-3.3.4-9',
+          )
         }
       }
     }
@@ -408,43 +354,10 @@ export class ClientSession {
     if (entry === null) return
     if (entry.qos === 2) this.qos2--
     this.store.delete(entry.packetId)
-    entry.ctx?.reject(new PublishRefusedError(reasonCode, properties?.reasonString, properties?.userProperties))
+    entry.ctx?.reject(
+      new PublishRefusedError(reasonCode, properties?.reasonString, properties?.userProperties),
+    )
     if (this.queue.size > 0) this.pump()
-  }
-
-  private suback(packetId: number, granted: number[]): void {
-    const r = this.requests.get(packetId)
-    if (r === undefined || r.subscriptions === null) return
-    this.requests.delete(packetId)
-    this.outbound.releaseId(packetId)
-    const subs = r.subscriptions
-    for (let i = 0; i < subs.length; i++) {
-      const g = granted[i]
-      // a failure is 0x80 in 3.1.1, any code from 0x80 in MQTT 5
-      if (g !== undefined && !isFailure(g)) {
-        const s = subs[i]!
-        this.subscriptions.set(s.topic, s.qos)
-        if (this.v5) this.granted.set(s.topic, { subscription: s, subscriptionIdentifier: r.subscriptionIdentifier })
-      }
-    }
-    r.sub?.resolve(granted)
-  }
-
-  /** Resolves with a reason code per filter: the broker's (MQTT 5), or 0x00 for each (3.1.1 has none). */
-  private unsuback(packetId: number, reasonCodes: number[] | undefined): void {
-    const r = this.requests.get(packetId)
-    if (r === undefined || r.topics === null) return
-    this.requests.delete(packetId)
-    this.outbound.releaseId(packetId)
-    const topics = r.topics
-    for (let i = 0; i < topics.length; i++) {
-      const rc = reasonCodes?.[i] ?? 0
-      if (!isFailure(rc)) {
-        this.subscriptions.delete(topics[i]!)
-        this.granted.delete(topics[i]!)
-      }
-    }
-    r.unsub?.resolve(reasonCodes ?? topics.map(() => ReasonCode.SUCCESS))
   }
 
   // --- connection changes ------------------------------------------------------------
@@ -465,72 +378,17 @@ export class ClientSession {
     // A QoS 1/2 flow interrupted mid-way is re-sent even under a clean session,
     // so its promise can settle; only the broker's own session decides duplicates.
     for (const bytes of this.outbound.resendAll()) this.writer.push(bytes)
-    if (!sessionPresent) {
-      // The broker has no record of our QoS 2 receipts: a PUBLISH with a known id is a new message.
-      this.inbound.clear()
-      for (const [id, r] of this.requests) {
-        if (r.sub === null && r.unsub === null) {
-          this.requests.delete(id)
-          this.outbound.releaseId(id)
-        }
-      }
-      // Before the caller's own requests: an UNSUBSCRIBE still unanswered must come after it.
-      if (this.limits.resubscribe && this.subscriptions.size > 0) {
-        for (const r of this.resubscribe()) this.writer.push(r.bytes)
-      }
-    }
-    for (const r of this.requests.values()) {
-      if (r.sub !== null || r.unsub !== null || sessionPresent) this.writer.push(r.bytes)
-    }
+    // The broker has no record of our QoS 2 receipts: a PUBLISH with a known id is a new message.
+    if (!sessionPresent) this.inbound.clear()
+    for (const bytes of this.subs.resume(sessionPresent, this.limits.resubscribe)) this.writer.push(bytes)
     this.pump()
-  }
-
-  /** Records SUBSCRIBEs for every granted filter and returns them, unsent. */
-  private resubscribe(): Request[] {
-    const made: Request[] = []
-    const add = (batch: Subscription[], subscriptionIdentifier: number | undefined): void => {
-      const id = this.takeId(null)
-      if (id === 0) return
-      const properties = subscriptionIdentifier === undefined ? undefined : { subscriptionIdentifier }
-      const bytes = this.encodeSubscribe(id, batch, properties)
-      const r: Request = {
-        packetId: id,
-        bytes,
-        subscriptions: batch,
-        subscriptionIdentifier,
-        topics: null,
-        sub: null,
-        unsub: null,
-      }
-      this.requests.set(id, r)
-      made.push(r)
-    }
-    // One batch per Subscription Identifier: it is a property of the whole SUBSCRIBE.
-    const batches = new Map<number | undefined, Subscription[]>()
-    for (const [topic, qos] of this.subscriptions) {
-      const g = this.granted.get(topic)
-      const key = g?.subscriptionIdentifier
-      let batch = batches.get(key)
-      if (batch === undefined) batches.set(key, (batch = []))
-      batch.push(g === undefined ? { topic, qos } : g.subscription)
-      if (batch.length === RESUBSCRIBE_BATCH) {
-        add(batch, key)
-        batches.delete(key)
-      }
-    }
-    for (const [key, batch] of batches) add(batch, key)
-    return made
   }
 
   /** The client is done: every promise still open is rejected with `err`. Stored flows stay in the store. */
   failAll(err: Error): void {
     for (const job of this.queue.drain()) job.reject(err)
     for (const e of this.outbound.entries()) e.ctx?.reject(err)
-    for (const r of this.requests.values()) {
-      r.sub?.reject(err)
-      r.unsub?.reject(err)
-    }
-    this.requests.clear()
+    this.subs.failAll(err)
   }
 }
 

@@ -1,4 +1,5 @@
 import type { QoS } from '../protocol/constants.js'
+import type { PublishProperties } from '../protocol/packets.js'
 
 /**
  * What a broker keeps across restarts, and the one interface every storage
@@ -17,6 +18,13 @@ export interface StoredMessage {
   /** QoS of this delivery (already min(published, granted)). */
   qos: QoS
   retain: boolean
+  /**
+   * MQTT 5 properties of the message, less Topic Alias, Message Expiry Interval and
+   * Subscription Identifiers; null or absent when it has none.
+   */
+  properties?: PublishProperties | null | undefined
+  /** Date.now() after which the message is expired [MQTT-3.3.2-5]; 0 or absent: never. */
+  expiresAt?: number | undefined
 }
 
 /**
@@ -28,17 +36,41 @@ export interface StoredDelivery extends StoredMessage {
   packetId: number
   /** 0: queued or PUBLISH sent (awaiting PUBACK/PUBREC); 1: PUBREL sent (awaiting PUBCOMP). */
   released: boolean
+  /** MQTT 5 Subscription Identifiers sent with the message [MQTT-3.3.4-3]; null or absent: none. */
+  subIds?: number[] | null | undefined
 }
+
+/**
+ * MQTT 5 options of a subscription (a subscription with every option at its default is
+ * stored as its QoS alone). `subscriptionId` 0 means none.
+ */
+export interface SubscriptionOptions {
+  qos: QoS
+  noLocal: boolean
+  retainAsPublished: boolean
+  retainHandling: 0 | 1 | 2
+  subscriptionId: number
+}
+
+/** A subscription as kept: its maximum QoS (MQTT 3.1.1, or 5 with default options), or its options. */
+export type StoredSubscription = QoS | SubscriptionOptions
 
 export interface StoredSession {
   clientId: string
-  subscriptions: [filter: string, qos: QoS][]
+  /** Ordinary and shared (`$share/{group}/{filter}`) subscriptions, by their filter as subscribed. */
+  subscriptions: [filter: string, sub: StoredSubscription][]
   /** Messages for the client, in seq order: those in flight first, then the queue. */
   deliveries: StoredDelivery[]
   /** QoS 2 packet ids received from the client and awaiting PUBREL. */
   inboundQos2: number[]
   /** When the client disconnected (ms since epoch); 0 while connected or unknown. */
   disconnectedAt: number
+  /**
+   * Session Expiry Interval in seconds (MQTT 5, 3.1.2.11.2): how long the session outlives
+   * its connection. SESSION_NEVER_EXPIRES (0xFFFFFFFF) for a 3.1.1 persistent session and for
+   * sessions stored before MQTT 5 (the broker's sessionExpiry option still applies).
+   */
+  expiryInterval: number
 }
 
 export interface StoreSnapshot {
@@ -50,9 +82,11 @@ export interface Store {
   /** Reads everything back at start. */
   load(): StoreSnapshot | Promise<StoreSnapshot>
 
-  saveSession(clientId: string, disconnectedAt: number): void
+  /** Records a persistent session; `expiryInterval` defaults to SESSION_NEVER_EXPIRES. */
+  saveSession(clientId: string, disconnectedAt: number, expiryInterval?: number): void
   deleteSession(clientId: string): void
-  saveSubscription(clientId: string, filter: string, qos: QoS): void
+  /** Adds or replaces the subscription of `clientId` to `filter`. */
+  saveSubscription(clientId: string, filter: string, sub: StoredSubscription): void
   deleteSubscription(clientId: string, filter: string): void
 
   /** A message for a client: queued (packetId 0) or sent. */

@@ -98,6 +98,7 @@ describe('broker settings', () => {
       connectTimeout: true,
       sysInterval: true,
       slowConsumerTimeout: true,
+      topicAliasMaximum: true,
       maxOutputBuffer: true,
       sessionExpiry: true,
     }

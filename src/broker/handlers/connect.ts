@@ -57,7 +57,7 @@ function connected(core: Core, peer: Peer, packet: ConnectPacket, auth: true | n
   )
   peer.accept(packet, session)
   if (++core.connected > core.stats.maxConnected) core.stats.maxConnected = core.connected
-  session.attach(peer)
+  session.attach(peer, packet)
   core.hooks.connected(peer)
   core.events.emit('clientConnected', peer)
   return undefined

@@ -1,9 +1,13 @@
+import { PacketType, PROTOCOL_V5, ReasonCode } from '../../protocol/constants.js'
+import { encode } from '../../protocol/encoder.js'
 import type { PublishPacket, Will } from '../../protocol/packets.js'
 import { exceedsLevels } from '../../protocol/topic.js'
+import type { InboundFlow } from '../../session/inbound.js'
 import type { Core } from '../core.js'
 import { Message } from '../message.js'
 import type { ClientInfo } from '../options.js'
 import type { Peer } from '../peer.js'
+import { applyProperties, checkPublishV5 } from './publish-v5.js'
 
 /**
  * PUBLISH from a client: topic depth, the authorizePublish hook, the receiver's QoS
@@ -17,6 +21,17 @@ export function onPublish(
   raw: Buffer | null,
 ): Promise<void> | undefined {
   core.stats.publishReceived++
+  if (peer.protocolVersion === PROTOCOL_V5) {
+    const code = checkPublishV5(core, peer, p)
+    if (code < 0) return undefined // the connection is closed
+    if (code !== ReasonCode.SUCCESS) {
+      // [MQTT-3.3.2-4] refused with its reason (QoS 0 has no answer: it is dropped)
+      if (p.qos > 0) ackV5(peer, peer.session!.inbound, p, code)
+      return undefined
+    }
+    // the publisher's bytes are in the MQTT 5 form: no 3.1.1 subscriber can take them as they are
+    raw = null
+  }
   if (exceedsLevels(p.topic, core.options.maxTopicLevels)) {
     // MQTT 3.1.1 cannot refuse a PUBLISH: closing is the other answer it allows [MQTT-3.3.5-2]
     tooDeep(core, peer, 'PUBLISH')
@@ -34,27 +49,85 @@ function received(core: Core, peer: Peer, p: PublishPacket, raw: Buffer | null, 
   // client was not acknowledged and re-sends QoS 1/2 on its next connection.
   if (peer.state === 'closed') return undefined
   const inbound = peer.session!.inbound
+  const v5 = peer.protocolVersion === PROTOCOL_V5
   // [MQTT-4.3.3-2] exactly once: a QoS 2 PUBLISH sent again before PUBREL is acknowledged, not passed on.
+  const fresh = inbound.receive(p.qos, p.packetId)
+  let matched = -1
   // Clients may not publish into the broker's own $SYS tree: acknowledged, then dropped [MQTT-3.3.5-2].
-  if (inbound.receive(p.qos, p.packetId) && allowed && !p.topic.startsWith('$SYS')) {
-    route(core, new Message(p.topic, p.payload, p.qos, p.retain, raw, false), peer, peer)
+  if (fresh && allowed && !p.topic.startsWith('$SYS')) {
+    const msg = new Message(p.topic, p.payload, p.qos, p.retain, raw, false)
+    msg.origin = peer.id // for No Local [MQTT-3.8.3-3]
+    if (v5) applyProperties(msg, p.properties, Date.now())
+    matched = route(core, msg, peer, peer)
   }
-  const ack = inbound.answer(p.qos, p.packetId) // [MQTT-4.3.2-2] PUBACK, [MQTT-4.3.3-2] PUBREC
-  if (ack !== null) peer.send(ack)
+  if (p.qos === 0) return undefined
+  if (v5 && fresh) {
+    // MQTT 5 says why: refused by the hook [MQTT-3.3.5-2 ff.], or nobody subscribed
+    const code = !allowed
+      ? ReasonCode.NOT_AUTHORIZED
+      : matched === 0
+        ? ReasonCode.NO_MATCHING_SUBSCRIBERS
+        : ReasonCode.SUCCESS
+    ackV5(peer, inbound, p, code)
+    return undefined
+  }
+  // [MQTT-4.3.2-2] PUBACK, [MQTT-4.3.3-2] PUBREC (3.1.1 cannot refuse: a refused message is acknowledged too)
+  peer.send(inbound.answer(p.qos, p.packetId)!)
   return undefined
 }
 
-/** Routes an accepted message (keeping it if retained) and tells 'published' listeners. */
-export function route(core: Core, msg: Message, client: ClientInfo | null, from: Peer | null): void {
-  core.router.route(msg, from)
+/** The MQTT 5 PUBACK or PUBREC of `p` with `code`; a failure ends a QoS 2 flow at once. */
+function ackV5(peer: Peer, inbound: InboundFlow, p: PublishPacket, code: number): void {
+  if (code === ReasonCode.SUCCESS) {
+    // the 3.1.1 bytes are the MQTT 5 short form of Success [MQTT-3.4.2-1]
+    peer.send(inbound.answer(p.qos, p.packetId)!)
+    return
+  }
+  const type = p.qos === 1 ? PacketType.PUBACK : PacketType.PUBREC
+  peer.send(encode({ type, packetId: p.packetId, reasonCode: code }, PROTOCOL_V5))
+  // after a PUBREC of 0x80 or more no PUBREL comes: the packet id is free again (4.3.3)
+  if (p.qos === 2 && code >= 0x80) inbound.release(p.packetId)
+}
+
+/**
+ * PUBREL: the QoS 2 flow ends, answered with PUBCOMP [MQTT-4.3.3-2], also for an id not
+ * known; MQTT 5 then says so (0x92 Packet Identifier not found).
+ */
+export function onPubrel(peer: Peer, packetId: number): void {
+  const inbound = peer.session!.inbound
+  const before = inbound.size
+  const pubcomp = inbound.release(packetId)
+  if (peer.protocolVersion === PROTOCOL_V5 && inbound.size === before) {
+    peer.send(
+      encode(
+        { type: PacketType.PUBCOMP, packetId, reasonCode: ReasonCode.PACKET_IDENTIFIER_NOT_FOUND },
+        PROTOCOL_V5,
+      ),
+    )
+  } else peer.send(pubcomp)
+}
+
+/**
+ * Routes an accepted message (keeping it if retained) and tells 'published' listeners.
+ * Returns the number of subscribers it went to.
+ */
+export function route(core: Core, msg: Message, client: ClientInfo | null, from: Peer | null): number {
+  const matched = core.router.route(msg, from)
   const events = core.events
   if (events.listenerCount('published') > 0) {
     events.emit(
       'published',
-      { topic: msg.topic, payload: msg.payload, qos: msg.qos, retain: msg.retain },
+      {
+        topic: msg.topic,
+        payload: msg.payload,
+        qos: msg.qos,
+        retain: msg.retain,
+        properties: msg.properties,
+      },
       client,
     )
   }
+  return matched
 }
 
 /** Publishes the will of a connection that ended abnormally [MQTT-3.1.2-8], if the hooks allow it. */
@@ -67,7 +140,11 @@ export function publishWill(core: Core, peer: Peer, will: Will): void {
     // like a PUBLISH, a will may not write into the broker's own $SYS tree
     if (!ok || will.topic.startsWith('$SYS')) return
     try {
-      route(core, new Message(will.topic, will.payload, will.qos, will.retain, null, false).own(), null, null)
+      const msg = new Message(will.topic, will.payload, will.qos, will.retain, null, false)
+      msg.origin = peer.id
+      // the will's properties go with it, its delay does not (it is the broker's) [MQTT-3.1.3-9 ff.]
+      applyProperties(msg, will.properties, Date.now())
+      route(core, msg.own(), null, null)
     } catch (err) {
       failed(err)
     }

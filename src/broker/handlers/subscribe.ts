@@ -1,43 +1,69 @@
-import { PacketType, type QoS, SUBACK_FAILURE } from '../../protocol/constants.js'
+import { PacketType, PROTOCOL_V5, type QoS, ReasonCode, SUBACK_FAILURE } from '../../protocol/constants.js'
 import { encode, encodeUnsuback } from '../../protocol/encoder.js'
 import type { SubscribePacket, UnsubscribePacket } from '../../protocol/packets.js'
+import { isReasonCodeOf } from '../../protocol/reason-codes.js'
 import { exceedsLevels, isValidTopicFilter } from '../../protocol/topic.js'
 import type { Core } from '../core.js'
 import type { Peer } from '../peer.js'
+import { makeSub, parseShared } from '../subscription.js'
 
 /**
- * SUBSCRIBE: one return code per filter, in order: 0x80 for an invalid filter
- * [MQTT-4.7.1-1..3] [MQTT-4.7.3-1], one deeper than maxTopicLevels, or one the hooks
- * refuse; else the QoS granted. A Promise only when a hook answered with one.
+ * SUBSCRIBE: one code per filter, in order [MQTT-3.8.4-1] [MQTT-3.9.3-1]: the QoS granted,
+ * or a failure: an invalid filter [MQTT-4.7.1-1..3] [MQTT-4.7.3-1], an invalid shared
+ * subscription [MQTT-4.8.2-1] [MQTT-4.8.2-2] or one deeper than maxTopicLevels get 0x8F
+ * Topic Filter invalid; a refusal by the hooks gets the code they answered (0x80 for
+ * `false`). A 3.1.1 client sees every failure as 0x80 [MQTT-3.9.3-2]. Shared subscriptions
+ * (`$share/{group}/{filter}`) are for every protocol version, as Mosquitto has them.
+ * A Promise only when a hook answered with one.
  */
 export function onSubscribe(core: Core, peer: Peer, packet: SubscribePacket): Promise<void> | undefined {
-  const granted: (number | Promise<number>)[] = []
+  const v5 = peer.protocolVersion === PROTOCOL_V5
+  const codes: (number | Promise<number>)[] = []
   let pending = false
-  for (const { topic, qos } of packet.subscriptions) {
-    if (!isValidTopicFilter(topic) || exceedsLevels(topic, core.options.maxTopicLevels)) {
-      granted.push(SUBACK_FAILURE)
+  for (const s of packet.subscriptions) {
+    const topic = s.topic
+    const shared = parseShared(topic)
+    if (
+      shared === 'invalid' ||
+      !isValidTopicFilter(topic) ||
+      exceedsLevels(shared === null ? topic : shared.filter, core.options.maxTopicLevels)
+    ) {
+      codes.push(v5 ? ReasonCode.TOPIC_FILTER_INVALID : SUBACK_FAILURE)
       continue
     }
-    const g = core.hooks.authorizeSubscribe(peer, topic, qos)
+    if (shared !== null && s.noLocal === true) {
+      // [MQTT-3.8.3-4] No Local on a shared subscription is a Protocol Error
+      peer.violation(`No Local on shared subscription '${topic}'`, 'MQTT-3.8.3-4')
+      return undefined
+    }
+    const g = core.hooks.authorizeSubscribe(peer, topic, s.qos)
     if (g instanceof Promise) pending = true
-    granted.push(g)
+    codes.push(g)
   }
-  if (pending) return Promise.all(granted).then((g) => subscribed(core, peer, packet, g))
-  subscribed(core, peer, packet, granted as number[])
+  if (pending) return Promise.all(codes).then((c) => subscribed(core, peer, packet, c))
+  subscribed(core, peer, packet, codes as number[])
   return undefined
 }
 
-function subscribed(core: Core, peer: Peer, packet: SubscribePacket, granted: number[]): void {
+function subscribed(core: Core, peer: Peer, packet: SubscribePacket, codes: number[]): void {
   if (peer.state === 'closed') return
   const session = peer.session!
   const subs = packet.subscriptions
-  for (let i = 0; i < subs.length; i++) {
-    if (granted[i] !== SUBACK_FAILURE) core.router.subscribe(session, subs[i]!.topic, granted[i] as QoS)
-  }
-  // [MQTT-3.8.4-1] [MQTT-3.8.4-5] one return code per filter, in order
+  // [MQTT-3.8.2.1.2] the packet's Subscription Identifier goes with each of its subscriptions
+  const subId = packet.properties?.subscriptionIdentifier ?? 0
+  const made = codes.map((code, i) => (code < SUBACK_FAILURE ? makeSub(subs[i]!, code as QoS, subId) : null))
+  // [MQTT-3.8.4-3] an existing subscription to the same filter is replaced, options and all
+  const existed = made.map((sub, i) => sub !== null && core.router.subscribe(session, subs[i]!.topic, sub))
+  const v5 = peer.protocolVersion === PROTOCOL_V5
+  // [MQTT-3.8.4-1] [MQTT-3.8.4-5] one code per filter, in order; 3.1.1 knows one failure code, and
+  // a code a hook answered that SUBACK cannot carry [MQTT-3.9.3-2] is sent as 0x80 too
+  const granted = codes.map((c) =>
+    c < SUBACK_FAILURE || (v5 && isReasonCodeOf(PacketType.SUBACK, c)) ? c : SUBACK_FAILURE,
+  )
   peer.send(encode({ type: PacketType.SUBACK, packetId: packet.packetId, granted }, peer.protocolVersion))
   for (let i = 0; i < subs.length; i++) {
-    if (granted[i] !== SUBACK_FAILURE) core.router.deliverRetained(session, subs[i]!.topic, granted[i] as QoS)
+    const sub = made[i]
+    if (sub != null) core.router.deliverRetained(session, subs[i]!.topic, sub, existed[i]!)
   }
   core.events.emit(
     'subscribed',
@@ -46,9 +72,24 @@ function subscribed(core: Core, peer: Peer, packet: SubscribePacket, granted: nu
   )
 }
 
+/**
+ * UNSUBSCRIBE: each filter's subscription (ordinary or shared, as written) is removed;
+ * UNSUBACK even when nothing matched [MQTT-3.10.4-4] [MQTT-3.10.4-5]. MQTT 5 gives a
+ * reason code per filter, in order [MQTT-3.11.3-1]: 0x00 Success, 0x11 No subscription
+ * existed, 0x8F Topic Filter invalid.
+ */
 export function onUnsubscribe(core: Core, peer: Peer, packet: UnsubscribePacket): void {
-  for (const topic of packet.topics) core.router.unsubscribe(peer.session!, topic)
-  // [MQTT-3.10.4-4] [MQTT-3.10.4-5] UNSUBACK even when nothing matched
-  peer.send(encodeUnsuback(packet.packetId))
+  const session = peer.session!
+  if (peer.protocolVersion !== PROTOCOL_V5) {
+    for (const topic of packet.topics) core.router.unsubscribe(session, topic)
+    peer.send(encodeUnsuback(packet.packetId))
+  } else {
+    const reasonCodes = packet.topics.map((topic) => {
+      if (!isValidTopicFilter(topic) || parseShared(topic) === 'invalid')
+        return ReasonCode.TOPIC_FILTER_INVALID
+      return core.router.unsubscribe(session, topic) ? ReasonCode.SUCCESS : ReasonCode.NO_SUBSCRIPTION_EXISTED
+    })
+    peer.send(encode({ type: PacketType.UNSUBACK, packetId: packet.packetId, reasonCodes }, PROTOCOL_V5))
+  }
   core.events.emit('unsubscribed', packet.topics, peer)
 }

@@ -1,9 +1,17 @@
-import type { QoS } from '../../protocol/constants.js'
-import type { Store, StoredDelivery, StoredMessage, StoredSession, StoreSnapshot } from '../store.js'
+import { SESSION_NEVER_EXPIRES } from '../../protocol/constants.js'
+import type {
+  Store,
+  StoredDelivery,
+  StoredMessage,
+  StoredSession,
+  StoredSubscription,
+  StoreSnapshot,
+} from '../store.js'
 
 interface MemSession {
   disconnectedAt: number
-  subscriptions: Map<string, QoS>
+  expiryInterval: number
+  subscriptions: Map<string, StoredSubscription>
   deliveries: Map<number, StoredDelivery>
   inbound: Set<number>
 }
@@ -23,10 +31,11 @@ export class MemoryStore implements Store {
     for (const [clientId, s] of this.sessions) {
       sessions.push({
         clientId,
-        subscriptions: [...s.subscriptions],
+        subscriptions: [...s.subscriptions].map(([f, sub]) => [f, copySub(sub)]),
         deliveries: [...s.deliveries.values()].sort((a, b) => a.seq - b.seq).map((d) => ({ ...d })),
         inboundQos2: [...s.inbound],
         disconnectedAt: s.disconnectedAt,
+        expiryInterval: s.expiryInterval,
       })
     }
     return { sessions, retained: [...this.retained.values()] }
@@ -35,20 +44,29 @@ export class MemoryStore implements Store {
   private session(clientId: string): MemSession {
     let s = this.sessions.get(clientId)
     if (s === undefined) {
-      s = { disconnectedAt: 0, subscriptions: new Map(), deliveries: new Map(), inbound: new Set() }
+      s = {
+        disconnectedAt: 0,
+        expiryInterval: SESSION_NEVER_EXPIRES,
+        subscriptions: new Map(),
+        deliveries: new Map(),
+        inbound: new Set(),
+      }
       this.sessions.set(clientId, s)
     }
     return s
   }
 
-  saveSession(clientId: string, disconnectedAt: number): void {
-    this.session(clientId).disconnectedAt = disconnectedAt
+  saveSession(clientId: string, disconnectedAt: number, expiryInterval = SESSION_NEVER_EXPIRES): void {
+    const s = this.session(clientId)
+    s.disconnectedAt = disconnectedAt
+    s.expiryInterval = expiryInterval
   }
   deleteSession(clientId: string): void {
     this.sessions.delete(clientId)
   }
-  saveSubscription(clientId: string, filter: string, qos: QoS): void {
-    this.session(clientId).subscriptions.set(filter, qos)
+  saveSubscription(clientId: string, filter: string, sub: StoredSubscription): void {
+    // a copy: the broker's own object may change after this call
+    this.session(clientId).subscriptions.set(filter, copySub(sub))
   }
   deleteSubscription(clientId: string, filter: string): void {
     this.sessions.get(clientId)?.subscriptions.delete(filter)
@@ -74,8 +92,23 @@ export class MemoryStore implements Store {
   }
   setRetained(msg: StoredMessage): void {
     if (msg.payload.length === 0) this.retained.delete(msg.topic)
-    else this.retained.set(msg.topic, msg)
+    // a copy of the fields stored, as a durable engine keeps them (not the broker's live object)
+    else
+      this.retained.set(msg.topic, {
+        topic: msg.topic,
+        payload: msg.payload,
+        qos: msg.qos,
+        retain: msg.retain,
+        properties: msg.properties ?? null,
+        expiresAt: msg.expiresAt ?? 0,
+      })
   }
   commit(): void {}
   close(): void {}
+}
+
+function copySub(sub: StoredSubscription): StoredSubscription {
+  if (typeof sub === 'number') return sub
+  const { qos, noLocal, retainAsPublished, retainHandling, subscriptionId } = sub
+  return { qos, noLocal, retainAsPublished, retainHandling, subscriptionId }
 }

@@ -1,9 +1,9 @@
 /**
- * Schema of the SQLite store. PRAGMA user_version holds SCHEMA_VERSION; a
- * future version adds its migration steps here, keyed by the version they
- * upgrade from.
+ * Schema of the SQLite store. PRAGMA user_version holds SCHEMA_VERSION.
+ * SCHEMA is the first version's tables; later versions add columns (COLUMNS), each with
+ * a default, so a database written by an older Petrel opens and upgrades in place.
  */
-export const SCHEMA_VERSION = 1
+export const SCHEMA_VERSION = 2
 
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS sessions (
@@ -38,3 +38,24 @@ CREATE TABLE IF NOT EXISTS retained (
   qos INTEGER NOT NULL
 ) WITHOUT ROWID;
 `
+
+/**
+ * Columns added after version 1 (MQTT 5), as [table, column, declaration]. Added when
+ * missing, whatever the version a database says it is at: adding is idempotent, so
+ * each change to the schema only appends here. An old row gets the default.
+ */
+export const COLUMNS: readonly [table: string, column: string, declaration: string][] = [
+  // version 2: message properties, expiry and subscription identifiers (MQTT 5)
+  ['deliveries', 'properties', 'TEXT'],
+  ['deliveries', 'expires_at', 'INTEGER NOT NULL DEFAULT 0'],
+  ['deliveries', 'sub_ids', 'TEXT'],
+  ['retained', 'properties', 'TEXT'],
+  ['retained', 'expires_at', 'INTEGER NOT NULL DEFAULT 0'],
+  // a session stored by 3.1.1 Petrel never expires of itself (SESSION_NEVER_EXPIRES)
+  ['sessions', 'expiry_interval', 'INTEGER NOT NULL DEFAULT 4294967295'],
+  // version 2: MQTT 5 subscription options and identifier (0: none); 0 is each one's default
+  ['subscriptions', 'no_local', 'INTEGER NOT NULL DEFAULT 0'],
+  ['subscriptions', 'retain_as_published', 'INTEGER NOT NULL DEFAULT 0'],
+  ['subscriptions', 'retain_handling', 'INTEGER NOT NULL DEFAULT 0'],
+  ['subscriptions', 'subscription_id', 'INTEGER NOT NULL DEFAULT 0'],
+]

@@ -2,9 +2,17 @@ import { mkdirSync, statSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import type BetterSqlite3 from 'better-sqlite3'
 import { ConfigError } from '../../errors.js'
-import type { QoS } from '../../protocol/constants.js'
-import type { Store, StoredDelivery, StoredMessage, StoredSession, StoreSnapshot } from '../store.js'
-import { SCHEMA, SCHEMA_VERSION } from './schema.js'
+import { type QoS, SESSION_NEVER_EXPIRES } from '../../protocol/constants.js'
+import type {
+  Store,
+  StoredDelivery,
+  StoredMessage,
+  StoredSession,
+  StoredSubscription,
+  StoreSnapshot,
+} from '../store.js'
+import { idsFromText, idsToText, propertiesFromJson, propertiesToJson } from './properties-json.js'
+import { COLUMNS, SCHEMA, SCHEMA_VERSION } from './schema.js'
 
 export interface SqliteStoreOptions {
   /** Folder of the database (created if missing). */
@@ -81,21 +89,24 @@ export class SqliteStore implements Store {
       )
     }
     db.exec(SCHEMA)
+    addMissingColumns(db)
     db.pragma(`user_version = ${SCHEMA_VERSION}`)
     this.begin = db.prepare('BEGIN')
     this.commitStmt = db.prepare('COMMIT')
     this.s = {
       saveSession: db.prepare(
-        'INSERT INTO sessions (client, disconnected_at) VALUES (?, ?) ON CONFLICT (client) DO UPDATE SET disconnected_at = excluded.disconnected_at',
+        'INSERT INTO sessions (client, disconnected_at, expiry_interval) VALUES (?, ?, ?) ON CONFLICT (client) DO UPDATE SET disconnected_at = excluded.disconnected_at, expiry_interval = excluded.expiry_interval',
       ),
       deleteSession: db.prepare('DELETE FROM sessions WHERE client = ?'),
       deleteSessionSubs: db.prepare('DELETE FROM subscriptions WHERE client = ?'),
       deleteSessionDeliveries: db.prepare('DELETE FROM deliveries WHERE client = ?'),
       deleteSessionInbound: db.prepare('DELETE FROM inbound_qos2 WHERE client = ?'),
-      saveSub: db.prepare('INSERT OR REPLACE INTO subscriptions (client, filter, qos) VALUES (?, ?, ?)'),
+      saveSub: db.prepare(
+        'INSERT OR REPLACE INTO subscriptions (client, filter, qos, no_local, retain_as_published, retain_handling, subscription_id) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
       deleteSub: db.prepare('DELETE FROM subscriptions WHERE client = ? AND filter = ?'),
       addDelivery: db.prepare(
-        'INSERT OR REPLACE INTO deliveries (client, seq, topic, payload, qos, retain, packet_id, released) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT OR REPLACE INTO deliveries (client, seq, topic, payload, qos, retain, packet_id, released, properties, expires_at, sub_ids) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       updateDelivery: db.prepare(
         'UPDATE deliveries SET packet_id = ?, released = ? WHERE client = ? AND seq = ?',
@@ -103,16 +114,21 @@ export class SqliteStore implements Store {
       deleteDelivery: db.prepare('DELETE FROM deliveries WHERE client = ? AND seq = ?'),
       addInbound: db.prepare('INSERT OR IGNORE INTO inbound_qos2 (client, packet_id) VALUES (?, ?)'),
       deleteInbound: db.prepare('DELETE FROM inbound_qos2 WHERE client = ? AND packet_id = ?'),
-      setRetained: db.prepare('INSERT OR REPLACE INTO retained (topic, payload, qos) VALUES (?, ?, ?)'),
+      setRetained: db.prepare(
+        'INSERT OR REPLACE INTO retained (topic, payload, qos, properties, expires_at) VALUES (?, ?, ?, ?, ?)',
+      ),
       deleteRetained: db.prepare('DELETE FROM retained WHERE topic = ?'),
     }
   }
 
   load(): StoreSnapshot {
     const sessions = new Map<string, StoredSession>()
-    for (const r of this.db.prepare('SELECT client, disconnected_at FROM sessions').all() as {
+    for (const r of this.db
+      .prepare('SELECT client, disconnected_at, expiry_interval FROM sessions')
+      .all() as {
       client: string
       disconnected_at: number
+      expiry_interval: number
     }[]) {
       sessions.set(r.client, {
         clientId: r.client,
@@ -120,19 +136,28 @@ export class SqliteStore implements Store {
         deliveries: [],
         inboundQos2: [],
         disconnectedAt: r.disconnected_at,
+        expiryInterval: r.expiry_interval,
       })
     }
     const get = (client: string): StoredSession | undefined => sessions.get(client)
-    for (const r of this.db.prepare('SELECT client, filter, qos FROM subscriptions').all() as {
+    for (const r of this.db
+      .prepare(
+        'SELECT client, filter, qos, no_local, retain_as_published, retain_handling, subscription_id FROM subscriptions',
+      )
+      .all() as {
       client: string
       filter: string
       qos: number
+      no_local: number
+      retain_as_published: number
+      retain_handling: number
+      subscription_id: number
     }[]) {
-      get(r.client)?.subscriptions.push([r.filter, r.qos as QoS])
+      get(r.client)?.subscriptions.push([r.filter, subscriptionFromRow(r)])
     }
     for (const r of this.db
       .prepare(
-        'SELECT client, seq, topic, payload, qos, retain, packet_id, released FROM deliveries ORDER BY client, seq',
+        'SELECT client, seq, topic, payload, qos, retain, packet_id, released, properties, expires_at, sub_ids FROM deliveries ORDER BY client, seq',
       )
       .all() as {
       client: string
@@ -143,6 +168,9 @@ export class SqliteStore implements Store {
       retain: number
       packet_id: number
       released: number
+      properties: string | null
+      expires_at: number
+      sub_ids: string | null
     }[]) {
       get(r.client)?.deliveries.push({
         seq: r.seq,
@@ -152,6 +180,9 @@ export class SqliteStore implements Store {
         retain: r.retain === 1,
         packetId: r.packet_id,
         released: r.released === 1,
+        properties: propertiesFromJson(r.properties),
+        expiresAt: r.expires_at,
+        subIds: idsFromText(r.sub_ids),
       })
     }
     for (const r of this.db.prepare('SELECT client, packet_id FROM inbound_qos2').all() as {
@@ -161,12 +192,21 @@ export class SqliteStore implements Store {
       get(r.client)?.inboundQos2.push(r.packet_id)
     }
     const retained: StoredMessage[] = (
-      this.db.prepare('SELECT topic, payload, qos FROM retained').all() as {
+      this.db.prepare('SELECT topic, payload, qos, properties, expires_at FROM retained').all() as {
         topic: string
         payload: Buffer
         qos: number
+        properties: string | null
+        expires_at: number
       }[]
-    ).map((r) => ({ topic: r.topic, payload: r.payload, qos: r.qos as QoS, retain: true }))
+    ).map((r) => ({
+      topic: r.topic,
+      payload: r.payload,
+      qos: r.qos as QoS,
+      retain: true,
+      properties: propertiesFromJson(r.properties),
+      expiresAt: r.expires_at,
+    }))
     return { sessions: [...sessions.values()], retained }
   }
 
@@ -177,9 +217,9 @@ export class SqliteStore implements Store {
     }
   }
 
-  saveSession(clientId: string, disconnectedAt: number): void {
+  saveSession(clientId: string, disconnectedAt: number, expiryInterval = SESSION_NEVER_EXPIRES): void {
     this.tx()
-    this.s.saveSession.run(clientId, disconnectedAt)
+    this.s.saveSession.run(clientId, disconnectedAt, expiryInterval)
   }
   deleteSession(clientId: string): void {
     this.tx()
@@ -188,9 +228,20 @@ export class SqliteStore implements Store {
     this.s.deleteSessionDeliveries.run(clientId)
     this.s.deleteSessionInbound.run(clientId)
   }
-  saveSubscription(clientId: string, filter: string, qos: QoS): void {
+  saveSubscription(clientId: string, filter: string, sub: StoredSubscription): void {
     this.tx()
-    this.s.saveSub.run(clientId, filter, qos)
+    if (typeof sub === 'number') this.s.saveSub.run(clientId, filter, sub, 0, 0, 0, 0)
+    else {
+      this.s.saveSub.run(
+        clientId,
+        filter,
+        sub.qos,
+        sub.noLocal ? 1 : 0,
+        sub.retainAsPublished ? 1 : 0,
+        sub.retainHandling,
+        sub.subscriptionId,
+      )
+    }
   }
   deleteSubscription(clientId: string, filter: string): void {
     this.tx()
@@ -207,6 +258,9 @@ export class SqliteStore implements Store {
       d.retain ? 1 : 0,
       d.packetId,
       d.released ? 1 : 0,
+      propertiesToJson(d.properties),
+      d.expiresAt ?? 0,
+      idsToText(d.subIds),
     )
   }
   updateDelivery(clientId: string, seq: number, packetId: number, released: boolean): void {
@@ -228,7 +282,14 @@ export class SqliteStore implements Store {
   setRetained(msg: StoredMessage): void {
     this.tx()
     if (msg.payload.length === 0) this.s.deleteRetained.run(msg.topic)
-    else this.s.setRetained.run(msg.topic, msg.payload, msg.qos)
+    else
+      this.s.setRetained.run(
+        msg.topic,
+        msg.payload,
+        msg.qos,
+        propertiesToJson(msg.properties),
+        msg.expiresAt ?? 0,
+      )
   }
 
   commit(): void {
@@ -261,4 +322,40 @@ function makeDir(dir: string): void {
     }
   }
   for (let i = missing.length - 1; i >= 0; i--) mkdirSync(missing[i]!)
+}
+
+/** Upgrades an older database in place: every column of COLUMNS it lacks is added with its default. */
+function addMissingColumns(db: Db): void {
+  const have = new Map<string, Set<string>>()
+  for (const [table, column, declaration] of COLUMNS) {
+    let cols = have.get(table)
+    if (cols === undefined) {
+      cols = new Set((db.pragma(`table_info(${table})`) as { name: string }[]).map((c) => c.name))
+      have.set(table, cols)
+    }
+    if (cols.has(column)) continue
+    db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${declaration}`)
+    cols.add(column)
+  }
+}
+
+/** A subscriptions row: its QoS alone when every MQTT 5 option is at its default (as saved). */
+function subscriptionFromRow(r: {
+  qos: number
+  no_local: number
+  retain_as_published: number
+  retain_handling: number
+  subscription_id: number
+}): StoredSubscription {
+  const qos = r.qos as QoS
+  if (r.no_local === 0 && r.retain_as_published === 0 && r.retain_handling === 0 && r.subscription_id === 0) {
+    return qos
+  }
+  return {
+    qos,
+    noLocal: r.no_local === 1,
+    retainAsPublished: r.retain_as_published === 1,
+    retainHandling: r.retain_handling as 0 | 1 | 2,
+    subscriptionId: r.subscription_id,
+  }
 }

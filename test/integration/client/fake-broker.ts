@@ -95,13 +95,19 @@ export class FakeSession {
       const p = this.queue.shift()
       if (p !== undefined) {
         if (type !== undefined && p.type !== type) {
-          assert.fail(`expected ${PACKET_NAMES[type]} but the client sent ${PACKET_NAMES[p.type]}: ${show(p)}`)
+          assert.fail(
+            `expected ${PACKET_NAMES[type]} but the client sent ${PACKET_NAMES[p.type]}: ${show(p)}`,
+          )
         }
         return p
       }
-      if (this.isClosed) assert.fail(`connection closed while waiting for ${type === undefined ? 'a packet' : PACKET_NAMES[type]}`)
+      if (this.isClosed)
+        assert.fail(
+          `connection closed while waiting for ${type === undefined ? 'a packet' : PACKET_NAMES[type]}`,
+        )
       const left = deadline - Date.now()
-      if (left <= 0) assert.fail(`no ${type === undefined ? 'packet' : PACKET_NAMES[type]} within ${timeoutMs} ms`)
+      if (left <= 0)
+        assert.fail(`no ${type === undefined ? 'packet' : PACKET_NAMES[type]} within ${timeoutMs} ms`)
       await this.wait(left)
     }
   }
@@ -147,7 +153,10 @@ export interface FakeBroker {
   /** The next connection, once its CONNECT has been read. */
   accept(timeoutMs?: number): Promise<FakeSession>
   /** Accepts, reads CONNECT and answers CONNACK 0 with these properties. */
-  acceptWith(properties?: PacketOf<typeof PacketType.CONNACK>['properties'], sessionPresent?: boolean): Promise<FakeSession>
+  acceptWith(
+    properties?: PacketOf<typeof PacketType.CONNACK>['properties'],
+    sessionPresent?: boolean,
+  ): Promise<FakeSession>
   close(): Promise<void>
 }
 

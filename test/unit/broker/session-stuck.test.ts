@@ -63,7 +63,7 @@ function tick(ms: number): void {
 }
 
 function session(over: Partial<SessionLimits> = {}): { s: Session; counters: { dropped: number } } {
-  const counters = { messagesSent: 0, bytesSent: 0, dropped: 0 }
+  const counters = { messagesSent: 0, bytesSent: 0, dropped: 0, expired: 0 }
   const limits: SessionLimits = {
     maxInflight: 4,
     maxQueuedMessages: 8,

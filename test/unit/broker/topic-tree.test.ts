@@ -10,7 +10,10 @@ test('bounds the route cache by the length of the topic names it holds, not only
   // 300 distinct 60 000-character topics: 18 million characters if all were kept
   for (let i = 0; i < 300; i++) {
     const topic = `${i}/${long}`
-    assert.deepEqual(tree.match(topic), [{ subscriber: 'everyone', qos: 0 }])
+    assert.deepEqual(
+      tree.match(topic).deliveries.map((d) => [d.subscriber, d.qos]),
+      [['everyone', 0]],
+    )
     assert.ok(tree.cachedChars <= MAX_CACHE_CHARS, `${tree.cachedChars} characters cached`)
   }
   // a topic seen just now is still answered from the cache
@@ -24,7 +27,7 @@ test('matches a topic of 100 000 levels without recursion [MQTT-4.7.1-2] [MQTT-4
   tree.add(Array.from({ length: depth }, () => '+').join('/'), 'plusses', 1)
   tree.add(`${Array.from({ length: depth - 1 }, () => 'a').join('/')}/#`, 'hash', 0)
   tree.add(topic, 'exact', 2)
-  const got = tree.match(topic).map((d) => `${d.subscriber}:${d.qos}`)
+  const got = tree.match(topic).deliveries.map((d) => `${d.subscriber}:${d.qos}`)
   assert.deepEqual(got.sort(), ['exact:2', 'hash:0', 'plusses:1'])
 })
 
@@ -35,7 +38,7 @@ test('visits subscribers in the same order as before: # first, then + before the
   tree.add('a/#', 'hash', 0)
   tree.add('#', 'all', 0)
   assert.deepEqual(
-    tree.match('a/b').map((d) => d.subscriber),
+    tree.match('a/b').deliveries.map((d) => d.subscriber),
     ['all', 'hash', 'plus', 'exact'],
   )
 })

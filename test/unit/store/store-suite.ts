@@ -124,5 +124,74 @@ export function storeSuite(f: StoreFixture): void {
       )
       s.close()
     })
+
+    test('keeps MQTT 5 message properties, expiry and subscription identifiers of deliveries', async () => {
+      let s = await f.open()
+      s.saveSession('c1', 0)
+      const properties = {
+        payloadFormatIndicator: 1 as const,
+        contentType: 'text/plain',
+        responseTopic: 'reply/to',
+        correlationData: Buffer.from([0, 1, 255]),
+        userProperties: [
+          ['a', '1'],
+          ['b', '2'],
+          ['a', '3'],
+        ] as [string, string][],
+      }
+      s.addDelivery('c1', d(1, { properties, expiresAt: 1_900_000_000_000, subIds: [3, 70_000] }))
+      s.addDelivery('c1', d(2)) // a 3.1.1 message: none of them
+      s.commit()
+      s = await f.reopen(s)
+      const [a, b] = (await s.load()).sessions[0]!.deliveries
+      assert.deepEqual(a!.properties, properties)
+      assert.equal(a!.expiresAt, 1_900_000_000_000)
+      assert.deepEqual(a!.subIds, [3, 70_000])
+      assert.equal(b!.properties ?? null, null)
+      assert.equal(b!.expiresAt ?? 0, 0)
+      assert.equal(b!.subIds ?? null, null)
+      s.close()
+    })
+
+    test('keeps the properties and expiry of retained messages [MQTT-3.3.2-5]', async () => {
+      let s = await f.open()
+      const properties = {
+        contentType: 'application/json',
+        userProperties: [['k', 'v']] as [string, string][],
+      }
+      s.setRetained({
+        topic: 'r/5',
+        payload: Buffer.from('x'),
+        qos: 1,
+        retain: true,
+        properties,
+        expiresAt: 42,
+      })
+      s.commit()
+      s = await f.reopen(s)
+      const [r] = (await s.load()).retained
+      assert.deepEqual([r!.properties, r!.expiresAt], [properties, 42])
+      s.close()
+    })
+
+    test('keeps the session expiry interval; a session saved without one never expires', async () => {
+      let s = await f.open()
+      s.saveSession('v5', 0, 300)
+      s.saveSession('v3', 0)
+      s.saveSession('v5b', 0, 60)
+      s.saveSession('v5b', 99, 0) // the interval changes on DISCONNECT
+      s.commit()
+      s = await f.reopen(s)
+      const got = (await s.load()).sessions.map((x) => [x.clientId, x.disconnectedAt, x.expiryInterval])
+      assert.deepEqual(
+        got.sort((x, y) => String(x[0]).localeCompare(String(y[0]))),
+        [
+          ['v3', 0, 0xffff_ffff],
+          ['v5', 0, 300],
+          ['v5b', 99, 0],
+        ],
+      )
+      s.close()
+    })
   })
 }
