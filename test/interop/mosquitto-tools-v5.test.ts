@@ -55,13 +55,13 @@ describe('mosquitto_pub / mosquitto_sub -V mqttv5 against Petrel', { skip: mosqu
       await sleep(10)
     }
   }
-  /** mosquitto_sub, once Petrel has its subscription. */
-  async function startSub(options: SubOptions): Promise<Promise<SubResult>> {
+  /** mosquitto_sub, once Petrel has its subscription (wrapped: an async function would wait for `done` itself). */
+  async function startSub(options: SubOptions): Promise<{ done: Promise<SubResult> }> {
     const before = subscriptions.get(options.topics[0]!) ?? 0
     const done = mosquittoSub(port, { waitSeconds: 10, ...options })
     done.catch(() => {})
     await Promise.race([subscribedTo(options.topics[0]!, before + 1), done])
-    return done
+    return { done }
   }
 
   test(
@@ -114,7 +114,7 @@ describe('mosquitto_pub / mosquitto_sub -V mqttv5 against Petrel', { skip: mosqu
     T,
     async () => {
       const t = fresh('to-mosquitto')
-      const done = await startSub({
+      const { done } = await startSub({
         topics: [t],
         count: 1,
         qos: 1,
