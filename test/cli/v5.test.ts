@@ -363,3 +363,35 @@ for (const [name, start, skipBroker] of targets) {
     })
   })
 }
+
+describe('a refused MQTT 5 connection exits with the CONNACK reason code, as mosquitto_pub does', {
+  skip: mosquittoSkip() || mosquittoClientsSkip(),
+}, () => {
+  let m: MosquittoBroker
+  before(async () => {
+    m = await startMosquitto({ config: ['allow_anonymous false'] })
+  })
+  after(() => m?.stop())
+
+  test('petrel pub/sub -V mqttv5 refused with 0x87 Not authorized: exit 135, one line', async () => {
+    const theirs = await mosquittoPub(m.port, ['-V', 'mqttv5', '-t', 'x', '-m', 'y'], { allowFailure: true })
+    for (const tool of [
+      ['pub', '-t', 'x', '-m', 'y'],
+      ['sub', '-t', 'x'],
+    ]) {
+      const ours = await petrel([
+        tool[0]!,
+        '-h',
+        LOOPBACK,
+        '-p',
+        String(m.port),
+        '-V',
+        'mqttv5',
+        ...tool.slice(1),
+      ])
+      assert.equal(ours.code, theirs.code)
+      assert.equal(ours.code, 0x87)
+      assert.equal(ours.stderr, 'Connection refused: not authorized (0x87).\n')
+    }
+  })
+})
