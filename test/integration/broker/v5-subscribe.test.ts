@@ -193,3 +193,18 @@ test('No Local on a shared subscription is a protocol error: DISCONNECT 0x82 [MQ
   assert.equal(d.reasonCode, ReasonCode.PROTOCOL_ERROR)
   await c.closed()
 })
+
+test('a shared member answering PUBACK 0x80 has the message discarded, not sent to another member [MQTT-4.8.2-6]', async () => {
+  const t = uniqueId('refused')
+  const a = await v5()
+  const b = await v5()
+  await subscribe(a, [{ topic: `$share/g/${t}`, qos: 1 }])
+  await subscribe(b, [{ topic: `$share/g/${t}`, qos: 1 }])
+  const p = await v5()
+  await publishAcked(p, t, 'first')
+  // the first member in turn gets it, refuses it, then leaves
+  const m = await a.next(PacketType.PUBLISH)
+  a.send({ type: PacketType.PUBACK, packetId: m.packetId, reasonCode: ReasonCode.UNSPECIFIED_ERROR })
+  await a.disconnect()
+  await b.nothingFor(300)
+})
