@@ -168,6 +168,19 @@ describe('petrel broker', () => {
     }
   })
 
+  test('a data directory that cannot be created is one error line, not a hang', async () => {
+    // Node 20's recursive mkdir never returns under /proc: this hung at full CPU before
+    const r = await petrel(['broker', '--port', '0', '--data-dir', '/proc/petrel-nope/data'], {
+      timeoutMs: 5000,
+      allowFailure: true,
+    })
+    assert.equal(r.code, 1)
+    assert.match(
+      r.stderr,
+      /^petrel broker: cannot open the SQLite store in \/proc\/petrel-nope\/data: .*ENOENT.*\n$/,
+    )
+  })
+
   test('--help lists every option and exits 0', async () => {
     const r = await petrel(['broker', '--help'])
     assert.equal(r.code, 0)

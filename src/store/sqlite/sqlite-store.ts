@@ -1,5 +1,5 @@
-import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
+import { mkdirSync, statSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
 import type BetterSqlite3 from 'better-sqlite3'
 import { ConfigError } from '../../errors.js'
 import { type QoS, SESSION_NEVER_EXPIRES } from '../../protocol/constants.js'
@@ -67,7 +67,7 @@ export class SqliteStore implements Store {
       )
     }
     try {
-      mkdirSync(options.dataDir, { recursive: true })
+      makeDir(options.dataDir)
     } catch (err) {
       throw new ConfigError(
         'dataDir',
@@ -338,4 +338,24 @@ function subscriptionFromRow(r: {
     retainHandling: r.retain_handling as 0 | 1 | 2,
     subscriptionId: r.subscription_id,
   }
+}
+
+/**
+ * mkdir -p, one level at a time. Node 20's `mkdirSync(dir, { recursive: true })` never
+ * returns for a path under /proc (it retries ENOENT forever), which hung
+ * `petrel broker --data-dir /proc/nope` at full CPU; creating each missing level in turn
+ * fails with the first level's error instead.
+ */
+function makeDir(dir: string): void {
+  const missing: string[] = []
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    try {
+      if (!statSync(d).isDirectory()) throw new Error(`'${d}' is not a directory`)
+      break
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(d) === d) throw err
+      missing.push(d)
+    }
+  }
+  for (let i = missing.length - 1; i >= 0; i--) mkdirSync(missing[i]!)
 }
