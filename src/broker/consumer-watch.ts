@@ -33,6 +33,8 @@ export interface Watched {
   readonly queued: number
   /** QoS 1/2 deliveries completed so far. */
   readonly acked: number
+  /** QoS 1/2 deliveries it may have unacknowledged: maxInflight, or less (an MQTT 5 Receive Maximum). */
+  readonly inflightWindow: number
   /** Its output is taken: what is queued may go out, slowed publishers go on. */
   drained(): void
   /** Took too little in a window: slowed publishers go on. */
@@ -97,7 +99,7 @@ export class ConsumerWatch {
     const took = outputFull ? flushed - this.flushedMark : subject.acked - this.ackedMark
     const enough = outputFull
       ? took >= limits.maxOutputBuffer >>> 4
-      : took >= Math.max(1, limits.maxInflight >>> 2)
+      : took >= Math.max(1, subject.inflightWindow >>> 2)
     this.ackedMark = subject.acked
     this.flushedMark = flushed
     if (took > 0) this.progressAt = now

@@ -24,6 +24,11 @@ export class Message {
   /** Client id of the publisher, for No Local [MQTT-3.8.3-3]; null for the broker's own messages. */
   origin: string | null = null
   private wire: Buffer | null
+  /**
+   * An MQTT 5 publisher's own bytes when they equal the MQTT 5 QoS 0, non-retained form with
+   * nothing per delivery (no properties at all): forwarded unchanged to MQTT 5 subscribers.
+   */
+  wire5: Buffer | null = null
   private template: PublishTemplate | null = null
   private owned: boolean
 
@@ -66,6 +71,7 @@ export class Message {
       // Correlation Data, like the payload, is a view into the read buffer when decoded.
       if (this.properties !== null) this.properties = copyPublishProperties(this.properties)
       this.wire = null
+      this.wire5 = null
       this.template = null
       this.owned = true
     }

@@ -43,6 +43,11 @@ export class V5Form {
    */
   qos0(msg: Message, retain: boolean, subIds: number[] | null): Buffer | null {
     const extra = perDelivery(msg, subIds)
+    if (extra === null && !retain && this.aliases === null) {
+      // the publisher's own bytes, if they can go as they came
+      const wire = msg.wire5
+      if (wire !== null && (this.maxPacketSize === 0 || wire.length <= this.maxPacketSize)) return wire
+    }
     const tpl = msg.tpl
     if (this.maxPacketSize === 0) {
       if (this.aliases === null) return tpl.v5(0, 0, false, retain, extra)

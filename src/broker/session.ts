@@ -102,7 +102,7 @@ export class Session {
   private trackedV5 = false
   /** In-flight messages read from the store, by packet id: encoded for the first connection. */
   private restored: Map<number, Queued> | null = null
-  /** In-flight PUBLISHes not yet re-sent on this connection: its Receive Maximum was full [MQTT-3.3.4-7]. */
+  /** In-flight PUBLISHes not yet re-sent on this connection: its Receive Maximum was full [MQTT-3.3.4-9]. */
   private resendLater: number[] | null = null
   /** The bytes to keep for a re-send of the message `bytes12` encoded last (no topic alias). */
   private tracked: Buffer | null = null
@@ -134,6 +134,11 @@ export class Session {
 
   get queued(): number {
     return this.queue.size
+  }
+
+  /** Unacknowledged QoS 1/2 deliveries allowed on this connection [MQTT-3.3.4-9]. */
+  get inflightWindow(): number {
+    return this.outbound.maxInflight
   }
 
   /**
@@ -239,7 +244,7 @@ export class Session {
     const v5 = connect !== null && connect.protocolVersion === 5
     this.form = v5 ? new V5Form(connect.properties) : null
     this.inAliases = null // aliases are per connection [MQTT-3.3.2-7]
-    // [MQTT-3.3.4-7] never more unacknowledged QoS 1/2 PUBLISHes than the client's Receive Maximum
+    // [MQTT-3.3.4-9] never more unacknowledged QoS 1/2 PUBLISHes than the client's Receive Maximum
     const max = this.limits.maxInflight
     const receive = v5 ? (connect.properties?.receiveMaximum ?? 65_535) : 65_535
     this.outbound.maxInflight = receive < max ? receive : max

@@ -82,7 +82,10 @@ export interface Store {
   /** Reads everything back at start. */
   load(): StoreSnapshot | Promise<StoreSnapshot>
 
-  /** Records a persistent session; `expiryInterval` defaults to SESSION_NEVER_EXPIRES. */
+  /**
+   * Records a persistent session, or when its client disconnected. `expiryInterval` (seconds)
+   * replaces the stored one when given; a new session without one gets SESSION_NEVER_EXPIRES.
+   */
   saveSession(clientId: string, disconnectedAt: number, expiryInterval?: number): void
   deleteSession(clientId: string): void
   /** Adds or replaces the subscription of `clientId` to `filter`. */

@@ -21,19 +21,16 @@ export function onPublish(
   raw: Buffer | null,
 ): Promise<void> | undefined {
   core.stats.publishReceived++
-  if (peer.protocolVersion === PROTOCOL_V5) {
+  const v5 = peer.protocolVersion === PROTOCOL_V5
+  if (v5) {
     const code = checkPublishV5(core, peer, p)
     if (code < 0) return undefined // the connection is closed
-    if (code !== ReasonCode.SUCCESS) {
-      // [MQTT-3.3.2-4] refused with its reason (QoS 0 has no answer: it is dropped)
-      if (p.qos > 0) ackV5(peer, peer.session!.inbound, p, code)
-      return undefined
-    }
-    // the publisher's bytes are in the MQTT 5 form: no 3.1.1 subscriber can take them as they are
-    raw = null
+    if (code !== ReasonCode.SUCCESS) return refuseV5(peer, p, code)
   }
   if (exceedsLevels(p.topic, core.options.maxTopicLevels)) {
-    // MQTT 3.1.1 cannot refuse a PUBLISH: closing is the other answer it allows [MQTT-3.3.5-2]
+    // MQTT 5 refuses the message (Topic Name invalid); 3.1.1 cannot refuse a PUBLISH:
+    // closing is the other answer it allows [MQTT-3.3.5-2]
+    if (v5) return refuseV5(peer, p, ReasonCode.TOPIC_NAME_INVALID)
     tooDeep(core, peer, 'PUBLISH')
     return undefined
   }
@@ -55,9 +52,13 @@ function received(core: Core, peer: Peer, p: PublishPacket, raw: Buffer | null, 
   let matched = -1
   // Clients may not publish into the broker's own $SYS tree: acknowledged, then dropped [MQTT-3.3.5-2].
   if (fresh && allowed && !p.topic.startsWith('$SYS')) {
-    const msg = new Message(p.topic, p.payload, p.qos, p.retain, raw, false)
+    // the bytes of an MQTT 5 publisher are in the MQTT 5 form: for MQTT 5 subscribers only
+    const msg = new Message(p.topic, p.payload, p.qos, p.retain, v5 ? null : raw, false)
     msg.origin = peer.id // for No Local [MQTT-3.8.3-3]
-    if (v5) applyProperties(msg, p.properties, Date.now())
+    if (v5) {
+      if (p.properties === undefined) msg.wire5 = raw
+      else applyProperties(msg, p.properties, Date.now())
+    }
     matched = route(core, msg, peer, peer)
   }
   if (p.qos === 0) return undefined
@@ -73,6 +74,12 @@ function received(core: Core, peer: Peer, p: PublishPacket, raw: Buffer | null, 
   }
   // [MQTT-4.3.2-2] PUBACK, [MQTT-4.3.3-2] PUBREC (3.1.1 cannot refuse: a refused message is acknowledged too)
   peer.send(inbound.answer(p.qos, p.packetId)!)
+  return undefined
+}
+
+/** An MQTT 5 PUBLISH refused before routing: PUBACK/PUBREC with `code`; QoS 0 is dropped. */
+function refuseV5(peer: Peer, p: PublishPacket, code: number): undefined {
+  if (p.qos > 0) ackV5(peer, peer.session!.inbound, p, code)
   return undefined
 }
 

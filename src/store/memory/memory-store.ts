@@ -56,10 +56,10 @@ export class MemoryStore implements Store {
     return s
   }
 
-  saveSession(clientId: string, disconnectedAt: number, expiryInterval = SESSION_NEVER_EXPIRES): void {
+  saveSession(clientId: string, disconnectedAt: number, expiryInterval?: number): void {
     const s = this.session(clientId)
     s.disconnectedAt = disconnectedAt
-    s.expiryInterval = expiryInterval
+    if (expiryInterval !== undefined) s.expiryInterval = expiryInterval
   }
   deleteSession(clientId: string): void {
     this.sessions.delete(clientId)

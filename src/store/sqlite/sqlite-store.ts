@@ -95,7 +95,8 @@ export class SqliteStore implements Store {
     this.commitStmt = db.prepare('COMMIT')
     this.s = {
       saveSession: db.prepare(
-        'INSERT INTO sessions (client, disconnected_at, expiry_interval) VALUES (?, ?, ?) ON CONFLICT (client) DO UPDATE SET disconnected_at = excluded.disconnected_at, expiry_interval = excluded.expiry_interval',
+        `INSERT INTO sessions (client, disconnected_at, expiry_interval) VALUES (?, ?, COALESCE(?, ${SESSION_NEVER_EXPIRES}))
+         ON CONFLICT (client) DO UPDATE SET disconnected_at = excluded.disconnected_at, expiry_interval = COALESCE(?, expiry_interval)`,
       ),
       deleteSession: db.prepare('DELETE FROM sessions WHERE client = ?'),
       deleteSessionSubs: db.prepare('DELETE FROM subscriptions WHERE client = ?'),
@@ -217,9 +218,10 @@ export class SqliteStore implements Store {
     }
   }
 
-  saveSession(clientId: string, disconnectedAt: number, expiryInterval = SESSION_NEVER_EXPIRES): void {
+  saveSession(clientId: string, disconnectedAt: number, expiryInterval?: number): void {
     this.tx()
-    this.s.saveSession.run(clientId, disconnectedAt, expiryInterval)
+    const interval = expiryInterval ?? null // null: a new session never expires, a known one keeps its own
+    this.s.saveSession.run(clientId, disconnectedAt, interval, interval)
   }
   deleteSession(clientId: string): void {
     this.tx()

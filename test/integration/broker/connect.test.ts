@@ -43,7 +43,6 @@ test('answers CONNACK 0x01 and closes when the protocol level is not supported [
   const tb = await startBroker()
   for (const [name, level] of [
     ['MQTT', 3],
-    ['MQTT', 5],
     ['MQTT', 6],
     ['MQIsdp', 4],
   ] as const) {

@@ -326,3 +326,75 @@ test('broker.publish() takes properties, checks them, and MQTT 5 subscribers get
     { name: 'ConfigError' },
   )
 })
+
+test('a will goes out with its properties, less the Will Delay Interval [MQTT-3.1.3-9] (3.1.3.2)', async () => {
+  const topic = `will/${uniqueId()}`
+  const sub = await subscriber(topic, 1)
+  const c = await v5({
+    will: {
+      topic,
+      payload: Buffer.from('gone'),
+      qos: 1,
+      retain: false,
+      properties: {
+        willDelayInterval: 0,
+        contentType: 'text/plain',
+        messageExpiryInterval: 30,
+        userProperties: [['why', 'dropped']],
+      },
+    },
+  })
+  c.destroy()
+  const m = await sub.next(PacketType.PUBLISH, 2000)
+  assert.equal(m.payload.toString(), 'gone')
+  const { messageExpiryInterval, ...rest } = m.properties ?? {}
+  assert.deepEqual(rest, { contentType: 'text/plain', userProperties: [['why', 'dropped']] })
+  assert.ok(messageExpiryInterval !== undefined && messageExpiryInterval <= 30 && messageExpiryInterval >= 29)
+})
+
+test('a topic deeper than maxTopicLevels is refused with 0x90 in MQTT 5 (3.1.1 closes the connection)', async () => {
+  const deep = Array.from({ length: 130 }, (_, i) => `l${i}`).join('/')
+  const pub = await v5()
+  const id = pub.publish(deep, 'x', { qos: 1 })
+  assert.deepEqual(await pub.next(PacketType.PUBACK), {
+    type: PacketType.PUBACK,
+    packetId: id,
+    reasonCode: ReasonCode.TOPIC_NAME_INVALID,
+  })
+  // the connection stays
+  pub.send({ type: PacketType.PINGREQ })
+  await pub.next(PacketType.PINGRESP)
+})
+
+test("an MQTT 5 publisher's QoS 0 bytes go unchanged to MQTT 5 subscribers, re-encoded for 3.1.1 ones", async () => {
+  const topic = `fwd/${uniqueId()}`
+  const s5 = await subscriber(topic, 0, 5)
+  const s3 = await subscriber(topic, 0, 4)
+  const pub = await v5()
+  const sent = encode(
+    {
+      type: PacketType.PUBLISH,
+      topic,
+      payload: Buffer.from('raw'),
+      qos: 0,
+      retain: false,
+      dup: false,
+      packetId: 0,
+    },
+    5,
+  )
+  pub.sendRaw(sent)
+  assert.deepEqual(s5.raw(await s5.next(PacketType.PUBLISH)), sent)
+  assert.deepEqual(
+    s3.raw(await s3.next(PacketType.PUBLISH)),
+    encode({
+      type: PacketType.PUBLISH,
+      topic,
+      payload: Buffer.from('raw'),
+      qos: 0,
+      retain: false,
+      dup: false,
+      packetId: 0,
+    }),
+  )
+})

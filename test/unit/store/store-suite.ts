@@ -177,6 +177,7 @@ export function storeSuite(f: StoreFixture): void {
     test('keeps the session expiry interval; a session saved without one never expires', async () => {
       let s = await f.open()
       s.saveSession('v5', 0, 300)
+      s.saveSession('v5', 0) // without an interval: the stored one stays
       s.saveSession('v3', 0)
       s.saveSession('v5b', 0, 60)
       s.saveSession('v5b', 99, 0) // the interval changes on DISCONNECT
