@@ -45,7 +45,7 @@ interface Run {
 
 async function runPetrel(url: string, qos: QoS, total: number): Promise<Run> {
   const c = await connect(url, { reconnect: false })
-  const batch: Promise<void>[] = []
+  const batch: Promise<unknown>[] = []
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
   for (let sent = 0; sent < total; ) {

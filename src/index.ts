@@ -10,9 +10,19 @@ export type {
   ClientInfo,
   Logger,
 } from './broker/options.js'
-export type { ClientEvents, EndOptions, PublishOptions, SubscribeOptions } from './client/client.js'
+export type {
+  ClientEvents,
+  ConnackInfo,
+  DisconnectInfo,
+  EndOptions,
+  PublishOptions,
+  RespondOptions,
+  SubscribeOptions,
+  UnsubscribeOptions,
+} from './client/client.js'
 export { Client, connect } from './client/client.js'
 export {
+  AuthError,
   ClientEndedError,
   ClientErrorCode,
   ConnackRefusedError,
@@ -22,10 +32,17 @@ export {
   InvalidTopicError,
   OfflineQueueFullError,
   PingTimeoutError,
+  PublishRefusedError,
   PublishTimeoutError,
+  RequestTimeoutError,
+  ServerDisconnectError,
+  type ServerLimit,
+  ServerLimitError,
 } from './client/errors.js'
 export type { Message } from './client/inbox.js'
-export type { ClientOptions, Payload, ReconnectOptions, WillOptions } from './client/options.js'
+export type { AuthHandler, ClientOptions, Payload, ReconnectOptions, WillOptions } from './client/options.js'
+export type { PublishResult } from './client/pending.js'
+export type { RequestOptions } from './client/requests.js'
 export { MemoryOutboundStore, type OutboundStore, type StoredFlow } from './client/store.js'
 export { ConfigError, PetrelError, ProtocolError } from './errors.js'
 export * from './protocol/index.js'

@@ -1,9 +1,29 @@
 import { EventEmitter } from 'node:events'
 import { PetrelError } from '../errors.js'
-import { PacketType, type QoS } from '../protocol/constants.js'
-import type { Packet, PublishPacket, Subscription } from '../protocol/packets.js'
+import { PacketType, PROTOCOL_V5, type QoS, ReasonCode } from '../protocol/constants.js'
+import { encode } from '../protocol/encoder.js'
+import type { ConnackPacket, Packet, PublishPacket, PublishProperties } from '../protocol/packets.js'
 import { isValidTopicFilter, isValidTopicName } from '../protocol/topic.js'
-import { ClientEndedError, ClientErrorCode, InvalidTopicError, PublishTimeoutError } from './errors.js'
+import { reasonError } from './aliases.js'
+import type {
+  ClientEvents,
+  ConnackInfo,
+  EndOptions,
+  PublishOptions,
+  RespondOptions,
+  SubscribeOptions,
+  UnsubscribeOptions,
+} from './api.js'
+import { AuthExchange } from './auth.js'
+import { checkPublishProperties, disconnectPacket, invalidQoS, needsV5, subscribeArgs } from './checks.js'
+import {
+  AuthError,
+  ClientEndedError,
+  ClientErrorCode,
+  InvalidTopicError,
+  PublishTimeoutError,
+  ServerDisconnectError,
+} from './errors.js'
 import { Inbox, type Message } from './inbox.js'
 import { type Effect, Lifecycle, type LifecycleInput, type LifecycleState } from './lifecycle.js'
 import { asError, Link } from './link.js'
@@ -14,44 +34,26 @@ import {
   resolveClientOptions,
   toBuffer,
 } from './options.js'
-import { Pending, PublishJob } from './pending.js'
+import { Pending, PublishJob, type PublishResult } from './pending.js'
+import { isRedirect } from './reasons.js'
+import { type RequestOptions, Requests } from './requests.js'
+import { serverLimits } from './server-limits.js'
 import { ClientSession, type SessionHost } from './session.js'
 import { Writer } from './writer.js'
 
-/** Typed client events. */
-export interface ClientEvents {
-  /** The broker accepted a connection (the first one too, before `connect()` resolves). */
-  connect: [connack: { sessionPresent: boolean }]
-  /** A reconnect attempt starts. */
-  reconnect: [attempt: number]
-  /** A live connection was lost; reconnecting follows when enabled. */
-  offline: [error: Error]
-  /** The client stopped for good: `end()`, or `error` when it gave up. */
-  close: [error: Error | undefined]
-  /** Emitted only while listened to: failed reconnect attempts, errors thrown by 'message' listeners. */
-  error: [error: Error]
-  message: [topic: string, payload: Buffer, packet: PublishPacket]
-}
-
-export interface PublishOptions {
-  qos?: QoS
-  retain?: boolean
-  /** Milliseconds; overrides the client's `publishTimeout`. */
-  timeout?: number
-}
-
-export interface SubscribeOptions {
-  /** QoS asked for each filter given as a string. Default 0. */
-  qos?: QoS
-}
-
-export interface EndOptions {
-  /** Drop the connection at once, without DISCONNECT (the broker then publishes the will). */
-  force?: boolean
-}
+export type {
+  ClientEvents,
+  ConnackInfo,
+  DisconnectInfo,
+  EndOptions,
+  PublishOptions,
+  RespondOptions,
+  SubscribeOptions,
+  UnsubscribeOptions,
+} from './api.js'
 
 /**
- * An MQTT 3.1.1 client. Made by `connect()`; it reconnects by itself until
+ * An MQTT 3.1.1 or 5.0 client. Made by `connect()`; it reconnects by itself until
  * `end()`. The connection lifecycle is the Lifecycle machine, the transport
  * connection of the moment is a Link, the MQTT session (QoS flows,
  * subscriptions, queue) is ClientSession; this class carries out the
@@ -61,6 +63,8 @@ export class Client extends EventEmitter<ClientEvents> {
   readonly options: ResolvedClientOptions
   /** Session present flag of the last CONNACK. */
   sessionPresent = false
+  /** The last CONNACK that accepted a connection; null before the first. */
+  connack: ConnackInfo | null = null
   private readonly life: Lifecycle
   private readonly writer = new Writer()
   private readonly session: ClientSession
@@ -72,11 +76,19 @@ export class Client extends EventEmitter<ClientEvents> {
   /** `end()`'s promise, made by the first call. */
   private ended: Promise<void> | null = null
   private endedPending: Pending<void> | null = null
+  private readonly v5: boolean
+  private readonly auth: AuthExchange | null = null
+  private readonly requests: Requests | null = null
+  /** Packets that came after a CONNACK while the auth handler checks it; null when not checking. */
+  private held: Packet[] | null = null
+  /** The DISCONNECT `end()` sends. */
+  private disconnectBytes: Buffer | undefined
 
   /** Use `connect()`. */
   constructor(options: ResolvedClientOptions) {
     super()
     this.options = options
+    this.v5 = options.protocolVersion === PROTOCOL_V5
     this.life = new Lifecycle(options.reconnect)
     this.link = new Link(options, this.writer, {
       packet: (p) => this.onPacket(p),
@@ -90,7 +102,30 @@ export class Client extends EventEmitter<ClientEvents> {
       },
       options.maxBufferedMessages,
     )
-    this.session = new ClientSession(this.sessionHost(), this.writer, options.store, options)
+    this.session = new ClientSession(this.sessionHost(), this.writer, options.store, {
+      ...options,
+      topicAliasMaximum: options.connectProperties?.topicAliasMaximum ?? 0,
+      receiveMaximum: options.connectProperties?.receiveMaximum ?? 65_535,
+    })
+    if (this.v5) {
+      const link = this.link
+      if (options.auth !== undefined) {
+        this.auth = new AuthExchange(options.auth, {
+          send: (bytes) => link.send(bytes),
+          fail: (err, gen) => {
+            if (gen === link.generation) this.dropWith(err)
+          },
+          get generation() {
+            return link.generation
+          },
+        })
+      }
+      this.requests = new Requests({
+        responseInformation: () => this.connack?.properties.responseInformation,
+        subscribe: (filter, qos) => this.subscribe(filter, { qos }),
+        publish: (topic, payload, qos, properties) => this.publish(topic, payload, { qos, properties }),
+      })
+    }
     // The first 'message' listener gets the messages held until now.
     ;(this as EventEmitter).on('newListener', (event: string | symbol) => {
       if (event === 'message') this.inbox.listenerAdded()
@@ -116,6 +151,11 @@ export class Client extends EventEmitter<ClientEvents> {
     return this.session.outbound.size
   }
 
+  /** The client id of the connection: the option's, or the one the broker assigned (MQTT 5). */
+  get clientId(): string {
+    return this.link.clientId
+  }
+
   /** Filters granted by the broker (re-subscribed after a reconnect that found no session). */
   get subscriptions(): ReadonlyMap<string, QoS> {
     return this.session.subscriptions
@@ -129,14 +169,24 @@ export class Client extends EventEmitter<ClientEvents> {
 
   // --- API ---------------------------------------------------------------------------
 
-  /** Settles when the QoS flow completes: written (QoS 0), PUBACK (1), PUBCOMP (2). */
-  publish(topic: string, payload: Payload, options: PublishOptions = {}): Promise<void> {
+  /**
+   * Settles when the QoS flow completes: written (QoS 0), PUBACK (1), PUBCOMP (2).
+   * Resolves with the reason code (0, or MQTT 5's 0x10 No matching subscribers);
+   * rejects with PublishRefusedError for an MQTT 5 refusal (0x80 and more), and
+   * ServerLimitError for what the broker's CONNACK said it does not take.
+   */
+  publish(topic: string, payload: Payload, options: PublishOptions = {}): Promise<PublishResult> {
     const qos = options.qos ?? 0
     if (qos !== 0 && qos !== 1 && qos !== 2) {
-      return Promise.reject(new PetrelError(ClientErrorCode.INVALID_QOS, `qos must be 0, 1 or 2; got ${qos}`))
+      return Promise.reject(invalidQoS(qos))
     }
     if (!isValidTopicName(topic)) return Promise.reject(new InvalidTopicError(topic, 'topic name'))
-    const job = new PublishJob(topic, toBuffer(payload), qos, options.retain ?? false)
+    const properties = options.properties
+    if (properties !== undefined) {
+      const bad = checkPublishProperties(properties, this.v5)
+      if (bad !== null) return Promise.reject(bad)
+    }
+    const job = new PublishJob(topic, toBuffer(payload), qos, options.retain ?? false, properties)
     const promise = job.promise()
     const state = this.life.state
     if (state === 'ending' || state === 'closed') {
@@ -149,45 +199,84 @@ export class Client extends EventEmitter<ClientEvents> {
     return promise
   }
 
-  /** Resolves with the SUBACK return codes, in order: the granted QoS, or 0x80 for a refusal. */
+  /**
+   * Resolves with the SUBACK return codes, in order: the granted QoS, or a failure
+   * (0x80 in 3.1.1; MQTT 5's reason codes from 0x80, e.g. 0x87 Not authorized).
+   */
   subscribe(
     filters: string | string[] | Record<string, QoS>,
     options: SubscribeOptions = {},
   ): Promise<number[]> {
-    const qos = options.qos ?? 0
-    const subs: Subscription[] =
-      typeof filters === 'string'
-        ? [{ topic: filters, qos }]
-        : Array.isArray(filters)
-          ? filters.map((topic) => ({ topic, qos }))
-          : Object.entries(filters).map(([topic, q]) => ({ topic, qos: q }))
-    for (const s of subs) {
-      if (!isValidTopicFilter(s.topic)) return Promise.reject(new InvalidTopicError(s.topic, 'topic filter'))
-      if (s.qos !== 0 && s.qos !== 1 && s.qos !== 2) {
-        return Promise.reject(
-          new PetrelError(ClientErrorCode.INVALID_QOS, `qos must be 0, 1 or 2; got ${s.qos}`),
-        )
-      }
-    }
-    if (subs.length === 0) return Promise.reject(new InvalidTopicError('', 'topic filter')) // [MQTT-3.8.3-3]
+    const args = subscribeArgs(filters, options, this.v5, this.session.server)
+    if (args instanceof Error) return Promise.reject(args)
     const pending = new Pending<number[]>()
     const promise = pending.promise()
     if (this.isEnding()) pending.reject(new ClientEndedError())
-    else this.session.subscribe(subs, pending)
+    else this.session.subscribe(args.subs, pending, args.properties)
     return promise
   }
 
-  unsubscribe(filters: string | string[]): Promise<void> {
+  /**
+   * Resolves with a reason code per filter: MQTT 5's UNSUBACK codes (0x00, 0x11 No
+   * subscription existed, 0x80 and more for a failure); 0x00 for each in 3.1.1.
+   */
+  unsubscribe(filters: string | string[], options: UnsubscribeOptions = {}): Promise<number[]> {
     const topics = typeof filters === 'string' ? [filters] : filters
     for (const t of topics) {
       if (!isValidTopicFilter(t)) return Promise.reject(new InvalidTopicError(t, 'topic filter'))
     }
     if (topics.length === 0) return Promise.reject(new InvalidTopicError('', 'topic filter')) // [MQTT-3.10.3-2]
-    const pending = new Pending<void>()
+    if (options.userProperties !== undefined && !this.v5) return Promise.reject(needsV5('userProperties'))
+    const pending = new Pending<number[]>()
     const promise = pending.promise()
     if (this.isEnding()) pending.reject(new ClientEndedError())
-    else this.session.unsubscribe([...topics], pending)
+    else {
+      const props =
+        options.userProperties === undefined ? undefined : { userProperties: options.userProperties }
+      this.session.unsubscribe([...topics], pending, props)
+    }
     return promise
+  }
+
+  /**
+   * MQTT 5 request/response: publishes `payload` to `topic` with this client's
+   * response topic and a fresh Correlation Data, and resolves with the reply
+   * (the first message on the response topic with that Correlation Data).
+   * Rejects with RequestTimeoutError after `timeout` ms (default 30000).
+   */
+  request(topic: string, payload: Payload, options: RequestOptions = {}): Promise<Message> {
+    if (this.requests === null) return Promise.reject(needsV5('request()'))
+    if (this.isEnding()) return Promise.reject(new ClientEndedError())
+    return this.requests.request(topic, payload, options)
+  }
+
+  /** MQTT 5: replies to a request: publishes to its Response Topic with its Correlation Data. */
+  respond(request: Message, payload: Payload, options: RespondOptions = {}): Promise<PublishResult> {
+    const rp = request.properties
+    if (rp?.responseTopic === undefined) {
+      return Promise.reject(
+        new PetrelError(
+          ClientErrorCode.INVALID_PROPERTY,
+          `the message on ${request.topic} has no Response Topic`,
+        ),
+      )
+    }
+    const properties: PublishProperties = { ...options.properties }
+    if (rp.correlationData !== undefined) properties.correlationData = rp.correlationData
+    return this.publish(rp.responseTopic, payload, { qos: options.qos ?? request.qos, properties })
+  }
+
+  /**
+   * MQTT 5: re-authenticates on the live connection (AUTH 0x19 [MQTT-4.12.1-1]) with
+   * the `auth` handler; resolves once the broker's AUTH 0x00 verified. A refusal
+   * comes as a DISCONNECT from the broker (this rejects, and the client reconnects).
+   */
+  reauthenticate(): Promise<void> {
+    if (this.auth === null) {
+      return Promise.reject(new AuthError('reauthenticate() needs protocolVersion: 5 and an auth handler'))
+    }
+    if (this.life.state !== 'connected') return Promise.reject(new AuthError('not connected'))
+    return this.auth.reauthenticate()
   }
 
   /**
@@ -199,8 +288,17 @@ export class Client extends EventEmitter<ClientEvents> {
     return this.inbox.stream(options.bufferSize)
   }
 
-  /** Sends DISCONNECT and resolves once closed; `force` drops the connection at once. */
+  /**
+   * Sends DISCONNECT and resolves once closed; `force` drops the connection at once.
+   * MQTT 5: with a reason code (0x04 sends the will), Session Expiry Interval, reason string.
+   */
   end(options: EndOptions = {}): Promise<void> {
+    if (this.ended === null && options.force !== true) {
+      const expiry = this.options.connectProperties?.sessionExpiryInterval ?? 0
+      const bytes = disconnectPacket(options, this.v5, expiry)
+      if (bytes instanceof Error) return Promise.reject(bytes)
+      this.disconnectBytes = bytes
+    }
     if (this.ended === null) {
       if (this.life.state === 'closed') return Promise.resolve()
       this.endedPending = new Pending<void>()
@@ -224,13 +322,14 @@ export class Client extends EventEmitter<ClientEvents> {
     for (const e of effects) {
       switch (e.type) {
         case 'open':
+          this.held = null // packets held for an earlier connection's auth check are that connection's
           this.link.open()
           break
         case 'drop':
           this.link.drop()
           break
         case 'disconnect':
-          this.link.end()
+          this.link.end(this.disconnectBytes)
           break
         case 'schedule-retry':
           if (this.life.state === 'reconnect-wait') {
@@ -263,17 +362,29 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   private online(sessionPresent: boolean, first: boolean): void {
-    this.link.accepted()
+    const connack = this.connack!
+    const props = connack.properties
+    // [MQTT-3.2.2-16] an assigned id is this client's from now on, reconnects included
+    if (props.assignedClientIdentifier !== undefined) this.link.clientId = props.assignedClientIdentifier
+    // A session meant to outlive connections is resumed, not started anew, after a drop.
+    if (this.v5 && (this.options.connectProperties?.sessionExpiryInterval ?? 0) > 0)
+      this.link.cleanStart = false
+    this.link.accepted(props.serverKeepAlive) // [MQTT-3.1.2-21]
     this.sessionPresent = sessionPresent
-    this.session.resume(sessionPresent)
+    this.session.resume(sessionPresent, this.v5 ? serverLimits(props) : undefined)
     if (first) this.firstConnect.resolve()
-    this.emit('connect', { sessionPresent })
+    this.emit('connect', this.v5 ? connack : { sessionPresent })
+    const held = this.held
+    this.held = null
+    if (held !== null) for (const p of held) this.onPacket(p)
   }
 
   private closed(error: Error | undefined): void {
     this.cancelRetry()
     const ended = new ClientEndedError(error)
     this.session.failAll(ended)
+    this.requests?.failAll(ended)
+    this.auth?.abort(ended)
     this.inbox.close()
     if (!this.firstConnect.settled) this.firstConnect.reject(error ?? ended)
     else if (error !== undefined) this.reportError(error)
@@ -290,8 +401,17 @@ export class Client extends EventEmitter<ClientEvents> {
   private onPacket(p: Packet): void {
     const state = this.life.state
     if (state === 'connected' || state === 'ending') {
-      this.session.handle(p)
+      if (this.v5 && p.type >= PacketType.DISCONNECT) this.v5Control(p)
+      else this.session.handle(p)
     } else if (state === 'connecting') {
+      if (this.held !== null) {
+        this.held.push(p)
+        return
+      }
+      if (p.type === PacketType.AUTH && this.auth !== null) {
+        this.auth.receive(p)
+        return
+      }
       if (p.type !== PacketType.CONNACK) {
         // [MQTT-3.2.0-1] the first packet from the server is CONNACK
         throw new PetrelError(
@@ -299,8 +419,89 @@ export class Client extends EventEmitter<ClientEvents> {
           `expected CONNACK, got packet type ${p.type}`,
         )
       }
-      this.input({ type: 'connack', returnCode: p.returnCode, sessionPresent: p.sessionPresent })
+      this.onConnack(p)
     }
+  }
+
+  private onConnack(p: ConnackPacket): void {
+    const properties = p.properties ?? {}
+    this.connack = { sessionPresent: p.sessionPresent, reasonCode: p.returnCode, properties }
+    const input: LifecycleInput = {
+      type: 'connack',
+      returnCode: p.returnCode,
+      sessionPresent: p.sessionPresent,
+      v5: this.v5,
+      properties: p.properties,
+    }
+    if (this.v5 && p.returnCode !== 0) {
+      if (isRedirect(p.returnCode) && properties.serverReference !== undefined) {
+        this.emit('redirect', properties.serverReference, p.returnCode)
+      }
+    }
+    if (p.returnCode !== 0 || this.auth === null) {
+      this.input(input)
+      return
+    }
+    if (properties.authenticationMethod !== this.auth.method) {
+      // [MQTT-4.12.0-5] a successful CONNACK names the method of CONNECT
+      throw reasonError(
+        ReasonCode.PROTOCOL_ERROR,
+        'CONNACK with another Authentication Method',
+        'MQTT-4.12.0-5',
+      )
+    }
+    // The broker's final data must verify before the client goes online; packets after it wait.
+    const gen = this.link.generation
+    this.held = []
+    this.auth.connected(properties.authenticationData).then(
+      () => {
+        if (gen === this.link.generation) this.input(input)
+        else this.held = null
+      },
+      (err: unknown) => {
+        this.held = null
+        if (gen === this.link.generation) {
+          this.dropWith(
+            new AuthError('the broker did not verify: the auth handler refused its data', undefined, err),
+          )
+        }
+      },
+    )
+  }
+
+  /** MQTT 5 DISCONNECT and AUTH on an accepted connection. */
+  private v5Control(p: Packet): void {
+    if (p.type === PacketType.AUTH) {
+      if (this.auth === null) {
+        // [MQTT-4.12.0-6] no AUTH to a client that did not ask for enhanced authentication
+        throw reasonError(ReasonCode.PROTOCOL_ERROR, 'AUTH without enhanced authentication', 'MQTT-4.12.0-6')
+      }
+      this.auth.receive(p)
+      return
+    }
+    if (p.type !== PacketType.DISCONNECT) {
+      this.session.handle(p)
+      return
+    }
+    const reasonCode = p.reasonCode ?? ReasonCode.SUCCESS
+    const properties = p.properties ?? {}
+    this.emit('disconnect', { reasonCode, properties })
+    if (isRedirect(reasonCode) && properties.serverReference !== undefined) {
+      this.emit('redirect', properties.serverReference, reasonCode)
+    }
+    const err = new ServerDisconnectError(reasonCode, p.properties)
+    this.auth?.abort(err)
+    this.input({ type: 'lost', error: err })
+  }
+
+  /** Ends the current connection for `err` (MQTT 5: with a DISCONNECT saying why). */
+  private dropWith(err: Error): void {
+    if (this.v5) {
+      const reasonCode = err instanceof AuthError ? ReasonCode.NOT_AUTHORIZED : ReasonCode.UNSPECIFIED_ERROR
+      this.link.send(encode({ type: PacketType.DISCONNECT, reasonCode }, PROTOCOL_V5))
+      this.writer.flush()
+    }
+    this.input({ type: 'lost', error: err })
   }
 
   private emitMessage(p: PublishPacket): void {
@@ -329,7 +530,9 @@ export class Client extends EventEmitter<ClientEvents> {
       get online() {
         return life.state === 'connected'
       },
-      deliver: (p) => inbox.deliver(p),
+      deliver: (p) => {
+        if (this.requests === null || !this.requests.take(p)) inbox.deliver(p)
+      },
     }
   }
 }
@@ -340,9 +543,10 @@ function publishTimedOut(job: PublishJob, timeout: number): void {
 }
 
 /**
- * Connects to an MQTT 3.1.1 broker and resolves once it accepted the connection.
- * Rejects with ConnackRefusedError (carrying the return code), ConnectTimeoutError
- * or ConnectFailedError; later losses are handled by reconnecting.
+ * Connects to an MQTT broker (3.1.1 by default, 5.0 with `protocolVersion: 5`) and
+ * resolves once it accepted the connection. Rejects with ConnackRefusedError
+ * (carrying the return or reason code), ConnectTimeoutError, ConnectFailedError or
+ * AuthError; later losses are handled by reconnecting.
  */
 export async function connect(url: string | URL, options: ClientOptions = {}): Promise<Client> {
   const client = new Client(resolveClientOptions(url, options))

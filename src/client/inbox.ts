@@ -1,5 +1,5 @@
 import type { QoS } from '../protocol/constants.js'
-import type { PublishPacket } from '../protocol/packets.js'
+import type { PublishPacket, PublishProperties } from '../protocol/packets.js'
 import { Fifo } from '../session/fifo.js'
 
 /** A message from the broker. The payload is the client's to keep. */
@@ -9,6 +9,12 @@ export interface Message {
   readonly qos: QoS
   readonly retain: boolean
   readonly dup: boolean
+  /**
+   * MQTT 5: the message's properties (subscriptionIdentifiers, responseTopic,
+   * correlationData, userProperties, contentType, ...); absent when it has none.
+   * A topic alias is resolved into `topic` and is not among them.
+   */
+  readonly properties?: PublishProperties | undefined
 }
 
 /** What the inbox needs from the client. */

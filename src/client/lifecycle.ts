@@ -1,4 +1,6 @@
+import type { ConnackProperties } from '../protocol/packets.js'
 import {
+  AuthError,
   ConnackRefusedError,
   ConnectFailedError,
   ConnectionLostError,
@@ -17,7 +19,14 @@ import {
 export type LifecycleState = 'connecting' | 'connected' | 'reconnect-wait' | 'ending' | 'closed'
 
 export type LifecycleInput =
-  | { type: 'connack'; returnCode: number; sessionPresent: boolean }
+  | {
+      type: 'connack'
+      returnCode: number
+      sessionPresent: boolean
+      /** MQTT 5: the return code is a Connect Reason Code; the CONNACK's properties. */
+      v5?: boolean
+      properties?: ConnackProperties | undefined
+    }
   | { type: 'connect-timeout'; timeout: number }
   /** The transport failed or closed (also a ping timeout or a protocol error, which the client turns into a drop). */
   | { type: 'lost'; error: Error | undefined }
@@ -114,12 +123,14 @@ export class Lifecycle {
           this.state = 'connected'
           return [{ type: 'online', sessionPresent: input.sessionPresent, first }]
         }
-        const err = new ConnackRefusedError(input.returnCode)
+        const err = new ConnackRefusedError(input.returnCode, input.v5 === true, input.properties)
         return this.attemptFailed(err, err.permanent)
       }
       case 'connect-timeout':
         return this.attemptFailed(new ConnectTimeoutError(input.timeout), false)
       case 'lost':
+        // an enhanced authentication failure is its own answer, not a transport failure
+        if (input.error instanceof AuthError) return this.attemptFailed(input.error, false)
         return this.attemptFailed(new ConnectFailedError(input.error), false)
       case 'end':
         return this.close([{ type: 'drop' }], undefined)

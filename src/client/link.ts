@@ -1,10 +1,11 @@
-import { PacketType, PROTOCOL_V311 } from '../protocol/constants.js'
+import { PacketType, PROTOCOL_V5 } from '../protocol/constants.js'
 import { Decoder } from '../protocol/decoder.js'
 import { encode } from '../protocol/encoder.js'
-import type { Packet } from '../protocol/packets.js'
+import type { ConnectProperties, Packet } from '../protocol/packets.js'
 import { KeepAlive } from '../session/keepalive.js'
 import type { ByteDuplex, DuplexEvents } from '../transport/transport.js'
-import { ConnectionLostError, PingTimeoutError } from './errors.js'
+import { disconnectReason } from './aliases.js'
+import { AuthError, ConnectionLostError, PingTimeoutError } from './errors.js'
 import type { LifecycleInput } from './lifecycle.js'
 import type { ResolvedClientOptions } from './options.js'
 import type { Writer } from './writer.js'
@@ -33,10 +34,14 @@ export class Link {
   private readonly options: ResolvedClientOptions
   private readonly writer: Writer
   private readonly host: LinkHost
-  private readonly keepalive: KeepAlive
+  private keepalive: KeepAlive
+  /** The client id CONNECT carries: the option, or (MQTT 5) the id the broker assigned [MQTT-3.2.2-16]. */
+  clientId: string
+  /** Clean Start of the next CONNECT: the option's, until a session meant to outlive connections exists. */
+  cleanStart: boolean
   private duplex: ByteDuplex | null = null
   private decoder: Decoder | null = null
-  private generation = 0
+  private gen = 0
   private opening: AbortController | null = null
   private connectTimer: NodeJS.Timeout | null = null
   private pingTimer: NodeJS.Timeout | null = null
@@ -47,13 +52,20 @@ export class Link {
     this.options = options
     this.writer = writer
     this.host = host
+    this.clientId = options.clientId
+    this.cleanStart = options.clean
     this.keepalive = new KeepAlive(options.keepalive * 1000, options.pingTimeout)
     writer.onFlush = () => this.keepalive.sent(performance.now())
   }
 
+  /** Increases with every transport: events of an older one are stale. */
+  get generation(): number {
+    return this.gen
+  }
+
   /** Opens a transport and sends CONNECT; reports 'connect-timeout' or 'lost' if that fails. */
   open(): void {
-    const gen = ++this.generation
+    const gen = ++this.gen
     const opening = new AbortController()
     this.opening = opening
     const timeout = this.options.connectTimeout
@@ -63,19 +75,18 @@ export class Link {
     }, timeout)
     const events: DuplexEvents = {
       data: (chunk) => {
-        if (gen === this.generation) this.onData(chunk)
+        if (gen === this.gen) this.onData(chunk)
       },
       drain: () => {
-        if (gen === this.generation) this.writer.drain()
+        if (gen === this.gen) this.writer.drain()
       },
       close: (error) => {
-        if (gen === this.generation)
-          this.host.input({ type: 'lost', error: error ?? new ConnectionLostError() })
+        if (gen === this.gen) this.host.input({ type: 'lost', error: error ?? new ConnectionLostError() })
       },
     }
     this.options.transport.open(events, opening.signal).then(
       (duplex) => {
-        if (gen !== this.generation) {
+        if (gen !== this.gen) {
           duplex.destroy()
           return
         }
@@ -83,7 +94,7 @@ export class Link {
         this.attach(duplex)
       },
       (err: unknown) => {
-        if (gen === this.generation) this.host.input({ type: 'lost', error: asError(err) })
+        if (gen === this.gen) this.host.input({ type: 'lost', error: asError(err) })
       },
     )
   }
@@ -91,27 +102,83 @@ export class Link {
   private attach(duplex: ByteDuplex): void {
     const o = this.options
     this.duplex = duplex
-    this.decoder = new Decoder(this.host.packet, { maxPacketSize: o.maxPacketSize })
+    this.decoder = new Decoder(this.host.packet, {
+      maxPacketSize: o.maxPacketSize,
+      protocolVersion: o.protocolVersion,
+    })
     this.writer.attach(duplex)
     if (this.paused) duplex.pause()
-    this.writer.push(
-      encode({
-        type: PacketType.CONNECT,
-        protocolName: 'MQTT',
-        protocolVersion: PROTOCOL_V311,
-        clean: o.clean,
-        keepalive: o.keepalive,
-        clientId: o.clientId,
-        will: o.will,
-        username: o.username,
-        password: o.password,
-      }),
+    const auth = o.auth
+    if (auth === undefined) {
+      this.writer.push(this.connectPacket(o.connectProperties))
+      return
+    }
+    // Enhanced authentication [MQTT-4.12]: the handler's first data goes in CONNECT.
+    const gen = this.gen
+    let first: ReturnType<typeof auth.start>
+    try {
+      first = auth.start()
+    } catch (err) {
+      this.host.input({
+        type: 'lost',
+        error: new AuthError('the auth handler failed to start', undefined, err),
+      })
+      return
+    }
+    Promise.resolve(first).then(
+      (data) => {
+        if (gen !== this.gen) return
+        const properties: ConnectProperties = { ...o.connectProperties, authenticationMethod: auth.method }
+        if (data !== undefined) properties.authenticationData = data
+        this.writer.push(this.connectPacket(properties))
+      },
+      (err: unknown) => {
+        if (gen === this.gen) {
+          this.host.input({
+            type: 'lost',
+            error: new AuthError('the auth handler failed to start', undefined, err),
+          })
+        }
+      },
     )
   }
 
-  /** The broker accepted: the connect timer stops, keep-alive starts. */
-  accepted(): void {
+  private connectPacket(properties: ConnectProperties | undefined): Buffer {
+    const o = this.options
+    const v = o.protocolVersion
+    return encode(
+      {
+        type: PacketType.CONNECT,
+        protocolName: v === 3 ? 'MQIsdp' : 'MQTT',
+        protocolVersion: v,
+        clean: this.cleanStart,
+        keepalive: o.keepalive,
+        clientId: this.clientId,
+        will: o.will,
+        username: o.username,
+        password: o.password,
+        properties,
+      },
+      v,
+    )
+  }
+
+  /** A packet of the current connection (AUTH, SUBSCRIBE ...), written after what is queued. */
+  send(bytes: Buffer): void {
+    if (this.duplex !== null) this.writer.push(bytes)
+  }
+
+  /**
+   * The broker accepted: the connect timer stops, keep-alive starts, with the
+   * broker's Server Keep Alive in place of ours when it gave one [MQTT-3.1.2-21].
+   */
+  accepted(serverKeepAlive?: number): void {
     this.clear('connect')
+    const o = this.options
+    const seconds = serverKeepAlive ?? o.keepalive
+    if (seconds * 1000 !== this.keepalive.interval) {
+      this.keepalive = new KeepAlive(seconds * 1000, o.pingTimeoutGiven ? o.pingTimeout : seconds * 1000)
+    }
     if (this.keepalive.enabled) {
       this.keepalive.reset(performance.now())
       this.armPing(this.keepalive.interval)
@@ -119,9 +186,9 @@ export class Link {
   }
 
   /** DISCONNECT after what is queued, then a graceful close; 'end-timeout' if the broker does not close. */
-  end(): void {
+  end(disconnect: Buffer = DISCONNECT): void {
     this.clear('ping')
-    this.writer.push(DISCONNECT)
+    this.writer.push(disconnect)
     this.writer.flush()
     this.duplex?.end()
     this.endTimer = setTimeout(() => {
@@ -133,7 +200,7 @@ export class Link {
 
   /** Destroys the transport (if any), disarms its timers, rejects the QoS 0 publishes it did not write. */
   drop(): void {
-    this.generation++
+    this.gen++
     this.clear('all')
     this.opening?.abort(new ConnectionLostError())
     this.opening = null
@@ -156,9 +223,21 @@ export class Link {
 
   private onData(chunk: Buffer): void {
     this.keepalive.received(performance.now())
+    if (this.connectTimer !== null && this.options.protocolVersion === PROTOCOL_V5 && isV311Refusal(chunk)) {
+      // A 3.1.1 broker refuses MQTT 5 with a CONNACK of its own version: 1, unacceptable protocol version.
+      this.host.input({ type: 'connack', returnCode: chunk[3]!, sessionPresent: false, v5: false })
+      return
+    }
     try {
       this.decoder!.push(chunk)
     } catch (err) {
+      if (this.options.protocolVersion === PROTOCOL_V5 && this.duplex !== null) {
+        // MQTT 5: say why before closing [MQTT-4.13.1-1]
+        this.writer.push(
+          encode({ type: PacketType.DISCONNECT, reasonCode: disconnectReason(err) }, PROTOCOL_V5),
+        )
+        this.writer.flush()
+      }
       this.host.input({ type: 'lost', error: asError(err) })
     }
   }
@@ -192,6 +271,11 @@ export class Link {
       this.endTimer = null
     }
   }
+}
+
+/** A 3.1.1 CONNACK refusal (20 02 00 01..05), which is no valid MQTT 5 CONNACK. */
+function isV311Refusal(b: Buffer): boolean {
+  return b.length >= 4 && b[0] === 0x20 && b[1] === 2 && b[2] === 0 && b[3]! >= 1 && b[3]! <= 5
 }
 
 export function asError(err: unknown): Error {

@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto'
 import { ConfigError } from '../errors.js'
-import { MAX_REMAINING_LENGTH, type QoS } from '../protocol/constants.js'
-import type { Will } from '../protocol/packets.js'
+import {
+  MAX_REMAINING_LENGTH,
+  PROTOCOL_V5,
+  PROTOCOL_V311,
+  type ProtocolVersion,
+  type QoS,
+} from '../protocol/constants.js'
+import type { ConnectProperties, UserProperties, Will, WillProperties } from '../protocol/packets.js'
 import { isValidTopicName } from '../protocol/topic.js'
 import { tcpTransport } from '../transport/tcp-connect.js'
 import type { Transport } from '../transport/transport.js'
@@ -14,6 +20,23 @@ export interface WillOptions {
   payload: Payload
   qos?: QoS
   retain?: boolean
+  /** MQTT 5 only: Will Delay Interval, Message Expiry, Content Type, Response Topic, ... */
+  properties?: WillProperties
+}
+
+/**
+ * MQTT 5 enhanced authentication [MQTT-4.12]: the client's side of a
+ * challenge/response exchange whose method both ends know (e.g. SCRAM-SHA-256).
+ */
+export interface AuthHandler {
+  /** The Authentication Method sent in CONNECT and in every AUTH. */
+  readonly method: string
+  /** Authentication Data for CONNECT (and for AUTH 0x19 when re-authenticating). */
+  start(): Buffer | undefined | Promise<Buffer | undefined>
+  /** AUTH 0x18 from the server: answer with this data. Throwing aborts the connection. */
+  challenge(data: Buffer | undefined): Buffer | undefined | Promise<Buffer | undefined>
+  /** The exchange succeeded (CONNACK 0 or AUTH 0x00) with this data: throw if it does not verify. */
+  done?(data: Buffer | undefined): void | Promise<void>
 }
 
 export interface ReconnectOptions {
@@ -24,9 +47,14 @@ export interface ReconnectOptions {
 }
 
 export interface ClientOptions {
-  /** Default: `petrel-` and 16 random hex digits. */
+  /** 4 (MQTT 3.1.1, the default), 5 (MQTT 5.0) or 3 (MQTT 3.1). */
+  protocolVersion?: ProtocolVersion
+  /**
+   * Default: `petrel-` and 16 random hex digits. MQTT 5: '' asks the broker to assign one;
+   * the assigned id is used on every reconnect.
+   */
   clientId?: string
-  /** Clean session [MQTT-3.1.2-6]. Default true. */
+  /** Clean Session (3.1.1) [MQTT-3.1.2-6]; Clean Start in MQTT 5 [MQTT-3.1.2-4]. Default true. */
   clean?: boolean
   /** Seconds; 0 turns keep-alive off. Default 60. */
   keepalive?: number
@@ -62,13 +90,36 @@ export interface ClientOptions {
   store?: OutboundStore
   /** How to reach the broker; overrides the URL's scheme, host and port. */
   transport?: Transport
+
+  // --- MQTT 5 only (protocolVersion: 5) ---------------------------------------------
+  /** Seconds the broker keeps the session after the connection ends; 0xFFFFFFFF: forever. Default 0. */
+  sessionExpiryInterval?: number
+  /** QoS 1/2 messages the broker may have unacknowledged towards this client. Default 65535. */
+  receiveMaximum?: number
+  /** Same as `maxPacketSize`; sent to the broker as Maximum Packet Size. */
+  maximumPacketSize?: number
+  /** Topic aliases the broker may use towards this client (1..this). Default 0: none. */
+  topicAliasMaximum?: number
+  /** Assign topic aliases to outgoing PUBLISHes, within the broker's Topic Alias Maximum. Default true. */
+  topicAliases?: boolean
+  /** Ask the broker for Response Information (a base for response topics). Default false. */
+  requestResponseInformation?: boolean
+  /** False asks the broker to leave reason strings and user properties out of errors. Default true. */
+  requestProblemInformation?: boolean
+  /** User properties of CONNECT. */
+  userProperties?: UserProperties
+  /** Enhanced authentication [MQTT-4.12]. */
+  auth?: AuthHandler
 }
 
 export interface ResolvedClientOptions {
   transport: Transport
+  protocolVersion: ProtocolVersion
   clientId: string
   clean: boolean
   keepalive: number
+  /** False when pingTimeout was defaulted from the keep-alive (a Server Keep Alive then moves it too). */
+  pingTimeoutGiven: boolean
   username: string | undefined
   password: Buffer | undefined
   will: Will | undefined
@@ -84,6 +135,10 @@ export interface ResolvedClientOptions {
   resubscribe: boolean
   maxPacketSize: number
   store: OutboundStore
+  /** MQTT 5: the CONNECT properties (without authentication), or undefined for 3.1.1. */
+  connectProperties: ConnectProperties | undefined
+  topicAliases: boolean
+  auth: AuthHandler | undefined
 }
 
 const DEFAULT_PORT = 1883
@@ -136,10 +191,16 @@ export function resolveClientOptions(
     if (parsed === undefined) throw new ConfigError('url', 'give a broker URL or a transport')
     transport = transportFor(parsed)
   }
+  const version = o.protocolVersion ?? PROTOCOL_V311
+  if (version !== 3 && version !== 4 && version !== PROTOCOL_V5) {
+    throw new ConfigError('protocolVersion', `protocolVersion must be 3, 4 or 5; got ${String(version)}`)
+  }
+  const v5 = version === PROTOCOL_V5
+  if (!v5) refuseV5Options(o)
   const clean = o.clean ?? true
   const clientId = o.clientId ?? `petrel-${randomBytes(8).toString('hex')}`
   if (typeof clientId !== 'string') throw new ConfigError('clientId', 'clientId must be a string')
-  if (clientId === '' && !clean) {
+  if (clientId === '' && !clean && !v5) {
     // [MQTT-3.1.3-7] a zero-length client id needs a clean session
     throw new ConfigError('clientId', 'an empty clientId needs clean: true; give a clientId')
   }
@@ -153,10 +214,11 @@ export function resolveClientOptions(
       qos: qos('will.qos', o.will.qos),
       retain: o.will.retain ?? false,
     }
+    if (o.will.properties !== undefined) will.properties = o.will.properties
   }
   const username = o.username ?? (parsed?.username ? decodeURIComponent(parsed.username) : undefined)
   const pw = o.password ?? (parsed?.password ? decodeURIComponent(parsed.password) : undefined)
-  if (pw !== undefined && username === undefined) {
+  if (pw !== undefined && username === undefined && !v5) {
     // [MQTT-3.1.2-22] a password needs a user name in MQTT 3.1.1
     throw new ConfigError('password', 'a password needs a username')
   }
@@ -167,11 +229,20 @@ export function resolveClientOptions(
     const maxDelay = int('reconnect.maxDelay', r.maxDelay, Math.max(30_000, minDelay), minDelay, 3_600_000)
     reconnect = { minDelay, maxDelay }
   }
+  const maxPacketSize = int(
+    'maxPacketSize',
+    o.maxPacketSize ?? o.maximumPacketSize,
+    MAX_REMAINING_LENGTH + 5,
+    16,
+    MAX_REMAINING_LENGTH + 5,
+  )
   return {
     transport,
+    protocolVersion: version,
     clientId,
     clean,
     keepalive,
+    pingTimeoutGiven: o.pingTimeout !== undefined,
     username,
     password: pw === undefined ? undefined : typeof pw === 'string' ? Buffer.from(pw) : pw,
     will,
@@ -182,16 +253,53 @@ export function resolveClientOptions(
     queueQoS0: o.queueQoS0 ?? true,
     publishTimeout: int('publishTimeout', o.publishTimeout, 0, 0, 2_147_483_647),
     maxInflight: int('maxInflight', o.maxInflight, 65_535, 1, 65_535),
-    maxInflightQoS2: int('maxInflightQoS2', o.maxInflightQoS2, 20, 1, 65_535),
+    // MQTT 5 brokers say how many they take (Receive Maximum): no QoS 2 guesswork there
+    maxInflightQoS2: int('maxInflightQoS2', o.maxInflightQoS2, v5 ? 65_535 : 20, 1, 65_535),
     maxBufferedMessages: int('maxBufferedMessages', o.maxBufferedMessages, 1000, 1, Number.MAX_SAFE_INTEGER),
     resubscribe: o.resubscribe ?? true,
-    maxPacketSize: int(
-      'maxPacketSize',
-      o.maxPacketSize,
-      MAX_REMAINING_LENGTH + 5,
-      16,
-      MAX_REMAINING_LENGTH + 5,
-    ),
+    maxPacketSize,
     store: o.store ?? new MemoryOutboundStore(),
+    connectProperties: v5 ? connectProperties(o, maxPacketSize) : undefined,
+    topicAliases: o.topicAliases ?? true,
+    auth: o.auth,
   }
+}
+
+const V5_ONLY = [
+  'sessionExpiryInterval',
+  'receiveMaximum',
+  'maximumPacketSize',
+  'topicAliasMaximum',
+  'requestResponseInformation',
+  'requestProblemInformation',
+  'userProperties',
+  'auth',
+] as const
+
+function refuseV5Options(o: ClientOptions): void {
+  for (const name of V5_ONLY) {
+    if (o[name] !== undefined) throw new ConfigError(name, `${name} needs protocolVersion: 5`)
+  }
+  if (o.will?.properties !== undefined) {
+    throw new ConfigError('will', 'will.properties needs protocolVersion: 5')
+  }
+}
+
+/** The CONNECT properties; a property at its default value is left out. */
+function connectProperties(o: ClientOptions, maxPacketSize: number): ConnectProperties {
+  const p: ConnectProperties = {}
+  const expiry = int('sessionExpiryInterval', o.sessionExpiryInterval, 0, 0, 0xffff_ffff)
+  if (expiry > 0) p.sessionExpiryInterval = expiry
+  const rm = int('receiveMaximum', o.receiveMaximum, 65_535, 1, 65_535)
+  if (rm < 65_535) p.receiveMaximum = rm
+  if (maxPacketSize < MAX_REMAINING_LENGTH + 5) p.maximumPacketSize = maxPacketSize
+  const tam = int('topicAliasMaximum', o.topicAliasMaximum, 0, 0, 65_535)
+  if (tam > 0) p.topicAliasMaximum = tam
+  if (o.requestResponseInformation === true) p.requestResponseInformation = true
+  if (o.requestProblemInformation === false) p.requestProblemInformation = false
+  if (o.userProperties !== undefined && o.userProperties.length > 0) p.userProperties = o.userProperties
+  if (o.auth !== undefined && (typeof o.auth.method !== 'string' || o.auth.method === '')) {
+    throw new ConfigError('auth', 'auth.method must be a non-empty string')
+  }
+  return p
 }

@@ -1,4 +1,19 @@
 import type { QoS } from '../protocol/constants.js'
+import type { PublishProperties, UserProperties } from '../protocol/packets.js'
+
+/**
+ * How a publish ended. `reasonCode` is 0 (Success) for QoS 0, for 3.1.1, and for
+ * an MQTT 5 acknowledgement without a reason code; 0x10 No matching subscribers is
+ * a success too. Codes of 0x80 and more reject the publish instead (PublishRefusedError).
+ */
+export interface PublishResult {
+  readonly reasonCode: number
+  readonly reasonString?: string
+  readonly userProperties?: UserProperties
+}
+
+/** The result of every publish that ended in plain success: shared, never allocated per publish. */
+export const PUBLISH_OK: PublishResult = Object.freeze({ reasonCode: 0 })
 
 /**
  * The record behind one promise the API returned: it settles once, and clears
@@ -41,18 +56,31 @@ export class Pending<T = void> {
 }
 
 /** A publish, from the call until its flow completes. */
-export class PublishJob extends Pending<void> {
+export class PublishJob extends Pending<PublishResult> {
   readonly topic: string
   readonly payload: Buffer
   readonly qos: QoS
   readonly retain: boolean
+  /** MQTT 5 properties, as given (never a topic alias: the session assigns those). */
+  readonly properties: PublishProperties | undefined
 
-  constructor(topic: string, payload: Buffer, qos: QoS, retain: boolean) {
+  constructor(
+    topic: string,
+    payload: Buffer,
+    qos: QoS,
+    retain: boolean,
+    properties: PublishProperties | undefined = undefined,
+  ) {
     super()
     this.topic = topic
     this.payload = payload
     this.qos = qos
     this.retain = retain
+    this.properties = properties
+  }
+
+  override resolve(value: PublishResult = PUBLISH_OK): void {
+    super.resolve(value)
   }
 }
 

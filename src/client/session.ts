@@ -1,13 +1,25 @@
-import { PetrelError, ProtocolError } from '../errors.js'
-import { PacketType, type QoS, SUBACK_FAILURE } from '../protocol/constants.js'
+import { ProtocolError } from '../errors.js'
+import { PacketType, PROTOCOL_V5, type ProtocolVersion, type QoS, ReasonCode } from '../protocol/constants.js'
 import { encode, encodePublish } from '../protocol/encoder.js'
-import type { Packet, PublishPacket, Subscription } from '../protocol/packets.js'
+import type {
+  AckProperties,
+  Packet,
+  PublishPacket,
+  SubscribeProperties,
+  Subscription,
+  UnsubscribeProperties,
+  UserProperties,
+} from '../protocol/packets.js'
 import { Fifo } from '../session/fifo.js'
 import { InboundFlow } from '../session/inbound.js'
 import { type InflightEntry, OutboundFlow } from '../session/outbound.js'
-import { ClientErrorCode, OfflineQueueFullError } from './errors.js'
-import type { Pending, PublishJob } from './pending.js'
+import { InboundAliases, OutboundAliases, reasonError } from './aliases.js'
+import { ClientErrorCode, OfflineQueueFullError, PublishRefusedError, ServerLimitError } from './errors.js'
+import { type Pending, PUBLISH_OK, type PublishJob, type PublishResult } from './pending.js'
+import { isFailure } from './reasons.js'
+import { NO_LIMITS, type ServerLimits } from './server-limits.js'
 import type { OutboundStore } from './store.js'
+import { Subscriptions } from './subscriptions.js'
 import type { Writer } from './writer.js'
 
 /** What the session needs from the client. */
@@ -24,22 +36,15 @@ export interface SessionLimits {
   maxOfflineQueue: number
   queueQoS0: boolean
   resubscribe: boolean
+  /** Default 4 (3.1.1). */
+  protocolVersion?: ProtocolVersion
+  /** MQTT 5: assign topic aliases to outgoing PUBLISHes. Default true. */
+  topicAliases?: boolean
+  /** MQTT 5: the Topic Alias Maximum sent in CONNECT. Default 0. */
+  topicAliasMaximum?: number
+  /** MQTT 5: the Receive Maximum sent in CONNECT. Default 65535. */
+  receiveMaximum?: number
 }
-
-/** A SUBSCRIBE or UNSUBSCRIBE waiting for its SUBACK or UNSUBACK. */
-interface Request {
-  readonly packetId: number
-  readonly bytes: Buffer
-  /** SUBSCRIBE: the filters asked for; null for UNSUBSCRIBE. */
-  readonly subscriptions: Subscription[] | null
-  readonly topics: string[] | null
-  /** The caller's promise; null for the client's own re-subscribe. */
-  readonly sub: Pending<number[]> | null
-  readonly unsub: Pending<void> | null
-}
-
-/** Filters per SUBSCRIBE when re-subscribing after the broker lost the session. */
-const RESUBSCRIBE_BATCH = 128
 
 /**
  * The client's side of an MQTT session: outgoing QoS 1/2 flows (the shared
@@ -52,9 +57,8 @@ const RESUBSCRIBE_BATCH = 128
 export class ClientSession {
   readonly outbound: OutboundFlow<PublishJob | null>
   readonly inbound = new InboundFlow()
-  /** Granted subscriptions: re-subscribed when a reconnect finds no session. */
-  readonly subscriptions = new Map<string, QoS>()
-  private readonly requests = new Map<number, Request>()
+  /** SUBSCRIBE/UNSUBSCRIBE waiting for acks, and the granted subscriptions. */
+  private readonly subs: Subscriptions
   private readonly queue = new Fifo<PublishJob>()
   /** QoS 2 flows in `outbound`: they have a window of their own. */
   private qos2 = 0
@@ -63,13 +67,24 @@ export class ClientSession {
   private readonly store: OutboundStore
   private readonly limits: SessionLimits
   private readonly writePubrel = (bytes: Buffer): void => this.writer.push(bytes)
+  /** The version every packet is encoded in. */
+  readonly version: ProtocolVersion
+  private readonly v5: boolean
+  /** MQTT 5: what the broker's CONNACK allows on the current connection. */
+  server: ServerLimits = NO_LIMITS
+  private readonly aliasesOut = new OutboundAliases()
+  private readonly aliasesIn: InboundAliases
 
   constructor(host: SessionHost, writer: Writer, store: OutboundStore, limits: SessionLimits) {
     this.host = host
     this.writer = writer
     this.store = store
     this.limits = limits
+    this.version = limits.protocolVersion ?? 4
+    this.v5 = this.version === PROTOCOL_V5
+    this.aliasesIn = new InboundAliases(limits.topicAliasMaximum ?? 0)
     this.outbound = new OutboundFlow<PublishJob | null>(limits.maxInflight)
+    this.subs = new Subscriptions(this.outbound, this.version)
     // Flows left in the store by an earlier client are resumed first [MQTT-4.4.0-1].
     for (const f of store.load()) {
       this.outbound.restore({
@@ -81,6 +96,11 @@ export class ClientSession {
       })
       if (f.qos === 2) this.qos2++
     }
+  }
+
+  /** Granted subscriptions: re-subscribed when a reconnect finds no session. */
+  get subscriptions(): ReadonlyMap<string, QoS> {
+    return this.subs.granted
   }
 
   /** Publishes waiting to be sent. */
@@ -122,6 +142,10 @@ export class ClientSession {
   }
 
   private send(job: PublishJob): void {
+    if (this.v5) {
+      this.sendV5(job)
+      return
+    }
     const qos = job.qos
     if (qos === 0) {
       this.writer.pushSettling(publishBytes(job, 0), job)
@@ -132,6 +156,70 @@ export class ClientSession {
     const bytes = publishBytes(job, id)
     this.store.put(this.outbound.track(id, qos, bytes, job))
     this.writer.push(bytes)
+  }
+
+  /**
+   * MQTT 5: checked against the broker's limits first (refused locally, never sent);
+   * the bytes kept for re-sending carry the full topic, the bytes written may use an alias.
+   */
+  private sendV5(job: PublishJob): void {
+    const server = this.server
+    const qos = job.qos
+    if (qos > server.maximumQoS) {
+      const msg = `QoS ${qos} is over the broker's Maximum QoS ${server.maximumQoS}`
+      job.reject(new ServerLimitError('maximumQoS', ReasonCode.QOS_NOT_SUPPORTED, msg)) // [MQTT-3.2.2-11]
+      return
+    }
+    if (job.retain && !server.retainAvailable) {
+      const msg = 'the broker does not keep retained messages'
+      job.reject(new ServerLimitError('retainAvailable', ReasonCode.RETAIN_NOT_SUPPORTED, msg)) // [MQTT-3.2.2-14]
+      return
+    }
+    const id = qos === 0 ? 0 : this.outbound.allocateId()
+    const topic = job.topic
+    let alias = this.aliasesOut.get(topic)
+    const known = alias > 0
+    if (!known && this.limits.topicAliases !== false) alias = this.aliasesOut.assign(topic)
+    const full = qos === 0 && alias > 0 ? null : this.publishV5(job, id, 0, false)
+    const wire = alias > 0 ? this.publishV5(job, id, alias, known) : full!
+    const max = server.maximumPacketSize
+    if (wire.length > max || (full !== null && full.length > max)) {
+      if (alias > 0 && !known) this.aliasesOut.forget(topic)
+      const size = full === null ? wire.length : full.length
+      const msg = `a PUBLISH of ${size} bytes is over the broker's Maximum Packet Size of ${max}`
+      job.reject(new ServerLimitError('maximumPacketSize', ReasonCode.PACKET_TOO_LARGE, msg)) // [MQTT-3.2.2-15]
+      return
+    }
+    if (qos === 0) {
+      this.writer.pushSettling(wire, job)
+      return
+    }
+    if (qos === 2) this.qos2++
+    this.store.put(this.outbound.track(id, qos, full!, job))
+    this.writer.push(wire)
+  }
+
+  private publishV5(job: PublishJob, packetId: number, alias: number, omitTopic: boolean): Buffer {
+    const own = job.properties
+    const properties =
+      alias === 0
+        ? own
+        : own === undefined
+          ? this.aliasesOut.bareProperties(alias)
+          : { ...own, topicAlias: alias }
+    return encode(
+      {
+        type: PacketType.PUBLISH,
+        topic: omitTopic ? '' : job.topic, // [MQTT-3.3.2-12] an alias the broker knows stands for the topic
+        payload: job.payload,
+        qos: job.qos,
+        retain: job.retain,
+        dup: false,
+        packetId,
+        properties,
+      },
+      PROTOCOL_V5,
+    )
   }
 
   /** Sends queued publishes while online and the window has room. */
@@ -154,31 +242,18 @@ export class ClientSession {
 
   // --- subscribe -------------------------------------------------------------------
 
-  subscribe(subscriptions: Subscription[], sub: Pending<number[]> | null): void {
-    const id = this.takeId(sub)
-    if (id === 0) return
-    const bytes = encode({ type: PacketType.SUBSCRIBE, packetId: id, subscriptions })
-    this.request({ packetId: id, bytes, subscriptions, topics: null, sub, unsub: null })
+  subscribe(
+    subscriptions: Subscription[],
+    sub: Pending<number[]> | null,
+    properties?: SubscribeProperties,
+  ): void {
+    const bytes = this.subs.subscribe(subscriptions, sub, properties)
+    if (bytes !== null && this.host.online) this.writer.push(bytes)
   }
 
-  unsubscribe(topics: string[], unsub: Pending<void>): void {
-    const id = this.takeId(unsub)
-    if (id === 0) return
-    const bytes = encode({ type: PacketType.UNSUBSCRIBE, packetId: id, topics })
-    this.request({ packetId: id, bytes, subscriptions: null, topics, sub: null, unsub })
-  }
-
-  private takeId(p: Pending<number[]> | Pending<void> | null): number {
-    if (this.outbound.hasFreeId) return this.outbound.reserveId()
-    p?.reject(
-      new PetrelError(ClientErrorCode.NO_PACKET_ID, 'all 65535 packet ids are in flight; retry later'),
-    )
-    return 0
-  }
-
-  private request(r: Request): void {
-    this.requests.set(r.packetId, r)
-    if (this.host.online) this.writer.push(r.bytes)
+  unsubscribe(topics: string[], unsub: Pending<number[]>, properties?: UnsubscribeProperties): void {
+    const bytes = this.subs.unsubscribe(topics, unsub, properties)
+    if (bytes !== null && this.host.online) this.writer.push(bytes)
   }
 
   // --- incoming --------------------------------------------------------------------
@@ -189,27 +264,41 @@ export class ClientSession {
       case PacketType.PUBLISH:
         this.receive(p)
         return
-      case PacketType.PUBACK:
-        this.complete(this.outbound.ack('puback', p.packetId))
+      case PacketType.PUBACK: {
+        const rc = p.reasonCode
+        if (rc !== undefined && isFailure(rc)) {
+          this.refused(this.outbound.refuse('puback', p.packetId), rc, p.properties)
+        } else this.complete(this.outbound.ack('puback', p.packetId), rc, p.properties)
         return
+      }
       case PacketType.PUBREC: {
+        const rc = p.reasonCode
+        if (rc !== undefined && isFailure(rc)) {
+          // [MQTT-4.3.3-4] the flow ends here: no PUBREL
+          this.refused(this.outbound.refuse('pubrec', p.packetId), rc, p.properties)
+          return
+        }
         this.outbound.ack('pubrec', p.packetId, this.writePubrel)
         const e = this.outbound.get(p.packetId)
         if (e !== undefined) this.store.put(e) // now awaiting PUBCOMP, bytes are the PUBREL
         return
       }
-      case PacketType.PUBCOMP:
-        this.complete(this.outbound.ack('pubcomp', p.packetId))
+      case PacketType.PUBCOMP: {
+        const rc = p.reasonCode
+        const e = this.outbound.ack('pubcomp', p.packetId)
+        if (rc !== undefined && isFailure(rc)) this.refused(e, rc, p.properties)
+        else this.complete(e, rc, p.properties)
         return
+      }
       case PacketType.PUBREL:
         // [MQTT-4.3.3-2] the flow ends: forget the id, answer PUBCOMP (also for an id not known)
         this.writer.push(this.inbound.release(p.packetId))
         return
       case PacketType.SUBACK:
-        this.suback(p.packetId, p.granted)
+        this.subs.suback(p.packetId, p.granted)
         return
       case PacketType.UNSUBACK:
-        this.unsuback(p.packetId)
+        this.subs.unsuback(p.packetId, p.reasonCodes)
         return
       case PacketType.PINGRESP:
         return
@@ -224,39 +313,51 @@ export class ClientSession {
 
   /** QoS 1: passed on, PUBACK [MQTT-4.3.2-2]; QoS 2: passed on once per flow, PUBREC every time [MQTT-4.3.3-2]. */
   private receive(p: PublishPacket): void {
+    if (this.v5) {
+      this.aliasesIn.resolve(p)
+      if (p.qos === 2 && this.inbound.size >= (this.limits.receiveMaximum ?? 65_535)) {
+        // QoS 2 flows the broker has not finished (no PUBREL yet) beyond our Receive Maximum [MQTT-3.3.4-9]
+        if (this.inbound.receive(2, p.packetId)) {
+          throw reasonError(
+            ReasonCode.RECEIVE_MAXIMUM_EXCEEDED,
+            'the broker went over our Receive Maximum',
+            'MQTT-3.3.4-9',
+          )
+        }
+      }
+    }
     if (this.inbound.receive(p.qos, p.packetId)) this.host.deliver(p)
     const ack = this.inbound.answer(p.qos, p.packetId)
     if (ack !== null) this.writer.push(ack)
   }
 
-  private complete(entry: InflightEntry<PublishJob | null> | null): void {
+  private complete(
+    entry: InflightEntry<PublishJob | null> | null,
+    reasonCode?: number,
+    properties?: AckProperties,
+  ): void {
     if (entry === null) return
     if (entry.qos === 2) this.qos2--
     this.store.delete(entry.packetId)
-    entry.ctx?.resolve()
+    entry.ctx?.resolve(
+      (reasonCode ?? 0) === 0 && properties === undefined ? PUBLISH_OK : result(reasonCode ?? 0, properties),
+    )
     if (this.queue.size > 0) this.pump()
   }
 
-  private suback(packetId: number, granted: number[]): void {
-    const r = this.requests.get(packetId)
-    if (r === undefined || r.subscriptions === null) return
-    this.requests.delete(packetId)
-    this.outbound.releaseId(packetId)
-    const subs = r.subscriptions
-    for (let i = 0; i < subs.length; i++) {
-      const g = granted[i]
-      if (g !== undefined && g !== SUBACK_FAILURE) this.subscriptions.set(subs[i]!.topic, subs[i]!.qos)
-    }
-    r.sub?.resolve(granted)
-  }
-
-  private unsuback(packetId: number): void {
-    const r = this.requests.get(packetId)
-    if (r === undefined || r.topics === null) return
-    this.requests.delete(packetId)
-    this.outbound.releaseId(packetId)
-    for (const t of r.topics) this.subscriptions.delete(t)
-    r.unsub?.resolve()
+  /** MQTT 5: the broker refused the publish; its id is free again. */
+  private refused(
+    entry: InflightEntry<PublishJob | null> | null,
+    reasonCode: number,
+    properties?: AckProperties,
+  ): void {
+    if (entry === null) return
+    if (entry.qos === 2) this.qos2--
+    this.store.delete(entry.packetId)
+    entry.ctx?.reject(
+      new PublishRefusedError(reasonCode, properties?.reasonString, properties?.userProperties),
+    )
+    if (this.queue.size > 0) this.pump()
   }
 
   // --- connection changes ------------------------------------------------------------
@@ -266,62 +367,28 @@ export class ClientSession {
    * original order [MQTT-4.4.0-1]; then re-subscribe if the broker kept no
    * session; then SUBSCRIBE/UNSUBSCRIBE still unanswered; then the queue.
    */
-  resume(sessionPresent: boolean): void {
+  resume(sessionPresent: boolean, server: ServerLimits = NO_LIMITS): void {
+    if (this.v5) {
+      // Limits and aliases are the connection's, never carried over [MQTT-3.3.2-7] [MQTT-4.9.0-1]
+      this.server = server
+      this.outbound.maxInflight = Math.min(this.limits.maxInflight, server.receiveMaximum)
+      this.aliasesOut.reset(server.topicAliasMaximum)
+      this.aliasesIn.reset()
+    }
     // A QoS 1/2 flow interrupted mid-way is re-sent even under a clean session,
     // so its promise can settle; only the broker's own session decides duplicates.
     for (const bytes of this.outbound.resendAll()) this.writer.push(bytes)
-    if (!sessionPresent) {
-      // The broker has no record of our QoS 2 receipts: a PUBLISH with a known id is a new message.
-      this.inbound.clear()
-      for (const [id, r] of this.requests) {
-        if (r.sub === null && r.unsub === null) {
-          this.requests.delete(id)
-          this.outbound.releaseId(id)
-        }
-      }
-      // Before the caller's own requests: an UNSUBSCRIBE still unanswered must come after it.
-      if (this.limits.resubscribe && this.subscriptions.size > 0) {
-        for (const r of this.resubscribe()) this.writer.push(r.bytes)
-      }
-    }
-    for (const r of this.requests.values()) {
-      if (r.sub !== null || r.unsub !== null || sessionPresent) this.writer.push(r.bytes)
-    }
+    // The broker has no record of our QoS 2 receipts: a PUBLISH with a known id is a new message.
+    if (!sessionPresent) this.inbound.clear()
+    for (const bytes of this.subs.resume(sessionPresent, this.limits.resubscribe)) this.writer.push(bytes)
     this.pump()
-  }
-
-  /** Records SUBSCRIBEs for every granted filter and returns them, unsent. */
-  private resubscribe(): Request[] {
-    const made: Request[] = []
-    const add = (batch: Subscription[]): void => {
-      const id = this.takeId(null)
-      if (id === 0) return
-      const bytes = encode({ type: PacketType.SUBSCRIBE, packetId: id, subscriptions: batch })
-      const r: Request = { packetId: id, bytes, subscriptions: batch, topics: null, sub: null, unsub: null }
-      this.requests.set(id, r)
-      made.push(r)
-    }
-    let batch: Subscription[] = []
-    for (const [topic, qos] of this.subscriptions) {
-      batch.push({ topic, qos })
-      if (batch.length === RESUBSCRIBE_BATCH) {
-        add(batch)
-        batch = []
-      }
-    }
-    if (batch.length > 0) add(batch)
-    return made
   }
 
   /** The client is done: every promise still open is rejected with `err`. Stored flows stay in the store. */
   failAll(err: Error): void {
     for (const job of this.queue.drain()) job.reject(err)
     for (const e of this.outbound.entries()) e.ctx?.reject(err)
-    for (const r of this.requests.values()) {
-      r.sub?.reject(err)
-      r.unsub?.reject(err)
-    }
-    this.requests.clear()
+    this.subs.failAll(err)
   }
 }
 
@@ -335,4 +402,11 @@ function publishBytes(job: PublishJob, packetId: number): Buffer {
     dup: false, // first delivery [MQTT-3.3.1-3]
     packetId,
   })
+}
+
+function result(reasonCode: number, properties: AckProperties | undefined): PublishResult {
+  const r: { reasonCode: number; reasonString?: string; userProperties?: UserProperties } = { reasonCode }
+  if (properties?.reasonString !== undefined) r.reasonString = properties.reasonString
+  if (properties?.userProperties !== undefined) r.userProperties = properties.userProperties
+  return r
 }

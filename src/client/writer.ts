@@ -1,6 +1,11 @@
 import { Outbox } from '../session/outbox.js'
 import type { ByteDuplex } from '../transport/transport.js'
-import type { Pending } from './pending.js'
+
+/** A promise's record that settles once its bytes are written (a QoS 0 publish). */
+export interface Settling {
+  resolve(): void
+  reject(err: Error): void
+}
 
 /**
  * Output of one connection, gathered per event-loop turn: packets queued in a
@@ -14,9 +19,9 @@ export class Writer {
   private out: ByteDuplex | null = null
   private readonly outbox = new Outbox()
   /** QoS 0 publishes in this batch. */
-  private written: Pending[] = []
+  private written: Settling[] = []
   /** QoS 0 publishes flushed while the transport was over its limit. */
-  private draining: Pending[] = []
+  private draining: Settling[] = []
   private needDrain = false
   private scheduled = false
   /** Called after each flush that wrote something (keep-alive records it). */
@@ -33,7 +38,7 @@ export class Writer {
   }
 
   /** The transport is gone: what was not written is dropped, its QoS 0 publishes returned. */
-  detach(): Pending[] {
+  detach(): Settling[] {
     this.out = null
     this.outbox.clear()
     this.needDrain = false
@@ -52,7 +57,7 @@ export class Writer {
   }
 
   /** A QoS 0 PUBLISH whose promise settles once it is written. */
-  pushSettling(bytes: Buffer, pending: Pending): void {
+  pushSettling(bytes: Buffer, pending: Settling): void {
     this.written.push(pending)
     this.push(bytes)
   }

@@ -141,6 +141,18 @@ export class OutboundFlow<T> {
   }
 
   /**
+   * MQTT 5: a PUBACK or PUBREC with a reason code of 0x80 or more ends the flow
+   * there (no PUBREL follows) and frees its id [MQTT-4.3.3-4] [MQTT-4.9.0-2].
+   * Returns the entry, or null for an id not awaiting that ack.
+   */
+  refuse(type: 'puback' | 'pubrec', packetId: number): InflightEntry<T> | null {
+    const e = this.inflight.get(packetId)
+    if (e === undefined || e.awaiting !== (type === 'puback' ? Await.Puback : Await.Pubrec)) return null
+    this.inflight.delete(packetId)
+    return e
+  }
+
+  /**
    * Bytes to re-send after a reconnect, in their original order: PUBLISH with
    * DUP set [MQTT-3.3.1-1] [MQTT-4.4.0-1], and PUBREL for flows past PUBREC.
    */

@@ -195,7 +195,7 @@ forEachBroker('client basics', (ctx) => {
   test('70000 QoS 1 publishes settle: packet ids wrap at 65535 without colliding', T, async () => {
     const c = await ctx.connect({ maxInflight: 500 })
     const t = `wrap/${uniqueClientId()}`
-    const all: Promise<void>[] = []
+    const all: Promise<unknown>[] = []
     for (let i = 0; i < 70_000; i++) all.push(c.publish(t, 'x', { qos: 1 }))
     await within(Promise.all(all), 20_000, '70000 PUBACKs')
     assert.equal(c.inflight, 0)

@@ -12,8 +12,8 @@ import type { TcpProxy } from './proxy.js'
 import { delay, forEachBroker, nextEvent, record, T, uniqueClientId, until, within } from './suite.js'
 
 /** Publishes `n` messages `0..n-1`, pausing briefly every 10 so that cuts land mid-flow. */
-async function pacedPublish(c: Client, topic: string, n: number, qos: QoS): Promise<Promise<void>[]> {
-  const all: Promise<void>[] = []
+async function pacedPublish(c: Client, topic: string, n: number, qos: QoS): Promise<Promise<unknown>[]> {
+  const all: Promise<unknown>[] = []
   for (let i = 0; i < n; i++) {
     all.push(c.publish(topic, String(i), { qos }))
     if (i % 10 === 9) await delay(2)

@@ -85,7 +85,11 @@ export function sessionRig(
   }
 }
 
-export function job(topic: string, payload: string, qos: QoS): { job: PublishJob; promise: Promise<void> } {
+export function job(
+  topic: string,
+  payload: string,
+  qos: QoS,
+): { job: PublishJob; promise: Promise<unknown> } {
   const j = new PublishJob(topic, Buffer.from(payload), qos, false)
   return { job: j, promise: j.promise() }
 }

@@ -108,6 +108,30 @@ describe('client lifecycle', () => {
     assert.equal(l.state, 'closed')
   })
 
+  test('MQTT 5 on reconnect: busy, unavailable, quota and rate refusals are retried; others close with their reason code', () => {
+    const l = connected()
+    l.handle({ type: 'lost', error: undefined })
+    for (const rc of [0x88, 0x89, 0x97, 0x9f]) {
+      l.handle({ type: 'retry' })
+      assert.deepEqual(
+        types(l.handle({ type: 'connack', returnCode: rc, sessionPresent: false, v5: true })),
+        ['drop', 'attempt-failed', 'schedule-retry'],
+      )
+    }
+    l.handle({ type: 'retry' })
+    const effects = l.handle({
+      type: 'connack',
+      returnCode: 0x87,
+      sessionPresent: false,
+      v5: true,
+      properties: { reasonString: 'no' },
+    })
+    const closed = effects.find((e) => e.type === 'closed')
+    assert.ok(closed?.type === 'closed' && closed.error instanceof ConnackRefusedError)
+    assert.equal((closed.error as ConnackRefusedError).reasonCode, 0x87)
+    assert.equal((closed.error as ConnackRefusedError).reasonString, 'no')
+  })
+
   test('without reconnect a lost connection closes with its error', () => {
     const l = connected(false)
     const err = new Error('reset')

@@ -52,3 +52,68 @@ describe('client options', () => {
     }
   })
 })
+
+describe('client options: MQTT 5', () => {
+  test('protocolVersion 5 turns the v5 options into CONNECT properties, leaving defaults out', () => {
+    const o = resolveClientOptions('mqtt://h', {
+      protocolVersion: 5,
+      sessionExpiryInterval: 0xffff_ffff,
+      receiveMaximum: 100,
+      maximumPacketSize: 1024,
+      topicAliasMaximum: 16,
+      requestResponseInformation: true,
+      requestProblemInformation: false,
+      userProperties: [['a', 'b']],
+    })
+    assert.equal(o.protocolVersion, 5)
+    assert.equal(o.maxPacketSize, 1024)
+    assert.deepEqual(o.connectProperties, {
+      sessionExpiryInterval: 0xffff_ffff,
+      receiveMaximum: 100,
+      maximumPacketSize: 1024,
+      topicAliasMaximum: 16,
+      requestResponseInformation: true,
+      requestProblemInformation: false,
+      userProperties: [['a', 'b']],
+    })
+    assert.deepEqual(resolveClientOptions('mqtt://h', { protocolVersion: 5 }).connectProperties, {})
+    assert.equal(resolveClientOptions('mqtt://h', { protocolVersion: 5 }).maxInflightQoS2, 65_535)
+    assert.equal(resolveClientOptions('mqtt://h').connectProperties, undefined)
+  })
+
+  test('MQTT 5 allows an empty client id with clean: false, and a password without a user name', () => {
+    const o = resolveClientOptions('mqtt://h', {
+      protocolVersion: 5,
+      clientId: '',
+      clean: false,
+      password: 'p',
+    })
+    assert.equal(o.clientId, '')
+    assert.equal(o.password?.toString(), 'p')
+  })
+
+  test('v5 options need protocolVersion 5; bounds are checked', () => {
+    for (const [option, make] of [
+      ['protocolVersion', () => resolveClientOptions('mqtt://h', { protocolVersion: 6 as 5 })],
+      ['sessionExpiryInterval', () => resolveClientOptions('mqtt://h', { sessionExpiryInterval: 1 })],
+      [
+        'auth',
+        () =>
+          resolveClientOptions('mqtt://h', {
+            auth: { method: 'x', start: () => undefined, challenge: () => undefined },
+          }),
+      ],
+      [
+        'will',
+        () => resolveClientOptions('mqtt://h', { will: { topic: 't', payload: 'p', properties: {} } }),
+      ],
+      ['receiveMaximum', () => resolveClientOptions('mqtt://h', { protocolVersion: 5, receiveMaximum: 0 })],
+      [
+        'topicAliasMaximum',
+        () => resolveClientOptions('mqtt://h', { protocolVersion: 5, topicAliasMaximum: 70_000 }),
+      ],
+    ] as const) {
+      assert.throws(make, (e: unknown) => e instanceof ConfigError && e.option === option, option)
+    }
+  })
+})

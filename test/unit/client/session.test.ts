@@ -149,7 +149,7 @@ describe('client session: outgoing flows', () => {
     )
     r.session.handle({ type: PacketType.SUBACK, packetId: 1, granted: [1, 0x80] })
     assert.deepEqual([...r.session.subscriptions], [['ok', 1]])
-    const unsub = new Pending<void>()
+    const unsub = new Pending<number[]>()
     void unsub.promise()
     r.session.unsubscribe(['ok'], unsub)
     r.session.handle(ack(PacketType.UNSUBACK, 2))
