@@ -1,5 +1,6 @@
-import type { QoS } from '../protocol/constants.js'
+import type { ProtocolVersion, QoS } from '../protocol/constants.js'
 import { encodePubrel } from '../protocol/encoder.js'
+import type { ConnectProperties } from '../protocol/packets.js'
 import { restampPublish } from '../protocol/publish-template.js'
 import { Fifo } from '../session/fifo.js'
 import { InboundFlow } from '../session/inbound.js'
@@ -14,6 +15,10 @@ import type { Sub } from './subscription.js'
 
 /** What a session needs from the connection currently attached to it. */
 export interface SessionLink {
+  /** The version its CONNECT asked for (absent: 3.1.1): PUBLISHes go out in that form. */
+  readonly protocolVersion?: ProtocolVersion
+  /** MQTT 5: its CONNECT's properties (Receive Maximum, Maximum Packet Size, Topic Alias Maximum). */
+  readonly connectProperties?: ConnectProperties | undefined
   /** Queues bytes for the socket (flushed once per event-loop turn). */
   send(bytes: Buffer): void
   /** Bytes written but not yet taken by the socket. */
@@ -237,16 +242,18 @@ export class Session {
 
   /**
    * A connection takes this session: re-send what is in flight, then what is queued, in
-   * the form of that connection's protocol version (`connect`: its CONNECT; none: 3.1.1).
+   * the form of that connection's protocol version (`connect`: its CONNECT; by default what
+   * the link says of it).
    */
   attach(link: SessionLink, connect: LinkOptions | null = null): void {
     this.link = link
-    const v5 = connect !== null && connect.protocolVersion === 5
-    this.form = v5 ? new V5Form(connect.properties) : null
+    const v5 = (connect === null ? link.protocolVersion : connect.protocolVersion) === 5
+    const properties = connect === null ? link.connectProperties : connect.properties
+    this.form = v5 ? new V5Form(properties) : null
     this.inAliases = null // aliases are per connection [MQTT-3.3.2-7]
     // [MQTT-3.3.4-9] never more unacknowledged QoS 1/2 PUBLISHes than the client's Receive Maximum
     const max = this.limits.maxInflight
-    const receive = v5 ? (connect.properties?.receiveMaximum ?? 65_535) : 65_535
+    const receive = v5 ? (properties?.receiveMaximum ?? 65_535) : 65_535
     this.outbound.maxInflight = receive < max ? receive : max
     this.resendInflight(link, v5)
     this.pump()

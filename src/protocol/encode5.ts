@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer'
-import { PacketType } from './constants.js'
+import { PacketType, ReasonCode } from './constants.js'
 import { ErrorCode, protocolError } from './errors.js'
 import type {
   ConnackPacket,
@@ -9,7 +9,7 @@ import type {
   SubscribePacket,
   UnsubscribePacket,
 } from './packets.js'
-import { propertiesSize, WILL_PROPERTIES, writeProperties } from './properties.js'
+import { type AnyProperties, propertiesSize, WILL_PROPERTIES, writeProperties } from './properties.js'
 import { checkReasonCode } from './reason-codes.js'
 import {
   alloc,
@@ -105,6 +105,9 @@ function encodeConnect5(p: ConnectPacket): Buffer {
 
 function encodeConnack5(p: ConnackPacket): Buffer {
   checkReasonCode(PacketType.CONNACK, p.returnCode)
+  if (p.returnCode >= ReasonCode.UNSPECIFIED_ERROR && p.sessionPresent) {
+    throw protocolError(ErrorCode.INVALID_PACKET, 'a refusing CONNACK has Session Present 0', 'MQTT-3.2.2-6')
+  }
   const psize = propertiesSize(p.properties, PacketType.CONNACK)
   const remaining = 2 + block(psize)
   const buf = alloc(0x20, remaining)
@@ -169,8 +172,25 @@ function encodeSubscribe5(p: SubscribePacket): Buffer {
   const lens = new Array<number>(subs.length)
   const psize = propertiesSize(p.properties, PacketType.SUBSCRIBE)
   let remaining = 2 + block(psize)
+  if (subs.length === 0) {
+    throw protocolError(ErrorCode.NO_TOPICS, 'SUBSCRIBE without any topic filter', 'MQTT-3.8.3-2')
+  }
   for (let i = 0; i < subs.length; i++) {
-    const len = stringLength(subs[i]!.topic, 'topic filter')
+    const s = subs[i]!
+    if (!(s.qos >= 0 && s.qos <= 2) || !((s.retainHandling ?? 0) >= 0 && (s.retainHandling ?? 0) <= 2)) {
+      throw protocolError(
+        ErrorCode.SUBSCRIBE_RESERVED,
+        `subscription options of '${s.topic}' out of range (3.8.3.1)`,
+      )
+    }
+    if (s.noLocal && s.topic.startsWith('$share/')) {
+      throw protocolError(
+        ErrorCode.NO_LOCAL_SHARED,
+        `No Local on the shared subscription '${s.topic}'`,
+        'MQTT-3.8.3-4',
+      )
+    }
+    const len = stringLength(s.topic, 'topic filter')
     lens[i] = len
     remaining += 3 + len
   }
@@ -190,6 +210,9 @@ function encodeSubscribe5(p: SubscribePacket): Buffer {
 
 function encodeUnsubscribe5(p: UnsubscribePacket): Buffer {
   checkPacketId(p.packetId)
+  if (p.topics.length === 0) {
+    throw protocolError(ErrorCode.NO_TOPICS, 'UNSUBSCRIBE without any topic filter', 'MQTT-3.10.3-2')
+  }
   const lens = new Array<number>(p.topics.length)
   const psize = propertiesSize(p.properties, PacketType.UNSUBSCRIBE)
   let remaining = 2 + block(psize)
@@ -216,10 +239,17 @@ const PINGRESP = Buffer.from([0xd0, 0])
  * properties (remaining length 0), the property length left out for a code
  * without properties (3.14.2.2.1, 3.15.2.2.1).
  */
-function encodeReason5(first: number, type: number, code: number, props: object | undefined): Buffer {
+function encodeReason5(first: number, type: number, code: number, props: AnyProperties | undefined): Buffer {
   checkReasonCode(type, code)
   const psize = propertiesSize(props, type)
   if (psize === 0 && code === 0) return type === PacketType.AUTH ? AUTH_SUCCESS : DISCONNECT_NORMAL
+  // only the empty AUTH may leave out the Authentication Method (3.15.2.2.2)
+  if (type === PacketType.AUTH && props?.authenticationMethod === undefined) {
+    throw protocolError(
+      ErrorCode.INVALID_PROPERTY_VALUE,
+      'AUTH without an Authentication Method (3.15.2.2.2)',
+    )
+  }
   const remaining = psize > 0 ? 1 + block(psize) : 1
   const buf = alloc(first, remaining)
   let off = writeVarint(buf, 1, remaining)

@@ -105,6 +105,16 @@ function noTopic(): never {
   )
 }
 
+function noAuthMethod(): never {
+  throw protocolError(
+    ErrorCode.INVALID_PROPERTY_VALUE,
+    'AUTH without an Authentication Method (3.15.2.2.2)',
+    '',
+    undefined,
+    ReasonCode.PROTOCOL_ERROR,
+  )
+}
+
 function parseConnack5(r: Reader): Packet {
   const ackFlags = r.u8('acknowledge flags')
   // bits 7-1 are reserved [MQTT-3.2.2-1]
@@ -113,6 +123,16 @@ function parseConnack5(r: Reader): Packet {
   }
   const returnCode = r.u8('reason code')
   checkReasonCode(PacketType.CONNACK, returnCode)
+  // a refusal has Session Present 0 [MQTT-3.2.2-6]
+  if (returnCode >= ReasonCode.UNSPECIFIED_ERROR && ackFlags === 1) {
+    throw protocolError(
+      ErrorCode.CONNACK_RESERVED,
+      `CONNACK 0x${returnCode.toString(16)} with Session Present 1`,
+      'MQTT-3.2.2-6',
+      undefined,
+      ReasonCode.PROTOCOL_ERROR,
+    )
+  }
   const properties = readProperties(r, PacketType.CONNACK)
   r.done(PacketType.CONNACK)
   const p: Packet = { type: PacketType.CONNACK, sessionPresent: ackFlags === 1, returnCode }
@@ -143,6 +163,8 @@ function parseReason5(type: 14 | 15, r: Reader): Packet {
   checkReasonCode(type, reasonCode)
   const properties = r.pos === r.end ? undefined : readProperties(r, type)
   r.done(type)
+  // only the empty AUTH (remaining length 0) may leave out the Authentication Method (3.15.2.2.2)
+  if (type === PacketType.AUTH && properties?.authenticationMethod === undefined) noAuthMethod()
   const p: DisconnectPacket | AuthPacket = { type, reasonCode }
   if (properties !== undefined) p.properties = properties
   return p

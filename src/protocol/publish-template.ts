@@ -51,7 +51,7 @@ export class PublishTemplate {
   /** Offset of the packet id in the QoS 1/2 image. */
   private pidAt = 0
   private readonly properties: PublishProperties | null
-  /** The message's own properties, encoded (length field included in `v5Props`, not here). */
+  /** The message's own properties, encoded once, without their length field (the extras add to it). */
   private shared: Buffer | null = null
   private v5q0: Buffer | null = null
   private v5q0r: Buffer | null = null
@@ -190,6 +190,13 @@ export class PublishTemplate {
         'MQTT-3.3.2-8',
       )
     }
+    const expiry = this.expiry(extra)
+    if (expiry !== undefined && !(Number.isInteger(expiry) && expiry >= 0 && expiry <= 0xffff_ffff)) {
+      throw protocolError(
+        ErrorCode.INVALID_PROPERTY_VALUE,
+        `Message Expiry Interval ${expiry} is not a whole number of seconds in 0..4294967295`,
+      )
+    }
     const omit = extra?.omitTopic === true
     if (omit && alias === undefined) {
       throw protocolError(ErrorCode.MALFORMED_TOPIC, 'an empty topic name needs a Topic Alias (3.3.2.1)')
@@ -215,7 +222,6 @@ export class PublishTemplate {
       buf[off++] = packetId & 0xff
     }
     off = writeVarint(buf, off, props)
-    const expiry = this.expiry(extra)
     if (expiry !== undefined) {
       buf[off++] = PropertyId.MESSAGE_EXPIRY_INTERVAL
       off = buf.writeUInt32BE(expiry, off)

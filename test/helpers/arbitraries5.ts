@@ -169,7 +169,15 @@ export const connack5: fc.Arbitrary<Packet> = fc
     returnCode: fc.constantFrom(...CONNACK_CODES),
     properties: connackProperties,
   })
-  .map((r) => compact({ type: PacketType.CONNACK, ...r }) as Packet)
+  // a refusal has Session Present 0 [MQTT-3.2.2-6]
+  .map(
+    (r) =>
+      compact({
+        type: PacketType.CONNACK,
+        ...r,
+        sessionPresent: r.sessionPresent && r.returnCode < 0x80,
+      }) as Packet,
+  )
 
 const ackProperties = props<AckProperties>({ reasonString: mqttString(), userProperties })
 
@@ -273,15 +281,25 @@ export const disconnect5: fc.Arbitrary<Packet> = reasonAndProps(
   }),
 ).map((r) => ({ type: PacketType.DISCONNECT, ...r }) as Packet)
 
-export const auth5: fc.Arbitrary<Packet> = reasonAndProps(
-  PacketType.AUTH,
-  props<AuthProperties>({
-    authenticationMethod: mqttString(),
-    authenticationData: binary,
-    reasonString: mqttString(),
-    userProperties,
-  }),
-).map((r) => ({ type: PacketType.AUTH, ...r }) as Packet)
+/** Every AUTH but the empty one carries an Authentication Method (3.15.2.2.2). */
+export const auth5: fc.Arbitrary<Packet> = fc
+  .tuple(
+    reasonAndProps(
+      PacketType.AUTH,
+      props<AuthProperties>({ authenticationData: binary, reasonString: mqttString(), userProperties }),
+    ),
+    mqttString(),
+    fc.boolean(),
+  )
+  .map(([r, method, empty]) =>
+    empty && r.reasonCode === undefined
+      ? ({ type: PacketType.AUTH } as Packet)
+      : ({
+          type: PacketType.AUTH,
+          reasonCode: r.reasonCode ?? 0,
+          properties: { authenticationMethod: method, ...r.properties },
+        } as Packet),
+  )
 
 const ping5: fc.Arbitrary<Packet> = fc
   .constantFrom(PacketType.PINGREQ, PacketType.PINGRESP)

@@ -306,6 +306,26 @@ export class SqliteStore implements Store {
   }
 }
 
+/**
+ * mkdir -p, one level at a time. Node 20's `mkdirSync(dir, { recursive: true })` never
+ * returns for a path under /proc (it retries ENOENT forever), which hung
+ * `petrel broker --data-dir /proc/nope` at full CPU; creating each missing level in turn
+ * fails with the first level's error instead.
+ */
+function makeDir(dir: string): void {
+  const missing: string[] = []
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    try {
+      if (!statSync(d).isDirectory()) throw new Error(`'${d}' is not a directory`)
+      break
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(d) === d) throw err
+      missing.push(d)
+    }
+  }
+  for (let i = missing.length - 1; i >= 0; i--) mkdirSync(missing[i]!)
+}
+
 /** Upgrades an older database in place: every column of COLUMNS it lacks is added with its default. */
 function addMissingColumns(db: Db): void {
   const have = new Map<string, Set<string>>()
@@ -340,24 +360,4 @@ function subscriptionFromRow(r: {
     retainHandling: r.retain_handling as 0 | 1 | 2,
     subscriptionId: r.subscription_id,
   }
-}
-
-/**
- * mkdir -p, one level at a time. Node 20's `mkdirSync(dir, { recursive: true })` never
- * returns for a path under /proc (it retries ENOENT forever), which hung
- * `petrel broker --data-dir /proc/nope` at full CPU; creating each missing level in turn
- * fails with the first level's error instead.
- */
-function makeDir(dir: string): void {
-  const missing: string[] = []
-  for (let d = resolve(dir); ; d = dirname(d)) {
-    try {
-      if (!statSync(d).isDirectory()) throw new Error(`'${d}' is not a directory`)
-      break
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(d) === d) throw err
-      missing.push(d)
-    }
-  }
-  for (let i = missing.length - 1; i >= 0; i--) mkdirSync(missing[i]!)
 }

@@ -94,3 +94,17 @@ test('does not send a message that has expired [MQTT-3.3.2-5]', () => {
   s.deliver(m, 1, false, null)
   assert.equal(link.out.length, 0)
 })
+
+test('without a CONNECT given, attach reads the version and properties off the link', () => {
+  const s = session()
+  const link = Object.assign(new Link(), {
+    protocolVersion: 5 as const,
+    connectProperties: { receiveMaximum: 1 },
+  })
+  s.attach(link)
+  s.deliver(message(1), 1, false, null)
+  s.deliver(message(1), 1, false, null)
+  const got = link.packets(5)
+  assert.equal(got.length, 1, 'Receive Maximum 1 [MQTT-3.3.4-9]')
+  assert.equal(got[0]!.properties?.contentType, 'text/plain')
+})

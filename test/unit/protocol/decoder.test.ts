@@ -150,3 +150,36 @@ test('a large packet split into many chunks is reassembled exactly', () => {
   assert.ok((got[0] as PublishPacket).payload.equals(payload))
   assert.equal(d.buffered, 0)
 })
+
+test('a broker switching the decoder to MQTT 5 inside onPacket(CONNECT) reads the rest of the same chunk as MQTT 5', () => {
+  const connect: Packet = {
+    type: PacketType.CONNECT,
+    protocolName: 'MQTT',
+    protocolVersion: 5,
+    clean: true,
+    keepalive: 0,
+    clientId: 'a',
+    properties: { receiveMaximum: 10 },
+  }
+  const pub: PublishPacket = { ...publish(Buffer.from('x')), properties: { contentType: 'text' } }
+  const auth: Packet = { type: PacketType.AUTH, reasonCode: 0x19, properties: { authenticationMethod: 'm' } }
+  const chunk = Buffer.concat([encode(connect, 4), encode(pub, 5), encode(auth, 5)])
+  const got: Packet[] = []
+  const d: Decoder = new Decoder((p) => {
+    got.push(p)
+    if (p.type === PacketType.CONNECT) d.protocolVersion = p.protocolVersion
+  })
+  d.push(chunk)
+  assert.deepEqual(got, [connect, pub, auth])
+})
+
+test('packet type 15 is AUTH at MQTT 5 and reserved at 3.1.1 (2.2.1)', () => {
+  const bytes = Buffer.from('f000', 'hex')
+  const got: Packet[] = []
+  new Decoder((p) => got.push(p), { protocolVersion: 5 }).push(bytes)
+  assert.deepEqual(got, [{ type: PacketType.AUTH }])
+  assert.throws(
+    () => new Decoder(() => {}, { protocolVersion: 4 }).push(bytes),
+    (e) => e instanceof ProtocolError && e.code === ErrorCode.RESERVED_PACKET_TYPE && e.reasonCode === 0x81,
+  )
+})

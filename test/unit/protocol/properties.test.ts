@@ -139,8 +139,12 @@ function propsOf(ctx: number, p: Packet): AnyProperties | undefined {
   return 'properties' in p ? (p.properties as AnyProperties | undefined) : undefined
 }
 
-/** Authentication Data needs an Authentication Method in CONNECT (3.1.2.11.10). */
-const prefix = (ctx: number, id: number) => (ctx === T.CONNECT && id === 0x16 ? '1500016d' : '')
+/**
+ * Authentication Data needs an Authentication Method in CONNECT (3.1.2.11.10), and
+ * an AUTH other than the empty one always has one (3.15.2.2.2).
+ */
+const prefix = (ctx: number, id: number) =>
+  (ctx === T.CONNECT && id === 0x16) || (ctx === T.AUTH && id !== 0x15) ? '1500016d' : ''
 
 function decode5(bytes: Buffer) {
   return decodeChunks([bytes], { protocolVersion: 5 })

@@ -200,7 +200,7 @@ describe('MQTT 5: PublishTemplate', () => {
     )
   })
 
-  test('refuses Topic Alias 0 [MQTT-3.3.2-8] and an omitted topic without an alias [3.3.2.1]', () => {
+  test('refuses Topic Alias 0 [MQTT-3.3.2-8], an omitted topic without an alias [3.3.2.1], bad identifiers and expiries', () => {
     const tpl = new PublishTemplate('a', Buffer.alloc(0))
     assert.throws(
       () => tpl.v5(0, 0, false, false, { topicAlias: 0 }),
@@ -210,9 +210,12 @@ describe('MQTT 5: PublishTemplate', () => {
       () => tpl.v5(0, 0, false, false, { omitTopic: true }),
       (e) => e instanceof ProtocolError && e.code === ErrorCode.MALFORMED_TOPIC,
     )
-    assert.throws(
-      () => tpl.v5(0, 0, false, false, { subscriptionIds: [0] }),
-      (e) => e instanceof ProtocolError && e.code === ErrorCode.INVALID_PROPERTY_VALUE,
-    )
+    for (const extra of [{ subscriptionIds: [0] }, { messageExpiry: -1 }, { messageExpiry: 1.5 }]) {
+      assert.throws(
+        () => tpl.v5(0, 0, false, false, extra),
+        (e) => e instanceof ProtocolError && e.code === ErrorCode.INVALID_PROPERTY_VALUE,
+        JSON.stringify(extra),
+      )
+    }
   })
 })

@@ -12,6 +12,7 @@ import {
   ErrorCode,
   encode,
   PacketType,
+  PropertyId,
   type ProtocolVersion,
 } from '../../../src/protocol/index.js'
 import { byteByByte, cutAt, type DecodeResult, decodeChunks, splitPoints } from '../../helpers/decode.js'
@@ -202,6 +203,26 @@ describe('vector coverage', () => {
       if (code === ErrorCode.DECODER_FAILED || code === ErrorCode.MALFORMED_TOPIC_FILTER) continue
       assert.ok(codes.has(code), code)
     }
+  })
+
+  test('MQTT 5 valid vectors carry every property, and malformed ones put each where it is not allowed [2.2.2.2]', () => {
+    const seen = new Set<string>()
+    const note = (props: object | undefined) => {
+      for (const k of Object.keys(props ?? {})) seen.add(k)
+    }
+    for (const v of of(5).valid) {
+      const p = v.packet as { properties?: object; will?: { properties?: object } }
+      note(p.properties)
+      note(p.will?.properties)
+    }
+    // one field per identifier, but Subscription Identifier: one in SUBSCRIBE, a list in PUBLISH
+    const fields = Object.keys(PropertyId).length + 1
+    assert.equal(seen.size, fields, [...seen].sort().join(', '))
+    const notAllowed = of(5).malformed.filter(
+      (v) => v.error === ErrorCode.MALFORMED_PROPERTY && v.spec === '2.2.2.2',
+    )
+    // User Property is allowed wherever there are properties
+    assert.ok(notAllowed.length >= Object.keys(PropertyId).length - 1)
   })
 
   test('every MQTT 5 malformed vector states the reason code its error carries', () => {
