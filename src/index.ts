@@ -1,11 +1,29 @@
 /** petrel: MQTT broker and client for Node.js. */
 
+export {
+  type CredentialOptions,
+  formatScramCredentials,
+  parseScramCredentials,
+  type ScramAuthHandler,
+  type ScramClientOptions,
+  type ScramCredentials,
+  ScramError,
+  ScramErrorCode,
+  type ScramHookOptions,
+  type ScramServerOptions,
+  scramClient,
+  scramCredentials,
+  scramServer,
+  verifyScramPassword,
+} from './auth/scram.js'
 export { Broker } from './broker/broker.js'
 export type { BrokerEvents, BrokerStats, PublishedMessage } from './broker/events.js'
 export type {
+  AuthAnswer,
   Authenticate,
   AuthorizePublish,
   AuthorizeSubscribe,
+  AuthRequest,
   BrokerOptions,
   ClientInfo,
   Logger,

@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer'
 import { EventEmitter } from 'node:events'
 import type { Duplex } from 'node:stream'
 import { ConfigError } from '../errors.js'
-import type { QoS } from '../protocol/constants.js'
+import { type QoS, ReasonCode } from '../protocol/constants.js'
 import type { PublishProperties } from '../protocol/packets.js'
 import { isValidTopicName } from '../protocol/topic.js'
 import { MemoryStore } from '../store/memory/memory-store.js'
@@ -15,8 +15,10 @@ import { Core } from './core.js'
 import { scheduleCommits } from './durable.js'
 import type { BrokerEvents, BrokerStats } from './events.js'
 import { Flusher } from './flusher.js'
+import { capExpiry } from './handlers/connack.js'
 import { route } from './handlers/publish.js'
 import { applyProperties } from './handlers/publish-v5.js'
+import { publishWill } from './handlers/will.js'
 import { Hooks } from './hooks.js'
 import { Message } from './message.js'
 import {
@@ -32,6 +34,7 @@ import { restoreState } from './restore.js'
 import { Router } from './router.js'
 import { Sessions } from './sessions.js'
 import { sysValues } from './sys.js'
+import { Wills } from './wills.js'
 
 /** How often the route cache lets go of routes not used since the last time. */
 const ROUTE_CACHE_AGE_MS = 30_000
@@ -92,7 +95,9 @@ export class Broker extends EventEmitter<BrokerEvents> {
     const router = new Router(this.store)
     const sessions = new Sessions(o, this.stats, this.store, router)
     const hooks = new Hooks(o.hooks, this.log)
-    this.core = new Core(o, this.stats, sessions, router, hooks, this)
+    const wills = new Wills((client, will) => publishWill(this.core, client, will))
+    sessions.onEnded = (s) => wills.ended(s)
+    this.core = new Core(o, this.stats, sessions, router, hooks, wills, this)
     this.deps = { options: o, stats: this.stats, handler: new Protocol(this.core), flusher: this.flusher }
     const snapshot = this.store.load()
     this.ready =
@@ -102,8 +107,6 @@ export class Broker extends EventEmitter<BrokerEvents> {
     if (o.sysInterval > 0) this.every(o.sysInterval * 1000, () => this.publishSys())
     // routes to topics unused for two periods leave the cache: its memory comes back
     this.every(ROUTE_CACHE_AGE_MS, () => router.tree.age())
-    if (o.sessionExpiry > 0)
-      this.every(Math.min(o.sessionExpiry * 100, 3_600_000), () => this.expireSessions())
   }
 
   private every(ms: number, run: () => void): void {
@@ -115,6 +118,13 @@ export class Broker extends EventEmitter<BrokerEvents> {
   private restore(snapshot: StoreSnapshot): void {
     const { sessions, router } = this.core
     restoreState(snapshot, (id) => sessions.create(id, false, false), router.tree, router.retained)
+    for (const stored of snapshot.sessions) {
+      const s = sessions.get(stored.clientId)
+      // under the sessionExpiry ceiling, as when it was made: a row from before the column
+      // existed says "never", and an option lowered since applies to sessions already kept
+      if (s !== undefined) s.expiryInterval = capExpiry(this.options, stored.expiryInterval)
+    }
+    sessions.restored() // their expiry timers run from when their clients left
     if (snapshot.sessions.length > 0 || snapshot.retained.length > 0) {
       this.log.info(
         { sessions: snapshot.sessions.length, retained: snapshot.retained.length },
@@ -123,9 +133,12 @@ export class Broker extends EventEmitter<BrokerEvents> {
     }
   }
 
-  /** Ends persistent sessions whose client has been gone longer than `sessionExpiry`. */
+  /**
+   * Ends the sessions whose client has been gone longer than their expiry interval at `now`
+   * (ms since epoch). Each session also ends on its own timer; this is for embedders and tests.
+   */
   expireSessions(now = Date.now()): void {
-    this.core.sessions.expire(now - this.options.sessionExpiry * 1000, this.log)
+    this.core.sessions.expire(now, this.log)
   }
 
   get connectedCount(): number {
@@ -199,11 +212,14 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   private async shutdown(): Promise<void> {
     for (const t of this.timers) clearInterval(t)
+    this.core.sessions.close()
+    this.core.wills.close()
     const listening = this.servers.splice(0).map((l) => l.close())
     const closed: Promise<void>[] = []
     for (const peer of [...this.core.peers]) {
       closed.push(peer.whenClosed)
-      peer.close('broker shutting down', false)
+      // an MQTT 5 client is told why [MQTT-3.14.2-1]
+      peer.close('broker shutting down', false, false, ReasonCode.SERVER_SHUTTING_DOWN)
     }
     await Promise.all([...listening, ...closed])
     await this.flusher.idle()

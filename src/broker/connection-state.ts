@@ -4,7 +4,8 @@ import { HeldPackets } from './held-packets.js'
 /**
  * Where a connection is, and so what happens to the next packet it reads:
  * - `awaiting-connect`: the next packet must be CONNECT; it is handled at once.
- * - `authenticating`: the CONNECT is being answered (a hook is pending): later packets are held.
+ * - `authenticating`: the CONNECT is being answered (a hook is pending): later packets are held,
+ *   except MQTT 5 AUTH, which carries on an enhanced authentication exchange.
  * - `open`: packets are handled as they arrive.
  * - `waiting`: a hook's answer is pending; later packets are held, acknowledgements of
  *   our own PUBLISHes still handled.
@@ -47,6 +48,10 @@ export class ConnectionMachine {
       case 'awaiting-connect':
       case 'open':
         return true
+      case 'authenticating':
+        // MQTT 5 enhanced authentication: the client's AUTH answers the challenge the CONNECT is
+        // waiting on; anything else waits for CONNACK [MQTT-3.1.2-30] [MQTT-4.12.0-3]
+        return type === PacketType.AUTH
       case 'waiting':
       case 'slowed':
       case 'resuming':

@@ -1,8 +1,15 @@
 import { ProtocolError } from '../errors.js'
-import { PacketType, type ProtocolVersion } from '../protocol/constants.js'
+import {
+  MAX_REMAINING_LENGTH,
+  PacketType,
+  PROTOCOL_V5,
+  type ProtocolVersion,
+  ReasonCode,
+} from '../protocol/constants.js'
 import { Decoder } from '../protocol/decoder.js'
 import { encode } from '../protocol/encoder.js'
-import type { ConnectPacket, Packet, Will } from '../protocol/packets.js'
+import type { ConnectPacket, ConnectProperties, Packet, PublishPacket, Will } from '../protocol/packets.js'
+import { isReasonCodeOf } from '../protocol/reason-codes.js'
 import { Fifo } from '../session/fifo.js'
 import { KeepAlive } from '../session/keepalive.js'
 import { Outbox, writeBatch } from '../session/outbox.js'
@@ -12,8 +19,18 @@ import type { BrokerStats } from './events.js'
 import type { Flushable, Flusher } from './flusher.js'
 import type { ResolvedOptions } from './options.js'
 import { PacketTimer, type PartlyReceived } from './packet-timer.js'
-import type { Peer, PeerHandler } from './peer.js'
+import type { AuthExchange, ClientLimits, Peer, PeerHandler } from './peer.js'
 import type { Session } from './session.js'
+
+/** The largest packet MQTT allows: what a client that names no Maximum Packet Size accepts. */
+const MQTT_MAX_PACKET = MAX_REMAINING_LENGTH + 5
+/** A 3.1.1 client's limits: none beyond the protocol's. */
+const NO_LIMITS: ClientLimits = {
+  receiveMaximum: 65_535,
+  maximumPacketSize: MQTT_MAX_PACKET,
+  topicAliasMaximum: 0,
+  problemInformation: true,
+}
 
 /** What a connection is given by the broker that made it. */
 export interface ConnectionDeps {
@@ -35,6 +52,10 @@ export class Connection implements Peer, Flushable, PartlyReceived {
   username: string | undefined = undefined
   protocolVersion: ProtocolVersion = 4
   session: Session | null = null
+  connectProperties: ConnectProperties | undefined = undefined
+  limits: ClientLimits = NO_LIMITS
+  auth: AuthExchange | null = null
+  connectExpiry = 0
   readonly remoteAddress: string | undefined
   readonly whenClosed: Promise<void>
   private will: Will | null = null
@@ -49,6 +70,8 @@ export class Connection implements Peer, Flushable, PartlyReceived {
   private keepalive: KeepAlive | null = null
   /** The CONNECT deadline, then the keep-alive check. */
   private timer: NodeJS.Timeout | null = null
+  /** QoS 1/2 PUBLISHes handed to the handler whose answer (a hook) is pending. */
+  private answering = 0
   /** packetTimeout for a packet partly received (see PacketTimer). */
   private readonly packetTimer: PacketTimer
 
@@ -114,6 +137,20 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     const m = this.machine
     if (m.state === 'closed') return
     this.deps.stats.messagesReceived++ // packets of any type, as $SYS/broker/messages/received counts them
+    if (
+      packet.type === PacketType.PUBLISH &&
+      packet.qos > 0 &&
+      this.protocolVersion === PROTOCOL_V5 &&
+      this.overReceiveMaximum(packet)
+    ) {
+      // [MQTT-3.3.4-7] the client may not have more than our Receive Maximum unacknowledged
+      this.violation(
+        `more than ${this.deps.options.receiveMaximum} QoS 1/2 PUBLISHes unacknowledged (Receive Maximum)`,
+        'MQTT-3.3.4-7',
+        ReasonCode.RECEIVE_MAXIMUM_EXCEEDED,
+      )
+      return
+    }
     // a QoS 0 PUBLISH is forwarded to QoS 0 subscribers as it came (see Message)
     const raw =
       packet.type === PacketType.PUBLISH && packet.qos === 0 && !packet.retain
@@ -121,6 +158,22 @@ export class Connection implements Peer, Flushable, PartlyReceived {
         : null
     if (m.admits(packet.type)) this.handle(packet, raw)
     else this.hold(packet, raw)
+  }
+
+  /**
+   * Whether this QoS 1/2 PUBLISH is one more than the client may have unacknowledged: those
+   * not yet answered (held, or waiting for a hook) and the QoS 2 ones awaiting PUBREL count; a QoS 2 PUBLISH sent
+   * again for an id already counted does not add one.
+   */
+  private overReceiveMaximum(p: PublishPacket): boolean {
+    // before CONNACK the client has not been told the Receive Maximum: held packets are bounded
+    // by maxConnectSize instead (see hold)
+    const session = this.session
+    if (session === null) return false
+    const inbound = session.inbound
+    if (p.qos === 2 && inbound.has(p.packetId)) return false
+    const unacked = this.answering + this.machine.held.unacknowledged + inbound.size
+    return unacked >= this.deps.options.receiveMaximum
   }
 
   /**
@@ -148,8 +201,12 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     }
     if (wait === undefined) return false
     this.machine.waitFor()
+    // a QoS 1/2 PUBLISH whose hook is pending is not acknowledged yet (Receive Maximum)
+    const unacked = packet.type === PacketType.PUBLISH && packet.qos > 0
+    if (unacked) this.answering++
     wait.then(
       () => {
+        if (unacked) this.answering--
         if (this.machine.settled()) this.replay()
       },
       (err: unknown) => this.failed(err),
@@ -201,19 +258,30 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     this.id = packet.clientId
     this.username = packet.username
     this.protocolVersion = packet.protocolVersion
+    // from here on the decoder reads this version's packets (MQTT 5: properties, AUTH)
     this.decoder.protocolVersion = packet.protocolVersion
+    const p = packet.properties
+    if (packet.protocolVersion !== PROTOCOL_V5 || p === undefined) return
+    this.connectProperties = p
+    this.connectExpiry = p.sessionExpiryInterval ?? 0
+    this.limits = {
+      receiveMaximum: p.receiveMaximum ?? 65_535,
+      maximumPacketSize: p.maximumPacketSize ?? MQTT_MAX_PACKET,
+      topicAliasMaximum: p.topicAliasMaximum ?? 0,
+      problemInformation: p.requestProblemInformation ?? true,
+    }
   }
 
-  accept(packet: ConnectPacket, session: Session): void {
+  accept(packet: ConnectPacket, session: Session, keepalive: number): void {
     this.session = session
     this.will = packet.will ?? null
     this.decoder.maxPacketSize = this.deps.options.maxPacketSize
     if (this.timer !== null) clearTimeout(this.timer)
     this.timer = null
-    if (packet.keepalive > 0) {
-      this.keepalive = new KeepAlive(packet.keepalive * 1000, 0)
+    if (keepalive > 0) {
+      this.keepalive = new KeepAlive(keepalive * 1000, 0)
       this.keepalive.received(performance.now())
-      this.armKeepalive(packet.keepalive * 1500)
+      this.armKeepalive(keepalive * 1500)
     }
     if (this.machine.accepted()) queueMicrotask(this.replay)
   }
@@ -228,7 +296,7 @@ export class Connection implements Peer, Flushable, PartlyReceived {
       const ka = this.keepalive!
       // While this publisher is held back it is not read: its packets wait in the socket, unseen.
       if (ka.expired(performance.now(), this.machine.holding && this.duplex.paused))
-        this.close('keep-alive timeout', true)
+        this.close('keep-alive timeout', true, false, ReasonCode.KEEP_ALIVE_TIMEOUT)
       else this.armKeepalive(ka.next)
     }, delay)
   }
@@ -251,15 +319,17 @@ export class Connection implements Peer, Flushable, PartlyReceived {
       this.failed(err)
       return
     }
+    const reasonCode = err.reasonCode ?? ReasonCode.MALFORMED_PACKET
     if (err.returnCode !== undefined && this.machine.state === 'awaiting-connect') {
-      // [MQTT-3.2.2-4] [MQTT-3.2.2-5] a refused CONNECT gets its return code, then the close
-      this.send(encode({ type: PacketType.CONNACK, sessionPresent: false, returnCode: err.returnCode }))
-    } else if (err.reasonCode !== undefined && this.protocolVersion === 5 && this.session !== null) {
-      // [MQTT-4.13.1-1] an MQTT 5 client is told why before the close
-      this.send(encode({ type: PacketType.DISCONNECT, reasonCode: err.reasonCode }, 5))
+      // [MQTT-3.2.2-4] [MQTT-3.2.2-5] a refused CONNECT gets its return code, then the close;
+      // an MQTT 5 reason code (0x80 and above) goes in an MQTT 5 CONNACK [MQTT-3.1.2-2]
+      const code = err.returnCode
+      this.send(
+        encode({ type: PacketType.CONNACK, sessionPresent: false, returnCode: code }, code >= 0x80 ? 5 : 4),
+      )
     }
     this.deps.options.logger.debug({ clientId: this.id, code: err.code, rule: err.rule }, err.message)
-    this.close(`protocol error: ${err.message}`, true)
+    this.close(`protocol error: ${err.message}`, true, false, reasonCode)
   }
 
   /** A bug, or a store that threw while this connection's packet was handled: only this connection ends. */
@@ -268,11 +338,9 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     this.close('internal error', true)
   }
 
-  violation(message: string, rule: string, reasonCode?: number): void {
-    this.deps.options.logger.debug({ clientId: this.id, rule }, message)
-    if (reasonCode !== undefined && this.protocolVersion === 5 && this.session !== null)
-      this.send(encode({ type: PacketType.DISCONNECT, reasonCode }, 5))
-    this.close(`protocol violation: ${message} [${rule}]`, true)
+  violation(message: string, rule: string, reasonCode: number = ReasonCode.PROTOCOL_ERROR): void {
+    this.deps.options.logger.debug({ clientId: this.id, rule, reasonCode }, message)
+    this.close(`protocol violation: ${message} [${rule}]`, true, false, reasonCode)
   }
 
   /**
@@ -280,10 +348,17 @@ export class Connection implements Peer, Flushable, PartlyReceived {
    * pending output is flushed first so a CONNACK or SUBACK still reaches the peer,
    * unless `reset`: then the transport is reset at once and what it held is dropped.
    */
-  close(reason: string, abnormal: boolean, reset = false): void {
+  close(reason: string, abnormal: boolean, reset = false, reasonCode?: number): void {
     const m = this.machine
     if (m.state === 'closed') return
     const wasConnected = this.session !== null
+    if (reasonCode !== undefined && !reset && this.protocolVersion === PROTOCOL_V5) {
+      if (wasConnected) this.sendDisconnect(reasonCode, reason)
+      else if (m.state === 'authenticating' && isReasonCodeOf(PacketType.CONNACK, reasonCode)) {
+        // no DISCONNECT before CONNACK [MQTT-3.14.0-1]: a refusing CONNACK says it [MQTT-4.13.1-1]
+        this.send(encode({ type: PacketType.CONNACK, sessionPresent: false, returnCode: reasonCode }, 5))
+      }
+    }
     m.close()
     if (this.timer !== null) clearTimeout(this.timer)
     this.timer = null
@@ -305,6 +380,17 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     this.deps.handler.closed(this, wasConnected, will, reason)
   }
 
+  /**
+   * The server's DISCONNECT to an MQTT 5 client, with its reason [MQTT-3.14.2-1]; the
+   * Reason String only when it fits the client's Maximum Packet Size [MQTT-3.14.2-3].
+   */
+  private sendDisconnect(reasonCode: number, why: string): void {
+    const max = this.limits.maximumPacketSize
+    let bytes = encode({ type: PacketType.DISCONNECT, reasonCode, properties: { reasonString: why } }, 5)
+    if (bytes.length > max) bytes = encode({ type: PacketType.DISCONNECT, reasonCode }, 5)
+    this.send(bytes)
+  }
+
   /** A subscriber that took nothing for slowConsumerTimeout: closed (will published), reset at once. */
   dropSlowConsumer(): void {
     this.close('slow consumer: took nothing for slowConsumerTimeout', true, true)
@@ -312,7 +398,7 @@ export class Connection implements Peer, Flushable, PartlyReceived {
 
   /** [MQTT-3.1.4-2] a new connection with the same client id takes the session over. */
   takenOver(): void {
-    this.close('session taken over by a new connection', true)
+    this.close('session taken over by a new connection', true, false, ReasonCode.SESSION_TAKEN_OVER)
   }
 
   // --- output ----------------------------------------------------------------

@@ -5,10 +5,11 @@ import type { ResolvedOptions } from './options.js'
 import type { Peer } from './peer.js'
 import type { Router } from './router.js'
 import type { Sessions } from './sessions.js'
+import type { Wills } from './wills.js'
 
 /**
  * What the protocol handlers share, made once by the Broker: the options, the sessions,
- * the router, the hooks, the counters, and where events go. Handlers read and change
+ * the router, the hooks, the delayed wills, the counters, and where events go. Handlers read and change
  * these; they never reach back into the Broker or a socket.
  */
 export class Core {
@@ -17,6 +18,8 @@ export class Core {
   readonly sessions: Sessions
   readonly router: Router
   readonly hooks: Hooks
+  /** Wills waiting for their MQTT 5 Will Delay Interval. */
+  readonly wills: Wills
   /** The broker's typed events (one-way: handlers emit, embedders listen). */
   readonly events: EventEmitter<BrokerEvents>
   /** Every open connection, connected or not. */
@@ -30,6 +33,7 @@ export class Core {
     sessions: Sessions,
     router: Router,
     hooks: Hooks,
+    wills: Wills,
     events: EventEmitter<BrokerEvents>,
   ) {
     this.options = options
@@ -37,6 +41,7 @@ export class Core {
     this.sessions = sessions
     this.router = router
     this.hooks = hooks
+    this.wills = wills
     this.events = events
   }
 }

@@ -17,6 +17,8 @@ export interface Held {
  */
 export class HeldPackets {
   bytes = 0
+  /** QoS 1/2 PUBLISHes among them: not yet acknowledged (MQTT 5 Receive Maximum counts them). */
+  unacknowledged = 0
   private readonly queue = new Fifo<Held>()
 
   get size(): number {
@@ -26,12 +28,15 @@ export class HeldPackets {
   push(packet: Packet, raw: Buffer | null): void {
     this.queue.push({ packet, raw })
     this.bytes += heldSize(packet)
+    if (packet.type === PacketType.PUBLISH && packet.qos > 0) this.unacknowledged++
   }
 
   /** The next packet, or undefined. */
   shift(): Held | undefined {
     const h = this.queue.shift()
-    if (h !== undefined) this.bytes -= heldSize(h.packet)
+    if (h === undefined) return h
+    this.bytes -= heldSize(h.packet)
+    if (h.packet.type === PacketType.PUBLISH && h.packet.qos > 0) this.unacknowledged--
     return h
   }
 
@@ -39,6 +44,7 @@ export class HeldPackets {
   clear(): void {
     this.queue.drain()
     this.bytes = 0
+    this.unacknowledged = 0
   }
 }
 

@@ -1,7 +1,36 @@
 import { ConnectReturnCode, type QoS, SUBACK_FAILURE } from '../protocol/constants.js'
-import type { ClientInfo, HookSet, Logger } from './options.js'
+import type { AuthAnswer, AuthRequest, ClientInfo, HookSet, Logger } from './options.js'
 
 type Answer<T> = T | Promise<T>
+
+/**
+ * What the authenticate hooks decided, together:
+ * - `accept`: every hook accepted; `handled` when one of them took the enhanced
+ *   authentication method (answered `success`, or challenged and then succeeded), with
+ *   the Authentication Data to send back;
+ * - `refuse`: the first refusal, as the hook gave it (see refusalCode);
+ * - `challenge`: send AUTH 0x18 with `data`; the client's answer goes to `next`.
+ */
+export type AuthOutcome =
+  | { readonly kind: 'accept'; readonly handled: boolean; readonly data: Buffer | undefined }
+  | { readonly kind: 'refuse'; readonly answer: false | number }
+  | {
+      readonly kind: 'challenge'
+      readonly data: Buffer
+      readonly next: (data: Buffer | undefined) => Answer<AuthOutcome>
+    }
+
+interface AuthContext {
+  readonly client: ClientInfo
+  readonly username: string | undefined
+  readonly password: Buffer | undefined
+  readonly auth: AuthRequest | undefined
+}
+/** The enhanced authentication success so far (its data), or null. */
+type Handled = { readonly data: Buffer | undefined } | null
+
+/** A hook that threw or rejected: the client is refused as if the server were unavailable. */
+const HOOK_FAILED: AuthOutcome = { kind: 'refuse', answer: ConnectReturnCode.SERVER_UNAVAILABLE }
 
 /**
  * Every hook the broker calls, run from this one place, in the order the sets were
@@ -9,7 +38,8 @@ type Answer<T> = T | Promise<T>
  * throws or whose Promise rejects refuses that one request, and the reason is
  * logged. It never fails the connection's decoder, never escapes as an uncaught
  * exception or an unhandled rejection, and never reaches other clients.
- * - authenticate: every set that has it must accept; the first refusal answers.
+ * - authenticate: every set that has it must accept; the first refusal answers; an
+ *   MQTT 5 challenge (AUTH 0x18) is followed through before the next set is asked.
  * - authorizePublish: every set must allow.
  * - authorizeSubscribe: every set must grant; the lowest grant wins, and the first
  *   refusal answers (its reason code, if it gave one).
@@ -39,25 +69,73 @@ export class Hooks {
     this.log = log
   }
 
-  /** `true`, or the CONNACK return code that refuses (a failing hook: 3, server unavailable). */
-  authenticate(client: ClientInfo, username?: string, password?: Buffer, from = 0): Answer<true | number> {
+  /**
+   * Runs the authenticate hooks for a CONNECT (or a re-authentication): see AuthOutcome.
+   * `auth` is the client's enhanced authentication, if it uses it.
+   */
+  authenticate(
+    client: ClientInfo,
+    username: string | undefined,
+    password: Buffer | undefined,
+    auth?: AuthRequest,
+  ): Answer<AuthOutcome> {
+    return this.authFrom({ client, username, password, auth }, 0, null)
+  }
+
+  /** The hooks from `from` on; `handled` is the Authentication Data of an enhanced success so far. */
+  private authFrom(ctx: AuthContext, from: number, handled: Handled): Answer<AuthOutcome> {
     const hooks = this.authenticates
     for (let i = from; i < hooks.length; i++) {
-      let r: Answer<boolean | number>
+      let r: Answer<AuthAnswer>
       try {
-        r = hooks[i]!(client, username, password)
+        r = hooks[i]!(ctx.client, ctx.username, ctx.password, ctx.auth)
       } catch (err) {
-        return this.failed('authenticate', client, err, ConnectReturnCode.SERVER_UNAVAILABLE)
+        return this.failed('authenticate', ctx.client, err, HOOK_FAILED)
       }
-      if (r instanceof Promise) {
-        return r.then(
-          (v) => (v === true ? this.authenticate(client, username, password, i + 1) : refusal(v)),
-          (err: unknown) => this.failed('authenticate', client, err, ConnectReturnCode.SERVER_UNAVAILABLE),
-        )
-      }
-      if (r !== true) return refusal(r)
+      if (r !== true && r !== undefined) return this.authAnswer(ctx, i, r, handled)
     }
-    return true
+    return { kind: 'accept', handled: handled !== null, data: handled?.data }
+  }
+
+  /** Hook `i` answered `r`: refuse, challenge, or go on with the next hook. */
+  private authAnswer(
+    ctx: AuthContext,
+    i: number,
+    r: Answer<AuthAnswer>,
+    handled: Handled,
+  ): Answer<AuthOutcome> {
+    if (r instanceof Promise) {
+      return r.then(
+        (v) => this.authAnswer(ctx, i, v, handled),
+        (err: unknown) => this.failed('authenticate', ctx.client, err, HOOK_FAILED),
+      )
+    }
+    if (r === true || r === undefined) return this.authFrom(ctx, i + 1, handled)
+    if (r === false || typeof r === 'number') return { kind: 'refuse', answer: r }
+    if (typeof r === 'object' && r !== null) {
+      if ('challenge' in r && Buffer.isBuffer(r.challenge) && typeof r.next === 'function') {
+        const next = r.next
+        return {
+          kind: 'challenge',
+          data: r.challenge,
+          next: (data) => {
+            let n: Answer<AuthAnswer>
+            try {
+              n = next(data)
+            } catch (err) {
+              return this.failed('authenticate', ctx.client, err, HOOK_FAILED)
+            }
+            return this.authAnswer(ctx, i, n, handled)
+          },
+        }
+      }
+      if ('success' in r) return this.authFrom(ctx, i + 1, { data: r.success })
+    }
+    this.log.error(
+      { clientId: ctx.client.id, answer: String(r) },
+      'authenticate hook gave an answer it may not give',
+    )
+    return HOOK_FAILED
   }
 
   /** Whether `client` may publish this message (a failing hook: no). */
@@ -149,12 +227,6 @@ export class Hooks {
     this.log.error({ clientId: client.id, err }, `${name} hook failed${what}`)
     return answer
   }
-}
-
-/** An authenticate answer other than true, as a CONNACK return code (1-5). */
-function refusal(answer: false | number): number {
-  if (answer === false) return ConnectReturnCode.BAD_USERNAME_OR_PASSWORD
-  return answer >= 1 && answer <= 5 ? answer : ConnectReturnCode.NOT_AUTHORIZED
 }
 
 /**

@@ -1,5 +1,6 @@
 import { ConfigError } from '../errors.js'
 import type { QoS } from '../protocol/constants.js'
+import type { ConnectProperties } from '../protocol/packets.js'
 import type { Store } from '../store/store.js'
 
 /** What hooks learn about a client. */
@@ -7,17 +8,53 @@ export interface ClientInfo {
   readonly id: string
   readonly username: string | undefined
   readonly remoteAddress: string | undefined
+  /** 3 (MQTT 3.1), 4 (3.1.1) or 5. */
   readonly protocolVersion: number
+  /** MQTT 5: the CONNECT's properties (user properties, session expiry, ...); undefined for 3.1.1. */
+  readonly connectProperties?: ConnectProperties | undefined
 }
 
 type MaybePromise<T> = T | Promise<T>
 
-/** `true` to accept; `false` to refuse with CONNACK 4 (bad user name or password); or a CONNACK return code (1-5). */
+/** MQTT 5 enhanced authentication: the CONNECT's (or a re-authenticating AUTH's) method and data. */
+export interface AuthRequest {
+  readonly method: string
+  readonly data: Buffer | undefined
+}
+
+/**
+ * What an authenticate hook answers:
+ * - `true` accepts (and, with enhanced authentication, leaves the method to another hook);
+ *   `undefined` is the same: a hook set that does not know the client's method says nothing;
+ * - `false` refuses: CONNACK 4 in 3.1.1; in MQTT 5 0x86 (bad user name or password), or
+ *   0x87 (not authorized) when the client used enhanced authentication;
+ * - a number refuses with that code: a 3.1.1 return code (1-5, mapped to its MQTT 5
+ *   reason code for a v5 client) or an MQTT 5 reason code (0x80 and above, mapped back
+ *   for a 3.1.1 client);
+ * - `{ success }` accepts after enhanced authentication, sending this Authentication Data
+ *   in CONNACK (or in AUTH 0x00 on re-authentication);
+ * - `{ challenge, next }` sends AUTH 0x18 with this Authentication Data; the client's
+ *   answer (its AUTH 0x18 data) goes to `next`, which answers in turn.
+ * A CONNECT with an Authentication Method that no hook answers with `success` or
+ * `challenge` is refused with CONNACK 0x8C (bad authentication method) [MQTT-4.12.0-1].
+ */
+export type AuthAnswer =
+  | boolean
+  | undefined
+  | number
+  | { success: Buffer | undefined }
+  | { challenge: Buffer; next: (data: Buffer | undefined) => MaybePromise<AuthAnswer> }
+
+/**
+ * Decides whether a client may connect. `auth` is set for an MQTT 5 client using enhanced
+ * authentication (its Authentication Method and Data), also when it re-authenticates.
+ */
 export type Authenticate = (
   client: ClientInfo,
   username: string | undefined,
   password: Buffer | undefined,
-) => MaybePromise<boolean | number>
+  auth?: AuthRequest,
+) => MaybePromise<AuthAnswer>
 /** `false` drops the message (it is still acknowledged, as MQTT 3.1.1 has no way to refuse a PUBLISH). */
 export type AuthorizePublish = (
   client: ClientInfo,
@@ -113,13 +150,27 @@ export interface BrokerOptions {
   logger?: Logger
   /** Where sessions, queued and retained messages are kept. Default: a MemoryStore (nothing survives the process). */
   store?: Store
-  /** Seconds after which a persistent session whose client stays away is ended; 0 = never. Default 7 days. */
+  /**
+   * Seconds after which a persistent session whose client stays away is ended; 0 = never.
+   * Default 7 days. A 3.1.1 session with clean session 0 lasts this long; an MQTT 5 client's
+   * Session Expiry Interval is lowered to it (and the CONNACK says so).
+   */
   sessionExpiry?: number
   /**
-   * MQTT 5: the Topic Aliases an MQTT 5 client may set on one connection (Topic Alias Maximum in
-   * CONNACK); 0 allows none. Each holds a topic name, so this bounds that memory. Default 10.
+   * Longest keep-alive a client may ask for, in seconds; 0 = no limit (default). An MQTT 5
+   * client asking for more (or for 0, no keep-alive) is told this value in CONNACK (Server
+   * Keep Alive); a 3.1.1 client is refused with CONNACK 2, as Mosquitto does.
    */
+  maxKeepalive?: number
+  /**
+   * MQTT 5 Receive Maximum: QoS 1/2 PUBLISHes a client may have sent and not had
+   * acknowledged; one more closes the connection with DISCONNECT 0x93. Default 1024.
+   */
+  receiveMaximum?: number
+  /** MQTT 5 Topic Alias Maximum: topic aliases a client may use towards the broker; 0: none. Default 10. */
   topicAliasMaximum?: number
+  /** MQTT 5 Response Information, sent in CONNACK to a client that asks for it; none by default. */
+  responseInformation?: string
 }
 
 export interface ResolvedOptions {
@@ -138,7 +189,10 @@ export interface ResolvedOptions {
   stuckConsumerWindow: number
   maxOutputBuffer: number
   sessionExpiry: number
+  maxKeepalive: number
+  receiveMaximum: number
   topicAliasMaximum: number
+  responseInformation: string | undefined
   logger: Logger
   /** The monotonic clock timers are measured on (performance.now). */
   now: () => number
@@ -171,6 +225,11 @@ function int(
     throw new ConfigError(name, `${name} must be a whole number from ${min} to ${max}; got ${String(value)}`)
   }
   return value
+}
+
+function text(name: string, value: string | undefined): string | undefined {
+  if (value === undefined || typeof value === 'string') return value
+  throw new ConfigError(name, `${name} must be a string; got ${typeof value}`)
 }
 
 const HOOK_NAMES = [
@@ -220,7 +279,10 @@ export function resolveOptions(o: BrokerOptions = {}): ResolvedOptions {
     // write that crosses the soft limit always ends in a 'drain' that lets slowed publishers go
     maxOutputBuffer: int('maxOutputBuffer', o.maxOutputBuffer, 4 * 1024 * 1024, 65_536),
     sessionExpiry: int('sessionExpiry', o.sessionExpiry, 7 * 24 * 3600, 0),
+    maxKeepalive: int('maxKeepalive', o.maxKeepalive, 0, 0, 65_535),
+    receiveMaximum: int('receiveMaximum', o.receiveMaximum, 1024, 1, 65_535),
     topicAliasMaximum: int('topicAliasMaximum', o.topicAliasMaximum, 10, 0, 65_535),
+    responseInformation: text('responseInformation', o.responseInformation),
     logger: o.logger ?? silentLogger,
     now: () => performance.now(),
   }

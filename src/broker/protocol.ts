@@ -2,7 +2,9 @@ import { PacketType } from '../protocol/constants.js'
 import { encode } from '../protocol/encoder.js'
 import type { Packet, Will } from '../protocol/packets.js'
 import type { Core } from './core.js'
+import { onAuth } from './handlers/auth.js'
 import { onClosed, onConnect } from './handlers/connect.js'
+import { onDisconnect } from './handlers/disconnect.js'
 import { onPublish, onPubrel } from './handlers/publish.js'
 import { onSubscribe, onUnsubscribe } from './handlers/subscribe.js'
 import type { Peer, PeerHandler } from './peer.js'
@@ -29,8 +31,10 @@ export class Protocol implements PeerHandler {
         peer.violation(`first packet is ${packet.type}, not CONNECT`, 'MQTT-3.1.0-1')
         return undefined
       }
+      // MQTT 3.1, 3.1.1 and 5 alike: onConnect reads what each version adds
       return onConnect(this.core, peer, packet)
     }
+    if (packet.type === PacketType.AUTH) return onAuth(this.core, peer, packet) // MQTT 5 only
     const session = peer.session!
     switch (packet.type) {
       case PacketType.PUBLISH:
@@ -56,9 +60,7 @@ export class Protocol implements PeerHandler {
         peer.send(PINGRESP) // [MQTT-3.12.4-1]
         return undefined
       case PacketType.DISCONNECT:
-        peer.discardWill() // [MQTT-3.14.4-3]
-        peer.close('client sent DISCONNECT', false)
-        return undefined
+        return onDisconnect(this.core, peer, packet)
       case PacketType.CONNECT:
         peer.violation('second CONNECT', 'MQTT-3.1.0-2')
         return undefined

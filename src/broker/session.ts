@@ -99,6 +99,11 @@ export class Session {
   nextSeq = 1
   /** When the last connection of a persistent session ended (ms since epoch); 0 while connected. */
   disconnectedAt = 0
+  /**
+   * Seconds the session outlives its connection: 0 not at all, SESSION_NEVER_EXPIRES forever
+   * (MQTT 5 Session Expiry Interval; for 3.1.1, set from clean session and `sessionExpiry`).
+   */
+  expiryInterval = 0
   /** MQTT 5 Topic Aliases the client set on its current connection [MQTT-3.3.2-7]; null until one is. */
   inAliases: Map<number, string> | null = null
   /** How PUBLISHes are encoded for the current connection: null for 3.1.1 (the template's v3 forms). */

@@ -15,7 +15,7 @@ import {
   resolveSettings,
 } from './config.js'
 import { stdoutLogger } from './logging.js'
-import { usersAuthenticator } from './users.js'
+import { usersHooks } from './users.js'
 
 /** Exit codes of `petrel broker`. */
 export const BrokerExit = { OK: 0, RUNTIME: 1, USAGE: 2 } as const
@@ -42,7 +42,7 @@ const FLAGS: FlagSpec[] = [
 ]
 
 const HELP_FOOTER = `Every option can also be set in the --config file under its camelCase name
-(maxInflight: 100), plus users (a user name: password map) and allowAnonymous.`
+(maxInflight: 100), plus users (a user name: password map; a password may be 'petrel passwd' output) and allowAnonymous.`
 
 /** One line on stderr, then the exit code. */
 function fail(message: string, code: number = BrokerExit.USAGE): number {
@@ -113,8 +113,7 @@ async function start(settings: BrokerSettings, log: Logger, stopped: Promise<voi
     storeFields = { store: 'sqlite', dataDir, synchronous: settings.sync }
   }
   const options: BrokerOptions = { ...settings.broker, logger: log, store }
-  if (settings.users !== undefined)
-    options.authenticate = usersAuthenticator(settings.users, settings.allowAnonymous)
+  if (settings.users !== undefined) options.hooks = usersHooks(settings.users, settings.allowAnonymous)
   const broker = new Broker(options)
   let where: { host: string; port: number }
   try {

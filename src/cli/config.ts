@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { extname } from 'node:path'
 import { parse as parseYaml } from 'yaml'
+import { parseScramCredentials, SCRAM_SHA_256 } from '../auth/scram-keys.js'
 import { type BrokerOptions, resolveOptions } from '../broker/options.js'
 import { ConfigError } from '../errors.js'
 import { LOG_LEVELS, type LogLevel } from './logging.js'
@@ -69,7 +70,10 @@ const BROKER_KEYS: { [K in keyof Required<FileBrokerOptions>]: KeySpec } = {
   stuckConsumerWindow: int(1, TIMER_MAX, 'ms a subscriber that cannot keep up may slow its publishers'),
   maxOutputBuffer: int(65_536, NO_MAX, 'bytes of unsent QoS 0 data per connection'),
   sessionExpiry: int(0, NO_MAX, 'seconds an absent persistent session is kept; 0: forever'),
-  topicAliasMaximum: int(0, 65_535, 'MQTT 5 topic aliases a client may set per connection'),
+  maxKeepalive: int(0, 65_535, 'longest keep-alive a client may ask for, seconds; 0: no limit'),
+  receiveMaximum: int(1, 65_535, 'MQTT 5: unacknowledged QoS 1/2 PUBLISHes a client may send'),
+  topicAliasMaximum: int(0, 65_535, 'MQTT 5: topic aliases a client may use; 0: none'),
+  responseInformation: { type: 'string', help: 'MQTT 5: Response Information for clients that ask' },
 }
 
 const OTHER_KEYS: Record<string, KeySpec> = {
@@ -190,6 +194,13 @@ function convert(key: string, kind: Kind, raw: unknown, src: Source): unknown {
             `${describe(key, src)}.${name} must be a password (a string); got ${shown(pw)}`,
           )
         }
+        if (typeof pw === 'string' && pw.startsWith(`${SCRAM_SHA_256}$`)) {
+          try {
+            parseScramCredentials(pw)
+          } catch (err) {
+            throw new ConfigError(key, `${describe(key, src)}.${name}: ${(err as Error).message}`)
+          }
+        }
         users.set(name, String(pw))
       }
       return users
@@ -238,7 +249,7 @@ export function resolveSettings(
   const broker: FileBrokerOptions = {}
   for (const key of Object.keys(BROKER_KEYS) as (keyof FileBrokerOptions)[]) {
     const v = values.get(key)
-    if (typeof v === 'number') broker[key] = v
+    if (typeof v === 'number' || typeof v === 'string') (broker as Record<string, unknown>)[key] = v
   }
   try {
     resolveOptions(broker) // the Broker's own checks, before anything is opened

@@ -8,6 +8,7 @@ Commands:
   pub      publish a message, like mosquitto_pub    (petrel pub --help)
   sub      print the messages of topics, like mosquitto_sub (petrel sub --help)
   bench    load-test any MQTT broker               (petrel bench --help)
+  passwd   make SCRAM-SHA-256 credentials          (petrel passwd --help)
 `
 
 type Command = (argv: string[]) => Promise<number>
@@ -18,6 +19,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   pub: () => import('./pub-command.js').then((m) => m.runPub),
   sub: () => import('./sub-command.js').then((m) => m.runSub),
   bench: () => import('./bench-command.js').then((m) => m.runBenchCommand),
+  passwd: () => import('./passwd-command.js').then((m) => (argv) => m.runPasswd(argv)),
 }
 
 function version(): string {

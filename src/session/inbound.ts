@@ -54,6 +54,11 @@ export class InboundFlow {
     return this.ids.size
   }
 
+  /** Whether a QoS 2 PUBLISH with this id was passed on and awaits its PUBREL. */
+  has(packetId: number): boolean {
+    return this.ids.has(packetId)
+  }
+
   /** Forgets every id (a session starts anew). */
   clear(): void {
     this.ids.clear()

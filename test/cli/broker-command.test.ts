@@ -202,7 +202,10 @@ describe('petrel', () => {
   test('refuses an unknown command with exit code 2 and prints its version', async () => {
     const r = await petrel(['frobnicate'])
     assert.equal(r.code, 2)
-    assert.match(r.stderr, /^petrel: unknown command 'frobnicate'; commands: broker, pub, sub, bench\n$/)
+    assert.match(
+      r.stderr,
+      /^petrel: unknown command 'frobnicate'; commands: broker, pub, sub, bench, passwd\n$/,
+    )
     const v = await petrel(['--version'])
     assert.match(v.stdout, /^petrel \d+\.\d+\.\d+\n$/)
   })

@@ -98,9 +98,12 @@ describe('broker settings', () => {
       connectTimeout: true,
       sysInterval: true,
       slowConsumerTimeout: true,
-      topicAliasMaximum: true,
       maxOutputBuffer: true,
       sessionExpiry: true,
+      maxKeepalive: true,
+      receiveMaximum: true,
+      topicAliasMaximum: true,
+      responseInformation: true,
     }
     for (const key of Object.keys(fileable)) assert.ok(CONFIG_KEYS.has(key), key)
   })

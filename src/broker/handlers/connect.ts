@@ -1,69 +1,184 @@
-import { ConnectReturnCode, PacketType } from '../../protocol/constants.js'
+import { isUtf8 } from 'node:buffer'
+import { ConnectReturnCode, PacketType, PROTOCOL_V5, ReasonCode } from '../../protocol/constants.js'
 import { encode } from '../../protocol/encoder.js'
 import type { ConnectPacket, Will } from '../../protocol/packets.js'
 import { exceedsLevels } from '../../protocol/topic.js'
 import type { Core } from '../core.js'
+import type { AuthOutcome } from '../hooks.js'
 import type { Peer } from '../peer.js'
-import { publishWill, tooDeep } from './publish.js'
+import { willDelay } from '../wills.js'
+import { type ConnectTerms, connackProperties, connectTerms, encodeConnack, refusalCode } from './connack.js'
+import { tooDeep } from './publish.js'
+import { publishWill } from './will.js'
 
 /**
- * CONNECT of MQTT 3.1 / 3.1.1: the client id, the connection limit, the authenticate
- * hooks, then takeover of an earlier connection, the session (new or resumed) and
- * CONNACK. A Promise only when a hook answered with one.
+ * CONNECT of MQTT 3.1, 3.1.1 and 5: the client id, the will, keep-alive and session
+ * expiry, the connection limit, the authenticate hooks (with MQTT 5 enhanced
+ * authentication, an AUTH exchange: see auth.ts), then takeover of an earlier
+ * connection, the session (new or resumed) and CONNACK. A Promise only when a hook
+ * answered with one.
  */
 export function onConnect(core: Core, peer: Peer, packet: ConnectPacket): Promise<void> | undefined {
+  const v5 = packet.protocolVersion === PROTOCOL_V5
+  let assigned = false
   if (packet.clientId.length === 0) {
-    if (!packet.clean || packet.protocolVersion === 3) {
+    if (!v5 && (!packet.clean || packet.protocolVersion === 3)) {
       // [MQTT-3.1.3-8] a zero-length id needs clean session 1; MQTT 3.1 needs an id
       return refuse(core, peer, ConnectReturnCode.IDENTIFIER_REJECTED, 'empty client id', 'MQTT-3.1.3-8')
     }
-    packet.clientId = core.sessions.assignId() // [MQTT-3.1.3-6]
+    // [MQTT-3.1.3-6] [MQTT-3.1.3-7] processed as if the client had sent it; MQTT 5 tells it [MQTT-3.2.2-16]
+    packet.clientId = core.sessions.assignId()
+    assigned = true
   }
-  if (packet.will !== undefined && exceedsLevels(packet.will.topic, core.options.maxTopicLevels)) {
-    tooDeep(core, peer, 'will')
-    return undefined
+  const will = packet.will
+  if (will !== undefined && exceedsLevels(will.topic, core.options.maxTopicLevels)) {
+    if (!v5) {
+      tooDeep(core, peer, 'will')
+      return undefined
+    }
+    peer.identify(packet)
+    return refuse(core, peer, ReasonCode.TOPIC_NAME_INVALID, 'will topic has too many levels', '')
   }
   peer.identify(packet)
+  if (v5 && will?.properties?.payloadFormatIndicator === 1 && !isUtf8(will.payload)) {
+    // 3.1.3.2.3: a will that says it is UTF-8 and is not
+    return refuse(core, peer, ReasonCode.PAYLOAD_FORMAT_INVALID, 'will payload is not UTF-8', '')
+  }
+  const terms = connectTerms(core.options, packet, assigned)
+  if (typeof terms === 'number') {
+    return refuse(core, peer, terms, `keep-alive ${packet.keepalive} s is over maxKeepalive`, '')
+  }
   // A client taking over its own connection does not add one, so it is let in at the limit.
   if (core.connected >= core.options.maxConnections && !core.sessions.get(packet.clientId)?.link) {
-    return refuse(core, peer, ConnectReturnCode.SERVER_UNAVAILABLE, 'too many connections', '')
+    const code = v5 ? ReasonCode.SERVER_BUSY : ConnectReturnCode.SERVER_UNAVAILABLE
+    return refuse(core, peer, code, 'too many connections', '')
   }
-  const auth = core.hooks.authenticate(peer, packet.username, packet.password)
-  if (auth instanceof Promise) return auth.then((r) => connected(core, peer, packet, r))
-  return connected(core, peer, packet, auth)
+  const method = v5 ? packet.properties?.authenticationMethod : undefined
+  const request = method === undefined ? undefined : { method, data: packet.properties?.authenticationData }
+  if (method !== undefined) {
+    // kept for re-authentication, which asks the hooks again [MQTT-4.12.1-1]
+    const password = packet.password === undefined ? undefined : Buffer.from(packet.password)
+    peer.auth = { method, password, next: null }
+  }
+  const auth = core.hooks.authenticate(peer, packet.username, packet.password, request)
+  return settle(core, peer, packet, terms, auth)
+}
+
+/** Carries on with the hooks' answer, now or when it comes. */
+function settle(
+  core: Core,
+  peer: Peer,
+  packet: ConnectPacket,
+  terms: ConnectTerms,
+  outcome: AuthOutcome | Promise<AuthOutcome>,
+): Promise<void> | undefined {
+  if (outcome instanceof Promise) return outcome.then((o) => authenticated(core, peer, packet, terms, o))
+  return authenticated(core, peer, packet, terms, outcome)
+}
+
+/** The hooks answered: refuse, challenge (AUTH 0x18 [MQTT-4.12.0-2]), or let the client in. */
+function authenticated(
+  core: Core,
+  peer: Peer,
+  packet: ConnectPacket,
+  terms: ConnectTerms,
+  outcome: AuthOutcome,
+): undefined {
+  if (peer.state !== 'authenticating') return undefined // closed while the hook ran
+  const v5 = peer.protocolVersion === PROTOCOL_V5
+  const exchange = peer.auth
+  switch (outcome.kind) {
+    case 'refuse': {
+      // [MQTT-4.12.0-4] the exchange may be refused at any point
+      const code = refusalCode(outcome.answer, v5, exchange !== null)
+      return refuse(core, peer, code, 'not authorised', '')
+    }
+    case 'challenge':
+      if (exchange === null) {
+        // [MQTT-4.12.0-6] no AUTH to a client that did not ask for enhanced authentication
+        core.options.logger.error(
+          { clientId: peer.id },
+          'authenticate hook challenged a client without enhanced authentication',
+        )
+        return refuse(
+          core,
+          peer,
+          refusalCode(ConnectReturnCode.NOT_AUTHORIZED, v5, false),
+          'not authorised',
+          '',
+        )
+      }
+      exchange.next = (data) => settle(core, peer, packet, terms, outcome.next(data))
+      peer.send(
+        encode(
+          {
+            type: PacketType.AUTH,
+            reasonCode: ReasonCode.CONTINUE_AUTHENTICATION,
+            properties: { authenticationMethod: exchange.method, authenticationData: outcome.data },
+          },
+          5,
+        ),
+      )
+      return undefined
+    case 'accept':
+      if (exchange !== null && !outcome.handled) {
+        // [MQTT-4.12.0-1] no hook knows the client's Authentication Method
+        return refuse(
+          core,
+          peer,
+          ReasonCode.BAD_AUTHENTICATION_METHOD,
+          'unknown authentication method',
+          'MQTT-4.12.0-1',
+        )
+      }
+      connected(
+        core,
+        peer,
+        packet,
+        terms,
+        exchange === null ? null : { method: exchange.method, data: outcome.data },
+      )
+      return undefined
+  }
 }
 
 function refuse(core: Core, peer: Peer, code: number, why: string, rule: string): undefined {
-  // [MQTT-3.2.2-4] session present is 0 with a non-zero return code; [MQTT-3.2.2-5] then close
-  peer.send(
-    encode({ type: PacketType.CONNACK, sessionPresent: false, returnCode: code }, peer.protocolVersion),
-  )
+  // [MQTT-3.2.2-6] session present is 0 with a refusal; [MQTT-3.2.2-7] then the close.
+  // An MQTT 5 refusal says why in a Reason String, which CONNACK may always carry [MQTT-3.1.2-29].
+  const v5 = peer.protocolVersion === PROTOCOL_V5
+  peer.send(encodeConnack(peer, false, code, v5 ? { reasonString: why } : undefined))
   core.options.logger.debug({ clientId: peer.id, returnCode: code, rule }, `CONNECT refused: ${why}`)
   peer.close(`CONNECT refused: ${why}`, false)
   return undefined
 }
 
-function connected(core: Core, peer: Peer, packet: ConnectPacket, auth: true | number): undefined {
-  if (peer.state !== 'authenticating') return undefined // closed while the hook ran
-  if (auth !== true) return refuse(core, peer, auth, 'not authorised', '')
-  // [MQTT-3.1.4-2] a second connection with the same id takes over: the first is closed
+function connected(
+  core: Core,
+  peer: Peer,
+  packet: ConnectPacket,
+  terms: ConnectTerms,
+  auth: { method: string; data: Buffer | undefined } | null,
+): void {
+  // [MQTT-3.1.4-2] (3.1.1) [MQTT-3.1.4-3] (5) a second connection with the same id takes
+  // over: the first is closed (MQTT 5: DISCONNECT 0x8E first), its will published or delayed
   core.sessions.get(packet.clientId)?.link?.takenOver()
-  const { session, present } = core.sessions.open(packet.clientId, packet.clean)
-  peer.send(
-    encode(
-      { type: PacketType.CONNACK, sessionPresent: present, returnCode: ConnectReturnCode.ACCEPTED },
-      peer.protocolVersion,
-    ),
-  )
-  peer.accept(packet, session)
+  const { session, present } = core.sessions.open(packet.clientId, packet.clean, terms.expiry)
+  // [MQTT-3.1.3-9] back in time: the will of its last connection is not sent
+  if (present) core.wills.resumed(session)
+  const properties =
+    peer.protocolVersion === PROTOCOL_V5 ? connackProperties(core.options, peer, terms, auth) : undefined
+  peer.send(encodeConnack(peer, present, ConnectReturnCode.ACCEPTED, properties))
+  peer.accept(packet, session, terms.keepalive)
   if (++core.connected > core.stats.maxConnected) core.stats.maxConnected = core.connected
   session.attach(peer, packet)
   core.hooks.connected(peer)
   core.events.emit('clientConnected', peer)
-  return undefined
 }
 
-/** A connection ended: a clean session ends with it, the will is published if it is given. */
+/**
+ * A connection ended: a session with no expiry ends with it; the will (if it ended
+ * abnormally) is published, or waits for its Will Delay Interval while the session lives.
+ */
 export function onClosed(
   core: Core,
   peer: Peer,
@@ -75,8 +190,16 @@ export function onClosed(
   if (!wasConnected) return
   core.connected--
   const session = peer.session!
-  if (session.link === peer) core.sessions.disconnected(session)
-  if (will !== null) publishWill(core, peer, will)
+  let publishNow = will !== null
+  if (session.link === peer) {
+    // delayed while the session lives; a session that ends now publishes it at once
+    if (will !== null && willDelay(will) > 0 && session.expiryInterval !== 0) {
+      core.wills.delay(peer, session, will, willDelay(will))
+      publishNow = false
+    }
+    core.sessions.disconnected(session)
+  }
+  if (publishNow) publishWill(core, peer, will!)
   core.hooks.disconnected(peer, reason)
   core.events.emit('clientDisconnected', peer, reason)
 }

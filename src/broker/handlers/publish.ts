@@ -1,6 +1,6 @@
 import { PacketType, PROTOCOL_V5, ReasonCode } from '../../protocol/constants.js'
 import { encode } from '../../protocol/encoder.js'
-import type { PublishPacket, Will } from '../../protocol/packets.js'
+import type { PublishPacket } from '../../protocol/packets.js'
 import { exceedsLevels } from '../../protocol/topic.js'
 import type { InboundFlow } from '../../session/inbound.js'
 import type { Core } from '../core.js'
@@ -135,30 +135,6 @@ export function route(core: Core, msg: Message, client: ClientInfo | null, from:
     )
   }
   return matched
-}
-
-/** Publishes the will of a connection that ended abnormally [MQTT-3.1.2-8], if the hooks allow it. */
-export function publishWill(core: Core, peer: Peer, will: Will): void {
-  // This runs as a connection closes, from a transport event or after a hook settles:
-  // nothing may escape from it (a 'published' listener that throws, say).
-  const failed = (err: unknown): void =>
-    core.options.logger.error({ clientId: peer.id, err }, 'could not publish the will')
-  const send = (ok: boolean): void => {
-    // like a PUBLISH, a will may not write into the broker's own $SYS tree
-    if (!ok || will.topic.startsWith('$SYS')) return
-    try {
-      const msg = new Message(will.topic, will.payload, will.qos, will.retain, null, false)
-      msg.origin = peer.id
-      // the will's properties go with it, its delay does not (it is the broker's) [MQTT-3.1.3-9 ff.]
-      applyProperties(msg, will.properties, Date.now())
-      route(core, msg.own(), null, null)
-    } catch (err) {
-      failed(err)
-    }
-  }
-  const ok = core.hooks.authorizePublish(peer, will.topic, will.payload, will.qos, will.retain)
-  if (ok instanceof Promise) ok.then(send, failed)
-  else send(ok)
 }
 
 /** A topic deeper than maxTopicLevels where MQTT 3.1.1 has no refusal: the connection closes. */

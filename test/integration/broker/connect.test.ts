@@ -41,7 +41,7 @@ test('accepts MQTT 3.1 (protocol name MQIsdp, level 3)', async () => {
 
 test('answers CONNACK 0x01 and closes when the protocol level is not supported [MQTT-3.1.2-2]', async () => {
   const tb = await startBroker()
-  // (level 5 is MQTT 5.0: the codec decodes it, the broker's MQTT 5 support answers it)
+  // (level 5 is MQTT 5, spoken since: see v5-connect.test.ts)
   for (const [name, level] of [
     ['MQTT', 3],
     ['MQTT', 6],

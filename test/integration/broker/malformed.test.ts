@@ -54,24 +54,30 @@ async function sendVector5(tb: TestBroker, v: MalformedVector, isConnect: boolea
   c.sendRaw(v.bytes)
   await c.closed(1000)
   for (const p of c.received) {
-    if (p.type === PacketType.CONNACK && isConnect)
-      assert.equal(p.returnCode, v.reasonCode, `${v.name}: CONNACK`)
-    else if (p.type === PacketType.DISCONNECT)
-      assert.equal(p.reasonCode, v.reasonCode, `${v.name}: DISCONNECT`)
-    else assert.fail(`${v.name}: unexpected packet type ${p.type} before the close`)
+    const code =
+      p.type === PacketType.CONNACK ? p.returnCode : p.type === PacketType.DISCONNECT ? p.reasonCode : -1
+    if ((p.type === PacketType.CONNACK && isConnect) || p.type === PacketType.DISCONNECT) {
+      if (v.reasonCode !== undefined) assert.equal(code, v.reasonCode, `${v.name}: reason code`)
+      else assert.ok((code ?? 0) >= 0x80, `${v.name}: reason code ${code}`)
+    } else assert.fail(`${v.name}: unexpected packet type ${p.type} before the close`)
   }
 }
 
-/** The 3.1.1 vectors, and the MQTT 5 ones, which wait for the broker to speak MQTT 5. */
+/** The 3.1.1 vectors, and the MQTT 5 ones. */
 const GROUPS = [
   { version: 4, options: {} },
-  { version: 5, options: { todo: 'MQTT 5 in the broker' } },
+  { version: 5, options: {} },
 ] as const
+/** The broker's smallest maxPacketSize: vectors for a smaller decoder limit are the codec's tests alone. */
+const BROKER_MIN_PACKET_SIZE = 16
 
 describe('malformed vectors', () => {
   for (const { version, options } of GROUPS) {
     const ofVersion = malformed.filter((v) => v.version === version)
-    for (const limit of [...new Set(ofVersion.map((v) => v.maxPacketSize))]) {
+    const limits = [...new Set(ofVersion.map((v) => v.maxPacketSize))].filter(
+      (l) => l === undefined || l >= BROKER_MIN_PACKET_SIZE,
+    )
+    for (const limit of limits) {
       const group = ofVersion.filter((v) => v.maxPacketSize === limit)
       test(
         `closes the connection for each of ${group.length} malformed ${version === 5 ? 'MQTT 5 ' : ''}packets${limit ? ` (maxPacketSize ${limit})` : ''}, and only that one [MQTT-4.8.0-1] [MQTT-2.2.2-2] [MQTT-3.1.4-1]`,

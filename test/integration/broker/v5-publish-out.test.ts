@@ -83,7 +83,7 @@ test('re-sends a message in flight with its topic in full and no alias after a r
     protocolVersion: 5,
     clientId: id,
     clean: false,
-    properties: { topicAliasMaximum: 5 },
+    properties: { topicAliasMaximum: 5, sessionExpiryInterval: 60 },
   })
   await sub.subscribe(topic, 1)
   const pub = await publisher()
@@ -148,7 +148,12 @@ test("never has more QoS 1/2 messages unacknowledged than the client's Receive M
 test('after a reconnect re-sends no more in-flight messages than the new Receive Maximum allows [MQTT-3.3.4-9]', async () => {
   const topic = `recvmax-resend/${uniqueId()}`
   const id = uniqueId()
-  const sub = await tb.connect({ protocolVersion: 5, clientId: id, clean: false })
+  const sub = await tb.connect({
+    protocolVersion: 5,
+    clientId: id,
+    clean: false,
+    properties: { sessionExpiryInterval: 60 },
+  })
   await sub.subscribe(topic, 1)
   const pub = await publisher()
   for (let i = 0; i < 4; i++) await publishAcked(pub, topic, `m${i}`)
@@ -190,7 +195,12 @@ test("drops a message larger than the client's Maximum Packet Size, as if sent [
 test('sends the Message Expiry Interval less the time the message waited [MQTT-3.3.2-6]', async () => {
   const topic = `expiry/${uniqueId()}`
   const id = uniqueId()
-  const sub = await tb.connect({ protocolVersion: 5, clientId: id, clean: false })
+  const sub = await tb.connect({
+    protocolVersion: 5,
+    clientId: id,
+    clean: false,
+    properties: { sessionExpiryInterval: 60 },
+  })
   await sub.subscribe(topic, 1)
   await sub.disconnect()
   const pub = await publisher()
@@ -205,7 +215,12 @@ test('sends the Message Expiry Interval less the time the message waited [MQTT-3
 test('deletes a queued message whose expiry passed instead of sending it, and counts it [MQTT-3.3.2-5]', async () => {
   const topic = `expired/${uniqueId()}`
   const id = uniqueId()
-  const sub = await tb.connect({ protocolVersion: 5, clientId: id, clean: false })
+  const sub = await tb.connect({
+    protocolVersion: 5,
+    clientId: id,
+    clean: false,
+    properties: { sessionExpiryInterval: 60 },
+  })
   await sub.subscribe(topic, 1)
   await sub.disconnect()
   const pub = await publisher()
@@ -239,7 +254,12 @@ test('a retained message whose expiry passed is no longer sent [MQTT-3.3.2-5]', 
 test('a session taken over by a client of the other version re-sends what is in flight in that version', async () => {
   const topic = `takeover/${uniqueId()}`
   const id = uniqueId()
-  const v5 = await tb.connect({ protocolVersion: 5, clientId: id, clean: false })
+  const v5 = await tb.connect({
+    protocolVersion: 5,
+    clientId: id,
+    clean: false,
+    properties: { sessionExpiryInterval: 60 },
+  })
   await v5.subscribe(topic, 1)
   const pub = await publisher()
   await publishAcked(pub, topic, 'to five', 1, { properties: { contentType: 'text/plain' } })

@@ -14,7 +14,11 @@ const WAIT = 5000
 
 async function connect5(port: number, clientId: string, clean = true): Promise<RawClient> {
   const c = await RawClient.open(port, undefined, WAIT)
-  const ack = await c.connect({ protocolVersion: 5, clientId, clean }, WAIT)
+  // a session outlives its MQTT 5 connection only with a Session Expiry Interval [MQTT-3.1.2-23]
+  const ack = await c.connect(
+    { protocolVersion: 5, clientId, clean, properties: { sessionExpiryInterval: 3600 } },
+    WAIT,
+  )
   assert.equal(ack.returnCode, 0)
   return c
 }

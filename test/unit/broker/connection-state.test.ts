@@ -47,6 +47,26 @@ describe('connection state machine', () => {
     assert.equal(m.replaying, false)
   })
 
+  test('while the CONNECT is answered, an MQTT 5 AUTH carries the exchange on: it is not held [MQTT-3.1.2-30]', () => {
+    const m = new ConnectionMachine()
+    m.connecting()
+    assert.equal(m.admits(PacketType.AUTH), true)
+    assert.equal(m.admits(PacketType.DISCONNECT), false)
+  })
+
+  test('counts the QoS 1/2 PUBLISHes it holds: they are not acknowledged yet (MQTT 5 Receive Maximum)', () => {
+    const m = connected()
+    m.waitFor()
+    m.held.push({ ...publish('a'), qos: 1, packetId: 1 } as Packet, null)
+    m.held.push(publish('b'), null)
+    m.held.push({ ...publish('c'), qos: 2, packetId: 2 } as Packet, null)
+    assert.equal(m.held.unacknowledged, 2)
+    m.held.shift()
+    assert.equal(m.held.unacknowledged, 1)
+    m.close()
+    assert.equal(m.held.unacknowledged, 0)
+  })
+
   test('a pending hook holds later packets but lets acknowledgements of our PUBLISHes through', () => {
     const m = connected()
     m.waitFor()

@@ -9,6 +9,7 @@ import { type BrokerOptions, resolveOptions } from '../../../src/broker/options.
 import type { Peer } from '../../../src/broker/peer.js'
 import { Router } from '../../../src/broker/router.js'
 import { Sessions } from '../../../src/broker/sessions.js'
+import { Wills } from '../../../src/broker/wills.js'
 import {
   Decoder,
   type Packet,
@@ -55,6 +56,7 @@ function setup(version: ProtocolVersion, options: BrokerOptions = {}): Fake {
     sessions,
     router,
     new Hooks(o.hooks, o.logger),
+    new Wills(() => {}),
     new EventEmitter<BrokerEvents>(),
   )
   const out: Packet[] = []

@@ -1,0 +1,103 @@
+import { PacketType, ReasonCode } from '../../protocol/constants.js'
+import { encode } from '../../protocol/encoder.js'
+import type { AuthPacket } from '../../protocol/packets.js'
+import type { Core } from '../core.js'
+import type { AuthOutcome } from '../hooks.js'
+import type { AuthExchange, Peer } from '../peer.js'
+import { disconnectCode, refusalCode } from './connack.js'
+
+/**
+ * MQTT 5 AUTH from a client [MQTT-4.12]: its answer (0x18) to the challenge the broker
+ * sent, during the CONNECT or a re-authentication, or the start of a re-authentication
+ * (0x19) after CONNACK. The hooks decide (see Hooks.authenticate); a Promise only when
+ * one of them answered with one.
+ */
+export function onAuth(core: Core, peer: Peer, packet: AuthPacket): Promise<void> | undefined {
+  const exchange = peer.auth
+  if (exchange === null) {
+    peer.violation('AUTH from a client that did not use enhanced authentication', 'MQTT-4.12.0-7')
+    return undefined
+  }
+  if (packet.properties?.authenticationMethod !== exchange.method) {
+    peer.violation('AUTH with another Authentication Method than the CONNECT', 'MQTT-4.12.0-5')
+    return undefined
+  }
+  const data = packet.properties.authenticationData
+  const code = packet.reasonCode ?? ReasonCode.SUCCESS
+  if (code === ReasonCode.CONTINUE_AUTHENTICATION) {
+    const next = exchange.next
+    if (next === null) {
+      peer.violation('AUTH 0x18 when no challenge was sent', 'MQTT-4.12.0-3')
+      return undefined
+    }
+    exchange.next = null
+    return next(data)
+  }
+  if (code === ReasonCode.RE_AUTHENTICATE) {
+    if (peer.state === 'authenticating' || exchange.next !== null) {
+      peer.violation('AUTH 0x19 before the exchange under way ended', 'MQTT-4.12.1-1')
+      return undefined
+    }
+    const outcome = core.hooks.authenticate(peer, peer.username, exchange.password, {
+      method: exchange.method,
+      data,
+    })
+    return reauthenticated(core, peer, exchange, outcome)
+  }
+  peer.violation(`AUTH with reason code 0x${code.toString(16)} from a client`, 'MQTT-3.15.2-1')
+  return undefined
+}
+
+/**
+ * The hooks answered a re-authentication: AUTH 0x00 (success) or 0x18 (challenge)
+ * [MQTT-3.15.2-1]; a refusal ends the connection with DISCONNECT and its reason [MQTT-4.12.1-2].
+ */
+function reauthenticated(
+  core: Core,
+  peer: Peer,
+  exchange: AuthExchange,
+  outcome: AuthOutcome | Promise<AuthOutcome>,
+): Promise<void> | undefined {
+  if (outcome instanceof Promise) return outcome.then((o) => reauthenticated(core, peer, exchange, o))
+  if (peer.state === 'closed') return undefined
+  const method = exchange.method
+  switch (outcome.kind) {
+    case 'challenge':
+      exchange.next = (d) => reauthenticated(core, peer, exchange, outcome.next(d))
+      peer.send(auth(ReasonCode.CONTINUE_AUTHENTICATION, method, outcome.data))
+      return undefined
+    case 'accept':
+      if (!outcome.handled) {
+        peer.close(
+          're-authentication: no hook took its method',
+          true,
+          false,
+          ReasonCode.BAD_AUTHENTICATION_METHOD,
+        )
+        return undefined
+      }
+      peer.send(auth(ReasonCode.SUCCESS, method, outcome.data))
+      return undefined
+    case 'refuse': {
+      const code = disconnectCode(refusalCode(outcome.answer, true, true), ReasonCode.NOT_AUTHORIZED)
+      core.options.logger.debug({ clientId: peer.id, reasonCode: code }, 're-authentication refused')
+      peer.close('re-authentication refused', true, false, code)
+      return undefined
+    }
+  }
+}
+
+/** An AUTH from the broker: always with the connection's method [MQTT-4.12.0-5]. */
+function auth(reasonCode: number, method: string, data: Buffer | undefined): Buffer {
+  return encode(
+    {
+      type: PacketType.AUTH,
+      reasonCode,
+      properties:
+        data === undefined
+          ? { authenticationMethod: method }
+          : { authenticationMethod: method, authenticationData: data },
+    },
+    5,
+  )
+}
