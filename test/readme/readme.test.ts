@@ -19,9 +19,11 @@
  *   output            sample output of the shell block before it: its shape (text, with digits and
  *                     column widths ignored) must match what that block printed
  *
- * What the examples say and what runs differ only thus: TypeScript runs as tsc compiles it, port 1883 is replaced by a free loopback port
- * P, `npx petrel` runs the built dist/cli/main.js (pub, sub and bench with `-p P`), `import ... from 'petrel'` resolves to the built
- * package (dist/), and `// prints: X` and `# prints: X` comments are checked against standard output.
+ * What the examples say and what runs differ only thus: TypeScript runs as tsc compiles it (all the
+ * examples of a document in one tsc run, which is also the type check), port 1883 is replaced by a free
+ * loopback port P, `npx petrel` runs the built dist/cli/main.js (pub, sub and bench with `-p P`),
+ * `import ... from 'petrel'` resolves to the built package (dist/), and `// prints: X` and `# prints: X`
+ * comments are checked against standard output.
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
