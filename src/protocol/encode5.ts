@@ -15,9 +15,14 @@ import {
   alloc,
   checkPacketId,
   checkString,
+  credentialFlags,
+  credentialsSize,
+  filtersSize,
   stringLength,
   varintSize,
   writeBinary,
+  writeCredentials,
+  writeFilters,
   writeString,
   writeU16,
   writeVarint,
@@ -73,18 +78,9 @@ function encodeConnect5(p: ConnectPacket): Buffer {
     remaining += block(wsize) + 2 + willTopicLen + 2 + will.payload.length
     flags |= 0x04 | (will.qos << 3) | (will.retain ? 0x20 : 0)
   }
-  let userLen = 0
-  if (p.username !== undefined) {
-    userLen = stringLength(p.username, 'username')
-    remaining += 2 + userLen
-    flags |= 0x80
-  }
   // MQTT 5 allows a password without a user name (3.1.2.9)
-  if (p.password !== undefined) {
-    checkString(p.password.length, 'password')
-    remaining += 2 + p.password.length
-    flags |= 0x40
-  }
+  remaining += credentialsSize(p)
+  flags |= credentialFlags(p)
   const buf = alloc(0x10, remaining)
   let off = writeVarint(buf, 1, remaining)
   off = writeString(buf, off, 'MQTT', 4)
@@ -98,8 +94,7 @@ function encodeConnect5(p: ConnectPacket): Buffer {
     off = writeString(buf, off, will.topic, willTopicLen)
     off = writeBinary(buf, off, will.payload)
   }
-  if (p.username !== undefined) off = writeString(buf, off, p.username, userLen)
-  if (p.password !== undefined) writeBinary(buf, off, p.password)
+  writeCredentials(buf, off, p)
   return buf
 }
 
@@ -215,17 +210,11 @@ function encodeUnsubscribe5(p: UnsubscribePacket): Buffer {
   }
   const lens = new Array<number>(p.topics.length)
   const psize = propertiesSize(p.properties, PacketType.UNSUBSCRIBE)
-  let remaining = 2 + block(psize)
-  for (let i = 0; i < p.topics.length; i++) {
-    const len = stringLength(p.topics[i]!, 'topic filter')
-    lens[i] = len
-    remaining += 2 + len
-  }
+  const remaining = 2 + block(psize) + filtersSize(p.topics, lens)
   const buf = alloc(0xa2, remaining)
   let off = writeVarint(buf, 1, remaining)
   off = writeU16(buf, off, p.packetId)
-  off = writeBlock(buf, off, psize, p.properties)
-  for (let i = 0; i < p.topics.length; i++) off = writeString(buf, off, p.topics[i]!, lens[i]!)
+  writeFilters(buf, writeBlock(buf, off, psize, p.properties), p.topics, lens)
   return buf
 }
 

@@ -17,8 +17,13 @@ import {
   checkPacketId,
   checkRemaining,
   checkString,
+  credentialFlags,
+  credentialsSize,
+  filtersSize,
   varintSize,
   writeBinary,
+  writeCredentials,
+  writeFilters,
   writeString,
   writeU16,
   writeVarint,
@@ -65,18 +70,8 @@ function encodeConnect(p: ConnectPacket): Buffer {
     remaining += 2 + willTopicLen + 2 + will.payload.length
     flags |= 0x04 | (will.qos << 3) | (will.retain ? 0x20 : 0)
   }
-  let userLen = 0
-  if (p.username !== undefined) {
-    userLen = utf8Length(p.username)
-    checkString(userLen, 'username')
-    remaining += 2 + userLen
-    flags |= 0x80
-  }
-  if (p.password !== undefined) {
-    checkString(p.password.length, 'password')
-    remaining += 2 + p.password.length
-    flags |= 0x40
-  }
+  remaining += credentialsSize(p)
+  flags |= credentialFlags(p)
   const buf = alloc(0x10, remaining)
   let off = writeVarint(buf, 1, remaining)
   off = writeString(buf, off, p.protocolName, nameLen)
@@ -88,8 +83,7 @@ function encodeConnect(p: ConnectPacket): Buffer {
     off = writeString(buf, off, will.topic, willTopicLen)
     off = writeBinary(buf, off, will.payload)
   }
-  if (p.username !== undefined) off = writeString(buf, off, p.username, userLen)
-  if (p.password !== undefined) writeBinary(buf, off, p.password)
+  writeCredentials(buf, off, p)
   return buf
 }
 
@@ -157,17 +151,10 @@ function encodeSuback(p: SubackPacket): Buffer {
 function encodeUnsubscribe(p: UnsubscribePacket): Buffer {
   checkPacketId(p.packetId)
   const lens = new Array<number>(p.topics.length)
-  let remaining = 2
-  for (let i = 0; i < p.topics.length; i++) {
-    const len = utf8Length(p.topics[i]!)
-    checkString(len, 'topic filter')
-    lens[i] = len
-    remaining += 2 + len
-  }
+  const remaining = 2 + filtersSize(p.topics, lens)
   const buf = alloc(0xa2, remaining)
-  let off = writeVarint(buf, 1, remaining)
-  off = writeU16(buf, off, p.packetId)
-  for (let i = 0; i < p.topics.length; i++) off = writeString(buf, off, p.topics[i]!, lens[i]!)
+  const off = writeVarint(buf, 1, remaining)
+  writeFilters(buf, writeU16(buf, off, p.packetId), p.topics, lens)
   return buf
 }
 

@@ -15,16 +15,29 @@ import { asciiString, decodeUtf8 } from './utf8.js'
 export const PLAIN_TOPIC_BYTE = new Uint8Array(256)
 for (let c = 1; c < 0x80; c++) PLAIN_TOPIC_BYTE[c] = c === 0x2b || c === 0x23 ? 0 : 1
 
-export function parsePublish(first: number, buf: Buffer, start: number, end: number): PublishPacket {
+/**
+ * Offset just past the field the last `readPublishTopic` / `readPublishPacketId`
+ * call read: module-level, so the PUBLISH fast path allocates nothing to return it.
+ */
+export const publishCursor = { pos: 0 }
+
+/** The QoS of a PUBLISH first byte, refusing QoS 3 [MQTT-3.3.1-4] and DUP on QoS 0 [MQTT-3.3.1-2]. */
+export function publishQos(first: number): number {
   const qos = (first >>> 1) & 3
   if (qos === 3) throw protocolError(ErrorCode.INVALID_QOS, 'PUBLISH with QoS 3', 'MQTT-3.3.1-4')
-  const dup = (first & 0x08) !== 0
-  if (dup && qos === 0)
+  if (qos === 0 && (first & 0x08) !== 0)
     throw protocolError(ErrorCode.DUP_ON_QOS0, 'PUBLISH QoS 0 with DUP set', 'MQTT-3.3.1-2')
+  return qos
+}
+
+/**
+ * Reads the topic name of a PUBLISH at `start` ('' when zero-length: the caller
+ * decides whether that is allowed); `publishCursor.pos` is then just past it.
+ */
+export function readPublishTopic(buf: Buffer, start: number, end: number): string {
   if (start + 2 > end) truncated('topic name')
-  const topicLen = (buf[start]! << 8) | buf[start + 1]!
-  let pos = start + 2
-  const topicEnd = pos + topicLen
+  const pos = start + 2
+  const topicEnd = pos + ((buf[start]! << 8) | buf[start + 1]!)
   if (topicEnd > end) truncated('topic name')
   // One pass for the common topic, plain ASCII; anything else takes the full
   // checks below, which decide which error applies.
@@ -36,7 +49,6 @@ export function parsePublish(first: number, buf: Buffer, start: number, end: num
     }
   }
   const topic = plain ? asciiString(buf, pos, topicEnd) : decodeUtf8(buf, pos, topicEnd)
-  if (topicLen === 0) throw protocolError(ErrorCode.MALFORMED_TOPIC, 'empty topic name', 'MQTT-4.7.3-1')
   if (!plain) {
     for (let i = pos; i < topicEnd; i++) {
       const c = buf[i]!
@@ -45,22 +57,37 @@ export function parsePublish(first: number, buf: Buffer, start: number, end: num
       }
     }
   }
-  pos = topicEnd
-  let packetId = 0
-  if (qos > 0) {
-    if (pos + 2 > end) truncated('packet id')
-    packetId = (buf[pos]! << 8) | buf[pos + 1]!
-    if (packetId === 0)
-      throw protocolError(ErrorCode.ZERO_PACKET_ID, 'PUBLISH with packet id 0', 'MQTT-2.3.1-1')
-    pos += 2
+  publishCursor.pos = topicEnd
+  return topic
+}
+
+/** Reads the packet id of a QoS 1/2 PUBLISH at `pos` (0 at QoS 0); `publishCursor.pos` is then just past it. */
+export function readPublishPacketId(qos: number, buf: Buffer, pos: number, end: number): number {
+  if (qos === 0) {
+    publishCursor.pos = pos
+    return 0
   }
+  if (pos + 2 > end) truncated('packet id')
+  const packetId = (buf[pos]! << 8) | buf[pos + 1]!
+  if (packetId === 0)
+    throw protocolError(ErrorCode.ZERO_PACKET_ID, 'PUBLISH with packet id 0', 'MQTT-2.3.1-1')
+  publishCursor.pos = pos + 2
+  return packetId
+}
+
+export function parsePublish(first: number, buf: Buffer, start: number, end: number): PublishPacket {
+  const qos = publishQos(first)
+  const topic = readPublishTopic(buf, start, end)
+  if (topic === '') throw protocolError(ErrorCode.MALFORMED_TOPIC, 'empty topic name', 'MQTT-4.7.3-1')
+  const packetId = readPublishPacketId(qos, buf, publishCursor.pos, end)
+  const pos = publishCursor.pos
   return {
     type: PacketType.PUBLISH,
     topic,
     payload: buf.subarray(pos, end),
     qos: qos as QoS,
     retain: (first & 1) !== 0,
-    dup,
+    dup: (first & 0x08) !== 0,
     packetId,
   }
 }
@@ -131,11 +158,7 @@ function parseConnack(r: Reader): Packet {
 export function checkFirstByte(first: number, version: ProtocolVersion): void {
   const type = first >>> 4
   if (type === PacketType.PUBLISH) {
-    const qos = (first >>> 1) & 3
-    if (qos === 3) throw protocolError(ErrorCode.INVALID_QOS, 'PUBLISH with QoS 3', 'MQTT-3.3.1-4')
-    if (qos === 0 && first & 0x08) {
-      throw protocolError(ErrorCode.DUP_ON_QOS0, 'PUBLISH QoS 0 with DUP set', 'MQTT-3.3.1-2')
-    }
+    publishQos(first)
     return
   }
   // AUTH (15) is MQTT 5 only: in 3.1.1 type 15 is reserved (2.2.1)

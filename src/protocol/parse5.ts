@@ -11,12 +11,11 @@ import type {
   PubrelPacket,
   Subscription,
 } from './packets.js'
-import { PLAIN_TOPIC_BYTE } from './parse.js'
+import { publishCursor, publishQos, readPublishPacketId, readPublishTopic } from './parse.js'
 import { parseConnect } from './parse-connect.js'
 import { readProperties } from './properties.js'
 import { Reader, truncated } from './reader.js'
 import { checkReasonCode } from './reason-codes.js'
-import { asciiString, decodeUtf8 } from './utf8.js'
 
 /**
  * MQTT 5 body parsers: the 3.1.1 layouts plus properties and reason codes.
@@ -28,45 +27,15 @@ import { asciiString, decodeUtf8 } from './utf8.js'
 const SHARE_PREFIX = '$share/'
 
 export function parsePublish5(first: number, buf: Buffer, start: number, end: number): PublishPacket {
-  const qos = (first >>> 1) & 3
-  if (qos === 3) throw protocolError(ErrorCode.INVALID_QOS, 'PUBLISH with QoS 3', 'MQTT-3.3.1-4')
+  const qos = publishQos(first)
+  const topic = readPublishTopic(buf, start, end)
+  const packetId = readPublishPacketId(qos, buf, publishCursor.pos, end)
+  const pos = publishCursor.pos
   const dup = (first & 0x08) !== 0
-  if (dup && qos === 0)
-    throw protocolError(ErrorCode.DUP_ON_QOS0, 'PUBLISH QoS 0 with DUP set', 'MQTT-3.3.1-2')
-  if (start + 2 > end) truncated('topic name')
-  const topicLen = (buf[start]! << 8) | buf[start + 1]!
-  let pos = start + 2
-  const topicEnd = pos + topicLen
-  if (topicEnd > end) truncated('topic name')
-  let plain = true
-  for (let i = pos; i < topicEnd; i++) {
-    if (PLAIN_TOPIC_BYTE[buf[i]!] === 0) {
-      plain = false
-      break
-    }
-  }
-  const topic = plain ? asciiString(buf, pos, topicEnd) : decodeUtf8(buf, pos, topicEnd)
-  if (!plain) {
-    for (let i = pos; i < topicEnd; i++) {
-      const c = buf[i]!
-      if (c === 0x2b || c === 0x23) {
-        throw protocolError(ErrorCode.MALFORMED_TOPIC, `wildcard in topic name '${topic}'`, 'MQTT-3.3.2-2')
-      }
-    }
-  }
-  pos = topicEnd
-  let packetId = 0
-  if (qos > 0) {
-    if (pos + 2 > end) truncated('packet id')
-    packetId = (buf[pos]! << 8) | buf[pos + 1]!
-    if (packetId === 0)
-      throw protocolError(ErrorCode.ZERO_PACKET_ID, 'PUBLISH with packet id 0', 'MQTT-2.3.1-1')
-    pos += 2
-  }
   if (pos >= end) truncated('property length')
   if (buf[pos] === 0) {
     // no properties, the common case: nothing allocated for them
-    if (topicLen === 0) noTopic()
+    if (topic === '') noTopic()
     return {
       type: PacketType.PUBLISH,
       topic,
@@ -80,7 +49,7 @@ export function parsePublish5(first: number, buf: Buffer, start: number, end: nu
   const r = new Reader(buf, pos, end)
   const properties = readProperties(r, PacketType.PUBLISH)
   // a zero-length topic name needs a Topic Alias (3.3.2.1)
-  if (topicLen === 0 && properties?.topicAlias === undefined) noTopic()
+  if (topic === '' && properties?.topicAlias === undefined) noTopic()
   const packet: PublishPacket = {
     type: PacketType.PUBLISH,
     topic,

@@ -74,3 +74,52 @@ export function stringLength(s: string, what: string): number {
   checkString(n, what)
   return n
 }
+
+/** Bytes the topic filters of an UNSUBSCRIBE take; each one's UTF-8 length goes into `lens`. */
+export function filtersSize(topics: readonly string[], lens: number[]): number {
+  let size = 0
+  for (let i = 0; i < topics.length; i++) {
+    const len = stringLength(topics[i]!, 'topic filter')
+    lens[i] = len
+    size += 2 + len
+  }
+  return size
+}
+
+/** Writes the topic filters of an UNSUBSCRIBE sized by filtersSize(). */
+export function writeFilters(
+  buf: Buffer,
+  off: number,
+  topics: readonly string[],
+  lens: readonly number[],
+): number {
+  for (let i = 0; i < topics.length; i++) off = writeString(buf, off, topics[i]!, lens[i]!)
+  return off
+}
+
+interface Credentials {
+  username?: string | undefined
+  password?: Uint8Array | undefined
+}
+
+/** CONNECT flags for a user name (0x80) and a password (0x40), where present. */
+export const credentialFlags = (p: Credentials): number =>
+  (p.username !== undefined ? 0x80 : 0) | (p.password !== undefined ? 0x40 : 0)
+
+/** Bytes the user name and password of a CONNECT take, each checked to fit its length field. */
+export function credentialsSize(p: Credentials): number {
+  let size = 0
+  if (p.username !== undefined) size += 2 + stringLength(p.username, 'username')
+  if (p.password !== undefined) {
+    checkString(p.password.length, 'password')
+    size += 2 + p.password.length
+  }
+  return size
+}
+
+/** Writes the user name and password of a CONNECT, where present. */
+export function writeCredentials(buf: Buffer, off: number, p: Credentials): number {
+  if (p.username !== undefined) off = writeString(buf, off, p.username, utf8Length(p.username))
+  if (p.password !== undefined) off = writeBinary(buf, off, p.password)
+  return off
+}
