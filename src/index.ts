@@ -28,16 +28,7 @@ export type {
   ClientInfo,
   Logger,
 } from './broker/options.js'
-export type {
-  ClientEvents,
-  ConnackInfo,
-  DisconnectInfo,
-  EndOptions,
-  PublishOptions,
-  RespondOptions,
-  SubscribeOptions,
-  UnsubscribeOptions,
-} from './client/client.js'
+export type * from './client/api.js'
 export { Client, connect } from './client/client.js'
 export {
   AuthError,

@@ -41,16 +41,8 @@ import { serverLimits } from './server-limits.js'
 import { ClientSession, type SessionHost } from './session.js'
 import { Writer } from './writer.js'
 
-export type {
-  ClientEvents,
-  ConnackInfo,
-  DisconnectInfo,
-  EndOptions,
-  PublishOptions,
-  RespondOptions,
-  SubscribeOptions,
-  UnsubscribeOptions,
-} from './api.js'
+/** The client's public option, event and result types. */
+export type * from './api.js'
 
 /**
  * An MQTT 3.1.1 or 5.0 client. Made by `connect()`; it reconnects by itself until

@@ -33,6 +33,7 @@ import {
   type UserProperties,
 } from 'mqtt-packet'
 import { LOOPBACK } from './net.js'
+import { Wakeup } from './wakeup.js'
 
 export type QoS = 0 | 1 | 2
 export type PublishProperties = NonNullable<IPublishPacket['properties']>
@@ -93,7 +94,7 @@ export class PahoPeer {
   private readonly inbox: Packet[] = []
   private socket: Socket | null = null
   private closed = true
-  private waiter: (() => void) | null = null
+  private readonly wakeup = new Wakeup()
   private paused = false
   private manual = false
   private msgId = 1
@@ -258,7 +259,7 @@ export class PahoPeer {
       if (this.closed) throw new Error(`${this.clientId}: connection closed while waiting for a packet`)
       const left = deadline - Date.now()
       if (left <= 0) throw new Error(`${this.clientId}: no packet within ${timeoutMs} ms`)
-      await this.wait(left)
+      await this.wakeup.wait(left)
     }
   }
 
@@ -306,7 +307,7 @@ export class PahoPeer {
       socket.on('close', () => {
         if (this.socket === socket) this.closed = true
         live.delete(this)
-        this.waiter?.()
+        this.wakeup.wake()
       })
       socket.once('connect', () => {
         this.socket = socket
@@ -321,7 +322,7 @@ export class PahoPeer {
   private onPacket(p: Packet): void {
     if (this.manual || p.cmd === 'connack') this.inbox.push(p)
     else this.handle(p)
-    this.waiter?.()
+    this.wakeup.wake()
   }
 
   /** What the Paho test client's receiver thread does with each packet. */
@@ -376,19 +377,5 @@ export class PahoPeer {
       default:
         this.inbox.push(p)
     }
-  }
-
-  private wait(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.waiter = null
-        resolve()
-      }, ms)
-      this.waiter = () => {
-        clearTimeout(timer)
-        this.waiter = null
-        resolve()
-      }
-    })
   }
 }

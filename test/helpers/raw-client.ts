@@ -43,6 +43,7 @@ import {
   type SubscribeProperties,
   type Subscription,
 } from '../../src/protocol/index.js'
+import { Wakeup } from './wakeup.js'
 
 export const DEFAULT_TIMEOUT = 1000
 
@@ -102,7 +103,7 @@ export class RawClient {
   connack: ConnackPacket | null = null
   private readonly queue: Packet[] = []
   private readonly raws = new WeakMap<Packet, Buffer>()
-  private waiter: (() => void) | null = null
+  private readonly wakeup = new Wakeup()
   private isClosed = false
   private error: unknown = null
   private nextId = 1
@@ -114,7 +115,7 @@ export class RawClient {
     const decoder: Decoder = new Decoder((p) => {
       this.raws.set(p, Buffer.from(decoder.rawBytes()))
       this.queue.push(p)
-      this.wake()
+      this.wakeup.wake()
     })
     this.decoder = decoder
     socket.on('data', (chunk: Buffer) => {
@@ -129,7 +130,7 @@ export class RawClient {
     socket.on('close', () => {
       this.isClosed = true
       live.delete(this)
-      this.wake()
+      this.wakeup.wake()
     })
     live.add(this)
   }
@@ -239,7 +240,7 @@ export class RawClient {
     while (!this.isClosed) {
       const left = deadline - Date.now()
       if (left <= 0) assert.fail(`the server did not close the connection within ${timeoutMs} ms`)
-      await this.wait(left)
+      await this.wakeup.wait(left)
     }
     if (!allowPackets && this.queue.length > 0) {
       assert.fail(`expected a close without packets but received ${show(this.queue[0]!)}`)
@@ -339,26 +340,8 @@ export class RawClient {
       if (this.isClosed) assert.fail(`connection closed while waiting for ${what}`)
       const left = deadline - Date.now()
       if (left <= 0) assert.fail(`no ${what} within ${timeoutMs} ms`)
-      await this.wait(left)
+      await this.wakeup.wait(left)
     }
-  }
-
-  private wait(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.waiter = null
-        resolve()
-      }, ms)
-      this.waiter = () => {
-        clearTimeout(timer)
-        this.waiter = null
-        resolve()
-      }
-    })
-  }
-
-  private wake(): void {
-    this.waiter?.()
   }
 }
 

@@ -25,6 +25,7 @@ import {
   type ProtocolVersion,
 } from '../../../src/protocol/index.js'
 import { LOOPBACK } from '../../helpers/net.js'
+import { Wakeup } from '../../helpers/wakeup.js'
 
 const DEFAULT_TIMEOUT = 2000
 
@@ -36,7 +37,7 @@ export class FakeSession {
   connect!: ConnectPacket
   private readonly queue: Packet[] = []
   private readonly raws = new WeakMap<Packet, Buffer>()
-  private waiter: (() => void) | null = null
+  private readonly wakeup = new Wakeup()
   private isClosed = false
   private version: ProtocolVersion = 5
 
@@ -50,7 +51,7 @@ export class FakeSession {
         }
         this.raws.set(p, Buffer.from(decoder.rawBytes()))
         this.queue.push(p)
-        this.waiter?.()
+        this.wakeup.wake()
       },
       { protocolVersion: 5 },
     )
@@ -64,7 +65,7 @@ export class FakeSession {
     socket.on('error', () => {})
     socket.on('close', () => {
       this.isClosed = true
-      this.waiter?.()
+      this.wakeup.wake()
     })
   }
 
@@ -108,7 +109,7 @@ export class FakeSession {
       const left = deadline - Date.now()
       if (left <= 0)
         assert.fail(`no ${type === undefined ? 'packet' : PACKET_NAMES[type]} within ${timeoutMs} ms`)
-      await this.wait(left)
+      await this.wakeup.wait(left)
     }
   }
 
@@ -124,26 +125,12 @@ export class FakeSession {
     while (!this.isClosed) {
       const left = deadline - Date.now()
       if (left <= 0) assert.fail(`the client did not close within ${timeoutMs} ms`)
-      await this.wait(left)
+      await this.wakeup.wait(left)
     }
   }
 
   destroy(): void {
     this.socket.destroy()
-  }
-
-  private wait(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.waiter = null
-        resolve()
-      }, ms)
-      this.waiter = () => {
-        clearTimeout(timer)
-        this.waiter = null
-        resolve()
-      }
-    })
   }
 }
 
