@@ -1,69 +1,18 @@
-import type { ProtocolVersion, QoS } from '../protocol/constants.js'
-import { encodePubrel } from '../protocol/encoder.js'
-import type { ConnectProperties } from '../protocol/packets.js'
-import { restampPublish } from '../protocol/publish-template.js'
+import type { QoS } from '../protocol/constants.js'
 import { Fifo } from '../session/fifo.js'
 import { InboundFlow } from '../session/inbound.js'
 import { type AckType, Await, OutboundFlow } from '../session/outbound.js'
 import type { Store } from '../store/store.js'
-import { ConsumerWatch } from './consumer-watch.js'
+import { InflightResend } from './inflight-resend.js'
 import type { Message } from './message.js'
-import type { Logger } from './options.js'
-import { convertPublish, type LinkOptions, V5Form } from './publish-form.js'
+import { type LinkOptions, V5Form } from './publish-form.js'
+import { PublisherBrake } from './publisher-brake.js'
+import type { Queued, SessionCounters, SessionLimits, SessionLink } from './session-types.js'
 import type { SharedGroup } from './shared.js'
+import { SharedInflight } from './shared-inflight.js'
 import type { Sub } from './subscription.js'
 
-/** What a session needs from the connection currently attached to it. */
-export interface SessionLink {
-  /** The version its CONNECT asked for (absent: 3.1.1): PUBLISHes go out in that form. */
-  readonly protocolVersion?: ProtocolVersion
-  /** MQTT 5: its CONNECT's properties (Receive Maximum, Maximum Packet Size, Topic Alias Maximum). */
-  readonly connectProperties?: ConnectProperties | undefined
-  /** Queues bytes for the socket (flushed once per event-loop turn). */
-  send(bytes: Buffer): void
-  /** Bytes written but not yet taken by the socket. */
-  readonly outputBacklog: number
-  /** Bytes the socket has taken so far: grows while the peer reads. */
-  readonly flushed: number
-  /** Stops reading this publisher until `resume()`. */
-  pauseReading(): void
-  resumeReading(): void
-  /** Ends the connection as a slow consumer (abnormal: its will is published). */
-  dropSlowConsumer(): void
-  /** Ends the connection: another one with the same client id takes the session over. */
-  takenOver(): void
-}
-
-/** A message on its way to this client; `seq` is its key in the store (0 when not stored). */
-export interface Queued {
-  msg: Message
-  qos: QoS
-  retain: boolean
-  seq: number
-  /** MQTT 5: identifiers of the subscriptions that matched, sent with the message; null when none. */
-  subIds: number[] | null
-  /** The shared subscription it came by: it goes to another member if this client leaves first. */
-  group?: SharedGroup<Session> | null | undefined
-}
-
-export interface SessionLimits {
-  maxInflight: number
-  maxQueuedMessages: number
-  maxOutputBuffer: number
-  slowConsumerTimeout: number
-  stuckConsumerWindow: number
-  logger: Logger
-  /** Milliseconds on a monotonic clock (performance.now(); a test may give its own). */
-  now: () => number
-}
-
-export interface SessionCounters {
-  messagesSent: number
-  bytesSent: number
-  dropped: number
-  /** Messages whose Message Expiry Interval passed before they could be sent [MQTT-3.3.2-5]. */
-  expired: number
-}
+export type { Queued, SessionCounters, SessionLimits, SessionLink } from './session-types.js'
 
 /**
  * A client's session: its subscriptions, its QoS 1/2 flows in both directions
@@ -85,16 +34,14 @@ export class Session {
   private readonly queue = new Fifo<Queued>()
   private readonly limits: SessionLimits
   private readonly counters: SessionCounters
-  /** Publishers slowed because this session cannot keep up. */
-  private blocked: Set<SessionLink> | null = null
-  /** Tells slow from stuck while this subscriber is backed up (see ConsumerWatch). */
-  private readonly watch: ConsumerWatch
+  /** Publishers slowed because this session cannot keep up, and the watch of slow/stuck. */
+  private readonly brake: PublisherBrake
   /** Outbound QoS 1/2 flows completed: progress of a full queue. */
   acked = 0
   /** Where a persistent session keeps its state; null for a clean session. */
   readonly store: Store | null
-  /** QoS 1 deliveries of shared subscriptions in flight, by packet id (see takeShared). */
-  private sharedInflight: Map<number, Queued> | null = null
+  /** QoS 1 deliveries of shared subscriptions in flight (see takeShared). */
+  private sharedInflight: SharedInflight | null = null
   /** Next store key of a message for this client. */
   nextSeq = 1
   /** When the last connection of a persistent session ended (ms since epoch); 0 while connected. */
@@ -108,12 +55,8 @@ export class Session {
   inAliases: Map<number, string> | null = null
   /** How PUBLISHes are encoded for the current connection: null for 3.1.1 (the template's v3 forms). */
   private form: V5Form | null = null
-  /** True when the PUBLISH bytes kept in `outbound` for a re-send are in the MQTT 5 form. */
-  private trackedV5 = false
-  /** In-flight messages read from the store, by packet id: encoded for the first connection. */
-  private restored: Map<number, Queued> | null = null
-  /** In-flight PUBLISHes not yet re-sent on this connection: its Receive Maximum was full [MQTT-3.3.4-9]. */
-  private resendLater: number[] | null = null
+  /** Re-sends what is in flight when a connection attaches. */
+  private readonly resend: InflightResend
   /** The bytes to keep for a re-send of the message `bytes12` encoded last (no topic alias). */
   private tracked: Buffer | null = null
 
@@ -139,7 +82,13 @@ export class Session {
             released: (id) => saved.deleteInboundQos2(clientId, id),
           },
     )
-    this.watch = new ConsumerWatch(this, limits)
+    this.brake = new PublisherBrake(this, limits)
+    this.resend = new InflightResend(this.outbound, {
+      encodeResend: (q, id) =>
+        this.bytes12(q.msg, q.qos, id, q.retain, q.subIds, true) === null ? null : this.tracked,
+      forget: (seq) => this.store?.deleteDelivery(this.clientId, seq),
+      write: (link, bytes) => this.write(link, bytes),
+    })
   }
 
   get queued(): number {
@@ -183,7 +132,7 @@ export class Session {
       if (qos === 0) {
         const backlog = link.outputBacklog
         const soft = this.limits.maxOutputBuffer >>> 2
-        if (backlog > soft && (this.watch.stuck || backlog > this.limits.maxOutputBuffer)) {
+        if (backlog > soft && (this.brake.watch.stuck || backlog > this.limits.maxOutputBuffer)) {
           this.drop(qos, 'the output buffer of a slow subscriber is full (maxOutputBuffer)')
           return
         }
@@ -193,7 +142,7 @@ export class Session {
         // Past the soft limit the publisher is slowed (not read) instead of letting
         // QoS 0 pile up here; only a subscriber beyond the hard limit, or a stuck one
         // past the soft limit, loses messages.
-        if (backlog + bytes.length > soft) this.backedUp(from)
+        if (backlog + bytes.length > soft) this.brake.backedUp(from)
         return
       }
       // a client that acknowledges without reading must not make its output grow: past the
@@ -204,7 +153,7 @@ export class Session {
       }
     }
     // Behind others: keep the order of this topic [MQTT-4.6.0-6].
-    if (this.queued >= this.limits.maxQueuedMessages && (qos === 0 || this.watch.stuck)) {
+    if (this.queued >= this.limits.maxQueuedMessages && (qos === 0 || this.brake.watch.stuck)) {
       // A stuck subscriber slows nobody, so its queue cannot be let grow either.
       this.drop(qos, 'the queue of a slow subscriber is full (maxQueuedMessages)')
       return
@@ -214,7 +163,7 @@ export class Session {
       qos > 0 &&
       (this.queued >= this.limits.maxQueuedMessages || link.outputBacklog > this.limits.maxOutputBuffer >>> 2)
     )
-      this.backedUp(from)
+      this.brake.backedUp(from)
   }
 
   /** A PUBACK, PUBREC or PUBCOMP from the client, with its MQTT 5 reason code. */
@@ -235,7 +184,7 @@ export class Session {
       this.acked++
       this.sharedInflight?.delete(packetId)
       if (store !== null) store.deleteDelivery(this.clientId, done.ctx)
-      if (this.resendLater !== null && link !== null) this.resendMore(link)
+      if (link !== null && this.resend.waiting) this.resend.more(link)
       this.pump()
     } else if (type === 'pubrec' && store !== null) {
       // only a QoS 2 flow moves on to PUBREL; a PUBREC for a QoS 1 PUBLISH changes nothing
@@ -260,66 +209,16 @@ export class Session {
     const max = this.limits.maxInflight
     const receive = v5 ? (properties?.receiveMaximum ?? 65_535) : 65_535
     this.outbound.maxInflight = receive < max ? receive : max
-    this.resendInflight(link, v5)
+    this.resend.attach(link, v5)
     this.pump()
-  }
-
-  /**
-   * Re-sends in order what was in flight [MQTT-4.4.0-1]: PUBLISH with DUP set [MQTT-3.3.1-1] in
-   * this connection's form, PUBREL as it was; PUBLISHes past the Receive Maximum wait for acks.
-   */
-  private resendInflight(link: SessionLink, v5: boolean): void {
-    const outbound = this.outbound
-    const restored = this.restored
-    this.restored = null
-    const convert = v5 !== this.trackedV5
-    this.trackedV5 = v5
-    this.resendLater = null
-    let n = 0
-    for (const e of outbound.entries()) {
-      if (e.awaiting !== Await.Pubcomp) {
-        const q = restored?.get(e.packetId)
-        if (q !== undefined) {
-          if (this.bytes12(q.msg, q.qos, e.packetId, q.retain, q.subIds, true) === null) {
-            // too large for this client: as if sent and acknowledged [MQTT-3.1.2-25]
-            e.awaiting = Await.Pubcomp
-            outbound.ack('pubcomp', e.packetId)
-            this.store?.deleteDelivery(this.clientId, e.ctx)
-            continue
-          }
-          e.bytes = this.tracked!
-        } else if (convert) e.bytes = convertPublish(e.bytes, v5)
-        if (n >= outbound.maxInflight) {
-          ;(this.resendLater ??= []).push(e.packetId)
-          continue
-        }
-        restampPublish(e.bytes, true)
-      }
-      n++
-      this.write(link, e.bytes)
-    }
-  }
-
-  /** Acknowledgements made room: re-sends in-flight PUBLISHes that waited for it. */
-  private resendMore(link: SessionLink): void {
-    const later = this.resendLater!
-    const outbound = this.outbound
-    while (later.length > 0 && outbound.size - later.length < outbound.maxInflight) {
-      const e = outbound.get(later.shift()!)
-      if (e === undefined) continue
-      restampPublish(e.bytes, true)
-      this.write(link, e.bytes)
-    }
-    if (later.length === 0) this.resendLater = null
   }
 
   /** The connection is gone. Publishers blocked on this session may go on. */
   detach(): void {
     this.link = null
     this.form = null
-    this.resendLater = null
-    this.watch.stop()
-    this.releaseBlocked()
+    this.resend.detach()
+    this.brake.stop()
   }
 
   /** Sends queued messages while the inflight window has room. */
@@ -347,19 +246,17 @@ export class Session {
       }
       queue.shift()
     }
-    if (this.blocked !== null && this.queued < this.limits.maxQueuedMessages) this.releaseBlocked()
+    if (this.brake.slowing && this.queued < this.limits.maxQueuedMessages) this.brake.release()
   }
 
   /** Forgets everything: a clean session ends, or a new clean session replaces this one. */
   discard(): void {
     this.sharedInflight = null
-    this.restored = null
-    this.resendLater = null
+    this.resend.clear()
     this.outbound.clear()
     this.inbound.clear()
     this.queue.drain()
-    this.watch.stop()
-    this.releaseBlocked()
+    this.brake.stop()
   }
 
   /**
@@ -368,27 +265,9 @@ export class Session {
    * and whatever is queued, in order. QoS 2 in flight stays [MQTT-4.8.2-4] [MQTT-4.8.2-5].
    */
   takeShared(moveOn: (group: SharedGroup<Session>) => boolean): Queued[] {
-    const out: Queued[] = []
     const store = this.store
-    const inflight = this.sharedInflight
-    if (inflight !== null) {
-      for (const [id, q] of inflight) {
-        if (!moveOn(q.group!)) continue
-        this.outbound.ack('puback', id) // forgets the flow: it is no longer this client's
-        inflight.delete(id)
-        if (store !== null && q.seq !== 0) store.deleteDelivery(this.clientId, q.seq)
-        out.push(q)
-      }
-    }
-    if (this.queued > 0) {
-      this.queue.retain((q) => {
-        if (q.group == null || !moveOn(q.group)) return true
-        if (store !== null && q.seq !== 0) store.deleteDelivery(this.clientId, q.seq)
-        out.push(q)
-        return false
-      })
-    }
-    return out
+    const forget = store === null ? null : (seq: number) => store.deleteDelivery(this.clientId, seq)
+    return SharedInflight.take(this.sharedInflight, this.outbound, this.queue, moveOn, forget)
   }
 
   /** Puts back a queued message read from the store at start. */
@@ -404,15 +283,7 @@ export class Session {
    */
   restoreInflight(q: Queued, packetId: number, released: boolean): void {
     if (q.seq >= this.nextSeq) this.nextSeq = q.seq + 1
-    const qos = q.qos as 1 | 2
-    this.outbound.restore({
-      packetId,
-      qos,
-      awaiting: released ? Await.Pubcomp : qos === 1 ? Await.Puback : Await.Pubrec,
-      bytes: released ? encodePubrel(packetId) : q.msg.tpl.qos12(qos, packetId, true, q.retain),
-      ctx: q.seq,
-    })
-    if (!released) (this.restored ??= new Map()).set(packetId, q)
+    this.resend.restore(q, packetId, released)
   }
 
   /** Counts a dropped message; logs the first of each run of drops, not every one. */
@@ -434,24 +305,32 @@ export class Session {
     subIds: number[] | null,
     group: SharedGroup<Session> | null,
   ): void {
-    let seq = 0
-    const store = this.store
-    if (store !== null && qos > 0) {
-      seq = this.nextSeq++
-      store.addDelivery(this.clientId, {
-        seq,
-        topic: msg.topic,
-        payload: msg.payload,
-        qos,
-        retain,
-        packetId: 0,
-        released: false,
-        properties: msg.properties,
-        expiresAt: msg.expiresAt,
-        subIds,
-      })
-    }
+    const seq = this.store !== null && qos > 0 ? this.storeDelivery(msg, qos, retain, 0, subIds) : 0
     this.queue.push({ msg, qos, retain, seq, subIds, group })
+  }
+
+  /** Keeps a delivery in the store of a persistent session; returns its key (seq). */
+  private storeDelivery(
+    msg: Message,
+    qos: QoS,
+    retain: boolean,
+    packetId: number,
+    subIds: number[] | null,
+  ): number {
+    const seq = this.nextSeq++
+    this.store!.addDelivery(this.clientId, {
+      seq,
+      topic: msg.topic,
+      payload: msg.payload,
+      qos,
+      retain,
+      packetId,
+      released: false,
+      properties: msg.properties,
+      expiresAt: msg.expiresAt,
+      subIds,
+    })
+    return seq
   }
 
   /**
@@ -511,22 +390,7 @@ export class Session {
     const id = this.outbound.allocateId()
     const bytes = this.bytes12(msg, qos, id, retain, subIds)
     if (bytes === null) return // too large for this client: as if sent and acknowledged
-    let seq = 0
-    if (store !== null) {
-      seq = this.nextSeq++
-      store.addDelivery(this.clientId, {
-        seq,
-        topic: msg.topic,
-        payload: msg.payload,
-        qos,
-        retain,
-        packetId: id,
-        released: false,
-        properties: msg.properties,
-        expiresAt: msg.expiresAt,
-        subIds,
-      })
-    }
+    const seq = store !== null ? this.storeDelivery(msg, qos, retain, id, subIds) : 0
     // The entry keeps the encoded bytes, not the message: nothing else pins the read buffer.
     this.outbound.track(id, qos as 1 | 2, this.tracked!, seq)
     if (keep) this.trackShared(id, { msg, qos, retain, seq, subIds, group })
@@ -551,8 +415,7 @@ export class Session {
   }
 
   private trackShared(packetId: number, q: Queued): void {
-    this.sharedInflight ??= new Map()
-    this.sharedInflight.set(packetId, q)
+    ;(this.sharedInflight ??= new SharedInflight()).track(packetId, q)
   }
 
   private write(link: SessionLink, bytes: Buffer): void {
@@ -561,36 +424,18 @@ export class Session {
     link.send(bytes)
   }
 
-  /**
-   * This subscriber has more waiting than it should (QoS 0 output past the soft limit, or a
-   * full queue). The publisher is slowed (not read) until it drains, unless the subscriber
-   * is stuck; and the watch that tells slow from stuck starts.
-   */
-  private backedUp(from: SessionLink | null): void {
-    // Also a client publishing to itself: its acknowledgements still get through while
-    // its PUBLISHes are held (Connection.hold), so it can always drain its own queue.
-    if (from !== null && !this.watch.stuck) {
-      this.blocked ??= new Set()
-      if (!this.blocked.has(from)) {
-        this.blocked.add(from)
-        from.pauseReading()
-      }
-    }
-    this.watch.start()
-  }
-
   /** (ConsumerWatch) It took too little in a window: its publishers go on. */
   becameStuck(): void {
     this.limits.logger.debug(
       { clientId: this.clientId, queued: this.queued, backlog: this.link?.outputBacklog },
       'subscriber is not keeping up: its publishers are no longer slowed for it',
     )
-    this.releaseBlocked()
+    this.brake.release()
   }
 
   /** True while publishers are slowed on this session's account. */
   get slowing(): boolean {
-    return this.blocked !== null
+    return this.brake.slowing
   }
 
   /**
@@ -600,13 +445,6 @@ export class Session {
    */
   drained(): void {
     if (this.queued > 0) this.pump()
-    else if (this.blocked !== null) this.releaseBlocked()
-  }
-
-  private releaseBlocked(): void {
-    const blocked = this.blocked
-    if (blocked === null) return
-    this.blocked = null
-    for (const l of blocked) l.resumeReading()
+    else this.brake.release()
   }
 }

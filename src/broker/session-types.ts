@@ -1,0 +1,58 @@
+import type { ProtocolVersion, QoS } from '../protocol/constants.js'
+import type { ConnectProperties } from '../protocol/packets.js'
+import type { Message } from './message.js'
+import type { Logger } from './options.js'
+import type { Session } from './session.js'
+import type { SharedGroup } from './shared.js'
+
+/** What a session needs from the connection currently attached to it. */
+export interface SessionLink {
+  /** The version its CONNECT asked for (absent: 3.1.1): PUBLISHes go out in that form. */
+  readonly protocolVersion?: ProtocolVersion
+  /** MQTT 5: its CONNECT's properties (Receive Maximum, Maximum Packet Size, Topic Alias Maximum). */
+  readonly connectProperties?: ConnectProperties | undefined
+  /** Queues bytes for the socket (flushed once per event-loop turn). */
+  send(bytes: Buffer): void
+  /** Bytes written but not yet taken by the socket. */
+  readonly outputBacklog: number
+  /** Bytes the socket has taken so far: grows while the peer reads. */
+  readonly flushed: number
+  /** Stops reading this publisher until `resume()`. */
+  pauseReading(): void
+  resumeReading(): void
+  /** Ends the connection as a slow consumer (abnormal: its will is published). */
+  dropSlowConsumer(): void
+  /** Ends the connection: another one with the same client id takes the session over. */
+  takenOver(): void
+}
+
+/** A message on its way to this client; `seq` is its key in the store (0 when not stored). */
+export interface Queued {
+  msg: Message
+  qos: QoS
+  retain: boolean
+  seq: number
+  /** MQTT 5: identifiers of the subscriptions that matched, sent with the message; null when none. */
+  subIds: number[] | null
+  /** The shared subscription it came by: it goes to another member if this client leaves first. */
+  group?: SharedGroup<Session> | null | undefined
+}
+
+export interface SessionLimits {
+  maxInflight: number
+  maxQueuedMessages: number
+  maxOutputBuffer: number
+  slowConsumerTimeout: number
+  stuckConsumerWindow: number
+  logger: Logger
+  /** Milliseconds on a monotonic clock (performance.now(); a test may give its own). */
+  now: () => number
+}
+
+export interface SessionCounters {
+  messagesSent: number
+  bytesSent: number
+  dropped: number
+  /** Messages whose Message Expiry Interval passed before they could be sent [MQTT-3.3.2-5]. */
+  expired: number
+}
