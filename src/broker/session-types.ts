@@ -2,7 +2,6 @@ import type { ProtocolVersion, QoS } from '../protocol/constants.js'
 import type { ConnectProperties } from '../protocol/packets.js'
 import type { Message } from './message.js'
 import type { Logger } from './options.js'
-import type { Session } from './session.js'
 import type { SharedGroup } from './shared.js'
 
 /** What a session needs from the connection currently attached to it. */
@@ -26,8 +25,12 @@ export interface SessionLink {
   takenOver(): void
 }
 
-/** A message on its way to this client; `seq` is its key in the store (0 when not stored). */
-export interface Queued {
+/**
+ * A message on its way to this client; `seq` is its key in the store (0 when not stored).
+ * `Member` is the type of a shared group's members (Session; a parameter here so that this
+ * file does not import session.ts).
+ */
+export interface Queued<Member = unknown> {
   msg: Message
   qos: QoS
   retain: boolean
@@ -35,7 +38,7 @@ export interface Queued {
   /** MQTT 5: identifiers of the subscriptions that matched, sent with the message; null when none. */
   subIds: number[] | null
   /** The shared subscription it came by: it goes to another member if this client leaves first. */
-  group?: SharedGroup<Session> | null | undefined
+  group?: SharedGroup<Member> | null | undefined
 }
 
 export interface SessionLimits {

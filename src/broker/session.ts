@@ -7,12 +7,14 @@ import { InflightResend } from './inflight-resend.js'
 import type { Message } from './message.js'
 import { type LinkOptions, V5Form } from './publish-form.js'
 import { PublisherBrake } from './publisher-brake.js'
-import type { Queued, SessionCounters, SessionLimits, SessionLink } from './session-types.js'
+import type { Queued as QueuedOf, SessionCounters, SessionLimits, SessionLink } from './session-types.js'
 import type { SharedGroup } from './shared.js'
 import { SharedInflight } from './shared-inflight.js'
 import type { Sub } from './subscription.js'
 
-export type { Queued, SessionCounters, SessionLimits, SessionLink } from './session-types.js'
+export type { SessionCounters, SessionLimits, SessionLink } from './session-types.js'
+/** A message on its way to a client (see session-types.ts). */
+export type Queued = QueuedOf<Session>
 
 /**
  * A client's session: its subscriptions, its QoS 1/2 flows in both directions
@@ -41,7 +43,7 @@ export class Session {
   /** Where a persistent session keeps its state; null for a clean session. */
   readonly store: Store | null
   /** QoS 1 deliveries of shared subscriptions in flight (see takeShared). */
-  private sharedInflight: SharedInflight | null = null
+  private sharedInflight: SharedInflight<Session> | null = null
   /** Next store key of a message for this client. */
   nextSeq = 1
   /** When the last connection of a persistent session ended (ms since epoch); 0 while connected. */

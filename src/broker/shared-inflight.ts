@@ -1,6 +1,5 @@
 import type { Fifo } from '../session/fifo.js'
 import type { OutboundFlow } from '../session/outbound.js'
-import type { Session } from './session.js'
 import type { Queued } from './session-types.js'
 import type { SharedGroup } from './shared.js'
 
@@ -8,10 +7,10 @@ import type { SharedGroup } from './shared.js'
  * A client's QoS 1 deliveries of shared subscriptions in flight, by packet id, and their
  * hand-over to another member of the group when the client leaves first.
  */
-export class SharedInflight {
-  private readonly byId = new Map<number, Queued>()
+export class SharedInflight<Member> {
+  private readonly byId = new Map<number, Queued<Member>>()
 
-  track(packetId: number, q: Queued): void {
+  track(packetId: number, q: Queued<Member>): void {
     this.byId.set(packetId, q)
   }
 
@@ -25,14 +24,14 @@ export class SharedInflight {
    * groups (those with another member): QoS 1 in flight, then whatever is queued, in order.
    * QoS 2 in flight stays [MQTT-4.8.2-4] [MQTT-4.8.2-5]. `forget` deletes a stored delivery.
    */
-  static take(
-    inflight: SharedInflight | null,
+  static take<Member>(
+    inflight: SharedInflight<Member> | null,
     outbound: OutboundFlow<number>,
-    queue: Fifo<Queued>,
-    moveOn: (group: SharedGroup<Session>) => boolean,
+    queue: Fifo<Queued<Member>>,
+    moveOn: (group: SharedGroup<Member>) => boolean,
     forget: ((seq: number) => void) | null,
-  ): Queued[] {
-    const out: Queued[] = []
+  ): Queued<Member>[] {
+    const out: Queued<Member>[] = []
     if (inflight !== null) {
       for (const [id, q] of inflight.byId) {
         if (!moveOn(q.group!)) continue
