@@ -174,3 +174,16 @@ export function disconnectPacket(
   if (Object.keys(properties).length > 0) p.properties = properties
   return encode(p, PROTOCOL_V5)
 }
+
+/** MQTT 5: a publish the broker's CONNACK said it does not take, refused locally (never sent); else null. */
+export function publishOverLimits(qos: QoS, retain: boolean, server: ServerLimits): ServerLimitError | null {
+  if (qos > server.maximumQoS) {
+    const msg = `QoS ${qos} is over the broker's Maximum QoS ${server.maximumQoS}`
+    return new ServerLimitError('maximumQoS', ReasonCode.QOS_NOT_SUPPORTED, msg) // [MQTT-3.2.2-11]
+  }
+  if (retain && !server.retainAvailable) {
+    const msg = 'the broker does not keep retained messages'
+    return new ServerLimitError('retainAvailable', ReasonCode.RETAIN_NOT_SUPPORTED, msg) // [MQTT-3.2.2-14]
+  }
+  return null
+}

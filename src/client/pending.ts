@@ -1,5 +1,5 @@
 import type { QoS } from '../protocol/constants.js'
-import type { PublishProperties, UserProperties } from '../protocol/packets.js'
+import type { AckProperties, PublishProperties, UserProperties } from '../protocol/packets.js'
 
 /**
  * How a publish ended. `reasonCode` is 0 (Success) for QoS 0, for 3.1.1, and for
@@ -90,4 +90,12 @@ let capturing: Pending<unknown> | null = null
 
 function executor(res: (value: unknown) => void, rej: (err: Error) => void): void {
   capturing!.capture(res, rej)
+}
+
+/** What a PUBACK or PUBCOMP with a reason code or properties (MQTT 5) resolves a publish with. */
+export function publishResult(reasonCode: number, properties: AckProperties | undefined): PublishResult {
+  const r: { reasonCode: number; reasonString?: string; userProperties?: UserProperties } = { reasonCode }
+  if (properties?.reasonString !== undefined) r.reasonString = properties.reasonString
+  if (properties?.userProperties !== undefined) r.userProperties = properties.userProperties
+  return r
 }

@@ -8,14 +8,14 @@ import type {
   SubscribeProperties,
   Subscription,
   UnsubscribeProperties,
-  UserProperties,
 } from '../protocol/packets.js'
 import { Fifo } from '../session/fifo.js'
 import { InboundFlow } from '../session/inbound.js'
 import { type InflightEntry, OutboundFlow } from '../session/outbound.js'
 import { InboundAliases, OutboundAliases, reasonError } from './aliases.js'
+import { publishOverLimits } from './checks.js'
 import { ClientErrorCode, OfflineQueueFullError, PublishRefusedError, ServerLimitError } from './errors.js'
-import { type Pending, PUBLISH_OK, type PublishJob, type PublishResult } from './pending.js'
+import { type Pending, PUBLISH_OK, type PublishJob, publishResult } from './pending.js'
 import { isFailure } from './reasons.js'
 import { NO_LIMITS, type ServerLimits } from './server-limits.js'
 import type { OutboundStore } from './store.js'
@@ -165,14 +165,9 @@ export class ClientSession {
   private sendV5(job: PublishJob): void {
     const server = this.server
     const qos = job.qos
-    if (qos > server.maximumQoS) {
-      const msg = `QoS ${qos} is over the broker's Maximum QoS ${server.maximumQoS}`
-      job.reject(new ServerLimitError('maximumQoS', ReasonCode.QOS_NOT_SUPPORTED, msg)) // [MQTT-3.2.2-11]
-      return
-    }
-    if (job.retain && !server.retainAvailable) {
-      const msg = 'the broker does not keep retained messages'
-      job.reject(new ServerLimitError('retainAvailable', ReasonCode.RETAIN_NOT_SUPPORTED, msg)) // [MQTT-3.2.2-14]
+    const over = publishOverLimits(qos, job.retain, server)
+    if (over !== null) {
+      job.reject(over)
       return
     }
     const id = qos === 0 ? 0 : this.outbound.allocateId()
@@ -337,12 +332,19 @@ export class ClientSession {
     properties?: AckProperties,
   ): void {
     if (entry === null) return
-    if (entry.qos === 2) this.qos2--
-    this.store.delete(entry.packetId)
-    entry.ctx?.resolve(
-      (reasonCode ?? 0) === 0 && properties === undefined ? PUBLISH_OK : result(reasonCode ?? 0, properties),
+    this.ended(entry)?.resolve(
+      (reasonCode ?? 0) === 0 && properties === undefined
+        ? PUBLISH_OK
+        : publishResult(reasonCode ?? 0, properties),
     )
     if (this.queue.size > 0) this.pump()
+  }
+
+  /** A flow ended (acknowledged or refused): its id and QoS 2 slot are free again; returns its job. */
+  private ended(entry: InflightEntry<PublishJob | null>): PublishJob | null {
+    if (entry.qos === 2) this.qos2--
+    this.store.delete(entry.packetId)
+    return entry.ctx
   }
 
   /** MQTT 5: the broker refused the publish; its id is free again. */
@@ -352,9 +354,7 @@ export class ClientSession {
     properties?: AckProperties,
   ): void {
     if (entry === null) return
-    if (entry.qos === 2) this.qos2--
-    this.store.delete(entry.packetId)
-    entry.ctx?.reject(
+    this.ended(entry)?.reject(
       new PublishRefusedError(reasonCode, properties?.reasonString, properties?.userProperties),
     )
     if (this.queue.size > 0) this.pump()
@@ -402,11 +402,4 @@ function publishBytes(job: PublishJob, packetId: number): Buffer {
     dup: false, // first delivery [MQTT-3.3.1-3]
     packetId,
   })
-}
-
-function result(reasonCode: number, properties: AckProperties | undefined): PublishResult {
-  const r: { reasonCode: number; reasonString?: string; userProperties?: UserProperties } = { reasonCode }
-  if (properties?.reasonString !== undefined) r.reasonString = properties.reasonString
-  if (properties?.userProperties !== undefined) r.userProperties = properties.userProperties
-  return r
 }
