@@ -1,11 +1,5 @@
 import { ProtocolError } from '../errors.js'
-import {
-  MAX_REMAINING_LENGTH,
-  PacketType,
-  PROTOCOL_V5,
-  type ProtocolVersion,
-  ReasonCode,
-} from '../protocol/constants.js'
+import { PacketType, PROTOCOL_V5, type ProtocolVersion, ReasonCode } from '../protocol/constants.js'
 import { Decoder } from '../protocol/decoder.js'
 import { encode } from '../protocol/encoder.js'
 import type { ConnectPacket, ConnectProperties, Packet, PublishPacket, Will } from '../protocol/packets.js'
@@ -14,6 +8,7 @@ import { Fifo } from '../session/fifo.js'
 import { KeepAlive } from '../session/keepalive.js'
 import { Outbox, writeBatch } from '../session/outbox.js'
 import type { Incoming, ServedDuplex } from '../transport/transport.js'
+import { clientLimits, NO_LIMITS } from './client-limits.js'
 import { ConnectionMachine, type ConnState } from './connection-state.js'
 import type { BrokerStats } from './events.js'
 import type { Flushable, Flusher } from './flusher.js'
@@ -21,16 +16,6 @@ import type { ResolvedOptions } from './options.js'
 import { PacketTimer, type PartlyReceived } from './packet-timer.js'
 import type { AuthExchange, ClientLimits, Peer, PeerHandler } from './peer.js'
 import type { Session } from './session.js'
-
-/** The largest packet MQTT allows: what a client that names no Maximum Packet Size accepts. */
-const MQTT_MAX_PACKET = MAX_REMAINING_LENGTH + 5
-/** A 3.1.1 client's limits: none beyond the protocol's. */
-const NO_LIMITS: ClientLimits = {
-  receiveMaximum: 65_535,
-  maximumPacketSize: MQTT_MAX_PACKET,
-  topicAliasMaximum: 0,
-  problemInformation: true,
-}
 
 /** What a connection is given by the broker that made it. */
 export interface ConnectionDeps {
@@ -264,12 +249,7 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     if (packet.protocolVersion !== PROTOCOL_V5 || p === undefined) return
     this.connectProperties = p
     this.connectExpiry = p.sessionExpiryInterval ?? 0
-    this.limits = {
-      receiveMaximum: p.receiveMaximum ?? 65_535,
-      maximumPacketSize: p.maximumPacketSize ?? MQTT_MAX_PACKET,
-      topicAliasMaximum: p.topicAliasMaximum ?? 0,
-      problemInformation: p.requestProblemInformation ?? true,
-    }
+    this.limits = clientLimits(p)
   }
 
   accept(packet: ConnectPacket, session: Session, keepalive: number): void {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { ConfigError } from '../errors.js'
 import {
-  MAX_REMAINING_LENGTH,
+  MAX_PACKET_SIZE,
   PROTOCOL_V5,
   PROTOCOL_V311,
   type ProtocolVersion,
@@ -232,9 +232,9 @@ export function resolveClientOptions(
   const maxPacketSize = int(
     'maxPacketSize',
     o.maxPacketSize ?? o.maximumPacketSize,
-    MAX_REMAINING_LENGTH + 5,
+    MAX_PACKET_SIZE,
     16,
-    MAX_REMAINING_LENGTH + 5,
+    MAX_PACKET_SIZE,
   )
   return {
     transport,
@@ -292,7 +292,7 @@ function connectProperties(o: ClientOptions, maxPacketSize: number): ConnectProp
   if (expiry > 0) p.sessionExpiryInterval = expiry
   const rm = int('receiveMaximum', o.receiveMaximum, 65_535, 1, 65_535)
   if (rm < 65_535) p.receiveMaximum = rm
-  if (maxPacketSize < MAX_REMAINING_LENGTH + 5) p.maximumPacketSize = maxPacketSize
+  if (maxPacketSize < MAX_PACKET_SIZE) p.maximumPacketSize = maxPacketSize
   const tam = int('topicAliasMaximum', o.topicAliasMaximum, 0, 0, 65_535)
   if (tam > 0) p.topicAliasMaximum = tam
   if (o.requestResponseInformation === true) p.requestResponseInformation = true

@@ -1,4 +1,4 @@
-import { MAX_REMAINING_LENGTH, type QoS } from '../protocol/constants.js'
+import { MAX_PACKET_SIZE, type QoS } from '../protocol/constants.js'
 import type { ConnackProperties } from '../protocol/packets.js'
 
 /**
@@ -24,7 +24,7 @@ export interface ServerLimits {
 
 export const NO_LIMITS: ServerLimits = Object.freeze({
   receiveMaximum: 65_535,
-  maximumPacketSize: MAX_REMAINING_LENGTH + 5,
+  maximumPacketSize: MAX_PACKET_SIZE,
   maximumQoS: 2,
   retainAvailable: true,
   topicAliasMaximum: 0,

@@ -62,6 +62,8 @@ export const SUBACK_FAILURE = 0x80
 
 /** Largest value of the variable-length remaining length field (four bytes). [MQTT-2.2.3] */
 export const MAX_REMAINING_LENGTH = 268_435_455
+/** The largest packet MQTT allows: the fixed header's byte, four of remaining length, the rest. */
+export const MAX_PACKET_SIZE = MAX_REMAINING_LENGTH + 5
 /** Largest string or binary field: a two-byte length prefix. [MQTT-1.5.3] */
 export const MAX_STRING_BYTES = 65_535
 export const MAX_PACKET_ID = 65_535

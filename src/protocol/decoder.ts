@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer'
-import { MAX_REMAINING_LENGTH, PacketType, PROTOCOL_V5, type ProtocolVersion } from './constants.js'
+import { MAX_PACKET_SIZE, PacketType, PROTOCOL_V5, type ProtocolVersion } from './constants.js'
 import { ErrorCode, protocolError } from './errors.js'
 import type { Packet } from './packets.js'
 import { checkFirstByte, parseOther, parsePublish } from './parse.js'
@@ -58,7 +58,7 @@ export class Decoder {
 
   constructor(onPacket: PacketHandler, options: DecoderOptions = {}) {
     this.onPacket = onPacket
-    this.maxPacketSize = options.maxPacketSize ?? MAX_REMAINING_LENGTH + 5
+    this.maxPacketSize = options.maxPacketSize ?? MAX_PACKET_SIZE
     this.protocolVersion = options.protocolVersion ?? 4
   }
 

@@ -1,6 +1,6 @@
 import {
   ConnectReturnCode,
-  MAX_REMAINING_LENGTH,
+  MAX_PACKET_SIZE,
   PacketType,
   PROTOCOL_V5,
   ReasonCode,
@@ -62,9 +62,6 @@ export function capExpiry(o: ResolvedOptions, expiry: number): number {
   return o.sessionExpiry > 0 && expiry > o.sessionExpiry ? o.sessionExpiry : expiry
 }
 
-/** The largest packet the broker takes (fixed header included); the protocol's when it is the maximum. */
-const MQTT_MAX_PACKET = MAX_REMAINING_LENGTH + 5
-
 /**
  * The properties of a successful MQTT 5 CONNACK: what the broker grants and supports
  * (3.2.2.3). `auth` is the enhanced authentication's method and data, if any [MQTT-4.12.0-5].
@@ -84,7 +81,7 @@ export function connackProperties(
   }
   if (terms.expiryLowered) props.sessionExpiryInterval = terms.expiry
   if (o.receiveMaximum !== 65_535) props.receiveMaximum = o.receiveMaximum
-  if (o.maxPacketSize < MQTT_MAX_PACKET) props.maximumPacketSize = o.maxPacketSize
+  if (o.maxPacketSize < MAX_PACKET_SIZE) props.maximumPacketSize = o.maxPacketSize
   if (o.topicAliasMaximum > 0) props.topicAliasMaximum = o.topicAliasMaximum
   if (terms.assigned) props.assignedClientIdentifier = peer.id // [MQTT-3.2.2-16]
   if (terms.serverKeepAlive !== undefined) props.serverKeepAlive = terms.serverKeepAlive
