@@ -189,6 +189,15 @@ function json(m: FormatMessage, now: Date, payload: string): string {
   return `${head}${props === '' ? '' : `,"properties":{${props}}`},"payload":${payload}}`
 }
 
+/** mosquitto_sub's JSON names of the PUBLISH properties written as they are. */
+const JSON_NAMES: Partial<Record<keyof PublishProperties, string>> = {
+  payloadFormatIndicator: 'payload-format-indicator',
+  messageExpiryInterval: 'message-expiry-interval',
+  topicAlias: 'topic-alias',
+  responseTopic: 'response-topic',
+  contentType: 'content-type',
+}
+
 function propertiesJson(p: PublishProperties | undefined): string {
   if (p === undefined) return ''
   const out: string[] = []
@@ -196,34 +205,16 @@ function propertiesJson(p: PublishProperties | undefined): string {
     out.push(`${JSON.stringify(name)}:${JSON.stringify(value)}`)
   }
   for (const key of Object.keys(p) as (keyof PublishProperties)[]) {
-    switch (key) {
-      case 'payloadFormatIndicator':
-        add('payload-format-indicator', p.payloadFormatIndicator)
-        break
-      case 'messageExpiryInterval':
-        add('message-expiry-interval', p.messageExpiryInterval)
-        break
-      case 'topicAlias':
-        add('topic-alias', p.topicAlias)
-        break
-      case 'responseTopic':
-        add('response-topic', p.responseTopic)
-        break
-      case 'correlationData':
-        add('correlation-data', p.correlationData?.toString('utf8'))
-        break
-      case 'contentType':
-        add('content-type', p.contentType)
-        break
-      case 'subscriptionIdentifiers':
-        for (const id of p.subscriptionIdentifiers ?? []) add('subscription-identifier', id)
-        break
-      case 'userProperties': {
-        // Names may repeat: written pair by pair, as they came.
-        const pairs = (p.userProperties ?? []).map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`)
-        out.push(`"user-properties":{${pairs.join(',')}}`)
-        break
-      }
+    if (key === 'correlationData') add('correlation-data', p.correlationData?.toString('utf8'))
+    else if (key === 'subscriptionIdentifiers') {
+      for (const id of p.subscriptionIdentifiers ?? []) add('subscription-identifier', id)
+    } else if (key === 'userProperties') {
+      // Names may repeat: written pair by pair, as they came.
+      const pairs = (p.userProperties ?? []).map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`)
+      out.push(`"user-properties":{${pairs.join(',')}}`)
+    } else {
+      const name = JSON_NAMES[key]
+      if (name !== undefined) add(name, p[key])
     }
   }
   return out.join(',')
