@@ -15,6 +15,18 @@ async function publisher(): Promise<RawClient> {
   return tb.connect({ protocolVersion: 5 })
 }
 
+/** An MQTT 5 client `id` with a session that outlives it (60 s), subscribed to `topic` at QoS 1. */
+async function persistentSubscriber(id: string, topic: string): Promise<RawClient> {
+  const sub = await tb.connect({
+    protocolVersion: 5,
+    clientId: id,
+    clean: false,
+    properties: { sessionExpiryInterval: 60 },
+  })
+  await sub.subscribe(topic, 1)
+  return sub
+}
+
 async function publishAcked(
   pub: RawClient,
   topic: string,
@@ -148,13 +160,7 @@ test("never has more QoS 1/2 messages unacknowledged than the client's Receive M
 test('after a reconnect re-sends no more in-flight messages than the new Receive Maximum allows [MQTT-3.3.4-9]', async () => {
   const topic = `recvmax-resend/${uniqueId()}`
   const id = uniqueId()
-  const sub = await tb.connect({
-    protocolVersion: 5,
-    clientId: id,
-    clean: false,
-    properties: { sessionExpiryInterval: 60 },
-  })
-  await sub.subscribe(topic, 1)
+  const sub = await persistentSubscriber(id, topic)
   const pub = await publisher()
   for (let i = 0; i < 4; i++) await publishAcked(pub, topic, `m${i}`)
   for (let i = 0; i < 4; i++) await sub.next(PacketType.PUBLISH)
@@ -195,13 +201,7 @@ test("drops a message larger than the client's Maximum Packet Size, as if sent [
 test('sends the Message Expiry Interval less the time the message waited [MQTT-3.3.2-6]', async () => {
   const topic = `expiry/${uniqueId()}`
   const id = uniqueId()
-  const sub = await tb.connect({
-    protocolVersion: 5,
-    clientId: id,
-    clean: false,
-    properties: { sessionExpiryInterval: 60 },
-  })
-  await sub.subscribe(topic, 1)
+  const sub = await persistentSubscriber(id, topic)
   await sub.disconnect()
   const pub = await publisher()
   await publishAcked(pub, topic, 'x', 1, { properties: { messageExpiryInterval: 30 } })
@@ -215,13 +215,7 @@ test('sends the Message Expiry Interval less the time the message waited [MQTT-3
 test('deletes a queued message whose expiry passed instead of sending it, and counts it [MQTT-3.3.2-5]', async () => {
   const topic = `expired/${uniqueId()}`
   const id = uniqueId()
-  const sub = await tb.connect({
-    protocolVersion: 5,
-    clientId: id,
-    clean: false,
-    properties: { sessionExpiryInterval: 60 },
-  })
-  await sub.subscribe(topic, 1)
+  const sub = await persistentSubscriber(id, topic)
   await sub.disconnect()
   const pub = await publisher()
   const before = tb.broker.stats.expired
@@ -254,13 +248,7 @@ test('a retained message whose expiry passed is no longer sent [MQTT-3.3.2-5]', 
 test('a session taken over by a client of the other version re-sends what is in flight in that version', async () => {
   const topic = `takeover/${uniqueId()}`
   const id = uniqueId()
-  const v5 = await tb.connect({
-    protocolVersion: 5,
-    clientId: id,
-    clean: false,
-    properties: { sessionExpiryInterval: 60 },
-  })
-  await v5.subscribe(topic, 1)
+  const v5 = await persistentSubscriber(id, topic)
   const pub = await publisher()
   await publishAcked(pub, topic, 'to five', 1, { properties: { contentType: 'text/plain' } })
   const m5 = await v5.next(PacketType.PUBLISH)
