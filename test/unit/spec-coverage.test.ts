@@ -10,9 +10,10 @@ import { fileURLToPath } from 'node:url'
  * data: test/spec/mqtt5-statements-*.json, one file per part of the specification, each
  * an array of `{ id, text, applies: 'server' | 'client' | 'both' | 'none', why? }`.
  *
- * MQTT 3.1.1 numbers its statements differently (its [MQTT-3.1.2-24] is the keep-alive
- * rule, MQTT 5's is Maximum Packet Size), so a citation counts only in a file about MQTT 5:
- * its path names `v5`, or it says `protocolVersion: 5` or `MQTT 5` somewhere.
+ * MQTT 3.1.1 numbers its statements differently (its 3.1.2-24 is the keep-alive rule,
+ * MQTT 5's is Maximum Packet Size) and the 3.1.1 tests cite 3.1.1 ids, so a citation
+ * counts only where it is about MQTT 5: in a file whose path names `v5`, or on a line
+ * that says `MQTT 5` or `v5`.
  */
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..')
 const testDir = join(root, 'test')
@@ -40,20 +41,20 @@ function statements(): Statement[] {
   return lists.flatMap((n) => JSON.parse(readFileSync(join(specDir, n), 'utf8')) as Statement[])
 }
 
-const aboutV5 = (path: string, text: string): boolean =>
-  /v5/i.test(relative(testDir, path)) || /protocolVersion: 5|MQTT 5/.test(text)
-
-/** The ids cited in MQTT 5 test files, with the files that cite them. */
+/** The ids cited about MQTT 5 under test/, with the files that cite them. */
 function citations(): Map<string, string[]> {
   const cited = new Map<string, string[]>()
   for (const file of files(testDir)) {
-    const text = readFileSync(file, 'utf8')
-    if (!aboutV5(file, text)) continue
-    for (const m of text.matchAll(/\[(MQTT-[^\]]+)\]/g)) {
-      for (const id of m[1]!.matchAll(/MQTT-\d+(?:\.\d+)+-\d+/g)) {
-        const at = cited.get(id[0]) ?? []
-        at.push(relative(testDir, file))
-        cited.set(id[0], at)
+    const name = relative(testDir, file)
+    const v5File = /v5/i.test(name)
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      if (!v5File && !/MQTT 5|v5/.test(line)) continue
+      for (const m of line.matchAll(/\[(MQTT-[^\]]+)\]/g)) {
+        for (const id of m[1]!.matchAll(/MQTT-\d+(?:\.\d+)+-\d+/g)) {
+          const at = cited.get(id[0]) ?? []
+          at.push(name)
+          cited.set(id[0], at)
+        }
       }
     }
   }
