@@ -32,7 +32,6 @@ const v5 = (o: ConnectOptions = {}): Promise<RawClient> => tb.connect({ protocol
 async function refusedConnect(c: RawClient): Promise<void> {
   await c.closed()
   let p: Packet | undefined
-  // biome-ignore lint/suspicious/noAssignInExpressions: draining what arrived
   while ((p = await c.next(undefined, 10).catch(() => undefined)) !== undefined) {
     assert.equal(p.type, PacketType.CONNACK, `only a CONNACK may come before the close, got ${p.type}`)
     assert.ok(p.type === PacketType.CONNACK && p.returnCode >= 0x80 && !p.sessionPresent)
