@@ -29,7 +29,7 @@ async function refused(c: RawClient, code: number | ((rc: number) => boolean)): 
 
 const isPublish = (p: Packet): boolean => p.type === PacketType.PUBLISH
 
-test('a topic name with an encoded surrogate (U+D800) is a Malformed Packet: DISCONNECT 0x81 [MQTT-1.5.4-1]', async () => {
+test('a topic name with an encoded surrogate (U+D800) is a Malformed Packet: DISCONNECT 0x81 [MQTT-1.5.4-1] [MQTT-3.3.2-1]', async () => {
   const c = await v5()
   c.sendRaw('30 07 00 04 61 ed a0 80 00')
   await refused(c, ReasonCode.MALFORMED_PACKET)
