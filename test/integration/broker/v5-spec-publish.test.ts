@@ -37,7 +37,7 @@ test('DUP is 0 on QoS 0 deliveries and on first deliveries, whatever the publish
   assert.deepEqual([m1.qos, m1.dup, s1.raw(m1)[0]], [1, false, 0x32])
 })
 
-test('RETAIN 1 replaces the retained message; RETAIN 0 leaves it; an empty retained payload removes it and is not stored [MQTT-3.3.1-5] [MQTT-3.3.1-7] [MQTT-3.3.1-8]', async () => {
+test('RETAIN 1 replaces the retained message; RETAIN 0 leaves it; an empty retained payload removes it and is not stored [MQTT-3.3.1-5] [MQTT-3.3.1-6] [MQTT-3.3.1-7] [MQTT-3.3.1-8]', async () => {
   const topic = `ret/${uniqueId()}`
   const pub = await v5()
   const retained = async (): Promise<string | null> => {

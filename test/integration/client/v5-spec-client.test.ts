@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { type Client, connect, PacketType } from '../../../src/index.js'
+import { type AuthHandler, type Client, connect, PacketType, ReasonCode } from '../../../src/index.js'
 import type { PublishPacket } from '../../../src/protocol/index.js'
 import { startFakeBroker } from './fake-broker.js'
 import { T, until } from './suite.js'
@@ -213,6 +213,46 @@ describe('MQTT 5 client: normative statements', () => {
         s2.send({ type: PacketType.PUBACK, packetId: p.packetId })
       }
       await s2.nothingFor(150)
+    },
+  )
+
+  test(
+    'with an Authentication Method, only AUTH goes out until the CONNACK, even with messages waiting [MQTT-3.1.2-30]',
+    T,
+    async () => {
+      const fb = await startFakeBroker()
+      const auth: AuthHandler = {
+        method: 'TOY',
+        start: () => Buffer.from('hi'),
+        challenge: () => Buffer.from('answer'),
+      }
+      const pending = connect(fb.url, {
+        protocolVersion: 5,
+        auth,
+        keepalive: 0,
+        reconnect: { minDelay: 10, maxDelay: 20 },
+      })
+      const s1 = await fb.acceptWith({ authenticationMethod: 'TOY' })
+      const client = track(await pending)
+      s1.destroy()
+      await until(() => !client.connected, 2000, 'the client to notice the drop')
+      quiet(client.publish('auth/wait', 'queued', { qos: 1 }))
+      const s2 = await fb.accept()
+      assert.equal(s2.connect.properties?.authenticationMethod, 'TOY')
+      s2.send({
+        type: PacketType.AUTH,
+        reasonCode: ReasonCode.CONTINUE_AUTHENTICATION,
+        properties: { authenticationMethod: 'TOY', authenticationData: Buffer.from('1') },
+      })
+      assert.equal((await s2.next()).type, PacketType.AUTH)
+      await s2.nothingFor(200)
+      s2.send({
+        type: PacketType.CONNACK,
+        sessionPresent: false,
+        returnCode: 0,
+        properties: { authenticationMethod: 'TOY' },
+      })
+      assert.equal((await s2.next(PacketType.PUBLISH)).payload.toString(), 'queued')
     },
   )
 })
