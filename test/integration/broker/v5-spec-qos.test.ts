@@ -138,6 +138,27 @@ test('QoS 2 in: PUBREC with the id, duplicates acknowledged but delivered once, 
   assert.equal((await sub.next(PacketType.PUBLISH)).payload.toString(), 'two')
 })
 
+test('QoS 2 in across a reconnect: the PUBLISH re-sent before PUBREL is acknowledged again and delivered once [MQTT-4.3.3-10] [MQTT-4.4.0-1]', async () => {
+  const topic = `q2again/${uniqueId()}`
+  const sub = await v5()
+  await sub.subscribe(topic, 0)
+  const clientId = uniqueId('pub')
+  const properties = { sessionExpiryInterval: 60 }
+  const pub = await v5({ clientId, properties })
+  pub.publish(topic, 'once', { qos: 2, packetId: 80 })
+  await pub.next(PacketType.PUBREC)
+  pub.destroy()
+  await delay(20)
+  const pub2 = await v5({ clientId, clean: false, properties })
+  assert.equal(pub2.connack!.sessionPresent, true)
+  pub2.publish(topic, 'once', { qos: 2, packetId: 80, dup: true })
+  assert.equal((await pub2.next(PacketType.PUBREC)).packetId, 80)
+  pub2.send({ type: PacketType.PUBREL, packetId: 80 })
+  assert.equal((await pub2.next(PacketType.PUBCOMP)).packetId, 80)
+  assert.equal((await sub.next(PacketType.PUBLISH)).payload.toString(), 'once')
+  await sub.nothingFor(150)
+})
+
 test('QoS 2 in: after a PUBREC of 0x80 or above the same id is a new message [MQTT-4.3.3-9]', async () => {
   const topic = `q2new/${uniqueId()}`
   const sub = await v5()

@@ -217,6 +217,39 @@ describe('MQTT 5 client: normative statements', () => {
   )
 
   test(
+    'QoS 2 sent: PUBLISH until PUBREC, then PUBREL until PUBCOMP; after a reconnect the PUBREL, never the PUBLISH [MQTT-4.3.3-1] [MQTT-4.3.3-2] [MQTT-4.3.3-3] [MQTT-4.3.3-4] [MQTT-4.3.3-5] [MQTT-4.3.3-6]',
+    T,
+    async () => {
+      const fb = await startFakeBroker()
+      const pending = connect(fb.url, {
+        protocolVersion: 5,
+        clean: false,
+        sessionExpiryInterval: 60,
+        keepalive: 0,
+        reconnect: { minDelay: 10, maxDelay: 20 },
+      })
+      const s1 = await fb.acceptWith()
+      const client = track(await pending)
+      const done = client.publish('q2out/x', 'exactly once', { qos: 2 })
+      const p = await s1.next(PacketType.PUBLISH)
+      assert.deepEqual([p.qos, p.dup, p.packetId > 0], [2, false, true])
+      s1.destroy()
+      const s2 = await fb.acceptWith(undefined, true)
+      const again = await s2.next(PacketType.PUBLISH)
+      assert.deepEqual([again.packetId, again.dup], [p.packetId, true])
+      s2.send({ type: PacketType.PUBREC, packetId: p.packetId })
+      assert.equal((await s2.next(PacketType.PUBREL)).packetId, p.packetId)
+      s2.destroy()
+      const s3 = await fb.acceptWith(undefined, true)
+      const rel = await s3.next()
+      assert.deepEqual([rel.type, 'packetId' in rel && rel.packetId], [PacketType.PUBREL, p.packetId])
+      await s3.nothingFor(100)
+      s3.send({ type: PacketType.PUBCOMP, packetId: p.packetId })
+      assert.deepEqual(await done, { reasonCode: 0 })
+    },
+  )
+
+  test(
     'with an Authentication Method, only AUTH goes out until the CONNACK, even with messages waiting [MQTT-3.1.2-30]',
     T,
     async () => {
