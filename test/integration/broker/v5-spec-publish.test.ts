@@ -208,3 +208,43 @@ test('a PUBREL whose reserved flags are not 0010 is malformed: DISCONNECT 0x81 [
   c.sendRaw('60 02 00 01')
   await refused(c, ReasonCode.MALFORMED_PACKET)
 })
+
+test('every Topic Alias from 1 to the Topic Alias Maximum in CONNACK is accepted [MQTT-3.3.2-12]', async () => {
+  const topic = `alias/${uniqueId()}`
+  const sub = await subscriber(`${topic}/#`)
+  const c = await v5()
+  const max = c.connack!.properties?.topicAliasMaximum ?? 0
+  assert.ok(max > 0)
+  for (const alias of [1, max]) {
+    c.publish(`${topic}/${alias}`, 'set', { properties: { topicAlias: alias } })
+    c.sendRaw(Buffer.from([0x30, 6, 0, 0, 3, 0x23, alias >> 8, alias & 0xff]))
+  }
+  for (const alias of [1, 1, max, max])
+    assert.equal((await sub.next(PacketType.PUBLISH)).topic, `${topic}/${alias}`)
+})
+
+test('a retained message too large for the subscriber is not sent; the others are [MQTT-3.1.2-24] [MQTT-3.1.2-25]', async () => {
+  const base = `bigret/${uniqueId()}`
+  const pub = await v5()
+  pub.publish(`${base}/big`, Buffer.alloc(200, 0x62), { retain: true })
+  pub.publish(`${base}/small`, 'small', { retain: true })
+  await pub.disconnect()
+  const sub = await v5({ properties: { maximumPacketSize: 100 } })
+  await sub.subscribe(`${base}/#`, 0)
+  const m = await sub.next(PacketType.PUBLISH)
+  assert.equal(m.topic, `${base}/small`)
+  await sub.nothingFor(150)
+})
+
+test('a retained message goes out with its Message Expiry Interval less the time it was kept [MQTT-3.3.2-6]', async () => {
+  const topic = `retexp/${uniqueId()}`
+  const pub = await v5()
+  pub.publish(topic, 'ages', { retain: true, properties: { messageExpiryInterval: 30 } })
+  await pub.disconnect()
+  await new Promise((r) => setTimeout(r, 2100))
+  const sub = await v5()
+  await sub.subscribe(topic, 0)
+  const m = await sub.next(PacketType.PUBLISH)
+  const left = m.properties?.messageExpiryInterval
+  assert.ok(left !== undefined && left <= 28 && left >= 26, `expiry ${left}`)
+})
