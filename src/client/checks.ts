@@ -14,7 +14,7 @@ import type {
   SubscribeProperties,
   Subscription,
 } from '../protocol/packets.js'
-import { hasWildcard, isValidTopicFilter } from '../protocol/topic.js'
+import { hasWildcard, isValidTopicFilter, isValidTopicName } from '../protocol/topic.js'
 import type { EndOptions, SubscribeOptions } from './api.js'
 import { ClientErrorCode, InvalidTopicError, ServerLimitError } from './errors.js'
 import type { ServerLimits } from './server-limits.js'
@@ -139,6 +139,13 @@ export function checkPublishProperties(p: PublishProperties, v5: boolean): Error
     return new PetrelError(
       ClientErrorCode.INVALID_PROPERTY,
       'a client PUBLISH has no subscriptionIdentifiers',
+    )
+  }
+  if (p.responseTopic !== undefined && !isValidTopicName(p.responseTopic)) {
+    // [MQTT-3.3.2-14] a Response Topic is a topic name: no wildcards
+    return new PetrelError(
+      ClientErrorCode.INVALID_PROPERTY,
+      `responseTopic must be a topic name, without wildcards; got '${p.responseTopic}'`,
     )
   }
   return null
