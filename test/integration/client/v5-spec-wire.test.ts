@@ -14,13 +14,6 @@ import { track, v5Rig } from './v5-rig.js'
 
 const quiet = (p: Promise<unknown>): void => void p.catch(() => {})
 
-/** The client answers with DISCONNECT of this reason code and closes the connection. */
-async function refused(s: FakeSession, code: number): Promise<void> {
-  const d = await s.next(PacketType.DISCONNECT)
-  assert.equal(d.reasonCode, code)
-  await s.closed()
-}
-
 /** Rejects with an Error, and sends nothing for it. */
 async function refusedLocally(s: FakeSession, what: string, attempt: () => Promise<unknown>): Promise<void> {
   const r = await Promise.resolve()
