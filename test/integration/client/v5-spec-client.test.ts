@@ -185,7 +185,7 @@ describe('MQTT 5 client: normative statements', () => {
   })
 
   test(
-    'unacknowledged PUBLISHes are re-sent only on reconnect to the session, in their order, with their ids and DUP 1; a refused one never [MQTT-4.4.0-1] [MQTT-4.6.0-1] [MQTT-4.4.0-2] [MQTT-3.3.1-1]',
+    'unacknowledged PUBLISHes are re-sent only on reconnect to the session, in their order, with their ids and DUP 1, under the same client id; a refused one never [MQTT-4.4.0-1] [MQTT-4.6.0-1] [MQTT-4.4.0-2] [MQTT-3.3.1-1] [MQTT-4.3.2-3] [MQTT-3.1.3-2]',
     T,
     async () => {
       const fb = await startFakeBroker()
@@ -206,6 +206,8 @@ describe('MQTT 5 client: normative statements', () => {
       await s1.nothingFor(300)
       s1.destroy()
       const s2 = await fb.acceptWith(undefined, true)
+      assert.equal(s2.connect.clientId, s1.connect.clientId)
+      assert.equal(s2.connect.clean, false)
       const expected = [sent[0]!, sent[2]!, sent[3]!]
       for (const e of expected) {
         const p = await s2.next(PacketType.PUBLISH)
@@ -246,6 +248,60 @@ describe('MQTT 5 client: normative statements', () => {
       await s3.nothingFor(100)
       s3.send({ type: PacketType.PUBCOMP, packetId: p.packetId })
       assert.deepEqual(await done, { reasonCode: 0 })
+    },
+  )
+
+  test(
+    'a QoS 2 PUBLISH already sent is not expired: re-sent after its Message Expiry Interval passed [MQTT-4.3.3-7]',
+    T,
+    async () => {
+      const fb = await startFakeBroker()
+      const pending = connect(fb.url, {
+        protocolVersion: 5,
+        clean: false,
+        sessionExpiryInterval: 60,
+        keepalive: 0,
+        reconnect: { minDelay: 10, maxDelay: 20 },
+      })
+      const s1 = await fb.acceptWith()
+      const client = track(await pending)
+      quiet(client.publish('exp/q2', 'x', { qos: 2, properties: { messageExpiryInterval: 1 } }))
+      const p = await s1.next(PacketType.PUBLISH)
+      await new Promise((r) => setTimeout(r, 1200))
+      s1.destroy()
+      const s2 = await fb.acceptWith(undefined, true)
+      const again = await s2.next(PacketType.PUBLISH)
+      assert.deepEqual([again.packetId, again.dup], [p.packetId, true])
+    },
+  )
+
+  test(
+    'a Will QoS outside 0..2 is refused before connecting; will topic and user name go out as UTF-8 [MQTT-3.1.2-12] [MQTT-3.1.3-11] [MQTT-3.1.3-12]',
+    T,
+    async () => {
+      const fb = await startFakeBroker()
+      const bad = await Promise.resolve()
+        .then(() =>
+          connect(fb.url, {
+            protocolVersion: 5,
+            reconnect: false,
+            will: { topic: 'w', payload: 'x', qos: 3 as 2 },
+          }),
+        )
+        .then(track, (e: unknown) => e)
+      assert.ok(bad instanceof Error, 'Will QoS 3 refused')
+      const pending = connect(fb.url, {
+        protocolVersion: 5,
+        reconnect: false,
+        keepalive: 0,
+        username: 'ü',
+        will: { topic: 'wé', payload: 'x', qos: 2 },
+      })
+      const s = await fb.acceptWith()
+      track(await pending)
+      assert.equal(s.raw(s.connect)[9]! & 0x18, 0x10, 'Will QoS 2')
+      assert.ok(s.raw(s.connect).includes(Buffer.from([0, 3, 0x77, 0xc3, 0xa9])), 'will topic wé')
+      assert.ok(s.raw(s.connect).includes(Buffer.from([0, 2, 0xc3, 0xbc])), 'user name ü')
     },
   )
 
