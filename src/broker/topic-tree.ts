@@ -54,6 +54,7 @@ type Found<S> = Map<S, Sub | Sub[]>
 export class TopicTree<S> {
   private readonly root = new Node<S>()
   private readonly cache = new RouteCache<Route<S>>()
+  private readonly groups: SharedGroup<S>[] = []
   private count = 0
 
   /** Number of (subscriber, filter) pairs. */
@@ -151,11 +152,12 @@ export class TopicTree<S> {
     const hit = this.cache.get(topic)
     if (hit !== undefined) return hit
     const found: Found<S> = new Map()
-    const groups: SharedGroup<S>[] = []
+    const groups = this.groups // scratch: most routes have no shared subscription
+    groups.length = 0
     this.walk(topic.split('/'), found, groups, topic.charCodeAt(0) === 0x24)
     const deliveries: Delivery<S>[] = []
     for (const [subscriber, subs] of found) deliveries.push(delivery(subscriber, subs))
-    const route: Route<S> = { deliveries, shared: groups.length > 0 ? groups : null }
+    const route: Route<S> = { deliveries, shared: groups.length > 0 ? groups.slice() : null }
     this.cache.set(topic, route)
     return route
   }

@@ -1,5 +1,6 @@
 /**
- * Runs every code example of README.md, so the README cannot drift from the code.
+ * Runs every code example of the user documentation (README.md and docs/mqtt5.md), so the
+ * documentation cannot drift from the code. One mechanism for every document: add a file to DOCS.
  *
  * Each fenced block must follow a marker comment, `<!-- readme-test: KIND [ARG] -->`
  * (invisible on GitHub), that says how it is tested:
@@ -7,16 +8,22 @@
  *   quickstart-start  must be `npm ci && npm start`; package.json's start script is run (on a free port)
  *   quickstart-test   must be `npm ci && npm test`, the commands .ci/run runs
  *   run               TypeScript: type-checked, then run as an ES module against a Petrel broker
+ *   standalone        TypeScript that starts its own broker on port 1883: type-checked, then run alone
+ *   check             TypeScript that is type-checked only (it would run forever, or needs a network)
  *   server            TypeScript that starts a broker: run until an MQTT client can connect, then stopped
  *   shell             bash commands, run against a Petrel broker
- *   shell-server      a bash command that starts `petrel broker`: run until it listens, then stopped (SIGTERM)
+ *   shell-server      a bash command that starts `petrel broker`: run until it listens, then stopped (SIGTERM);
+ *                     with the `file` before it as config, its users log in with their passwords
+ *                     (users given as SCRAM credentials are skipped: they have none in the file)
  *   file NAME         written to NAME in the working directory of the shell blocks that follow
  *   output            sample output of the shell block before it: its shape (text, with digits and
  *                     column widths ignored) must match what that block printed
  *
- * What the examples say and what runs differ only thus: port 1883 is replaced by a free loopback port
- * P, `npx petrel` runs the built dist/cli/main.js, `import ... from 'petrel'` resolves to the built
- * package (dist/), and `// prints: X` and `# prints: X` comments are checked against standard output.
+ * What the examples say and what runs differ only thus: TypeScript runs as tsc compiles it (all the
+ * examples of a document in one tsc run, which is also the type check), port 1883 is replaced by a free
+ * loopback port P, `npx petrel` runs the built dist/cli/main.js (pub, sub and bench with `-p P`),
+ * `import ... from 'petrel'` resolves to the built package (dist/), and `// prints: X` and `# prints: X`
+ * comments are checked against standard output.
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
@@ -35,7 +42,8 @@ import { runTool, type ToolResult } from '../helpers/mosquitto.js'
 import { freePort, LOOPBACK } from '../helpers/net.js'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
-const README = join(ROOT, 'README.md')
+/** The documents whose examples run, relative to the repository. */
+const DOCS = ['README.md', 'docs/mqtt5.md']
 
 interface Block {
   kind: string
@@ -50,6 +58,8 @@ const KINDS = new Set([
   'quickstart-start',
   'quickstart-test',
   'run',
+  'standalone',
+  'check',
   'server',
   'shell',
   'shell-server',
@@ -57,8 +67,8 @@ const KINDS = new Set([
   'output',
 ])
 
-/** The fenced blocks of the README with their markers; refuses a block without one. */
-function blocks(text: string): Block[] {
+/** The fenced blocks of a document with their markers; refuses a block without one. */
+function blocks(doc: string, text: string): Block[] {
   const lines = text.split('\n')
   const out: Block[] = []
   for (let i = 0; i < lines.length; i++) {
@@ -67,13 +77,13 @@ function blocks(text: string): Block[] {
     const marker = MARKER.exec(lines[i - 1] ?? '')
     assert.ok(
       marker !== null,
-      `README.md:${i + 1}: a code block without a <!-- readme-test: ... --> marker above it`,
+      `${doc}:${i + 1}: a code block without a <!-- readme-test: ... --> marker above it`,
     )
-    assert.ok(KINDS.has(marker[1]!), `README.md:${i}: unknown readme-test kind '${marker[1]}'`)
+    assert.ok(KINDS.has(marker[1]!), `${doc}:${i}: unknown readme-test kind '${marker[1]}'`)
     const start = i
     const body: string[] = []
     for (i++; i < lines.length && lines[i] !== '```'; i++) body.push(lines[i]!)
-    assert.ok(i < lines.length, `README.md:${start + 1}: unclosed code block`)
+    assert.ok(i < lines.length, `${doc}:${start + 1}: unclosed code block`)
     out.push({
       kind: marker[1]!,
       arg: marker[2] ?? '',
@@ -97,8 +107,8 @@ function withPort(code: string, port: number): string {
 /** `npx petrel CMD ...` -> the built CLI; pub/sub/bench get `-p P` first, which the example's own flags may override. */
 function shellCommand(code: string, port: number): string {
   const cli = `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)}`
-  return withPort(code, port).replace(/npx petrel (pub|sub|bench|broker)\b/g, (_m, cmd: string) =>
-    cmd === 'broker' ? `${cli} broker` : `${cli} ${cmd} -p ${port}`,
+  return withPort(code, port).replace(/npx petrel (\w+)\b/g, (_m, cmd: string) =>
+    ['pub', 'sub', 'bench'].includes(cmd) ? `${cli} ${cmd} -p ${port}` : `${cli} ${cmd}`,
   )
 }
 
@@ -176,178 +186,213 @@ function shape(text: string): string {
     .join('\n')
 }
 
-const text = await readFile(README, 'utf8')
-const all = blocks(text)
+for (const doc of DOCS) {
+  const text = await readFile(join(ROOT, doc), 'utf8')
+  describeDoc(doc, text, blocks(doc, text))
+}
 
-describe('README.md', () => {
-  let port: number
-  let work: string
-  /** Where the `run` blocks are written: inside the package, so `import 'petrel'` resolves to it. */
-  let scratch: string
-  let lastShellOutput: string | null = null
-  let lastFile: { name: string; content: string } | null = null
+function describeDoc(doc: string, text: string, all: Block[]): void {
+  describe(doc, () => {
+    let port: number
+    let work: string
+    /** Where the `run` blocks are written: inside the package, so `import 'petrel'` resolves to it. */
+    let scratch: string
+    let lastShellOutput: string | null = null
+    let lastFile: { name: string; content: string } | null = null
+    /** tsc over every TypeScript example at once: it type-checks them and emits the JavaScript that runs. */
+    let compiled: Promise<ToolResult>
+    /** The JavaScript tsc emitted for the example at `line`, with the README's port replaced. */
+    const emitted = async (line: number): Promise<string> =>
+      withPort(await readFile(join(scratch, 'ts', 'out', `line-${line}.js`), 'utf8'), port)
 
-  before(async () => {
-    port = await freePort()
-    work = await mkdtemp(join(tmpdir(), 'petrel-readme-'))
-    scratch = join(ROOT, 'build', `readme-${process.pid}`)
-    await mkdir(scratch, { recursive: true })
-  })
-  after(async () => {
-    await rm(work, { recursive: true, force: true })
-    await rm(scratch, { recursive: true, force: true })
-  })
-
-  /** An in-process broker on the README's port for the duration of `fn`. */
-  async function withBroker<T>(fn: () => Promise<T>): Promise<T> {
-    const broker = new Broker({ sysInterval: 0 })
-    await broker.listen({ port, host: LOOPBACK })
-    try {
-      return await fn()
-    } finally {
-      await broker.close()
-    }
-  }
-
-  test('has a marker on every code block, and the quick start has exactly two commands', () => {
-    assert.ok(all.length >= 8)
-    const quick = all.filter((b) => b.kind.startsWith('quickstart'))
-    assert.deepEqual(
-      quick.map((b) => b.code),
-      ['npm ci && npm start\n', 'npm ci && npm test\n'],
-    )
-  })
-
-  test('type-checks every TypeScript example', async () => {
-    const dir = join(scratch, 'check')
-    await mkdir(dir, { recursive: true })
-    const ts = all.filter((b) => b.kind === 'run' || b.kind === 'server')
-    for (const b of ts) await writeFile(join(dir, `line-${b.line}.ts`), `${b.code}export {}\n`)
-    await writeFile(
-      join(dir, 'tsconfig.json'),
-      JSON.stringify({
-        extends: join(ROOT, 'tsconfig.base.json'),
-        compilerOptions: { noEmit: true, rootDir: '.', types: ['node'] },
-        include: ['*.ts'],
-      }),
-    )
-    const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
-    const r = await run(process.execPath, [tsc, '-p', join(dir, 'tsconfig.json')], dir, 60_000)
-    assert.equal(r.code, 0, `README TypeScript examples do not type-check:\n${r.stdout}${r.stderr}`)
-  })
-
-  test('documents every flag of every command and every config key', async () => {
-    for (const cmd of ['broker', 'pub', 'sub', 'bench']) {
-      const help = await petrel([cmd, '--help'])
-      assert.equal(help.code, 0)
-      for (const m of help.stdout.matchAll(/--([\w-]+)/g)) {
-        if (m[1] === 'help') continue
-        assert.ok(text.includes(`--${m[1]}`), `petrel ${cmd} --${m[1]} is not in the README`)
-      }
-    }
-    for (const key of [...FLAG_KEYS, 'users', 'allowAnonymous']) {
-      assert.ok(text.includes(`| \`${key}\` |`), `config key ${key} is not in the README's table`)
-    }
-    for (const key of FLAG_KEYS)
-      assert.ok(text.includes(`--${kebab(key)}`), `--${kebab(key)} is not in the README`)
-  })
-
-  for (const b of all) {
-    test(`example at README.md:${b.line} (${b.kind}${b.arg ? ` ${b.arg}` : ''})`, async () => {
-      switch (b.kind) {
-        case 'quickstart-start': {
-          // What `npm start` runs, on the README's port instead of 1883, from another directory.
-          const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as {
-            scripts: Record<string, string>
-          }
-          const start = pkg.scripts.start!
-          assert.match(start, /^node dist\/cli\/main\.js broker --port 1883$/)
-          const cmd = withPort(start.replace('dist/', `${ROOT}dist/`), port)
-          const s = await startUntil('bash', ['-c', `exec ${cmd}`], work, /listening on 127\.0\.0\.1:\d+/)
-          assert.match(s.output(), new RegExp(`listening on 127\\.0\\.0\\.1:${port}, store: sqlite`))
-          assert.equal(await s.stop(), 0)
-          break
-        }
-        case 'quickstart-test': {
-          const ci = await readFile(join(ROOT, '.ci', 'run'), 'utf8')
-          assert.match(ci, /^npm ci\b/m)
-          assert.match(ci, /^npm test$/m)
-          break
-        }
-        case 'run': {
-          const file = join(scratch, `line-${b.line}.mjs`)
-          await writeFile(file, withPort(b.code, port))
-          const r = await withBroker(() =>
-            runTool(process.execPath, [file], { timeoutMs: 20_000, allowFailure: true }),
-          )
-          assert.equal(r.code, 0, `${r.stdout}${r.stderr}`)
-          for (const p of expectedPrints(b.code))
-            assert.ok(r.stdout.includes(p), `no '${p}' in:\n${r.stdout}`)
-          break
-        }
-        case 'server': {
-          const file = join(scratch, `line-${b.line}.mjs`)
-          await writeFile(file, `${withPort(b.code, port)}\nconsole.log('readme: started')\n`)
-          const s = await startUntil(process.execPath, [file], work, /readme: started/)
-          try {
-            const c = await connect(`mqtt://${LOOPBACK}:${port}`, { reconnect: false })
-            await c.end()
-          } finally {
-            await s.stop()
-          }
-          break
-        }
-        case 'shell': {
-          const script = `set -euo pipefail\n${shellCommand(b.code, port)}`
-          const r = await withBroker(() => run('bash', ['-c', script], work, 60_000))
-          assert.equal(r.code, 0, `${r.stdout}${r.stderr}`)
-          for (const p of expectedPrints(b.code))
-            assert.ok(r.stdout.includes(p), `no '${p}' in:\n${r.stdout}`)
-          lastShellOutput = r.stdout
-          break
-        }
-        case 'output': {
-          assert.ok(lastShellOutput !== null, 'an output block must follow a shell block')
-          assert.equal(shape(withPort(lastShellOutput, 1883)), shape(b.code))
-          break
-        }
-        case 'file': {
-          lastFile = { name: b.arg, content: b.code }
-          await writeFile(join(work, b.arg), withPort(b.code, port))
-          break
-        }
-        case 'shell-server': {
-          const s = await startUntil(
-            'bash',
-            ['-c', `exec ${shellCommand(b.code.trim(), port)}`],
-            work,
-            /listening on/,
-          )
-          try {
-            assert.match(s.output(), new RegExp(`listening on 127\\.0\\.0\\.1:${port}`))
-            // A config file with users: they must log in, and only with their password.
-            const users = lastFile !== null && b.code.includes(lastFile.name) ? usersOf(lastFile.content) : []
-            for (const [username, password] of users) {
-              const c = await connect(`mqtt://${LOOPBACK}:${port}`, { username, password, reconnect: false })
-              await c.end()
-            }
-            if (users.length > 0) {
-              await assert.rejects(
-                connect(`mqtt://${LOOPBACK}:${port}`, { reconnect: false }),
-                (err: unknown) => err instanceof ConnackRefusedError && err.returnCode === 5,
-              )
-            }
-          } finally {
-            assert.equal(await s.stop(), 0, s.output())
-          }
-          break
-        }
-      }
+    before(async () => {
+      port = await freePort()
+      work = await mkdtemp(join(tmpdir(), 'petrel-readme-'))
+      scratch = join(ROOT, 'build', `readme-${process.pid}-${doc.replace(/\W/g, '-')}`)
+      await mkdir(scratch, { recursive: true })
+      compiled = compile(join(scratch, 'ts'), all)
+      await compiled.catch(() => {})
     })
+    after(async () => {
+      await rm(work, { recursive: true, force: true })
+      await rm(scratch, { recursive: true, force: true })
+    })
+
+    /** An in-process broker on the README's port for the duration of `fn`. */
+    async function withBroker<T>(fn: () => Promise<T>): Promise<T> {
+      const broker = new Broker({ sysInterval: 0 })
+      await broker.listen({ port, host: LOOPBACK })
+      try {
+        return await fn()
+      } finally {
+        await broker.close()
+      }
+    }
+
+    if (doc === 'README.md')
+      test('has a marker on every code block, and the quick start has exactly two commands', () => {
+        assert.ok(all.length >= 8)
+        const quick = all.filter((b) => b.kind.startsWith('quickstart'))
+        assert.deepEqual(
+          quick.map((b) => b.code),
+          ['npm ci && npm start\n', 'npm ci && npm test\n'],
+        )
+      })
+
+    test('type-checks every TypeScript example', async () => {
+      const r = await compiled
+      assert.equal(r.code, 0, `${doc}'s TypeScript examples do not type-check:\n${r.stdout}${r.stderr}`)
+    })
+
+    if (doc === 'README.md')
+      test('documents every flag of every command and every config key', async () => {
+        for (const cmd of ['broker', 'pub', 'sub', 'bench']) {
+          const help = await petrel([cmd, '--help'])
+          assert.equal(help.code, 0)
+          for (const m of help.stdout.matchAll(/--([\w-]+)/g)) {
+            if (m[1] === 'help') continue
+            assert.ok(text.includes(`--${m[1]}`), `petrel ${cmd} --${m[1]} is not in the README`)
+          }
+        }
+        for (const key of [...FLAG_KEYS, 'users', 'allowAnonymous']) {
+          assert.ok(text.includes(`| \`${key}\` |`), `config key ${key} is not in the README's table`)
+        }
+        for (const key of FLAG_KEYS)
+          assert.ok(text.includes(`--${kebab(key)}`), `--${kebab(key)} is not in the README`)
+      })
+
+    for (const b of all) {
+      test(`example at ${doc}:${b.line} (${b.kind}${b.arg ? ` ${b.arg}` : ''})`, async () => {
+        switch (b.kind) {
+          case 'quickstart-start': {
+            // What `npm start` runs, on the README's port instead of 1883, from another directory.
+            const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as {
+              scripts: Record<string, string>
+            }
+            const start = pkg.scripts.start!
+            assert.match(start, /^node dist\/cli\/main\.js broker --port 1883$/)
+            const cmd = withPort(start.replace('dist/', `${ROOT}dist/`), port)
+            const s = await startUntil('bash', ['-c', `exec ${cmd}`], work, /listening on 127\.0\.0\.1:\d+/)
+            assert.match(s.output(), new RegExp(`listening on 127\\.0\\.0\\.1:${port}, store: sqlite`))
+            assert.equal(await s.stop(), 0)
+            break
+          }
+          case 'quickstart-test': {
+            const ci = await readFile(join(ROOT, '.ci', 'run'), 'utf8')
+            assert.match(ci, /^npm ci\b/m)
+            assert.match(ci, /^npm test$/m)
+            break
+          }
+          case 'run':
+          case 'standalone': {
+            const file = join(scratch, `line-${b.line}.mjs`)
+            await writeFile(file, await emitted(b.line))
+            const node = (): Promise<ToolResult> =>
+              runTool(process.execPath, [file], { timeoutMs: 20_000, allowFailure: true })
+            const r = b.kind === 'run' ? await withBroker(node) : await node()
+            assert.equal(r.code, 0, `${r.stdout}${r.stderr}`)
+            for (const p of expectedPrints(b.code))
+              assert.ok(r.stdout.includes(p), `no '${p}' in:\n${r.stdout}`)
+            break
+          }
+          case 'server': {
+            const file = join(scratch, `line-${b.line}.mjs`)
+            await writeFile(file, `${await emitted(b.line)}\nconsole.log('readme: started')\n`)
+            const s = await startUntil(process.execPath, [file], work, /readme: started/)
+            try {
+              const c = await connect(`mqtt://${LOOPBACK}:${port}`, { reconnect: false })
+              await c.end()
+            } finally {
+              await s.stop()
+            }
+            break
+          }
+          case 'shell': {
+            const script = `set -euo pipefail\n${shellCommand(b.code, port)}`
+            const r = await withBroker(() => run('bash', ['-c', script], work, 60_000))
+            assert.equal(r.code, 0, `${r.stdout}${r.stderr}`)
+            for (const p of expectedPrints(b.code))
+              assert.ok(r.stdout.includes(p), `no '${p}' in:\n${r.stdout}`)
+            lastShellOutput = r.stdout
+            break
+          }
+          case 'check':
+            break // type-checked above
+          case 'output': {
+            assert.ok(lastShellOutput !== null, 'an output block must follow a shell block')
+            assert.equal(shape(withPort(lastShellOutput, 1883)), shape(b.code))
+            break
+          }
+          case 'file': {
+            lastFile = { name: b.arg, content: b.code }
+            await writeFile(join(work, b.arg), withPort(b.code, port))
+            break
+          }
+          case 'shell-server': {
+            const s = await startUntil(
+              'bash',
+              ['-c', `exec ${shellCommand(b.code.trim(), port)}`],
+              work,
+              /listening on/,
+            )
+            try {
+              assert.match(s.output(), new RegExp(`listening on 127\\.0\\.0\\.1:${port}`))
+              // A config file with users: they must log in, and only with their password.
+              const users =
+                lastFile !== null && b.code.includes(lastFile.name) ? usersOf(lastFile.content) : []
+              for (const [username, password] of users) {
+                const c = await connect(`mqtt://${LOOPBACK}:${port}`, {
+                  username,
+                  password,
+                  reconnect: false,
+                })
+                await c.end()
+              }
+              if (users.length > 0) {
+                await assert.rejects(
+                  connect(`mqtt://${LOOPBACK}:${port}`, { reconnect: false }),
+                  (err: unknown) => err instanceof ConnackRefusedError && err.returnCode === 5,
+                )
+              }
+            } finally {
+              assert.equal(await s.stop(), 0, s.output())
+            }
+            break
+          }
+        }
+      })
+    }
+  })
+}
+
+/** The config file's users with a password (not those given as SCRAM credentials). */
+/** Writes the TypeScript examples to `dir` and compiles them to `dir/out` (emitting despite type errors). */
+async function compile(dir: string, all: Block[]): Promise<ToolResult> {
+  await mkdir(dir, { recursive: true })
+  for (const b of all) {
+    if (['run', 'standalone', 'check', 'server'].includes(b.kind))
+      await writeFile(join(dir, `line-${b.line}.ts`), `${b.code}export {}\n`)
   }
-})
+  await writeFile(
+    join(dir, 'tsconfig.json'),
+    JSON.stringify({
+      extends: join(ROOT, 'tsconfig.base.json'),
+      compilerOptions: {
+        rootDir: '.',
+        outDir: 'out',
+        types: ['node'],
+        declaration: false,
+        sourceMap: false,
+        noEmitOnError: false,
+      },
+      include: ['*.ts'],
+    }),
+  )
+  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
+  return run(process.execPath, [tsc, '-p', join(dir, 'tsconfig.json')], dir, 60_000)
+}
 
 function usersOf(yaml: string): [string, string][] {
   const doc = parseYaml(yaml) as { users?: Record<string, string> }
-  return Object.entries(doc.users ?? {})
+  return Object.entries(doc.users ?? {}).filter(([, v]) => !String(v).startsWith('SCRAM-SHA-256$'))
 }

@@ -1,5 +1,5 @@
 import { PacketType, PROTOCOL_V5, type QoS, ReasonCode, SUBACK_FAILURE } from '../../protocol/constants.js'
-import { encode, encodeUnsuback } from '../../protocol/encoder.js'
+import { encode } from '../../protocol/encoder.js'
 import type { SubscribePacket, UnsubscribePacket } from '../../protocol/packets.js'
 import { isReasonCodeOf } from '../../protocol/reason-codes.js'
 import { exceedsLevels, isValidTopicFilter } from '../../protocol/topic.js'
@@ -80,16 +80,16 @@ function subscribed(core: Core, peer: Peer, packet: SubscribePacket, codes: numb
  */
 export function onUnsubscribe(core: Core, peer: Peer, packet: UnsubscribePacket): void {
   const session = peer.session!
-  if (peer.protocolVersion !== PROTOCOL_V5) {
-    for (const topic of packet.topics) core.router.unsubscribe(session, topic)
-    peer.send(encodeUnsuback(packet.packetId))
-  } else {
-    const reasonCodes = packet.topics.map((topic) => {
-      if (!isValidTopicFilter(topic) || parseShared(topic) === 'invalid')
-        return ReasonCode.TOPIC_FILTER_INVALID
-      return core.router.unsubscribe(session, topic) ? ReasonCode.SUCCESS : ReasonCode.NO_SUBSCRIPTION_EXISTED
-    })
-    peer.send(encode({ type: PacketType.UNSUBACK, packetId: packet.packetId, reasonCodes }, PROTOCOL_V5))
-  }
+  const v5 = peer.protocolVersion === PROTOCOL_V5
+  const reasonCodes = packet.topics.map((topic) => {
+    if (v5 && (!isValidTopicFilter(topic) || parseShared(topic) === 'invalid')) {
+      return ReasonCode.TOPIC_FILTER_INVALID
+    }
+    return core.router.unsubscribe(session, topic) ? ReasonCode.SUCCESS : ReasonCode.NO_SUBSCRIPTION_EXISTED
+  })
+  // 3.1.1's UNSUBACK has no reason codes: the encoder leaves them out
+  peer.send(
+    encode({ type: PacketType.UNSUBACK, packetId: packet.packetId, reasonCodes }, peer.protocolVersion),
+  )
   core.events.emit('unsubscribed', packet.topics, peer)
 }

@@ -186,6 +186,25 @@ test('a member that leaves has its unacknowledged QoS 1 messages, in flight and 
   )
 })
 
+test('a member with a persistent session hands its unacknowledged QoS 1 messages over when its connection ends [MQTT-4.8.2]', async (t) => {
+  const tb = await startBroker({}, t)
+  const topic = uniqueId('persistent-handover')
+  const id = uniqueId('persistent')
+  let a = await tb.connect({ clientId: id, clean: false })
+  const b = await tb.connect()
+  await a.subscribe(`$share/g/${topic}`, 1)
+  await b.subscribe(`$share/g/${topic}`, 1)
+  const p = await tb.connect()
+  p.publish(topic, 'to a first', { qos: 1 })
+  assert.equal((await a.next(PacketType.PUBLISH)).payload.toString(), 'to a first')
+  a.destroy() // no PUBACK
+  assert.deepEqual(texts(await received(b)), ['to a first'])
+  // it is b's now: a's session, resumed, does not get it again
+  a = await tb.connect({ clientId: id, clean: false })
+  assert.equal(a.connack!.sessionPresent, true)
+  await a.nothingFor(200)
+})
+
 test('an offline persistent member is passed over while another is online; its QoS 2 in flight stays with it [MQTT-4.8.2-4]', async (t) => {
   const tb = await startBroker({}, t)
   const topic = uniqueId('offline')

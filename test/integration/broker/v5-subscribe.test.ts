@@ -184,12 +184,24 @@ test('shared subscriptions mix v5 and 3.1.1 members; a v5 member gets its identi
 
 test('No Local on a shared subscription is a protocol error: DISCONNECT 0x82 [MQTT-3.8.3-4]', async () => {
   const c = await v5()
-  c.send({
-    type: PacketType.SUBSCRIBE,
-    packetId: 1,
-    subscriptions: [{ topic: '$share/g/t', qos: 1, noLocal: true }],
-  })
+  // raw bytes: our encoder will not write this SUBSCRIBE. Options 0x05: QoS 1, No Local
+  c.sendRaw(`82 10 0001 00 000a ${Buffer.from('$share/g/t').toString('hex')} 05`)
   const d = await c.next(PacketType.DISCONNECT)
   assert.equal(d.reasonCode, ReasonCode.PROTOCOL_ERROR)
   await c.closed()
+})
+
+test('a shared member answering PUBACK 0x80 has the message discarded, not sent to another member [MQTT-4.8.2-6]', async () => {
+  const t = uniqueId('refused')
+  const a = await v5()
+  const b = await v5()
+  await subscribe(a, [{ topic: `$share/g/${t}`, qos: 1 }])
+  await subscribe(b, [{ topic: `$share/g/${t}`, qos: 1 }])
+  const p = await v5()
+  await publishAcked(p, t, 'first')
+  // the first member in turn gets it, refuses it, then leaves
+  const m = await a.next(PacketType.PUBLISH)
+  a.send({ type: PacketType.PUBACK, packetId: m.packetId, reasonCode: ReasonCode.UNSPECIFIED_ERROR })
+  await a.disconnect()
+  await b.nothingFor(300)
 })

@@ -275,6 +275,9 @@ describe('cross-check with mqtt-packet at MQTT 5', () => {
             ((!p.clean && p.clientId === '') || (p.password && !p.username))
           ),
         )
+        // mqtt-packet writes an AUTH without properties as reason code + property length 0, an AUTH
+        // without its Authentication Method, which we refuse as a Protocol Error (3.15.2.2.2)
+        fc.pre(!(p.type === PacketType.AUTH && p.properties?.authenticationMethod === undefined))
         const bytes = generate(toTheirs(p), { protocolVersion: 5 })
         assert.deepEqual(view(ourDecode(bytes) as unknown as Obj), view(p as unknown as Obj))
       }),
