@@ -5,7 +5,13 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { type DisconnectPacket, type Packet, PacketType, type PublishPacket, ReasonCode } from '../../../src/protocol/index.js'
+import {
+  type DisconnectPacket,
+  type Packet,
+  PacketType,
+  type PublishPacket,
+  ReasonCode,
+} from '../../../src/protocol/index.js'
 import { type RawClient, startBroker, uniqueId } from '../../helpers/raw-client.js'
 
 const tb = await startBroker({ authorizeSubscribe: (_c, filter) => filter !== 'test/nosubscribe' })
@@ -94,7 +100,8 @@ test('each SUBSCRIBE gets a SUBACK with its packet id and one reason code per fi
   assert.equal(ack.packetId, 4242)
   assert.deepEqual(ack.granted, [0, ReasonCode.UNSPECIFIED_ERROR, 2, ReasonCode.TOPIC_FILTER_INVALID, 1])
   const allowed = new Set([0x00, 0x01, 0x02, 0x80, 0x83, 0x87, 0x8f, 0x91, 0x97, 0x9e, 0xa1, 0xa2])
-  for (const code of ack.granted) assert.ok(allowed.has(code), `0x${code.toString(16)} is a SUBACK reason code`)
+  for (const code of ack.granted)
+    assert.ok(allowed.has(code), `0x${code.toString(16)} is a SUBACK reason code`)
 })
 
 test('a SUBSCRIBE with several filters acts as a sequence of SUBSCRIBEs: the same filter twice, the later options win [MQTT-3.8.4-5] [MQTT-3.8.4-3]', async () => {
@@ -149,7 +156,11 @@ test('a re-SUBSCRIBE with Retain Handling 0 sends the retained message again and
   assert.equal(seen.filter((t) => t === 'kept').length, 1, 'the retained message once more')
   assert.ok(seen.indexOf('kept') > seen.indexOf('suback:1'), 'after the SUBACK')
   const live = seen.filter((t) => t.startsWith('live'))
-  assert.deepEqual(live, Array.from({ length: 10 }, (_, i) => `live${i}`), 'every live message once, in order')
+  assert.deepEqual(
+    live,
+    Array.from({ length: 10 }, (_, i) => `live${i}`),
+    'every live message once, in order',
+  )
 })
 
 test('a message is delivered at the lower of its QoS and the granted QoS [MQTT-3.8.4-8]', async () => {
@@ -161,7 +172,8 @@ test('a message is delivered at the lower of its QoS and the granted QoS [MQTT-3
     { topic: `${topic}/2`, qos: 2 },
   ])
   const p = await v5()
-  for (const sub of [0, 1, 2]) for (const q of [0, 1, 2] as const) p.publish(`${topic}/${sub}`, `${sub}${q}`, { qos: q })
+  for (const sub of [0, 1, 2])
+    for (const q of [0, 1, 2] as const) p.publish(`${topic}/${sub}`, `${sub}${q}`, { qos: q })
   const got = (await received(c)).map((m) => [m.payload.toString(), m.qos])
   assert.deepEqual(got, [
     ['00', 0],

@@ -51,7 +51,8 @@ test('UNSUBSCRIBE deletes the subscription whose filter is the same string, and 
     ReasonCode.NO_SUBSCRIPTION_EXISTED,
   ])
   const allowed = new Set([0x00, 0x11, 0x80, 0x83, 0x87, 0x8f, 0x91])
-  for (const code of ack.reasonCodes ?? []) assert.ok(allowed.has(code), `0x${code.toString(16)} is an UNSUBACK code`)
+  for (const code of ack.reasonCodes ?? [])
+    assert.ok(allowed.has(code), `0x${code.toString(16)} is an UNSUBACK code`)
   // "+" was not matched by "#" or by "a": it still delivers, once
   const p = await v5()
   p.publish(`${topic}/a`, 'x')
