@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { AuthAnswer, ClientInfo } from '../../../src/broker/options.js'
 import { PacketType, ReasonCode } from '../../../src/protocol/index.js'
-import { type RawClient, startBroker, uniqueId } from '../../helpers/raw-client.js'
+import { startBroker, uniqueId } from '../../helpers/raw-client.js'
 
 const METHOD = 'SPEC'
 
