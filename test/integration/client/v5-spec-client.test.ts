@@ -178,4 +178,81 @@ describe('MQTT 5 client: statements of sections 3.8-3.15 and 4.8-4.13', () => {
       await again
     },
   )
+
+  test(
+    'a re-authentication whose final data does not verify: DISCONNECT, and the connection closes [MQTT-4.12.1-2]',
+    T,
+    async () => {
+      let rounds = 0
+      const handler: AuthHandler = {
+        method: 'SPEC',
+        start: () => Buffer.from('hello'),
+        challenge: () => Buffer.from('x'),
+        done: (data) => {
+          rounds++
+          if (data?.toString() !== 'good') throw new Error('the server did not prove itself')
+        },
+      }
+      const broker = await startFakeBroker()
+      const pending = connect(broker.url, {
+        protocolVersion: 5,
+        reconnect: false,
+        keepalive: 0,
+        auth: handler,
+      })
+      const s = await broker.accept()
+      s.send({
+        type: PacketType.CONNACK,
+        sessionPresent: false,
+        returnCode: 0,
+        properties: { authenticationMethod: 'SPEC', authenticationData: Buffer.from('good') },
+      })
+      const client = track(await pending)
+      const again = client.reauthenticate()
+      again.catch(() => {})
+      await s.next(PacketType.AUTH)
+      s.send({
+        type: PacketType.AUTH,
+        reasonCode: ReasonCode.SUCCESS,
+        properties: { authenticationMethod: 'SPEC', authenticationData: Buffer.from('forged') },
+      })
+      await assert.rejects(again)
+      const d = await s.next(PacketType.DISCONNECT)
+      assert.ok(d.reasonCode! >= 0x80, `reason 0x${d.reasonCode!.toString(16)}`)
+      await s.closed()
+      assert.equal(rounds, 2)
+    },
+  )
+
+  test(
+    'a CONNACK of 0x80 or more: connect() rejects and the client closes the connection [MQTT-4.13.2-1]',
+    T,
+    async () => {
+      const broker = await startFakeBroker()
+      const pending = connect(broker.url, { protocolVersion: 5, reconnect: false, keepalive: 0 })
+      pending.catch(() => {})
+      const s = await broker.accept()
+      s.send({ type: PacketType.CONNACK, sessionPresent: false, returnCode: ReasonCode.NOT_AUTHORIZED })
+      await assert.rejects(pending)
+      await s.closed()
+    },
+  )
+
+  for (const [name, bytes, id] of [
+    ['DISCONNECT', 'e1 00', 'MQTT-3.14.1-1'],
+    ['AUTH', 'f1 00', 'MQTT-3.15.1-1'],
+  ] as const) {
+    test(
+      `a ${name} from the broker with a reserved flag set is malformed: the client closes [${id}]`,
+      T,
+      async () => {
+        const { client, s } = await v5Rig()
+        s.socket.write(Buffer.from(bytes.replace(' ', ''), 'hex'))
+        const d = await s.next(PacketType.DISCONNECT).catch(() => null)
+        if (d !== null) assert.equal(d.reasonCode, ReasonCode.MALFORMED_PACKET)
+        await s.closed()
+        assert.equal(client.connected, false)
+      },
+    )
+  }
 })
