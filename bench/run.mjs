@@ -7,7 +7,10 @@
 //   npm run bench -- --rounds 1 --modes default --only one2one:1,fanin:0
 //   npm run bench -- --brokers petrel,mosquitto --json results.json
 //   PETREL_BASE=../other-checkout npm run bench -- --brokers mosquitto,petrel-base,petrel   # before/after
+//   npm run bench -- --no-v5            # without the MQTT 5 columns
 //
+// MQTT 5: in the default and coalesce modes, petrel@5 and mosquitto@5 are the same brokers driven
+// by the same loadgen built as an MQTT 5 client (bench/loadgen-v5.mjs), in the same run.
 // Prints markdown tables (the ones in BENCHMARKS.md).
 import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
@@ -15,6 +18,7 @@ import { createConnection } from 'node:net'
 import { cpus, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { v5LoadgenPath } from './loadgen-v5.mjs'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const SHARED = resolve(ROOT, '..', 'shared', 'tools', 'loadgen')
@@ -50,6 +54,7 @@ function parseCli(argv) {
     only: null,
     json: null,
     latency: true,
+    v5: true,
   }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
@@ -64,9 +69,10 @@ function parseCli(argv) {
     else if (a === '--only') o.only = v().split(',')
     else if (a === '--json') o.json = v()
     else if (a === '--no-latency') o.latency = false
+    else if (a === '--no-v5') o.v5 = false
     else
       fail(
-        `unknown option ${a}; options: --rounds N --modes default,coalesce --brokers petrel,mosquitto,aedes --only scenario:qos,... --json FILE --no-latency`,
+        `unknown option ${a}; options: --rounds N --modes default,coalesce --brokers petrel,mosquitto,aedes --only scenario:qos,... --json FILE --no-latency --no-v5`,
       )
   }
   if (!Number.isInteger(o.rounds) || o.rounds < 1) fail('--rounds must be a whole number >= 1')
@@ -188,10 +194,14 @@ function canConnect(port) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
+/** 'petrel@5' is the broker 'petrel' (driven at MQTT 5). */
+const brokerOf = (name) => name.replace(/@5$/, '')
+const V5_BROKERS = ['petrel', 'mosquitto']
+
 async function startBroker(name) {
-  const port = PORTS[name]
+  const port = PORTS[brokerOf(name)]
   if (await canConnect(port)) fail(`port ${port} is already in use`)
-  const [cmd, args] = brokerCommand(name, port)
+  const [cmd, args] = brokerCommand(brokerOf(name), port)
   const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   child.stderr.on('data', (d) => {
@@ -263,7 +273,8 @@ function runLoadgen(lg, port, sc, qos, count, extra) {
   })
 }
 
-async function measure(lg, name, sc, qos, count, extra) {
+async function measure(lgs, name, sc, qos, count, extra) {
+  const lg = name.endsWith('@5') ? lgs.v5 : lgs.v4
   const b = await startBroker(name)
   await runLoadgen(lg, b.port, sc, qos, Math.max(1, Math.floor(count / 10)), extra) // warm-up
   const c0 = cpuTicks(b.child.pid)
@@ -303,17 +314,18 @@ const k = (n) =>
 const ms = (us) => (Number.isFinite(us) ? (us / 1000).toFixed(us < 1000 ? 2 : 1) : 'n/a')
 const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}x` : 'n/a')
 
-function plan(o, mode, lg, lgPersistent) {
+function plan(o, mode, lg, lgPersistent, lgV5) {
   if (mode === 'durable') {
     const brokers = DURABLE_BROKERS.filter((b) => b === 'petrel-sqlite' || o.brokers.includes(b))
     const matrix = DURABLE.filter(([sc, q]) => o.only === null || o.only.includes(`${sc}:${q}`))
-    return { matrix, brokers, lg: lgPersistent, extra: [], subject: 'petrel-sqlite' }
+    return { matrix, brokers, lgs: { v4: lgPersistent }, extra: [], subject: 'petrel-sqlite' }
   }
   const matrix = MATRIX.filter(([sc, q]) => o.only === null || o.only.includes(`${sc}:${q}`))
+  const v5 = o.v5 ? V5_BROKERS.filter((b) => o.brokers.includes(b)).map((b) => `${b}@5`) : []
   return {
     matrix,
-    brokers: o.brokers,
-    lg,
+    brokers: [...o.brokers, ...v5],
+    lgs: { v4: lg, v5: lgV5 },
     extra: mode === 'coalesce' ? ['--coalesce-us', '200'] : [],
     subject: 'petrel',
   }
@@ -341,16 +353,17 @@ async function main() {
   if (!existsSync(join(ROOT, 'dist/cli/main.js'))) fail('dist/ is missing: run npm run build first')
   const lg = loadgenPath()
   const lgPersistent = o.modes.includes('durable') ? persistentLoadgenPath() : lg
+  const lgV5 = o.v5 ? v5LoadgenPath(join(SHARED, 'loadgen.c'), tmpdir(), fail) : null
   const results = []
   const started = Date.now()
   for (const mode of o.modes) {
-    const p = plan(o, mode, lg, lgPersistent)
+    const p = plan(o, mode, lg, lgPersistent, lgV5)
     for (let round = 1; round <= o.rounds; round++) {
       for (const [sc, qos, count] of p.matrix) {
         // alternate the order of brokers from round to round
         const order = round % 2 ? p.brokers : [...p.brokers].reverse()
         for (const name of order) {
-          const r = await measure(p.lg, name, sc, qos, count, p.extra)
+          const r = await measure(p.lgs, name, sc, qos, count, p.extra)
           results.push({ mode, round, sc, qos, name, ...(r ?? { rate: Number.NaN, lost: -1 }) })
           const t = Math.round((Date.now() - started) / 1000)
           const what = r
@@ -366,7 +379,7 @@ async function main() {
     for (let round = 1; round <= o.rounds; round++) {
       for (const [sc, qos, count] of LATENCY) {
         for (const name of o.brokers) {
-          const r = await measure(lg, name, sc, qos, count, ['--rate', '5000'])
+          const r = await measure({ v4: lg }, name, sc, qos, count, ['--rate', '5000'])
           lat.push({ round, sc, qos, name, ...(r ?? { p50: Number.NaN, p99: Number.NaN }) })
           process.stderr.write(`latency r${round} q${qos} ${name}: p50=${ms(r?.p50)} p99=${ms(r?.p99)} ms\n`)
         }
@@ -384,18 +397,25 @@ async function main() {
     `\nMachine: ${cpus().length} cores, ${cpu}; Node ${process.version}; commit ${commit}; 64-byte payloads; medians of ${o.rounds} rounds; msg/s = messages delivered per second\n`,
   )
   for (const mode of o.modes) {
-    const p = plan(o, mode, lg, lgPersistent)
+    const p = plan(o, mode, lg, lgPersistent, lgV5)
     const names = p.brokers
-    const others = names.filter((n) => n !== p.subject)
     const hasSubject = names.includes(p.subject)
+    // Ratios: the subject against each 3.1.1 broker; at MQTT 5, petrel@5 against petrel (the
+    // "within 10 %" check) and against mosquitto@5.
+    const pairs = names.filter((n) => n !== p.subject && !n.endsWith('@5')).map((n) => [p.subject, n])
+    if (names.includes('petrel@5')) {
+      pairs.push(['petrel@5', 'petrel'])
+      if (names.includes('mosquitto@5')) pairs.push(['petrel@5', 'mosquitto@5'])
+    }
+    const others = pairs.filter(([a]) => hasSubject || a !== p.subject)
     const targetCol = mode !== 'durable'
     console.log(`### ${TITLES[mode]}\n`)
-    const ratioHeads = hasSubject ? others.map((n) => ` ${p.subject}/${n} |`).join('') : ''
+    const ratioHeads = others.map(([a, b]) => ` ${a}/${b} |`).join('')
     console.log(
       `| scenario | QoS | ${names.join(' | ')} |${ratioHeads}${targetCol ? ' target |' : ''} lost (sum) |`,
     )
     console.log(
-      `|---|---|${names.map(() => '---|').join('')}${hasSubject ? others.map(() => '---|').join('') : ''}${targetCol ? '---|' : ''}---|`,
+      `|---|---|${names.map(() => '---|').join('')}${others.map(() => '---|').join('')}${targetCol ? '---|' : ''}---|`,
     )
     for (const [sc, qos, , target] of p.matrix) {
       const med = {}
@@ -405,7 +425,7 @@ async function main() {
         med[n] = median(rs.map((r) => r.rate))
         lost[n] = rs.reduce((a, r) => a + (r.lost > 0 ? r.lost : 0), 0)
       }
-      const ratios = hasSubject ? others.map((n) => ` ${ratio(med[p.subject], med[n])} |`).join('') : ''
+      const ratios = others.map(([a, b]) => ` ${ratio(med[a], med[b])} |`).join('')
       const cells = names.map((n) => k(med[n])).join(' | ')
       console.log(
         `| ${label(sc)} | ${qos} | ${cells} |${ratios}${targetCol ? ` ${k(target)} |` : ''} ${names.map((n) => lost[n]).join(' / ')} |`,

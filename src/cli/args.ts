@@ -8,11 +8,19 @@ export interface FlagSpec {
   /** Placeholder shown in --help for the value, e.g. 'topic'. */
   arg?: string
   help: string
+  /**
+   * A flag taking several arguments (e.g. `-D command identifier value`): how many of the
+   * arguments after the flag it takes, or an error message when they do not fit. Each use
+   * is kept in `lists`; `flags` holds its first argument.
+   */
+  arity?: (rest: readonly string[]) => number | string
 }
 
 export interface ParsedArgs {
   /** Every value given per flag name, in order (boolean flags hold 'true'). */
   flags: Map<string, string[]>
+  /** Flags with an `arity`: every use, each with all its arguments, in order. */
+  lists: Map<string, string[][]>
   positionals: string[]
 }
 
@@ -28,6 +36,7 @@ export function parseArgs(argv: readonly string[], specs: readonly FlagSpec[]): 
     if (s.short !== undefined) byName.set(`-${s.short}`, s)
   }
   const flags = new Map<string, string[]>()
+  const lists = new Map<string, string[][]>()
   const positionals: string[] = []
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
@@ -40,7 +49,15 @@ export function parseArgs(argv: readonly string[], specs: readonly FlagSpec[]): 
     const spec = byName.get(key)
     if (spec === undefined) throw new ConfigError(key, `unknown option '${key}'`)
     let value = 'true'
-    if (spec.value) {
+    if (spec.arity !== undefined) {
+      const rest = argv.slice(i + 1)
+      const n = spec.arity(rest)
+      if (typeof n === 'string') throw new ConfigError(key, n)
+      const group = rest.slice(0, n)
+      lists.set(spec.name, [...(lists.get(spec.name) ?? []), group])
+      value = group[0] ?? 'true'
+      i += n
+    } else if (spec.value) {
       if (eq > 0) value = arg.slice(eq + 1)
       else {
         const next = argv[i + 1]
@@ -55,7 +72,7 @@ export function parseArgs(argv: readonly string[], specs: readonly FlagSpec[]): 
     if (list === undefined) flags.set(spec.name, [value])
     else list.push(value)
   }
-  return { flags, positionals }
+  return { flags, lists, positionals }
 }
 
 /** The last value given for a flag (later flags override earlier ones). */

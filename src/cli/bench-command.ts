@@ -4,6 +4,7 @@ import { type FlagSpec, has, intFlag, last, type ParsedArgs, parseArgs, usage } 
 import { formatProgress, formatTable } from './bench/report.js'
 import { BenchAbort, type BenchOptions, HEADER_BYTES, runBench } from './bench/run.js'
 import { DEFAULT_CLIENTS, isScenario, SCENARIOS, type ScenarioName } from './bench/scenario.js'
+import { protocolVersionOf } from './properties.js'
 
 /** Exit codes of `petrel bench` (those of the repo's loadgen). */
 export const BenchExit = { OK: 0, LOSS: 1, USAGE: 2 } as const
@@ -73,13 +74,20 @@ const FLAGS: FlagSpec[] = [
   },
   { name: 'timeout', value: true, arg: 'seconds', help: 'wait this long for missing messages (default 10)' },
   { name: 'concurrency', value: true, arg: 'n', help: 'connections opened at once (default 100)' },
+  {
+    name: 'protocol-version',
+    short: 'V',
+    value: true,
+    arg: '5|4',
+    help: 'MQTT version of every connection: 5 (or mqttv5), 4 (311, mqttv311: the default) or 3 (31)',
+  },
   { name: 'json', value: false, help: 'print the result as JSON' },
   { name: 'help', value: false, help: 'show this help' },
 ]
 
 const TITLE = `Usage: petrel bench <${SCENARIOS.join('|')}> [options]
 
-Load-tests an MQTT 3.1.1 broker (any broker): connects the clients, subscribes, publishes,
+Load-tests an MQTT 3.1.1 or MQTT 5 broker (any broker): connects the clients, subscribes, publishes,
 and reports throughput, end-to-end latency, lost and duplicated messages.
   one2one  pairs: publisher i -> subscriber i
   fanin    many publishers -> 1 subscriber (a '+' filter)
@@ -122,6 +130,18 @@ function parse(argv: string[]): { options: BenchOptions; json: boolean } | 'help
     inflight: intFlag(args, 'inflight', qos === 0 ? 1000 : 100, 1, 65_535),
     timeout: intFlag(args, 'timeout', 10, 1, 3600),
     connectConcurrency: intFlag(args, 'concurrency', 100, 1, 100_000),
+  }
+  const v = last(args, 'protocol-version')
+  if (v !== undefined) {
+    // The level byte (3, 4, 5) too, besides mosquitto's names.
+    const version = v === '4' ? 4 : v === '3' ? 3 : protocolVersionOf(v)
+    if (version === undefined) {
+      throw new ConfigError(
+        'protocol-version',
+        `--protocol-version must be 5, 4 or 3 (or mqttv5, mqttv311, mqttv31); got '${v}'`,
+      )
+    }
+    options.protocolVersion = version
   }
   const username = last(args, 'username')
   const password = last(args, 'pw')

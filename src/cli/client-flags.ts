@@ -1,10 +1,23 @@
-import { type Client, connect } from '../client/client.js'
+import { type Client, connect, type EndOptions } from '../client/client.js'
 import { ConnackRefusedError, ConnectFailedError, ConnectTimeoutError } from '../client/errors.js'
 import type { ClientOptions } from '../client/options.js'
 import { ConfigError } from '../errors.js'
-import type { QoS } from '../protocol/constants.js'
+import {
+  PROTOCOL_V5,
+  PROTOCOL_V311,
+  type ProtocolVersion,
+  type QoS,
+  SESSION_NEVER_EXPIRES,
+} from '../protocol/constants.js'
 import { isValidTopicName } from '../protocol/topic.js'
 import { all, type FlagSpec, has, intFlag, last, type ParsedArgs, parseArgs, usage } from './args.js'
+import {
+  PropertyError,
+  parseProperties,
+  propertyArity,
+  protocolVersionOf,
+  type ToolProperties,
+} from './properties.js'
 
 /**
  * Exit codes of `petrel pub` and `petrel sub`, as the Mosquitto tools have them:
@@ -56,6 +69,28 @@ export const CONNECTION_FLAGS: FlagSpec[] = [
   { name: 'will-payload', value: true, arg: 'payload', help: 'payload of the will (default empty)' },
   { name: 'will-qos', value: true, arg: '0|1|2', help: 'QoS of the will' },
   { name: 'will-retain', value: false, help: 'retain the will' },
+  {
+    name: 'protocol-version',
+    short: 'V',
+    value: true,
+    arg: 'version',
+    help: 'mqttv5 (or 5), mqttv311 (311, the default) or mqttv31 (31)',
+  },
+  {
+    name: 'property',
+    short: 'D',
+    value: true,
+    arg: 'command identifier value',
+    arity: propertyArity,
+    help: 'an MQTT 5 property, as mosquitto_pub takes it (implies -V mqttv5)',
+  },
+  {
+    name: 'session-expiry-interval',
+    short: 'x',
+    value: true,
+    arg: 'seconds',
+    help: 'MQTT 5 Session Expiry Interval; -1 never (the default with -c)',
+  },
   { name: 'quiet', value: false, help: 'print no error messages' },
   { name: 'help', value: false, help: 'show this help' },
 ]
@@ -68,6 +103,9 @@ export interface Target {
   /** Topics from -t, after the path of an -L URL if it had one. */
   topics: string[]
   qos: QoS
+  protocolVersion: ProtocolVersion
+  /** The -D properties (all empty without -D). */
+  properties: ToolProperties
 }
 
 export function qosOf(v: string | undefined, what: string): QoS {
@@ -106,7 +144,9 @@ export function connectionTarget(args: ParsedArgs): Target {
     // [MQTT-3.1.2-22] MQTT 3.1.1 sends a password only with a user name.
     throw new ToolError('Error: A password (-P) needs a user name (-u).')
   }
+  const { protocolVersion, properties, sessionExpiry } = versionAndProperties(args)
   const options: ClientOptions = {
+    protocolVersion,
     reconnect: false,
     connectTimeout: 10_000,
     keepalive: int(args, 'keepalive', 60, 5, 65_535),
@@ -124,10 +164,20 @@ export function connectionTarget(args: ParsedArgs): Target {
       throw new ToolError('Error: You must provide a client id (-i) if you are using the -c option.')
     options.clean = false
   }
+  if (protocolVersion === PROTOCOL_V5) {
+    Object.assign(options, properties.connect)
+    // -c in MQTT 5 means a session that outlives the connection: mosquitto's default is "never expires".
+    const expiry = sessionExpiry ?? properties.connect.sessionExpiryInterval
+    if (expiry !== undefined) options.sessionExpiryInterval = expiry
+    else if (options.clean === false) options.sessionExpiryInterval = SESSION_NEVER_EXPIRES
+  }
   const willTopic = last(args, 'will-topic')
   if (willTopic === undefined) {
     for (const f of ['will-payload', 'will-qos', 'will-retain']) {
       if (has(args, f)) throw new ToolError(`Error: --${f} given, but no will topic (--will-topic).`)
+    }
+    if (Object.keys(properties.will).length > 0) {
+      throw new ToolError('Error: Will properties given (-D will ...), but no will topic (--will-topic).')
     }
   } else {
     if (!isValidTopicName(willTopic)) throw new ToolError(`Error: Invalid will topic '${willTopic}'.`)
@@ -137,6 +187,7 @@ export function connectionTarget(args: ParsedArgs): Target {
       qos: qosOf(last(args, 'will-qos'), 'will QoS'),
       retain: has(args, 'will-retain'),
     }
+    if (Object.keys(properties.will).length > 0) options.will.properties = properties.will
   }
   const bracketed = host.includes(':') ? `[${host}]` : host
   return {
@@ -145,7 +196,63 @@ export function connectionTarget(args: ParsedArgs): Target {
     options,
     topics: urlTopic === undefined ? all(args, 'topic') : [urlTopic, ...all(args, 'topic')],
     qos: qosOf(last(args, 'qos'), 'QoS'),
+    protocolVersion,
+    properties,
   }
+}
+
+/**
+ * -V, -D and -x. Like mosquitto_pub, -D (and -x) without -V speaks MQTT 5; unlike it, an
+ * explicit -V mqttv311 with them is refused rather than silently upgraded.
+ */
+function versionAndProperties(args: ParsedArgs): {
+  protocolVersion: ProtocolVersion
+  properties: ToolProperties
+  sessionExpiry: number | undefined
+} {
+  let properties: ToolProperties
+  try {
+    properties = parseProperties(args.lists.get('property') ?? [])
+  } catch (err) {
+    if (err instanceof PropertyError) throw new ToolError(err.message)
+    throw err
+  }
+  const x = last(args, 'session-expiry-interval')
+  let sessionExpiry: number | undefined
+  if (x !== undefined) {
+    if (x === '-1' || x === '∞') sessionExpiry = SESSION_NEVER_EXPIRES
+    else if (/^\d+$/.test(x) && Number(x) <= SESSION_NEVER_EXPIRES) sessionExpiry = Number(x)
+    else
+      throw new ToolError(
+        `Error: Invalid session-expiry-interval given: ${x} (0 to 4294967295, or -1 for never).`,
+      )
+  }
+  const v = last(args, 'protocol-version')
+  const wantsV5 = properties.count > 0 || x !== undefined
+  let protocolVersion: ProtocolVersion = wantsV5 ? PROTOCOL_V5 : PROTOCOL_V311
+  if (v !== undefined) {
+    const named = protocolVersionOf(v)
+    if (named === undefined) {
+      throw new ToolError(
+        `Error: Invalid protocol version argument given: ${v} (mqttv5, mqttv311 or mqttv31).`,
+      )
+    }
+    if (wantsV5 && named !== PROTOCOL_V5) {
+      throw new ToolError(`Error: -D and -x are MQTT 5 properties, but -V ${v} was given (use -V mqttv5).`)
+    }
+    protocolVersion = named
+  }
+  return { protocolVersion, properties, sessionExpiry }
+}
+
+/** The DISCONNECT of `client.end()`: its -D disconnect properties (MQTT 5). */
+export function disconnectOptions(target: Target): EndOptions {
+  const d = target.properties.disconnect
+  const o: EndOptions = {}
+  if (d.sessionExpiryInterval !== undefined) o.sessionExpiryInterval = d.sessionExpiryInterval
+  if (d.reasonString !== undefined) o.reasonString = d.reasonString
+  if (d.userProperties !== undefined) o.userProperties = d.userProperties
+  return o
 }
 
 /** intFlag() with mosquitto's message. */
@@ -175,6 +282,11 @@ export function connectTo(target: Target): Promise<Client> {
 
 /** A failed connect() as one line and an exit code, the way mosquitto_pub/_sub report it. */
 export function connectFailure(err: unknown, where: string): ToolError {
+  if (err instanceof ConnackRefusedError && err.v5) {
+    // The client's message names the reason and its code, e.g. "Not authorized (0x87)".
+    const why = err.message.replace(/^broker refused the connection: /, '')
+    return new ToolError(`Connection refused: ${why}.`, err.reasonCode)
+  }
   if (err instanceof ConnackRefusedError) {
     const why = CONNACK_TEXT[err.returnCode] ?? `return code ${err.returnCode}`
     return new ToolError(`Connection refused: ${why}.`, err.returnCode)

@@ -1,13 +1,16 @@
 import { readFile } from 'node:fs/promises'
 import type { Client } from '../client/client.js'
 import type { QoS } from '../protocol/constants.js'
+import type { PublishProperties } from '../protocol/packets.js'
 import { isValidTopicName } from '../protocol/topic.js'
 import { type FlagSpec, has, last, type ParsedArgs } from './args.js'
 import {
   CONNECTION_FLAGS,
   connectionTarget,
   connectTo,
+  disconnectOptions,
   runTool,
+  type Target,
   ToolError,
   ToolExit,
 } from './client-flags.js'
@@ -61,7 +64,7 @@ async function publish(args: ParsedArgs): Promise<number> {
     })
   })
   lost.catch(() => {})
-  const options = { qos: target.qos, retain: has(args, 'retain') }
+  const options = { qos: target.qos, retain: has(args, 'retain'), ...publishProperties(target) }
   try {
     if (payload !== 'lines') await Promise.race([client.publish(topic, payload, options), lost])
     else await Promise.race([publishLines(client, topic, options), lost])
@@ -70,8 +73,18 @@ async function publish(args: ParsedArgs): Promise<number> {
     if (err instanceof ToolError) throw err
     throw new ToolError(`Error: ${err instanceof Error ? err.message : String(err)}`)
   }
-  await client.end()
+  await client.end(disconnectOptions(target))
   return ToolExit.OK
+}
+
+/**
+ * -D publish properties, for PublishOptions. A topic-alias is accepted as mosquitto_pub
+ * takes it, but the client library assigns aliases itself (within the broker's maximum),
+ * so its number is not sent as given.
+ */
+function publishProperties(target: Target): { properties?: PublishProperties } {
+  const { topicAlias: _alias, ...properties } = target.properties.publish
+  return Object.keys(properties).length > 0 ? { properties } : {}
 }
 
 function sourceOf(args: ParsedArgs): Source | undefined {
@@ -100,7 +113,7 @@ function sourceOf(args: ParsedArgs): Source | undefined {
 async function publishLines(
   client: Client,
   topic: string,
-  options: { qos: QoS; retain: boolean },
+  options: { qos: QoS; retain: boolean; properties?: PublishProperties },
 ): Promise<void> {
   let inFlight = 0
   let failure: unknown

@@ -1,5 +1,6 @@
 import type { QoS } from '../protocol/constants.js'
 import { SUBACK_FAILURE } from '../protocol/constants.js'
+import type { PublishPacket } from '../protocol/packets.js'
 import { isValidTopicFilter } from '../protocol/topic.js'
 import { type FlagSpec, has, last, type ParsedArgs } from './args.js'
 import {
@@ -7,10 +8,12 @@ import {
   connectFailure,
   connectionTarget,
   connectTo,
+  disconnectOptions,
   runTool,
   ToolError,
   ToolExit,
 } from './client-flags.js'
+import { type Format, FormatError, formatMessage, parseFormat } from './format.js'
 
 const FLAGS: FlagSpec[] = [
   {
@@ -32,6 +35,13 @@ const FLAGS: FlagSpec[] = [
   { name: 'no-eol', short: 'N', value: false, help: 'print no newline after each message' },
   { name: 'no-retained', short: 'R', value: false, help: 'skip stale messages (those with the retain flag)' },
   { name: 'exit-after-sub', short: 'E', value: false, help: 'exit once the subscriptions are acknowledged' },
+  {
+    name: 'format',
+    short: 'F',
+    value: true,
+    arg: 'format',
+    help: "print in this format, as mosquitto_sub -F ('%t %p', MQTT 5 properties %A %C %D %E %F %P %R %S)",
+  },
   ...CONNECTION_FLAGS,
 ]
 
@@ -67,7 +77,18 @@ function settingsOf(args: ParsedArgs, topics: string[]) {
       throw new ToolError(`Error: Invalid subscription topic '${t}', are all '+' and '#' wildcards correct?`)
     }
   }
+  const format = last(args, 'format')
+  let tokens: Format | null = null
+  if (format !== undefined) {
+    try {
+      tokens = parseFormat(format)
+    } catch (err) {
+      if (err instanceof FormatError) throw new ToolError(err.message)
+      throw err
+    }
+  }
   return {
+    format: tokens,
     count: positive(args, 'count', 'message count'),
     timeout: positive(args, 'timeout', 'timeout'),
     verbose: has(args, 'verbose'),
@@ -110,7 +131,7 @@ async function subscribe(args: ParsedArgs): Promise<number> {
     let printing = true
     client.on('message', (topic, payload, packet) => {
       if (!printing || (s.noRetained && packet.retain)) return
-      print(topic, payload, s)
+      print(topic, payload, packet, s)
       if (s.count > 0 && ++received >= s.count) {
         printing = false
         finish(ToolExit.OK)
@@ -118,7 +139,7 @@ async function subscribe(args: ParsedArgs): Promise<number> {
     })
     const filters: Record<string, QoS> = {}
     for (const t of target.topics) filters[t] = target.qos
-    client.subscribe(filters).then(
+    client.subscribe(filters, target.properties.subscribe).then(
       (codes) => {
         if (codes.every((c) => c === SUBACK_FAILURE)) {
           process.stderr.write('All subscription requests were denied.\n')
@@ -128,7 +149,7 @@ async function subscribe(args: ParsedArgs): Promise<number> {
       () => {}, // the connection was lost before SUBACK: 'close' or a resubscribe follows
     )
     const code = await finished
-    await client.end()
+    await client.end(disconnectOptions(target))
     return code
   } finally {
     clearTimeout(timer)
@@ -138,8 +159,29 @@ async function subscribe(args: ParsedArgs): Promise<number> {
 }
 
 /** Prints one message the way mosquitto_sub does (payload bytes as they are). */
-function print(topic: string, payload: Buffer, s: SubSettings): void {
+function print(topic: string, payload: Buffer, packet: PublishPacket, s: SubSettings): void {
   const out = process.stdout
+  if (s.format !== null) {
+    let line: Buffer
+    try {
+      line = formatMessage(s.format, {
+        topic,
+        payload,
+        qos: packet.qos,
+        retain: packet.retain,
+        packetId: packet.packetId,
+        properties: packet.properties,
+      })
+    } catch (err) {
+      // %J with a payload that is not JSON: said on stderr, the message skipped.
+      if (!(err instanceof FormatError)) throw err
+      process.stderr.write(`${err.message}\n`)
+      return
+    }
+    out.write(line)
+    if (s.eol) out.write(NEWLINE)
+    return
+  }
   if (payload.length === 0) {
     if (s.verbose && s.eol) out.write(`${topic} (null)\n`)
     return

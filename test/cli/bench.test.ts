@@ -69,7 +69,10 @@ describe('petrel bench', () => {
     const r = await petrel(['bench', 'fanin', '-c', '2', '-n', '10', ...hp()], { timeoutMs: 30_000 })
     assert.equal(r.code, 0, r.stderr)
     const lines = r.stdout.split('\n')
-    assert.match(lines[0]!, /^petrel bench fanin: 2 publishers -> 1 subscriber, mqtt:\/\/127\.0\.0\.1:\d+$/)
+    assert.match(
+      lines[0]!,
+      /^petrel bench fanin: 2 publishers -> 1 subscriber, mqtt:\/\/127\.0\.0\.1:\d+, MQTT 3\.1\.1$/,
+    )
     assert.match(
       lines[2]!,
       /^\| qos \| size \| sent \| received \| msgs\/s \| p50 ms \| p95 ms \| p99 ms \| lost \| duplicated \|$/,

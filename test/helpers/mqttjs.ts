@@ -30,11 +30,21 @@ export interface Received {
   dup: boolean
   /** Packet id (QoS 1/2 only). */
   messageId: number | undefined
+  /** MQTT 5 properties as MQTT.js decoded them (undefined at 3.1.1). */
+  properties: IPublishPacket['properties']
 }
 
 function received(p: IPublishPacket): Received {
   const payload = typeof p.payload === 'string' ? Buffer.from(p.payload) : Buffer.from(p.payload)
-  return { topic: p.topic, payload, qos: p.qos, retain: p.retain, dup: p.dup, messageId: p.messageId }
+  return {
+    topic: p.topic,
+    payload,
+    qos: p.qos,
+    retain: p.retain,
+    dup: p.dup,
+    messageId: p.messageId,
+    properties: p.properties,
+  }
 }
 
 /** Messages a client received, in the order MQTT.js handed them to the application. */
@@ -123,7 +133,8 @@ export interface MqttJsPeer {
 }
 
 /**
- * Connects MQTT.js to a broker on loopback, MQTT 3.1.1, no automatic reconnect.
+ * Connects MQTT.js to a broker on loopback, MQTT 3.1.1 unless `protocolVersion: 5` is given,
+ * no automatic reconnect.
  * Rejects after 5 s, or when the broker refuses (the error carries the return code).
  */
 export async function connectMqttJs(port: number, options: IClientOptions = {}): Promise<MqttJsPeer> {

@@ -279,6 +279,7 @@ describe('mosquitto_pub / mosquitto_sub against Petrel', { skip: mosquittoClient
       })
       assert.equal(r.code, 0, `mosquitto_pub -V mqttv5 failed; stderr: ${r.stderr}`)
     })
+    // -V mqttv5: test/interop/mosquitto-tools-v5.test.ts
   })
 
   describe('user name and password', () => {

@@ -41,7 +41,8 @@ function latencyCells(l: LatencySummary | null): string[] {
 
 /** The result as a title line and a markdown table (it pastes into BENCHMARKS.md). */
 export function formatTable(r: BenchResult): string {
-  const title = `petrel bench ${r.scenario}: ${r.shape}, ${r.broker}`
+  const version = r.protocolVersion === 5 ? 'MQTT 5' : r.protocolVersion === 3 ? 'MQTT 3.1' : 'MQTT 3.1.1'
+  const title = `petrel bench ${r.scenario}: ${r.shape}, ${r.broker}, ${version}`
   const c = r.connections
   if (r.scenario === 'conn') {
     const body = table(

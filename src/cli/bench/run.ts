@@ -2,8 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { type Client, connect } from '../../client/client.js'
 import type { ClientOptions } from '../../client/options.js'
-import type { QoS } from '../../protocol/constants.js'
-import { SUBACK_FAILURE } from '../../protocol/constants.js'
+import { PROTOCOL_V311, type ProtocolVersion, type QoS, SUBACK_FAILURE } from '../../protocol/constants.js'
 import { Histogram, type LatencySummary } from './histogram.js'
 import { type Participant, type ScenarioName, type Topology, topology } from './scenario.js'
 
@@ -12,6 +11,8 @@ export const HEADER_BYTES = 16
 
 export interface BenchOptions {
   url: string
+  /** MQTT version of every connection: 4 (3.1.1, the default) or 5; 3 for MQTT 3.1. */
+  protocolVersion?: ProtocolVersion
   username?: string
   password?: string
   scenario: ScenarioName
@@ -45,6 +46,8 @@ export interface Progress {
 export interface BenchResult {
   scenario: ScenarioName
   broker: string
+  /** 3, 4 (3.1.1) or 5. */
+  protocolVersion: ProtocolVersion
   shape: string
   qos: QoS
   size: number
@@ -188,6 +191,7 @@ class Run {
 
   private options(i: number): ClientOptions {
     const opts: ClientOptions = {
+      protocolVersion: this.o.protocolVersion ?? PROTOCOL_V311,
       clientId: `pb${this.runId}-${i}`,
       clean: true,
       keepalive: 60,
@@ -347,6 +351,7 @@ class Run {
     return {
       scenario: this.o.scenario,
       broker: this.o.url,
+      protocolVersion: this.o.protocolVersion ?? PROTOCOL_V311,
       shape: this.topo.shape,
       qos: this.o.qos,
       size: this.o.size,
