@@ -1,5 +1,5 @@
 /**
- * MQTT 5.0 sections 3.14 and 3.15 (DISCONNECT, AUTH) and 4.13 (errors) on the broker,
+ * MQTT 5.0 sections 3.12, 3.14 and 3.15 (PINGREQ, DISCONNECT, AUTH) and 4.13 (errors) on the broker,
  * statement by statement, over TCP with level-5 clients.
  */
 import assert from 'node:assert/strict'
@@ -31,6 +31,15 @@ const DISCONNECT_CODES = new Set([
   0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8b, 0x8d, 0x8e, 0x8f, 0x90, 0x93, 0x94, 0x95, 0x96, 0x97,
   0x98, 0x99, 0x9a, 0x9b, 0x9c, 0x9d, 0x9e, 0x9f, 0xa0, 0xa1, 0xa2,
 ])
+
+test('PINGREQ from a v5 client: PINGRESP, each time [MQTT-3.12.4-1]', async () => {
+  const c = await tb.connect({ protocolVersion: 5 })
+  for (let i = 0; i < 3; i++) {
+    c.sendRaw('c0 00')
+    assert.deepEqual(c.raw(await c.next(PacketType.PINGRESP)), Buffer.from([0xd0, 0x00]))
+  }
+  await c.nothingFor(50)
+})
 
 test('DISCONNECT with a reserved flag set: DISCONNECT 0x81 from the broker, then the close [MQTT-3.14.1-1] [MQTT-4.13.1-1]', async () => {
   const c = await tb.connect({ protocolVersion: 5 })

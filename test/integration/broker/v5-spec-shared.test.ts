@@ -45,6 +45,34 @@ test('a QoS 2 message whose member leaves before PUBREC, its session ending, goe
   assert.equal((await other.next(PacketType.PUBLISH, 2000)).payload.toString(), 'next')
 })
 
+test('a QoS 2 message whose member leaves before PUBREC, its session kept, is completed with that member when it returns, not sent to another [MQTT-4.8.2-4]', async (t) => {
+  const tb = await startBroker({}, t)
+  const topic = uniqueId('spec/shared-back')
+  const ids: [string, string] = [uniqueId('spec-a'), uniqueId('spec-b')]
+  const keep = { protocolVersion: 5 as const, clean: false, properties: { sessionExpiryInterval: 60 } }
+  const a = await tb.connect({ ...keep, clientId: ids[0] })
+  const b = await tb.connect({ ...keep, clientId: ids[1] })
+  await a.subscribe(`$share/g/${topic}`, 2)
+  await b.subscribe(`$share/g/${topic}`, 2)
+  const p = await tb.connect({ protocolVersion: 5 })
+  p.publish(topic, 'come-back', { qos: 2 })
+  const { got, other, p: m } = await first(a, b)
+  const gotId = got === a ? ids[0] : ids[1]
+  got.destroy()
+  await other.nothingFor(400)
+  const back = await tb.connect({ ...keep, clientId: gotId })
+  assert.equal(back.connack!.sessionPresent, true)
+  const again = await back.next(PacketType.PUBLISH, 2000)
+  assert.deepEqual(
+    [again.payload.toString(), again.qos, again.dup, again.packetId],
+    ['come-back', 2, true, m.packetId],
+  )
+  back.send({ type: PacketType.PUBREC, packetId: again.packetId })
+  assert.equal((await back.next(PacketType.PUBREL)).packetId, m.packetId)
+  back.send({ type: PacketType.PUBCOMP, packetId: m.packetId })
+  await other.nothingFor(200)
+})
+
 test('a QoS 1 message in flight to a member that leaves goes to another member (section 4.8.2 SHOULD), QoS 2 does not [MQTT-4.8.2-5]', async (t) => {
   const tb = await startBroker({}, t)
   const topic = uniqueId('spec/shared1')
