@@ -3,7 +3,7 @@ import { PetrelError } from '../errors.js'
 import { PacketType, PROTOCOL_V5, type QoS, ReasonCode } from '../protocol/constants.js'
 import { encode } from '../protocol/encoder.js'
 import type { ConnackPacket, Packet, PublishPacket, PublishProperties } from '../protocol/packets.js'
-import { isValidTopicFilter, isValidTopicName } from '../protocol/topic.js'
+import { isValidTopicName } from '../protocol/topic.js'
 import { reasonError } from './aliases.js'
 import type {
   ClientEvents,
@@ -15,7 +15,14 @@ import type {
   UnsubscribeOptions,
 } from './api.js'
 import { AuthExchange } from './auth.js'
-import { checkPublishProperties, disconnectPacket, invalidQoS, needsV5, subscribeArgs } from './checks.js'
+import {
+  checkPublishProperties,
+  disconnectPacket,
+  invalidQoS,
+  isSendableFilter,
+  needsV5,
+  subscribeArgs,
+} from './checks.js'
 import {
   AuthError,
   ClientEndedError,
@@ -223,7 +230,7 @@ export class Client extends EventEmitter<ClientEvents> {
   unsubscribe(filters: string | string[], options: UnsubscribeOptions = {}): Promise<number[]> {
     const topics = typeof filters === 'string' ? [filters] : filters
     for (const t of topics) {
-      if (!isValidTopicFilter(t)) return Promise.reject(new InvalidTopicError(t, 'topic filter'))
+      if (!isSendableFilter(t, this.v5)) return Promise.reject(new InvalidTopicError(t, 'topic filter'))
     }
     if (topics.length === 0) return Promise.reject(new InvalidTopicError('', 'topic filter')) // [MQTT-3.10.3-2]
     if (options.userProperties !== undefined && !this.v5) return Promise.reject(needsV5('userProperties'))
@@ -295,7 +302,7 @@ export class Client extends EventEmitter<ClientEvents> {
   end(options: EndOptions = {}): Promise<void> {
     if (this.ended === null && options.force !== true) {
       const expiry = this.options.connectProperties?.sessionExpiryInterval ?? 0
-      const bytes = disconnectPacket(options, this.v5, expiry)
+      const bytes = disconnectPacket(options, this.v5, expiry, this.session.server.maximumPacketSize)
       if (bytes instanceof Error) return Promise.reject(bytes)
       this.disconnectBytes = bytes
     }
