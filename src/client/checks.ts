@@ -14,7 +14,7 @@ import type {
   SubscribeProperties,
   Subscription,
 } from '../protocol/packets.js'
-import { hasWildcard, isValidTopicFilter } from '../protocol/topic.js'
+import { hasWildcard, isValidTopicFilter, isValidTopicName } from '../protocol/topic.js'
 import type { EndOptions, SubscribeOptions } from './api.js'
 import { ClientErrorCode, InvalidTopicError, ServerLimitError } from './errors.js'
 import type { ServerLimits } from './server-limits.js'
@@ -35,6 +35,21 @@ export function invalidQoS(qos: unknown): PetrelError {
 
 const SHARED_PREFIX = '$share/'
 
+/** A lone UTF-16 surrogate: a string with one has no UTF-8 form [MQTT-1.5.4-1]. */
+const LONE_SURROGATE = /\p{Cs}/u
+
+/**
+ * Whether `topic` may go in a SUBSCRIBE or UNSUBSCRIBE: a valid filter, a UTF-8 string
+ * [MQTT-3.8.3-1] [MQTT-3.10.3-1], and in MQTT 5 a `$share/` one names its ShareName and
+ * a filter after it [MQTT-4.8.2-1] [MQTT-4.8.2-2].
+ */
+export function isSendableFilter(topic: string, v5: boolean): boolean {
+  if (!isValidTopicFilter(topic) || LONE_SURROGATE.test(topic)) return false
+  if (!v5 || !topic.startsWith(SHARED_PREFIX)) return true
+  const slash = topic.indexOf('/', SHARED_PREFIX.length)
+  return slash > SHARED_PREFIX.length && slash < topic.length - 1
+}
+
 /**
  * The subscriptions and SUBSCRIBE properties asked for, checked: topic filters,
  * QoS, MQTT 5 options, and what the broker's CONNACK said it does not support.
@@ -52,9 +67,9 @@ export function subscribeArgs(
       : Array.isArray(filters)
         ? filters.map((topic) => ({ topic, qos }))
         : Object.entries(filters).map(([topic, q]) => ({ topic, qos: q }))
-  if (subs.length === 0) return new InvalidTopicError('', 'topic filter') // [MQTT-3.8.3-3]
+  if (subs.length === 0) return new InvalidTopicError('', 'topic filter') // [MQTT-3.8.3-2]
   for (const s of subs) {
-    if (!isValidTopicFilter(s.topic)) return new InvalidTopicError(s.topic, 'topic filter')
+    if (!isSendableFilter(s.topic, v5)) return new InvalidTopicError(s.topic, 'topic filter')
     if (s.qos !== 0 && s.qos !== 1 && s.qos !== 2) return invalidQoS(s.qos)
   }
   const options =
@@ -141,6 +156,13 @@ export function checkPublishProperties(p: PublishProperties, v5: boolean): Error
       'a client PUBLISH has no subscriptionIdentifiers',
     )
   }
+  if (p.responseTopic !== undefined && !isValidTopicName(p.responseTopic)) {
+    // [MQTT-3.3.2-14] a Response Topic is a topic name: no wildcards
+    return new PetrelError(
+      ClientErrorCode.INVALID_PROPERTY,
+      `responseTopic must be a topic name, without wildcards; got '${p.responseTopic}'`,
+    )
+  }
   return null
 }
 
@@ -149,6 +171,7 @@ export function disconnectPacket(
   o: EndOptions,
   v5: boolean,
   connectExpiry: number,
+  maxPacketSize: number,
 ): Buffer | Error | undefined {
   const given =
     o.reasonCode !== undefined ||
@@ -172,7 +195,22 @@ export function disconnectPacket(
   if (o.userProperties !== undefined) properties.userProperties = o.userProperties
   const p: DisconnectPacket = { type: PacketType.DISCONNECT, reasonCode: o.reasonCode ?? ReasonCode.SUCCESS }
   if (Object.keys(properties).length > 0) p.properties = properties
-  return encode(p, PROTOCOL_V5)
+  try {
+    const bytes = encode(p, PROTOCOL_V5) // refuses a reason DISCONNECT does not have [MQTT-3.14.2-1]
+    if (bytes.length <= maxPacketSize) return bytes
+    // over the broker's Maximum Packet Size: without Reason String and User Properties [MQTT-3.14.2-3] [MQTT-3.14.2-4]
+    const { reasonString: _r, userProperties: _u, ...rest } = properties
+    return encode(
+      {
+        type: PacketType.DISCONNECT,
+        reasonCode: p.reasonCode,
+        ...(Object.keys(rest).length > 0 ? { properties: rest } : {}),
+      },
+      PROTOCOL_V5,
+    )
+  } catch (err) {
+    return err instanceof Error ? err : new PetrelError(ClientErrorCode.INVALID_PROPERTY, String(err))
+  }
 }
 
 /** MQTT 5: a publish the broker's CONNACK said it does not take, refused locally (never sent); else null. */

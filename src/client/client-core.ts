@@ -231,6 +231,10 @@ export abstract class ClientCore extends EventEmitter<ClientEvents> {
       v5: this.v5,
       properties: p.properties,
     }
+    if (p.returnCode === 0 && p.sessionPresent && this.link.cleanStart) {
+      // [MQTT-3.2.2-4] the client asked for a new session and holds no state for another
+      throw reasonError(ReasonCode.PROTOCOL_ERROR, 'Session Present 1 after a Clean Start', 'MQTT-3.2.2-4')
+    }
     if (this.v5 && p.returnCode !== 0) {
       if (isRedirect(p.returnCode) && properties.serverReference !== undefined) {
         this.emit('redirect', properties.serverReference, p.returnCode)

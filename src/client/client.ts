@@ -1,7 +1,7 @@
 import { PetrelError } from '../errors.js'
 import type { QoS } from '../protocol/constants.js'
 import type { PublishProperties } from '../protocol/packets.js'
-import { isValidTopicFilter, isValidTopicName } from '../protocol/topic.js'
+import { isValidTopicName } from '../protocol/topic.js'
 import type {
   EndOptions,
   PublishOptions,
@@ -9,7 +9,14 @@ import type {
   SubscribeOptions,
   UnsubscribeOptions,
 } from './api.js'
-import { checkPublishProperties, disconnectPacket, invalidQoS, needsV5, subscribeArgs } from './checks.js'
+import {
+  checkPublishProperties,
+  disconnectPacket,
+  invalidQoS,
+  isSendableFilter,
+  needsV5,
+  subscribeArgs,
+} from './checks.js'
 import { ClientCore } from './client-core.js'
 import {
   AuthError,
@@ -130,7 +137,7 @@ export class Client extends ClientCore {
   unsubscribe(filters: string | string[], options: UnsubscribeOptions = {}): Promise<number[]> {
     const topics = typeof filters === 'string' ? [filters] : filters
     for (const t of topics) {
-      if (!isValidTopicFilter(t)) return Promise.reject(new InvalidTopicError(t, 'topic filter'))
+      if (!isSendableFilter(t, this.v5)) return Promise.reject(new InvalidTopicError(t, 'topic filter'))
     }
     if (topics.length === 0) return Promise.reject(new InvalidTopicError('', 'topic filter')) // [MQTT-3.10.3-2]
     if (options.userProperties !== undefined && !this.v5) return Promise.reject(needsV5('userProperties'))
@@ -202,7 +209,7 @@ export class Client extends ClientCore {
   end(options: EndOptions = {}): Promise<void> {
     if (this.ended === null && options.force !== true) {
       const expiry = this.options.connectProperties?.sessionExpiryInterval ?? 0
-      const bytes = disconnectPacket(options, this.v5, expiry)
+      const bytes = disconnectPacket(options, this.v5, expiry, this.session.server.maximumPacketSize)
       if (bytes instanceof Error) return Promise.reject(bytes)
       this.disconnectBytes = bytes
     }

@@ -5,9 +5,9 @@ import type { Peer } from '../peer.js'
 import { capExpiry } from './connack.js'
 
 /**
- * DISCONNECT from a client. The will is discarded [MQTT-3.14.4-3], but for MQTT 5's
- * reason 0x04 (disconnect with will message), which publishes it as if the connection
- * had failed. An MQTT 5 DISCONNECT may change the session's expiry interval, though not
+ * DISCONNECT from a client. The will is discarded [MQTT-3.14.4-3], but for an MQTT 5
+ * reason other than 0x00: 0x04 (disconnect with will message) or an error code, which
+ * publish it as if the connection had failed. An MQTT 5 DISCONNECT may change the session's expiry interval, though not
  * from 0 to another value (3.14.2.2.2: a Protocol Error, and then not a valid DISCONNECT:
  * the will is published).
  */
@@ -26,11 +26,13 @@ export function onDisconnect(core: Core, peer: Peer, packet: DisconnectPacket): 
     peer.session!.expiryInterval = capExpiry(core.options, expiry)
   }
   const code = packet.reasonCode ?? ReasonCode.NORMAL_DISCONNECTION
-  if (code === ReasonCode.DISCONNECT_WITH_WILL_MESSAGE) {
-    peer.close('client sent DISCONNECT with will message (0x04)', true)
+  if (code !== ReasonCode.NORMAL_DISCONNECTION) {
+    // only 0x00 deletes the will [MQTT-3.14.4-3] [MQTT-3.1.2-8]: 0x04 asks for it, and a
+    // client closing on an error (0x80 and up) is no normal disconnection either
+    peer.close(`client sent DISCONNECT (0x${code.toString(16).padStart(2, '0')})`, true)
     return undefined
   }
   peer.discardWill()
-  peer.close(`client sent DISCONNECT (0x${code.toString(16).padStart(2, '0')})`, false)
+  peer.close('client sent DISCONNECT (0x00)', false)
   return undefined
 }

@@ -43,7 +43,7 @@ async function publishAcked(
   }
 }
 
-test('assigns Topic Aliases to a client that allows them: topic and alias first, then the alias alone [MQTT-3.3.2-12]', async () => {
+test('assigns Topic Aliases to a client that allows them: topic and alias first, then the alias alone, never above its maximum [MQTT-3.3.2-12] [MQTT-3.1.2-26]', async () => {
   const base = `out-alias/${uniqueId()}`
   const sub = await tb.connect({ protocolVersion: 5, properties: { topicAliasMaximum: 2 } })
   await sub.subscribe(`${base}/#`, 0)
@@ -70,7 +70,7 @@ test('assigns Topic Aliases to a client that allows them: topic and alias first,
     assert.ok(alias! >= 1 && alias! <= 2, 'never above its maximum [MQTT-3.3.2-11]')
 })
 
-test('sends no Topic Alias to a client that did not allow them, nor to a 3.1.1 client', async () => {
+test('sends no Topic Alias to a client that did not allow them, nor to a 3.1.1 client [MQTT-3.1.2-27]', async () => {
   const topic = `no-alias/${uniqueId()}`
   const s5 = await tb.connect({ protocolVersion: 5 })
   await s5.subscribe(topic, 1)

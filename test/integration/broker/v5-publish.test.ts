@@ -115,7 +115,7 @@ test('a 3.1.1 publisher reaches an MQTT 5 subscriber, and an MQTT 5 publisher a 
   )
 })
 
-test('a retained message keeps its properties for MQTT 5 subscribers and drops them for 3.1.1 ones [MQTT-3.3.1-6]', async () => {
+test('a retained message keeps its properties for MQTT 5 subscribers and drops them for 3.1.1 ones [MQTT-3.3.1-5]', async () => {
   const topic = `retained/${uniqueId()}`
   const pub = await v5()
   pub.publish(topic, 'kept', { qos: 1, retain: true, properties: PROPS })
@@ -327,7 +327,7 @@ test('broker.publish() takes properties, checks them, and MQTT 5 subscribers get
   )
 })
 
-test('a will goes out with its properties, less the Will Delay Interval [MQTT-3.1.3-9] (3.1.3.2)', async () => {
+test('a will goes out with its properties, less the Will Delay Interval (3.1.3.2)', async () => {
   const topic = `will/${uniqueId()}`
   const sub = await subscriber(topic, 1)
   const c = await v5({

@@ -112,7 +112,7 @@ test('Retain As Published: RETAIN as published when set, 0 otherwise [MQTT-3.3.1
       flags,
     )
   }
-  // retained messages sent because of a new subscription have RETAIN 1 whatever the option [MQTT-3.3.1-6]
+  // retained messages sent because of a new subscription have RETAIN 1 whatever the option (3.3.1.3)
   const late = await v5()
   await subscribe(late, [{ topic: t, qos: 1, retainAsPublished: false }])
   assert.deepEqual(

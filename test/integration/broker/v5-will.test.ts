@@ -21,7 +21,7 @@ function will(topic: string, willDelayInterval: number): Will {
   return { topic, payload: Buffer.from('late'), qos: 0, retain: false, properties: { willDelayInterval } }
 }
 
-test('publishes the will once the Will Delay Interval has passed [MQTT-3.1.2-8]', async () => {
+test('publishes the will once the Will Delay Interval has passed: the will was stored with the session [MQTT-3.1.2-7] [MQTT-3.1.2-8]', async () => {
   const { sub, topic } = await watcher()
   const c = await tb.connect({
     protocolVersion: 5,
@@ -123,7 +123,7 @@ test('a delayed will is not published by a broker that closes', async (t) => {
   assert.deepEqual(published, [])
 })
 
-test('the will carries its properties to a v5 subscriber, less the Will Delay Interval [MQTT-3.3.2-4] [MQTT-3.3.2-17]', async () => {
+test('the will carries its properties to a v5 subscriber, less the Will Delay Interval, user properties in order [MQTT-3.3.2-4] [MQTT-3.3.2-17] [MQTT-3.1.3-10]', async () => {
   const topic = `v5w/props/${uniqueId()}`
   const sub = await tb.connect({ protocolVersion: 5 })
   await sub.subscribe(topic, 1)

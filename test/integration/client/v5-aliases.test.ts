@@ -51,20 +51,24 @@ describe('MQTT 5 client: outbound topic aliases', () => {
     },
   )
 
-  test('no aliases when the broker allows none, or when topicAliases is false', T, async () => {
-    const a = await v5Rig()
-    void a.client.publish('n/1', 'x')
-    void a.client.publish('n/1', 'x')
-    for (let i = 0; i < 2; i++) {
-      const p = await a.s.next(PacketType.PUBLISH)
-      assert.equal(p.topic, 'n/1')
-      assert.equal(p.properties, undefined)
-    }
-    const b = await v5Rig({ topicAliases: false }, { topicAliasMaximum: 10 })
-    void b.client.publish('n/1', 'x')
-    void b.client.publish('n/1', 'x')
-    for (let i = 0; i < 2; i++) assert.equal((await b.s.next(PacketType.PUBLISH)).topic, 'n/1')
-  })
+  test(
+    'no aliases when the broker allows none, or when topicAliases is false [MQTT-3.2.2-18]',
+    T,
+    async () => {
+      const a = await v5Rig()
+      void a.client.publish('n/1', 'x')
+      void a.client.publish('n/1', 'x')
+      for (let i = 0; i < 2; i++) {
+        const p = await a.s.next(PacketType.PUBLISH)
+        assert.equal(p.topic, 'n/1')
+        assert.equal(p.properties, undefined)
+      }
+      const b = await v5Rig({ topicAliases: false }, { topicAliasMaximum: 10 })
+      void b.client.publish('n/1', 'x')
+      void b.client.publish('n/1', 'x')
+      for (let i = 0; i < 2; i++) assert.equal((await b.s.next(PacketType.PUBLISH)).topic, 'n/1')
+    },
+  )
 
   test(
     'after a reconnect, unacknowledged PUBLISHes are re-sent with their full topic and aliases start anew [MQTT-3.3.2-7]',

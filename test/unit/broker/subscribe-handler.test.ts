@@ -190,7 +190,7 @@ test('v5 UNSUBACK: 0x00 per removed subscription, 0x11 where none existed, 0x8F 
   assert.equal(f.core.router.subscriptionCount, 0)
 })
 
-test('3.1.1 UNSUBACK has no reason codes [MQTT-3.11.2-1]', () => {
+test('3.1.1 UNSUBACK has no reason codes', () => {
   const f = setup(4)
   onUnsubscribe(f.core, f.peer, { type: PacketType.UNSUBSCRIBE, packetId: 4, topics: ['none'] })
   const ack = f.out.shift() as UnsubackPacket
