@@ -92,7 +92,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     const store = options.store ?? new MemoryStore()
     this.flusher = new Flusher(store, this.log)
     this.store = scheduleCommits(store, this.flusher.schedule)
-    const router = new Router(this.store)
+    const router = new Router(this.store, this.stats)
     const sessions = new Sessions(o, this.stats, this.store, router)
     const hooks = new Hooks(o.hooks, this.log)
     const wills = new Wills((client, will) => publishWill(this.core, client, will))

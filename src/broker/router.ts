@@ -1,6 +1,6 @@
 import type { QoS } from '../protocol/constants.js'
 import type { Store } from '../store/store.js'
-import type { Message } from './message.js'
+import { Message } from './message.js'
 import { RetainedStore } from './retained.js'
 import type { Session, SessionLink } from './session.js'
 import type { SharedGroup } from './shared.js'
@@ -16,9 +16,12 @@ export class Router {
   readonly tree = new TopicTree<Session>()
   readonly retained = new RetainedStore()
   private readonly store: Store
+  /** Where expired messages are counted ($SYS/broker/publish/messages/expired). */
+  private readonly counters: { expired: number }
 
-  constructor(store: Store) {
+  constructor(store: Store, counters: { expired: number } = { expired: 0 }) {
     this.store = store
+    this.counters = counters
   }
 
   get subscriptionCount(): number {
@@ -122,9 +125,27 @@ export class Router {
       if (sub.subscriptionId !== 0) subIds = [sub.subscriptionId]
     }
     const granted = qosOf(sub)
+    const now = Date.now()
     for (const msg of this.retained.match(filter)) {
+      if (msg.expiresAt !== 0 && msg.expiresAt <= now) {
+        this.dropExpired(msg)
+        continue
+      }
       session.deliver(msg, msg.qos < granted ? msg.qos : granted, true, null, subIds)
     }
+  }
+
+  /**
+   * A retained message found expired [MQTT-3.3.2-5]: deleted from memory and from the
+   * store (an empty payload deletes), and counted as expired, not kept until its topic
+   * is next published to.
+   */
+  private dropExpired(msg: Message): void {
+    this.retained.set(msg.topic, null)
+    if (!msg.topic.startsWith('$SYS/')) {
+      this.store.setRetained(new Message(msg.topic, Buffer.alloc(0), 0, true, null, true))
+    }
+    this.counters.expired++
   }
 
   /** Removes a subscription; true when there was one. */

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { encode, PacketType, type PublishPacket, ReasonCode } from '../../../src/protocol/index.js'
+import { MemoryStore } from '../../../src/store/memory/memory-store.js'
 import { delay, type RawClient, startBroker, uniqueId } from '../../helpers/raw-client.js'
 
 const tb = await startBroker({ maxInflight: 10 })
@@ -243,6 +244,25 @@ test('a retained message whose expiry passed is no longer sent [MQTT-3.3.2-5]', 
   const late = await tb.connect({ protocolVersion: 5 })
   await late.subscribe(topic, 1)
   await late.nothingFor(150)
+})
+
+test('a retained message found expired is deleted from memory and the store, and counted as expired [MQTT-3.3.2-5]', async (t) => {
+  const store = new MemoryStore()
+  const own = await startBroker({ store }, t)
+  const topic = `expired-retained-gone/${uniqueId()}`
+  const pub = await own.connect({ protocolVersion: 5 })
+  await publishAcked(pub, topic, 'soon gone', 1, { retain: true, properties: { messageExpiryInterval: 1 } })
+  assert.equal(own.broker.retainedCount, 1)
+  assert.equal(store.load().retained.length, 1)
+  const expired = own.broker.stats.expired
+  await delay(1500)
+  const late = await own.connect({ protocolVersion: 5 })
+  await late.subscribe(topic, 1)
+  await late.nothingFor(150)
+  // what $SYS/broker/retained messages/count and .../publish/messages/expired report
+  assert.equal(own.broker.retainedCount, 0, 'no longer kept in memory')
+  assert.equal(store.load().retained.length, 0, 'no longer kept in the store')
+  assert.equal(own.broker.stats.expired, expired + 1)
 })
 
 test('a session taken over by a client of the other version re-sends what is in flight in that version', async () => {
