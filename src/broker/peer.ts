@@ -33,6 +33,8 @@ export interface AuthExchange {
    * challenge is waiting for an answer. A Promise when a hook answered with one.
    */
   next: ((data: Buffer | undefined) => Promise<void> | undefined) | null
+  /** A re-authentication under way: the connectTimeout it must end within; null when none is. */
+  deadline: NodeJS.Timeout | null
 }
 
 /**

@@ -38,6 +38,7 @@ export function onAuth(core: Core, peer: Peer, packet: AuthPacket): Promise<void
       peer.violation('AUTH 0x19 before the exchange under way ended', 'MQTT-4.12.1-1')
       return undefined
     }
+    startDeadline(core, peer, exchange)
     const outcome = core.hooks.authenticate(peer, peer.username, exchange.password, {
       method: exchange.method,
       data,
@@ -67,6 +68,7 @@ function reauthenticated(
       peer.send(auth(ReasonCode.CONTINUE_AUTHENTICATION, method, outcome.data))
       return undefined
     case 'accept':
+      endDeadline(exchange)
       if (!outcome.handled) {
         peer.close(
           're-authentication: no hook took its method',
@@ -79,12 +81,39 @@ function reauthenticated(
       peer.send(auth(ReasonCode.SUCCESS, method, outcome.data))
       return undefined
     case 'refuse': {
+      endDeadline(exchange)
       const code = disconnectCode(refusalCode(outcome.answer, true, true), ReasonCode.NOT_AUTHORIZED)
       core.options.logger.debug({ clientId: peer.id, reasonCode: code }, 're-authentication refused')
       peer.close('re-authentication refused', true, false, code)
       return undefined
     }
   }
+}
+
+/**
+ * A re-authentication must end within the broker's connectTimeout, as the exchange of a
+ * CONNECT must: a client that never answers the challenge does not keep it open for
+ * ever. When the time is up the client gets DISCONNECT 0x87 Not authorized (the
+ * re-authentication failed [MQTT-4.12.1-2]: it did not prove who it is, the same code a
+ * refused answer gets; 0x8C would say the method is unsupported, which it is not).
+ */
+function startDeadline(core: Core, peer: Peer, exchange: AuthExchange): void {
+  endDeadline(exchange)
+  const timeout = core.options.connectTimeout
+  const timer = setTimeout(() => {
+    exchange.deadline = null
+    exchange.next = null
+    if (peer.state === 'closed') return
+    core.options.logger.debug({ clientId: peer.id, timeout }, 're-authentication timed out')
+    peer.close('re-authentication not finished within connectTimeout', true, false, ReasonCode.NOT_AUTHORIZED)
+  }, timeout)
+  timer.unref()
+  exchange.deadline = timer
+}
+
+function endDeadline(exchange: AuthExchange): void {
+  if (exchange.deadline !== null) clearTimeout(exchange.deadline)
+  exchange.deadline = null
 }
 
 /** An AUTH from the broker: always with the connection's method [MQTT-4.12.0-5]. */

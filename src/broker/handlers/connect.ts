@@ -58,7 +58,7 @@ export function onConnect(core: Core, peer: Peer, packet: ConnectPacket): Promis
   if (method !== undefined) {
     // kept for re-authentication, which asks the hooks again [MQTT-4.12.1-1]
     const password = packet.password === undefined ? undefined : Buffer.from(packet.password)
-    peer.auth = { method, password, next: null }
+    peer.auth = { method, password, next: null, deadline: null }
   }
   const auth = core.hooks.authenticate(peer, packet.username, packet.password, request)
   return settle(core, peer, packet, terms, auth)

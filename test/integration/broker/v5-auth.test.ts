@@ -149,6 +149,30 @@ test('a failed re-authentication ends the connection with DISCONNECT 0x87 [MQTT-
   await c.closed()
 })
 
+test('a re-authentication whose challenge is never answered ends within connectTimeout with DISCONNECT 0x87 [MQTT-4.12.1-2]', async () => {
+  const c = await authenticated()
+  c.send(auth(ReasonCode.RE_AUTHENTICATE))
+  assert.equal((await c.next(PacketType.AUTH)).reasonCode, ReasonCode.CONTINUE_AUTHENTICATION)
+  const started = Date.now()
+  // the broker's connectTimeout is 500 ms: no answer, and the exchange does not stay open
+  const d = await c.next(PacketType.DISCONNECT, 2000)
+  const waited = Date.now() - started
+  assert.equal(d.reasonCode, ReasonCode.NOT_AUTHORIZED)
+  assert.ok(waited >= 400 && waited < 1500, `waited ${waited} ms`)
+  await c.closed()
+})
+
+test('a re-authentication that succeeds in time is not cut short by the timeout', async () => {
+  const c = await authenticated()
+  c.send(auth(ReasonCode.RE_AUTHENTICATE))
+  await c.next(PacketType.AUTH)
+  c.send(auth(ReasonCode.CONTINUE_AUTHENTICATION, 'nonce:secret'))
+  assert.equal((await c.next(PacketType.AUTH)).reasonCode ?? 0, ReasonCode.SUCCESS)
+  await c.nothingFor(700)
+  c.send({ type: PacketType.PINGREQ })
+  await c.next(PacketType.PINGRESP)
+})
+
 test('re-authentication with another method is a Protocol Error [MQTT-4.12.1-1]', async () => {
   const c = await authenticated()
   c.send(auth(ReasonCode.RE_AUTHENTICATE, undefined, 'OTHER'))
