@@ -1,6 +1,6 @@
 import { PacketType, ReasonCode } from '../../protocol/constants.js'
 import { encode } from '../../protocol/encoder.js'
-import type { AuthPacket } from '../../protocol/packets.js'
+import type { AuthPacket, AuthProperties } from '../../protocol/packets.js'
 import type { Core } from '../core.js'
 import type { AuthOutcome } from '../hooks.js'
 import type { AuthExchange, Peer } from '../peer.js'
@@ -65,7 +65,7 @@ function reauthenticated(
   switch (outcome.kind) {
     case 'challenge':
       exchange.next = (d) => reauthenticated(core, peer, exchange, outcome.next(d))
-      peer.send(auth(ReasonCode.CONTINUE_AUTHENTICATION, method, outcome.data))
+      sendAuth(core, peer, ReasonCode.CONTINUE_AUTHENTICATION, method, outcome.data)
       return undefined
     case 'accept':
       endDeadline(exchange)
@@ -78,7 +78,7 @@ function reauthenticated(
         )
         return undefined
       }
-      peer.send(auth(ReasonCode.SUCCESS, method, outcome.data))
+      sendAuth(core, peer, ReasonCode.SUCCESS, method, outcome.data)
       return undefined
     case 'refuse': {
       endDeadline(exchange)
@@ -111,22 +111,64 @@ function startDeadline(core: Core, peer: Peer, exchange: AuthExchange): void {
   exchange.deadline = timer
 }
 
-function endDeadline(exchange: AuthExchange): void {
+function endDeadline(exchange: AuthExchange | null): void {
+  if (exchange === null) return
   if (exchange.deadline !== null) clearTimeout(exchange.deadline)
   exchange.deadline = null
 }
 
-/** An AUTH from the broker: always with the connection's method [MQTT-4.12.0-5]. */
-function auth(reasonCode: number, method: string, data: Buffer | undefined): Buffer {
-  return encode(
-    {
-      type: PacketType.AUTH,
-      reasonCode,
-      properties:
-        data === undefined
-          ? { authenticationMethod: method }
-          : { authenticationMethod: method, authenticationData: data },
-    },
-    5,
+/**
+ * An AUTH from the broker to `peer`: always with the connection's method [MQTT-4.12.0-5].
+ * Never larger than the client's Maximum Packet Size [MQTT-3.1.2-24]: a Reason String and
+ * User Properties are left out first [MQTT-3.1.2-25]; null when it is still too large
+ * (the Authentication Data alone does not fit), and it must not be sent.
+ */
+export function encodeAuth(
+  peer: Peer,
+  reasonCode: number,
+  method: string,
+  data: Buffer | undefined,
+  extra: Pick<AuthProperties, 'reasonString' | 'userProperties'> = {},
+): Buffer | null {
+  const properties: AuthProperties =
+    data === undefined
+      ? { authenticationMethod: method }
+      : { authenticationMethod: method, authenticationData: data }
+  const max = peer.limits.maximumPacketSize
+  if (extra.reasonString !== undefined || extra.userProperties !== undefined) {
+    const bytes = encode({ type: PacketType.AUTH, reasonCode, properties: { ...properties, ...extra } }, 5)
+    if (bytes.length <= max) return bytes
+  }
+  const bytes = encode({ type: PacketType.AUTH, reasonCode, properties }, 5)
+  return bytes.length <= max ? bytes : null
+}
+
+/**
+ * Sends an AUTH of a re-authentication, or, when it is larger than the client's Maximum
+ * Packet Size even without Reason String and User Properties, ends the connection with
+ * DISCONNECT 0x95 Packet too large instead [MQTT-3.1.2-24]: the exchange cannot go on.
+ */
+function sendAuth(
+  core: Core,
+  peer: Peer,
+  reasonCode: number,
+  method: string,
+  data: Buffer | undefined,
+): void {
+  const bytes = encodeAuth(peer, reasonCode, method, data)
+  if (bytes !== null) {
+    peer.send(bytes)
+    return
+  }
+  endDeadline(peer.auth)
+  core.options.logger.debug(
+    { clientId: peer.id, maximumPacketSize: peer.limits.maximumPacketSize },
+    "AUTH larger than the client's Maximum Packet Size: not sent",
+  )
+  peer.close(
+    "re-authentication: the broker's AUTH is larger than the client's Maximum Packet Size",
+    true,
+    false,
+    ReasonCode.PACKET_TOO_LARGE,
   )
 }

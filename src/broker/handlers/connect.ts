@@ -1,12 +1,12 @@
 import { isUtf8 } from 'node:buffer'
-import { ConnectReturnCode, PacketType, PROTOCOL_V5, ReasonCode } from '../../protocol/constants.js'
-import { encode } from '../../protocol/encoder.js'
+import { ConnectReturnCode, PROTOCOL_V5, ReasonCode } from '../../protocol/constants.js'
 import type { ConnectPacket, Will } from '../../protocol/packets.js'
 import { exceedsLevels } from '../../protocol/topic.js'
 import type { Core } from '../core.js'
 import type { AuthOutcome } from '../hooks.js'
 import type { Peer } from '../peer.js'
 import { willDelay } from '../wills.js'
+import { encodeAuth } from './auth.js'
 import { type ConnectTerms, connackProperties, connectTerms, encodeConnack, refusalCode } from './connack.js'
 import { tooDeep } from './publish.js'
 import { publishWill } from './will.js'
@@ -108,17 +108,21 @@ function authenticated(
           '',
         )
       }
-      exchange.next = (data) => settle(core, peer, packet, terms, outcome.next(data))
-      peer.send(
-        encode(
-          {
-            type: PacketType.AUTH,
-            reasonCode: ReasonCode.CONTINUE_AUTHENTICATION,
-            properties: { authenticationMethod: exchange.method, authenticationData: outcome.data },
-          },
-          5,
-        ),
-      )
+      {
+        const bytes = encodeAuth(peer, ReasonCode.CONTINUE_AUTHENTICATION, exchange.method, outcome.data)
+        if (bytes === null) {
+          // [MQTT-3.1.2-24] not sent: the exchange cannot go on, and a CONNACK says so
+          return refuse(
+            core,
+            peer,
+            ReasonCode.PACKET_TOO_LARGE,
+            "the AUTH challenge is larger than the client's Maximum Packet Size",
+            'MQTT-3.1.2-24',
+          )
+        }
+        exchange.next = (data) => settle(core, peer, packet, terms, outcome.next(data))
+        peer.send(bytes)
+      }
       return undefined
     case 'accept':
       if (exchange !== null && !outcome.handled) {

@@ -4,7 +4,7 @@
  * and the final data; re-authentication (AUTH 0x19) after CONNACK; what hooks see.
  */
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { type TestContext, test } from 'node:test'
 import type { AuthAnswer, ClientInfo } from '../../../src/broker/options.js'
 import { type AuthPacket, PacketType, ReasonCode } from '../../../src/protocol/index.js'
 import { connectPacket, type RawClient, startBroker } from '../../helpers/raw-client.js'
@@ -251,4 +251,80 @@ test('a hook set answering undefined has no opinion: the others decide', async (
     properties: { authenticationMethod: METHOD, authenticationData: Buffer.from('direct') },
   })
   assert.equal(ack.returnCode, 0)
+})
+
+/**
+ * Method BIG: the Authentication Data asks for what the broker answers with, so that an
+ * AUTH or CONNACK is larger than a client's Maximum Packet Size of 100 bytes.
+ */
+function bigHook(
+  _client: ClientInfo,
+  _user: string | undefined,
+  _password: Buffer | undefined,
+  auth?: { method: string; data: Buffer | undefined },
+): AuthAnswer {
+  if (auth === undefined || auth.method !== 'BIG') return true
+  const big = Buffer.alloc(200, 0x61)
+  switch (auth.data?.toString()) {
+    case 'big-challenge':
+      return { challenge: big, next: async () => ({ success: Buffer.from('ok') }) }
+    case 'big-success':
+      return { success: big }
+    case 'small-challenge':
+      return { challenge: Buffer.from('nonce'), next: async () => ({ success: Buffer.from('ok') }) }
+    default:
+      return { success: Buffer.from('ok') }
+  }
+}
+
+async function bigBroker(t: TestContext) {
+  return startBroker({ authenticate: bigHook, connectTimeout: 1000 }, t)
+}
+
+function connectBig(data: string) {
+  return connectPacket({
+    protocolVersion: 5,
+    properties: {
+      maximumPacketSize: 100,
+      authenticationMethod: 'BIG',
+      authenticationData: Buffer.from(data),
+    },
+  })
+}
+
+test("an AUTH challenge larger than the client's Maximum Packet Size is not sent: CONNACK 0x95 instead [MQTT-3.1.2-24]", async (t) => {
+  const big = await bigBroker(t)
+  const c = await big.open()
+  c.send(connectBig('big-challenge'))
+  const ack = await c.next(PacketType.CONNACK)
+  assert.equal(ack.returnCode, ReasonCode.PACKET_TOO_LARGE)
+  await c.closed(1000, false)
+})
+
+test("re-authentication: an AUTH larger than the client's Maximum Packet Size is not sent: DISCONNECT 0x95 [MQTT-3.1.2-24]", async (t) => {
+  const big = await bigBroker(t)
+  for (const data of ['big-challenge', 'big-success']) {
+    const c = await big.open()
+    c.send(connectBig('direct'))
+    assert.equal((await c.next(PacketType.CONNACK)).returnCode, 0)
+    c.send(auth(ReasonCode.RE_AUTHENTICATE, data, 'BIG'))
+    const d = await c.next(PacketType.DISCONNECT)
+    assert.equal(d.reasonCode, ReasonCode.PACKET_TOO_LARGE, data)
+    await c.closed(1000, false)
+  }
+})
+
+test("AUTH within the client's Maximum Packet Size is sent as ever", async (t) => {
+  const big = await bigBroker(t)
+  const c = await big.open()
+  c.send(connectBig('small-challenge'))
+  assert.equal((await c.next(PacketType.AUTH)).properties?.authenticationData?.toString(), 'nonce')
+  c.send(auth(ReasonCode.CONTINUE_AUTHENTICATION, 'x', 'BIG'))
+  assert.equal((await c.next(PacketType.CONNACK)).returnCode, 0)
+  c.send(auth(ReasonCode.RE_AUTHENTICATE, 'small-challenge', 'BIG'))
+  assert.equal((await c.next(PacketType.AUTH)).reasonCode, ReasonCode.CONTINUE_AUTHENTICATION)
+  c.send(auth(ReasonCode.CONTINUE_AUTHENTICATION, 'x', 'BIG'))
+  const done = await c.next(PacketType.AUTH)
+  assert.equal(done.reasonCode ?? 0, ReasonCode.SUCCESS)
+  assert.equal(done.properties?.authenticationData?.toString(), 'ok')
 })
