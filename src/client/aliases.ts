@@ -63,7 +63,10 @@ export class InboundAliases {
     this.topics = []
   }
 
-  /** Gives `p` its topic and removes the alias from its properties; throws a ProtocolError for a bad alias. */
+  /**
+   * Gives `p` its topic; throws a ProtocolError for a bad alias. The alias stays in
+   * `p.properties.topicAlias`, as the broker sent it (mosquitto's clients keep it too).
+   */
   resolve(p: PublishPacket): void {
     const props = p.properties
     const alias = props?.topicAlias
@@ -92,8 +95,7 @@ export class InboundAliases {
     } else {
       this.topics[alias] = p.topic
     }
-    delete props.topicAlias
-    if (Object.keys(props).length === 0) p.properties = undefined
+    // properties.topicAlias stays as received: the application (petrel sub -F %A) may print it
   }
 }
 

@@ -395,3 +395,69 @@ describe('a refused MQTT 5 connection exits with the CONNACK reason code, as mos
     }
   })
 })
+
+describe('petrel sub -F %A through Petrel, which assigns topic aliases to a client that allows them', () => {
+  let target: Target
+  before(async () => {
+    target = await petrelTarget()
+  })
+  after(async () => {
+    await target?.close()
+  })
+
+  test('prints the topic alias the broker used, on the PUBLISH that set it and on those that used it [MQTT-3.3.2-12] [MQTT-3.1.2-26]', async () => {
+    const base = `v5cli-alias/${process.pid}`
+    const filter = `${base}/#`
+    const hp = ['-h', LOOPBACK, '-p', String(target.port)]
+    const ready = target.subscribed(filter)
+    const s = spawnPetrel([
+      'sub',
+      ...hp,
+      '-t',
+      filter,
+      '-W',
+      '10',
+      '-C',
+      '3',
+      '-D',
+      'connect',
+      'topic-alias-maximum',
+      '5',
+      '-F',
+      '%A|%t|%p',
+    ])
+    await Promise.race([
+      ready,
+      s.exited.then(() => {
+        throw new Error(`petrel sub exited early: ${s.stderr()}`)
+      }),
+    ])
+    for (const [t, m] of [
+      ['x', 'one'],
+      ['y', 'two'],
+      ['x', 'three'],
+    ] as const) {
+      const p = await petrel(['pub', ...hp, '-V', 'mqttv5', '-t', `${base}/${t}`, '-m', m])
+      assert.equal(p.code, 0, p.stderr)
+    }
+    assert.equal((await s.exited).code, 0, s.stderr())
+    assert.equal(s.stdout(), `1|${base}/x|one\n2|${base}/y|two\n1|${base}/x|three\n`)
+  })
+
+  test('prints nothing for %A when the client allows no topic aliases (the default)', async () => {
+    const t = `v5cli-alias/${process.pid}/none`
+    const hp = ['-h', LOOPBACK, '-p', String(target.port)]
+    const ready = target.subscribed(t)
+    const s = spawnPetrel(['sub', ...hp, '-t', t, '-W', '10', '-C', '1', '-V', 'mqttv5', '-F', '[%A]|%t'])
+    await Promise.race([
+      ready,
+      s.exited.then(() => {
+        throw new Error(`petrel sub exited early: ${s.stderr()}`)
+      }),
+    ])
+    const p = await petrel(['pub', ...hp, '-V', 'mqttv5', '-t', t, '-m', 'x'])
+    assert.equal(p.code, 0, p.stderr)
+    assert.equal((await s.exited).code, 0, s.stderr())
+    assert.equal(s.stdout(), `[]|${t}\n`)
+  })
+})

@@ -35,10 +35,11 @@ describe('topic aliases', () => {
     const a = new InboundAliases(2)
     const p1 = pub('t/1', 2)
     a.resolve(p1)
-    assert.equal(p1.properties, undefined)
+    assert.deepEqual(p1.properties, { topicAlias: 2 }, 'the alias is kept as received')
     const p2 = pub('', 2)
     a.resolve(p2)
     assert.equal(p2.topic, 't/1')
+    assert.deepEqual(p2.properties, { topicAlias: 2 })
     assert.throws(
       () => a.resolve(pub('t', 3)),
       (e: unknown) => e instanceof ProtocolError && e.reasonCode === 0x94,
