@@ -118,6 +118,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
   private restore(snapshot: StoreSnapshot): void {
     const { sessions, router } = this.core
     restoreState(snapshot, (id) => sessions.create(id, false, false), router.tree, router.retained)
+    // retained messages that expired while the broker was down are not restored: the store forgets them too
+    const now = Date.now()
+    for (const r of snapshot.retained) {
+      if (r.expiresAt !== undefined && r.expiresAt !== 0 && r.expiresAt <= now) router.dropExpired(r.topic)
+    }
     for (const stored of snapshot.sessions) {
       const s = sessions.get(stored.clientId)
       // under the sessionExpiry ceiling, as when it was made: a row from before the column

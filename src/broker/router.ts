@@ -128,7 +128,7 @@ export class Router {
     const now = Date.now()
     for (const msg of this.retained.match(filter)) {
       if (msg.expiresAt !== 0 && msg.expiresAt <= now) {
-        this.dropExpired(msg)
+        this.dropExpired(msg.topic)
         continue
       }
       session.deliver(msg, msg.qos < granted ? msg.qos : granted, true, null, subIds)
@@ -136,14 +136,14 @@ export class Router {
   }
 
   /**
-   * A retained message found expired [MQTT-3.3.2-5]: deleted from memory and from the
-   * store (an empty payload deletes), and counted as expired, not kept until its topic
-   * is next published to.
+   * The retained message of `topic`, found expired [MQTT-3.3.2-5] (by a subscription's
+   * lookup, or in the store at start): deleted from memory and from the store (an empty
+   * payload deletes), and counted as expired, not kept until its topic is next published to.
    */
-  private dropExpired(msg: Message): void {
-    this.retained.set(msg.topic, null)
-    if (!msg.topic.startsWith('$SYS/')) {
-      this.store.setRetained(new Message(msg.topic, Buffer.alloc(0), 0, true, null, true))
+  dropExpired(topic: string): void {
+    this.retained.set(topic, null)
+    if (!topic.startsWith('$SYS/')) {
+      this.store.setRetained(new Message(topic, Buffer.alloc(0), 0, true, null, true))
     }
     this.counters.expired++
   }

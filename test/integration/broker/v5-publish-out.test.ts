@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { Broker } from '../../../src/broker/broker.js'
 import { encode, PacketType, type PublishPacket, ReasonCode } from '../../../src/protocol/index.js'
 import { MemoryStore } from '../../../src/store/memory/memory-store.js'
 import { delay, type RawClient, startBroker, uniqueId } from '../../helpers/raw-client.js'
@@ -263,6 +264,34 @@ test('a retained message found expired is deleted from memory and the store, and
   assert.equal(own.broker.retainedCount, 0, 'no longer kept in memory')
   assert.equal(store.load().retained.length, 0, 'no longer kept in the store')
   assert.equal(own.broker.stats.expired, expired + 1)
+})
+
+test('a retained message that expired while the broker was down is deleted from the store at start, and counted [MQTT-3.3.2-5]', async (t) => {
+  const store = new MemoryStore()
+  const first = new Broker({ sysInterval: 0, store })
+  await first.ready
+  first.publish({
+    topic: 'expired-offline/a',
+    payload: 'soon gone',
+    retain: true,
+    properties: { messageExpiryInterval: 1 },
+  })
+  first.publish({ topic: 'expired-offline/b', payload: 'kept', retain: true })
+  await first.close()
+  assert.equal(store.load().retained.length, 2)
+  await delay(1500)
+  const again = await startBroker({ store }, t)
+  await again.broker.ready
+  assert.equal(again.broker.retainedCount, 1)
+  assert.deepEqual(
+    store.load().retained.map((r) => r.topic),
+    ['expired-offline/b'],
+  )
+  assert.equal(again.broker.stats.expired, 1)
+  const c = await again.connect({ protocolVersion: 5 })
+  await c.subscribe('expired-offline/#', 1)
+  assert.equal((await c.next(PacketType.PUBLISH)).payload.toString(), 'kept')
+  await c.nothingFor(150)
 })
 
 test('a session taken over by a client of the other version re-sends what is in flight in that version', async () => {
