@@ -22,6 +22,9 @@ function inbox(client: Client): string[] {
 /** An operation left unsettled when the client ends with the test. */
 const quiet = (p: Promise<unknown>): void => void p.catch(() => {})
 
+/** A session that outlives the connection (60 s), and a client that reconnects to it at once. */
+const resumable = { clean: false, sessionExpiryInterval: 60, reconnect: { minDelay: 10, maxDelay: 20 } }
+
 const publish = (
   topic: string,
   qos: 0 | 1 | 2,
@@ -87,16 +90,7 @@ describe('MQTT 5 client: normative statements', () => {
     'told Session Present 0 after a lost connection, the client forgets its QoS 2 receipts: a known id is a new message [MQTT-3.2.2-5]',
     T,
     async () => {
-      const fb = await startFakeBroker()
-      const pending = connect(fb.url, {
-        protocolVersion: 5,
-        clean: false,
-        sessionExpiryInterval: 60,
-        keepalive: 0,
-        reconnect: { minDelay: 10, maxDelay: 20 },
-      })
-      const s1 = await fb.acceptWith()
-      const client = track(await pending)
+      const { fb, client, s: s1 } = await v5Rig(resumable)
       const got = inbox(client)
       s1.send(publish('sp0/a', 2, 7, 'first'))
       assert.equal((await s1.next(PacketType.PUBREC)).packetId, 7)
@@ -188,16 +182,7 @@ describe('MQTT 5 client: normative statements', () => {
     'unacknowledged PUBLISHes are re-sent only on reconnect to the session, in their order, with their ids and DUP 1, under the same client id; a refused one never [MQTT-4.4.0-1] [MQTT-4.6.0-1] [MQTT-4.4.0-2] [MQTT-3.3.1-1] [MQTT-4.3.2-3] [MQTT-3.1.3-2]',
     T,
     async () => {
-      const fb = await startFakeBroker()
-      const pending = connect(fb.url, {
-        protocolVersion: 5,
-        clean: false,
-        sessionExpiryInterval: 60,
-        keepalive: 0,
-        reconnect: { minDelay: 10, maxDelay: 20 },
-      })
-      const s1 = await fb.acceptWith()
-      const client = track(await pending)
+      const { fb, client, s: s1 } = await v5Rig(resumable)
       for (let i = 0; i < 4; i++) quiet(client.publish('again/x', String(i), { qos: 1 }))
       const sent: PublishPacket[] = []
       for (let i = 0; i < 4; i++) sent.push(await s1.next(PacketType.PUBLISH))
@@ -222,16 +207,7 @@ describe('MQTT 5 client: normative statements', () => {
     'QoS 2 sent: PUBLISH until PUBREC, then PUBREL until PUBCOMP; after a reconnect the PUBREL, never the PUBLISH [MQTT-4.3.3-1] [MQTT-4.3.3-2] [MQTT-4.3.3-3] [MQTT-4.3.3-4] [MQTT-4.3.3-5] [MQTT-4.3.3-6]',
     T,
     async () => {
-      const fb = await startFakeBroker()
-      const pending = connect(fb.url, {
-        protocolVersion: 5,
-        clean: false,
-        sessionExpiryInterval: 60,
-        keepalive: 0,
-        reconnect: { minDelay: 10, maxDelay: 20 },
-      })
-      const s1 = await fb.acceptWith()
-      const client = track(await pending)
+      const { fb, client, s: s1 } = await v5Rig(resumable)
       const done = client.publish('q2out/x', 'exactly once', { qos: 2 })
       const p = await s1.next(PacketType.PUBLISH)
       assert.deepEqual([p.qos, p.dup, p.packetId > 0], [2, false, true])
@@ -255,16 +231,7 @@ describe('MQTT 5 client: normative statements', () => {
     'a QoS 2 PUBLISH already sent is not expired: re-sent after its Message Expiry Interval passed [MQTT-4.3.3-7]',
     T,
     async () => {
-      const fb = await startFakeBroker()
-      const pending = connect(fb.url, {
-        protocolVersion: 5,
-        clean: false,
-        sessionExpiryInterval: 60,
-        keepalive: 0,
-        reconnect: { minDelay: 10, maxDelay: 20 },
-      })
-      const s1 = await fb.acceptWith()
-      const client = track(await pending)
+      const { fb, client, s: s1 } = await v5Rig(resumable)
       quiet(client.publish('exp/q2', 'x', { qos: 2, properties: { messageExpiryInterval: 1 } }))
       const p = await s1.next(PacketType.PUBLISH)
       await new Promise((r) => setTimeout(r, 1200))
