@@ -14,6 +14,7 @@ import {
   mosquittoPub,
   mosquittoSkip,
   mosquittoSub,
+  type SubResult,
   startMosquitto,
 } from '../helpers/mosquitto.js'
 import { LOOPBACK } from '../helpers/net.js'
@@ -162,6 +163,20 @@ for (const [name, start, skipBroker] of targets) {
     const topic = (what: string): string => `v5cli/${process.pid}/${name}/${++n}/${what}`
     const hp = (): string[] => ['-h', LOOPBACK, '-p', String(target.port)]
 
+    /** mosquitto_sub until it has `count` messages, once the broker has its SUBSCRIBE. */
+    async function mosquittoSubscriber(
+      t: string,
+      count: number,
+      qos: 0 | 1 | 2,
+      args: string[],
+    ): Promise<{ done: Promise<SubResult> }> {
+      const ready = target.subscribed(t)
+      const done = mosquittoSub(target.port, { topics: [t], count, qos, waitSeconds: 10, args })
+      done.catch(() => {})
+      await ready
+      return { done } // wrapped: an async function would otherwise wait for `done` itself
+    }
+
     /** A petrel sub, once its SUBSCRIBE is the `nth` for `t` the broker has seen. */
     async function petrelSubscriber(t: string, args: string[], nth = 1): Promise<Background> {
       const ready = target.subscribed(t, nth)
@@ -177,16 +192,7 @@ for (const [name, start, skipBroker] of targets) {
 
     test('mosquitto_sub -V mqttv5 -F prints the properties of petrel pub -D as it prints those of mosquitto_pub -D', async () => {
       const t = topic('props')
-      const ready = target.subscribed(t)
-      const sub = mosquittoSub(target.port, {
-        topics: [t],
-        count: 2,
-        qos: 1,
-        waitSeconds: 10,
-        args: ['-V', 'mqttv5', '-F', FORMAT],
-      })
-      sub.catch(() => {})
-      await ready
+      const { done: sub } = await mosquittoSubscriber(t, 2, 1, ['-V', 'mqttv5', '-F', FORMAT])
       const p = await petrel(['pub', ...hp(), '-t', t, '-q', '1', '-m', 'same', ...PUBLISH_PROPS])
       assert.equal(p.code, 0, p.stderr)
       await mosquittoPub(target.port, ['-t', t, '-q', '1', '-m', 'same', ...PUBLISH_PROPS])
@@ -233,16 +239,7 @@ for (const [name, start, skipBroker] of targets) {
         '-F',
         FORMAT,
       ]
-      const ready = target.subscribed(t)
-      const theirs = mosquittoSub(target.port, {
-        topics: [t],
-        count: 2,
-        qos: 2,
-        waitSeconds: 10,
-        args: args.slice(4),
-      })
-      theirs.catch(() => {})
-      await ready
+      const { done: theirs } = await mosquittoSubscriber(t, 2, 2, args.slice(4))
       const ours = await petrelSubscriber(t, args, 2)
       await mosquittoPub(target.port, ['-t', t, '-q', '2', '-m', 'with properties', ...PUBLISH_PROPS])
       await mosquittoPub(target.port, ['-V', 'mqttv5', '-t', t, '-q', '0', '-m', 'bare'])
@@ -253,16 +250,7 @@ for (const [name, start, skipBroker] of targets) {
 
     test('petrel sub -F %j prints mosquitto_sub -F %j (time aside), properties included', async () => {
       const t = topic('json')
-      const ready = target.subscribed(t)
-      const theirs = mosquittoSub(target.port, {
-        topics: [t],
-        count: 1,
-        qos: 1,
-        waitSeconds: 10,
-        args: ['-V', 'mqttv5', '-F', '%j'],
-      })
-      theirs.catch(() => {})
-      await ready
+      const { done: theirs } = await mosquittoSubscriber(t, 1, 1, ['-V', 'mqttv5', '-F', '%j'])
       const ours = await petrelSubscriber(t, ['-V', 'mqttv5', '-q', '1', '-C', '1', '-F', '%j'], 2)
       await mosquittoPub(target.port, ['-t', t, '-q', '1', '-m', 'he"llo', ...PUBLISH_PROPS])
       assert.equal((await ours.exited).code, 0, ours.stderr())
@@ -305,16 +293,7 @@ for (const [name, start, skipBroker] of targets) {
 
     test('petrel pub -D connect and -D will reach the broker: the will carries its properties to mosquitto_sub', async () => {
       const t = topic('will')
-      const ready = target.subscribed(t)
-      const sub = mosquittoSub(target.port, {
-        topics: [t],
-        count: 1,
-        qos: 1,
-        waitSeconds: 10,
-        args: ['-V', 'mqttv5', '-F', '%t %C %P %p'],
-      })
-      sub.catch(() => {})
-      await ready
+      const { done: sub } = await mosquittoSubscriber(t, 1, 1, ['-V', 'mqttv5', '-F', '%t %C %P %p'])
       // A petrel sub that is killed (no DISCONNECT) leaves its will to be published.
       const s = spawnPetrel([
         'sub',
