@@ -14,9 +14,20 @@ import {
   ReasonCode,
   ServerDisconnectError,
 } from '../../../src/index.js'
-import { startFakeBroker } from './fake-broker.js'
+import { type FakeSession, startFakeBroker } from './fake-broker.js'
 import { nextEvent, T, until } from './suite.js'
 import { track, v5Rig } from './v5-rig.js'
+
+/** What connect() at MQTT 5 rejects with (null if it connects) when the broker answers its CONNECT by `answer`. */
+async function refusal(answer: (s: FakeSession) => void): Promise<unknown> {
+  const fb = await startFakeBroker()
+  const pending = connect(fb.url, { protocolVersion: 5 })
+  answer(await fb.accept())
+  return pending.then(
+    () => null,
+    (e: unknown) => e,
+  )
+}
 
 describe('MQTT 5 client: connect', () => {
   test('CONNECT is level 5 and carries the v5 options as properties, the will with its own', T, async () => {
@@ -137,18 +148,13 @@ describe('MQTT 5 client: connect', () => {
     'a CONNACK refusal rejects connect() with ConnackRefusedError carrying the v5 reason code and reason string',
     T,
     async () => {
-      const fb = await startFakeBroker()
-      const pending = connect(fb.url, { protocolVersion: 5 })
-      const s = await fb.accept()
-      s.send({
-        type: PacketType.CONNACK,
-        sessionPresent: false,
-        returnCode: ReasonCode.BANNED,
-        properties: { reasonString: 'go away' },
-      })
-      const err = await pending.then(
-        () => null,
-        (e: unknown) => e,
+      const err = await refusal((s) =>
+        s.send({
+          type: PacketType.CONNACK,
+          sessionPresent: false,
+          returnCode: ReasonCode.BANNED,
+          properties: { reasonString: 'go away' },
+        }),
       )
       assert.ok(err instanceof ConnackRefusedError, String(err))
       assert.equal(err.reasonCode, 0x8a)
@@ -163,14 +169,7 @@ describe('MQTT 5 client: connect', () => {
     'a 3.1.1 broker refusing the MQTT 5 CONNECT (CONNACK 1 of its own version) rejects with that return code',
     T,
     async () => {
-      const fb = await startFakeBroker()
-      const pending = connect(fb.url, { protocolVersion: 5 })
-      const s = await fb.accept()
-      s.socket.write(Buffer.from([0x20, 0x02, 0x00, 0x01]))
-      const err = await pending.then(
-        () => null,
-        (e: unknown) => e,
-      )
+      const err = await refusal((s) => s.socket.write(Buffer.from([0x20, 0x02, 0x00, 0x01])))
       assert.ok(err instanceof ConnackRefusedError, String(err))
       assert.equal(err.returnCode, 1)
       assert.match(err.message, /unacceptable protocol version/)
@@ -178,18 +177,13 @@ describe('MQTT 5 client: connect', () => {
   )
 
   test('a CONNACK 0x9D Server moved reports the redirection [MQTT-4.11]', T, async () => {
-    const fb = await startFakeBroker()
-    const pending = connect(fb.url, { protocolVersion: 5 })
-    const s = await fb.accept()
-    s.send({
-      type: PacketType.CONNACK,
-      sessionPresent: false,
-      returnCode: ReasonCode.SERVER_MOVED,
-      properties: { serverReference: 'other.example:1883' },
-    })
-    const err = await pending.then(
-      () => null,
-      (e: unknown) => e,
+    const err = await refusal((s) =>
+      s.send({
+        type: PacketType.CONNACK,
+        sessionPresent: false,
+        returnCode: ReasonCode.SERVER_MOVED,
+        properties: { serverReference: 'other.example:1883' },
+      }),
     )
     assert.ok(err instanceof ConnackRefusedError)
     assert.equal(err.serverReference, 'other.example:1883')
