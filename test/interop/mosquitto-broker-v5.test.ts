@@ -17,6 +17,7 @@ import {
 } from '../../src/index.js'
 import { type MosquittoBroker, mosquittoSkip, startMosquitto } from '../helpers/mosquitto.js'
 import { startProxy, type TcpProxy } from '../integration/client/proxy.js'
+import { publishAcrossCuts } from '../integration/client/suite.js'
 
 const T = { timeout: 20_000 }
 let ids = 0
@@ -170,15 +171,7 @@ describe('Petrel client (MQTT 5) against Mosquitto 2', { skip: mosquittoSkip() }
           clean: false,
           sessionExpiryInterval: 60,
         })
-        const all: Promise<unknown>[] = []
-        for (let i = 0; i < 300; i++) {
-          all.push(pub.publish(`${t}/${i % 6}`, String(i), { qos: 1 }))
-          if (i === 100 || i === 200) {
-            await new Promise((r) => setTimeout(r, 5))
-            proxy.cut()
-          } else if (i % 10 === 0) await new Promise((r) => setTimeout(r, 1))
-        }
-        await Promise.all(all)
+        await publishAcrossCuts(pub, proxy, t)
         await until(
           () => new Set(got.map((g) => g.payload.toString())).size === 300,
           8000,

@@ -121,3 +121,20 @@ export function record(client: Client): string[] {
   client.on('message', (topic, payload) => got.push(`${topic} ${payload.toString()}`))
   return got
 }
+
+/**
+ * Publishes 300 QoS 1 messages from `pub`, which connects through `proxy`: message i has payload
+ * `String(i)` and goes to `${t}/${i % 6}`; the proxy is cut after the 100th and the 200th, so
+ * topic aliases must hold across reconnects. Resolves once every publish is acknowledged.
+ */
+export async function publishAcrossCuts(pub: Client, proxy: TcpProxy, t: string): Promise<void> {
+  const all: Promise<unknown>[] = []
+  for (let i = 0; i < 300; i++) {
+    all.push(pub.publish(`${t}/${i % 6}`, String(i), { qos: 1 }))
+    if (i === 100 || i === 200) {
+      await delay(5)
+      proxy.cut()
+    } else if (i % 10 === 0) await delay(1)
+  }
+  await Promise.all(all)
+}

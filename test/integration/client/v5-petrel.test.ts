@@ -10,7 +10,7 @@ import { Broker } from '../../../src/broker/broker.js'
 import { type Client, type ClientOptions, connect, type Message, ReasonCode } from '../../../src/index.js'
 import { LOOPBACK } from '../../helpers/net.js'
 import { startProxy } from './proxy.js'
-import { T, uniqueClientId, until } from './suite.js'
+import { publishAcrossCuts, T, uniqueClientId, until } from './suite.js'
 
 const OPTIONS = {
   sysInterval: 0,
@@ -112,15 +112,7 @@ describe('MQTT 5 client against the Petrel broker', () => {
         { reconnect: { minDelay: 20, maxDelay: 50 }, clean: false, sessionExpiryInterval: 60 },
         proxy.url,
       )
-      const all: Promise<unknown>[] = []
-      for (let i = 0; i < 300; i++) {
-        all.push(pub.publish(`${t}/${i % 6}`, String(i), { qos: 1 }))
-        if (i === 100 || i === 200) {
-          await new Promise((r) => setTimeout(r, 5))
-          proxy.cut()
-        } else if (i % 10 === 0) await new Promise((r) => setTimeout(r, 1))
-      }
-      await Promise.all(all)
+      await publishAcrossCuts(pub, proxy, t)
       await until(
         () => new Set(got.map((g) => g.payload.toString())).size === 300,
         8000,
