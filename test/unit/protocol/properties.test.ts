@@ -21,6 +21,24 @@ const T = PacketType
 /** The will properties of CONNECT, as a context of their own. */
 const WILL = 0
 
+/** Every place properties stand: each packet that has them, and the will. */
+const CONTEXTS = [
+  WILL,
+  T.CONNECT,
+  T.CONNACK,
+  T.PUBLISH,
+  T.PUBACK,
+  T.PUBREC,
+  T.PUBREL,
+  T.PUBCOMP,
+  T.SUBSCRIBE,
+  T.SUBACK,
+  T.UNSUBSCRIBE,
+  T.UNSUBACK,
+  T.DISCONNECT,
+  T.AUTH,
+]
+
 /** Table 2-4: identifier, field name, a wire value, the decoded value, where it may appear. */
 const TABLE: [id: number, name: keyof AnyProperties, wire: string, value: unknown, where: number[]][] = [
   [0x01, 'payloadFormatIndicator', '01', 1, [T.PUBLISH, WILL]],
@@ -51,49 +69,11 @@ const TABLE: [id: number, name: keyof AnyProperties, wire: string, value: unknow
   [0x23, 'topicAlias', '0001', 1, [T.PUBLISH]],
   [0x24, 'maximumQoS', '01', 1, [T.CONNACK]],
   [0x25, 'retainAvailable', '01', true, [T.CONNACK]],
-  [
-    0x26,
-    'userProperties',
-    '000161000162',
-    [['a', 'b']],
-    [
-      WILL,
-      T.CONNECT,
-      T.CONNACK,
-      T.PUBLISH,
-      T.PUBACK,
-      T.PUBREC,
-      T.PUBREL,
-      T.PUBCOMP,
-      T.SUBSCRIBE,
-      T.SUBACK,
-      T.UNSUBSCRIBE,
-      T.UNSUBACK,
-      T.DISCONNECT,
-      T.AUTH,
-    ],
-  ],
+  [0x26, 'userProperties', '000161000162', [['a', 'b']], CONTEXTS],
   [0x27, 'maximumPacketSize', '00000001', 1, [T.CONNECT, T.CONNACK]],
   [0x28, 'wildcardSubscriptionAvailable', '01', true, [T.CONNACK]],
   [0x29, 'subscriptionIdentifiersAvailable', '01', true, [T.CONNACK]],
   [0x2a, 'sharedSubscriptionAvailable', '01', true, [T.CONNACK]],
-]
-
-const CONTEXTS = [
-  WILL,
-  T.CONNECT,
-  T.CONNACK,
-  T.PUBLISH,
-  T.PUBACK,
-  T.PUBREC,
-  T.PUBREL,
-  T.PUBCOMP,
-  T.SUBSCRIBE,
-  T.SUBACK,
-  T.UNSUBSCRIBE,
-  T.UNSUBACK,
-  T.DISCONNECT,
-  T.AUTH,
 ]
 
 function vbi(n: number): string {
