@@ -16,6 +16,7 @@ import {
   mosquittoSub,
   type SubResult,
   startMosquitto,
+  startMosquittoSub,
 } from '../helpers/mosquitto.js'
 import { LOOPBACK } from '../helpers/net.js'
 import { type Background, petrel, spawnPetrel } from './petrel-cli.js'
@@ -98,11 +99,8 @@ for (const [name, start, skipBroker] of targets) {
       count: number,
       qos: 0 | 1 | 2,
     ): Promise<{ done: Promise<SubResult> }> {
-      const ready = target.subscribed(t)
-      const done = mosquittoSub(target.port, { topics: [t], count, qos, waitSeconds: 10, args: FORMAT })
-      done.catch(() => {}) // awaited by the test; this keeps an early failure from going unhandled
-      await Promise.race([ready, done])
-      return { done } // wrapped: an async function would otherwise wait for `done` itself
+      const options = { topics: [t], count, qos, waitSeconds: 10, args: FORMAT }
+      return startMosquittoSub(target.port, options, () => target.subscribed(t))
     }
 
     async function petrelSubscriber(t: string, args: string[]): Promise<Background> {

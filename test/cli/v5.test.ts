@@ -13,9 +13,8 @@ import {
   mosquittoClientsSkip,
   mosquittoPub,
   mosquittoSkip,
-  mosquittoSub,
-  type SubResult,
   startMosquitto,
+  startMosquittoSub,
 } from '../helpers/mosquitto.js'
 import { LOOPBACK } from '../helpers/net.js'
 import { type Background, petrel, spawnPetrel } from './petrel-cli.js'
@@ -164,18 +163,10 @@ for (const [name, start, skipBroker] of targets) {
     const hp = (): string[] => ['-h', LOOPBACK, '-p', String(target.port)]
 
     /** mosquitto_sub until it has `count` messages, once the broker has its SUBSCRIBE. */
-    async function mosquittoSubscriber(
-      t: string,
-      count: number,
-      qos: 0 | 1 | 2,
-      args: string[],
-    ): Promise<{ done: Promise<SubResult> }> {
-      const ready = target.subscribed(t)
-      const done = mosquittoSub(target.port, { topics: [t], count, qos, waitSeconds: 10, args })
-      done.catch(() => {})
-      await ready
-      return { done } // wrapped: an async function would otherwise wait for `done` itself
-    }
+    const mosquittoSubscriber = (t: string, count: number, qos: 0 | 1 | 2, args: string[]) =>
+      startMosquittoSub(target.port, { topics: [t], count, qos, waitSeconds: 10, args }, () =>
+        target.subscribed(t),
+      )
 
     /** A petrel sub, once its SUBSCRIBE is the `nth` for `t` the broker has seen. */
     async function petrelSubscriber(t: string, args: string[], nth = 1): Promise<Background> {

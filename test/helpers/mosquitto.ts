@@ -354,3 +354,20 @@ export async function mosquittoSub(port: number, options: SubOptions): Promise<S
   if (lines[lines.length - 1] === '') lines.pop()
   return { ...r, lines }
 }
+
+/**
+ * Starts mosquitto_sub and returns once `subscribed()` (called first, so that it sees the SUBSCRIBE)
+ * resolves, or mosquitto_sub has already exited. `done` settles when it exits; the caller awaits it
+ * (wrapped: an async function would otherwise wait for `done` itself).
+ */
+export async function startMosquittoSub(
+  port: number,
+  options: SubOptions,
+  subscribed: () => Promise<void>,
+): Promise<{ done: Promise<SubResult> }> {
+  const ready = subscribed()
+  const done = mosquittoSub(port, options)
+  done.catch(() => {}) // awaited by the caller; this keeps an early failure from going unhandled
+  await Promise.race([ready, done])
+  return { done }
+}
