@@ -109,6 +109,63 @@ export class V5Form {
   }
 }
 
+/**
+ * A session's PUBLISHes in the form of its current connection: the template's 3.1.1 forms, or
+ * a V5Form. Null bytes: larger than the client's Maximum Packet Size [MQTT-3.1.2-25];
+ * `tooLarge` is told (the message is counted as dropped).
+ */
+export class DeliveryForm {
+  private v5: V5Form | null = null
+  private readonly tooLarge: (qos: QoS) => void
+  /** After `qos12`: the bytes to keep for a re-send (no topic alias). */
+  tracked: Buffer | null = null
+
+  constructor(tooLarge: (qos: QoS) => void) {
+    this.tooLarge = tooLarge
+  }
+
+  /** A connection attaches: MQTT 5 (with its CONNECT's properties) or 3.1.1. */
+  attach(v5: boolean, properties: ConnectProperties | undefined): void {
+    this.v5 = v5 ? new V5Form(properties) : null
+  }
+
+  detach(): void {
+    this.v5 = null
+  }
+
+  /** The QoS 0 bytes of a message (3.1.1: the properties are dropped). */
+  qos0(msg: Message, retain: boolean, subIds: number[] | null): Buffer | null {
+    const form = this.v5
+    if (form === null) return msg.tpl.qos0(retain)
+    const bytes = form.qos0(msg, retain, subIds)
+    if (bytes === null) this.tooLarge(0)
+    return bytes
+  }
+
+  /**
+   * The QoS 1/2 bytes of a message; `tracked` is then set. On null the caller treats the
+   * message as sent and acknowledged (forgets it).
+   */
+  qos12(
+    msg: Message,
+    qos: QoS,
+    id: number,
+    retain: boolean,
+    subIds: number[] | null,
+    resend = false,
+  ): Buffer | null {
+    const form = this.v5
+    if (form === null) return (this.tracked = msg.tpl.qos12(qos, id, resend, retain))
+    const bytes = form.qos12(msg, qos, id, retain, subIds, !resend)
+    if (bytes === null) {
+      this.tooLarge(qos)
+      return null
+    }
+    this.tracked = form.tracked!
+    return bytes
+  }
+}
+
 /** Subscription identifiers and the expiry left, or null when there are none (the shared form). */
 function perDelivery(msg: Message, subIds: number[] | null): PublishExtra | null {
   const expiresAt = msg.expiresAt

@@ -48,29 +48,20 @@ export class Router {
     const deliveries = route.deliveries
     for (let i = 0; i < deliveries.length; i++) {
       const d = deliveries[i]!
+      let qos = d.qos
+      let retainAsPublished = d.retainAsPublished
+      let subIds = d.subIds
       if (d.noLocal !== null && msg.origin === d.subscriber.clientId) {
         // its own message: only its subscriptions without No Local count [MQTT-3.8.3-3]
         const c = combine(d.noLocal, true)
         if (c.qos < 0) continue
-        const q = c.qos as QoS
-        d.subscriber.deliver(
-          msg,
-          msg.qos < q ? msg.qos : q,
-          c.retainAsPublished && msg.retain,
-          from,
-          c.subIds,
-        )
-        continue
+        qos = c.qos as QoS
+        retainAsPublished = c.retainAsPublished
+        subIds = c.subIds
       }
       // [MQTT-3.8.4-6] delivered at min(published QoS, granted QoS); RETAIN 0 [MQTT-3.3.1-9]
       // [MQTT-3.3.1-12], or as published [MQTT-3.3.1-13]
-      d.subscriber.deliver(
-        msg,
-        msg.qos < d.qos ? msg.qos : d.qos,
-        d.retainAsPublished && msg.retain,
-        from,
-        d.subIds,
-      )
+      d.subscriber.deliver(msg, msg.qos < qos ? msg.qos : qos, retainAsPublished && msg.retain, from, subIds)
     }
     let n = deliveries.length
     const shared = route.shared

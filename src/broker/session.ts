@@ -5,7 +5,7 @@ import { type AckType, Await, OutboundFlow } from '../session/outbound.js'
 import type { Store } from '../store/store.js'
 import { InflightResend } from './inflight-resend.js'
 import type { Message } from './message.js'
-import { type LinkOptions, V5Form } from './publish-form.js'
+import { DeliveryForm, type LinkOptions } from './publish-form.js'
 import { PublisherBrake } from './publisher-brake.js'
 import type { Queued as QueuedOf, SessionCounters, SessionLimits, SessionLink } from './session-types.js'
 import type { SharedGroup } from './shared.js'
@@ -55,12 +55,12 @@ export class Session {
   expiryInterval = 0
   /** MQTT 5 Topic Aliases the client set on its current connection [MQTT-3.3.2-7]; null until one is. */
   inAliases: Map<number, string> | null = null
-  /** How PUBLISHes are encoded for the current connection: null for 3.1.1 (the template's v3 forms). */
-  private form: V5Form | null = null
+  /** How PUBLISHes are encoded for the current connection. */
+  private readonly form = new DeliveryForm((qos) =>
+    this.drop(qos, "a message is larger than the client's Maximum Packet Size"),
+  )
   /** Re-sends what is in flight when a connection attaches. */
   private readonly resend: InflightResend
-  /** The bytes to keep for a re-send of the message `bytes12` encoded last (no topic alias). */
-  private tracked: Buffer | null = null
 
   constructor(
     clientId: string,
@@ -87,7 +87,7 @@ export class Session {
     this.brake = new PublisherBrake(this, limits)
     this.resend = new InflightResend(this.outbound, {
       encodeResend: (q, id) =>
-        this.bytes12(q.msg, q.qos, id, q.retain, q.subIds, true) === null ? null : this.tracked,
+        this.form.qos12(q.msg, q.qos, id, q.retain, q.subIds, true) === null ? null : this.form.tracked,
       forget: (seq) => this.store?.deleteDelivery(this.clientId, seq),
       write: (link, bytes) => this.write(link, bytes),
     })
@@ -138,7 +138,7 @@ export class Session {
           this.drop(qos, 'the output buffer of a slow subscriber is full (maxOutputBuffer)')
           return
         }
-        const bytes = this.bytes0(msg, retain, subIds)
+        const bytes = this.form.qos0(msg, retain, subIds)
         if (bytes === null) return
         this.write(link, bytes)
         // Past the soft limit the publisher is slowed (not read) instead of letting
@@ -205,7 +205,7 @@ export class Session {
     this.link = link
     const v5 = (connect === null ? link.protocolVersion : connect.protocolVersion) === 5
     const properties = connect === null ? link.connectProperties : connect.properties
-    this.form = v5 ? new V5Form(properties) : null
+    this.form.attach(v5, properties)
     this.inAliases = null // aliases are per connection [MQTT-3.3.2-7]
     // [MQTT-3.3.4-9] never more unacknowledged QoS 1/2 PUBLISHes than the client's Receive Maximum
     const max = this.limits.maxInflight
@@ -218,7 +218,7 @@ export class Session {
   /** The connection is gone. Publishers blocked on this session may go on. */
   detach(): void {
     this.link = null
-    this.form = null
+    this.form.detach()
     this.resend.detach()
     this.brake.stop()
   }
@@ -243,7 +243,7 @@ export class Session {
         if (!this.outbound.hasRoom) break
         this.sendQueued(link, q)
       } else {
-        const bytes = this.bytes0(q.msg, q.retain, q.subIds)
+        const bytes = this.form.qos0(q.msg, q.retain, q.subIds)
         if (bytes !== null) this.write(link, bytes)
       }
       queue.shift()
@@ -335,46 +335,6 @@ export class Session {
     return seq
   }
 
-  /**
-   * The QoS 0 bytes of a message for this client, in its protocol version's form (3.1.1: the
-   * properties are dropped); null when larger than its Maximum Packet Size: dropped, counted.
-   */
-  private bytes0(msg: Message, retain: boolean, subIds: number[] | null): Buffer | null {
-    const form = this.form
-    if (form === null) return msg.tpl.qos0(retain)
-    const bytes = form.qos0(msg, retain, subIds)
-    if (bytes === null) this.tooLarge(0)
-    return bytes
-  }
-
-  /**
-   * The QoS 1/2 bytes of a message for this client, in its protocol version's form; `tracked`
-   * (the bytes to keep for a re-send) is then set. Null when larger than the client's Maximum
-   * Packet Size [MQTT-3.1.2-25]: counted as dropped, and treated as sent (the caller forgets it).
-   */
-  private bytes12(
-    msg: Message,
-    qos: QoS,
-    id: number,
-    retain: boolean,
-    subIds: number[] | null,
-    resend = false,
-  ): Buffer | null {
-    const form = this.form
-    if (form === null) return (this.tracked = msg.tpl.qos12(qos, id, resend, retain))
-    const bytes = form.qos12(msg, qos, id, retain, subIds, !resend)
-    if (bytes === null) {
-      this.tooLarge(qos)
-      return null
-    }
-    this.tracked = form.tracked!
-    return bytes
-  }
-
-  private tooLarge(qos: QoS): void {
-    this.drop(qos, "a message is larger than the client's Maximum Packet Size")
-  }
-
   /** First delivery of a message that was not queued. DUP 0 [MQTT-3.3.1-3]. */
   private sendQos12(
     link: SessionLink,
@@ -390,11 +350,11 @@ export class Session {
     const keep = group !== null && qos === 1
     if (store !== null || keep) msg.own()
     const id = this.outbound.allocateId()
-    const bytes = this.bytes12(msg, qos, id, retain, subIds)
+    const bytes = this.form.qos12(msg, qos, id, retain, subIds)
     if (bytes === null) return // too large for this client: as if sent and acknowledged
     const seq = store !== null ? this.storeDelivery(msg, qos, retain, id, subIds) : 0
     // The entry keeps the encoded bytes, not the message: nothing else pins the read buffer.
-    this.outbound.track(id, qos as 1 | 2, this.tracked!, seq)
+    this.outbound.track(id, qos as 1 | 2, this.form.tracked!, seq)
     if (keep) this.trackShared(id, { msg, qos, retain, seq, subIds, group })
     this.write(link, bytes)
   }
@@ -402,7 +362,7 @@ export class Session {
   /** Sends a message that waited in the queue (already stored, if persistent). */
   private sendQueued(link: SessionLink, q: Queued): void {
     const id = this.outbound.allocateId()
-    const bytes = this.bytes12(q.msg, q.qos, id, q.retain, q.subIds)
+    const bytes = this.form.qos12(q.msg, q.qos, id, q.retain, q.subIds)
     if (bytes === null) {
       // too large for this client: as if sent and acknowledged [MQTT-3.1.2-25]
       if (q.seq !== 0) this.store?.deleteDelivery(this.clientId, q.seq)
@@ -411,7 +371,7 @@ export class Session {
     // Its packet id is kept so that after a restart it is re-sent as it was: in order, before the
     // queue [MQTT-4.6.0-1], with the same id [MQTT-4.4.0-1] (for QoS 2, exactly once).
     if (this.store !== null) this.store.updateDelivery(this.clientId, q.seq, id, false)
-    this.outbound.track(id, q.qos as 1 | 2, this.tracked!, q.seq)
+    this.outbound.track(id, q.qos as 1 | 2, this.form.tracked!, q.seq)
     if (q.group != null && q.qos === 1) this.trackShared(id, q)
     this.write(link, bytes)
   }
