@@ -4,8 +4,8 @@ import { ErrorCode, protocolError } from './errors.js'
 import type { UserProperties } from './packets.js'
 import { type AnyProperties, BY_NAME, checkValue, defFor, Kind, valueError, where } from './property-table.js'
 import { type Reader, truncated } from './reader.js'
-import { utf8Length, writeUtf8 } from './utf8.js'
-import { varintSize, writeVarint } from './wire.js'
+import { utf8Length } from './utf8.js'
+import { varintSize, writeBinary, writeString, writeU16, writeVarint } from './wire.js'
 
 export { type AnyProperties, WILL_PROPERTIES } from './property-table.js'
 
@@ -50,8 +50,11 @@ export function readProperties(r: Reader, ctx: number): AnyProperties | undefine
       else hi |= m
     }
     switch (d.kind) {
-      case Kind.Byte: {
-        const v = r.u8(d.name)
+      case Kind.Byte:
+      case Kind.U16:
+      case Kind.U32:
+      case Kind.Varint: {
+        const v = readInt(r, d.kind, d.name)
         checkValue(d, v)
         out[d.name] = v
         break
@@ -60,24 +63,6 @@ export function readProperties(r: Reader, ctx: number): AnyProperties | undefine
         const v = r.u8(d.name)
         if (v > 1) valueError(d.name, v, '2.2.2.2')
         out[d.name] = v === 1
-        break
-      }
-      case Kind.U16: {
-        const v = r.u16(d.name)
-        checkValue(d, v)
-        out[d.name] = v
-        break
-      }
-      case Kind.U32: {
-        const v = r.u32(d.name)
-        checkValue(d, v)
-        out[d.name] = v
-        break
-      }
-      case Kind.Varint: {
-        const v = r.varint(d.name)
-        checkValue(d, v)
-        out[d.name] = v
         break
       }
       case Kind.Varints: {
@@ -105,6 +90,14 @@ export function readProperties(r: Reader, ctx: number): AnyProperties | undefine
   }
   r.end = outerEnd
   return out as AnyProperties
+}
+
+/** One integer property of `kind` (Byte, U16, U32 or Varint). */
+function readInt(r: Reader, kind: Kind, name: string): number {
+  if (kind === Kind.Byte) return r.u8(name)
+  if (kind === Kind.U16) return r.u16(name)
+  if (kind === Kind.U32) return r.u32(name)
+  return r.varint(name)
 }
 
 function badField(name: string, ctx: number, why: string): never {
@@ -191,10 +184,7 @@ export function propertiesSize(p: object | undefined, ctx: number, skip?: Readon
 }
 
 function writeStr(buf: Buffer, off: number, s: string): number {
-  const n = utf8Length(s)
-  buf[off] = n >>> 8
-  buf[off + 1] = n & 0xff
-  return writeUtf8(buf, off + 2, s, n)
+  return writeString(buf, off, s, utf8Length(s))
 }
 
 /**
@@ -222,8 +212,7 @@ export function writeProperties(
         break
       case Kind.U16:
         buf[off++] = d.id
-        buf[off++] = (v as number) >>> 8
-        buf[off++] = (v as number) & 0xff
+        off = writeU16(buf, off, v as number)
         break
       case Kind.U32:
         buf[off++] = d.id
@@ -243,15 +232,10 @@ export function writeProperties(
         buf[off++] = d.id
         off = writeStr(buf, off, v as string)
         break
-      case Kind.Binary: {
-        const b = v as Uint8Array
+      case Kind.Binary:
         buf[off++] = d.id
-        buf[off++] = b.length >>> 8
-        buf[off++] = b.length & 0xff
-        buf.set(b, off)
-        off += b.length
+        off = writeBinary(buf, off, v as Uint8Array)
         break
-      }
       case Kind.Pairs:
         for (const [k, val] of v as UserProperties) {
           buf[off++] = d.id
