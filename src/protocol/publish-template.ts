@@ -123,7 +123,7 @@ export class PublishTemplate {
    * with a client's Maximum Packet Size before sending [MQTT-3.1.2-24].
    */
   v5Size(qos: QoS, extra: PublishExtra | null): number {
-    const remaining = this.remaining5(qos, extra)
+    const remaining = this.remaining5(qos, extra, this.propLen(extra))
     return 1 + varintSize(remaining) + remaining
   }
 
@@ -159,9 +159,9 @@ export class PublishTemplate {
     return n
   }
 
-  private remaining5(qos: QoS, extra: PublishExtra | null): number {
+  /** Remaining length of one delivery whose property bytes are `props` (from propLen). */
+  private remaining5(qos: QoS, extra: PublishExtra | null, props: number): number {
     const topicLen = extra?.omitTopic ? 0 : this.topicLen
-    const props = this.propLen(extra)
     return 2 + topicLen + (qos > 0 ? 2 : 0) + varintSize(props) + props + this.payload.length
   }
 
@@ -193,7 +193,7 @@ export class PublishTemplate {
     }
     const shared = this.sharedProps()
     const props = this.propLen(extra)
-    const remaining = this.remaining5(qos, extra)
+    const remaining = this.remaining5(qos, extra, props)
     checkRemaining(remaining)
     const buf = Buffer.allocUnsafe(1 + varintSize(remaining) + remaining)
     buf[0] = 0x30 | (dup && qos > 0 ? 0x08 : 0) | (qos << 1) | (retain ? 1 : 0)
