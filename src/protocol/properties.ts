@@ -187,6 +187,33 @@ function writeStr(buf: Buffer, off: number, s: string): number {
   return writeString(buf, off, s, utf8Length(s))
 }
 
+/** One property value of `kind` (one item for Varints and Pairs), after its identifier. */
+function writeValue(buf: Buffer, off: number, kind: Kind, v: unknown): number {
+  switch (kind) {
+    case Kind.Byte:
+      buf[off] = v as number
+      return off + 1
+    case Kind.Bool:
+      buf[off] = v ? 1 : 0
+      return off + 1
+    case Kind.U16:
+      return writeU16(buf, off, v as number)
+    case Kind.U32:
+      return buf.writeUInt32BE(v as number, off)
+    case Kind.Varint:
+    case Kind.Varints:
+      return writeVarint(buf, off, v as number)
+    case Kind.String:
+      return writeStr(buf, off, v as string)
+    case Kind.Binary:
+      return writeBinary(buf, off, v as Uint8Array)
+    case Kind.Pairs: {
+      const [k, val] = v as [string, string]
+      return writeStr(buf, writeStr(buf, off, k), val)
+    }
+  }
+}
+
 /**
  * Writes the properties of `p` (already checked by propertiesSize with the same
  * `skip`) at `off`, without their length field. Returns the offset after them.
@@ -201,48 +228,15 @@ export function writeProperties(
   for (const [name, v] of Object.entries(p)) {
     if (v === undefined || skip?.has(name)) continue
     const d = BY_NAME.get(name)!
-    switch (d.kind) {
-      case Kind.Byte:
+    if (d.kind === Kind.Varints || d.kind === Kind.Pairs) {
+      // a list: the identifier again before each item
+      for (const item of v as unknown[]) {
         buf[off++] = d.id
-        buf[off++] = v as number
-        break
-      case Kind.Bool:
-        buf[off++] = d.id
-        buf[off++] = v ? 1 : 0
-        break
-      case Kind.U16:
-        buf[off++] = d.id
-        off = writeU16(buf, off, v as number)
-        break
-      case Kind.U32:
-        buf[off++] = d.id
-        off = buf.writeUInt32BE(v as number, off)
-        break
-      case Kind.Varint:
-        buf[off++] = d.id
-        off = writeVarint(buf, off, v as number)
-        break
-      case Kind.Varints:
-        for (const n of v as number[]) {
-          buf[off++] = d.id
-          off = writeVarint(buf, off, n)
-        }
-        break
-      case Kind.String:
-        buf[off++] = d.id
-        off = writeStr(buf, off, v as string)
-        break
-      case Kind.Binary:
-        buf[off++] = d.id
-        off = writeBinary(buf, off, v as Uint8Array)
-        break
-      case Kind.Pairs:
-        for (const [k, val] of v as UserProperties) {
-          buf[off++] = d.id
-          off = writeStr(buf, off, k)
-          off = writeStr(buf, off, val)
-        }
-        break
+        off = writeValue(buf, off, d.kind, item)
+      }
+    } else {
+      buf[off++] = d.id
+      off = writeValue(buf, off, d.kind, v)
     }
   }
   return off
