@@ -111,6 +111,22 @@ function stringSize(s: unknown, name: string, ctx: number): number {
   return 2 + n
 }
 
+/** Largest value of an integer kind (the Byte kind's values are 0 or 1). */
+function intMax(kind: Kind): number {
+  if (kind === Kind.Byte) return 1
+  if (kind === Kind.U16) return 0xffff
+  if (kind === Kind.U32) return 0xffff_ffff
+  return MAX_VARIABLE_BYTE_INTEGER
+}
+
+/** Bytes on the wire of `v` as an integer kind. */
+function intBytes(kind: Kind, v: number): number {
+  if (kind === Kind.Byte) return 1
+  if (kind === Kind.U16) return 2
+  if (kind === Kind.U32) return 4
+  return varintSize(v)
+}
+
 function intSize(v: unknown, max: number, name: string, ctx: number): void {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) {
     badField(name, ctx, `must be an integer in 0..${max}`)
@@ -131,28 +147,16 @@ export function propertiesSize(p: object | undefined, ctx: number, skip?: Readon
     if (d === undefined || !(d.allowed & (1 << ctx))) badField(name, ctx, 'is not allowed')
     switch (d.kind) {
       case Kind.Byte:
-        intSize(v, 1, name, ctx)
+      case Kind.U16:
+      case Kind.U32:
+      case Kind.Varint:
+        intSize(v, intMax(d.kind), name, ctx)
         checkValue(d, v as number)
-        size += 2
+        size += 1 + intBytes(d.kind, v as number)
         break
       case Kind.Bool:
         if (typeof v !== 'boolean') badField(name, ctx, 'is not a boolean')
         size += 2
-        break
-      case Kind.U16:
-        intSize(v, 0xffff, name, ctx)
-        checkValue(d, v as number)
-        size += 3
-        break
-      case Kind.U32:
-        intSize(v, 0xffff_ffff, name, ctx)
-        checkValue(d, v as number)
-        size += 5
-        break
-      case Kind.Varint:
-        intSize(v, MAX_VARIABLE_BYTE_INTEGER, name, ctx)
-        checkValue(d, v as number)
-        size += 1 + varintSize(v as number)
         break
       case Kind.Varints:
         if (!Array.isArray(v)) badField(name, ctx, 'is not an array')
