@@ -95,7 +95,6 @@ export class InboundAliases {
     } else {
       this.topics[alias] = p.topic
     }
-    // properties.topicAlias stays as received: the application (petrel sub -F %A) may print it
   }
 }
 

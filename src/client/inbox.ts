@@ -12,7 +12,7 @@ export interface Message {
   /**
    * MQTT 5: the message's properties (subscriptionIdentifiers, responseTopic,
    * correlationData, userProperties, contentType, ...); absent when it has none.
-   * A topic alias is resolved into `topic` and is not among them.
+   * A topic alias is resolved into `topic`; topicAlias keeps it as the broker sent it.
    */
   readonly properties?: PublishProperties | undefined
 }

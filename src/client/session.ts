@@ -1,6 +1,5 @@
 import { ProtocolError } from '../errors.js'
 import { PacketType, PROTOCOL_V5, type ProtocolVersion, type QoS, ReasonCode } from '../protocol/constants.js'
-import { encode, encodePublish } from '../protocol/encoder.js'
 import type {
   AckProperties,
   Packet,
@@ -16,6 +15,7 @@ import { InboundAliases, OutboundAliases, reasonError } from './aliases.js'
 import { publishOverLimits } from './checks.js'
 import { ClientErrorCode, OfflineQueueFullError, PublishRefusedError, ServerLimitError } from './errors.js'
 import { type Pending, PUBLISH_OK, type PublishJob, publishResult } from './pending.js'
+import { publishBytes, publishBytesV5 } from './publish-bytes.js'
 import { isFailure } from './reasons.js'
 import { NO_LIMITS, type ServerLimits } from './server-limits.js'
 import type { OutboundStore } from './store.js'
@@ -175,8 +175,8 @@ export class ClientSession {
     let alias = this.aliasesOut.get(topic)
     const known = alias > 0
     if (!known && this.limits.topicAliases !== false) alias = this.aliasesOut.assign(topic)
-    const full = qos === 0 && alias > 0 ? null : this.publishV5(job, id, 0, false)
-    const wire = alias > 0 ? this.publishV5(job, id, alias, known) : full!
+    const full = qos === 0 && alias > 0 ? null : publishBytesV5(job, id, 0, false, this.aliasesOut)
+    const wire = alias > 0 ? publishBytesV5(job, id, alias, known, this.aliasesOut) : full!
     const max = server.maximumPacketSize
     if (wire.length > max || (full !== null && full.length > max)) {
       if (alias > 0 && !known) this.aliasesOut.forget(topic)
@@ -192,29 +192,6 @@ export class ClientSession {
     if (qos === 2) this.qos2++
     this.store.put(this.outbound.track(id, qos, full!, job))
     this.writer.push(wire)
-  }
-
-  private publishV5(job: PublishJob, packetId: number, alias: number, omitTopic: boolean): Buffer {
-    const own = job.properties
-    const properties =
-      alias === 0
-        ? own
-        : own === undefined
-          ? this.aliasesOut.bareProperties(alias)
-          : { ...own, topicAlias: alias }
-    return encode(
-      {
-        type: PacketType.PUBLISH,
-        topic: omitTopic ? '' : job.topic, // [MQTT-3.3.2-12] an alias the broker knows stands for the topic
-        payload: job.payload,
-        qos: job.qos,
-        retain: job.retain,
-        dup: false,
-        packetId,
-        properties,
-      },
-      PROTOCOL_V5,
-    )
   }
 
   /** Sends queued publishes while online and the window has room. */
@@ -390,16 +367,4 @@ export class ClientSession {
     for (const e of this.outbound.entries()) e.ctx?.reject(err)
     this.subs.failAll(err)
   }
-}
-
-function publishBytes(job: PublishJob, packetId: number): Buffer {
-  return encodePublish({
-    type: PacketType.PUBLISH,
-    topic: job.topic,
-    payload: job.payload,
-    qos: job.qos,
-    retain: job.retain,
-    dup: false, // first delivery [MQTT-3.3.1-3]
-    packetId,
-  })
 }

@@ -4,8 +4,8 @@ import { ErrorCode, protocolError } from './errors.js'
 import type { UserProperties } from './packets.js'
 import { type AnyProperties, BY_NAME, checkValue, defFor, Kind, valueError, where } from './property-table.js'
 import { type Reader, truncated } from './reader.js'
-import { utf8Length, writeUtf8 } from './utf8.js'
-import { varintSize, writeVarint } from './wire.js'
+import { utf8Length } from './utf8.js'
+import { varintSize, writeBinary, writeString, writeU16, writeVarint } from './wire.js'
 
 export { type AnyProperties, WILL_PROPERTIES } from './property-table.js'
 
@@ -50,8 +50,11 @@ export function readProperties(r: Reader, ctx: number): AnyProperties | undefine
       else hi |= m
     }
     switch (d.kind) {
-      case Kind.Byte: {
-        const v = r.u8(d.name)
+      case Kind.Byte:
+      case Kind.U16:
+      case Kind.U32:
+      case Kind.Varint: {
+        const v = readInt(r, d.kind, d.name)
         checkValue(d, v)
         out[d.name] = v
         break
@@ -60,24 +63,6 @@ export function readProperties(r: Reader, ctx: number): AnyProperties | undefine
         const v = r.u8(d.name)
         if (v > 1) valueError(d.name, v, '2.2.2.2')
         out[d.name] = v === 1
-        break
-      }
-      case Kind.U16: {
-        const v = r.u16(d.name)
-        checkValue(d, v)
-        out[d.name] = v
-        break
-      }
-      case Kind.U32: {
-        const v = r.u32(d.name)
-        checkValue(d, v)
-        out[d.name] = v
-        break
-      }
-      case Kind.Varint: {
-        const v = r.varint(d.name)
-        checkValue(d, v)
-        out[d.name] = v
         break
       }
       case Kind.Varints: {
@@ -107,6 +92,14 @@ export function readProperties(r: Reader, ctx: number): AnyProperties | undefine
   return out as AnyProperties
 }
 
+/** One integer property of `kind` (Byte, U16, U32 or Varint). */
+function readInt(r: Reader, kind: Kind, name: string): number {
+  if (kind === Kind.Byte) return r.u8(name)
+  if (kind === Kind.U16) return r.u16(name)
+  if (kind === Kind.U32) return r.u32(name)
+  return r.varint(name)
+}
+
 function badField(name: string, ctx: number, why: string): never {
   throw protocolError(ErrorCode.MALFORMED_PROPERTY, `${name} ${why} in ${where(ctx)}`)
 }
@@ -116,6 +109,22 @@ function stringSize(s: unknown, name: string, ctx: number): number {
   const n = utf8Length(s)
   if (n > MAX_STRING_BYTES) badField(name, ctx, `is ${n} bytes; at most 65535 fit`)
   return 2 + n
+}
+
+/** Largest value of an integer kind (the Byte kind's values are 0 or 1). */
+function intMax(kind: Kind): number {
+  if (kind === Kind.Byte) return 1
+  if (kind === Kind.U16) return 0xffff
+  if (kind === Kind.U32) return 0xffff_ffff
+  return MAX_VARIABLE_BYTE_INTEGER
+}
+
+/** Bytes on the wire of `v` as an integer kind. */
+function intBytes(kind: Kind, v: number): number {
+  if (kind === Kind.Byte) return 1
+  if (kind === Kind.U16) return 2
+  if (kind === Kind.U32) return 4
+  return varintSize(v)
 }
 
 function intSize(v: unknown, max: number, name: string, ctx: number): void {
@@ -138,28 +147,16 @@ export function propertiesSize(p: object | undefined, ctx: number, skip?: Readon
     if (d === undefined || !(d.allowed & (1 << ctx))) badField(name, ctx, 'is not allowed')
     switch (d.kind) {
       case Kind.Byte:
-        intSize(v, 1, name, ctx)
+      case Kind.U16:
+      case Kind.U32:
+      case Kind.Varint:
+        intSize(v, intMax(d.kind), name, ctx)
         checkValue(d, v as number)
-        size += 2
+        size += 1 + intBytes(d.kind, v as number)
         break
       case Kind.Bool:
         if (typeof v !== 'boolean') badField(name, ctx, 'is not a boolean')
         size += 2
-        break
-      case Kind.U16:
-        intSize(v, 0xffff, name, ctx)
-        checkValue(d, v as number)
-        size += 3
-        break
-      case Kind.U32:
-        intSize(v, 0xffff_ffff, name, ctx)
-        checkValue(d, v as number)
-        size += 5
-        break
-      case Kind.Varint:
-        intSize(v, MAX_VARIABLE_BYTE_INTEGER, name, ctx)
-        checkValue(d, v as number)
-        size += 1 + varintSize(v as number)
         break
       case Kind.Varints:
         if (!Array.isArray(v)) badField(name, ctx, 'is not an array')
@@ -191,10 +188,34 @@ export function propertiesSize(p: object | undefined, ctx: number, skip?: Readon
 }
 
 function writeStr(buf: Buffer, off: number, s: string): number {
-  const n = utf8Length(s)
-  buf[off] = n >>> 8
-  buf[off + 1] = n & 0xff
-  return writeUtf8(buf, off + 2, s, n)
+  return writeString(buf, off, s, utf8Length(s))
+}
+
+/** One property value of `kind` (one item for Varints and Pairs), after its identifier. */
+function writeValue(buf: Buffer, off: number, kind: Kind, v: unknown): number {
+  switch (kind) {
+    case Kind.Byte:
+      buf[off] = v as number
+      return off + 1
+    case Kind.Bool:
+      buf[off] = v ? 1 : 0
+      return off + 1
+    case Kind.U16:
+      return writeU16(buf, off, v as number)
+    case Kind.U32:
+      return buf.writeUInt32BE(v as number, off)
+    case Kind.Varint:
+    case Kind.Varints:
+      return writeVarint(buf, off, v as number)
+    case Kind.String:
+      return writeStr(buf, off, v as string)
+    case Kind.Binary:
+      return writeBinary(buf, off, v as Uint8Array)
+    case Kind.Pairs: {
+      const [k, val] = v as [string, string]
+      return writeStr(buf, writeStr(buf, off, k), val)
+    }
+  }
 }
 
 /**
@@ -211,54 +232,15 @@ export function writeProperties(
   for (const [name, v] of Object.entries(p)) {
     if (v === undefined || skip?.has(name)) continue
     const d = BY_NAME.get(name)!
-    switch (d.kind) {
-      case Kind.Byte:
+    if (d.kind === Kind.Varints || d.kind === Kind.Pairs) {
+      // a list: the identifier again before each item
+      for (const item of v as unknown[]) {
         buf[off++] = d.id
-        buf[off++] = v as number
-        break
-      case Kind.Bool:
-        buf[off++] = d.id
-        buf[off++] = v ? 1 : 0
-        break
-      case Kind.U16:
-        buf[off++] = d.id
-        buf[off++] = (v as number) >>> 8
-        buf[off++] = (v as number) & 0xff
-        break
-      case Kind.U32:
-        buf[off++] = d.id
-        off = buf.writeUInt32BE(v as number, off)
-        break
-      case Kind.Varint:
-        buf[off++] = d.id
-        off = writeVarint(buf, off, v as number)
-        break
-      case Kind.Varints:
-        for (const n of v as number[]) {
-          buf[off++] = d.id
-          off = writeVarint(buf, off, n)
-        }
-        break
-      case Kind.String:
-        buf[off++] = d.id
-        off = writeStr(buf, off, v as string)
-        break
-      case Kind.Binary: {
-        const b = v as Uint8Array
-        buf[off++] = d.id
-        buf[off++] = b.length >>> 8
-        buf[off++] = b.length & 0xff
-        buf.set(b, off)
-        off += b.length
-        break
+        off = writeValue(buf, off, d.kind, item)
       }
-      case Kind.Pairs:
-        for (const [k, val] of v as UserProperties) {
-          buf[off++] = d.id
-          off = writeStr(buf, off, k)
-          off = writeStr(buf, off, val)
-        }
-        break
+    } else {
+      buf[off++] = d.id
+      off = writeValue(buf, off, d.kind, v)
     }
   }
   return off

@@ -1,10 +1,10 @@
 import { Buffer } from 'node:buffer'
-import { MAX_PACKET_ID, MAX_VARIABLE_BYTE_INTEGER, PacketType, PropertyId, type QoS } from './constants.js'
+import { MAX_VARIABLE_BYTE_INTEGER, PacketType, PropertyId, type QoS } from './constants.js'
 import { ErrorCode, protocolError } from './errors.js'
 import type { PublishProperties } from './packets.js'
 import { encodeProperties } from './properties.js'
 import { utf8Length, writeUtf8 } from './utf8.js'
-import { checkRemaining, varintSize, writeVarint } from './wire.js'
+import { checkPacketId, checkRemaining, varintSize, writeVarint } from './wire.js'
 
 /**
  * What differs between the MQTT 5 copies of one message: per subscriber or per
@@ -92,12 +92,7 @@ export class PublishTemplate {
   qos12(qos: QoS, packetId: number, dup: boolean, retain: boolean): Buffer {
     checkPacketId(packetId)
     const image = (this.q1 ??= this.build(1, false))
-    const out = Buffer.allocUnsafe(image.length)
-    image.copy(out, 0, 0, image.length)
-    out[0] = 0x30 | (dup ? 0x08 : 0) | (qos << 1) | (retain ? 1 : 0)
-    out[this.pidAt] = packetId >>> 8
-    out[this.pidAt + 1] = packetId & 0xff
-    return out
+    return stamp(image, this.pidAt, qos, packetId, dup, retain)
   }
 
   /** Any form: the shared QoS 0 buffer, or a fresh QoS 1/2 one. */
@@ -117,12 +112,7 @@ export class PublishTemplate {
       }
       checkPacketId(packetId)
       const image = (this.v5q1 ??= this.build5(1, 1, false, false, null))
-      const out = Buffer.allocUnsafe(image.length)
-      image.copy(out, 0, 0, image.length)
-      out[0] = 0x30 | (dup ? 0x08 : 0) | (qos << 1) | (retain ? 1 : 0)
-      out[this.v5PidAt] = packetId >>> 8
-      out[this.v5PidAt + 1] = packetId & 0xff
-      return out
+      return stamp(image, this.v5PidAt, qos, packetId, dup, retain)
     }
     if (qos > 0) checkPacketId(packetId)
     return this.build5(qos, packetId, dup, retain, extra)
@@ -133,7 +123,7 @@ export class PublishTemplate {
    * with a client's Maximum Packet Size before sending [MQTT-3.1.2-24].
    */
   v5Size(qos: QoS, extra: PublishExtra | null): number {
-    const remaining = this.remaining5(qos, extra)
+    const remaining = this.remaining5(qos, extra, this.propLen(extra))
     return 1 + varintSize(remaining) + remaining
   }
 
@@ -169,9 +159,9 @@ export class PublishTemplate {
     return n
   }
 
-  private remaining5(qos: QoS, extra: PublishExtra | null): number {
+  /** Remaining length of one delivery whose property bytes are `props` (from propLen). */
+  private remaining5(qos: QoS, extra: PublishExtra | null, props: number): number {
     const topicLen = extra?.omitTopic ? 0 : this.topicLen
-    const props = this.propLen(extra)
     return 2 + topicLen + (qos > 0 ? 2 : 0) + varintSize(props) + props + this.payload.length
   }
 
@@ -203,7 +193,7 @@ export class PublishTemplate {
     }
     const shared = this.sharedProps()
     const props = this.propLen(extra)
-    const remaining = this.remaining5(qos, extra)
+    const remaining = this.remaining5(qos, extra, props)
     checkRemaining(remaining)
     const buf = Buffer.allocUnsafe(1 + varintSize(remaining) + remaining)
     buf[0] = 0x30 | (dup && qos > 0 ? 0x08 : 0) | (qos << 1) | (retain ? 1 : 0)
@@ -267,10 +257,21 @@ export class PublishTemplate {
   }
 }
 
-function checkPacketId(packetId: number): void {
-  if (!(packetId >= 1 && packetId <= MAX_PACKET_ID)) {
-    throw protocolError(ErrorCode.ZERO_PACKET_ID, `packet id ${packetId} is not in 1..65535`, 'MQTT-2.3.1-1')
-  }
+/** A copy of a QoS 1/2 `image` with its first byte and packet id (at `pidAt`) set for one delivery. */
+function stamp(
+  image: Buffer,
+  pidAt: number,
+  qos: QoS,
+  packetId: number,
+  dup: boolean,
+  retain: boolean,
+): Buffer {
+  const out = Buffer.allocUnsafe(image.length)
+  image.copy(out, 0, 0, image.length)
+  out[0] = 0x30 | (dup ? 0x08 : 0) | (qos << 1) | (retain ? 1 : 0)
+  out[pidAt] = packetId >>> 8
+  out[pidAt + 1] = packetId & 0xff
+  return out
 }
 
 /**
