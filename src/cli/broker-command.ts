@@ -15,6 +15,7 @@ import {
   resolveSettings,
 } from './config.js'
 import { stdoutLogger } from './logging.js'
+import { Reloader } from './reload.js'
 import { usersHooks } from './users.js'
 
 /** Exit codes of `petrel broker`. */
@@ -112,6 +113,8 @@ async function start(settings: BrokerSettings, log: Logger, stopped: Promise<voi
     storeName = `sqlite ${dataDir} (synchronous=${settings.sync})`
     storeFields = { store: 'sqlite', dataDir, synchronous: settings.sync }
   }
+  // SIGHUP reloads certificates, the password file and the ACL file (each adds itself)
+  const reloader = new Reloader(log)
   const options: BrokerOptions = { ...settings.broker, logger: log, store }
   if (settings.users !== undefined) options.hooks = usersHooks(settings.users, settings.allowAnonymous)
   const broker = new Broker(options)
@@ -127,7 +130,9 @@ async function start(settings: BrokerSettings, log: Logger, stopped: Promise<voi
     { host: where.host, port: where.port, ...storeFields, auth },
     `petrel broker listening on ${where.host}:${where.port}, store: ${storeName}`,
   )
+  const stopReloading = reloader.onSignal()
   await stopped
+  stopReloading()
   await broker.close()
   log.info({}, 'stopped')
   return BrokerExit.OK
