@@ -43,6 +43,8 @@ const HOOK_FAILED: AuthOutcome = { kind: 'refuse', answer: ConnectReturnCode.SER
  * - authorizePublish: every set must allow.
  * - authorizeSubscribe: every set must grant; the lowest grant wins, and the first
  *   refusal answers (its reason code, if it gave one).
+ * - authorizeRead: every set must allow; synchronous, asked per delivery (see readerFor);
+ *   a failure is logged once.
  * - onConnect / onDisconnect: notifications; a failure is logged.
  * With no hook of a kind the answer is immediate and costs nothing.
  */
@@ -52,6 +54,9 @@ export class Hooks {
   private readonly subscribes: NonNullable<HookSet['authorizeSubscribe']>[]
   private readonly connects: NonNullable<HookSet['onConnect']>[]
   private readonly disconnects: NonNullable<HookSet['onDisconnect']>[]
+  private readonly reads: NonNullable<HookSet['authorizeRead']>[]
+  /** A failing authorizeRead is logged once, not on every message. */
+  private readFailed = false
   private readonly log: Logger
 
   constructor(sets: readonly HookSet[], log: Logger) {
@@ -66,6 +71,7 @@ export class Hooks {
     this.subscribes = all('authorizeSubscribe')
     this.connects = all('onConnect')
     this.disconnects = all('onDisconnect')
+    this.reads = all('authorizeRead')
     this.log = log
   }
 
@@ -201,6 +207,45 @@ export class Hooks {
       if (granted >= SUBACK_FAILURE) return granted
     }
     return granted
+  }
+
+  get checksSubscribe(): boolean {
+    return this.subscribes.length > 0
+  }
+
+  /**
+   * What decides whether messages go to `client` (every authorizeRead hook must allow; one
+   * that throws refuses), or null when no hook has a say: then nothing is asked per message.
+   */
+  readerFor(client: ClientInfo): ((topic: string) => boolean) | null {
+    const hooks = this.reads
+    if (hooks.length === 0) return null
+    if (hooks.length === 1) {
+      const h = hooks[0]!
+      return (topic) => {
+        try {
+          return h(client, topic) === true
+        } catch (err) {
+          return this.readFailure(client, err)
+        }
+      }
+    }
+    return (topic) => {
+      try {
+        for (const h of hooks) if (h(client, topic) !== true) return false
+        return true
+      } catch (err) {
+        return this.readFailure(client, err)
+      }
+    }
+  }
+
+  private readFailure(client: ClientInfo, err: unknown): false {
+    if (!this.readFailed) {
+      this.readFailed = true
+      this.failed('authorizeRead', client, err, false)
+    }
+    return false
   }
 
   /** The broker accepted `client` (CONNACK 0 is on its way). */

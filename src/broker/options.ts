@@ -86,6 +86,13 @@ export interface HookSet {
   onConnect?: (client: ClientInfo) => void | Promise<void>
   /** A client's connection ended; `reason` says why. */
   onDisconnect?: (client: ClientInfo, reason: string) => void | Promise<void>
+  // issue 13: acl
+  /**
+   * Whether `client` may receive a message on `topic`; `false`: it is not sent to that client.
+   * Asked on every delivery, so it must be synchronous and cheap; a message queued for an
+   * offline client is asked about when the client is back (see docs/decisions.md).
+   */
+  authorizeRead?: (client: ClientInfo, topic: string) => boolean
 }
 
 export interface Logger {
@@ -238,6 +245,7 @@ const HOOK_NAMES = [
   'authorizeSubscribe',
   'onConnect',
   'onDisconnect',
+  'authorizeRead', // issue 13: acl
 ] as const
 
 function hookSets(o: BrokerOptions): HookSet[] {

@@ -61,6 +61,11 @@ export class Session {
   )
   /** Re-sends what is in flight when a connection attaches. */
   private readonly resend: InflightResend
+  /**
+   * Whether the connected client may read a topic (the authorizeRead hooks); null when no
+   * hook has a say. Set for each connection before it attaches (see reattach.ts).
+   */
+  mayRead: ((topic: string) => boolean) | null = null
 
   constructor(
     clientId: string,
@@ -120,6 +125,8 @@ export class Session {
       return
     }
     const link = this.link
+    // not for this client's eyes; one offline is asked when it is back (see attach)
+    if (this.mayRead !== null && link !== null && !this.mayRead(msg.topic)) return
     if (link === null) {
       // Offline persistent session: QoS 1/2 is queued, up to the limit [MQTT-3.1.2-5].
       if (qos === 0) return
@@ -212,12 +219,24 @@ export class Session {
     const receive = v5 ? (properties?.receiveMaximum ?? 65_535) : 65_535
     this.outbound.maxInflight = receive < max ? receive : max
     this.resend.attach(link, v5)
+    if (this.mayRead !== null && this.queue.size > 0) this.unreadable(this.mayRead)
     this.pump()
+  }
+
+  /** Drops the queued messages the client may not read (queued while it was away). */
+  private unreadable(mayRead: (topic: string) => boolean): void {
+    const store = this.store
+    this.queue.retain((q) => {
+      if (mayRead(q.msg.topic)) return true
+      if (q.seq !== 0) store?.deleteDelivery(this.clientId, q.seq)
+      return false
+    })
   }
 
   /** The connection is gone. Publishers blocked on this session may go on. */
   detach(): void {
     this.link = null
+    this.mayRead = null
     this.form.detach()
     this.resend.detach()
     this.brake.stop()

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path'
+import { AclFile, aclHooks } from '../auth/acl.js'
 import { Broker } from '../broker/broker.js'
 import type { BrokerOptions, Logger } from '../broker/options.js'
 import { ConfigError } from '../errors.js'
@@ -95,6 +96,15 @@ async function serve(settings: BrokerSettings): Promise<number> {
 }
 
 async function start(settings: BrokerSettings, log: Logger, stopped: Promise<void>): Promise<number> {
+  // issue 13: acl (read before anything is opened: a bad file stops start-up with one line)
+  let acl: AclFile | null = null
+  if (settings.aclFile !== undefined) {
+    try {
+      acl = await AclFile.load(resolve(settings.aclFile))
+    } catch (err) {
+      return fail(message(err))
+    }
+  }
   let store: Store
   let storeName: string
   let storeFields: object
@@ -117,6 +127,12 @@ async function start(settings: BrokerSettings, log: Logger, stopped: Promise<voi
   const reloader = new Reloader(log)
   const options: BrokerOptions = { ...settings.broker, logger: log, store }
   if (settings.users !== undefined) options.hooks = usersHooks(settings.users, settings.allowAnonymous)
+  if (acl !== null) {
+    // issue 13: acl
+    const file = acl
+    options.hooks = [...(options.hooks ?? []), aclHooks(file)]
+    reloader.add({ name: `ACL file ${file.path}`, reload: () => file.reload() })
+  }
   const broker = new Broker(options)
   let where: { host: string; port: number }
   try {

@@ -24,6 +24,9 @@ export interface BrokerSettings {
   allowAnonymous: boolean
   /** The BrokerOptions that a file or flags can give (every one but the hooks, logger and store). */
   broker: FileBrokerOptions
+  // issue 13: acl
+  /** A Mosquitto acl_file; undefined: no topic rules. */
+  aclFile: string | undefined
 }
 
 /** Options whose values are functions or objects: only the embedding API can give them. */
@@ -89,6 +92,11 @@ const OTHER_KEYS: Record<string, KeySpec> = {
   logLevel: { type: 'enum', values: LOG_LEVELS, help: `${LOG_LEVELS.join(' | ')} (default info)` },
   users: { type: 'users', help: 'user name: password map' },
   allowAnonymous: { type: 'bool', help: 'let clients without a user name in when users are set' },
+  // issue 13: acl
+  aclFile: {
+    type: 'string',
+    help: 'Mosquitto acl_file: who may read and write which topics (reloaded on SIGHUP)',
+  },
 }
 
 /** Every config file key, in documentation order. */
@@ -272,6 +280,7 @@ export function resolveSettings(
     users,
     allowAnonymous: (values.get('allowAnonymous') as boolean | undefined) ?? users === undefined,
     broker,
+    aclFile: values.get('aclFile') as string | undefined, // issue 13: acl
   }
 }
 

@@ -5,6 +5,7 @@ import { exceedsLevels } from '../../protocol/topic.js'
 import type { Core } from '../core.js'
 import type { AuthOutcome } from '../hooks.js'
 import type { Peer } from '../peer.js'
+import { reattach } from '../reattach.js'
 import { willDelay } from '../wills.js'
 import { encodeAuth } from './auth.js'
 import { type ConnectTerms, connackProperties, connectTerms, encodeConnack, refusalCode } from './connack.js'
@@ -169,6 +170,7 @@ function connected(
   const { session, present } = core.sessions.open(packet.clientId, packet.clean, terms.expiry)
   // [MQTT-3.1.3-9] back in time: the will of its last connection is not sent
   if (present) core.wills.resumed(session)
+  reattach(core, peer, session, present)
   const properties =
     peer.protocolVersion === PROTOCOL_V5 ? connackProperties(core.options, peer, terms, auth) : undefined
   peer.send(encodeConnack(peer, present, ConnectReturnCode.ACCEPTED, properties))
