@@ -1,5 +1,7 @@
 /** petrel: MQTT broker and client for Node.js. */
 
+// issue 13: acl
+export { AclFile, aclHooks } from './auth/acl.js'
 export {
   type CredentialOptions,
   formatScramCredentials,

@@ -7,9 +7,11 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { AclFile, aclHooks } from '../../../src/auth/acl.js'
+import { Broker } from '../../../src/broker/broker.js'
 import type { HookSet } from '../../../src/broker/options.js'
 import { PacketType, type ProtocolVersion, ReasonCode } from '../../../src/protocol/index.js'
-import { delay, type RawClient, startBroker, uniqueId } from '../../helpers/raw-client.js'
+import { MemoryStore } from '../../../src/store/memory/memory-store.js'
+import { delay, RawClient, startBroker, uniqueId } from '../../helpers/raw-client.js'
 
 const RULES = `user admin
 topic readwrite #
@@ -122,6 +124,45 @@ for (const v of [4, 5] as ProtocolVersion[]) {
     })
   })
 }
+
+test('after a restart, messages kept for a session are checked when its client is back (the store keeps no user name)', async (t) => {
+  const store = new MemoryStore()
+  const acl = AclFile.fromText(RULES)
+  const first = new Broker({ store, sysInterval: 0, hooks: [aclHooks(acl)] })
+  const { port } = await first.listen({ port: 0, host: '127.0.0.1' })
+  const clientId = uniqueId('restart')
+  const open = async (p: number, username: string, clean: boolean): Promise<RawClient> => {
+    const c = await RawClient.open(p)
+    assert.equal((await c.connect({ clientId, clean, username })).returnCode, 0)
+    return c
+  }
+  const sub = await open(port, 'watcher', false)
+  await sub.subscribe('#', 1)
+  await sub.disconnect()
+  const admin = await RawClient.open(port)
+  await admin.connect({ username: 'admin' })
+  for (const topic of ['open/1', 'secret/1', 'open/2']) admin.publish(topic, topic, { qos: 1 })
+  for (let i = 0; i < 3; i++) await admin.next(PacketType.PUBACK)
+  admin.destroy()
+  await first.close()
+
+  const second = new Broker({ store, sysInterval: 0, hooks: [aclHooks(acl)] })
+  t.after(() => second.close())
+  const l = await second.listen({ port: 0, host: '127.0.0.1' })
+  const back = await open(l.port, 'watcher', false)
+  const got: string[] = []
+  for (let i = 0; i < 2; i++) {
+    const p = await back.next(PacketType.PUBLISH)
+    got.push(p.payload.toString())
+    back.send({ type: PacketType.PUBACK, packetId: p.packetId })
+  }
+  assert.deepEqual(got, ['open/1', 'open/2'])
+  assert.deepEqual(await payloads(back), [])
+  await delay(20)
+  const kept = store.load().sessions.find((s) => s.clientId === clientId)?.deliveries ?? []
+  assert.deepEqual(kept, [], 'the unreadable message is gone from the store too')
+  back.destroy()
+})
 
 /** An MQTT 5 session that outlives its connection needs a Session Expiry Interval. */
 function expiry(v: ProtocolVersion): { properties?: { sessionExpiryInterval: number } } {
