@@ -23,7 +23,13 @@ import { usersHooks } from './users.js'
 export const BrokerExit = { OK: 0, RUNTIME: 1, USAGE: 2 } as const
 
 /** The placeholder shown in --help for a flag's value, where it is not <n> (integers). */
-const ARG: Record<string, string> = { host: 'address', dataDir: 'dir', sync: 'mode', logLevel: 'level' }
+const ARG: Record<string, string> = {
+  host: 'address',
+  dataDir: 'dir',
+  sync: 'mode',
+  logLevel: 'level',
+  aclFile: 'file', // issue 13: acl
+}
 const FLAGS: FlagSpec[] = [
   {
     name: 'config',

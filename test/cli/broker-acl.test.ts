@@ -66,6 +66,26 @@ describe('petrel broker --acl-file', () => {
     }
   })
 
+  test('takes aclFile from a config file', async () => {
+    const file = join(dir, 'config.acl')
+    await writeFile(file, 'user admin\ntopic readwrite #\nuser reader\ntopic read a/#\n')
+    const config = join(dir, 'acl.yaml')
+    await writeFile(config, `memory: true\naclFile: ${file}\n`)
+    const b = await startCliBroker(['--config', config])
+    const url = `mqtt://127.0.0.1:${b.port}`
+    const admin = await connect(url, { username: 'admin', reconnect: false })
+    const reader = await connect(url, { username: 'reader', reconnect: false })
+    try {
+      await reader.subscribe('#', { qos: 1 })
+      assert.equal(await reaches(admin, reader, 'b/1', 'no'), false)
+      assert.equal(await reaches(admin, reader, 'a/1', 'yes'), true)
+    } finally {
+      await admin.end({ force: true })
+      await reader.end({ force: true })
+      await b.stop()
+    }
+  })
+
   test('a bad ACL file at start is one line naming the file and the line, and exit code 2', async () => {
     const file = join(dir, 'bad.acl')
     await writeFile(file, '# rules\nuser\n')
