@@ -34,7 +34,12 @@ function seamPatches(impl, fields) {
     ],
     [
       '    if (c->wlen == c->woff) return;\n    ssize_t n = send(c->fd, c->wbuf + c->woff, c->wlen - c->woff, MSG_NOSIGNAL);',
-      '    if (c->wlen == c->woff) { xp_flush(c); return; }\n    ssize_t n = xp_write(c, c->wbuf + c->woff, c->wlen - c->woff);',
+      '    if (c->wlen == c->woff) {\n        xp_flush(c);\n        if (c->pub_active && cfg.qos == 0) pub_check_done(c, now_ns());\n        return;\n    }\n    ssize_t n = xp_write(c, c->wbuf + c->woff, c->wlen - c->woff);',
+    ],
+    // a QoS 0 publisher is done when its bytes have left, the transport's too
+    [
+      '        if (c->next_seq == cfg.count && c->woff == c->wlen) {',
+      '        if (c->next_seq == cfg.count && c->woff == c->wlen && xp_idle(c)) {',
     ],
     [
       '    c->state = ST_CONNACK_WAIT;\n    send_connect(c);',

@@ -158,6 +158,7 @@ static void xp_events(client_t *c, uint32_t e)
 }
 
 static void xp_flush(client_t *c) { (void)c; }
+static int xp_idle(const client_t *c) { (void)c; return 1; }
 `
 
 const OPTS = `        { "tls", no_argument, 0, 1101 }, { "cafile", required_argument, 0, 1102 },

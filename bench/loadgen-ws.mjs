@@ -258,6 +258,8 @@ static ssize_t xp_write(client_t *c, const uint8_t *buf, size_t len)
 
 static void xp_events(client_t *c, uint32_t e) { (void)c; (void)e; }
 
+static int xp_idle(const client_t *c) { return c->ws_ooff == c->ws_olen; }
+
 static void xp_flush(client_t *c)
 {
     if (c->ws_ooff < c->ws_olen && ws_send_out(c) == 0) c->writable = 0;
