@@ -69,11 +69,13 @@ async function viaApi() {
 
 /** node:tls and `ws` in this script; broker.handle() serves each stream. */
 async function viaHandle() {
-  const tls = createTlsServer({ cert, key }, (socket) => broker.handle(socket, socket.remoteAddress))
+  const tls = createTlsServer({ cert, key, noDelay: true }, (socket) =>
+    broker.handle(socket, socket.remoteAddress),
+  )
   tls.on('tlsClientError', () => {})
   await new Promise((res, rej) => tls.once('error', rej).listen(tlsPort, host, res))
   closers.push(() => tls.close())
-  const http = createHttpServer()
+  const http = createHttpServer({ noDelay: true })
   const wss = new WebSocketServer({
     server: http,
     path: '/mqtt',
