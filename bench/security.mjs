@@ -170,19 +170,23 @@ function makeCerts(keyType) {
   return { ca: join(dir, 'ca.pem'), cert: join(dir, 'server.pem'), key: join(dir, 'server.key') }
 }
 
-function brokerCommand(name, pki, o) {
+function brokerCommand(name, transport, pki, o) {
   const p = BROKERS[name]
   if (name === 'mosquitto') {
     const bin = which('mosquitto') ?? fail('mosquitto is not installed (apt-get install mosquitto)')
-    // the shared bench settings (../shared/tools/loadgen/mosquitto-bench.conf) on three listeners,
-    // and TCP_NODELAY like Petrel's sockets: with Nagle on, Mosquitto's CONNACK after a TLS 1.3
-    // handshake waits for the client's delayed ACK (~60 ms a connection instead of ~9 at concurrency 1)
+    // the shared bench settings (../shared/tools/loadgen/mosquitto-bench.conf) on the one listener
+    // measured (so the libwebsockets service of a websockets listener cannot touch the TCP and TLS
+    // figures; a websockets run has an idle TCP listener too: Mosquitto 2.0.11 does not start with
+    // a websockets listener alone), and TCP_NODELAY like Petrel's
+    // sockets: with Nagle on, Mosquitto's CONNACK after a TLS 1.3 handshake waits for the client's
+    // delayed ACK (~60 ms a connection instead of ~9 at concurrency 1)
+    const listener = {
+      tcp: [`listener ${p.tcp} ${HOST}`],
+      tls: [`listener ${p.tls} ${HOST}`, `certfile ${pki.cert}`, `keyfile ${pki.key}`],
+      ws: [`listener ${p.tcp} ${HOST}`, `listener ${p.ws} ${HOST}`, 'protocol websockets'],
+    }[transport]
     const conf = [
-      `listener ${p.tcp} ${HOST}`,
-      `listener ${p.tls} ${HOST}`,
-      `certfile ${pki.cert}`,
-      `keyfile ${pki.key}`,
-      ...(o.mosquittoWs ? [`listener ${p.ws} ${HOST}`, 'protocol websockets'] : []),
+      ...listener,
       'allow_anonymous true',
       'max_queued_messages 0',
       'max_inflight_messages 0',
@@ -257,13 +261,16 @@ function portOpen(port) {
   })
 }
 
-/** Starts `name` and waits until every one of its transports answers CONNECT with a CONNACK. */
-async function startBroker(name, pki, o, info) {
+/**
+ * Starts `name` for a run over `transport` (Mosquitto with that listener only; Petrel and Aedes
+ * serve all of theirs) and waits until it answers a CONNECT with a CONNACK over every one.
+ */
+async function startBroker(name, transport, pki, o, info) {
   const ports = BROKERS[name]
-  const transports = Object.keys(ports).filter((t) => !(name === 'mosquitto' && t === 'ws' && !o.mosquittoWs))
+  const transports = name === 'mosquitto' ? [transport] : Object.keys(ports)
   for (const t of transports)
     if (await portOpen(ports[t])) fail(`port ${ports[t]} (${name} ${t}) is already in use`)
-  const [cmd, args] = brokerCommand(name, pki, o)
+  const [cmd, args] = brokerCommand(name, transport, pki, o)
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   child.stdout.on('data', (d) => {
@@ -362,8 +369,8 @@ const flowArgs = (sc, qos, count) => [
 
 /** One measured run on a fresh broker, after a warm-up run of a tenth of the size. */
 async function measure(lgs, target, what, o, pki, info) {
-  const name = target.split('/')[0]
-  const child = await startBroker(name, pki, o, info)
+  const [name, transport] = target.split('/')
+  const child = await startBroker(name, transport, pki, o, info)
   let r
   if (what === 'conn') {
     await runLoadgen(lgs, target, o, pki, connArgs(Math.max(2, Math.floor(o.conns / 10)), o), info)
