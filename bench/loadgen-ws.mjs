@@ -5,14 +5,16 @@
 //   node -e "import('./bench/loadgen-ws.mjs').then(m => console.log(m.wsLoadgenPath('../shared/tools/loadgen/loadgen.c', '/tmp', e => { throw new Error(e) })))"
 //   /tmp/mqtt-loadgen-ws --port 8080 --ws-path /mqtt --scenario one2one --qos 1 --count 10000
 //
-// Options added: --ws-path PATH (default /mqtt); --conn-concurrency K (bench/loadgen-patch.mjs).
+// Options added: --ws-path PATH (default /mqtt); --ws-frames packet|write; --conn-concurrency K
+// (bench/loadgen-patch.mjs).
 //
 // What the transport does (RFC 6455):
 //   * after the TCP connect, an HTTP/1.1 Upgrade (GET PATH, Sec-WebSocket-Version 13, a random
 //     Sec-WebSocket-Key, Sec-WebSocket-Protocol: mqtt); CONNECT waits for "101" and a
 //     Sec-WebSocket-Protocol answer of mqtt (the Sec-WebSocket-Accept value is not checked);
-//   * out: each loadgen write (up to ~128 KB of whole MQTT packets, as over TCP) is one binary
-//     frame, FIN set, masked with a fresh xorshift32 key (masked 8 bytes at a time);
+//   * out: one binary frame per MQTT packet, as client libraries (MQTT.js, Paho) send them, or with
+//     --ws-frames write one per loadgen write (up to ~128 KB of whole packets, the batching loadgen
+//     does over TCP); FIN set, masked with a fresh xorshift32 key per frame (8 bytes at a time);
 //   * in: frames unwrapped as a stream (7/16/64-bit lengths, a frame may split an MQTT packet or
 //     hold several, continuation and text frames taken as binary, a masked server frame unmasked);
 //     a ping is answered with a pong, a close with a close and the end of the connection.
@@ -29,6 +31,7 @@ const FIELDS = `    /* WebSocket (bench/loadgen-ws.mjs) */
 const IMPL = `
 /* ---------- transport (bench/loadgen-ws.mjs): MQTT over WebSocket ---------- */
 static const char *ws_path = "/mqtt";
+static int ws_per_write;   /* --ws-frames write: one frame per loadgen write instead of per MQTT packet */
 static uint32_t ws_rng = 2463534242u;
 
 static inline uint32_t ws_rand(void)
@@ -251,7 +254,24 @@ static ssize_t xp_write(client_t *c, const uint8_t *buf, size_t len)
     int s = ws_send_out(c);
     if (s < 0) return -1;
     if (s == 0 || c->ws_state != 2) { errno = EAGAIN; return -1; }
-    ws_frame(c, 2, buf, len);
+    if (ws_per_write) ws_frame(c, 2, buf, len);
+    else {
+        /* one frame per MQTT packet, as client libraries send them; buf holds whole packets */
+        size_t off = 0;
+        while (off < len) {
+            size_t rl = 0, mult = 1, i = 1;
+            while (off + i < len && i < 5) {
+                uint8_t b = buf[off + i++];
+                rl += (size_t)(b & 127) * mult;
+                mult *= 128;
+                if (!(b & 128)) break;
+            }
+            size_t n = i + rl;
+            if (n > len - off) n = len - off;
+            ws_frame(c, 2, buf + off, n);
+            off += n;
+        }
+    }
     if (ws_send_out(c) < 0) return -1;
     return (ssize_t)len;   /* framed; what the socket did not take goes on EPOLLOUT (xp_flush) */
 }
@@ -266,11 +286,16 @@ static void xp_flush(client_t *c)
 }
 `
 
-const OPTS = `        { "ws-path", required_argument, 0, 1201 },
+const OPTS = `        { "ws-path", required_argument, 0, 1201 }, { "ws-frames", required_argument, 0, 1202 },
 `
 const CASES = `        case 1201: ws_path = optarg; if (optarg[0] != '/' || strlen(optarg) > 200) usage(); break;
+        case 1202:
+            if (!strcmp(optarg, "write")) ws_per_write = 1;
+            else if (strcmp(optarg, "packet")) usage();
+            break;
 `
-const HELP = `        "  MQTT over WebSocket (RFC 6455, subprotocol mqtt): --ws-path PATH (default /mqtt).\\n"`
+const HELP = `        "  MQTT over WebSocket (RFC 6455, subprotocol mqtt): --ws-path PATH (default /mqtt);\\n"
+        "  --ws-frames packet|write: one frame per MQTT packet (default) or per loadgen write.\\n"`
 
 /** Builds (once per loadgen.c change) the WebSocket loadgen into `dir`; returns its path. */
 export function wsLoadgenPath(src, dir, fail) {

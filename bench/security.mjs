@@ -24,7 +24,8 @@
 // (start -> last CONNACK), each connection TCP + (TLS handshake | HTTP Upgrade) + CONNECT/CONNACK.
 // TLS: no session resumption (every connection a full handshake), the client verifies the broker's
 // certificate (--cafile, IP SAN 127.0.0.1), TLS 1.3 by default with OpenSSL's default ciphers,
-// an ECDSA P-256 certificate by default (--key rsa: RSA 2048).
+// an ECDSA P-256 certificate by default (--key rsa: RSA 2048). WebSocket: one frame per MQTT packet
+// from the client, as client libraries send them (--ws-frames write: one per loadgen write).
 import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
@@ -83,10 +84,11 @@ function parseCli(argv) {
     key: 'ec',
     petrel: 'auto',
     mosquittoWs: true,
+    wsFrames: 'packet',
     json: null,
   }
   const usage =
-    'options: --rounds N --only conn,one2one:0,one2one:1,fanin:0,fanout:0 --scale F --conns N --conn-concurrency K --tls-version 1.2|1.3 --key ec|rsa --petrel auto|api|handle --no-mosquitto-ws --json FILE'
+    'options: --rounds N --only conn,one2one:0,one2one:1,fanin:0,fanout:0 --scale F --conns N --conn-concurrency K --tls-version 1.2|1.3 --key ec|rsa --petrel auto|api|handle --no-mosquitto-ws --ws-frames packet|write --json FILE'
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const v = () => argv[++i] ?? fail(`${a} needs a value`)
@@ -99,6 +101,7 @@ function parseCli(argv) {
     else if (a === '--key') o.key = v()
     else if (a === '--petrel') o.petrel = v()
     else if (a === '--no-mosquitto-ws') o.mosquittoWs = false
+    else if (a === '--ws-frames') o.wsFrames = v()
     else if (a === '--json') o.json = v()
     else fail(`unknown option ${a}; ${usage}`)
   }
@@ -109,6 +112,7 @@ function parseCli(argv) {
   if (o.tlsVersion !== '1.2' && o.tlsVersion !== '1.3') fail('--tls-version must be 1.2 or 1.3')
   if (o.key !== 'ec' && o.key !== 'rsa') fail('--key must be ec (ECDSA P-256) or rsa (RSA 2048)')
   if (!['auto', 'api', 'handle'].includes(o.petrel)) fail('--petrel must be auto, api or handle')
+  if (o.wsFrames !== 'packet' && o.wsFrames !== 'write') fail('--ws-frames must be packet or write')
   const known = ['conn', ...MATRIX.map(([sc, q]) => `${sc}:${q}`)]
   for (const x of o.only ?? []) if (!known.includes(x)) fail(`--only ${x}: one of ${known.join(', ')}`)
   return o
@@ -124,7 +128,7 @@ function runLoadgen(lgs, target, o, pki, args, info) {
   const base = ['--host', HOST, '--port', String(port), '--size', '64', '--timeout', '60', '--json']
   const [bin, extra] =
     transport === 'ws'
-      ? [lgs.ws, ['--ws-path', '/mqtt']]
+      ? [lgs.ws, ['--ws-path', '/mqtt', '--ws-frames', o.wsFrames]]
       : transport === 'tls'
         ? [lgs.tls, ['--tls', '--cafile', pki.ca, '--tls-version', o.tlsVersion]]
         : [lgs.tls, []]
@@ -298,7 +302,8 @@ async function main() {
     `\nMachine: ${cpus().length} cores, ${cpu}; Node ${process.version} (OpenSSL ${process.versions.openssl}); petrel commit ${v.commit}; ` +
       `mosquitto ${v.mosq} (system ${v.ssl}; the shared bench settings + set_tcp_nodelay true); aedes ${v.aedes}, ws ${v.ws}; medians of ${o.rounds} rounds; 64-byte payloads.\n` +
       `Command: \`node bench/security.mjs ${process.argv.slice(2).join(' ')}\`. Petrel TLS/WS served by ${via}. ` +
-      `TLS: ${info.cipher ?? `TLS ${o.tlsVersion}`}, ${keyName} server certificate, verified by the client, no session resumption.\n`,
+      `TLS: ${info.cipher ?? `TLS ${o.tlsVersion}`}, ${keyName} server certificate, verified by the client, no session resumption. ` +
+      `WebSocket: ws://127.0.0.1/mqtt, subprotocol mqtt, the client sends ${o.wsFrames === 'packet' ? 'one masked binary frame per MQTT packet' : 'one masked binary frame per loadgen write (many MQTT packets)'}.\n`,
   )
   if (conn) {
     console.log(
