@@ -4,7 +4,7 @@
 // bench/petrel-secure-server.mjs (TCP + TLS + WebSocket). Children are stopped by their PID only.
 // `env` = { work: a temporary directory, petrelRoot: the checkout whose dist/ is served, fail(msg) }.
 import { execFileSync, spawn } from 'node:child_process'
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createConnection } from 'node:net'
 import { dirname, join } from 'node:path'
 import { connect as tlsConnect } from 'node:tls'
@@ -14,7 +14,7 @@ import { WebSocket } from 'ws'
 const HERE = dirname(fileURLToPath(import.meta.url))
 export const HOST = '127.0.0.1'
 
-/** Each broker's ports; one process serves all of its transports. */
+/** Each broker's ports (Petrel and Aedes serve all of theirs at once; Mosquitto the one measured). */
 export const BROKERS = {
   mosquitto: { tcp: 18930, tls: 18931, ws: 18932 },
   aedes: { tcp: 18940, ws: 18942 },
@@ -32,7 +32,7 @@ export function makeCerts(env, keyType) {
   const { work, fail } = env
   const openssl = which('openssl') ?? fail('openssl is not installed (apt-get install openssl)')
   const dir = join(work, 'pki')
-  execFileSync('mkdir', ['-p', dir])
+  mkdirSync(dir, { recursive: true })
   const newkey =
     keyType === 'rsa'
       ? ['-newkey', 'rsa:2048']
@@ -59,7 +59,8 @@ export function makeCerts(env, keyType) {
       'server.ext',
     ]),
   )
-  // mosquitto started as root drops to the mosquitto user: it must be able to read them
+  // mosquitto started as root drops to the mosquitto user: it must be able to read them (a key
+  // made for this run, used on loopback only, removed with the directory at the end)
   chmodSync(work, 0o755)
   chmodSync(dir, 0o755)
   for (const f of ['server.key', 'server.pem', 'ca.pem']) chmodSync(join(dir, f), 0o644)
@@ -74,9 +75,10 @@ function brokerCommand(env, name, transport, pki, o) {
     // the shared bench settings (../shared/tools/loadgen/mosquitto-bench.conf) on the one listener
     // measured (so the libwebsockets service of a websockets listener cannot touch the TCP and TLS
     // figures; a websockets run has an idle TCP listener too: Mosquitto 2.0.11 does not start with
-    // a websockets listener alone), and TCP_NODELAY like Petrel's
-    // sockets: with Nagle on, Mosquitto's CONNACK after a TLS 1.3 handshake waits for the client's
-    // delayed ACK (~60 ms a connection instead of ~9 at concurrency 1)
+    // a websockets listener alone); TCP_NODELAY like Petrel's sockets: with Nagle on, Mosquitto's
+    // CONNACK after a TLS 1.3 handshake waits for the client's delayed ACK (~60 ms a connection
+    // instead of ~9 at concurrency 1); errors and warnings logged, as Petrel at --log-level warn
+    // (not a line per connection while connections per second are measured)
     const listener = {
       tcp: [`listener ${p.tcp} ${HOST}`],
       tls: [`listener ${p.tls} ${HOST}`, `certfile ${pki.cert}`, `keyfile ${pki.key}`],
@@ -89,6 +91,8 @@ function brokerCommand(env, name, transport, pki, o) {
       'max_inflight_messages 0',
       'persistence false',
       'log_dest stderr',
+      'log_type error',
+      'log_type warning',
       'set_tcp_nodelay true',
       '',
     ].join('\n')

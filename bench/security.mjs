@@ -118,8 +118,8 @@ function parseCli(argv) {
   return o
 }
 
-const work = mkdtempSync(join(tmpdir(), 'petrel-security-bench-'))
-const env = { work, petrelRoot: PETREL_ROOT, fail }
+/** For bench/security-brokers.mjs; `work` (certificates, configs) is made in main(). */
+const env = { work: '', petrelRoot: PETREL_ROOT, fail }
 
 /** Runs loadgen; resolves its JSON result, or null (the reason on stderr). */
 function runLoadgen(lgs, target, o, pki, args, info) {
@@ -257,6 +257,7 @@ async function main() {
     tls: tlsLoadgenPath(LOADGEN_SRC, tmpdir(), fail),
     ws: wsLoadgenPath(LOADGEN_SRC, tmpdir(), fail),
   }
+  env.work = mkdtempSync(join(tmpdir(), 'petrel-security-bench-'))
   const pki = makeCerts(env, o.key)
   const info = {}
   const wanted = (x) => o.only === null || o.only.includes(x)
@@ -300,7 +301,7 @@ async function main() {
   const keyName = o.key === 'rsa' ? 'RSA 2048' : 'ECDSA P-256'
   console.log(
     `\nMachine: ${cpus().length} cores, ${cpu}; Node ${process.version} (OpenSSL ${process.versions.openssl}); petrel commit ${v.commit}; ` +
-      `mosquitto ${v.mosq} (system ${v.ssl}; the shared bench settings + set_tcp_nodelay true); aedes ${v.aedes}, ws ${v.ws}; medians of ${o.rounds} rounds; 64-byte payloads.\n` +
+      `mosquitto ${v.mosq} (system ${v.ssl}; the shared bench settings + set_tcp_nodelay true, log_type error and warning); aedes ${v.aedes}, ws ${v.ws}; medians of ${o.rounds} rounds; 64-byte payloads.\n` +
       `Command: \`node bench/security.mjs ${process.argv.slice(2).join(' ')}\`. Petrel TLS/WS served by ${via}. ` +
       `TLS: ${info.cipher ?? `TLS ${o.tlsVersion}`}, ${keyName} server certificate, verified by the client, no session resumption. ` +
       `WebSocket: ws://127.0.0.1/mqtt, subprotocol mqtt, the client sends ${o.wsFrames === 'packet' ? 'one masked binary frame per MQTT packet' : 'one masked binary frame per loadgen write (many MQTT packets)'}.\n`,
@@ -358,7 +359,7 @@ async function main() {
       ['petrel/ws', 'petrel/tcp'],
     ])
   }
-  rmSync(work, { recursive: true, force: true })
+  rmSync(env.work, { recursive: true, force: true })
 }
 
 await main()
