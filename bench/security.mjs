@@ -125,7 +125,7 @@ const env = { work: '', petrelRoot: PETREL_ROOT, fail }
 function runLoadgen(lgs, target, o, pki, args, info) {
   const [name, transport] = target.split('/')
   const port = BROKERS[name][transport]
-  const base = ['--host', HOST, '--port', String(port), '--size', '64', '--timeout', '60', '--json']
+  const base = ['--host', HOST, '--port', String(port), '--size', '64', '--timeout', '120', '--json']
   const [bin, extra] =
     transport === 'ws'
       ? [lgs.ws, ['--ws-path', '/mqtt', '--ws-frames', o.wsFrames]]
