@@ -1,7 +1,7 @@
 // Builds transport variants of the shared loadgen (../shared/tools/loadgen/loadgen.c) by exact
 // textual patches, like bench/loadgen-v5.mjs: every patch must match exactly once, so a changed
 // loadgen.c fails loudly instead of building a wrong client. Used by bench/loadgen-tls.mjs and
-// bench/loadgen-ws.mjs; both share:
+// bench/loadgen-ws.mjs (how to run: see those; this file is only imported); both share:
 //
 //   * the transport seam: read()/send() on the client socket become xp_read()/xp_write(), the
 //     variant's C code (inserted before close_client) implements them together with xp_init()

@@ -2,6 +2,7 @@
 // and the wait until it answers MQTT over it. Mosquitto (Debian's /usr/sbin/mosquitto) with a
 // config written here; Aedes through bench/aedes-server.mjs (TCP + WebSocket); Petrel through
 // bench/petrel-secure-server.mjs (TCP + TLS + WebSocket). Children are stopped by their PID only.
+// How to run: imported by bench/security.mjs (npm run bench:security); not run directly.
 // `env` = { work: a temporary directory, petrelRoot: the checkout whose dist/ is served, fail(msg) }.
 import { execFileSync, spawn } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
