@@ -70,6 +70,7 @@ const CONN_TARGETS = [
 
 function fail(msg) {
   process.stderr.write(`bench: ${msg}\n`)
+  if (env.work !== '') rmSync(env.work, { recursive: true, force: true })
   process.exit(2)
 }
 
