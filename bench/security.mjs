@@ -215,6 +215,8 @@ const k = (n) =>
         ? `${Math.round(n / 1e3)}k`
         : `${(n / 1e3).toFixed(1)}k`
     : 'n/a'
+/** Connections per second: whole numbers below 10,000. */
+const cps = (n) => (Number.isFinite(n) && n < 1e4 ? String(Math.round(n)) : k(n))
 const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}x` : 'n/a')
 const label = (sc) => (sc === 'fanin' ? 'fanin (20:1)' : sc === 'fanout' ? 'fanout (1:20)' : sc)
 const TRANSPORT = { tcp: 'TCP', tls: 'TLS', ws: 'WS' }
@@ -317,7 +319,7 @@ async function main() {
         names.map((n) => [n, cTargets.includes(`${n}/${t}`) ? med('conn', `${n}/${t}`) : Number.NaN]),
       )
       const kind = t === 'tls' ? 'TLS (full handshake)' : TRANSPORT[t]
-      return `| ${kind} | ${names.map((n) => (cTargets.includes(`${n}/${t}`) ? k(m[n]) : '-')).join(' | ')} | ${ratio(m.petrel, m.mosquitto)} | ${ratio(m.petrel, m.aedes)} | ${ratio(m.petrel, med('conn', 'petrel/tcp'))} |`
+      return `| ${kind} | ${names.map((n) => (cTargets.includes(`${n}/${t}`) ? cps(m[n]) : '-')).join(' | ')} | ${ratio(m.petrel, m.mosquitto)} | ${ratio(m.petrel, m.aedes)} | ${ratio(m.petrel, med('conn', 'petrel/tcp'))} |`
     })
     console.log(
       '| transport | mosquitto | aedes | petrel | petrel / mosquitto | petrel / aedes | petrel / petrel TCP |',
