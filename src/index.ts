@@ -1,5 +1,19 @@
 /** petrel: MQTT broker and client for Node.js. */
 
+// issue 13: credentials
+export {
+  MAX_PASSWORD_ITERATIONS,
+  MOSQUITTO_ITERATIONS,
+  type PasswordHash,
+  parsePasswordFile,
+} from './auth/password-file.js'
+export {
+  PasswordFile,
+  type PasswordFileHookOptions,
+  type PasswordFileOptions,
+  passwordFileHooks,
+} from './auth/password-file-hooks.js'
+export { type HashOptions, hashPassword, verifyPassword } from './auth/password-hash.js'
 export {
   type CredentialOptions,
   formatScramCredentials,
