@@ -140,6 +140,7 @@ async function start(settings: BrokerSettings, log: Logger, stopped: Promise<voi
     { host: where.host, port: where.port, ...storeFields, auth },
     `petrel broker listening on ${where.host}:${where.port}, store: ${storeName}`,
   )
+  for (const warning of credentials.warnings) log.warn({ auth }, warning)
   const stopReloading = reloader.onSignal()
   await stopped
   stopReloading()

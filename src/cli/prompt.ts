@@ -45,9 +45,9 @@ export async function readNewPassword(stdin: NodeJS.ReadableStream & { isTTY?: b
 
 /** One line from a terminal, not echoed. */
 function readHidden(tty: ReadStream, prompt: string): Promise<string> {
-  process.stderr.write(prompt)
   const wasRaw = tty.isRaw
-  tty.setRawMode(true)
+  tty.setRawMode(true) // before the prompt: what is typed after it is never echoed
+  process.stderr.write(prompt)
   tty.setEncoding('utf8')
   tty.resume()
   return new Promise((resolve, reject) => {

@@ -250,6 +250,7 @@ describe('petrel broker --password-file', () => {
       const url = `mqtt://${LOOPBACK}:${b.port}`
       try {
         assert.match(b.stdout(), /"auth":"password file .*broker-passwd \(1 users\)"/)
+        assert.doesNotMatch(b.stdout(), /can be read by every user/, 'petrel passwd made it 0600')
         for (const protocolVersion of [4, 5] as const) {
           const ok = await connect(url, {
             protocolVersion,
@@ -276,20 +277,28 @@ describe('petrel broker --password-file', () => {
     },
   )
 
-  test('allowAnonymous: true in the config lets clients without a user name in', T, async () => {
-    const file = join(dir, 'anon-passwd')
-    await petrel(['passwd', '-c', '-b', file, 'alice', 'secret'])
-    const config = join(dir, 'anon.yaml')
-    await writeFile(config, `memory: true\npasswordFile: ${file}\nallowAnonymous: true\n`)
-    const b = await startCliBroker(['--config', config])
-    const url = `mqtt://${LOOPBACK}:${b.port}`
-    try {
-      await (await connect(url, { reconnect: false })).end()
-      await assert.rejects(connect(url, { username: 'alice', password: 'x', reconnect: false }), refused(5))
-    } finally {
-      await b.stop()
-    }
-  })
+  test(
+    'allowAnonymous: true in the config lets clients without a user name in; a world-readable file is warned about',
+    T,
+    async () => {
+      const file = join(dir, 'anon-passwd')
+      await petrel(['passwd', '-c', '-b', file, 'alice', 'secret'])
+      const config = join(dir, 'anon.yaml')
+      await writeFile(config, `memory: true\npasswordFile: ${file}\nallowAnonymous: true\n`)
+      await chmod(file, 0o644)
+      const b = await startCliBroker(['--config', config])
+      const url = `mqtt://${LOOPBACK}:${b.port}`
+      try {
+        await b.waitFor(
+          /"level":"warn".*"msg":"password file .*anon-passwd can be read by every user of this machine; chmod 600 it/,
+        )
+        await (await connect(url, { reconnect: false })).end()
+        await assert.rejects(connect(url, { username: 'alice', password: 'x', reconnect: false }), refused(5))
+      } finally {
+        await b.stop()
+      }
+    },
+  )
 
   test(
     'a password file with a bad line stops the start with one line naming the file and the line (exit 2)',
