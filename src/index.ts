@@ -2,6 +2,7 @@
 
 // issue 13: credentials
 export {
+  formatSecret,
   MAX_PASSWORD_ITERATIONS,
   MOSQUITTO_ITERATIONS,
   type PasswordHash,

@@ -1,5 +1,5 @@
 /**
- * Runs every code example of the user documentation (README.md and docs/mqtt5.md), so the
+ * Runs every code example of the user documentation (README.md, docs/mqtt5.md, docs/security.md), so the
  * documentation cannot drift from the code. One mechanism for every document: add a file to DOCS.
  *
  * Each fenced block must follow a marker comment, `<!-- readme-test: KIND [ARG] -->`
@@ -16,6 +16,7 @@
  *                     with the `file` before it as config, its users log in with their passwords
  *                     (users given as SCRAM credentials are skipped: they have none in the file), and so do
  *                     the users of its passwordFile made by `npx petrel passwd -b` in a shell block before
+ *                     (and not deleted by `npx petrel passwd -D`)
  *   file NAME         written to NAME in the working directory of the shell blocks that follow
  *   output            sample output of the shell block before it: its shape (text, with digits and
  *                     column widths ignored) must match what that block printed
@@ -44,7 +45,7 @@ import { freePort, LOOPBACK } from '../helpers/net.js'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 /** The documents whose examples run, relative to the repository. */
-const DOCS = ['README.md', 'docs/mqtt5.md']
+const DOCS = ['README.md', 'docs/mqtt5.md', 'docs/security.md']
 
 interface Block {
   kind: string
@@ -317,10 +318,13 @@ function describeDoc(doc: string, text: string, all: Block[]): void {
             for (const p of expectedPrints(b.code))
               assert.ok(r.stdout.includes(p), `no '${p}' in:\n${r.stdout}`)
             lastShellOutput = r.stdout
-            for (const m of b.code.matchAll(/npx petrel passwd((?: -[bc])+) (\S+) (\S+) (\S+)$/gm)) {
+            for (const m of b.code.matchAll(
+              /npx petrel passwd((?: -[bcD])+) (\S+) (\S+)(?: (\S+))?(?: +#.*)?$/gm,
+            )) {
               const file = normalize(m[2]!)
               if (m[1]!.includes('-c') || !passwdUsers.has(file)) passwdUsers.set(file, new Map())
-              passwdUsers.get(file)!.set(m[3]!, m[4]!)
+              if (m[1]!.includes('-D')) passwdUsers.get(file)!.delete(m[3]!)
+              else if (m[4] !== undefined) passwdUsers.get(file)!.set(m[3]!, m[4])
             }
             break
           }
