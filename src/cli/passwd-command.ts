@@ -115,8 +115,7 @@ async function editFile(args: ParsedArgs, stdin: NodeJS.ReadableStream & { isTTY
     throw usageError(`give the user name after ${file} (SCRAM credentials: petrel passwd --scram < password)`)
   }
   checkUsername(username)
-  if (!create) await mustExist(file) // before asking for a password
-  let edit: PasswdEdit
+  let edit: PasswdEdit | undefined
   if (del) {
     if (password !== undefined) throw usageError(`-D takes no password; unexpected '${password}'`)
     edit = { op: 'delete', username }
@@ -124,8 +123,11 @@ async function editFile(args: ParsedArgs, stdin: NodeJS.ReadableStream & { isTTY
     if (password === undefined) throw usageError('-b needs the password after the user name')
     checkPassword(password)
     edit = { op: 'set', username, password }
-  } else {
-    if (password !== undefined) throw usageError('give -b to pass the password on the command line')
+  } else if (password !== undefined) {
+    throw usageError('give -b to pass the password on the command line')
+  }
+  if (!create) await mustExist(file) // before asking for a password
+  if (edit === undefined) {
     const typed = await readNewPassword(stdin)
     checkPassword(typed)
     edit = { op: 'set', username, password: typed }
