@@ -2,6 +2,21 @@
 
 // issue 13: acl
 export { AclFile, aclHooks } from './auth/acl.js'
+// issue 13: credentials
+export {
+  formatSecret,
+  MAX_PASSWORD_ITERATIONS,
+  MOSQUITTO_ITERATIONS,
+  type PasswordHash,
+  parsePasswordFile,
+} from './auth/password-file.js'
+export {
+  PasswordFile,
+  type PasswordFileHookOptions,
+  type PasswordFileOptions,
+  passwordFileHooks,
+} from './auth/password-file-hooks.js'
+export { type HashOptions, hashPassword, verifyPassword } from './auth/password-hash.js'
 export {
   type CredentialOptions,
   formatScramCredentials,

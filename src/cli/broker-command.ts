@@ -15,9 +15,9 @@ import {
   readConfigFile,
   resolveSettings,
 } from './config.js'
+import { type Credentials, loadCredentials } from './credentials.js'
 import { stdoutLogger } from './logging.js'
 import { Reloader } from './reload.js'
-import { usersHooks } from './users.js'
 
 /** Exit codes of `petrel broker`. */
 export const BrokerExit = { OK: 0, RUNTIME: 1, USAGE: 2 } as const
@@ -50,7 +50,9 @@ const FLAGS: FlagSpec[] = [
 ]
 
 const HELP_FOOTER = `Every option can also be set in the --config file under its camelCase name
-(maxInflight: 100), plus users (a user name: password map; a password may be 'petrel passwd' output) and allowAnonymous.`
+(maxInflight: 100), plus users (a user name: SCRAM credentials map, from 'petrel passwd --scram'; plain-text
+passwords need allowPlaintextUsers: true), allowAnonymous and allowPlaintextUsers. A password file (--password-file,
+made with 'petrel passwd -c FILE USER' or mosquitto_passwd) is reloaded on SIGHUP.`
 
 /** One line on stderr, then the exit code. */
 function fail(message: string, code: number = BrokerExit.USAGE): number {
@@ -111,6 +113,13 @@ async function start(settings: BrokerSettings, log: Logger, stopped: Promise<voi
       return fail(message(err))
     }
   }
+  let credentials: Credentials
+  try {
+    credentials = await loadCredentials(settings)
+  } catch (err) {
+    if (err instanceof ConfigError) return fail(err.message)
+    throw err
+  }
   let store: Store
   let storeName: string
   let storeFields: object
@@ -131,8 +140,9 @@ async function start(settings: BrokerSettings, log: Logger, stopped: Promise<voi
   }
   // SIGHUP reloads certificates, the password file and the ACL file (each adds itself)
   const reloader = new Reloader(log)
+  for (const item of credentials.reloadable) reloader.add(item)
   const options: BrokerOptions = { ...settings.broker, logger: log, store }
-  if (settings.users !== undefined) options.hooks = usersHooks(settings.users, settings.allowAnonymous)
+  if (credentials.hooks.length > 0) options.hooks = [...credentials.hooks]
   if (acl !== null) {
     // issue 13: acl
     const file = acl
@@ -147,11 +157,12 @@ async function start(settings: BrokerSettings, log: Logger, stopped: Promise<voi
     await broker.close().catch(() => {})
     return fail(`cannot listen on ${settings.host}:${settings.port}: ${message(err)}`, BrokerExit.RUNTIME)
   }
-  const auth = settings.users === undefined ? 'none' : `${settings.users.size} users`
+  const auth = credentials.description
   log.info(
     { host: where.host, port: where.port, ...storeFields, auth },
     `petrel broker listening on ${where.host}:${where.port}, store: ${storeName}`,
   )
+  for (const warning of credentials.warnings) log.warn({ auth }, warning)
   const stopReloading = reloader.onSignal()
   await stopped
   stopReloading()

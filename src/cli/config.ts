@@ -19,8 +19,11 @@ export interface BrokerSettings {
   memory: boolean
   sync: 'normal' | 'full'
   logLevel: LogLevel
-  /** user name -> password; undefined: no authentication. */
+  /** user name -> password (or SCRAM-SHA-256 credentials); undefined: none. */
   users: Map<string, string> | undefined
+  /** A Mosquitto password file; undefined: none. */
+  passwordFile: string | undefined
+  /** Default: false when `users` or `passwordFile` is given, else true. */
   allowAnonymous: boolean
   /** The BrokerOptions that a file or flags can give (every one but the hooks, logger and store). */
   broker: FileBrokerOptions
@@ -91,12 +94,21 @@ const OTHER_KEYS: Record<string, KeySpec> = {
   },
   logLevel: { type: 'enum', values: LOG_LEVELS, help: `${LOG_LEVELS.join(' | ')} (default info)` },
   users: { type: 'users', help: 'user name: password map' },
-  allowAnonymous: { type: 'bool', help: 'let clients without a user name in when users are set' },
+  allowAnonymous: {
+    type: 'bool',
+    help: 'let clients without a user name in (default false with users or a password file, else true)',
+  },
   // issue 13: acl
   aclFile: {
     type: 'string',
     help: 'Mosquitto acl_file: who may read and write which topics (reloaded on SIGHUP)',
   },
+  // issue 13: credentials
+  passwordFile: {
+    type: 'string',
+    help: "Mosquitto password file, reloaded on SIGHUP (make one with 'petrel passwd -c FILE USER')",
+  },
+  allowPlaintextUsers: { type: 'bool', help: 'let users hold plain-text passwords' },
 }
 
 /** Every config file key, in documentation order. */
@@ -105,10 +117,11 @@ export const CONFIG_KEYS: ReadonlyMap<string, KeySpec> = new Map([
   ...Object.entries(BROKER_KEYS),
 ])
 
-/** Keys that can also be given as flags (kebab-case); users and allowAnonymous only in a file. */
-export const FLAG_KEYS: readonly string[] = [...CONFIG_KEYS.keys()].filter(
-  (k) => k !== 'users' && k !== 'allowAnonymous',
-)
+/** Keys that only a file can give: users and what goes with them. */
+const FILE_ONLY_KEYS: readonly string[] = ['users', 'allowAnonymous', 'allowPlaintextUsers']
+
+/** Keys that can also be given as flags (kebab-case). */
+export const FLAG_KEYS: readonly string[] = [...CONFIG_KEYS.keys()].filter((k) => !FILE_ONLY_KEYS.includes(k))
 
 export function kebab(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
@@ -270,6 +283,8 @@ export function resolveSettings(
   }
   const memory = values.get('memory') === true
   const users = values.get('users') as Map<string, string> | undefined
+  const passwordFile = values.get('passwordFile') as string | undefined
+  checkCredentials(users, passwordFile, values.get('allowPlaintextUsers') === true, fileName, flags)
   return {
     port: (values.get('port') as number | undefined) ?? 1883,
     host: (values.get('host') as string | undefined) ?? '127.0.0.1',
@@ -278,9 +293,43 @@ export function resolveSettings(
     sync: (values.get('sync') as 'normal' | 'full' | undefined) ?? 'normal',
     logLevel: (values.get('logLevel') as LogLevel | undefined) ?? 'info',
     users,
-    allowAnonymous: (values.get('allowAnonymous') as boolean | undefined) ?? users === undefined,
+    passwordFile,
+    // Anyone may come in until some credential source is set up; then only with a user name.
+    allowAnonymous:
+      (values.get('allowAnonymous') as boolean | undefined) ??
+      (users === undefined && passwordFile === undefined),
     broker,
     aclFile: values.get('aclFile') as string | undefined, // issue 13: acl
+  }
+}
+
+/**
+ * The credential sources must be safe to run: plain-text passwords in `users` only when
+ * the file says so, and one source at a time (each would refuse the other's users).
+ */
+function checkCredentials(
+  users: ReadonlyMap<string, string> | undefined,
+  passwordFile: string | undefined,
+  allowPlaintext: boolean,
+  fileName: string,
+  flags: ReadonlyMap<string, string>,
+): void {
+  if (users === undefined) return
+  if (passwordFile !== undefined) {
+    const where = flags.has('passwordFile') ? '--password-file' : 'passwordFile'
+    throw new ConfigError(
+      'users',
+      `${fileName}: users and ${where} exclude each other; put every user in the password file`,
+    )
+  }
+  if (allowPlaintext) return
+  for (const [name, value] of users) {
+    if (value.startsWith(`${SCRAM_SHA_256}$`)) continue
+    throw new ConfigError(
+      'users',
+      `${fileName}: users.${name} holds a plain-text password; put your users in a password file ` +
+        `('petrel passwd -c passwd ${name}', then passwordFile: passwd), or set allowPlaintextUsers: true`,
+    )
   }
 }
 

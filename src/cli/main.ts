@@ -8,7 +8,7 @@ Commands:
   pub      publish a message, like mosquitto_pub    (petrel pub --help)
   sub      print the messages of topics, like mosquitto_sub (petrel sub --help)
   bench    load-test any MQTT broker               (petrel bench --help)
-  passwd   make SCRAM-SHA-256 credentials          (petrel passwd --help)
+  passwd   manage a password file, like mosquitto_passwd (petrel passwd --help)
 `
 
 type Command = (argv: string[]) => Promise<number>

@@ -8,14 +8,14 @@ function digest(b: Buffer | string): Buffer {
   return createHash('sha256').update(b).digest()
 }
 
-/** A `users:` value that holds SCRAM-SHA-256 credentials (from `petrel passwd`) rather than a password. */
+/** A `users:` value that holds SCRAM-SHA-256 credentials (from `petrel passwd --scram`) rather than a password. */
 export function isScramValue(value: string): boolean {
   return value.startsWith(`${SCRAM_SHA_256}$`)
 }
 
 /**
  * The `users:` map of a config file as broker hook sets. A user's value is a password, or
- * SCRAM-SHA-256 credentials made by `petrel passwd` (the config then holds no password):
+ * SCRAM-SHA-256 credentials made by `petrel passwd --scram` (the config then holds no password):
  * such a user connects with MQTT 5 enhanced authentication (SCRAM-SHA-256), or with the
  * plain password, checked against the credentials. Values are checked by the config reader.
  */

@@ -88,9 +88,12 @@ describe('petrel broker', () => {
     }
   })
 
-  test('users from a JSON config: the right password connects, others are refused with CONNACK 5', async () => {
+  test('plain-text users from a JSON config: the right password connects, others get CONNACK 5', async () => {
     const file = join(dir, 'users.json')
-    await writeFile(file, JSON.stringify({ memory: true, users: { alice: 'secret' } }))
+    await writeFile(
+      file,
+      JSON.stringify({ memory: true, users: { alice: 'secret' }, allowPlaintextUsers: true }),
+    )
     const b = await startCliBroker(['--config', file])
     const url = `mqtt://${LOOPBACK}:${b.port}`
     try {
@@ -138,6 +141,24 @@ describe('petrel broker', () => {
     ],
     ['a config file that is not YAML', [], 'port: [\n', /^petrel broker: .*bad\.yaml is not valid YAML/],
     ['a missing config file', ['--config', '/nonexistent/petrel.yaml'], null, /cannot read config file/],
+    [
+      'plain-text users without allowPlaintextUsers',
+      [],
+      'users:\n  alice: secret\n',
+      /^petrel broker: .*bad\.yaml: users\.alice holds a plain-text password; put your users in a password file \('petrel passwd -c passwd alice', then passwordFile: passwd\), or set allowPlaintextUsers: true$/,
+    ],
+    [
+      'users together with a password file',
+      ['--password-file', '/nonexistent/passwd'],
+      'users:\n  alice: secret\nallowPlaintextUsers: true\n',
+      /^petrel broker: .*bad\.yaml: users and --password-file exclude each other; put every user in the password file$/,
+    ],
+    [
+      'a missing password file',
+      ['--password-file', '/nonexistent/passwd'],
+      null,
+      /^petrel broker: cannot read password file \/nonexistent\/passwd: no such file$/,
+    ],
   ]
   for (const [what, args, yaml, message] of refused) {
     test(`refuses ${what} with one line and exit code 2`, async () => {

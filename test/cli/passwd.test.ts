@@ -28,7 +28,12 @@ describe('petrel passwd', () => {
 
   test('refuses a password given as an argument, an empty one, and fewer than 4096 iterations (exit 2)', async () => {
     for (const [args, input, why] of [
-      [['passwd', 'secret'], '', /standard input, not as an argument/],
+      [['passwd', '--scram', 'secret'], '', /standard input, not as an argument/],
+      [
+        ['passwd', 'secret'],
+        '',
+        /give the user name after secret \(SCRAM credentials: petrel passwd --scram/,
+      ],
       [['passwd'], '\n', /no password/],
       [['passwd', '-i', '1000'], 'pw\n', /--iterations must be a whole number from 4096/],
     ] as const) {
@@ -45,7 +50,11 @@ describe('petrel passwd', () => {
     const file = join(dir, 'users.json')
     await writeFile(
       file,
-      JSON.stringify({ memory: true, users: { alice: made.stdout.trim(), bob: 'builder' } }),
+      JSON.stringify({
+        memory: true,
+        users: { alice: made.stdout.trim(), bob: 'builder' },
+        allowPlaintextUsers: true,
+      }),
     )
     const b = await startCliBroker(['--config', file])
     const url = `mqtt://${LOOPBACK}:${b.port}`

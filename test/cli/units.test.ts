@@ -61,7 +61,31 @@ describe('broker settings', () => {
     assert.equal(s.sync, 'normal')
     assert.equal(s.logLevel, 'info')
     assert.equal(s.users, undefined)
+    assert.equal(s.passwordFile, undefined)
+    assert.equal(s.allowAnonymous, true)
     assert.deepEqual(s.broker, {})
+  })
+
+  const SCRAM =
+    'SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=:wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU='
+
+  test('allowAnonymous defaults to false once users or a password file is set, and the file may say otherwise', () => {
+    assert.equal(resolveSettings({ users: { bob: SCRAM } }, 'f', noFlags).allowAnonymous, false)
+    const viaFlag = resolveSettings({}, 'f', new Map([['passwordFile', '/etc/petrel/passwd']]))
+    assert.equal(viaFlag.passwordFile, '/etc/petrel/passwd')
+    assert.equal(viaFlag.allowAnonymous, false)
+    assert.equal(resolveSettings({ passwordFile: 'p' }, 'f', noFlags).allowAnonymous, false)
+    assert.equal(
+      resolveSettings({ passwordFile: 'p', allowAnonymous: true }, 'f', noFlags).allowAnonymous,
+      true,
+    )
+    assert.equal(resolveSettings({ allowAnonymous: false }, 'f', noFlags).allowAnonymous, false)
+  })
+
+  test('users held as SCRAM credentials need no allowPlaintextUsers; plain-text passwords do', () => {
+    assert.equal(resolveSettings({ users: { bob: SCRAM } }, 'f', noFlags).users?.get('bob'), SCRAM)
+    const plain = { users: { bob: SCRAM, carol: 'builder' }, allowPlaintextUsers: true }
+    assert.equal(resolveSettings(plain, 'f', noFlags).users?.get('carol'), 'builder')
   })
 
   test('takes every BrokerOptions value from the file and lets flags override it', () => {
@@ -153,6 +177,30 @@ describe('broker settings', () => {
       /users\.alice must be a password/,
     ],
     ['memory and dataDir together', { memory: true, dataDir: 'x' }, noFlags, /exclude each other/],
+    [
+      'a plain-text password without allowPlaintextUsers',
+      { users: { alice: 'secret' } },
+      noFlags,
+      /^f\.yaml: users\.alice holds a plain-text password; put your users in a password file \('petrel passwd -c passwd alice', then passwordFile: passwd\), or set allowPlaintextUsers: true$/,
+    ],
+    [
+      'a number as a password without allowPlaintextUsers',
+      { users: { alice: 1234 } },
+      noFlags,
+      /users\.alice holds a plain-text password/,
+    ],
+    [
+      'users and a password file together',
+      { users: { alice: 'secret' }, allowPlaintextUsers: true, passwordFile: 'p' },
+      noFlags,
+      /^f\.yaml: users and passwordFile exclude each other; put every user in the password file$/,
+    ],
+    [
+      'an empty passwordFile',
+      { passwordFile: '' },
+      noFlags,
+      /f\.yaml: passwordFile must be a string; got ''/,
+    ],
   ]
   for (const [what, file, flags, message] of refusals) {
     test(`refuses ${what} with one line naming the key and what is allowed`, () => {
@@ -189,6 +237,7 @@ describe('broker settings', () => {
   })
 
   test('users: the right password is let in; anyone else gets CONNACK 5 unless anonymous is allowed', () => {
+    // (plain-text users reach usersAuthenticator only with allowPlaintextUsers: true)
     const auth = usersAuthenticator(new Map([['alice', 'secret']]), false)
     const client = { id: 'c', username: undefined, remoteAddress: undefined, protocolVersion: 4 }
     assert.equal(auth(client, 'alice', Buffer.from('secret')), true)

@@ -1,5 +1,5 @@
 /**
- * Runs every code example of the user documentation (README.md and docs/mqtt5.md), so the
+ * Runs every code example of the user documentation (README.md, docs/mqtt5.md, docs/security.md), so the
  * documentation cannot drift from the code. One mechanism for every document: add a file to DOCS.
  *
  * Each fenced block must follow a marker comment, `<!-- readme-test: KIND [ARG] -->`
@@ -14,7 +14,9 @@
  *   shell             bash commands, run against a Petrel broker
  *   shell-server      a bash command that starts `petrel broker`: run until it listens, then stopped (SIGTERM);
  *                     with the `file` before it as config, its users log in with their passwords
- *                     (users given as SCRAM credentials are skipped: they have none in the file)
+ *                     (users given as SCRAM credentials are skipped: they have none in the file), and so do
+ *                     the users of its passwordFile made by `npx petrel passwd -b` in a shell block before
+ *                     (and not deleted by `npx petrel passwd -D`)
  *   file NAME         written to NAME in the working directory of the shell blocks that follow
  *   output            sample output of the shell block before it: its shape (text, with digits and
  *                     column widths ignored) must match what that block printed
@@ -29,7 +31,7 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, normalize } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { parse as parseYaml } from 'yaml'
@@ -43,7 +45,7 @@ import { freePort, LOOPBACK } from '../helpers/net.js'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 /** The documents whose examples run, relative to the repository. */
-const DOCS = ['README.md', 'docs/mqtt5.md']
+const DOCS = ['README.md', 'docs/mqtt5.md', 'docs/security.md']
 
 interface Block {
   kind: string
@@ -199,6 +201,8 @@ function describeDoc(doc: string, text: string, all: Block[]): void {
     let scratch: string
     let lastShellOutput: string | null = null
     let lastFile: { name: string; content: string } | null = null
+    /** Password file -> user -> password, from `npx petrel passwd [-c] -b FILE USER PASSWORD` lines. */
+    const passwdUsers = new Map<string, Map<string, string>>()
     /** tsc over every TypeScript example at once: it type-checks them and emits the JavaScript that runs. */
     let compiled: Promise<ToolResult>
     /** The JavaScript tsc emitted for the example at `line`, with the README's port replaced. */
@@ -254,7 +258,7 @@ function describeDoc(doc: string, text: string, all: Block[]): void {
             assert.ok(text.includes(`--${m[1]}`), `petrel ${cmd} --${m[1]} is not in the README`)
           }
         }
-        for (const key of [...FLAG_KEYS, 'users', 'allowAnonymous']) {
+        for (const key of [...FLAG_KEYS, 'users', 'allowAnonymous', 'allowPlaintextUsers']) {
           assert.ok(text.includes(`| \`${key}\` |`), `config key ${key} is not in the README's table`)
         }
         for (const key of FLAG_KEYS)
@@ -314,6 +318,14 @@ function describeDoc(doc: string, text: string, all: Block[]): void {
             for (const p of expectedPrints(b.code))
               assert.ok(r.stdout.includes(p), `no '${p}' in:\n${r.stdout}`)
             lastShellOutput = r.stdout
+            for (const m of b.code.matchAll(
+              /npx petrel passwd((?: -[bcD])+) (\S+) (\S+)(?: (\S+))?(?: +#.*)?$/gm,
+            )) {
+              const file = normalize(m[2]!)
+              if (m[1]!.includes('-c') || !passwdUsers.has(file)) passwdUsers.set(file, new Map())
+              if (m[1]!.includes('-D')) passwdUsers.get(file)!.delete(m[3]!)
+              else if (m[4] !== undefined) passwdUsers.get(file)!.set(m[3]!, m[4])
+            }
             break
           }
           case 'check':
@@ -339,7 +351,9 @@ function describeDoc(doc: string, text: string, all: Block[]): void {
               assert.match(s.output(), new RegExp(`listening on 127\\.0\\.0\\.1:${port}`))
               // A config file with users: they must log in, and only with their password.
               const users =
-                lastFile !== null && b.code.includes(lastFile.name) ? usersOf(lastFile.content) : []
+                lastFile !== null && b.code.includes(lastFile.name)
+                  ? usersOf(lastFile.content, passwdUsers)
+                  : []
               for (const [username, password] of users) {
                 const c = await connect(`mqtt://${LOOPBACK}:${port}`, {
                   username,
@@ -365,7 +379,6 @@ function describeDoc(doc: string, text: string, all: Block[]): void {
   })
 }
 
-/** The config file's users with a password (not those given as SCRAM credentials). */
 /** Writes the TypeScript examples to `dir` and compiles them to `dir/out` (emitting despite type errors). */
 async function compile(dir: string, all: Block[]): Promise<ToolResult> {
   await mkdir(dir, { recursive: true })
@@ -392,7 +405,19 @@ async function compile(dir: string, all: Block[]): Promise<ToolResult> {
   return run(process.execPath, [tsc, '-p', join(dir, 'tsconfig.json')], dir, 60_000)
 }
 
-function usersOf(yaml: string): [string, string][] {
-  const doc = parseYaml(yaml) as { users?: Record<string, string> }
-  return Object.entries(doc.users ?? {}).filter(([, v]) => !String(v).startsWith('SCRAM-SHA-256$'))
+/**
+ * The config file's users with a password (not those given as SCRAM credentials), and those
+ * of its passwordFile that a shell block made with `petrel passwd -b`.
+ */
+function usersOf(
+  yaml: string,
+  passwdUsers: ReadonlyMap<string, ReadonlyMap<string, string>>,
+): [string, string][] {
+  const doc = parseYaml(yaml) as { users?: Record<string, string>; passwordFile?: string }
+  const fromFile =
+    doc.passwordFile === undefined ? [] : [...(passwdUsers.get(normalize(doc.passwordFile)) ?? [])]
+  return [
+    ...Object.entries(doc.users ?? {}).filter(([, v]) => !String(v).startsWith('SCRAM-SHA-256$')),
+    ...fromFile,
+  ]
 }
