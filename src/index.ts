@@ -53,6 +53,7 @@ export type { AuthHandler, ClientOptions, Payload, ReconnectOptions, WillOptions
 export type { PublishResult } from './client/pending.js'
 export type { RequestOptions } from './client/requests.js'
 export { MemoryOutboundStore, type OutboundStore, type StoredFlow } from './client/store.js'
+export { DEFAULT_WS_PATH, type TransportOptions } from './client/transport-for.js'
 export { ConfigError, PetrelError, ProtocolError } from './errors.js'
 export * from './protocol/index.js'
 export { Await } from './session/outbound.js'
@@ -60,4 +61,12 @@ export { MemoryStore } from './store/memory/memory-store.js'
 export { SqliteStore, type SqliteStoreOptions } from './store/sqlite/sqlite-store.js'
 export type { Store, StoredDelivery, StoredMessage, StoredSession, StoreSnapshot } from './store/store.js'
 export { tcpTransport } from './transport/tcp-connect.js'
+export { type TlsConnectOptions, tlsTransport } from './transport/tls-connect.js'
+export {
+  type Pem,
+  type TlsClientOptions,
+  TransportError,
+  TransportErrorCode,
+} from './transport/tls-options.js'
 export type { ByteDuplex, DuplexEvents, Transport } from './transport/transport.js'
+export { MQTT_SUBPROTOCOL, type WsConnectOptions, wsTransport } from './transport/ws-connect.js'
