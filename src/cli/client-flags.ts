@@ -1,5 +1,10 @@
 import { type Client, connect, type EndOptions } from '../client/client.js'
-import { ConnackRefusedError, ConnectFailedError, ConnectTimeoutError } from '../client/errors.js'
+import {
+  ConnackRefusedError,
+  ConnectFailedError,
+  ConnectionLostError,
+  ConnectTimeoutError,
+} from '../client/errors.js'
 import type { ClientOptions } from '../client/options.js'
 import { ConfigError } from '../errors.js'
 import {
@@ -282,7 +287,9 @@ export function connectFailure(err: unknown, where: string): ToolError {
     return new ToolError(`Connection refused: ${why}.`, err.returnCode)
   }
   if (err instanceof ConnectTimeoutError) return new ToolError(`Error: No answer from ${where}.`)
-  const cause = err instanceof ConnectFailedError ? err.cause : err
+  let cause = err instanceof ConnectFailedError ? err.cause : err
+  // A TLS 1.3 server judges the client certificate just after the handshake: the lost connection's cause.
+  if (cause instanceof ConnectionLostError && cause.cause instanceof TransportError) cause = cause.cause
   const code = (cause as NodeJS.ErrnoException | undefined)?.code
   if (code === 'ECONNREFUSED') return new ToolError(`Error: Connection refused by ${where}.`)
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
@@ -303,7 +310,14 @@ function tlsAdvice(err: TransportError): string {
   if (err.code === TransportErrorCode.TLS_NAME) {
     return `the server's TLS certificate is for another name (${detail}); use -h with a name it holds, or --insecure`
   }
+  if (err.code === TransportErrorCode.TLS_CLIENT_CERT) {
+    return `the server refused the TLS client certificate (${detailReason(err)}); give one it trusts with --cert and --key`
+  }
   return err.message
+}
+
+function detailReason(err: TransportError): string {
+  return (err.cause as { reason?: string } | undefined)?.reason ?? 'no certificate given'
 }
 
 /**

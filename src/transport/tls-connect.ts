@@ -40,7 +40,13 @@ export function tlsTransport(options: TlsConnectOptions): Transport {
         socket.once('secureConnect', () => {
           signal.removeEventListener('abort', onAbort)
           socket.off('error', onError)
-          resolve(wrapDuplex(socket, events))
+          // TLS 1.3 servers judge the client certificate after the handshake: explain that too.
+          const explained: DuplexEvents = {
+            data: (chunk) => events.data(chunk),
+            drain: () => events.drain(),
+            close: (e) => events.close(e && explainTlsError(e)),
+          }
+          resolve(wrapDuplex(socket, explained))
         })
       })
     },

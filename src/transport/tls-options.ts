@@ -165,6 +165,10 @@ export const TransportErrorCode = {
   TLS_UNTRUSTED: 'PETREL_TLS_UNTRUSTED',
   /** The certificate is valid but for another name. */
   TLS_NAME: 'PETREL_TLS_NAME',
+  /** The server refused the client certificate (none given, or one it does not trust). */
+  TLS_CLIENT_CERT: 'PETREL_TLS_CLIENT_CERT',
+  /** The TLS handshake failed otherwise (no common version or cipher, not TLS on that port...). */
+  TLS_HANDSHAKE: 'PETREL_TLS_HANDSHAKE',
   /** The HTTP upgrade to WebSocket failed (wrong path, no 'mqtt' subprotocol, not a WebSocket server). */
   WS_HANDSHAKE: 'PETREL_WS_HANDSHAKE',
   /** The server closed the WebSocket with an error code, or sent a text frame. */
@@ -213,5 +217,36 @@ export function explainTlsError(err: Error): Error {
       err,
     )
   }
-  return err
+  if (!code.startsWith('ERR_SSL_')) return err
+  // OpenSSL's message is several lines of internals; its reason is the readable part.
+  const reason = (err as { reason?: string }).reason ?? code
+  if (CLIENT_CERT_ALERTS.some((a) => code.endsWith(a))) {
+    return new TransportError(
+      TransportErrorCode.TLS_CLIENT_CERT,
+      `the server refused the TLS client certificate (${reason}): give one from a CA it trusts as cert and key`,
+      err,
+    )
+  }
+  const why = VERSION_CODES.includes(code)
+    ? `no TLS version in common with the server (${reason})`
+    : code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG'
+      ? `the server does not speak TLS on this port (${reason})`
+      : reason
+  return new TransportError(TransportErrorCode.TLS_HANDSHAKE, `TLS handshake failed: ${why}`, err)
 }
+
+/** TLS alerts a server sends about the client's certificate. */
+const CLIENT_CERT_ALERTS = [
+  '_ALERT_CERTIFICATE_REQUIRED',
+  '_ALERT_BAD_CERTIFICATE',
+  '_ALERT_UNKNOWN_CA',
+  '_ALERT_CERTIFICATE_UNKNOWN',
+  '_ALERT_CERTIFICATE_EXPIRED',
+  '_ALERT_UNSUPPORTED_CERTIFICATE',
+]
+
+const VERSION_CODES = [
+  'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION',
+  'ERR_SSL_UNSUPPORTED_PROTOCOL',
+  'ERR_SSL_NO_PROTOCOLS_AVAILABLE',
+]

@@ -33,10 +33,13 @@ export interface TestServer {
   close(): Promise<void>
 }
 
-function listen(server: Server | ReturnType<typeof createTlsServer> | ReturnType<typeof createNetServer>) {
+function listen(
+  server: Server | ReturnType<typeof createTlsServer> | ReturnType<typeof createNetServer>,
+  host = LOOPBACK,
+) {
   return new Promise<number>((resolve, reject) => {
     server.once('error', reject)
-    server.listen(0, LOOPBACK, () => {
+    server.listen(0, host, () => {
       const addr = server.address()
       resolve(typeof addr === 'object' && addr !== null ? addr.port : 0)
     })
@@ -61,8 +64,8 @@ function cnOf(socket: TLSSocket): string | undefined {
   return Array.isArray(cn) ? cn[0] : cn
 }
 
-/** An MQTT-over-TLS server (like a broker's mqtts listener). */
-export async function tlsBrokerServer(broker: Broker, tls: TlsOptions): Promise<TestServer> {
+/** An MQTT-over-TLS server (like a broker's mqtts listener), on `host` (another loopback address, say). */
+export async function tlsBrokerServer(broker: Broker, tls: TlsOptions, host = LOOPBACK): Promise<TestServer> {
   const seen: Seen[] = []
   const sockets = new Set<Socket>()
   const server = createTlsServer(tls, (socket) => {
@@ -71,7 +74,7 @@ export async function tlsBrokerServer(broker: Broker, tls: TlsOptions): Promise<
   })
   server.on('connection', (s: Socket) => track(sockets, s))
   server.on('tlsClientError', () => {}) // a refused handshake is what some tests want
-  const port = await listen(server)
+  const port = await listen(server, host)
   return { port, seen, sockets, close: closer(server, sockets) }
 }
 

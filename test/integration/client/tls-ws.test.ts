@@ -3,6 +3,7 @@
  * WebSocket servers made in the test that hand each stream to a Petrel broker.
  */
 import assert from 'node:assert/strict'
+import { createServer } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import { WebSocketServer } from 'ws'
 import { Broker } from '../../../src/broker/broker.js'
@@ -29,6 +30,18 @@ import {
 import { nextEvent, T, until, within } from './suite.js'
 
 const skip = opensslSkip()
+
+/**
+ * The TransportError behind a failed connect: its cause, or (when a TLS 1.3 server refused
+ * the client certificate just after the handshake) the cause of the lost connection.
+ */
+function transportCause(err: Error): TransportError | undefined {
+  let e: unknown = err
+  for (let i = 0; i < 4 && e instanceof Error; i++, e = e.cause) {
+    if (e instanceof TransportError) return e
+  }
+  return undefined
+}
 
 describe('client over TLS and WebSocket', { skip }, () => {
   let pki: Pki
@@ -161,6 +174,9 @@ describe('client over TLS and WebSocket', { skip }, () => {
         (e: unknown) => e as Error,
       )
       assert.ok(err instanceof ConnectFailedError, String(err))
+      const cause = transportCause(err)
+      assert.equal(cause?.code, TransportErrorCode.TLS_CLIENT_CERT, String(err.cause))
+      assert.match(cause.message, /the server refused the TLS client certificate/)
       const rogue = await open(`mqtts://localhost:${mtlsServer.port}`, {
         ca: pki.ca,
         cert: pki.rogueCert,
@@ -169,7 +185,22 @@ describe('client over TLS and WebSocket', { skip }, () => {
         () => assert.fail('connected with a certificate from an unknown CA'),
         (e: unknown) => e as Error,
       )
+      // node:tls servers judge the chain after the TLS 1.3 handshake and close without an
+      // alert: all the client can tell is that the connection closed before CONNACK.
       assert.ok(rogue instanceof ConnectFailedError, String(rogue))
+    })
+
+    test('a server that answers in plain text is a TLS handshake failure that says so', T, async () => {
+      const plain = createServer((s) => s.resume().end('HTTP/1.1 400 Bad Request\r\n\r\n'))
+      await new Promise<void>((resolve) => plain.listen(0, LOOPBACK, resolve))
+      try {
+        const port = (plain.address() as { port: number }).port
+        const cause = await refused(open(`mqtts://localhost:${port}`, { ca: pki.ca }))
+        assert.equal((cause as TransportError).code, TransportErrorCode.TLS_HANDSHAKE)
+        assert.match(cause.message, /^TLS handshake failed: the server does not speak TLS on this port/)
+      } finally {
+        await new Promise((resolve) => plain.close(resolve))
+      }
     })
 
     test('reconnects over TLS after the connection is cut', T, async () => {
