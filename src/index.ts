@@ -60,13 +60,9 @@ export { Await } from './session/outbound.js'
 export { MemoryStore } from './store/memory/memory-store.js'
 export { SqliteStore, type SqliteStoreOptions } from './store/sqlite/sqlite-store.js'
 export type { Store, StoredDelivery, StoredMessage, StoredSession, StoreSnapshot } from './store/store.js'
+export { TransportError, TransportErrorCode } from './transport/errors.js'
 export { tcpTransport } from './transport/tcp-connect.js'
 export { type TlsConnectOptions, tlsTransport } from './transport/tls-connect.js'
-export {
-  type Pem,
-  type TlsClientOptions,
-  TransportError,
-  TransportErrorCode,
-} from './transport/tls-options.js'
+export type { Pem, TlsClientOptions } from './transport/tls-options.js'
 export type { ByteDuplex, DuplexEvents, Transport } from './transport/transport.js'
 export { MQTT_SUBPROTOCOL, type WsConnectOptions, wsTransport } from './transport/ws-connect.js'

@@ -1,6 +1,7 @@
 import { connect as tlsConnect } from 'node:tls'
 import { wrapDuplex } from './duplex.js'
-import { explainTlsError, type TlsClientOptions, tlsConnectParts } from './tls-options.js'
+import { explainTlsError } from './errors.js'
+import { type TlsClientOptions, tlsConnectParts } from './tls-options.js'
 import type { ByteDuplex, DuplexEvents, Transport } from './transport.js'
 
 export interface TlsConnectOptions extends TlsClientOptions {

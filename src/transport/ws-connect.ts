@@ -1,14 +1,8 @@
 import type { ClientRequestArgs } from 'node:http'
 import WebSocket from 'ws'
 import { ConfigError } from '../errors.js'
-import {
-  explainTlsError,
-  type TlsClientOptions,
-  type TlsConnectParts,
-  TransportError,
-  TransportErrorCode,
-  tlsConnectParts,
-} from './tls-options.js'
+import { explainTlsError, TransportError, TransportErrorCode } from './errors.js'
+import { type TlsClientOptions, type TlsConnectParts, tlsConnectParts } from './tls-options.js'
 import type { ByteDuplex, DuplexEvents, Transport } from './transport.js'
 
 /** The WebSocket subprotocol of MQTT [MQTT-6.0.0-3] (MQTT 3.1 brokers named it 'mqttv3.1'). */
