@@ -15,7 +15,7 @@ import {
   SESSION_NEVER_EXPIRES,
 } from '../protocol/constants.js'
 import { isValidTopicName } from '../protocol/topic.js'
-import { TransportError, TransportErrorCode } from '../transport/errors.js'
+import { TransportError, TransportErrorCode } from '../transport/connect-errors.js'
 import { all, type FlagSpec, has, intFlag, last, type ParsedArgs, parseArgs, usage } from './args.js'
 import { type Endpoint, endpointOf, endpointTransport, TLS_FLAGS } from './endpoint.js'
 import {

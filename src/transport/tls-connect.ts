@@ -1,6 +1,6 @@
 import { connect as tlsConnect } from 'node:tls'
+import { explainTlsError } from './connect-errors.js'
 import { wrapDuplex } from './duplex.js'
-import { explainTlsError } from './errors.js'
 import { type TlsClientOptions, tlsConnectParts } from './tls-options.js'
 import type { ByteDuplex, DuplexEvents, Transport } from './transport.js'
 

@@ -1,7 +1,7 @@
 import type { ClientRequestArgs } from 'node:http'
 import WebSocket from 'ws'
 import { ConfigError } from '../errors.js'
-import { explainTlsError, TransportError, TransportErrorCode } from './errors.js'
+import { explainTlsError, TransportError, TransportErrorCode } from './connect-errors.js'
 import { type TlsClientOptions, type TlsConnectParts, tlsConnectParts } from './tls-options.js'
 import type { ByteDuplex, DuplexEvents, Transport } from './transport.js'
 
