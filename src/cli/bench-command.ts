@@ -4,6 +4,7 @@ import { type FlagSpec, has, intFlag, last, type ParsedArgs, parseArgs, usage } 
 import { formatProgress, formatTable } from './bench/report.js'
 import { BenchAbort, type BenchOptions, HEADER_BYTES, runBench } from './bench/run.js'
 import { DEFAULT_CLIENTS, isScenario, SCENARIOS, type ScenarioName } from './bench/scenario.js'
+import { endpointOf, endpointTransport, TLS_FLAGS } from './endpoint.js'
 import { protocolVersionOf } from './properties.js'
 
 /** Exit codes of `petrel bench` (those of the repo's loadgen). */
@@ -21,7 +22,14 @@ const DEFAULT_COUNT: Record<ScenarioName, number> = {
 
 const FLAGS: FlagSpec[] = [
   { name: 'host', short: 'h', value: true, arg: 'host', help: 'broker host (default localhost)' },
-  { name: 'port', short: 'p', value: true, arg: 'port', help: 'broker port (default 1883)' },
+  { name: 'port', short: 'p', value: true, arg: 'port', help: 'broker port (default 1883; 8883 with TLS)' },
+  {
+    name: 'url',
+    short: 'L',
+    value: true,
+    arg: 'url',
+    help: 'the broker as a URL: mqtt://, mqtts://, ws:// or wss://[user[:password]@]host[:port][/path]',
+  },
   { name: 'username', short: 'u', value: true, arg: 'user', help: 'user name for every connection' },
   { name: 'pw', short: 'P', value: true, arg: 'password', help: 'password' },
   {
@@ -81,6 +89,7 @@ const FLAGS: FlagSpec[] = [
     arg: '5|4',
     help: 'MQTT version of every connection: 5 (or mqttv5), 4 (311, mqttv311: the default) or 3 (31)',
   },
+  ...TLS_FLAGS,
   { name: 'json', value: false, help: 'print the result as JSON' },
   { name: 'help', value: false, help: 'show this help' },
 ]
@@ -116,10 +125,17 @@ function parse(argv: string[]): { options: BenchOptions; json: boolean } | 'help
   if (!countGiven && duration > 0) count = Number.POSITIVE_INFINITY
   // At a fixed rate the duration gives the count exactly (timers may fire a little early).
   if (rate > 0 && duration > 0) count = Math.min(count, rate * duration)
-  const host = last(args, 'host') ?? 'localhost'
-  const port = intFlag(args, 'port', 1883, 1, 65_535)
+  const endpoint = endpointOf(args)
+  if (endpoint.topic !== undefined) {
+    throw new ConfigError(
+      'url',
+      `-L takes no topic here (the scenarios pick their own): ${last(args, 'url')}`,
+    )
+  }
   const options: BenchOptions = {
-    url: `mqtt://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url: endpoint.url,
+    // One transport for every connection: the certificates are parsed once.
+    transport: endpointTransport(endpoint),
     scenario,
     clients: intFlag(args, 'clients', DEFAULT_CLIENTS[scenario], 1, 1_000_000),
     qos,
@@ -143,8 +159,7 @@ function parse(argv: string[]): { options: BenchOptions; json: boolean } | 'help
     }
     options.protocolVersion = version
   }
-  const username = last(args, 'username')
-  const password = last(args, 'pw')
+  const { username, password } = endpoint
   if (password !== undefined && username === undefined)
     throw new ConfigError('pw', '-P needs a user name (-u)')
   if (username !== undefined) options.username = username

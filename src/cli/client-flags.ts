@@ -1,5 +1,10 @@
 import { type Client, connect, type EndOptions } from '../client/client.js'
-import { ConnackRefusedError, ConnectFailedError, ConnectTimeoutError } from '../client/errors.js'
+import {
+  ConnackRefusedError,
+  ConnectFailedError,
+  ConnectionLostError,
+  ConnectTimeoutError,
+} from '../client/errors.js'
 import type { ClientOptions } from '../client/options.js'
 import { ConfigError } from '../errors.js'
 import {
@@ -10,7 +15,9 @@ import {
   SESSION_NEVER_EXPIRES,
 } from '../protocol/constants.js'
 import { isValidTopicName } from '../protocol/topic.js'
+import { TransportError, TransportErrorCode } from '../transport/connect-errors.js'
 import { all, type FlagSpec, has, intFlag, last, type ParsedArgs, parseArgs, usage } from './args.js'
+import { type Endpoint, endpointOf, endpointTransport, TLS_FLAGS } from './endpoint.js'
 import {
   PropertyError,
   parseProperties,
@@ -39,13 +46,13 @@ export class ToolError extends Error {
 /** The flags that `petrel pub` and `petrel sub` share, named as in mosquitto_pub/_sub. */
 export const CONNECTION_FLAGS: FlagSpec[] = [
   { name: 'host', short: 'h', value: true, arg: 'host', help: 'broker host (default localhost)' },
-  { name: 'port', short: 'p', value: true, arg: 'port', help: 'broker port (default 1883)' },
+  { name: 'port', short: 'p', value: true, arg: 'port', help: 'broker port (default 1883; 8883 with TLS)' },
   {
     name: 'url',
     short: 'L',
     value: true,
     arg: 'url',
-    help: 'mqtt://[user[:password]@]host[:port]/topic instead of -h -p -u -P -t',
+    help: 'mqtt(s)://[user[:password]@]host[:port]/topic instead of -h -p -u -P -t; or ws(s)://host[:port]/path',
   },
   { name: 'username', short: 'u', value: true, arg: 'user', help: 'user name' },
   { name: 'pw', short: 'P', value: true, arg: 'password', help: 'password (needs -u)' },
@@ -91,6 +98,7 @@ export const CONNECTION_FLAGS: FlagSpec[] = [
     arg: 'seconds',
     help: 'MQTT 5 Session Expiry Interval; -1 never (the default with -c)',
   },
+  ...TLS_FLAGS,
   { name: 'quiet', value: false, help: 'print no error messages' },
   { name: 'help', value: false, help: 'show this help' },
 ]
@@ -116,36 +124,23 @@ export function qosOf(v: string | undefined, what: string): QoS {
 
 /** Parses the connection flags into a URL and ClientOptions; refuses what mosquitto_pub/_sub refuse. */
 export function connectionTarget(args: ParsedArgs): Target {
-  let host = last(args, 'host') ?? 'localhost'
-  let username = last(args, 'username')
-  let password = last(args, 'pw')
-  let urlTopic: string | undefined
-  let port = int(args, 'port', 1883, 1, 65_535)
-  const url = last(args, 'url')
-  if (url !== undefined) {
-    let u: URL
-    try {
-      u = new URL(url)
-    } catch {
-      throw new ToolError(`Error: Invalid URL for -L: ${url}`)
-    }
-    if (u.protocol === 'mqtts:')
-      throw new ToolError('Error: mqtts:// (TLS) is not supported yet; use mqtt://')
-    if (u.protocol !== 'mqtt:')
-      throw new ToolError(`Error: Unsupported URL scheme ${u.protocol} (use mqtt://)`)
-    host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname
-    if (u.port !== '') port = Number(u.port)
-    if (u.username !== '') username = decodeURIComponent(u.username)
-    if (u.password !== '') password = decodeURIComponent(u.password)
-    const path = decodeURIComponent(u.pathname.replace(/^\//, ''))
-    if (path !== '') urlTopic = path
+  int(args, 'port', 1883, 1, 65_535) // mosquitto's message for a bad -p
+  let endpoint: Endpoint
+  try {
+    endpoint = endpointOf(args)
+    endpointTransport(endpoint) // the certificate files parsed now: a bad one is a usage error
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ToolError(toolMessage(err))
+    throw err
   }
+  const { username, password } = endpoint
   if (password !== undefined && username === undefined) {
     // [MQTT-3.1.2-22] MQTT 3.1.1 sends a password only with a user name.
     throw new ToolError('Error: A password (-P) needs a user name (-u).')
   }
   const { protocolVersion, properties, sessionExpiry } = versionAndProperties(args)
   const options: ClientOptions = {
+    ...endpoint.options,
     protocolVersion,
     reconnect: false,
     connectTimeout: 10_000,
@@ -189,10 +184,10 @@ export function connectionTarget(args: ParsedArgs): Target {
     }
     if (Object.keys(properties.will).length > 0) options.will.properties = properties.will
   }
-  const bracketed = host.includes(':') ? `[${host}]` : host
+  const urlTopic = endpoint.topic
   return {
-    url: `mqtt://${bracketed}:${port}`,
-    where: `${bracketed}:${port}`,
+    url: endpoint.url,
+    where: endpoint.where,
     options,
     topics: urlTopic === undefined ? all(args, 'topic') : [urlTopic, ...all(args, 'topic')],
     qos: qosOf(last(args, 'qos'), 'QoS'),
@@ -292,14 +287,37 @@ export function connectFailure(err: unknown, where: string): ToolError {
     return new ToolError(`Connection refused: ${why}.`, err.returnCode)
   }
   if (err instanceof ConnectTimeoutError) return new ToolError(`Error: No answer from ${where}.`)
-  const cause = err instanceof ConnectFailedError ? err.cause : err
+  let cause = err instanceof ConnectFailedError ? err.cause : err
+  // A TLS 1.3 server judges the client certificate just after the handshake: the lost connection's cause.
+  if (cause instanceof ConnectionLostError && cause.cause instanceof TransportError) cause = cause.cause
   const code = (cause as NodeJS.ErrnoException | undefined)?.code
   if (code === 'ECONNREFUSED') return new ToolError(`Error: Connection refused by ${where}.`)
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
     return new ToolError(`Error: Unable to connect: host ${where.replace(/:\d+$/, '')} not found.`)
   }
+  if (cause instanceof TransportError)
+    return new ToolError(`Error: Unable to connect to ${where}: ${tlsAdvice(cause)}.`)
   const text = cause instanceof Error ? cause.message : String(cause)
   return new ToolError(`Error: Unable to connect to ${where}: ${text}.`)
+}
+
+/** A TLS failure with the flag that fixes it (the library's message names its options). */
+function tlsAdvice(err: TransportError): string {
+  const detail = err.cause instanceof Error ? err.cause.message : err.message
+  if (err.code === TransportErrorCode.TLS_UNTRUSTED) {
+    return `the server's TLS certificate is not trusted (${detail}); give the CA that signed it with --cafile`
+  }
+  if (err.code === TransportErrorCode.TLS_NAME) {
+    return `the server's TLS certificate is for another name (${detail}); use -h with a name it holds, or --insecure`
+  }
+  if (err.code === TransportErrorCode.TLS_CLIENT_CERT) {
+    return `the server refused the TLS client certificate (${detailReason(err)}); give one it trusts with --cert and --key`
+  }
+  return err.message
+}
+
+function detailReason(err: TransportError): string {
+  return (err.cause as { reason?: string } | undefined)?.reason ?? 'no certificate given'
 }
 
 /**
@@ -334,6 +352,11 @@ function parseToolArgs(argv: string[], flags: FlagSpec[]): ParsedArgs {
     return parseArgs(argv, flags)
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err
-    throw new ToolError(`Error: ${err.message.charAt(0).toUpperCase()}${err.message.slice(1)}.`)
+    throw new ToolError(toolMessage(err))
   }
+}
+
+/** A ConfigError in the tools' words: `Error: Its message.` */
+function toolMessage(err: ConfigError): string {
+  return `Error: ${err.message.charAt(0).toUpperCase()}${err.message.slice(1)}.`
 }

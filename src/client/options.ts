@@ -9,9 +9,9 @@ import {
 } from '../protocol/constants.js'
 import type { ConnectProperties, UserProperties, Will, WillProperties } from '../protocol/packets.js'
 import { isValidTopicName } from '../protocol/topic.js'
-import { tcpTransport } from '../transport/tcp-connect.js'
 import type { Transport } from '../transport/transport.js'
 import { MemoryOutboundStore, type OutboundStore } from './store.js'
+import { type TransportOptions, transportFor, transportOptionsGiven } from './transport-for.js'
 
 export type Payload = string | Buffer | Uint8Array
 
@@ -46,7 +46,12 @@ export interface ReconnectOptions {
   maxDelay?: number
 }
 
-export interface ClientOptions {
+/**
+ * The options of `connect()`. The transport comes from the URL: mqtt:// (TCP), mqtts://
+ * (TLS, with `ca`, `cert`, `key`, `rejectUnauthorized`, `servername`...), ws:// or wss://
+ * (WebSocket, path /mqtt unless the URL has one); see TransportOptions.
+ */
+export interface ClientOptions extends TransportOptions {
   /** 4 (MQTT 3.1.1, the default), 5 (MQTT 5.0) or 3 (MQTT 3.1). */
   protocolVersion?: ProtocolVersion
   /**
@@ -88,7 +93,7 @@ export interface ClientOptions {
   maxPacketSize?: number
   /** Where unacknowledged QoS 1/2 messages are kept. Default: a MemoryOutboundStore of this client. */
   store?: OutboundStore
-  /** How to reach the broker; overrides the URL's scheme, host and port. */
+  /** How to reach the broker; overrides the URL's scheme, host and port (and takes no TLS or ws options). */
   transport?: Transport
 
   // --- MQTT 5 only (protocolVersion: 5) ---------------------------------------------
@@ -141,8 +146,6 @@ export interface ResolvedClientOptions {
   auth: AuthHandler | undefined
 }
 
-const DEFAULT_PORT = 1883
-
 export function toBuffer(p: Payload): Buffer {
   if (typeof p === 'string') return Buffer.from(p)
   if (Buffer.isBuffer(p)) return p
@@ -161,19 +164,6 @@ function qos(name: string, v: number | undefined): QoS {
   return int(name, v, 0, 0, 2) as QoS
 }
 
-function transportFor(url: URL): Transport {
-  if (url.protocol !== 'mqtt:' && url.protocol !== 'tcp:') {
-    throw new ConfigError(
-      'url',
-      `unsupported scheme ${url.protocol}; use mqtt:// or tcp://, or pass a transport option`,
-    )
-  }
-  if (url.hostname === '') throw new ConfigError('url', `no host in ${url.href}`)
-  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname
-  const port = url.port === '' ? DEFAULT_PORT : Number(url.port)
-  return tcpTransport({ host, port })
-}
-
 export function resolveClientOptions(
   url: string | URL | undefined,
   o: ClientOptions = {},
@@ -189,7 +179,15 @@ export function resolveClientOptions(
   let transport = o.transport
   if (transport === undefined) {
     if (parsed === undefined) throw new ConfigError('url', 'give a broker URL or a transport')
-    transport = transportFor(parsed)
+    transport = transportFor(parsed, o)
+  } else {
+    const ignored = transportOptionsGiven(o)
+    if (ignored.length > 0) {
+      throw new ConfigError(
+        ignored[0]!,
+        `${ignored.join(', ')}: set up the URL's transport, but a transport option is given; pass them to tlsTransport() or wsTransport()`,
+      )
+    }
   }
   const version = o.protocolVersion ?? PROTOCOL_V311
   if (version !== 3 && version !== 4 && version !== PROTOCOL_V5) {

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { type Client, connect } from '../../client/client.js'
 import type { ClientOptions } from '../../client/options.js'
 import { PROTOCOL_V311, type ProtocolVersion, type QoS, SUBACK_FAILURE } from '../../protocol/constants.js'
+import type { Transport } from '../../transport/transport.js'
 import { Histogram, type LatencySummary } from './histogram.js'
 import { type Participant, type ScenarioName, type Topology, topology } from './scenario.js'
 
@@ -11,6 +12,8 @@ export const HEADER_BYTES = 16
 
 export interface BenchOptions {
   url: string
+  /** How to reach the broker (TLS, WebSocket); default: the URL's own transport. Shared by every connection. */
+  transport?: Transport
   /** MQTT version of every connection: 4 (3.1.1, the default) or 5; 3 for MQTT 3.1. */
   protocolVersion?: ProtocolVersion
   username?: string
@@ -199,6 +202,7 @@ class Run {
       connectTimeout: 10_000,
       maxInflight: Math.min(this.o.inflight, 65_535),
     }
+    if (this.o.transport !== undefined) opts.transport = this.o.transport
     if (this.o.username !== undefined) opts.username = this.o.username
     if (this.o.password !== undefined) opts.password = this.o.password
     return opts

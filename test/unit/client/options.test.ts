@@ -40,7 +40,8 @@ describe('client options', () => {
 
   test('refuses what cannot work, with the option named', () => {
     const bad: [string, () => unknown][] = [
-      ['url', () => resolveClientOptions('ws://h')],
+      ['url', () => resolveClientOptions('http://h')],
+      ['ca', () => resolveClientOptions('mqtt://h', { ca: 'x' })],
       ['url', () => resolveClientOptions('not a url')],
       ['clientId', () => resolveClientOptions('mqtt://h', { clientId: '', clean: false })],
       ['password', () => resolveClientOptions('mqtt://h', { password: 'p' })],

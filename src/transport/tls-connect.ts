@@ -1,0 +1,55 @@
+import { connect as tlsConnect } from 'node:tls'
+import { explainTlsError } from './connect-errors.js'
+import { wrapDuplex } from './duplex.js'
+import { type TlsClientOptions, tlsConnectParts } from './tls-options.js'
+import type { ByteDuplex, DuplexEvents, Transport } from './transport.js'
+
+export interface TlsConnectOptions extends TlsClientOptions {
+  host: string
+  port: number
+}
+
+/**
+ * A client transport over TLS (mqtts://). Resolves once the handshake is done and the
+ * server's certificate verified; Nagle off, as over TCP. The options are checked and the
+ * secure context built here, once (a ConfigError for a bad PEM), not per connection.
+ */
+export function tlsTransport(options: TlsConnectOptions): Transport {
+  const { host, port } = options
+  const parts = tlsConnectParts(host, options)
+  return {
+    name: `mqtts://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    open(events: DuplexEvents, signal: AbortSignal): Promise<ByteDuplex> {
+      return new Promise((resolve, reject) => {
+        if (signal.aborted) {
+          reject(signal.reason)
+          return
+        }
+        const socket = tlsConnect({ host, port, ...parts })
+        socket.setNoDelay(true)
+        const onAbort = (): void => {
+          socket.destroy()
+          reject(signal.reason)
+        }
+        const onError = (err: Error): void => {
+          signal.removeEventListener('abort', onAbort)
+          socket.destroy()
+          reject(explainTlsError(err))
+        }
+        signal.addEventListener('abort', onAbort, { once: true })
+        socket.once('error', onError)
+        socket.once('secureConnect', () => {
+          signal.removeEventListener('abort', onAbort)
+          socket.off('error', onError)
+          // TLS 1.3 servers judge the client certificate after the handshake: explain that too.
+          const explained: DuplexEvents = {
+            data: (chunk) => events.data(chunk),
+            drain: () => events.drain(),
+            close: (e) => events.close(e && explainTlsError(e)),
+          }
+          resolve(wrapDuplex(socket, explained))
+        })
+      })
+    },
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * The URL's transport: scheme, default port, WebSocket path, and the options that only
+ * some schemes take. `petrel pub/sub/bench` choose theirs from -h, -p, -L and the TLS
+ * flags the way mosquitto_pub does (src/cli/endpoint.ts).
+ */
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { parseArgs } from '../../../src/cli/args.js'
+import { CONNECTION_FLAGS } from '../../../src/cli/client-flags.js'
+import { endpointOf } from '../../../src/cli/endpoint.js'
+import { resolveClientOptions } from '../../../src/client/options.js'
+import { transportFor } from '../../../src/client/transport-for.js'
+import { ConfigError } from '../../../src/errors.js'
+
+const name = (url: string, o = {}): string => transportFor(new URL(url), o).name
+
+describe('transportFor', () => {
+  test('picks the transport and default port of each scheme', () => {
+    assert.equal(name('mqtt://h'), 'tcp://h:1883')
+    assert.equal(name('tcp://h:1884'), 'tcp://h:1884')
+    assert.equal(name('mqtts://h'), 'mqtts://h:8883')
+    assert.equal(name('ssl://h'), 'mqtts://h:8883')
+    assert.equal(name('tls://[::1]:9000'), 'mqtts://[::1]:9000')
+    assert.equal(name('ws://h'), 'ws://h/mqtt')
+    assert.equal(name('wss://h'), 'wss://h/mqtt')
+  })
+
+  test('a WebSocket URL keeps its own path and query; /mqtt only when it has none', () => {
+    assert.equal(name('ws://h:8080/'), 'ws://h:8080/mqtt')
+    assert.equal(name('ws://h:8080/brokers/a?token=x'), 'ws://h:8080/brokers/a?token=x')
+    assert.equal(name('ws://h', { wsPath: '/other' }), 'ws://h/other')
+    assert.equal(name('ws://h/same', { wsPath: '/same' }), 'ws://h/same')
+    assert.throws(() => name('ws://h/one', { wsPath: '/two' }), /give the path once/)
+  })
+
+  test('credentials in a WebSocket URL go in CONNECT, not in the HTTP request', () => {
+    const o = resolveClientOptions('ws://alice:s3cret@h:8080/mqtt')
+    assert.equal(o.username, 'alice')
+    assert.deepEqual(o.password, Buffer.from('s3cret'))
+    assert.equal(o.transport.name, 'ws://h:8080/mqtt')
+  })
+
+  test('refuses a URL without a host', () => {
+    assert.throws(
+      () => name('mqtts:///x'),
+      (e) => e instanceof ConfigError && /no host/.test(e.message),
+    )
+  })
+})
+
+describe('petrel pub/sub endpoint (mosquitto_pub rules)', () => {
+  const endpoint = (argv: string[]) => endpointOf(parseArgs(argv, CONNECTION_FLAGS))
+
+  test('plain by default; -p 8883 alone or -L mqtts:// means TLS', () => {
+    assert.equal(endpoint([]).url, 'mqtt://localhost:1883')
+    assert.equal(endpoint(['-p', '8883']).url, 'mqtts://localhost:8883')
+    assert.equal(endpoint(['-L', 'mqtts://b.example/t']).url, 'mqtts://b.example:8883')
+    assert.equal(endpoint(['-L', 'mqtts://b.example/t']).topic, 't')
+  })
+
+  test('a TLS flag turns TLS on with port 8883, unless -p says otherwise', () => {
+    assert.equal(endpoint(['--insecure']).url, 'mqtts://localhost:8883')
+    assert.equal(endpoint(['--tls-use-os-certs', '-p', '1884']).url, 'mqtts://localhost:1884')
+    assert.equal(typeof endpoint(['--insecure']).options.checkServerIdentity, 'function')
+    assert.equal(endpoint(['--tls-version', 'tlsv1.3']).options.minVersion, 'TLSv1.3')
+  })
+
+  test('-L ws:// and wss://: the path is the WebSocket path, no topic', () => {
+    const ws = endpoint(['-L', 'ws://u:p@h:9001/mqtt'])
+    assert.equal(ws.url, 'ws://h:9001/mqtt')
+    assert.equal(ws.topic, undefined)
+    assert.equal(ws.username, 'u')
+    assert.equal(endpoint(['-L', 'wss://h']).url, 'wss://h:443')
+  })
+})
