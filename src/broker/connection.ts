@@ -12,6 +12,7 @@ import { clientLimits, NO_LIMITS } from './client-limits.js'
 import { ConnectionMachine, type ConnState } from './connection-state.js'
 import type { BrokerStats } from './events.js'
 import type { Flushable, Flusher } from './flusher.js'
+import { certificateUser } from './handlers/identity.js'
 import type { ResolvedOptions } from './options.js'
 import { PacketTimer, type PartlyReceived } from './packet-timer.js'
 import type { AuthExchange, ClientLimits, Peer, PeerHandler } from './peer.js'
@@ -23,6 +24,8 @@ export interface ConnectionDeps {
   readonly stats: BrokerStats
   readonly handler: PeerHandler
   readonly flusher: Flusher
+  /** The listener's useIdentityAsUsername (see certificateUser). */
+  readonly identityAsUsername?: boolean
 }
 
 /**
@@ -42,6 +45,7 @@ export class Connection implements Peer, Flushable, PartlyReceived {
   auth: AuthExchange | null = null
   connectExpiry = 0
   readonly remoteAddress: string | undefined
+  readonly certificateUser: string | null | undefined
   readonly whenClosed: Promise<void>
   private will: Will | null = null
   private readonly machine = new ConnectionMachine()
@@ -63,6 +67,7 @@ export class Connection implements Peer, Flushable, PartlyReceived {
   constructor(deps: ConnectionDeps, incoming: Incoming) {
     this.deps = deps
     this.remoteAddress = incoming.remoteAddress
+    this.certificateUser = certificateUser(deps.identityAsUsername, incoming)
     const { maxPacketSize, maxConnectSize, packetTimeout, connectTimeout } = deps.options
     // Until CONNACK a packet may be no larger than a CONNECT needs: nobody unauthenticated
     // gets the broker to buffer megabytes. accept() raises the limit.

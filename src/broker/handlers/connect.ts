@@ -8,6 +8,7 @@ import type { Peer } from '../peer.js'
 import { willDelay } from '../wills.js'
 import { encodeAuth } from './auth.js'
 import { type ConnectTerms, connackProperties, connectTerms, encodeConnack, refusalCode } from './connack.js'
+import { takeCertificateUser } from './identity.js'
 import { tooDeep } from './publish.js'
 import { publishWill } from './will.js'
 
@@ -20,6 +21,11 @@ import { publishWill } from './will.js'
  */
 export function onConnect(core: Core, peer: Peer, packet: ConnectPacket): Promise<void> | undefined {
   const v5 = packet.protocolVersion === PROTOCOL_V5
+  if (!takeCertificateUser(peer, packet)) {
+    peer.identify(packet)
+    const code = v5 ? ReasonCode.NOT_AUTHORIZED : ConnectReturnCode.NOT_AUTHORIZED
+    return refuse(core, peer, code, 'no verified client certificate (useIdentityAsUsername)', '')
+  }
   let assigned = false
   if (packet.clientId.length === 0) {
     if (!v5 && (!packet.clean || packet.protocolVersion === 3)) {
