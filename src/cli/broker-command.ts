@@ -1,5 +1,6 @@
 import { resolve } from 'node:path'
 import { Broker } from '../broker/broker.js'
+import type { ListenerInfo } from '../broker/listen-options.js'
 import type { BrokerOptions, Logger } from '../broker/options.js'
 import { ConfigError } from '../errors.js'
 import { MemoryStore } from '../store/memory/memory-store.js'
@@ -14,6 +15,7 @@ import {
   readConfigFile,
   resolveSettings,
 } from './config.js'
+import { ListenFailed, openListeners } from './listeners.js'
 import { stdoutLogger } from './logging.js'
 import { Reloader } from './reload.js'
 import { usersHooks } from './users.js'
@@ -118,18 +120,27 @@ async function start(settings: BrokerSettings, log: Logger, stopped: Promise<voi
   const options: BrokerOptions = { ...settings.broker, logger: log, store }
   if (settings.users !== undefined) options.hooks = usersHooks(settings.users, settings.allowAnonymous)
   const broker = new Broker(options)
-  let where: { host: string; port: number }
+  // issue 13: transport
+  let listening: ListenerInfo[]
   try {
-    where = await broker.listen({ port: settings.port, host: settings.host })
+    listening = await openListeners(broker, settings.listeners, reloader)
   } catch (err) {
     await broker.close().catch(() => {})
-    return fail(`cannot listen on ${settings.host}:${settings.port}: ${message(err)}`, BrokerExit.RUNTIME)
+    if (err instanceof ConfigError) return fail(err.message)
+    const where = err instanceof ListenFailed ? err.where : 'the listener'
+    return fail(
+      `cannot listen on ${where}: ${message(err instanceof ListenFailed ? err.error : err)}`,
+      BrokerExit.RUNTIME,
+    )
   }
   const auth = settings.users === undefined ? 'none' : `${settings.users.size} users`
-  log.info(
-    { host: where.host, port: where.port, ...storeFields, auth },
-    `petrel broker listening on ${where.host}:${where.port}, store: ${storeName}`,
-  )
+  for (const l of listening) {
+    const at = l.protocol === 'mqtt' ? `${l.host}:${l.port}` : l.name
+    log.info(
+      { protocol: l.protocol, host: l.host, port: l.port, listener: l.name, ...storeFields, auth },
+      `petrel broker listening on ${at}, store: ${storeName}`,
+    )
+  }
   const stopReloading = reloader.onSignal()
   await stopped
   stopReloading()

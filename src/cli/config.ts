@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml'
 import { parseScramCredentials, SCRAM_SHA_256 } from '../auth/scram-keys.js'
 import { type BrokerOptions, resolveOptions } from '../broker/options.js'
 import { ConfigError } from '../errors.js'
+import { type ListenerSettings, parseListeners, settleListeners } from './listeners.js'
 import { LOG_LEVELS, type LogLevel } from './logging.js'
 
 /**
@@ -24,6 +25,9 @@ export interface BrokerSettings {
   allowAnonymous: boolean
   /** The BrokerOptions that a file or flags can give (every one but the hooks, logger and store). */
   broker: FileBrokerOptions
+  // issue 13: transport
+  /** The listeners to open: `listeners:`, or one mqtt listener on port/host (see settleListeners). */
+  listeners: ListenerSettings[]
 }
 
 /** Options whose values are functions or objects: only the embedding API can give them. */
@@ -36,6 +40,7 @@ type Kind =
   | { type: 'bool' }
   | { type: 'enum'; values: readonly string[] }
   | { type: 'users' }
+  | { type: 'listeners' } // issue 13: transport
 
 type KeySpec = Kind & { help: string }
 
@@ -89,6 +94,8 @@ const OTHER_KEYS: Record<string, KeySpec> = {
   logLevel: { type: 'enum', values: LOG_LEVELS, help: `${LOG_LEVELS.join(' | ')} (default info)` },
   users: { type: 'users', help: 'user name: password map' },
   allowAnonymous: { type: 'bool', help: 'let clients without a user name in when users are set' },
+  // issue 13: transport
+  listeners: { type: 'listeners', help: 'listeners: mqtt, mqtts, ws, wss (see docs)' },
 }
 
 /** Every config file key, in documentation order. */
@@ -99,7 +106,7 @@ export const CONFIG_KEYS: ReadonlyMap<string, KeySpec> = new Map([
 
 /** Keys that can also be given as flags (kebab-case); users and allowAnonymous only in a file. */
 export const FLAG_KEYS: readonly string[] = [...CONFIG_KEYS.keys()].filter(
-  (k) => k !== 'users' && k !== 'allowAnonymous',
+  (k) => k !== 'users' && k !== 'allowAnonymous' && k !== 'listeners',
 )
 
 export function kebab(key: string): string {
@@ -153,6 +160,8 @@ function allowed(kind: Kind): string {
       return `one of ${kind.values.join(', ')}`
     case 'users':
       return 'a mapping of user names to passwords (strings)'
+    case 'listeners':
+      return 'a list of listeners'
   }
 }
 
@@ -205,6 +214,8 @@ function convert(key: string, kind: Kind, raw: unknown, src: Source): unknown {
       }
       return users
     }
+    case 'listeners':
+      return parseListeners(raw, describe(key, src))
   }
 }
 
@@ -272,6 +283,14 @@ export function resolveSettings(
     users,
     allowAnonymous: (values.get('allowAnonymous') as boolean | undefined) ?? users === undefined,
     broker,
+    // issue 13: transport
+    listeners: settleListeners(
+      values.get('listeners') as ListenerSettings[] | undefined,
+      values.get('port') as number | undefined,
+      values.get('host') as string | undefined,
+      'port' in file || 'host' in file,
+      fileName,
+    ),
   }
 }
 

@@ -1,3 +1,4 @@
+import { createPrivateKey, X509Certificate } from 'node:crypto'
 import {
   createSecureContext,
   createServer,
@@ -62,12 +63,26 @@ export function secureContextOptions(o: TlsContextOptions): SecureContextOptions
   const options: SecureContextOptions = { cert: o.cert, key: o.key, minVersion: o.minVersion ?? 'TLSv1.2' }
   if (o.ca !== undefined) options.ca = o.ca
   if (o.ciphers !== undefined) options.ciphers = o.ciphers
+  // each part on its own first, so that the message says which one is wrong
+  checkPart('cert', 'a PEM certificate', () => new X509Certificate(o.cert))
+  checkPart('key', 'a PEM private key', () => createPrivateKey(o.key))
+  for (const ca of o.ca === undefined ? [] : Array.isArray(o.ca) ? o.ca : [o.ca]) {
+    checkPart('ca', 'PEM CA certificates', () => createSecureContext({ ca }))
+  }
   try {
     createSecureContext(options)
   } catch (err) {
     throw new ConfigError('cert', `invalid TLS settings: ${tlsReason(err)}`)
   }
   return options
+}
+
+function checkPart(name: 'cert' | 'key' | 'ca', what: string, parse: () => unknown): void {
+  try {
+    parse()
+  } catch (err) {
+    throw new ConfigError(name, `invalid TLS settings: ${name} is not ${what} (${tlsReason(err)})`)
+  }
 }
 
 /** The options of a node:tls (or https) server. */
@@ -81,11 +96,11 @@ export function tlsServerOptions(o: TlsServerOptions): TlsOptions {
   }
 }
 
-/** OpenSSL's reason without its error-queue prefix: 'error:0480006C:PEM routines::no start line' -> 'no start line (PEM routines)'. */
+/** OpenSSL's reason without its error code: 'error:0480006C:PEM routines::no start line' -> 'PEM routines: no start line'. */
 function tlsReason(err: unknown): string {
   const m = err instanceof Error ? err.message : String(err)
   const parts = /^error:[0-9A-F]+:([^:]*):[^:]*:(.*)$/.exec(m)
-  return parts === null ? m : `${parts[2]} (${parts[1]})`
+  return parts === null ? m : `${parts[1]}: ${parts[2]}`
 }
 
 /**
