@@ -12,7 +12,6 @@ import { clientLimits, NO_LIMITS } from './client-limits.js'
 import { ConnectionMachine, type ConnState } from './connection-state.js'
 import type { BrokerStats } from './events.js'
 import type { Flushable, Flusher } from './flusher.js'
-import { certificateUser } from './handlers/identity.js'
 import type { ResolvedOptions } from './options.js'
 import { PacketTimer, type PartlyReceived } from './packet-timer.js'
 import type { AuthExchange, ClientLimits, Peer, PeerHandler } from './peer.js'
@@ -24,7 +23,7 @@ export interface ConnectionDeps {
   readonly stats: BrokerStats
   readonly handler: PeerHandler
   readonly flusher: Flusher
-  /** The listener's useIdentityAsUsername (see certificateUser). */
+  /** The listener's useIdentityAsUsername (see Peer.certificateUser). */
   readonly identityAsUsername?: boolean
 }
 
@@ -67,7 +66,7 @@ export class Connection implements Peer, Flushable, PartlyReceived {
   constructor(deps: ConnectionDeps, incoming: Incoming) {
     this.deps = deps
     this.remoteAddress = incoming.remoteAddress
-    this.certificateUser = certificateUser(deps.identityAsUsername, incoming)
+    this.certificateUser = deps.identityAsUsername === true ? (incoming.identity ?? null) : undefined
     const { maxPacketSize, maxConnectSize, packetTimeout, connectTimeout } = deps.options
     // Until CONNACK a packet may be no larger than a CONNECT needs: nobody unauthenticated
     // gets the broker to buffer megabytes. accept() raises the limit.
