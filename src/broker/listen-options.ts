@@ -59,7 +59,7 @@ export interface ListenerInfo {
    * changes nothing) when they are not valid.
    */
   reload?(tls: Partial<TlsContextOptions>): void
-  /** Stops accepting on this listener (connections already open stay). */
+  /** Stops accepting on this listener; handshakes under way are closed, MQTT connections stay. */
   close(): Promise<void>
 }
 

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:net'
+import { createServer, type Server, type Socket } from 'node:net'
 import { wrapDuplex } from './duplex.js'
 import { authority, type Incoming, type ListenBase, type Listener } from './transport.js'
 
@@ -20,6 +20,40 @@ export function listenTcp(
 }
 
 /**
+ * Connections a server accepted that are not MQTT connections yet (a TLS handshake, an HTTP
+ * upgrade under way): destroyed when the listener closes, so that no half-open handshake
+ * outlives the broker. A socket's remote address and port name it (the same on a TLS socket
+ * as on the TCP socket under it).
+ */
+export class Handshakes {
+  private readonly sockets = new Map<string, Socket>()
+
+  watch(server: Server): void {
+    server.on('connection', (socket: Socket) => {
+      const k = key(socket)
+      this.sockets.set(k, socket)
+      socket.once('close', () => {
+        if (this.sockets.get(k) === socket) this.sockets.delete(k)
+      })
+    })
+  }
+
+  /** This connection is an MQTT connection now: the broker closes it. */
+  done(socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }): void {
+    this.sockets.delete(key(socket))
+  }
+
+  closeAll(): void {
+    for (const s of this.sockets.values()) s.destroy()
+    this.sockets.clear()
+  }
+}
+
+function key(s: { remoteAddress?: string | undefined; remotePort?: number | undefined }): string {
+  return `${s.remoteAddress}|${s.remotePort}`
+}
+
+/**
  * Binds a net (or tls) server: default port 1883 on 127.0.0.1, `maxConnections` enforced by
  * the server itself (one over is closed at once, and reported), errors of the server socket
  * after it listens reported instead of thrown.
@@ -29,6 +63,7 @@ export function bindServer(
   scheme: string,
   options: ListenBase,
   defaultPort = 1883,
+  handshakes?: Handshakes,
 ): Promise<Listener> {
   const { report } = options
   if (options.maxConnections !== undefined) {
@@ -51,7 +86,11 @@ export function bindServer(
         name: `${scheme}://${authority(host, port)}`,
         port,
         host,
-        close: () => new Promise<void>((res) => server.close(() => res())),
+        // stops listening at once; the connections it accepted are the broker's to close
+        close: async () => {
+          server.close()
+          handshakes?.closeAll()
+        },
       })
     })
   })

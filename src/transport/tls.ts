@@ -9,7 +9,7 @@ import {
 } from 'node:tls'
 import { ConfigError } from '../errors.js'
 import { wrapDuplex } from './duplex.js'
-import { bindServer } from './tcp.js'
+import { bindServer, Handshakes } from './tcp.js'
 import type { Incoming, ListenBase, Listener } from './transport.js'
 
 export type Pem = string | Buffer
@@ -130,16 +130,19 @@ export async function listenTls(
   accept: (incoming: Incoming) => void,
 ): Promise<TlsListener> {
   let name = ''
-  const server = createServer({ ...tlsServerOptions(options), noDelay: true }, (socket) =>
+  const handshakes = new Handshakes()
+  const server = createServer({ ...tlsServerOptions(options), noDelay: true }, (socket) => {
+    handshakes.done(socket)
     accept({
       remoteAddress: socket.remoteAddress,
       identity: peerIdentity(socket),
       listener: name,
       open: (e) => wrapDuplex(socket, e),
-    }),
-  )
+    })
+  })
+  handshakes.watch(server)
   watchHandshakes(server, options)
-  const l = await bindServer(server, 'mqtts', options, 8883)
+  const l = await bindServer(server, 'mqtts', options, 8883, handshakes)
   name = l.name
   return { ...l, reload: (o) => server.setSecureContext(secureContextOptions(o)) }
 }

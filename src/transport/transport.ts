@@ -73,7 +73,10 @@ export interface Listener {
   readonly name: string
   readonly port: number
   readonly host: string
-  /** Stops accepting; resolves once the server socket is closed (connections already accepted stay). */
+  /**
+   * Stops accepting at once; TLS handshakes and HTTP upgrades under way are closed, the
+   * connections already handed on stay (their owner closes them).
+   */
   close(): Promise<void>
 }
 

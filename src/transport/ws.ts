@@ -9,7 +9,7 @@ import { Server as HttpsServer, createServer as httpsServer } from 'node:https'
 import type { Duplex } from 'node:stream'
 import type { TLSSocket } from 'node:tls'
 import { WebSocketServer } from 'ws'
-import { bindServer } from './tcp.js'
+import { bindServer, Handshakes } from './tcp.js'
 import {
   peerIdentity,
   secureContextOptions,
@@ -68,6 +68,8 @@ export async function listenWs(
   })
   let name = ''
   let open = 0
+  const handshakes = new Handshakes()
+  if (own) handshakes.watch(server)
   const refuse = (socket: Duplex, req: IncomingMessage, status: number, why: string): void => {
     const kind = status === 503 ? 'max-connections' : 'websocket-upgrade'
     options.report?.refused(kind, `${status} ${why}`, req.socket.remoteAddress)
@@ -98,6 +100,7 @@ export async function listenWs(
       return
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
+      handshakes.done(req.socket)
       open++
       ws.once('close', () => open--)
       const tlsSocket = secure ? (req.socket as TLSSocket) : undefined
@@ -118,7 +121,7 @@ export async function listenWs(
     if (options.port !== undefined) base.port = options.port
     if (options.host !== undefined) base.host = options.host
     if (options.report !== undefined) base.report = options.report
-    l = await bindServer(server, scheme, base, secure ? 8081 : 8080)
+    l = await bindServer(server, scheme, base, secure ? 8081 : 8080, handshakes)
   } else l = attached(server, scheme, () => server.off('upgrade', upgrade))
   name = `${l.name}${path}`
   const listener: WsListener = { ...l, name }

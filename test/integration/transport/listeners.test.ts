@@ -102,5 +102,33 @@ describe('several listeners', () => {
         await c.end()
       }
     })
+
+    test('closing the broker does not wait for TLS handshakes or HTTP upgrades under way: they are closed with it', async () => {
+      const b = new Broker({ sysInterval: 0 }) // connectTimeout 10 s: far longer than this test waits
+      const tls = await b.listen({
+        protocol: 'mqtts',
+        port: 0,
+        host: LOOPBACK,
+        cert: pki.serverCert,
+        key: pki.serverKey,
+      })
+      const ws = await b.listen({ protocol: 'ws', port: 0, host: LOOPBACK })
+      const half = (port: number, bytes: string) =>
+        new Promise<{ closed: Promise<void> }>((resolve) => {
+          const s = netConnect({ host: LOOPBACK, port })
+          s.on('error', () => {})
+          const closed = new Promise<void>((done) => s.once('close', () => done()))
+          s.once('connect', () => {
+            s.write(bytes)
+            resolve({ closed }) // (not the promise itself: resolve would wait for it)
+          })
+        })
+      const closed = [await half(tls.port, '\x16\x03\x01'), await half(ws.port, 'GET /mqtt HTTP/1.1\r\n')]
+      await new Promise((r) => setTimeout(r, 50))
+      const started = Date.now()
+      await b.close()
+      await Promise.all(closed.map((c) => c.closed))
+      assert.ok(Date.now() - started < 1000, `closed in ${Date.now() - started} ms`)
+    })
   })
 })
