@@ -1,4 +1,5 @@
 import type { Server } from 'node:http'
+import type { Server as HttpsServer } from 'node:https'
 import { ConfigError } from '../errors.js'
 import { listenTcp } from '../transport/tcp.js'
 import { listenTls, type Pem, type TlsContextOptions, type TlsVersion } from '../transport/tls.js'
@@ -43,7 +44,7 @@ export interface ListenOptions {
    * ws (an http.Server) or wss (an https.Server): attach to the application's server instead
    * of listening: upgrades for `path` become MQTT connections, the rest stays the application's.
    */
-  server?: Server
+  server?: Server | HttpsServer
 }
 
 /** A listener the broker opened. */

@@ -45,7 +45,8 @@ const FLAGS: FlagSpec[] = [
 ]
 
 const HELP_FOOTER = `Every option can also be set in the --config file under its camelCase name
-(maxInflight: 100), plus users (a user name: password map; a password may be 'petrel passwd' output) and allowAnonymous.`
+(maxInflight: 100), plus users (a user name: password map; a password may be 'petrel passwd' output), allowAnonymous
+and listeners (a list of { protocol: mqtt|mqtts|ws|wss, port, host, certfile, keyfile, ... }; SIGHUP re-reads certificates).`
 
 /** One line on stderr, then the exit code. */
 function fail(message: string, code: number = BrokerExit.USAGE): number {

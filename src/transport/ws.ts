@@ -38,7 +38,7 @@ export interface WsListenOptions extends ListenBase {
    * An http.Server or https.Server of the application to attach to: its upgrade requests for
    * `path` become MQTT connections; its other requests are left to it. Not with port/host/tls.
    */
-  server?: Server
+  server?: Server | HttpsServer
   /** Milliseconds the HTTP upgrade request (and TLS handshake) may take on our own server. Default 10000. */
   handshakeTimeout?: number
 }

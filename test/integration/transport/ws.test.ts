@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { createServer, request, type Server } from 'node:http'
-import { createServer as createHttpsServer } from 'node:https'
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https'
 import { after, before, describe, test } from 'node:test'
 import { WebSocketServer } from 'ws'
 import { Broker } from '../../../src/broker/broker.js'
@@ -18,7 +18,7 @@ import { connectPacket } from '../../helpers/raw-client.js'
 import { eventually, upgrade, WsMqtt } from './helpers.js'
 
 const brokers: Broker[] = []
-const servers: Server[] = []
+const servers: (Server | HttpsServer)[] = []
 function broker(o: ConstructorParameters<typeof Broker>[0] = {}): Broker {
   const b = new Broker({ sysInterval: 0, ...o })
   brokers.push(b)
@@ -284,9 +284,9 @@ describe('wss listener', { skip: opensslSkip() }, () => {
     await sub.client.subscribeAsync('s/#', { qos: 1 })
 
     const app = createHttpsServer({ cert: pki.server2Cert, key: pki.server2Key })
-    servers.push(app as unknown as Server)
+    servers.push(app)
     await new Promise<void>((resolve) => app.listen(0, LOOPBACK, resolve))
-    const attached = await b.listen({ protocol: 'wss', server: app as unknown as Server })
+    const attached = await b.listen({ protocol: 'wss', server: app })
     assert.equal(attached.reload, undefined, "the app's server has its own certificates")
     const pub = await connectMqttJs(attached.port, {
       protocol: 'wss',
