@@ -140,6 +140,11 @@ export function checkListenOptions(o: ListenOptions): ListenProtocol {
     if (secure !== (protocol === 'wss'))
       bad('server', `must be ${protocol === 'wss' ? 'an https.Server for wss' : 'an http.Server for ws'}`)
   } else if (tls) {
+    // Node would otherwise verify client certificates against its public roots
+    for (const k of ['requireCertificate', 'useIdentityAsUsername'] as const) {
+      if (o[k] === true && o.ca === undefined)
+        bad(k, 'needs ca: the CA certificate(s) client certificates must chain to')
+    }
     for (const k of ['cert', 'key'] as const)
       if (!isPem(o[k]))
         bad(

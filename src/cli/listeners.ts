@@ -112,6 +112,14 @@ function parseOne(item: unknown, where: string): ListenerSettings {
     out[key] = value
   }
   if (tls) {
+    for (const k of ['requireCertificate', 'useIdentityAsUsername'] as const) {
+      if (out[k] === true && out.cafile === undefined) {
+        throw new ConfigError(
+          'listeners',
+          `${where}.${k} needs cafile: the CA certificate(s) client certificates must chain to`,
+        )
+      }
+    }
     for (const k of ['certfile', 'keyfile'] as const) {
       if (out[k] === undefined)
         throw new ConfigError(

@@ -59,6 +59,11 @@ describe('listeners: in the config file', () => {
       /listeners\[0\]\.minVersion must be one of TLSv1.2, TLSv1.3; got 'TLSv1.1'/,
     ],
     [
+      'requireCertificate without cafile',
+      [{ protocol: 'mqtts', ...tls, requireCertificate: true }],
+      /listeners\[0\]\.requireCertificate needs cafile/,
+    ],
+    [
       'a bad requireCertificate',
       [{ protocol: 'wss', ...tls, requireCertificate: 'yes' }],
       /requireCertificate must be true or false; got 'yes'/,

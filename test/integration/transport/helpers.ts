@@ -91,10 +91,14 @@ export function upgrade(
 export class WsMqtt {
   readonly packets: Packet[] = []
   closeCode: number | null = null
-  private readonly decoder = new Decoder((p) => this.packets.push(p))
+  private readonly decoder: Decoder
   private readonly closed: Promise<number>
 
-  constructor(readonly ws: WebSocket) {
+  constructor(
+    readonly ws: WebSocket,
+    version: 4 | 5 = 4,
+  ) {
+    this.decoder = new Decoder((p) => this.packets.push(p), { protocolVersion: version })
     ws.on('message', (data: Buffer) => this.decoder.push(Buffer.from(data)))
     ws.on('error', () => {})
     this.closed = new Promise((resolve) =>
@@ -105,8 +109,8 @@ export class WsMqtt {
     )
   }
 
-  send(packet: Parameters<typeof encode>[0]): void {
-    this.ws.send(encode(packet, 4))
+  send(packet: Parameters<typeof encode>[0], version: 4 | 5 = 4): void {
+    this.ws.send(encode(packet, version))
   }
 
   /** Waits (up to `ms`) until `n` packets have arrived. */

@@ -185,6 +185,16 @@ describe('mqtts listener', { skip: opensslSkip() }, () => {
       /invalid TLS settings: .*key values mismatch/,
     )
     await assert.rejects(
+      b.listen({
+        protocol: 'mqtts',
+        port: 0,
+        cert: pki.serverCert,
+        key: pki.serverKey,
+        useIdentityAsUsername: true,
+      }),
+      /listen: useIdentityAsUsername needs ca/,
+    )
+    await assert.rejects(
       b.listen({ protocol: 'mqtt', port: 0, cert: pki.serverCert }),
       /listen: cert applies to mqtts and wss listeners only, not mqtt/,
     )
