@@ -176,6 +176,33 @@ describe('ws listener', () => {
   })
 })
 
+describe('ws back-pressure', () => {
+  test('a WebSocket subscriber that stops reading: its QoS 0 is dropped past maxOutputBuffer, it is disconnected after slowConsumerTimeout, the publisher is served throughout', async () => {
+    const b = broker({ maxOutputBuffer: 65_536, stuckConsumerWindow: 200, slowConsumerTimeout: 1000 })
+    const l = await b.listen({ protocol: 'ws', port: 0, host: LOOPBACK })
+    const tcp = await b.listen({ port: 0, host: LOOPBACK })
+    const sub = await wsConnected(`ws://${LOOPBACK}:${l.port}/mqtt`)
+    sub.send({ type: PacketType.SUBSCRIBE, packetId: 1, subscriptions: [{ topic: 'flood', qos: 0 }] })
+    await sub.waitPackets(1)
+    sub.ws.pause() // reads nothing more: its socket's window fills
+    const reasons: string[] = []
+    b.on('clientDisconnected', (_c, reason) => reasons.push(reason))
+    const pub = await connectMqttJs(tcp.port)
+    const payload = Buffer.alloc(1024, 1)
+    const started = Date.now()
+    for (let round = 0; round < 40 && reasons.length === 0; round++) {
+      for (let i = 0; i < 200; i++) pub.client.publish('flood', payload, { qos: 0 })
+      await pub.client.publishAsync('ping', 'x', { qos: 1 }) // the publisher is answered every round
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    await eventually(() => reasons.length > 0, 3000, 'the subscriber disconnected')
+    assert.match(reasons[0]!, /slow consumer/)
+    assert.ok(b.stats.dropped > 0, 'QoS 0 past the budget is dropped, not buffered')
+    assert.ok(Date.now() - started < 6000)
+    await pub.end()
+  })
+})
+
 describe('ws attached to an application http.Server', () => {
   test("the app keeps its requests and other upgrade paths; /mqtt upgrades are the broker's", async () => {
     const app = createServer((req, res) => res.end(`app ${req.url}`))
