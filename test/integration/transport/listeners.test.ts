@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { connect as netConnect } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import { Broker } from '../../../src/broker/broker.js'
+import { sysValues } from '../../../src/broker/sys.js'
 import { PacketType } from '../../../src/protocol/index.js'
 import { makePki, opensslSkip, type Pki } from '../../helpers/certs.js'
 import { connectMqttJs } from '../../helpers/mqttjs.js'
@@ -50,6 +51,10 @@ describe('several listeners', () => {
     const third = await tcpClient(limited.port)
     await third.closed(1000, false)
     assert.equal(b.stats.listenerRefused, 1)
+    assert.deepEqual(
+      sysValues(b).find(([t]) => t === '$SYS/broker/listeners/refused'),
+      ['$SYS/broker/listeners/refused', '1'],
+    )
     const elsewhere = await tcpClient(free.port)
     assert.equal((await elsewhere.connect()).returnCode, 0)
     a.destroy()
