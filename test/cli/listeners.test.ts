@@ -4,10 +4,11 @@
  * PEM: one line, exit 2) and again on SIGHUP without dropping connections.
  */
 import assert from 'node:assert/strict'
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import { parse as parseYaml } from 'yaml'
 import { resolveSettings } from '../../src/cli/config.js'
 import { ConfigError } from '../../src/errors.js'
 import { makePki, opensslSkip, type Pki } from '../helpers/certs.js'
@@ -114,6 +115,17 @@ describe('listeners: in the config file', () => {
     ])
     const t = resolveSettings({ listeners: [{ protocol: 'ws' }] }, 'f', new Map([['host', '0.0.0.0']]))
     assert.deepEqual(t.listeners, [{ protocol: 'mqtt', host: '0.0.0.0' }, { protocol: 'ws' }])
+  })
+
+  test("the README's listeners: example is a valid configuration", async () => {
+    const readme = await readFile(new URL('../../../README.md', import.meta.url), 'utf8')
+    const block = /<!-- readme-test: file petrel-listeners\.yaml -->\n```yaml\n([\s\S]*?)```/.exec(readme)
+    assert.ok(block !== null, 'the example is in the README')
+    const s = resolveSettings(parseYaml(block[1]!) as Record<string, unknown>, 'README', noFlags)
+    assert.deepEqual(
+      s.listeners.map((l) => `${l.protocol}:${l.port}`),
+      ['mqtt:1883', 'mqtts:8883', 'mqtts:8884', 'ws:8080', 'wss:8081'],
+    )
   })
 
   test('port: or host: at the top of a file with listeners: is refused as ambiguous', () => {
