@@ -126,7 +126,6 @@ export function checkListenOptions(o: ListenOptions): ListenProtocol {
     for (const k of [
       'port',
       'host',
-      'maxConnections',
       'cert',
       'key',
       'ca',

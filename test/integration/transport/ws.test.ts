@@ -256,13 +256,20 @@ describe('ws attached to an application http.Server', () => {
     assert.equal(after, 200)
   })
 
-  test('with no upgrade handler of its own, an app server answers other upgrade paths 404', async () => {
+  test('with no upgrade handler of its own, an app server answers other upgrade paths 404; maxConnections holds on it too', async () => {
     const app = createServer((_req, res) => res.end('app'))
     servers.push(app)
     await new Promise<void>((resolve) => app.listen(0, LOOPBACK, resolve))
     const port = (app.address() as { port: number }).port
-    await broker().listen({ protocol: 'ws', server: app })
+    await broker().listen({ protocol: 'ws', server: app, maxConnections: 1 })
     assert.deepEqual(await upgrade(`ws://${LOOPBACK}:${port}/elsewhere`), { ok: false, status: 404 })
+    const one = await wsConnected(`ws://${LOOPBACK}:${port}/mqtt`)
+    assert.deepEqual(
+      await upgrade(`ws://${LOOPBACK}:${port}/mqtt`),
+      { ok: false, status: 503 },
+      'maxConnections',
+    )
+    one.ws.close()
   })
 
   test('ws needs an http.Server, wss an https.Server; port, host and TLS settings do not go with server', async () => {
