@@ -8,8 +8,7 @@ import { isValidTopicName } from '../protocol/topic.js'
 import { MemoryStore } from '../store/memory/memory-store.js'
 import type { Store, StoreSnapshot } from '../store/store.js'
 import { incomingStream } from '../transport/duplex.js'
-import { listenTcp, type TcpListenOptions } from '../transport/tcp.js'
-import type { Incoming, Listener } from '../transport/transport.js'
+import type { Incoming, ListenerReport } from '../transport/transport.js'
 import { Connection, type ConnectionDeps } from './connection.js'
 import { Core } from './core.js'
 import { scheduleCommits } from './durable.js'
@@ -20,6 +19,7 @@ import { route } from './handlers/publish.js'
 import { applyProperties } from './handlers/publish-v5.js'
 import { publishWill } from './handlers/will.js'
 import { Hooks } from './hooks.js'
+import { checkListenOptions, type ListenerInfo, type ListenOptions, openListener } from './listen-options.js'
 import { Message } from './message.js'
 import {
   type BrokerOptions,
@@ -74,6 +74,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
     dropped: 0,
     expired: 0,
     maxConnected: 0,
+    listenerRefused: 0,
+    tlsHandshakeFailures: 0,
   }
   /** Resolves once the store's state is loaded; listen() waits for it. */
   readonly ready: Promise<void>
@@ -81,7 +83,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   private readonly deps: ConnectionDeps
   private readonly store: Store
   private readonly flusher: Flusher
-  private readonly servers: Listener[] = []
+  private readonly servers: ListenerInfo[] = []
   private readonly timers: NodeJS.Timeout[] = []
   private closing: Promise<void> | null = null
 
@@ -159,12 +161,31 @@ export class Broker extends EventEmitter<BrokerEvents> {
     return this.core.router.retainedCount
   }
 
-  /** Starts a TCP listener; resolves once it listens. */
-  async listen(options: TcpListenOptions = {}): Promise<{ port: number; host: string }> {
+  /**
+   * Starts a listener (mqtt, mqtts, ws or wss; see ListenOptions), or attaches to an
+   * application's http(s) server; resolves once it listens. Throws a ConfigError for a bad
+   * option. Call it once per listener: they all serve the same broker.
+   */
+  async listen(options: ListenOptions = {}): Promise<ListenerInfo> {
+    checkListenOptions(options)
     await this.ready
-    const l = await listenTcp(options, (incoming) => this.accept(incoming))
+    const o = this.options
+    const deps: ConnectionDeps =
+      options.useIdentityAsUsername === true ? { ...this.deps, identityAsUsername: true } : this.deps
+    const ctx = { maxPayload: o.maxPacketSize, handshakeTimeout: o.connectTimeout, report: this.report }
+    const l = await openListener(options, ctx, (incoming) => this.accept(incoming, deps))
     this.servers.push(l)
-    return { port: l.port, host: l.host }
+    return l
+  }
+
+  /** What listeners tell of connections they turn away: counted, and logged at debug. */
+  private readonly report: ListenerReport = {
+    refused: (kind, why, remoteAddress) => {
+      if (kind === 'tls-handshake') this.stats.tlsHandshakeFailures++
+      else this.stats.listenerRefused++
+      this.log.debug({ remoteAddress, kind }, `connection refused by a listener: ${why}`)
+    },
+    error: (err) => this.log.error({ err: err.message }, 'listener error'),
   }
 
   /** Serves MQTT over any byte stream: a socket, a TLS socket, a test pair. */
@@ -173,8 +194,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
   }
 
   /** Serves one connection a Listener accepted. */
-  private accept(incoming: Incoming): Connection {
-    const conn = new Connection(this.deps, incoming)
+  private accept(incoming: Incoming, deps = this.deps): Connection {
+    const conn = new Connection(deps, incoming)
     this.core.peers.add(conn)
     if (this.closing !== null) conn.close('broker is closing', false)
     return conn

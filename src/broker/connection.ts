@@ -23,6 +23,8 @@ export interface ConnectionDeps {
   readonly stats: BrokerStats
   readonly handler: PeerHandler
   readonly flusher: Flusher
+  /** The listener's useIdentityAsUsername (see Peer.certificateUser). */
+  readonly identityAsUsername?: boolean
 }
 
 /**
@@ -42,6 +44,7 @@ export class Connection implements Peer, Flushable, PartlyReceived {
   auth: AuthExchange | null = null
   connectExpiry = 0
   readonly remoteAddress: string | undefined
+  readonly certificateUser: string | null | undefined
   readonly whenClosed: Promise<void>
   private will: Will | null = null
   private readonly machine = new ConnectionMachine()
@@ -63,6 +66,7 @@ export class Connection implements Peer, Flushable, PartlyReceived {
   constructor(deps: ConnectionDeps, incoming: Incoming) {
     this.deps = deps
     this.remoteAddress = incoming.remoteAddress
+    this.certificateUser = deps.identityAsUsername === true ? (incoming.identity ?? null) : undefined
     const { maxPacketSize, maxConnectSize, packetTimeout, connectTimeout } = deps.options
     // Until CONNACK a packet may be no larger than a CONNECT needs: nobody unauthenticated
     // gets the broker to buffer megabytes. accept() raises the limit.

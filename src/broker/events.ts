@@ -33,4 +33,9 @@ export interface BrokerStats {
   /** Messages deleted unsent because their Message Expiry Interval passed [MQTT-3.3.2-5]. */
   expired: number
   maxConnected: number
+  // issue 13: transport
+  /** Connections a listener closed at once: over its maxConnections, or a refused WebSocket upgrade. */
+  listenerRefused: number
+  /** TLS handshakes that failed or did not finish within connectTimeout. */
+  tlsHandshakeFailures: number
 }

@@ -51,6 +51,11 @@ export interface Peer extends ClientInfo, SessionLink {
   readonly connectProperties: ConnectProperties | undefined
   /** What the client asked of the broker's output (MQTT 5; defaults for 3.1.1). */
   readonly limits: ClientLimits
+  /**
+   * On a listener with useIdentityAsUsername: the verified client certificate's CN, which
+   * replaces the CONNECT's user name, or null when there is none (refused). Otherwise undefined.
+   */
+  readonly certificateUser?: string | null | undefined
   /** MQTT 5 enhanced authentication; null when the client does not use it. */
   auth: AuthExchange | null
   /**

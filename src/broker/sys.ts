@@ -37,5 +37,8 @@ export function sysValues(b: SysSource): [string, string][] {
     ['$SYS/broker/bytes/sent', String(s.bytesSent)],
     ['$SYS/broker/subscriptions/count', String(b.subscriptionCount)],
     ['$SYS/broker/retained messages/count', String(b.retainedCount)],
+    // issue 13: transport
+    ['$SYS/broker/listeners/refused', String(s.listenerRefused)],
+    ['$SYS/broker/listeners/tls handshake failures', String(s.tlsHandshakeFailures)],
   ]
 }

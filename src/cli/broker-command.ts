@@ -1,6 +1,7 @@
 import { resolve } from 'node:path'
 import { AclFile, aclHooks } from '../auth/acl.js'
 import { Broker } from '../broker/broker.js'
+import type { ListenerInfo } from '../broker/listen-options.js'
 import type { BrokerOptions, Logger } from '../broker/options.js'
 import { ConfigError } from '../errors.js'
 import { MemoryStore } from '../store/memory/memory-store.js'
@@ -16,6 +17,7 @@ import {
   resolveSettings,
 } from './config.js'
 import { type Credentials, loadCredentials } from './credentials.js'
+import { ListenFailed, openListeners } from './listeners.js'
 import { stdoutLogger } from './logging.js'
 import { Reloader } from './reload.js'
 
@@ -51,8 +53,9 @@ const FLAGS: FlagSpec[] = [
 
 const HELP_FOOTER = `Every option can also be set in the --config file under its camelCase name
 (maxInflight: 100), plus users (a user name: SCRAM credentials map, from 'petrel passwd --scram'; plain-text
-passwords need allowPlaintextUsers: true), allowAnonymous and allowPlaintextUsers. A password file (--password-file,
-made with 'petrel passwd -c FILE USER' or mosquitto_passwd) is reloaded on SIGHUP.`
+passwords need allowPlaintextUsers: true), allowAnonymous, allowPlaintextUsers and listeners (a list of
+{ protocol: mqtt|mqtts|ws|wss, port, host, certfile, keyfile, ... }). SIGHUP re-reads certificates, the password file
+(--password-file, made with 'petrel passwd -c FILE USER' or mosquitto_passwd) and the ACL file (--acl-file).`
 
 /** One line on stderr, then the exit code. */
 function fail(message: string, code: number = BrokerExit.USAGE): number {
@@ -150,18 +153,27 @@ async function start(settings: BrokerSettings, log: Logger, stopped: Promise<voi
     reloader.add({ name: `ACL file ${file.path}`, reload: () => file.reload() })
   }
   const broker = new Broker(options)
-  let where: { host: string; port: number }
+  // issue 13: transport
+  let listening: ListenerInfo[]
   try {
-    where = await broker.listen({ port: settings.port, host: settings.host })
+    listening = await openListeners(broker, settings.listeners, reloader)
   } catch (err) {
     await broker.close().catch(() => {})
-    return fail(`cannot listen on ${settings.host}:${settings.port}: ${message(err)}`, BrokerExit.RUNTIME)
+    if (err instanceof ConfigError) return fail(err.message)
+    const where = err instanceof ListenFailed ? err.where : 'the listener'
+    return fail(
+      `cannot listen on ${where}: ${message(err instanceof ListenFailed ? err.error : err)}`,
+      BrokerExit.RUNTIME,
+    )
   }
   const auth = credentials.description
-  log.info(
-    { host: where.host, port: where.port, ...storeFields, auth },
-    `petrel broker listening on ${where.host}:${where.port}, store: ${storeName}`,
-  )
+  for (const l of listening) {
+    const at = l.protocol === 'mqtt' ? `${l.host}:${l.port}` : l.name
+    log.info(
+      { protocol: l.protocol, host: l.host, port: l.port, listener: l.name, ...storeFields, auth },
+      `petrel broker listening on ${at}, store: ${storeName}`,
+    )
+  }
   for (const warning of credentials.warnings) log.warn({ auth }, warning)
   const stopReloading = reloader.onSignal()
   await stopped

@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml'
 import { parseScramCredentials, SCRAM_SHA_256 } from '../auth/scram-keys.js'
 import { type BrokerOptions, resolveOptions } from '../broker/options.js'
 import { ConfigError } from '../errors.js'
+import { type ListenerSettings, parseListeners, settleListeners } from './listeners.js'
 import { LOG_LEVELS, type LogLevel } from './logging.js'
 
 /**
@@ -30,6 +31,9 @@ export interface BrokerSettings {
   // issue 13: acl
   /** A Mosquitto acl_file; undefined: no topic rules. */
   aclFile: string | undefined
+  // issue 13: transport
+  /** The listeners to open: `listeners:`, or one mqtt listener on port/host (see settleListeners). */
+  listeners: ListenerSettings[]
 }
 
 /** Options whose values are functions or objects: only the embedding API can give them. */
@@ -42,6 +46,7 @@ type Kind =
   | { type: 'bool' }
   | { type: 'enum'; values: readonly string[] }
   | { type: 'users' }
+  | { type: 'listeners' } // issue 13: transport
 
 type KeySpec = Kind & { help: string }
 
@@ -109,6 +114,8 @@ const OTHER_KEYS: Record<string, KeySpec> = {
     help: "Mosquitto password file, reloaded on SIGHUP (make one with 'petrel passwd -c FILE USER')",
   },
   allowPlaintextUsers: { type: 'bool', help: 'let users hold plain-text passwords' },
+  // issue 13: transport
+  listeners: { type: 'listeners', help: 'listeners: mqtt, mqtts, ws, wss (see docs)' },
 }
 
 /** Every config file key, in documentation order. */
@@ -117,8 +124,8 @@ export const CONFIG_KEYS: ReadonlyMap<string, KeySpec> = new Map([
   ...Object.entries(BROKER_KEYS),
 ])
 
-/** Keys that only a file can give: users and what goes with them. */
-const FILE_ONLY_KEYS: readonly string[] = ['users', 'allowAnonymous', 'allowPlaintextUsers']
+/** Keys that only a file can give: users and what goes with them, and the listeners list. */
+const FILE_ONLY_KEYS: readonly string[] = ['users', 'allowAnonymous', 'allowPlaintextUsers', 'listeners']
 
 /** Keys that can also be given as flags (kebab-case). */
 export const FLAG_KEYS: readonly string[] = [...CONFIG_KEYS.keys()].filter((k) => !FILE_ONLY_KEYS.includes(k))
@@ -174,6 +181,8 @@ function allowed(kind: Kind): string {
       return `one of ${kind.values.join(', ')}`
     case 'users':
       return 'a mapping of user names to passwords (strings)'
+    case 'listeners':
+      return 'a list of listeners'
   }
 }
 
@@ -226,6 +235,8 @@ function convert(key: string, kind: Kind, raw: unknown, src: Source): unknown {
       }
       return users
     }
+    case 'listeners':
+      return parseListeners(raw, describe(key, src))
   }
 }
 
@@ -300,6 +311,14 @@ export function resolveSettings(
       (users === undefined && passwordFile === undefined),
     broker,
     aclFile: values.get('aclFile') as string | undefined, // issue 13: acl
+    // issue 13: transport
+    listeners: settleListeners(
+      values.get('listeners') as ListenerSettings[] | undefined,
+      values.get('port') as number | undefined,
+      values.get('host') as string | undefined,
+      'port' in file || 'host' in file,
+      fileName,
+    ),
   }
 }
 

@@ -60,13 +60,48 @@ export interface Transport {
 /** A connection a Listener accepted: the broker attaches its events and gets the byte stream. */
 export interface Incoming {
   readonly remoteAddress: string | undefined
+  /** The verified client certificate's subject CN (TLS listeners that asked for one); else undefined. */
+  readonly identity?: string | undefined
+  /** The listener that accepted it, e.g. `mqtts://0.0.0.0:8883`. */
+  readonly listener?: string
   open(events: DuplexEvents): ServedDuplex
 }
 
-/** A server socket (TCP today; TLS and WebSocket next): it hands each accepted connection on. */
+/** A server socket (TCP, TLS, WebSocket): it hands each accepted connection on. */
 export interface Listener {
+  /** e.g. `mqtt://127.0.0.1:1883`, `wss://0.0.0.0:8884/mqtt`. */
+  readonly name: string
   readonly port: number
   readonly host: string
-  /** Stops accepting; resolves once the server socket is closed. */
+  /**
+   * Stops accepting at once; TLS handshakes and HTTP upgrades under way are closed, the
+   * connections already handed on stay (their owner closes them).
+   */
   close(): Promise<void>
+}
+
+/**
+ * What a listener reports besides the connections it accepts: a connection it turned away
+ * before MQTT began (over maxConnections, a failed or timed-out TLS handshake, a refused
+ * WebSocket upgrade), and errors of the server socket itself. Counted and logged by the broker.
+ */
+export interface ListenerReport {
+  refused(kind: RefusalKind, why: string, remoteAddress: string | undefined): void
+  error(err: Error): void
+}
+
+export type RefusalKind = 'max-connections' | 'tls-handshake' | 'websocket-upgrade'
+
+/** What every listener takes: where, how many connections at once, and whom to tell. */
+export interface ListenBase {
+  port?: number
+  host?: string
+  /** Connections at once on this listener; one more is closed as soon as it is accepted. Default unlimited. */
+  maxConnections?: number
+  report?: ListenerReport
+}
+
+/** `host:port` as a URL authority (IPv6 in brackets). */
+export function authority(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`
 }

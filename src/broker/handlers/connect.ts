@@ -9,6 +9,7 @@ import { reattach } from '../reattach.js'
 import { willDelay } from '../wills.js'
 import { encodeAuth } from './auth.js'
 import { type ConnectTerms, connackProperties, connectTerms, encodeConnack, refusalCode } from './connack.js'
+import { takeCertificateUser } from './identity.js'
 import { tooDeep } from './publish.js'
 import { publishWill } from './will.js'
 
@@ -21,6 +22,11 @@ import { publishWill } from './will.js'
  */
 export function onConnect(core: Core, peer: Peer, packet: ConnectPacket): Promise<void> | undefined {
   const v5 = packet.protocolVersion === PROTOCOL_V5
+  if (!takeCertificateUser(peer, packet)) {
+    peer.identify(packet)
+    const code = v5 ? ReasonCode.NOT_AUTHORIZED : ConnectReturnCode.NOT_AUTHORIZED
+    return refuse(core, peer, code, 'no verified client certificate (useIdentityAsUsername)', '')
+  }
   let assigned = false
   if (packet.clientId.length === 0) {
     if (!v5 && (!packet.clean || packet.protocolVersion === 3)) {

@@ -47,6 +47,8 @@ function setup(version: ProtocolVersion, options: BrokerOptions = {}): Fake {
     dropped: 0,
     expired: 0,
     maxConnected: 0,
+    listenerRefused: 0,
+    tlsHandshakeFailures: 0,
   }
   const router = new Router(store)
   const sessions = new Sessions(o, stats, store, router)

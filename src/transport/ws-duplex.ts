@@ -1,0 +1,76 @@
+import type { Duplex } from 'node:stream'
+import type { WebSocket } from 'ws'
+import type { DuplexEvents, ServedDuplex } from './transport.js'
+
+/** How long a closing WebSocket may wait for the peer's close frame before its socket is destroyed. */
+const CLOSE_GRACE_MS = 1000
+/** Close code 1003: "received a type of data it cannot accept" (RFC 6455 7.4.1). */
+const UNSUPPORTED_DATA = 1003
+const NORMAL_CLOSURE = 1000
+
+/** Bytes of a server's (unmasked) frame header for a payload of `n` bytes (RFC 6455 5.2). */
+function headerSize(n: number): number {
+  return n < 126 ? 2 : n < 65_536 ? 4 : 10
+}
+
+/**
+ * Serves MQTT over one accepted WebSocket: each write is one binary message (MQTT packets
+ * may span or share frames [MQTT-6.0.0-2], so any split is fine); what is read goes on
+ * message by message. A text frame closes the connection [MQTT-6.0.0-1]. Back-pressure
+ * reads the socket under the WebSocket: `backlog` is its buffered amount, `drain` its own.
+ */
+export function wrapWebSocket(ws: WebSocket, socket: Duplex, events: DuplexEvents): ServedDuplex {
+  let error: Error | undefined
+  let closed = false
+  /** Bytes handed to the socket, frame headers included (what bufferedAmount counts). */
+  let written = 0
+  let grace: NodeJS.Timeout | undefined
+  const close = (code: number, why?: string): void => {
+    ws.close(code, why)
+    grace ??= setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref()
+  }
+  ws.on('message', (data: Buffer, isBinary: boolean) => {
+    if (closed) return
+    if (isBinary) events.data(data)
+    else {
+      error ??= new Error('text frame received: MQTT over WebSocket uses binary frames only')
+      close(UNSUPPORTED_DATA, 'binary frames only')
+    }
+  })
+  socket.on('drain', () => {
+    if (!closed) events.drain()
+  })
+  ws.on('error', (err: Error) => {
+    error ??= err
+  })
+  ws.on('close', () => {
+    if (closed) return
+    closed = true
+    clearTimeout(grace)
+    events.close(error)
+  })
+  return {
+    write: (bytes) => {
+      if (ws.readyState !== ws.OPEN) return false
+      written += bytes.length + headerSize(bytes.length)
+      ws.send(bytes, { binary: true })
+      return !socket.writableNeedDrain
+    },
+    cork: () => socket.cork(),
+    uncork: () => socket.uncork(),
+    pause: () => ws.pause(),
+    resume: () => ws.resume(),
+    get paused() {
+      return ws.isPaused
+    },
+    get backlog() {
+      return ws.bufferedAmount
+    },
+    get taken() {
+      return written - ws.bufferedAmount
+    },
+    end: () => close(NORMAL_CLOSURE),
+    destroy: () => ws.terminate(),
+    reset: () => ws.terminate(),
+  }
+}
