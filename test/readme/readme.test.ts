@@ -22,8 +22,8 @@
  *                     column widths ignored) must match what that block printed
  *
  * What the examples say and what runs differ only thus: TypeScript runs as tsc compiles it (all the
- * examples of a document in one tsc run, which is also the type check), port 1883 is replaced by a free
- * loopback port P, `npx petrel` runs the built dist/cli/main.js (pub, sub and bench with `-p P`),
+ * examples of a document in one tsc run, which is also the type check), port 1883 (and the TLS port 8883) is replaced
+ * by a free loopback port P (and another), `npx petrel` runs the built dist/cli/main.js (pub, sub and bench with `-p P`),
  * `import ... from 'petrel'` resolves to the built package (dist/), and `// prints: X` and `# prints: X`
  * comments are checked against standard output.
  */
@@ -102,9 +102,11 @@ function expectedPrints(code: string): string[] {
   return [...code.matchAll(/(?:\/\/|#) prints: (.*)$/gm)].map((m) => m[1]!.trim())
 }
 
+/** Port 1883 (and 8883, the TLS port) -> P (and P + 1, when free; else another free port). */
 function withPort(code: string, port: number): string {
-  return code.replaceAll('1883', String(port))
+  return code.replaceAll('1883', String(port)).replaceAll('8883', String(tlsPorts.get(port) ?? port + 1))
 }
+const tlsPorts = new Map<number, number>()
 
 /** `npx petrel CMD ...` -> the built CLI; pub/sub/bench get `-p P` first, which the example's own flags may override. */
 function shellCommand(code: string, port: number): string {
@@ -211,6 +213,7 @@ function describeDoc(doc: string, text: string, all: Block[]): void {
 
     before(async () => {
       port = await freePort()
+      tlsPorts.set(port, await freePort())
       work = await mkdtemp(join(tmpdir(), 'petrel-readme-'))
       scratch = join(ROOT, 'build', `readme-${process.pid}-${doc.replace(/\W/g, '-')}`)
       await mkdir(scratch, { recursive: true })
