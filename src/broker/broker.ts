@@ -20,6 +20,9 @@ import { route } from './handlers/publish.js'
 import { applyProperties } from './handlers/publish-v5.js'
 import { publishWill } from './handlers/will.js'
 import { Hooks } from './hooks.js'
+import { limitInbound } from './inbound-rate.js'
+import { IpLimits } from './ip-limits.js'
+import { limitCounts } from './limits.js'
 import { Message } from './message.js'
 import {
   type BrokerOptions,
@@ -74,6 +77,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     dropped: 0,
     expired: 0,
     maxConnected: 0,
+    limits: limitCounts(),
   }
   /** Resolves once the store's state is loaded; listen() waits for it. */
   readonly ready: Promise<void>
@@ -84,6 +88,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   private readonly servers: Listener[] = []
   private readonly timers: NodeJS.Timeout[] = []
   private closing: Promise<void> | null = null
+  private readonly ipLimits: IpLimits
 
   constructor(options: BrokerOptions = {}) {
     super()
@@ -98,7 +103,9 @@ export class Broker extends EventEmitter<BrokerEvents> {
     const wills = new Wills((client, will) => publishWill(this.core, client, will))
     sessions.onEnded = (s) => wills.ended(s)
     this.core = new Core(o, this.stats, sessions, router, hooks, wills, this)
-    this.deps = { options: o, stats: this.stats, handler: new Protocol(this.core), flusher: this.flusher }
+    const handler = new Protocol(this.core)
+    this.deps = { options: o, stats: this.stats, handler, flusher: this.flusher, limits: this.core.limits }
+    this.ipLimits = new IpLimits(o, this.core.limits)
     const snapshot = this.store.load()
     this.ready =
       snapshot instanceof Promise
@@ -167,14 +174,24 @@ export class Broker extends EventEmitter<BrokerEvents> {
     return { port: l.port, host: l.host }
   }
 
-  /** Serves MQTT over any byte stream: a socket, a TLS socket, a test pair. */
+  /**
+   * Serves MQTT over any byte stream: a socket, a TLS socket, a test pair. With a
+   * `remoteAddress` the per-address limits apply (maxConnectionsPerIp, connectionRatePerIp):
+   * a stream they refuse is closed at once, and what comes back is its info, closed.
+   */
   handle(stream: Duplex, remoteAddress?: string): ClientInfo {
     return this.accept(incomingStream(stream, remoteAddress))
   }
 
-  /** Serves one connection a Listener accepted. */
-  private accept(incoming: Incoming): Connection {
-    const conn = new Connection(this.deps, incoming)
+  /** Serves one connection a Listener accepted, unless a per-address limit refuses it: then it is closed unread. */
+  private accept(incoming: Incoming): ClientInfo {
+    const key = this.ipLimits.admit(incoming.remoteAddress, performance.now())
+    if (key === null) {
+      incoming.open({ data: () => {}, drain: () => {}, close: () => {} }).destroy()
+      return { id: '', username: undefined, remoteAddress: incoming.remoteAddress, protocolVersion: 4 }
+    }
+    const conn = new Connection(...limitInbound(this.deps, incoming, this.core.limits))
+    if (key !== undefined) conn.whenClosed.then(() => this.ipLimits.release(key, performance.now()))
     this.core.peers.add(conn)
     if (this.closing !== null) conn.close('broker is closing', false)
     return conn

@@ -1,6 +1,7 @@
 /** The broker's typed events and its counters (for $SYS and embedders). */
 import type { QoS } from '../protocol/constants.js'
 import type { PublishProperties } from '../protocol/packets.js'
+import type { LimitCounts } from './limits.js'
 import type { ClientInfo } from './options.js'
 
 export interface PublishedMessage {
@@ -33,4 +34,7 @@ export interface BrokerStats {
   /** Messages deleted unsent because their Message Expiry Interval passed [MQTT-3.3.2-5]. */
   expired: number
   maxConnected: number
+  // issue 13: limits
+  /** How often each limit refused or slowed someone ($SYS/broker/limits/...). */
+  limits: LimitCounts
 }

@@ -1,5 +1,6 @@
 import { VERSION } from '../version.js'
 import type { BrokerStats } from './events.js'
+import { LIMITS } from './limits.js'
 
 /** What the $SYS topics report (the Broker). */
 export interface SysSource {
@@ -37,5 +38,10 @@ export function sysValues(b: SysSource): [string, string][] {
     ['$SYS/broker/bytes/sent', String(s.bytesSent)],
     ['$SYS/broker/subscriptions/count', String(b.subscriptionCount)],
     ['$SYS/broker/retained messages/count', String(b.retainedCount)],
+    // issue 13: limits
+    ...LIMITS.map((l): [string, string] => [
+      `$SYS/broker/limits/${l.name}/${l.counts}`,
+      String(s.limits[l.name]),
+    ]),
   ]
 }
