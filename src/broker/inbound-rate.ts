@@ -7,14 +7,15 @@ import type { Peer, PeerHandler } from './peer.js'
 /**
  * maxInboundRate (PUBLISH packets per second) and maxInboundBytesRate (bytes per second) of
  * one connection: two token buckets, each holding one second's worth. A connection over
- * either budget is not read until the bucket has refilled (its transport paused): TCP slows
- * the client down and nothing is dropped. While it is held back it is not blamed for
- * silence (keep-alive, packetTimeout), as when the broker holds a slowed publisher.
+ * either budget is slowed, never dropped: past the message rate its PUBLISHes wait (held in
+ * order, as for a publisher a slow subscriber slows); past the byte rate it is not read until
+ * the bucket has refilled. Either way TCP slows the client down, and while it is not read it
+ * is not blamed for silence (keep-alive, packetTimeout).
  *
  * It wraps what the Connection is given (its Incoming and its handler), so the connection
  * itself does not change: bytes are counted as they are read, PUBLISHes as they are handled,
- * and the transport the connection sees has its own pause and resume, kept apart from these.
- * Both are given back unchanged when both rates are off.
+ * and the transport the connection sees has its own pause and resume, kept apart from the
+ * byte rate's. Both are given back unchanged when both rates are off.
  */
 export function limitInbound(
   deps: ConnectionDeps,
@@ -32,16 +33,17 @@ class InboundRate {
   private readonly byteRate: number
   private readonly log: LimitLog
   private readonly address: string
+  /** The buckets, in messages and bytes; below 0: overdrawn. */
   private messages: number
   private bytes: number
-  private at = performance.now()
+  private messagesAt = performance.now()
+  private bytesAt = this.messagesAt
   private duplex: ServedDuplex | null = null
-  /** Paused by the connection itself (it holds packets back). */
+  /** Reading paused by the connection itself (it holds packets back), and here (bytes). */
   private own = false
-  /** Paused here until the buckets refill. */
-  private timer: NodeJS.Timeout | null = null
-  private reading = false
-  private peer: Peer | null = null
+  private byteTimer: NodeJS.Timeout | null = null
+  /** The publisher slowed here (messages) until this fires. */
+  private messageTimer: NodeJS.Timeout | null = null
 
   constructor(messageRate: number, byteRate: number, log: LimitLog, address: string | undefined) {
     this.messageRate = messageRate
@@ -52,40 +54,55 @@ class InboundRate {
     this.address = address ?? 'unknown address'
   }
 
+  /**
+   * Counts the PUBLISHes handled. Past the budget the publisher is slowed as a backed-up
+   * subscriber slows it (Peer.pauseReading): its later packets are held, in order, its
+   * transport paused past a byte budget, until the bucket holds a tenth of a second's worth.
+   */
   handler(h: PeerHandler): PeerHandler {
     return {
       packet: (peer, packet, raw) => {
-        if (packet.type === PacketType.PUBLISH && this.messageRate > 0) {
-          this.peer = peer
-          this.messages--
-          // a held PUBLISH handled later (replayed) is charged then
-          if (!this.reading) this.check()
-        }
+        if (packet.type === PacketType.PUBLISH && this.messageRate > 0) this.message(peer)
         return h.packet(peer, packet, raw)
       },
-      closed: (peer, wasConnected, will, reason) => h.closed(peer, wasConnected, will, reason),
+      closed: (peer, wasConnected, will, reason) => {
+        this.stop()
+        h.closed(peer, wasConnected, will, reason)
+      },
     }
   }
 
+  private message(peer: Peer): void {
+    const rate = this.messageRate
+    const now = performance.now()
+    this.messages = Math.min(rate, this.messages + ((now - this.messagesAt) * rate) / 1000) - 1
+    this.messagesAt = now
+    if (this.messages >= 0 || this.messageTimer !== null) return
+    this.hit('inbound-rate', peer.id)
+    peer.pauseReading()
+    const wait = (Math.max(1, rate / 10) - this.messages) / rate
+    this.messageTimer = setTimeout(
+      () => {
+        this.messageTimer = null
+        peer.resumeReading()
+      },
+      Math.ceil(wait * 1000),
+    )
+  }
+
+  /** Counts the bytes read; past the budget the transport is paused until the bucket is full again. */
   incoming(inc: Incoming): Incoming {
     return {
       remoteAddress: inc.remoteAddress,
       open: (events) => {
         const d = inc.open({
           data: (chunk) => {
-            this.reading = true
-            try {
-              events.data(chunk)
-            } finally {
-              this.reading = false
-            }
-            this.bytes -= chunk.length
-            this.check()
+            events.data(chunk)
+            if (this.byteRate > 0) this.read(d, chunk.length)
           },
           drain: () => events.drain(),
           close: (err) => {
-            if (this.timer !== null) clearTimeout(this.timer)
-            this.timer = null
+            this.stop()
             events.close(err)
           },
         })
@@ -95,44 +112,36 @@ class InboundRate {
     }
   }
 
-  /** Tops the buckets up to now; pauses reading, for as long as the larger debt takes to repay, when one is overdrawn. */
-  private check(): void {
-    const d = this.duplex
-    if (this.timer !== null || d === null) return
+  private read(d: ServedDuplex, n: number): void {
+    const rate = this.byteRate
     const now = performance.now()
-    const elapsed = (now - this.at) / 1000
-    this.at = now
-    let wait = 0
-    let limit: 'inbound-rate' | 'inbound-bytes-rate' = 'inbound-rate'
-    if (this.messageRate > 0) {
-      this.messages = Math.min(this.messageRate, this.messages + elapsed * this.messageRate)
-      if (this.messages < 0) wait = -this.messages / this.messageRate
-    }
-    if (this.byteRate > 0) {
-      this.bytes = Math.min(this.byteRate, this.bytes + elapsed * this.byteRate)
-      const w = this.bytes < 0 ? -this.bytes / this.byteRate : 0
-      if (w > wait) {
-        wait = w
-        limit = 'inbound-bytes-rate'
-      }
-    }
-    if (wait === 0) return
-    const who = this.peer?.id || this.address
-    const option = limit === 'inbound-rate' ? 'maxInboundRate' : 'maxInboundBytesRate'
-    this.log.hit(limit, who, `slowed ${who}: it sends faster than ${option} allows`, {
-      clientId: this.peer?.id,
-    })
+    this.bytes = Math.min(rate, this.bytes + ((now - this.bytesAt) * rate) / 1000) - n
+    this.bytesAt = now
+    if (this.bytes >= 0 || this.byteTimer !== null) return
+    this.hit('inbound-bytes-rate', '')
     d.pause()
-    this.timer = setTimeout(
+    this.byteTimer = setTimeout(
       () => {
-        this.timer = null
+        this.byteTimer = null
         if (!this.own) d.resume()
       },
-      Math.ceil(wait * 1000),
+      Math.ceil((-this.bytes / rate) * 1000),
     )
   }
 
-  /** The transport as the connection sees it: its own pause and resume, apart from the rate's. */
+  private hit(limit: 'inbound-rate' | 'inbound-bytes-rate', id: string): void {
+    const who = id || this.address
+    const option = limit === 'inbound-rate' ? 'maxInboundRate' : 'maxInboundBytesRate'
+    this.log.hit(limit, who, `slowed ${who}: it sends faster than ${option} allows`)
+  }
+
+  private stop(): void {
+    if (this.byteTimer !== null) clearTimeout(this.byteTimer)
+    if (this.messageTimer !== null) clearTimeout(this.messageTimer)
+    this.byteTimer = this.messageTimer = null
+  }
+
+  /** The transport as the connection sees it: its own pause and resume, apart from the byte rate's. */
   private gate(d: ServedDuplex): ServedDuplex {
     const self = this
     return {
@@ -145,13 +154,13 @@ class InboundRate {
       },
       resume: () => {
         self.own = false
-        if (self.timer === null) d.resume()
+        if (self.byteTimer === null) d.resume()
       },
       end: () => d.end(),
       destroy: () => d.destroy(),
       reset: () => d.reset(),
       get paused() {
-        return self.own || self.timer !== null
+        return self.own || self.byteTimer !== null
       },
       get backlog() {
         return d.backlog

@@ -1,0 +1,109 @@
+/**
+ * For the hostile-client suite (test/hostile/): a well-behaved client that keeps making
+ * round trips through the broker while an attack runs (Probe), memory measured around the
+ * attack (heapGrowth), bounded waits, and a logger that records warnings.
+ */
+import assert from 'node:assert/strict'
+import type { Logger } from '../../src/broker/options.js'
+import { PacketType } from '../../src/protocol/index.js'
+import { heapAfterGc, sleep } from './flood.js'
+import { type RawClient, type TestBroker, uniqueId } from './raw-client.js'
+
+export const MB = 1024 * 1024
+
+/** The longest a well-behaved client may wait for its own message during an attack. */
+export const SERVED_WITHIN_MS = 1000
+
+/**
+ * A client that publishes a QoS 1 message to its own topic every `intervalMs` and waits for
+ * it to come back (subscribed at QoS 0), recording the longest round trip. `stop()` asserts
+ * that it was served throughout: at least one round trip, none longer than SERVED_WITHIN_MS,
+ * its connection never closed.
+ */
+export class Probe {
+  maxMs = 0
+  rounds = 0
+  private running = true
+  private failure: unknown = null
+  private readonly loop: Promise<void>
+  private readonly client: RawClient
+
+  private constructor(client: RawClient, topic: string, intervalMs: number) {
+    this.client = client
+    this.loop = this.run(topic, intervalMs)
+  }
+
+  static async start(tb: TestBroker, intervalMs = 50): Promise<Probe> {
+    const id = uniqueId('probe')
+    const c = await tb.connect({ clientId: id })
+    const topic = `probe/${id}`
+    await c.subscribe(topic, 0)
+    return new Probe(c, topic, intervalMs)
+  }
+
+  private async run(topic: string, intervalMs: number): Promise<void> {
+    const c = this.client
+    try {
+      while (this.running) {
+        const payload = `round ${this.rounds}`
+        const t0 = performance.now()
+        c.publish(topic, payload, { qos: 1 })
+        // generous: a loaded machine must show up as a long round trip, not as a missing one
+        await c.until(
+          (p) => p.type === PacketType.PUBLISH && p.payload.toString() === payload,
+          10_000,
+          `the probe's own message (${payload})`,
+        )
+        this.maxMs = Math.max(this.maxMs, performance.now() - t0)
+        this.rounds++
+        await sleep(intervalMs)
+      }
+    } catch (err) {
+      this.failure = err
+    }
+  }
+
+  /** Stops, and asserts that the probe was served within SERVED_WITHIN_MS throughout. */
+  async stop(what = 'the attack'): Promise<void> {
+    this.running = false
+    await this.loop
+    if (this.failure !== null) throw this.failure
+    assert.ok(this.rounds > 0, `the probe made no round trip during ${what}`)
+    assert.ok(
+      this.maxMs < SERVED_WITHIN_MS,
+      `a well-behaved client waited ${this.maxMs.toFixed(0)} ms for its own message during ${what}`,
+    )
+    assert.equal(this.client.ended, false, `the probe was disconnected during ${what}`)
+  }
+}
+
+/** Runs `attack` and returns how much the heap (after a forced GC) grew over it, in bytes. */
+export async function heapGrowth(attack: () => Promise<void>): Promise<number> {
+  const before = heapAfterGc()
+  await attack()
+  return heapAfterGc() - before
+}
+
+export function assertBelow(bytes: number, limit: number, what: string): void {
+  assert.ok(bytes < limit, `${what}: ${(bytes / MB).toFixed(1)} MB, more than ${(limit / MB).toFixed(0)} MB`)
+}
+
+export async function waitFor(what: string, ok: () => boolean, ms = 5000): Promise<void> {
+  const deadline = performance.now() + ms
+  while (!ok()) {
+    if (performance.now() > deadline) assert.fail(`not ${what} within ${ms} ms`)
+    await sleep(10)
+  }
+}
+
+/** A Logger that keeps its warnings (with their fields) for the test to look at. */
+export function recordingLogger(): Logger & { warnings: { fields: Record<string, unknown>; msg: string }[] } {
+  const warnings: { fields: Record<string, unknown>; msg: string }[] = []
+  return {
+    warnings,
+    debug: () => {},
+    info: () => {},
+    warn: (fields, msg) => warnings.push({ fields: fields as Record<string, unknown>, msg }),
+    error: () => {},
+  }
+}
