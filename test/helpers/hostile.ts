@@ -77,11 +77,33 @@ export class Probe {
   }
 }
 
-/** Runs `attack` and returns how much the heap (after a forced GC) grew over it, in bytes. */
-export async function heapGrowth(attack: () => Promise<void>): Promise<number> {
-  const before = heapAfterGc()
-  await attack()
-  return heapAfterGc() - before
+/** The JavaScript heap and the Buffers' memory in use after a forced GC, in bytes. */
+export function memoryAfterGc(): number {
+  const heap = heapAfterGc()
+  return heap + process.memoryUsage().arrayBuffers
+}
+
+/**
+ * Runs `attack`, sampling memory (heap and Buffers, after a forced GC) every `everyMs` while it
+ * runs; returns the largest growth over the memory before it, in bytes.
+ */
+export async function peakGrowth(attack: () => Promise<void>, everyMs = 250): Promise<number> {
+  const before = memoryAfterGc()
+  let peak = 0
+  let running = true
+  const sampler = (async () => {
+    while (running) {
+      await sleep(everyMs)
+      peak = Math.max(peak, memoryAfterGc() - before)
+    }
+  })()
+  try {
+    await attack()
+  } finally {
+    running = false
+    await sampler
+  }
+  return Math.max(peak, memoryAfterGc() - before)
 }
 
 export function assertBelow(bytes: number, limit: number, what: string): void {
