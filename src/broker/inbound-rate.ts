@@ -38,7 +38,6 @@ class InboundRate {
   private bytes: number
   private messagesAt = performance.now()
   private bytesAt = this.messagesAt
-  private duplex: ServedDuplex | null = null
   /** Reading paused by the connection itself (it holds packets back), and here (bytes). */
   private own = false
   private byteTimer: NodeJS.Timeout | null = null
@@ -106,7 +105,6 @@ class InboundRate {
             events.close(err)
           },
         })
-        this.duplex = d
         return this.gate(d)
       },
     }

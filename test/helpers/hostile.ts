@@ -4,6 +4,7 @@
  * attack (heapGrowth), bounded waits, and a logger that records warnings.
  */
 import assert from 'node:assert/strict'
+import type { TestContext } from 'node:test'
 import type { Logger } from '../../src/broker/options.js'
 import { PacketType } from '../../src/protocol/index.js'
 import { heapAfterGc, sleep } from './flood.js'
@@ -33,12 +34,18 @@ export class Probe {
     this.loop = this.run(topic, intervalMs)
   }
 
-  static async start(tb: TestBroker, intervalMs = 50): Promise<Probe> {
+  /** Starts a probe on `tb`; it stops when the test `t` ends, whatever happens. */
+  static async start(tb: TestBroker, t: TestContext, intervalMs = 50): Promise<Probe> {
     const id = uniqueId('probe')
     const c = await tb.connect({ clientId: id })
     const topic = `probe/${id}`
     await c.subscribe(topic, 0)
-    return new Probe(c, topic, intervalMs)
+    const probe = new Probe(c, topic, intervalMs)
+    t.after(() => {
+      probe.running = false
+      c.destroy()
+    })
+    return probe
   }
 
   private async run(topic: string, intervalMs: number): Promise<void> {
@@ -107,6 +114,7 @@ export async function peakGrowth(attack: () => Promise<void>, everyMs = 250): Pr
 }
 
 export function assertBelow(bytes: number, limit: number, what: string): void {
+  if (process.env.HOSTILE_VERBOSE) console.log('# MEM', what, (bytes / MB).toFixed(1), 'of', limit / MB)
   assert.ok(bytes < limit, `${what}: ${(bytes / MB).toFixed(1)} MB, more than ${(limit / MB).toFixed(0)} MB`)
 }
 

@@ -141,7 +141,7 @@ test('maxInboundRate slows a publisher without dropping anything or tripping its
   const pub = await tb.connect({ keepalive: 1 })
   const pinging = setInterval(() => pub.send({ type: PacketType.PINGREQ }), 500)
   t.after(() => clearInterval(pinging))
-  const probe = await Probe.start(tb)
+  const probe = await Probe.start(tb, t)
   const one = encode({
     type: PacketType.PUBLISH,
     topic: 'rate/t',

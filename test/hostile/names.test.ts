@@ -17,7 +17,7 @@ const PROTO_NAMES = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', '
 
 test('65 000-level filters are refused (SUBACK 0x80, MQTT 5 0x8F) and 65 000-level topics closed (MQTT 5: PUBACK 0x90), counted; others served', async (t) => {
   const tb = await startBroker({}, t)
-  const probe = await Probe.start(tb)
+  const probe = await Probe.start(tb, t)
   const grown = await peakGrowth(async () => {
     for (let round = 0; round < 20; round++) {
       const c = await tb.connect()

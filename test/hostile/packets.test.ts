@@ -53,7 +53,7 @@ test('AUTH from a 3.1.1 client (a reserved type there) and reserved type 0 are c
 
 test('10 000 QoS 2 PUBLISHes with one packet id and no PUBREL: one message delivered, one PUBREC each, memory flat (CVE-2023-28366)', async (t) => {
   const tb = await startBroker({}, t)
-  const probe = await Probe.start(tb)
+  const probe = await Probe.start(tb, t)
   const sub = await tb.connect()
   await sub.subscribe('qos2/same', 2)
   const pub = await tb.connect()
@@ -124,7 +124,7 @@ test('QoS 2 PUBLISHes with every packet id and no PUBREL: bounded by the ids (3.
 
 test('10 000 filters in one SUBSCRIBE: one SUBACK with 10 000 codes, those past maxSubscriptionsPerClient (1000) refused; others served', async (t) => {
   const tb = await startBroker({}, t)
-  const probe = await Probe.start(tb)
+  const probe = await Probe.start(tb, t)
   const grown = await peakGrowth(async () => {
     for (const version of [4, 5] as const) {
       const c = await tb.connect({ protocolVersion: version })
@@ -147,7 +147,7 @@ test('10 000 filters in one SUBSCRIBE: one SUBACK with 10 000 codes, those past 
 
 test('a takeover storm: 50 sockets connecting with one client id, over and over for 1.5 s; one session, bounded memory, others served', async (t) => {
   const tb = await startBroker({}, t)
-  const probe = await Probe.start(tb)
+  const probe = await Probe.start(tb, t)
   const id = uniqueId('stormed')
   let connects = 0
   const grown = await peakGrowth(async () => {
