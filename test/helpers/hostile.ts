@@ -4,6 +4,7 @@
  * attack (heapGrowth), bounded waits, and a logger that records warnings.
  */
 import assert from 'node:assert/strict'
+import { connect as netConnect } from 'node:net'
 import type { TestContext } from 'node:test'
 import type { Logger } from '../../src/broker/options.js'
 import { PacketType } from '../../src/protocol/index.js'
@@ -38,7 +39,7 @@ export class Probe {
   static async start(tb: TestBroker, t: TestContext, intervalMs = 50): Promise<Probe> {
     const id = uniqueId('probe')
     const c = await tb.connect({ clientId: id })
-    const topic = `probe/${id}`
+    const topic = `$probe/${id}` // a $ topic: not seen by the tests' '#' subscribers [MQTT-4.7.2-1]
     await c.subscribe(topic, 0)
     const probe = new Probe(c, topic, intervalMs)
     t.after(() => {
@@ -124,6 +125,27 @@ export async function waitFor(what: string, ok: () => boolean, ms = 5000): Promi
     if (performance.now() > deadline) assert.fail(`not ${what} within ${ms} ms`)
     await sleep(10)
   }
+}
+
+/**
+ * Opens a plain socket (no RawClient: a TestBroker keeps those until the test ends), sends
+ * `bytes` and resolves once the broker has closed it; fails after `ms`.
+ */
+export function sentAndClosed(port: number, bytes: Buffer, ms = 2000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const s = netConnect({ port, host: '127.0.0.1' })
+    const timer = setTimeout(() => {
+      s.destroy()
+      reject(new Error(`the broker did not close the connection within ${ms} ms`))
+    }, ms)
+    s.on('error', () => {})
+    s.resume()
+    s.on('connect', () => s.write(bytes))
+    s.on('close', () => {
+      clearTimeout(timer)
+      resolve()
+    })
+  })
 }
 
 /** A Logger that keeps its warnings (with their fields) for the test to look at. */
