@@ -35,7 +35,6 @@ import {
 import {
   connectPacket,
   hex,
-  type RawClient,
   startBroker,
   type TestBroker,
   uniqueId,
