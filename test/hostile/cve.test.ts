@@ -32,13 +32,7 @@ import {
   sentAndClosed,
   waitFor,
 } from '../helpers/hostile.js'
-import {
-  connectPacket,
-  hex,
-  startBroker,
-  type TestBroker,
-  uniqueId,
-} from '../helpers/raw-client.js'
+import { connectPacket, hex, startBroker, type TestBroker, uniqueId } from '../helpers/raw-client.js'
 
 const str = (s: string | Buffer): Buffer => {
   const b = typeof s === 'string' ? Buffer.from(s) : s
