@@ -62,14 +62,13 @@ test('maxConnectionsPerIp: the connection past it is closed unanswered, counted 
 
 test('connectionRatePerIp: connections past the rate are closed unanswered; the bucket refills with time', async (t) => {
   const tb = await startBroker({ connectionRatePerIp: 10 }, t)
-  const results = []
-  for (let i = 0; i < 14; i++) results.push((await tryConnect(tb.port)).result)
-  assert.deepEqual(
-    results.filter((r) => r === 'closed').length >= 3,
-    true,
-    `expected refusals past 10 quick connections: ${results.join(',')}`,
-  )
-  assert.ok(tb.broker.stats.limits['connection-rate-per-ip'] >= 3)
+  // 20 at once: 10 in (one second's worth), and what the bucket gained while they came
+  const t0 = performance.now()
+  const results = await Promise.all(Array.from({ length: 20 }, () => tryConnect(tb.port)))
+  const refill = Math.ceil((performance.now() - t0) / 100)
+  const accepted = results.filter((r) => r.result === 0).length
+  assert.ok(accepted >= 10 && accepted <= Math.min(17, 10 + refill), `${accepted} of 20 accepted`)
+  assert.equal(tb.broker.stats.limits['connection-rate-per-ip'], 20 - accepted)
   await sleep(300) // three tokens back
   assert.equal((await tryConnect(tb.port)).result, 0)
 })

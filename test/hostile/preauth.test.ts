@@ -64,16 +64,16 @@ test('slowloris: 300 connections trickling CONNECTs within maxConnectSize are cl
     // a CONNECT announcing 60 000 bytes, then one byte every 100 ms
     for (const c of attackers) c.sendRaw('10 e0 d4 03 00 04 4d 51 54 54 04')
     const t0 = performance.now()
-    while (!attackers.every((c) => c.ended) && performance.now() - t0 < 4000) {
+    while (!attackers.every((c) => c.ended) && performance.now() - t0 < 5000) {
       for (const c of attackers) if (!c.ended) c.sendRaw('00')
       await sleep(100)
     }
     const took = performance.now() - t0
     assert.ok(
       attackers.every((c) => c.ended),
-      'trickling connections still open after 4 s',
+      'trickling connections still open after 5 s',
     )
-    assert.ok(took >= 900 && took < 2500, `closed after ${took.toFixed(0)} ms (packetTimeout 1000)`)
+    assert.ok(took >= 900 && took < 3500, `closed after ${took.toFixed(0)} ms (packetTimeout 1000)`)
   })
   // each is held to what it sent (a 4 KiB buffer, doubled as bytes come), not the 60 000 bytes announced
   assertBelow(grown, 12 * MB, 'memory grew')
@@ -86,8 +86,8 @@ test('slowloris: 300 connections that send nothing, or a CONNECT header and then
   const silent = await openMany(tb, 150)
   const headerOnly = await openMany(tb, 150)
   for (const c of headerOnly) c.sendRaw('10 0c 00 04 4d')
-  const took = await allClosed([...silent, ...headerOnly], 3000)
-  assert.ok(took < 2500, `closed after ${took.toFixed(0)} ms`)
+  const took = await allClosed([...silent, ...headerOnly], 4000)
+  assert.ok(took < 3500, `closed after ${took.toFixed(0)} ms (connectTimeout 800)`)
   await probe.stop('300 silent connections')
 })
 
