@@ -18,6 +18,7 @@ export {
 } from './auth/scram.js'
 export { Broker } from './broker/broker.js'
 export type { BrokerEvents, BrokerStats, PublishedMessage } from './broker/events.js'
+export type { LimitCounts, LimitName } from './broker/limits.js'
 export type {
   AuthAnswer,
   Authenticate,
