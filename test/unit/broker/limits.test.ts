@@ -22,16 +22,21 @@ test('LimitLog counts every hit and logs each offender once per limit', () => {
   assert.equal(log.lines.length, 3)
 })
 
-test('LimitLog remembers at most 1024 offenders per limit: a flood of new ones cannot grow it', () => {
+test('LimitLog remembers at most 1024 offenders per limit and logs at most 100 lines a minute, summing up the rest', () => {
   const log = logger()
-  const limits = new LimitLog(limitCounts(), log)
+  let now = 0
+  const limits = new LimitLog(limitCounts(), log, () => now)
   for (let i = 0; i < 5000; i++) limits.hit('connections-per-ip', `10.0.${i >> 8}.${i & 255}`, 'x')
-  assert.equal(log.lines.length, 5000)
-  // the most recent are remembered, the oldest forgotten (and logged again if they come back)
-  limits.hit('connections-per-ip', '10.0.19.135', 'x') // i = 4999
-  assert.equal(log.lines.length, 5000)
-  limits.hit('connections-per-ip', '10.0.0.0', 'x')
-  assert.equal(log.lines.length, 5001)
+  assert.equal(log.lines.length, 100)
+  // the most recent offenders are remembered, the oldest forgotten
+  now += 60_000
+  limits.hit('connections-per-ip', '10.0.19.135', 'x') // the last one: remembered, not logged again
+  assert.equal(log.lines.length, 100)
+  limits.hit('connections-per-ip', '10.0.0.0', 'x') // the first one: forgotten, so new again
+  assert.deepEqual(log.lines.slice(100), [
+    '4900 more offenders of connections-per-ip were not logged',
+    'x (logged once per offender)',
+  ])
 })
 
 test('IpLimits forgets an address once it has no connection and a full bucket', () => {
