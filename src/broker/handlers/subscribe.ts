@@ -14,7 +14,8 @@ import { deepTopic } from './publish.js'
  * or a failure: an invalid filter [MQTT-4.7.1-1..3] [MQTT-4.7.3-1], an invalid shared
  * subscription [MQTT-4.8.2-1] [MQTT-4.8.2-2] or one deeper than maxTopicLevels get 0x8F
  * Topic Filter invalid; a refusal by the hooks gets the code they answered (0x80 for
- * `false`). A 3.1.1 client sees every failure as 0x80 [MQTT-3.9.3-2]. Shared subscriptions
+ * `false`); past maxSubscriptionsPerClient, 0x97 Quota exceeded. A 3.1.1 client sees every
+ * failure as 0x80 [MQTT-3.9.3-2]. Shared subscriptions
  * (`$share/{group}/{filter}`) are for every protocol version, as Mosquitto has them.
  * A Promise only when a hook answered with one.
  */
