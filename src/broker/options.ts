@@ -221,6 +221,9 @@ export interface ResolvedOptions {
   receiveMaximum: number
   topicAliasMaximum: number
   responseInformation: string | undefined
+  logger: Logger
+  /** The monotonic clock timers are measured on (performance.now). */
+  now: () => number
   // issue 13: limits
   maxConnectionsPerIp: number
   connectionRatePerIp: number
@@ -229,9 +232,6 @@ export interface ResolvedOptions {
   maxSubscriptionsPerClient: number
   maxInboundRate: number
   maxInboundBytesRate: number
-  logger: Logger
-  /** The monotonic clock timers are measured on (performance.now). */
-  now: () => number
 }
 
 /** The MQTT maximum: 4 bytes of header and a remaining length of 268435455. [MQTT-2.2.3] */
@@ -319,6 +319,8 @@ export function resolveOptions(o: BrokerOptions = {}): ResolvedOptions {
     receiveMaximum: int('receiveMaximum', o.receiveMaximum, 1024, 1, 65_535),
     topicAliasMaximum: int('topicAliasMaximum', o.topicAliasMaximum, 10, 0, 65_535),
     responseInformation: text('responseInformation', o.responseInformation),
+    logger: o.logger ?? silentLogger,
+    now: () => performance.now(),
     // issue 13: limits
     maxConnectionsPerIp: int('maxConnectionsPerIp', o.maxConnectionsPerIp, 1000, 0),
     connectionRatePerIp: int('connectionRatePerIp', o.connectionRatePerIp, 100, 0),
@@ -329,7 +331,5 @@ export function resolveOptions(o: BrokerOptions = {}): ResolvedOptions {
     maxSubscriptionsPerClient: int('maxSubscriptionsPerClient', o.maxSubscriptionsPerClient, 1000, 0),
     maxInboundRate: int('maxInboundRate', o.maxInboundRate, 0, 0),
     maxInboundBytesRate: int('maxInboundBytesRate', o.maxInboundBytesRate, 0, 0),
-    logger: o.logger ?? silentLogger,
-    now: () => performance.now(),
   }
 }
