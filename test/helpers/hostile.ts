@@ -1,7 +1,8 @@
 /**
  * For the hostile-client suite (test/hostile/): a well-behaved client that keeps making
  * round trips through the broker while an attack runs (Probe), memory measured around the
- * attack (heapGrowth), bounded waits, and a logger that records warnings.
+ * attack (peakGrowth, memoryAfterGc), bounded waits, and a logger that records warnings.
+ * HOSTILE_VERBOSE=1 prints each memory figure next to its bound.
  */
 import assert from 'node:assert/strict'
 import { connect as netConnect } from 'node:net'
