@@ -35,6 +35,7 @@ export {
 } from './auth/scram.js'
 export { Broker } from './broker/broker.js'
 export type { BrokerEvents, BrokerStats, PublishedMessage } from './broker/events.js'
+export type { LimitCounts, LimitName } from './broker/limits.js'
 export type { ListenerInfo, ListenOptions, ListenProtocol } from './broker/listen-options.js'
 export type {
   AuthAnswer,

@@ -19,6 +19,9 @@ import { route } from './handlers/publish.js'
 import { applyProperties } from './handlers/publish-v5.js'
 import { publishWill } from './handlers/will.js'
 import { Hooks } from './hooks.js'
+import { limitInbound } from './inbound-rate.js'
+import { IpLimits } from './ip-limits.js'
+import { limitCounts } from './limits.js'
 import { checkListenOptions, type ListenerInfo, type ListenOptions, openListener } from './listen-options.js'
 import { Message } from './message.js'
 import {
@@ -76,6 +79,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     maxConnected: 0,
     listenerRefused: 0,
     tlsHandshakeFailures: 0,
+    limits: limitCounts(),
   }
   /** Resolves once the store's state is loaded; listen() waits for it. */
   readonly ready: Promise<void>
@@ -86,6 +90,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   private readonly servers: ListenerInfo[] = []
   private readonly timers: NodeJS.Timeout[] = []
   private closing: Promise<void> | null = null
+  private readonly ipLimits: IpLimits
 
   constructor(options: BrokerOptions = {}) {
     super()
@@ -100,7 +105,9 @@ export class Broker extends EventEmitter<BrokerEvents> {
     const wills = new Wills((client, will) => publishWill(this.core, client, will))
     sessions.onEnded = (s) => wills.ended(s)
     this.core = new Core(o, this.stats, sessions, router, hooks, wills, this)
-    this.deps = { options: o, stats: this.stats, handler: new Protocol(this.core), flusher: this.flusher }
+    const handler = new Protocol(this.core)
+    this.deps = { options: o, stats: this.stats, handler, flusher: this.flusher, limits: this.core.limits }
+    this.ipLimits = new IpLimits(o, this.core.limits)
     const snapshot = this.store.load()
     this.ready =
       snapshot instanceof Promise
@@ -188,14 +195,24 @@ export class Broker extends EventEmitter<BrokerEvents> {
     error: (err) => this.log.error({ err: err.message }, 'listener error'),
   }
 
-  /** Serves MQTT over any byte stream: a socket, a TLS socket, a test pair. */
+  /**
+   * Serves MQTT over any byte stream: a socket, a TLS socket, a test pair. With a
+   * `remoteAddress` the per-address limits apply (maxConnectionsPerIp, connectionRatePerIp):
+   * a stream they refuse is closed at once, and what comes back is its info, closed.
+   */
   handle(stream: Duplex, remoteAddress?: string): ClientInfo {
     return this.accept(incomingStream(stream, remoteAddress))
   }
 
-  /** Serves one connection a Listener accepted. */
-  private accept(incoming: Incoming, deps = this.deps): Connection {
-    const conn = new Connection(deps, incoming)
+  /** Serves one connection a Listener accepted, unless a per-address limit refuses it: then it is closed unread. */
+  private accept(incoming: Incoming, deps = this.deps): ClientInfo {
+    const key = this.ipLimits.admit(incoming.remoteAddress, performance.now())
+    if (key === null) {
+      incoming.open({ data: () => {}, drain: () => {}, close: () => {} }).destroy()
+      return { id: '', username: undefined, remoteAddress: incoming.remoteAddress, protocolVersion: 4 }
+    }
+    const conn = new Connection(...limitInbound(deps, incoming, this.core.limits))
+    if (key !== undefined) conn.whenClosed.then(() => this.ipLimits.release(key, performance.now()))
     this.core.peers.add(conn)
     if (this.closing !== null) conn.close('broker is closing', false)
     return conn

@@ -2,6 +2,7 @@ import { ProtocolError } from '../errors.js'
 import { PacketType, PROTOCOL_V5, type ProtocolVersion, ReasonCode } from '../protocol/constants.js'
 import { Decoder } from '../protocol/decoder.js'
 import { encode } from '../protocol/encoder.js'
+import { ErrorCode } from '../protocol/errors.js'
 import type { ConnectPacket, ConnectProperties, Packet, PublishPacket, Will } from '../protocol/packets.js'
 import { isReasonCodeOf } from '../protocol/reason-codes.js'
 import { Fifo } from '../session/fifo.js'
@@ -12,6 +13,7 @@ import { clientLimits, NO_LIMITS } from './client-limits.js'
 import { ConnectionMachine, type ConnState } from './connection-state.js'
 import type { BrokerStats } from './events.js'
 import type { Flushable, Flusher } from './flusher.js'
+import type { LimitLog } from './limits.js'
 import type { ResolvedOptions } from './options.js'
 import { PacketTimer, type PartlyReceived } from './packet-timer.js'
 import type { AuthExchange, ClientLimits, Peer, PeerHandler } from './peer.js'
@@ -25,14 +27,14 @@ export interface ConnectionDeps {
   readonly flusher: Flusher
   /** The listener's useIdentityAsUsername (see Peer.certificateUser). */
   readonly identityAsUsername?: boolean
+  readonly limits: LimitLog
 }
 
 /**
- * One client's network connection: transport <-> decoder <-> ConnectionMachine ->
- * protocol handler. It only does I/O and timing: it decodes what it reads, asks its
- * state machine whether each packet is handled now or held, hands packets to the
- * handler (which answers through `send` and `close`), and writes its output once per
- * event-loop turn when the Flusher says the store has committed.
+ * One client's network connection: transport <-> decoder <-> ConnectionMachine -> protocol handler. Only I/O
+ * and timing: it decodes what it reads, asks its state machine whether each packet is handled now or held, hands
+ * packets to the handler (which answers through `send` and `close`), and writes its output once per event-loop
+ * turn when the Flusher says the store has committed.
  */
 export class Connection implements Peer, Flushable, PartlyReceived {
   id = ''
@@ -150,9 +152,9 @@ export class Connection implements Peer, Flushable, PartlyReceived {
   }
 
   /**
-   * Whether this QoS 1/2 PUBLISH is one more than the client may have unacknowledged: those
-   * not yet answered (held, or waiting for a hook) and the QoS 2 ones awaiting PUBREL count; a QoS 2 PUBLISH sent
-   * again for an id already counted does not add one.
+   * Whether this QoS 1/2 PUBLISH is one more than the client may have unacknowledged: those not yet answered
+   * (held, or waiting for a hook) and the QoS 2 ones awaiting PUBREL count; a QoS 2 PUBLISH sent again for an
+   * id already counted does not add one.
    */
   private overReceiveMaximum(p: PublishPacket): boolean {
     // before CONNACK the client has not been told the Receive Maximum: held packets are bounded
@@ -166,9 +168,9 @@ export class Connection implements Peer, Flushable, PartlyReceived {
   }
 
   /**
-   * Keeps a packet for later, in order. Reading goes on (so acknowledgements are seen)
-   * until the held packets pass a byte budget; then the transport is paused and TCP
-   * slows the client down. A client with a QoS 1/2 window stops by itself.
+   * Keeps a packet for later, in order. Reading goes on (so acknowledgements are seen) until the held packets
+   * pass a byte budget; then the transport is paused and TCP slows the client down. A client with a QoS 1/2
+   * window stops by itself.
    */
   private hold(packet: Packet, raw: Buffer | null): void {
     const held = this.machine.held
@@ -278,18 +280,17 @@ export class Connection implements Peer, Flushable, PartlyReceived {
   private armKeepalive(delay: number): void {
     this.timer = setTimeout(() => {
       const ka = this.keepalive!
-      // While this publisher is held back it is not read: its packets wait in the socket, unseen.
-      if (ka.expired(performance.now(), this.machine.holding && this.duplex.paused))
+      // While the broker does not read it (held back, or over an inbound rate) its packets wait unseen.
+      if (ka.expired(performance.now(), this.duplex.paused))
         this.close('keep-alive timeout', true, false, ReasonCode.KEEP_ALIVE_TIMEOUT)
       else this.armKeepalive(ka.next)
     }, delay)
   }
 
   /**
-   * The peer closed its side, or its transport failed. A connected client's packets
-   * still held behind a pending hook were sent before that and are handled first
-   * (a DISCONNECT among them discards the will [MQTT-3.14.4-3]); then the connection
-   * closes. Nothing more is written to the peer.
+   * The peer closed its side, or its transport failed. A connected client's packets still held behind a pending
+   * hook were sent before that and are handled first (a DISCONNECT among them discards the will [MQTT-3.14.4-3]);
+   * then the connection closes. Nothing more is written to the peer.
    */
   private peerEnded(reason: string): void {
     const next = this.machine.peerEnded(reason)
@@ -304,6 +305,8 @@ export class Connection implements Peer, Flushable, PartlyReceived {
       return
     }
     const reasonCode = err.reasonCode ?? ReasonCode.MALFORMED_PACKET
+    if (err.code === ErrorCode.PACKET_TOO_LARGE)
+      this.deps.limits.hit('packet-size', this.remoteAddress ?? '', err.message)
     if (err.returnCode !== undefined && this.machine.state === 'awaiting-connect') {
       // [MQTT-3.2.2-4] [MQTT-3.2.2-5] a refused CONNECT gets its return code, then the close;
       // an MQTT 5 reason code (0x80 and above) goes in an MQTT 5 CONNACK [MQTT-3.1.2-2]
@@ -328,9 +331,8 @@ export class Connection implements Peer, Flushable, PartlyReceived {
   }
 
   /**
-   * Ends the connection once. `abnormal` publishes the will (if any) [MQTT-3.1.2-8];
-   * pending output is flushed first so a CONNACK or SUBACK still reaches the peer,
-   * unless `reset`: then the transport is reset at once and what it held is dropped.
+   * Ends the connection once. `abnormal` publishes the will (if any) [MQTT-3.1.2-8]; pending output is flushed
+   * first so a CONNACK or SUBACK still reaches the peer, unless `reset`: then the transport is reset at once.
    */
   close(reason: string, abnormal: boolean, reset = false, reasonCode?: number): void {
     const m = this.machine
@@ -428,10 +430,7 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     this.close('store commit failed', true, true)
   }
 
-  /**
-   * A write the transport took whole at once emits no 'drain': what waits for this
-   * subscriber's output (slowed publishers, queued messages) learns it here instead.
-   */
+  /** A write taken whole emits no 'drain': what waits for this subscriber's output learns it here instead. */
   private written(): void {
     const session = this.session
     if (session !== null && this.duplex.backlog === 0 && (session.slowing || session.queued > 0))

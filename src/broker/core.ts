@@ -1,6 +1,7 @@
 import type { EventEmitter } from 'node:events'
 import type { BrokerEvents, BrokerStats } from './events.js'
 import type { Hooks } from './hooks.js'
+import { LimitLog } from './limits.js'
 import type { ResolvedOptions } from './options.js'
 import type { Peer } from './peer.js'
 import type { Router } from './router.js'
@@ -26,6 +27,8 @@ export class Core {
   readonly peers = new Set<Peer>()
   /** Connections with an accepted CONNECT. */
   connected = 0
+  /** Counts and logs (once per offender) what the limits against abuse refuse. */
+  readonly limits: LimitLog
 
   constructor(
     options: ResolvedOptions,
@@ -43,5 +46,6 @@ export class Core {
     this.hooks = hooks
     this.wills = wills
     this.events = events
+    this.limits = new LimitLog(stats.limits, options.logger)
   }
 }

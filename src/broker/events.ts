@@ -1,6 +1,7 @@
 /** The broker's typed events and its counters (for $SYS and embedders). */
 import type { QoS } from '../protocol/constants.js'
 import type { PublishProperties } from '../protocol/packets.js'
+import type { LimitCounts } from './limits.js'
 import type { ClientInfo } from './options.js'
 
 export interface PublishedMessage {
@@ -38,4 +39,7 @@ export interface BrokerStats {
   listenerRefused: number
   /** TLS handshakes that failed or did not finish within connectTimeout. */
   tlsHandshakeFailures: number
+  // issue 13: limits
+  /** How often each limit refused or slowed someone ($SYS/broker/limits/...). */
+  limits: LimitCounts
 }

@@ -178,6 +178,34 @@ export interface BrokerOptions {
   topicAliasMaximum?: number
   /** MQTT 5 Response Information, sent in CONNACK to a client that asks for it; none by default. */
   responseInformation?: string
+  // issue 13: limits (docs/limits.md; each counted in $SYS/broker/limits/<name>/..., logged once per offender)
+  /**
+   * Connections at once from one client address (an IPv6 address counts by its /64); one more
+   * is closed as soon as it is accepted, before anything is read. 0: no limit. Default 1000,
+   * which then does not apply to loopback addresses (one host's clients, a local proxy and
+   * benchmarks all share 127.0.0.1); a value given here applies to every address.
+   */
+  maxConnectionsPerIp?: number
+  /**
+   * New connections per second from one client address (a token bucket holding one second's
+   * worth); more are closed as soon as they are accepted. 0: no limit. Default 100, which then
+   * does not apply to loopback addresses; a value given here applies to every address.
+   */
+  connectionRatePerIp?: number
+  /**
+   * Subscriptions one client may hold; the filters of a SUBSCRIBE past it are refused (SUBACK
+   * 0x80; MQTT 5: 0x97 Quota exceeded). Re-subscribing to a filter held does not count. 0: no
+   * limit. Default 1000.
+   */
+  maxSubscriptionsPerClient?: number
+  /**
+   * PUBLISH packets per second one connection may send (a token bucket holding one second's
+   * worth); past it the broker stops reading the connection until the bucket refills: the
+   * client is slowed, nothing is dropped. 0 (default): no limit.
+   */
+  maxInboundRate?: number
+  /** Bytes per second one connection may send, enforced like maxInboundRate. 0 (default): no limit. */
+  maxInboundBytesRate?: number
 }
 
 export interface ResolvedOptions {
@@ -203,6 +231,14 @@ export interface ResolvedOptions {
   logger: Logger
   /** The monotonic clock timers are measured on (performance.now). */
   now: () => number
+  // issue 13: limits
+  maxConnectionsPerIp: number
+  connectionRatePerIp: number
+  /** The per-IP limits for loopback addresses: the values given, 0 (none) where the defaults apply. */
+  loopbackPerIp: { maxConnections: number; rate: number }
+  maxSubscriptionsPerClient: number
+  maxInboundRate: number
+  maxInboundBytesRate: number
 }
 
 /** The MQTT maximum: 4 bytes of header and a remaining length of 268435455. [MQTT-2.2.3] */
@@ -293,5 +329,15 @@ export function resolveOptions(o: BrokerOptions = {}): ResolvedOptions {
     responseInformation: text('responseInformation', o.responseInformation),
     logger: o.logger ?? silentLogger,
     now: () => performance.now(),
+    // issue 13: limits
+    maxConnectionsPerIp: int('maxConnectionsPerIp', o.maxConnectionsPerIp, 1000, 0),
+    connectionRatePerIp: int('connectionRatePerIp', o.connectionRatePerIp, 100, 0),
+    loopbackPerIp: {
+      maxConnections: int('maxConnectionsPerIp', o.maxConnectionsPerIp, 0, 0),
+      rate: int('connectionRatePerIp', o.connectionRatePerIp, 0, 0),
+    },
+    maxSubscriptionsPerClient: int('maxSubscriptionsPerClient', o.maxSubscriptionsPerClient, 1000, 0),
+    maxInboundRate: int('maxInboundRate', o.maxInboundRate, 0, 0),
+    maxInboundBytesRate: int('maxInboundBytesRate', o.maxInboundBytesRate, 0, 0),
   }
 }

@@ -1,5 +1,6 @@
 import { VERSION } from '../version.js'
 import type { BrokerStats } from './events.js'
+import { LIMITS } from './limits.js'
 
 /** What the $SYS topics report (the Broker). */
 export interface SysSource {
@@ -40,5 +41,10 @@ export function sysValues(b: SysSource): [string, string][] {
     // issue 13: transport
     ['$SYS/broker/listeners/refused', String(s.listenerRefused)],
     ['$SYS/broker/listeners/tls handshake failures', String(s.tlsHandshakeFailures)],
+    // issue 13: limits
+    ...LIMITS.map((l): [string, string] => [
+      `$SYS/broker/limits/${l.name}/${l.counts}`,
+      String(s.limits[l.name]),
+    ]),
   ]
 }

@@ -85,6 +85,12 @@ const BROKER_KEYS: { [K in keyof Required<FileBrokerOptions>]: KeySpec } = {
   receiveMaximum: int(1, 65_535, 'MQTT 5: unacknowledged QoS 1/2 PUBLISHes a client may send'),
   topicAliasMaximum: int(0, 65_535, 'MQTT 5: topic aliases a client may use; 0: none'),
   responseInformation: { type: 'string', help: 'MQTT 5: Response Information for clients that ask' },
+  // issue 13: limits
+  maxConnectionsPerIp: int(0, NO_MAX, 'connections at once per client address; 0: no limit'),
+  connectionRatePerIp: int(0, NO_MAX, 'new connections per second per client address; 0: no limit'),
+  maxSubscriptionsPerClient: int(0, NO_MAX, 'subscriptions one client may hold; 0: no limit'),
+  maxInboundRate: int(0, NO_MAX, 'PUBLISHes per second one connection may send; 0: no limit'),
+  maxInboundBytesRate: int(0, NO_MAX, 'bytes per second one connection may send; 0: no limit'),
 }
 
 const OTHER_KEYS: Record<string, KeySpec> = {

@@ -137,7 +137,8 @@ async function subscribe(args: ParsedArgs): Promise<number> {
         finish(ToolExit.OK)
       }
     })
-    const filters: Record<string, QoS> = {}
+    // no prototype: a topic named __proto__ is a key like any other
+    const filters: Record<string, QoS> = Object.create(null)
     for (const t of target.topics) filters[t] = target.qos
     client.subscribe(filters, target.properties.subscribe).then(
       (codes) => {

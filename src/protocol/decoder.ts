@@ -31,9 +31,10 @@ enum State {
  *
  * Packets that lie wholly inside a chunk are parsed in place: their payloads are
  * views of the chunk. A packet split across chunks is gathered into one buffer,
- * allocated once its header is known: whole up to 64 KiB, grown by doubling as
- * its bytes arrive beyond that (see startBody). The size limit is enforced from
- * the remaining-length field, before any of the body is buffered.
+ * allocated once its header is known and grown by doubling as its bytes arrive
+ * (see startBody): what it holds follows what was sent, not what the header
+ * announced. The size limit is enforced from the remaining-length field, before
+ * any of the body is buffered.
  */
 export class Decoder {
   /** May change between packets: a broker sets 5 after a level-5 CONNECT, a client after CONNACK. */
@@ -133,7 +134,7 @@ export class Decoder {
         this.deliver(first, chunk, off, p, off + total)
         off += total
       } else {
-        this.startBody(first, chunk, off, p - off, total)
+        this.startBody(first, chunk, off, p - off, total, len - off)
         off = this.continueBody(chunk, p)
         return
       }
@@ -162,7 +163,7 @@ export class Decoder {
           const raw = Buffer.from(this.head.subarray(0, headerLen))
           this.deliver(first, raw, 0, headerLen, headerLen)
         } else {
-          this.startBody(first, this.head, 0, headerLen, total)
+          this.startBody(first, this.head, 0, headerLen, total, headerLen + chunk.length - off)
         }
         return off
       }
@@ -173,12 +174,22 @@ export class Decoder {
 
   /**
    * Allocates the packet's buffer once its size is known and copies its fixed
-   * header in. Up to GROW_FROM bytes it is allocated whole (each byte copied
-   * once); a larger packet's buffer grows by doubling as its bytes arrive, so a
-   * header that announces 256 MiB and sends nothing more costs 64 KiB, not 256 MiB.
+   * header in; `have` bytes of the packet (header included) are at hand. Up to
+   * FIRST_ALLOC bytes it is allocated whole; a larger one starts at twice what is
+   * at hand (at most GROW_FROM) and grows by doubling as its bytes arrive, so a
+   * header that announces 64 KiB or 256 MiB and sends little more costs 4 KiB:
+   * a client that trickles (before CONNECT is answered too) holds what it sent.
    */
-  private startBody(first: number, src: Uint8Array, at: number, headerLen: number, total: number): void {
-    const buf = Buffer.allocUnsafe(total <= GROW_FROM ? total : GROW_FROM)
+  private startBody(
+    first: number,
+    src: Uint8Array,
+    at: number,
+    headerLen: number,
+    total: number,
+    have: number,
+  ): void {
+    const size = total <= FIRST_ALLOC ? total : Math.min(total, GROW_FROM, Math.max(FIRST_ALLOC, have * 2))
+    const buf = Buffer.allocUnsafe(size)
     for (let i = 0; i < headerLen; i++) buf[i] = src[at + i]!
     this.first = first
     this.body = buf
@@ -249,3 +260,5 @@ export class Decoder {
 const EMPTY = Buffer.alloc(0)
 /** Packets larger than this are gathered in a growing buffer (see startBody). */
 const GROW_FROM = 65_536
+/** A split packet up to this size is allocated whole; a larger one starts at twice what came with its header, at least this. */
+const FIRST_ALLOC = 4096

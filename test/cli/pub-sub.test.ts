@@ -140,6 +140,28 @@ describe('petrel pub -> petrel sub', () => {
     assert.equal(s.stdout(), `${a} 1\n${b} 2\n`)
   })
 
+  test('-t __proto__ and -t constructor are filters like any other', async () => {
+    const ready = Promise.all([subscribed('__proto__'), subscribed('constructor')])
+    const s = spawnPetrel([
+      'sub',
+      ...P(),
+      '-t',
+      '__proto__',
+      '-t',
+      'constructor',
+      '-C',
+      '2',
+      '-v',
+      '-W',
+      '10',
+    ])
+    await ready
+    await pub(['-t', '__proto__', '-m', '1'])
+    await pub(['-t', 'constructor', '-m', '2'])
+    await s.exited
+    assert.equal(s.stdout(), '__proto__ 1\nconstructor 2\n')
+  })
+
   test('-L takes user, password, host, port and topic from a URL', async () => {
     const t = topic('url')
     const s = await sub(t, ['-C', '1'])

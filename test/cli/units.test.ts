@@ -128,6 +128,12 @@ describe('broker settings', () => {
       receiveMaximum: true,
       topicAliasMaximum: true,
       responseInformation: true,
+      // issue 13: limits
+      maxConnectionsPerIp: true,
+      connectionRatePerIp: true,
+      maxSubscriptionsPerClient: true,
+      maxInboundRate: true,
+      maxInboundBytesRate: true,
     }
     for (const key of Object.keys(fileable)) assert.ok(CONFIG_KEYS.has(key), key)
   })

@@ -10,7 +10,7 @@ import { willDelay } from '../wills.js'
 import { encodeAuth } from './auth.js'
 import { type ConnectTerms, connackProperties, connectTerms, encodeConnack, refusalCode } from './connack.js'
 import { takeCertificateUser } from './identity.js'
-import { tooDeep } from './publish.js'
+import { deepTopic, tooDeep } from './publish.js'
 import { publishWill } from './will.js'
 
 /**
@@ -44,6 +44,7 @@ export function onConnect(core: Core, peer: Peer, packet: ConnectPacket): Promis
       return undefined
     }
     peer.identify(packet)
+    deepTopic(core, peer, 'will topic')
     return refuse(core, peer, ReasonCode.TOPIC_NAME_INVALID, 'will topic has too many levels', '')
   }
   peer.identify(packet)
@@ -53,11 +54,17 @@ export function onConnect(core: Core, peer: Peer, packet: ConnectPacket): Promis
   }
   const terms = connectTerms(core.options, packet, assigned)
   if (typeof terms === 'number') {
+    core.limits.hit('keepalive', packet.clientId, `refused ${packet.clientId}: keep-alive over maxKeepalive`)
     return refuse(core, peer, terms, `keep-alive ${packet.keepalive} s is over maxKeepalive`, '')
   }
   // A client taking over its own connection does not add one, so it is let in at the limit.
   if (core.connected >= core.options.maxConnections && !core.sessions.get(packet.clientId)?.link) {
     const code = v5 ? ReasonCode.SERVER_BUSY : ConnectReturnCode.SERVER_UNAVAILABLE
+    core.limits.hit(
+      'connections',
+      '',
+      `refused a client: ${core.options.maxConnections} connections (maxConnections)`,
+    )
     return refuse(core, peer, code, 'too many connections', '')
   }
   const method = v5 ? packet.properties?.authenticationMethod : undefined

@@ -30,7 +30,10 @@ export function onPublish(
   if (exceedsLevels(p.topic, core.options.maxTopicLevels)) {
     // MQTT 5 refuses the message (Topic Name invalid); 3.1.1 cannot refuse a PUBLISH:
     // closing is the other answer it allows [MQTT-3.3.5-2]
-    if (v5) return refuseV5(peer, p, ReasonCode.TOPIC_NAME_INVALID)
+    if (v5) {
+      deepTopic(core, peer, 'PUBLISH topic')
+      return refuseV5(peer, p, ReasonCode.TOPIC_NAME_INVALID)
+    }
     tooDeep(core, peer, 'PUBLISH')
     return undefined
   }
@@ -139,10 +142,15 @@ export function route(core: Core, msg: Message, client: ClientInfo | null, from:
 
 /** A topic deeper than maxTopicLevels where MQTT 3.1.1 has no refusal: the connection closes. */
 export function tooDeep(core: Core, peer: Peer, what: string): void {
+  deepTopic(core, peer, `${what} topic`)
+  peer.close(`${what} topic has more than ${core.options.maxTopicLevels} levels (maxTopicLevels)`, true)
+}
+
+/** Counts a topic or filter deeper than maxTopicLevels (logged once per client). */
+export function deepTopic(core: Core, peer: Peer, what: string): void {
   const max = core.options.maxTopicLevels
-  core.options.logger.debug(
-    { clientId: peer.id, maxTopicLevels: max },
-    `${what} topic has more than ${max} levels`,
-  )
-  peer.close(`${what} topic has more than ${max} levels (maxTopicLevels)`, true)
+  const who = peer.id || (peer.remoteAddress ?? '')
+  core.limits.hit('topic-levels', who, `${what} of ${who} has more than ${max} levels (maxTopicLevels)`, {
+    clientId: peer.id,
+  })
 }

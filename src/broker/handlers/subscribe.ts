@@ -1,18 +1,21 @@
 import { PacketType, PROTOCOL_V5, type QoS, ReasonCode, SUBACK_FAILURE } from '../../protocol/constants.js'
 import { encode } from '../../protocol/encoder.js'
-import type { SubscribePacket, UnsubscribePacket } from '../../protocol/packets.js'
+import type { SubscribePacket, Subscription, UnsubscribePacket } from '../../protocol/packets.js'
 import { isReasonCodeOf } from '../../protocol/reason-codes.js'
 import { exceedsLevels, isValidTopicFilter } from '../../protocol/topic.js'
 import type { Core } from '../core.js'
 import type { Peer } from '../peer.js'
+import type { Session } from '../session.js'
 import { makeSub, parseShared } from '../subscription.js'
+import { deepTopic } from './publish.js'
 
 /**
  * SUBSCRIBE: one code per filter, in order [MQTT-3.8.4-1] [MQTT-3.9.3-1]: the QoS granted,
  * or a failure: an invalid filter [MQTT-4.7.1-1..3] [MQTT-4.7.3-1], an invalid shared
  * subscription [MQTT-4.8.2-1] [MQTT-4.8.2-2] or one deeper than maxTopicLevels get 0x8F
  * Topic Filter invalid; a refusal by the hooks gets the code they answered (0x80 for
- * `false`). A 3.1.1 client sees every failure as 0x80 [MQTT-3.9.3-2]. Shared subscriptions
+ * `false`); past maxSubscriptionsPerClient, 0x97 Quota exceeded. A 3.1.1 client sees every
+ * failure as 0x80 [MQTT-3.9.3-2]. Shared subscriptions
  * (`$share/{group}/{filter}`) are for every protocol version, as Mosquitto has them.
  * A Promise only when a hook answered with one.
  */
@@ -28,6 +31,8 @@ export function onSubscribe(core: Core, peer: Peer, packet: SubscribePacket): Pr
       !isValidTopicFilter(topic) ||
       exceedsLevels(shared === null ? topic : shared.filter, core.options.maxTopicLevels)
     ) {
+      if (isValidTopicFilter(topic) && shared !== 'invalid')
+        deepTopic(core, peer, `filter '${topic.slice(0, 40)}…'`)
       codes.push(v5 ? ReasonCode.TOPIC_FILTER_INVALID : SUBACK_FAILURE)
       continue
     }
@@ -51,6 +56,7 @@ function subscribed(core: Core, peer: Peer, packet: SubscribePacket, codes: numb
   const subs = packet.subscriptions
   // [MQTT-3.8.2.1.2] the packet's Subscription Identifier goes with each of its subscriptions
   const subId = packet.properties?.subscriptionIdentifier ?? 0
+  quota(core, peer, session, subs, codes)
   const made = codes.map((code, i) => (code < SUBACK_FAILURE ? makeSub(subs[i]!, code as QoS, subId) : null))
   // [MQTT-3.8.4-3] an existing subscription to the same filter is replaced, options and all
   const existed = made.map((sub, i) => sub !== null && core.router.subscribe(session, subs[i]!.topic, sub))
@@ -70,6 +76,34 @@ function subscribed(core: Core, peer: Peer, packet: SubscribePacket, codes: numb
     subs.map((s, i) => ({ topic: s.topic, qos: granted[i]! })),
     peer,
   )
+}
+
+/**
+ * maxSubscriptionsPerClient: the filters granted past the quota become 0x97 Quota exceeded
+ * (0x80 for 3.1.1). A filter the session holds, or one earlier in the packet, replaces a
+ * subscription and needs no room.
+ */
+function quota(core: Core, peer: Peer, session: Session, subs: Subscription[], codes: number[]): void {
+  const max = core.options.maxSubscriptionsPerClient
+  const held = session.subscriptions
+  if (max === 0 || held.size + subs.length <= max) return
+  let room = max - held.size
+  const added = new Set<string>()
+  for (let i = 0; i < subs.length; i++) {
+    const topic = subs[i]!.topic
+    if (codes[i]! >= SUBACK_FAILURE || held.has(topic) || added.has(topic)) continue
+    if (room > 0) {
+      room--
+      added.add(topic)
+      continue
+    }
+    codes[i] = ReasonCode.QUOTA_EXCEEDED
+    core.limits.hit(
+      'subscriptions-per-client',
+      peer.id,
+      `refused a subscription of ${peer.id}: it holds ${max} (maxSubscriptionsPerClient)`,
+    )
+  }
 }
 
 /**

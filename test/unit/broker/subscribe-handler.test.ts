@@ -5,6 +5,7 @@ import { Core } from '../../../src/broker/core.js'
 import type { BrokerEvents } from '../../../src/broker/events.js'
 import { onSubscribe, onUnsubscribe } from '../../../src/broker/handlers/subscribe.js'
 import { Hooks } from '../../../src/broker/hooks.js'
+import { limitCounts } from '../../../src/broker/limits.js'
 import { type BrokerOptions, resolveOptions } from '../../../src/broker/options.js'
 import type { Peer } from '../../../src/broker/peer.js'
 import { Router } from '../../../src/broker/router.js'
@@ -49,6 +50,7 @@ function setup(version: ProtocolVersion, options: BrokerOptions = {}): Fake {
     maxConnected: 0,
     listenerRefused: 0,
     tlsHandshakeFailures: 0,
+    limits: limitCounts(),
   }
   const router = new Router(store)
   const sessions = new Sessions(o, stats, store, router)
