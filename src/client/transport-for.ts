@@ -82,6 +82,23 @@ export function transportFor(url: URL, o: TransportOptions = {}): Transport {
   return wsTransport({ url: wsUrl(url, o.wsPath), ...tls, ...wsExtras(o) })
 }
 
+/**
+ * The user name or password of a URL, percent-decoded (`mqtt://al%40ice:p%3Ass@host` gives
+ * `al@ice`, `p:ss`); undefined when the URL has none. A malformed escape is a ConfigError.
+ */
+export function urlCredential(url: URL, part: 'username' | 'password'): string | undefined {
+  const raw = url[part]
+  if (raw === '') return undefined
+  try {
+    return decodeURIComponent(raw)
+  } catch {
+    throw new ConfigError(
+      'url',
+      `the ${part === 'username' ? 'user name' : 'password'} in the URL has a malformed %-escape; write % as %25`,
+    )
+  }
+}
+
 /** The URL ws is given: `/mqtt` (or wsPath) when the URL has no path of its own. */
 function wsUrl(url: URL, wsPath: string | undefined): URL {
   const u = new URL(url.href)

@@ -40,6 +40,25 @@ describe('transportFor', () => {
     assert.equal(o.transport.name, 'ws://h:8080/mqtt')
   })
 
+  test('credentials in a URL are percent-decoded; a malformed escape is a ConfigError', () => {
+    const o = resolveClientOptions('mqtt://al%40ice:p%3As%25s@h')
+    assert.equal(o.username, 'al@ice')
+    assert.deepEqual(o.password, Buffer.from('p:s%s'))
+    assert.throws(
+      () => resolveClientOptions('mqtt://a%zz@h'),
+      (e) => e instanceof ConfigError && /user name in the URL has a malformed %-escape/.test(e.message),
+    )
+    assert.throws(
+      () => resolveClientOptions('wss://u:100%@h'),
+      (e) => e instanceof ConfigError && /password in the URL .* write % as %25/.test(e.message),
+    )
+  })
+
+  test('IPv6 hosts: brackets in the URL, none in the name ws and TLS are given', () => {
+    assert.equal(name('ws://[::1]:9001?t=1'), 'ws://[::1]:9001/mqtt?t=1')
+    assert.equal(resolveClientOptions('wss://u@[fe80::1]/p').transport.name, 'wss://[fe80::1]/p')
+  })
+
   test('refuses a URL without a host', () => {
     assert.throws(
       () => name('mqtts:///x'),
@@ -63,6 +82,35 @@ describe('petrel pub/sub endpoint (mosquitto_pub rules)', () => {
     assert.equal(endpoint(['--tls-use-os-certs', '-p', '1884']).url, 'mqtts://localhost:1884')
     assert.equal(typeof endpoint(['--insecure']).options.checkServerIdentity, 'function')
     assert.equal(endpoint(['--tls-version', 'tlsv1.3']).options.minVersion, 'TLSv1.3')
+  })
+
+  test('-L mqtt://host/topic: the topic is the rest as written, wildcards and all', () => {
+    const topic = (url: string) => endpoint(['-L', url]).topic
+    assert.equal(topic('mqtt://h/sensors/#'), 'sensors/#')
+    assert.equal(topic('mqtt://h:1884/a/+/b'), 'a/+/b')
+    assert.equal(topic('mqtts://u:p@h/what?now'), 'what?now')
+    assert.equal(topic('mqtt://h//lead'), '/lead')
+    assert.equal(topic('mqtt://h/'), undefined)
+    assert.equal(topic('MQTT://h/t'), 't')
+    const e = endpoint(['-L', 'mqtt://al%40ice:pw@[::1]:1884/a/#'])
+    assert.equal(e.url, 'mqtt://[::1]:1884')
+    assert.equal(e.username, 'al@ice')
+    assert.equal(e.password, 'pw')
+  })
+
+  test('-L with a malformed URL, escape or scheme is one ConfigError', () => {
+    for (const [url, message] of [
+      ['mqtt://a%zz@h/t', /user name in the URL has a malformed %-escape/],
+      ['localhost/t', /invalid URL for -L: localhost\/t/],
+      ['mqtt://h:99999/t', /invalid URL for -L/],
+      ['ftp://h/t', /unsupported URL scheme ftp:\/\/ for -L/],
+    ] as const) {
+      assert.throws(
+        () => endpoint(['-L', url]),
+        (e) => e instanceof ConfigError && message.test(e.message),
+        url,
+      )
+    }
   })
 
   test('-L ws:// and wss://: the path is the WebSocket path, no topic', () => {
