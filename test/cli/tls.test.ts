@@ -288,6 +288,28 @@ describe('petrel pub/sub/bench over TLS and WebSocket', { skip }, () => {
       })
     }
 
+    test('a refused TLS connection is one line naming the flag that fixes it', async () => {
+      const untrusted = await petrel(['bench', 'one2one', '-L', `wss://localhost:${wssServer.port}`])
+      assert.equal(untrusted.code, 2)
+      assert.match(
+        untrusted.stderr,
+        /^petrel bench: cannot connect to wss:\/\/localhost:\d+: the server's TLS certificate is not trusted \([^)]+\); give the CA that signed it with --cafile\n$/,
+      )
+      const noCert = await petrel([
+        'bench',
+        'one2one',
+        '--cafile',
+        pki.files.ca,
+        '-p',
+        String(mtlsServer.port),
+      ])
+      assert.equal(noCert.code, 2)
+      assert.match(
+        noCert.stderr,
+        /^petrel bench: cannot connect to mqtts:\/\/localhost:\d+: the server refused the TLS client certificate \([^)]+\); give one it trusts with --cert and --key\n$/,
+      )
+    })
+
     test('a bad --cafile is a usage error', async () => {
       const r = await petrel(['bench', 'one2one', '--cafile', '/nonexistent.pem'])
       assert.equal(r.code, 2)
