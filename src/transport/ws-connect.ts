@@ -102,6 +102,16 @@ export function wsTransport(options: WsConnectOptions): Transport {
 function handshakeError(err: Error, href: string): Error {
   const tls = explainTlsError(err)
   if (tls !== err) return tls
+  if ((err as NodeJS.ErrnoException).code === 'ECONNRESET') {
+    // ws's 'socket hang up': the port took the connection but not the HTTP upgrade (an MQTT
+    // TCP port, or a TLS one reached with ws://).
+    const other = href.startsWith('wss:') ? '' : ', or one that needs wss://'
+    return new TransportError(
+      TransportErrorCode.WS_HANDSHAKE,
+      `the server closed the connection instead of upgrading ${href} to WebSocket (${err.message}): not a WebSocket listener${other}?`,
+      err,
+    )
+  }
   if (/subprotocol/i.test(err.message)) {
     return new TransportError(
       TransportErrorCode.WS_HANDSHAKE,

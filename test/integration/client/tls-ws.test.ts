@@ -288,6 +288,26 @@ describe('client over TLS and WebSocket', { skip }, () => {
       await roundTrip(c, c, 'ws/again', 'after the cut')
     })
 
+    test(
+      'a port that drops the HTTP upgrade (plain MQTT, or TLS) is a WebSocket handshake failure that says so',
+      T,
+      async () => {
+        const mqtt = await broker.listen({ port: 0 })
+        try {
+          for (const port of [mqtt.port, tlsServer.port, wssServer.port]) {
+            const cause = await refused(open(`ws://localhost:${port}`))
+            assert.equal((cause as TransportError).code, TransportErrorCode.WS_HANDSHAKE, String(cause))
+            assert.match(
+              cause.message,
+              /^the server closed the connection instead of upgrading ws:\/\/localhost:\d+\/mqtt to WebSocket \(socket hang up\): not a WebSocket listener, or one that needs wss:\/\/\?$/,
+            )
+          }
+        } finally {
+          await mqtt.close()
+        }
+      },
+    )
+
     test('a server that picks no subprotocol is refused', T, async () => {
       const none = await wsBrokerServer(broker, { protocol: false })
       try {
