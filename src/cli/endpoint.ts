@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { rootCertificates } from 'node:tls'
 import { type TransportOptions, transportFor, urlCredential } from '../client/transport-for.js'
 import { ConfigError } from '../errors.js'
+import { PUBLIC_CAS } from '../transport/tls-options.js'
 import type { Transport } from '../transport/transport.js'
 import { type FlagSpec, has, last, type ParsedArgs, parseIntIn } from './args.js'
 
@@ -175,7 +175,7 @@ function tlsOptions(args: ParsedArgs): TransportOptions {
   if (capath !== undefined) ca.push(...readCaDir(capath))
   if (ca.length > 0) {
     // --tls-use-os-certs with a CA file trusts both, as Mosquitto does.
-    o.ca = has(args, 'tls-use-os-certs') ? [...rootCertificates, ...ca] : ca
+    o.ca = has(args, 'tls-use-os-certs') ? [...PUBLIC_CAS, ...ca] : ca
   }
   const cert = last(args, 'cert')
   const key = last(args, 'key')

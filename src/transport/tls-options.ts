@@ -1,7 +1,16 @@
 import { X509Certificate } from 'node:crypto'
 import { isIP } from 'node:net'
-import { createSecureContext, type PeerCertificate, type SecureContext, type SecureVersion } from 'node:tls'
+import {
+  createSecureContext,
+  type PeerCertificate,
+  rootCertificates,
+  type SecureContext,
+  type SecureVersion,
+} from 'node:tls'
 import { ConfigError } from '../errors.js'
+
+/** Node's list of public CAs (the default trust), for a `ca` that adds to it (mosquitto's --tls-use-os-certs). */
+export const PUBLIC_CAS: readonly string[] = rootCertificates
 
 /** PEM text as node:tls takes it: one, or several (a chain, several CAs). */
 export type Pem = string | Buffer | Array<string | Buffer>
