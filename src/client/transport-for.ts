@@ -58,6 +58,8 @@ export function transportFor(url: URL, o: TransportOptions = {}): Transport {
   if (url.hostname === '') throw new ConfigError('url', `no host in ${url.href}`)
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname
   const port = url.port === '' ? scheme.port : Number(url.port)
+  if (port === 0)
+    throw new ConfigError('url', `port 0 in ${url.href}: give the broker's port, or none for ${scheme.port}`)
   const secure = scheme.kind === 'tls' || scheme.kind === 'wss'
   const web = scheme.kind === 'ws' || scheme.kind === 'wss'
   const tlsGiven = given(o, TLS_OPTION_NAMES)

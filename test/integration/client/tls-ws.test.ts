@@ -398,6 +398,24 @@ describe('client over TLS and WebSocket', { skip }, () => {
         /ca holds no PEM certificate/,
       ],
       [
+        'a cert that is not PEM',
+        'mqtts://localhost',
+        { cert: 'key', key: 'key' },
+        /^cert holds no PEM certificate: no -----BEGIN CERTIFICATE----- line$/,
+      ],
+      [
+        'minVersion above maxVersion',
+        'mqtts://localhost',
+        { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.2' },
+        /^minVersion TLSv1\.3 is above maxVersion TLSv1\.2: no TLS version is left to offer$/,
+      ],
+      [
+        'port 0',
+        'mqtts://localhost:0',
+        {},
+        /^port 0 in mqtts:\/\/localhost:0: give the broker's port, or none for 8883$/,
+      ],
+      [
         'wsPath with mqtts://',
         'mqtts://localhost',
         { wsPath: '/x' },
@@ -430,6 +448,16 @@ describe('client over TLS and WebSocket', { skip }, () => {
       await assert.rejects(
         connect('http://localhost'),
         /unsupported scheme http:\/\/ .*use mqtt:\/\/, tcp:\/\/, mqtts:\/\/, ssl:\/\/, tls:\/\/, ws:\/\/, wss:\/\//,
+      )
+    })
+
+    test('a private key given as the certificate says so', async () => {
+      await assert.rejects(
+        connect('mqtts://localhost', { cert: pki.clientKey, key: pki.clientKey }),
+        (e) =>
+          e instanceof ConfigError &&
+          e.message ===
+            'cert holds no PEM certificate (it holds a private key): no -----BEGIN CERTIFICATE----- line',
       )
     })
 
