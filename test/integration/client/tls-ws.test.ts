@@ -238,6 +238,19 @@ describe('client over TLS and WebSocket', { skip }, () => {
       await viaOption.publish('ws/path', 'y')
     })
 
+    test('a query string reaches the server; messages show its names, never its values', T, async () => {
+      const c = await open(`ws://${LOOPBACK}:${wsServer.port}/mqtt?token=s3cret&v=2`)
+      await c.publish('ws/query', 'x')
+      assert.equal(wsServer.seen.at(-1)?.path, '/mqtt?token=s3cret&v=2')
+      const cause = await refused(open(`ws://${LOOPBACK}:${wsCustomPath.port}/nothing-here?token=s3cret`))
+      assert.equal((cause as TransportError).code, TransportErrorCode.WS_HANDSHAKE)
+      assert.match(
+        cause.message,
+        /upgrade of ws:\/\/127\.0\.0\.1:\d+\/nothing-here\?token=\*\*\* with HTTP 400/,
+      )
+      assert.doesNotMatch(String(cause.message), /s3cret/)
+    })
+
     test('a wrong path is a failed WebSocket handshake that names the HTTP status', T, async () => {
       const cause = await refused(open(`ws://${LOOPBACK}:${wsCustomPath.port}/nothing-here`))
       assert.ok(cause instanceof TransportError, String(cause))
