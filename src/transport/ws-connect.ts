@@ -118,10 +118,10 @@ function handshakeError(err: Error, href: string): Error {
   if ((err as NodeJS.ErrnoException).code === 'ECONNRESET') {
     // ws's 'socket hang up': the port took the connection but not the HTTP upgrade (an MQTT
     // TCP port, or a TLS one reached with ws://).
-    const other = href.startsWith('wss:') ? '' : ', or one that needs wss://'
+    const other = href.startsWith('wss:') ? '' : ' (wss:// if it takes TLS)'
     return new TransportError(
       TransportErrorCode.WS_HANDSHAKE,
-      `the server closed the connection instead of upgrading ${href} to WebSocket (${err.message}): not a WebSocket listener${other}?`,
+      `the server closed the connection instead of upgrading ${href} to WebSocket (${err.message}); check that this port is a WebSocket listener${other}`,
       err,
     )
   }

@@ -203,6 +203,26 @@ describe('client over TLS and WebSocket', { skip }, () => {
       }
     })
 
+    test(
+      'a port that hangs up on the TLS handshake (plain MQTT) is a TLS handshake failure that says so',
+      T,
+      async () => {
+        const mqtt = await broker.listen({ port: 0 })
+        try {
+          for (const scheme of ['mqtts', 'wss']) {
+            const cause = await refused(open(`${scheme}://localhost:${mqtt.port}`, { ca: pki.ca }))
+            assert.equal((cause as TransportError).code, TransportErrorCode.TLS_HANDSHAKE, String(cause))
+            assert.match(
+              cause.message,
+              /^TLS handshake failed: the server closed the connection during it \(.+\); check that this port takes TLS$/,
+            )
+          }
+        } finally {
+          await mqtt.close()
+        }
+      },
+    )
+
     test('reconnects over TLS after the connection is cut', T, async () => {
       const c = await open(`mqtts://localhost:${tlsServer.port}`, {
         ca: pki.ca,
@@ -312,7 +332,7 @@ describe('client over TLS and WebSocket', { skip }, () => {
             assert.equal((cause as TransportError).code, TransportErrorCode.WS_HANDSHAKE, String(cause))
             assert.match(
               cause.message,
-              /^the server closed the connection instead of upgrading ws:\/\/localhost:\d+\/mqtt to WebSocket \(socket hang up\): not a WebSocket listener, or one that needs wss:\/\/\?$/,
+              /^the server closed the connection instead of upgrading ws:\/\/localhost:\d+\/mqtt to WebSocket \(socket hang up\); check that this port is a WebSocket listener \(wss:\/\/ if it takes TLS\)$/,
             )
           }
         } finally {
