@@ -121,6 +121,35 @@ describe("client against Petrel's own mqtts, ws and wss listeners", { skip }, ()
     await roundTrip(mqtts, wss, 'own/mqtts-wss')
   })
 
+  test('IPv6: ws://[::1] and wss://[::1], the address checked against the certificate', T, async (t) => {
+    let ws6: ListenerInfo
+    let wss6: ListenerInfo
+    try {
+      ws6 = await broker.listen({ protocol: 'ws', port: 0, host: '::1' })
+      wss6 = await broker.listen({ protocol: 'wss', port: 0, host: '::1', ...tls() })
+    } catch (err) {
+      t.skip(`no IPv6 loopback here: ${(err as Error).message}`)
+      return
+    }
+    try {
+      const ws = await open(`ws://[::1]:${ws6.port}`)
+      // The certificate names IP ::1; credentials in the URL go in CONNECT.
+      const wss = await open(`wss://u:p%40ss@[::1]:${wss6.port}/mqtt`, { ca: pki.ca })
+      assert.equal(users.at(-1), 'u')
+      await roundTrip(ws, wss, 'own/ipv6')
+      const err = await open(`wss://[::1]:${wss6.port}`, {
+        ca: pki.ca,
+        servername: 'elsewhere.example',
+      }).then(
+        () => assert.fail('connected with a name the certificate does not hold'),
+        (e: unknown) => e as Error,
+      )
+      assert.equal((err.cause as TransportError).code, TransportErrorCode.TLS_NAME, String(err.cause))
+    } finally {
+      await Promise.all([ws6.close(), wss6.close()])
+    }
+  })
+
   // Against Mosquitto 2.0.11's websockets listener such bursts crawl: its libwebsockets sends
   // some 4 KiB per turn of its loop (see docs/decisions.md). Here they must not.
   for (const [count, size, qos] of [
