@@ -1,5 +1,6 @@
 import { ConfigError } from '../errors.js'
 import type { QoS } from '../protocol/constants.js'
+import { withoutQueryValues } from '../transport/ws-connect.js'
 import { type FlagSpec, has, intFlag, last, type ParsedArgs, parseArgs, usage } from './args.js'
 import { formatProgress, formatTable } from './bench/report.js'
 import { BenchAbort, type BenchOptions, HEADER_BYTES, runBench } from './bench/run.js'
@@ -133,7 +134,8 @@ function parse(argv: string[]): { options: BenchOptions; json: boolean } | 'help
     )
   }
   const options: BenchOptions = {
-    url: endpoint.url,
+    // What the report shows; the connections use the transport (a ws query's values, often a token, stay out).
+    url: endpoint.url.includes('?') ? withoutQueryValues(new URL(endpoint.url)) : endpoint.url,
     // One transport for every connection: the certificates are parsed once.
     transport: endpointTransport(endpoint),
     scenario,

@@ -104,7 +104,7 @@ export function wsTransport(options: WsConnectOptions): Transport {
  * The URL for messages and logs: a query often carries a token or a signature (presigned
  * URLs), so its values are left out and only the names shown.
  */
-function withoutQueryValues(url: URL): string {
+export function withoutQueryValues(url: URL): string {
   if (url.search === '') return url.href
   const bare = new URL(url.href)
   bare.search = ''

@@ -288,6 +288,17 @@ describe('petrel pub/sub/bench over TLS and WebSocket', { skip }, () => {
       })
     }
 
+    test("the report shows a ws:// URL's query names, not its values", async () => {
+      const url = `ws://${LOOPBACK}:${wsServer.port}/mqtt?token=s3cret`
+      const r = await petrel(['bench', 'one2one', '-L', url, '-n', '10', '--json'], { timeoutMs: 30_000 })
+      assert.equal(r.code, 0, r.stderr)
+      assert.equal(wsServer.seen.at(-1)?.path, '/mqtt?token=s3cret')
+      const result = JSON.parse(r.stdout) as { received: number; broker: string }
+      assert.equal(result.received, 10)
+      assert.equal(result.broker, `ws://${LOOPBACK}:${wsServer.port}/mqtt?token=***`)
+      assert.doesNotMatch(r.stdout + r.stderr, /s3cret/)
+    })
+
     test('a refused TLS connection is one line naming the flag that fixes it', async () => {
       const untrusted = await petrel(['bench', 'one2one', '-L', `wss://localhost:${wssServer.port}`])
       assert.equal(untrusted.code, 2)
