@@ -54,6 +54,20 @@ describe('transportFor', () => {
     )
   })
 
+  test("error messages mask the password and a query's values of the URL", () => {
+    for (const [url, shown] of [
+      ['mqtts://alice:s3cret@localhost:0', 'port 0 in mqtts://alice:***@localhost:0'],
+      ['http://alice:s3cret@h/?token=t0ken', 'unsupported scheme http:// in http://alice:***@h/?token=***'],
+      ['mqtt://alice:s3cret@h:99999', 'not a URL: mqtt://alice:***@h:99999'],
+    ] as const) {
+      assert.throws(
+        () => resolveClientOptions(url),
+        (e) => e instanceof ConfigError && e.message.startsWith(shown) && !/s3cret|t0ken/.test(e.message),
+        url,
+      )
+    }
+  })
+
   test('IPv6 hosts: brackets in the URL, none in the name ws and TLS are given', () => {
     assert.equal(name('ws://[::1]:9001'), 'ws://[::1]:9001/mqtt')
     assert.equal(resolveClientOptions('wss://u@[fe80::1]/p').transport.name, 'wss://[fe80::1]/p')
