@@ -1,3 +1,4 @@
+import { shownUrl } from '../client/transport-for.js'
 import { ConfigError } from '../errors.js'
 import type { QoS } from '../protocol/constants.js'
 import { withoutQueryValues } from '../transport/ws-connect.js'
@@ -130,7 +131,7 @@ function parse(argv: string[]): { options: BenchOptions; json: boolean } | 'help
   if (endpoint.topic !== undefined) {
     throw new ConfigError(
       'url',
-      `-L takes no topic here (the scenarios pick their own): ${last(args, 'url')}`,
+      `-L takes no topic here (the scenarios pick their own): ${shownUrl(last(args, 'url') ?? '')}`,
     )
   }
   const options: BenchOptions = {

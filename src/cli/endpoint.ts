@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { type TransportOptions, transportFor, urlCredential } from '../client/transport-for.js'
+import { shownUrl, type TransportOptions, transportFor, urlCredential } from '../client/transport-for.js'
 import { ConfigError } from '../errors.js'
 import { PUBLIC_CAS } from '../transport/tls-options.js'
 import type { Transport } from '../transport/transport.js'
@@ -87,7 +87,7 @@ export function endpointOf(args: ParsedArgs): Endpoint {
   const raw = last(args, 'url')
   if (raw !== undefined) {
     const s = /^([a-z][a-z0-9+.-]*):\/\//i.exec(raw)?.[1]?.toLowerCase()
-    if (s === undefined) throw new ConfigError('url', `invalid URL for -L: ${raw}`)
+    if (s === undefined) throw new ConfigError('url', `invalid URL for -L: ${shownUrl(raw)}`)
     if (s !== 'mqtt' && s !== 'mqtts' && s !== 'ws' && s !== 'wss') {
       throw new ConfigError(
         'url',
@@ -105,9 +105,9 @@ export function endpointOf(args: ParsedArgs): Endpoint {
     try {
       u = new URL(`${scheme}://${authority}`)
     } catch {
-      throw new ConfigError('url', `invalid URL for -L: ${raw}`)
+      throw new ConfigError('url', `invalid URL for -L: ${shownUrl(raw)}`)
     }
-    if (u.hostname === '') throw new ConfigError('url', `no host in -L ${raw}`)
+    if (u.hostname === '') throw new ConfigError('url', `no host in -L ${shownUrl(raw)}`)
     host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname
     if (u.port !== '') port = Number(u.port)
     username = urlCredential(u, 'username') ?? username

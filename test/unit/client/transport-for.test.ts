@@ -117,6 +117,7 @@ describe('petrel pub/sub endpoint (mosquitto_pub rules)', () => {
       ['mqtt://a%zz@h/t', /user name in the URL has a malformed %-escape/],
       ['localhost/t', /invalid URL for -L: localhost\/t/],
       ['mqtt://h:99999/t', /invalid URL for -L/],
+      ['mqtt://u:s3cret@h:99999/t', /^invalid URL for -L: mqtt:\/\/u:\*\*\*@h:99999\/t$/],
       ['ftp://h/t', /unsupported URL scheme ftp:\/\/ for -L/],
     ] as const) {
       assert.throws(
