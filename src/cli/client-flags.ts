@@ -271,7 +271,21 @@ const CONNACK_TEXT: readonly string[] = [
 /** connect() to the target; a failure becomes its one line and exit code. */
 export function connectTo(target: Target): Promise<Client> {
   return connect(target.url, target.options).catch((err: unknown) => {
-    throw connectFailure(err, target.where)
+    const failure = connectFailure(err, target.where)
+    const cause = connectCause(err)
+    if (
+      target.options.cert !== undefined &&
+      cause instanceof ConnectionLostError &&
+      cause.cause === undefined
+    ) {
+      // A server built on node:tls refuses a client certificate after a TLS 1.3 handshake by
+      // closing, with no alert: the client cannot tell more than this.
+      throw new ToolError(
+        `${failure.message.replace(/\.$/, '')}, before CONNACK: the broker may have refused the client certificate; check --cert and --key.`,
+        failure.exitCode,
+      )
+    }
+    throw failure
   })
 }
 

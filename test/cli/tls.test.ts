@@ -148,6 +148,18 @@ describe('petrel pub/sub/bench over TLS and WebSocket', { skip }, () => {
     )
   })
 
+  test('a client certificate from a CA the server does not trust: one line that points at --cert', async () => {
+    const line = await pubFails([
+      ...['--cafile', pki.files.ca, '--cert', pki.files.rogueCert, '--key', pki.files.rogueKey],
+      ...['-h', 'localhost', '-p', String(mtlsServer.port)],
+    ])
+    // node:tls servers close without a TLS alert after a TLS 1.3 handshake; OpenSSL ones send one.
+    assert.match(
+      line,
+      /^Error: Unable to connect to localhost:\d+: (connection lost: closed by the peer, before CONNACK: the broker may have refused the client certificate; check --cert and --key|the server refused the TLS client certificate \(.+\); give one it trusts with --cert and --key)\.$/,
+    )
+  })
+
   test('a server certificate from an unknown CA is refused in one line that says what to do', async () => {
     const line = await pubFails(['-L', `mqtts://localhost:${tlsServer.port}`])
     assert.match(
