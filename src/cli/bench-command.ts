@@ -1,5 +1,7 @@
+import { shownUrl } from '../client/transport-for.js'
 import { ConfigError } from '../errors.js'
 import type { QoS } from '../protocol/constants.js'
+import { withoutQueryValues } from '../transport/ws-connect.js'
 import { type FlagSpec, has, intFlag, last, type ParsedArgs, parseArgs, usage } from './args.js'
 import { formatProgress, formatTable } from './bench/report.js'
 import { BenchAbort, type BenchOptions, HEADER_BYTES, runBench } from './bench/run.js'
@@ -129,11 +131,12 @@ function parse(argv: string[]): { options: BenchOptions; json: boolean } | 'help
   if (endpoint.topic !== undefined) {
     throw new ConfigError(
       'url',
-      `-L takes no topic here (the scenarios pick their own): ${last(args, 'url')}`,
+      `-L takes no topic here (the scenarios pick their own): ${shownUrl(last(args, 'url') ?? '')}`,
     )
   }
   const options: BenchOptions = {
-    url: endpoint.url,
+    // What the report shows; the connections use the transport (a ws query's values, often a token, stay out).
+    url: endpoint.url.includes('?') ? withoutQueryValues(new URL(endpoint.url)) : endpoint.url,
     // One transport for every connection: the certificates are parsed once.
     transport: endpointTransport(endpoint),
     scenario,

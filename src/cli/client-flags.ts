@@ -271,7 +271,21 @@ const CONNACK_TEXT: readonly string[] = [
 /** connect() to the target; a failure becomes its one line and exit code. */
 export function connectTo(target: Target): Promise<Client> {
   return connect(target.url, target.options).catch((err: unknown) => {
-    throw connectFailure(err, target.where)
+    const failure = connectFailure(err, target.where)
+    const cause = connectCause(err)
+    if (
+      target.options.cert !== undefined &&
+      cause instanceof ConnectionLostError &&
+      cause.cause === undefined
+    ) {
+      // A server built on node:tls refuses a client certificate after a TLS 1.3 handshake by
+      // closing, with no alert: the client cannot tell more than this.
+      throw new ToolError(
+        `${failure.message.replace(/\.$/, '')}, before CONNACK: the broker may have refused the client certificate; check --cert and --key.`,
+        failure.exitCode,
+      )
+    }
+    throw failure
   })
 }
 
@@ -287,9 +301,7 @@ export function connectFailure(err: unknown, where: string): ToolError {
     return new ToolError(`Connection refused: ${why}.`, err.returnCode)
   }
   if (err instanceof ConnectTimeoutError) return new ToolError(`Error: No answer from ${where}.`)
-  let cause = err instanceof ConnectFailedError ? err.cause : err
-  // A TLS 1.3 server judges the client certificate just after the handshake: the lost connection's cause.
-  if (cause instanceof ConnectionLostError && cause.cause instanceof TransportError) cause = cause.cause
+  const cause = connectCause(err)
   const code = (cause as NodeJS.ErrnoException | undefined)?.code
   if (code === 'ECONNREFUSED') return new ToolError(`Error: Connection refused by ${where}.`)
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
@@ -301,8 +313,16 @@ export function connectFailure(err: unknown, where: string): ToolError {
   return new ToolError(`Error: Unable to connect to ${where}: ${text}.`)
 }
 
-/** A TLS failure with the flag that fixes it (the library's message names its options). */
-function tlsAdvice(err: TransportError): string {
+/** What made a connect() fail: the transport's error rather than the client's wrapper. */
+export function connectCause(err: unknown): unknown {
+  const cause = err instanceof ConnectFailedError ? err.cause : err
+  // A TLS 1.3 server judges the client certificate just after the handshake: the lost connection's cause.
+  if (cause instanceof ConnectionLostError && cause.cause instanceof TransportError) return cause.cause
+  return cause
+}
+
+/** A TLS or WebSocket failure with the flag that fixes it (the library's message names its options). */
+export function tlsAdvice(err: TransportError): string {
   const detail = err.cause instanceof Error ? err.cause.message : err.message
   if (err.code === TransportErrorCode.TLS_UNTRUSTED) {
     return `the server's TLS certificate is not trusted (${detail}); give the CA that signed it with --cafile`

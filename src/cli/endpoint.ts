@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { rootCertificates } from 'node:tls'
-import { type TransportOptions, transportFor } from '../client/transport-for.js'
+import { shownUrl, type TransportOptions, transportFor, urlCredential } from '../client/transport-for.js'
 import { ConfigError } from '../errors.js'
+import { PUBLIC_CAS } from '../transport/tls-options.js'
 import type { Transport } from '../transport/transport.js'
 import { type FlagSpec, has, last, type ParsedArgs, parseIntIn } from './args.js'
 
@@ -86,31 +86,37 @@ export function endpointOf(args: ParsedArgs): Endpoint {
   let password = last(args, 'pw')
   const raw = last(args, 'url')
   if (raw !== undefined) {
-    let u: URL
-    try {
-      u = new URL(raw)
-    } catch {
-      throw new ConfigError('url', `invalid URL for -L: ${raw}`)
-    }
-    const s = u.protocol.slice(0, -1)
+    const s = /^([a-z][a-z0-9+.-]*):\/\//i.exec(raw)?.[1]?.toLowerCase()
+    if (s === undefined) throw new ConfigError('url', `invalid URL for -L: ${shownUrl(raw)}`)
     if (s !== 'mqtt' && s !== 'mqtts' && s !== 'ws' && s !== 'wss') {
       throw new ConfigError(
         'url',
-        `unsupported URL scheme ${u.protocol}// for -L; use mqtt://, mqtts://, ws:// or wss://`,
+        `unsupported URL scheme ${s}:// for -L; use mqtt://, mqtts://, ws:// or wss://`,
       )
     }
     scheme = s
-    if (u.hostname === '') throw new ConfigError('url', `no host in -L ${raw}`)
+    const web = scheme === 'ws' || scheme === 'wss'
+    // As in mosquitto_pub, the topic of mqtt(s):// is everything after the host's '/', as
+    // written: '#' and '?' are topic characters there, not a URL's fragment and query.
+    const rest = raw.slice(s.length + 3)
+    const slash = rest.indexOf('/')
+    const authority = web || slash < 0 ? rest : rest.slice(0, slash)
+    let u: URL
+    try {
+      u = new URL(`${scheme}://${authority}`)
+    } catch {
+      throw new ConfigError('url', `invalid URL for -L: ${shownUrl(raw)}`)
+    }
+    if (u.hostname === '') throw new ConfigError('url', `no host in -L ${shownUrl(raw)}`)
     host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname
     if (u.port !== '') port = Number(u.port)
-    if (u.username !== '') username = decodeURIComponent(u.username)
-    if (u.password !== '') password = decodeURIComponent(u.password)
-    if (scheme === 'ws' || scheme === 'wss') {
+    username = urlCredential(u, 'username') ?? username
+    password = urlCredential(u, 'password') ?? password
+    if (web) {
       // The path of a WebSocket URL is the HTTP path of the broker's endpoint, not a topic.
       path = `${u.pathname === '/' ? '' : u.pathname}${u.search}`
-    } else {
-      const t = decodeURIComponent(u.pathname.replace(/^\//, ''))
-      if (t !== '') topic = t
+    } else if (slash >= 0 && slash < rest.length - 1) {
+      topic = rest.slice(slash + 1)
     }
   }
   const tlsGiven = TLS_FLAG_NAMES.filter((f) => has(args, f))
@@ -169,7 +175,7 @@ function tlsOptions(args: ParsedArgs): TransportOptions {
   if (capath !== undefined) ca.push(...readCaDir(capath))
   if (ca.length > 0) {
     // --tls-use-os-certs with a CA file trusts both, as Mosquitto does.
-    o.ca = has(args, 'tls-use-os-certs') ? [...rootCertificates, ...ca] : ca
+    o.ca = has(args, 'tls-use-os-certs') ? [...PUBLIC_CAS, ...ca] : ca
   }
   const cert = last(args, 'cert')
   const key = last(args, 'key')

@@ -11,7 +11,13 @@ import type { ConnectProperties, UserProperties, Will, WillProperties } from '..
 import { isValidTopicName } from '../protocol/topic.js'
 import type { Transport } from '../transport/transport.js'
 import { MemoryOutboundStore, type OutboundStore } from './store.js'
-import { type TransportOptions, transportFor, transportOptionsGiven } from './transport-for.js'
+import {
+  shownUrl,
+  type TransportOptions,
+  transportFor,
+  transportOptionsGiven,
+  urlCredential,
+} from './transport-for.js'
 
 export type Payload = string | Buffer | Uint8Array
 
@@ -173,7 +179,7 @@ export function resolveClientOptions(
     try {
       parsed = typeof url === 'string' ? new URL(url) : url
     } catch {
-      throw new ConfigError('url', `not a URL: ${String(url)}; write e.g. mqtt://127.0.0.1:1883`)
+      throw new ConfigError('url', `not a URL: ${shownUrl(String(url))}; write e.g. mqtt://127.0.0.1:1883`)
     }
   }
   let transport = o.transport
@@ -214,8 +220,8 @@ export function resolveClientOptions(
     }
     if (o.will.properties !== undefined) will.properties = o.will.properties
   }
-  const username = o.username ?? (parsed?.username ? decodeURIComponent(parsed.username) : undefined)
-  const pw = o.password ?? (parsed?.password ? decodeURIComponent(parsed.password) : undefined)
+  const username = o.username ?? (parsed === undefined ? undefined : urlCredential(parsed, 'username'))
+  const pw = o.password ?? (parsed === undefined ? undefined : urlCredential(parsed, 'password'))
   if (pw !== undefined && username === undefined && !v5) {
     // [MQTT-3.1.2-22] a password needs a user name in MQTT 3.1.1
     throw new ConfigError('password', 'a password needs a username')

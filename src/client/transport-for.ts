@@ -3,7 +3,7 @@ import { tcpTransport } from '../transport/tcp-connect.js'
 import { tlsTransport } from '../transport/tls-connect.js'
 import { TLS_OPTION_NAMES, type TlsClientOptions } from '../transport/tls-options.js'
 import type { Transport } from '../transport/transport.js'
-import { wsTransport } from '../transport/ws-connect.js'
+import { withoutQueryValues, wsTransport } from '../transport/ws-connect.js'
 
 /** How the URL's transport is set up: TLS for mqtts:// and wss://, HTTP for ws:// and wss://. */
 export interface TransportOptions extends TlsClientOptions {
@@ -52,12 +52,17 @@ export function transportFor(url: URL, o: TransportOptions = {}): Transport {
   if (scheme === undefined) {
     throw new ConfigError(
       'url',
-      `unsupported scheme ${url.protocol}// in ${url.href}; use ${SUPPORTED}, or pass a transport option`,
+      `unsupported scheme ${url.protocol}// in ${shownUrl(url)}; use ${SUPPORTED}, or pass a transport option`,
     )
   }
-  if (url.hostname === '') throw new ConfigError('url', `no host in ${url.href}`)
+  if (url.hostname === '') throw new ConfigError('url', `no host in ${shownUrl(url)}`)
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname
   const port = url.port === '' ? scheme.port : Number(url.port)
+  if (port === 0)
+    throw new ConfigError(
+      'url',
+      `port 0 in ${shownUrl(url)}: give the broker's port, or none for ${scheme.port}`,
+    )
   const secure = scheme.kind === 'tls' || scheme.kind === 'wss'
   const web = scheme.kind === 'ws' || scheme.kind === 'wss'
   const tlsGiven = given(o, TLS_OPTION_NAMES)
@@ -80,6 +85,34 @@ export function transportFor(url: URL, o: TransportOptions = {}): Transport {
   for (const name of tlsGiven) Object.assign(tls, { [name]: o[name] })
   if (scheme.kind === 'tls') return tlsTransport({ host, port, ...tls })
   return wsTransport({ url: wsUrl(url, o.wsPath), ...tls, ...wsExtras(o) })
+}
+
+/**
+ * A URL for error messages, which end up in logs: its password as `***`, and a query's values
+ * left out (they often carry tokens). A string that is no URL gets the password masked too.
+ */
+export function shownUrl(url: URL | string): string {
+  if (typeof url === 'string') return url.replace(/(\/\/[^/@:]*:)[^/@]*@/, '$1***@')
+  const u = new URL(url.href)
+  if (u.password !== '') u.password = '***'
+  return withoutQueryValues(u)
+}
+
+/**
+ * The user name or password of a URL, percent-decoded (`mqtt://al%40ice:p%3Ass@host` gives
+ * `al@ice`, `p:ss`); undefined when the URL has none. A malformed escape is a ConfigError.
+ */
+export function urlCredential(url: URL, part: 'username' | 'password'): string | undefined {
+  const raw = url[part]
+  if (raw === '') return undefined
+  try {
+    return decodeURIComponent(raw)
+  } catch {
+    throw new ConfigError(
+      'url',
+      `the ${part === 'username' ? 'user name' : 'password'} in the URL has a malformed %-escape; write % as %25`,
+    )
+  }
 }
 
 /** The URL ws is given: `/mqtt` (or wsPath) when the URL has no path of its own. */

@@ -59,6 +59,14 @@ export function explainTlsError(err: Error): Error {
       err,
     )
   }
+  if (code === 'ECONNRESET' && /before secure TLS connection/.test(err.message)) {
+    // Node's words when the server hangs up on the ClientHello: an MQTT or HTTP port without TLS, mostly.
+    return new TransportError(
+      TransportErrorCode.TLS_HANDSHAKE,
+      `TLS handshake failed: the server closed the connection during it (${err.message}); check that this port takes TLS`,
+      err,
+    )
+  }
   if (!code.startsWith('ERR_SSL_')) return err
   // OpenSSL's message is several lines of internals; its reason is the readable part.
   const reason = (err as { reason?: string }).reason ?? code

@@ -1,7 +1,16 @@
 import { X509Certificate } from 'node:crypto'
 import { isIP } from 'node:net'
-import { createSecureContext, type PeerCertificate, type SecureContext, type SecureVersion } from 'node:tls'
+import {
+  createSecureContext,
+  type PeerCertificate,
+  rootCertificates,
+  type SecureContext,
+  type SecureVersion,
+} from 'node:tls'
 import { ConfigError } from '../errors.js'
+
+/** Node's list of public CAs (the default trust), for a `ca` that adds to it (mosquitto's --tls-use-os-certs). */
+export const PUBLIC_CAS: readonly string[] = rootCertificates
 
 /** PEM text as node:tls takes it: one, or several (a chain, several CAs). */
 export type Pem = string | Buffer | Array<string | Buffer>
@@ -76,17 +85,26 @@ export function tlsConnectParts(host: string, o: TlsClientOptions): TlsConnectPa
       throw new ConfigError(name, `${name} must be PEM text: a string, a Buffer, or an array of them`)
     }
   }
-  if (o.ca !== undefined) checkCa(o.ca)
+  if (o.ca !== undefined) checkCertificates('ca', o.ca)
   if (o.cert !== undefined && o.key === undefined) {
     throw new ConfigError('key', 'cert needs key: give the private key of the client certificate')
   }
   if (o.key !== undefined && o.cert === undefined) {
     throw new ConfigError('cert', 'key needs cert: give the client certificate of the private key')
   }
+  if (o.cert !== undefined) checkCertificates('cert', o.cert)
   for (const name of ['minVersion', 'maxVersion'] as const) {
     const v = o[name]
     if (v !== undefined && !VERSIONS.includes(v)) {
       throw new ConfigError(name, `${name} must be one of ${VERSIONS.join(', ')}; got ${String(v)}`)
+    }
+  }
+  if (o.minVersion !== undefined && o.maxVersion !== undefined) {
+    if (VERSIONS.indexOf(o.minVersion) > VERSIONS.indexOf(o.maxVersion)) {
+      throw new ConfigError(
+        'minVersion',
+        `minVersion ${o.minVersion} is above maxVersion ${o.maxVersion}: no TLS version is left to offer`,
+      )
     }
   }
   if (o.rejectUnauthorized !== undefined && typeof o.rejectUnauthorized !== 'boolean') {
@@ -119,20 +137,30 @@ export function tlsConnectParts(host: string, o: TlsClientOptions): TlsConnectPa
 
 const CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
 
-/** OpenSSL skips what it cannot read in a CA list without a word: check each certificate here. */
-function checkCa(ca: Pem): void {
-  for (const one of Array.isArray(ca) ? ca : [ca]) {
+/**
+ * Each certificate of `ca` or `cert`, parsed: OpenSSL skips what it cannot read in a CA list
+ * without a word, and its complaint about a bad `cert` ("no start line") does not say what is wrong.
+ */
+function checkCertificates(name: 'ca' | 'cert', pem: Pem): void {
+  for (const one of Array.isArray(pem) ? pem : [pem]) {
     const text = one.toString()
     const blocks = text.match(CERTIFICATE)
     if (blocks === null) {
-      if (text.includes('-----BEGIN TRUSTED CERTIFICATE-----')) continue // OpenSSL's own form
-      throw new ConfigError('ca', 'ca holds no PEM certificate (no -----BEGIN CERTIFICATE----- line)')
+      if (name === 'ca' && text.includes('-----BEGIN TRUSTED CERTIFICATE-----')) continue // OpenSSL's own form
+      const key = /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text) ? ' (it holds a private key)' : ''
+      throw new ConfigError(
+        name,
+        `${name} holds no PEM certificate${key}: no -----BEGIN CERTIFICATE----- line`,
+      )
     }
     for (const block of blocks) {
       try {
         new X509Certificate(block)
       } catch (err) {
-        throw new ConfigError('ca', `ca holds a certificate that does not parse (${(err as Error).message})`)
+        throw new ConfigError(
+          name,
+          `${name} holds a certificate that does not parse (${(err as Error).message})`,
+        )
       }
     }
   }

@@ -57,8 +57,9 @@ export function wsTransport(options: WsConnectOptions): Transport {
   target.username = ''
   target.password = ''
   const href = target.href
+  const shown = withoutQueryValues(target)
   return {
-    name: href,
+    name: shown,
     open(events: DuplexEvents, signal: AbortSignal): Promise<ByteDuplex> {
       return new Promise((resolve, reject) => {
         if (signal.aborted) {
@@ -81,11 +82,11 @@ export function wsTransport(options: WsConnectOptions): Transport {
           fail(
             new TransportError(
               TransportErrorCode.WS_HANDSHAKE,
-              `the server answered the WebSocket upgrade of ${href} with HTTP ${res.statusCode} ${res.statusMessage ?? ''}`.trimEnd(),
+              `the server answered the WebSocket upgrade of ${shown} with HTTP ${res.statusCode} ${res.statusMessage ?? ''}`.trimEnd(),
             ),
           )
         })
-        ws.on('error', (err) => fail(handshakeError(err, href)))
+        ws.on('error', (err) => fail(handshakeError(err, shown)))
         ws.once('open', () => {
           if (settled) return
           settled = true
@@ -99,9 +100,31 @@ export function wsTransport(options: WsConnectOptions): Transport {
   }
 }
 
+/**
+ * The URL for messages and logs: a query often carries a token or a signature (presigned
+ * URLs), so its values are left out and only the names shown.
+ */
+export function withoutQueryValues(url: URL): string {
+  if (url.search === '') return url.href
+  const bare = new URL(url.href)
+  bare.search = ''
+  const names = [...url.searchParams.keys()].map((k) => `${encodeURIComponent(k)}=***`)
+  return `${bare.href}?${names.join('&')}`
+}
+
 function handshakeError(err: Error, href: string): Error {
   const tls = explainTlsError(err)
   if (tls !== err) return tls
+  if ((err as NodeJS.ErrnoException).code === 'ECONNRESET') {
+    // ws's 'socket hang up': the port took the connection but not the HTTP upgrade (an MQTT
+    // TCP port, or a TLS one reached with ws://).
+    const other = href.startsWith('wss:') ? '' : ' (wss:// if it takes TLS)'
+    return new TransportError(
+      TransportErrorCode.WS_HANDSHAKE,
+      `the server closed the connection instead of upgrading ${href} to WebSocket (${err.message}); check that this port is a WebSocket listener${other}`,
+      err,
+    )
+  }
   if (/subprotocol/i.test(err.message)) {
     return new TransportError(
       TransportErrorCode.WS_HANDSHAKE,

@@ -148,6 +148,18 @@ describe('petrel pub/sub/bench over TLS and WebSocket', { skip }, () => {
     )
   })
 
+  test('a client certificate from a CA the server does not trust: one line that points at --cert', async () => {
+    const line = await pubFails([
+      ...['--cafile', pki.files.ca, '--cert', pki.files.rogueCert, '--key', pki.files.rogueKey],
+      ...['-h', 'localhost', '-p', String(mtlsServer.port)],
+    ])
+    // node:tls servers close without a TLS alert after a TLS 1.3 handshake; OpenSSL ones send one.
+    assert.match(
+      line,
+      /^Error: Unable to connect to localhost:\d+: (connection lost: closed by the peer, before CONNACK: the broker may have refused the client certificate; check --cert and --key|the server refused the TLS client certificate \(.+\); give one it trusts with --cert and --key)\.$/,
+    )
+  })
+
   test('a server certificate from an unknown CA is refused in one line that says what to do', async () => {
     const line = await pubFails(['-L', `mqtts://localhost:${tlsServer.port}`])
     assert.match(
@@ -287,6 +299,39 @@ describe('petrel pub/sub/bench over TLS and WebSocket', { skip }, () => {
         assert.equal(result.broker, url())
       })
     }
+
+    test("the report shows a ws:// URL's query names, not its values", async () => {
+      const url = `ws://${LOOPBACK}:${wsServer.port}/mqtt?token=s3cret`
+      const r = await petrel(['bench', 'one2one', '-L', url, '-n', '10', '--json'], { timeoutMs: 30_000 })
+      assert.equal(r.code, 0, r.stderr)
+      assert.equal(wsServer.seen.at(-1)?.path, '/mqtt?token=s3cret')
+      const result = JSON.parse(r.stdout) as { received: number; broker: string }
+      assert.equal(result.received, 10)
+      assert.equal(result.broker, `ws://${LOOPBACK}:${wsServer.port}/mqtt?token=***`)
+      assert.doesNotMatch(r.stdout + r.stderr, /s3cret/)
+    })
+
+    test('a refused TLS connection is one line naming the flag that fixes it', async () => {
+      const untrusted = await petrel(['bench', 'one2one', '-L', `wss://localhost:${wssServer.port}`])
+      assert.equal(untrusted.code, 2)
+      assert.match(
+        untrusted.stderr,
+        /^petrel bench: cannot connect to wss:\/\/localhost:\d+: the server's TLS certificate is not trusted \([^)]+\); give the CA that signed it with --cafile\n$/,
+      )
+      const noCert = await petrel([
+        'bench',
+        'one2one',
+        '--cafile',
+        pki.files.ca,
+        '-p',
+        String(mtlsServer.port),
+      ])
+      assert.equal(noCert.code, 2)
+      assert.match(
+        noCert.stderr,
+        /^petrel bench: cannot connect to mqtts:\/\/localhost:\d+: the server refused the TLS client certificate \([^)]+\); give one it trusts with --cert and --key\n$/,
+      )
+    })
 
     test('a bad --cafile is a usage error', async () => {
       const r = await petrel(['bench', 'one2one', '--cafile', '/nonexistent.pem'])

@@ -2,7 +2,9 @@
  * TLS and WebSocket servers in front of a Broker, made with node:tls, node:http(s) and
  * `ws` in the test, each accepted stream handed to `broker.handle()`: the client's TLS
  * and WebSocket transports are tested without the broker's own listeners. Each server
- * records what the client showed it (SNI, certificate CN, path, offered subprotocols).
+ * records what the client showed it (SNI, certificate CN, path, offered subprotocols), which
+ * the broker's own listeners do not tell; test/integration/client/own-listeners.test.ts runs
+ * the client against those (Broker.listen) end to end.
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'

@@ -3,7 +3,9 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { type Client, connect } from '../../client/client.js'
 import type { ClientOptions } from '../../client/options.js'
 import { PROTOCOL_V311, type ProtocolVersion, type QoS, SUBACK_FAILURE } from '../../protocol/constants.js'
+import { TransportError } from '../../transport/connect-errors.js'
 import type { Transport } from '../../transport/transport.js'
+import { connectCause, tlsAdvice } from '../client-flags.js'
 import { Histogram, type LatencySummary } from './histogram.js'
 import { type Participant, type ScenarioName, type Topology, topology } from './scenario.js'
 
@@ -236,7 +238,7 @@ class Run {
         } catch (err) {
           this.clients[i] = null
           this.connectFailed++
-          this.firstError ??= err instanceof Error ? err.message : String(err)
+          this.firstError ??= connectReason(err)
           // Without --clients' worth of connections a message scenario means nothing: stop early.
           if (this.o.scenario !== 'conn') return
         }
@@ -383,4 +385,11 @@ class Run {
       },
     }
   }
+}
+
+/** Why a connection failed, in one line; a TLS failure names the flag that fixes it. */
+function connectReason(err: unknown): string {
+  const cause = connectCause(err)
+  if (cause instanceof TransportError) return tlsAdvice(cause)
+  return cause instanceof Error ? cause.message : String(cause)
 }

@@ -203,6 +203,26 @@ describe('client over TLS and WebSocket', { skip }, () => {
       }
     })
 
+    test(
+      'a port that hangs up on the TLS handshake (plain MQTT) is a TLS handshake failure that says so',
+      T,
+      async () => {
+        const mqtt = await broker.listen({ port: 0 })
+        try {
+          for (const scheme of ['mqtts', 'wss']) {
+            const cause = await refused(open(`${scheme}://localhost:${mqtt.port}`, { ca: pki.ca }))
+            assert.equal((cause as TransportError).code, TransportErrorCode.TLS_HANDSHAKE, String(cause))
+            assert.match(
+              cause.message,
+              /^TLS handshake failed: the server closed the connection during it \(.+\); check that this port takes TLS$/,
+            )
+          }
+        } finally {
+          await mqtt.close()
+        }
+      },
+    )
+
     test('reconnects over TLS after the connection is cut', T, async () => {
       const c = await open(`mqtts://localhost:${tlsServer.port}`, {
         ca: pki.ca,
@@ -236,6 +256,19 @@ describe('client over TLS and WebSocket', { skip }, () => {
       assert.equal(wsCustomPath.seen.at(-1)?.path, '/brokers/petrel')
       const viaOption = await open(`ws://localhost:${wsCustomPath.port}`, { wsPath: '/brokers/petrel' })
       await viaOption.publish('ws/path', 'y')
+    })
+
+    test('a query string reaches the server; messages show its names, never its values', T, async () => {
+      const c = await open(`ws://${LOOPBACK}:${wsServer.port}/mqtt?token=s3cret&v=2`)
+      await c.publish('ws/query', 'x')
+      assert.equal(wsServer.seen.at(-1)?.path, '/mqtt?token=s3cret&v=2')
+      const cause = await refused(open(`ws://${LOOPBACK}:${wsCustomPath.port}/nothing-here?token=s3cret`))
+      assert.equal((cause as TransportError).code, TransportErrorCode.WS_HANDSHAKE)
+      assert.match(
+        cause.message,
+        /upgrade of ws:\/\/127\.0\.0\.1:\d+\/nothing-here\?token=\*\*\* with HTTP 400/,
+      )
+      assert.doesNotMatch(String(cause.message), /s3cret/)
     })
 
     test('a wrong path is a failed WebSocket handshake that names the HTTP status', T, async () => {
@@ -287,6 +320,26 @@ describe('client over TLS and WebSocket', { skip }, () => {
       assert.ok(wsServer.seen.length > before)
       await roundTrip(c, c, 'ws/again', 'after the cut')
     })
+
+    test(
+      'a port that drops the HTTP upgrade (plain MQTT, or TLS) is a WebSocket handshake failure that says so',
+      T,
+      async () => {
+        const mqtt = await broker.listen({ port: 0 })
+        try {
+          for (const port of [mqtt.port, tlsServer.port, wssServer.port]) {
+            const cause = await refused(open(`ws://localhost:${port}`))
+            assert.equal((cause as TransportError).code, TransportErrorCode.WS_HANDSHAKE, String(cause))
+            assert.match(
+              cause.message,
+              /^the server closed the connection instead of upgrading ws:\/\/localhost:\d+\/mqtt to WebSocket \(socket hang up\); check that this port is a WebSocket listener \(wss:\/\/ if it takes TLS\)$/,
+            )
+          }
+        } finally {
+          await mqtt.close()
+        }
+      },
+    )
 
     test('a server that picks no subprotocol is refused', T, async () => {
       const none = await wsBrokerServer(broker, { protocol: false })
@@ -378,6 +431,24 @@ describe('client over TLS and WebSocket', { skip }, () => {
         /ca holds no PEM certificate/,
       ],
       [
+        'a cert that is not PEM',
+        'mqtts://localhost',
+        { cert: 'key', key: 'key' },
+        /^cert holds no PEM certificate: no -----BEGIN CERTIFICATE----- line$/,
+      ],
+      [
+        'minVersion above maxVersion',
+        'mqtts://localhost',
+        { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.2' },
+        /^minVersion TLSv1\.3 is above maxVersion TLSv1\.2: no TLS version is left to offer$/,
+      ],
+      [
+        'port 0',
+        'mqtts://localhost:0',
+        {},
+        /^port 0 in mqtts:\/\/localhost:0: give the broker's port, or none for 8883$/,
+      ],
+      [
         'wsPath with mqtts://',
         'mqtts://localhost',
         { wsPath: '/x' },
@@ -410,6 +481,16 @@ describe('client over TLS and WebSocket', { skip }, () => {
       await assert.rejects(
         connect('http://localhost'),
         /unsupported scheme http:\/\/ .*use mqtt:\/\/, tcp:\/\/, mqtts:\/\/, ssl:\/\/, tls:\/\/, ws:\/\/, wss:\/\//,
+      )
+    })
+
+    test('a private key given as the certificate says so', async () => {
+      await assert.rejects(
+        connect('mqtts://localhost', { cert: pki.clientKey, key: pki.clientKey }),
+        (e) =>
+          e instanceof ConfigError &&
+          e.message ===
+            'cert holds no PEM certificate (it holds a private key): no -----BEGIN CERTIFICATE----- line',
       )
     })
 
