@@ -45,6 +45,7 @@ export class Connection implements Peer, Flushable, PartlyReceived {
   connectExpiry = 0
   readonly remoteAddress: string | undefined
   readonly certificateUser: string | null | undefined
+  readonly certificateIdentity: string | undefined
   readonly whenClosed: Promise<void>
   private will: Will | null = null
   private readonly machine = new ConnectionMachine()
@@ -67,6 +68,7 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     this.deps = deps
     this.remoteAddress = incoming.remoteAddress
     this.certificateUser = deps.identityAsUsername === true ? (incoming.identity ?? null) : undefined
+    this.certificateIdentity = this.certificateUser ?? undefined
     const { maxPacketSize, maxConnectSize, packetTimeout, connectTimeout } = deps.options
     // Until CONNACK a packet may be no larger than a CONNECT needs: nobody unauthenticated
     // gets the broker to buffer megabytes. accept() raises the limit.
@@ -75,9 +77,7 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     })
     this.packetTimer = new PacketTimer(this, packetTimeout)
     let closed!: () => void
-    this.whenClosed = new Promise((resolve) => {
-      closed = resolve
-    })
+    this.whenClosed = new Promise((resolve) => (closed = resolve))
     this.duplex = incoming.open({
       data: (chunk) => this.onData(chunk),
       drain: () => this.session?.drained(),
