@@ -122,6 +122,36 @@ for (const v of [4, 5] as ProtocolVersion[]) {
       assert.deepEqual(got, ['open/q1', 'open/q2'])
       assert.deepEqual(await payloads(back), [])
     })
+
+    test('in-flight messages of a session taken by another user are re-sent only where that user may read [MQTT-4.4.0-1]', async (t) => {
+      const tb = await startBroker({ hooks: [aclHooks(AclFile.fromText(RULES))] }, t)
+      const clientId = uniqueId('acl-inflight')
+      const session = { protocolVersion: v, clientId, clean: false, ...expiry(v) }
+      const first = await tb.connect({ ...session, username: 'admin' })
+      await first.subscribe('#', 1)
+      const admin = await tb.connect({ protocolVersion: v, username: 'admin' })
+      for (const [topic, qos] of [
+        ['secret/1', 1],
+        ['open/1', 1],
+        ['secret/2', 2],
+        ['open/2', 2],
+      ] as const)
+        admin.publish(topic, topic, { qos })
+      for (let i = 0; i < 4; i++) await first.next(PacketType.PUBLISH) // received, never acknowledged
+      first.destroy()
+      await first.closed()
+      // the same client id, now as a user who may read open/# only
+      const other = await tb.connect({ ...session, username: 'watcher' })
+      assert.equal(other.connack?.sessionPresent, true)
+      const resent: string[] = []
+      for (let i = 0; i < 2; i++) {
+        const p = await other.next(PacketType.PUBLISH)
+        assert.equal(p.dup, true, 'a re-send has DUP 1 [MQTT-3.3.1-1]')
+        resent.push(p.topic)
+      }
+      assert.deepEqual(resent, ['open/1', 'open/2'])
+      assert.deepEqual(await payloads(other), [], 'nothing of secret/# re-sent')
+    })
   })
 }
 
