@@ -123,6 +123,29 @@ for (const v of [4, 5] as ProtocolVersion[]) {
       assert.deepEqual(await payloads(back), [])
     })
 
+    test('a shared subscription: a message goes to a member that may read it, never lost to one that may not [MQTT-4.8.2-2]', async (t) => {
+      const tb = await startBroker({ hooks: [aclHooks(AclFile.fromText(RULES))] }, t)
+      const watcher = await tb.connect({ protocolVersion: v, username: 'watcher' })
+      const reader = await tb.connect({ protocolVersion: v, username: 'admin' })
+      for (const c of [watcher, reader]) await c.subscribe('$share/g/#', 0)
+      const admin = await tb.connect({ protocolVersion: v, username: 'admin' })
+      const topics = ['secret/1', 'open/1', 'secret/2', 'secret/3', 'open/2', 'secret/4']
+      for (const topic of topics) admin.publish(topic, topic)
+      const last = admin.publish('open/end', 'open/end', { qos: 1 })
+      assert.equal((await admin.next(PacketType.PUBACK)).packetId, last)
+      const toWatcher = await payloads(watcher)
+      const toReader = await payloads(reader, 0)
+      assert.ok(
+        toWatcher.every((p) => p.startsWith('open/')),
+        `watcher got only open/#: ${toWatcher}`,
+      )
+      assert.deepEqual(
+        [...toWatcher, ...toReader].sort(),
+        [...topics, 'open/end'].sort(),
+        'each message to exactly one member',
+      )
+    })
+
     test('in-flight messages of a session taken by another user are re-sent only where that user may read [MQTT-4.4.0-1]', async (t) => {
       const tb = await startBroker({ hooks: [aclHooks(AclFile.fromText(RULES))] }, t)
       const clientId = uniqueId('acl-inflight')
