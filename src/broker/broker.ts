@@ -172,7 +172,12 @@ export class Broker extends EventEmitter<BrokerEvents> {
     const o = this.options
     const deps: ConnectionDeps =
       options.useIdentityAsUsername === true ? { ...this.deps, identityAsUsername: true } : this.deps
-    const ctx = { maxPayload: o.maxPacketSize, handshakeTimeout: o.connectTimeout, report: this.report }
+    const ctx = {
+      maxPayload: o.maxPacketSize,
+      maxConnectPayload: Math.min(o.maxPacketSize, o.maxConnectSize),
+      handshakeTimeout: o.connectTimeout,
+      report: this.report,
+    }
     const l = await openListener(options, ctx, (incoming) => this.accept(incoming, deps))
     this.servers.push(l)
     return l

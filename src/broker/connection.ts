@@ -150,9 +150,8 @@ export class Connection implements Peer, Flushable, PartlyReceived {
   }
 
   /**
-   * Whether this QoS 1/2 PUBLISH is one more than the client may have unacknowledged: those
-   * not yet answered (held, or waiting for a hook) and the QoS 2 ones awaiting PUBREL count; a QoS 2 PUBLISH sent
-   * again for an id already counted does not add one.
+   * Whether this QoS 1/2 PUBLISH is one more than the client may have unacknowledged: those not yet
+   * answered (held, or waiting for a hook) and QoS 2 ones awaiting PUBREL count; a resent id does not.
    */
   private overReceiveMaximum(p: PublishPacket): boolean {
     // before CONNACK the client has not been told the Receive Maximum: held packets are bounded
@@ -260,6 +259,7 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     this.session = session
     this.will = packet.will ?? null
     this.decoder.maxPacketSize = this.deps.options.maxPacketSize
+    this.duplex.accepted?.()
     if (this.timer !== null) clearTimeout(this.timer)
     this.timer = null
     if (keepalive > 0) {

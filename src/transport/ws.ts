@@ -32,6 +32,12 @@ export interface WsListenOptions extends ListenBase {
   origins?: readonly string[]
   /** Largest WebSocket message accepted, bytes (the broker's maxPacketSize). */
   maxPayload: number
+  /**
+   * Largest WebSocket message accepted until the broker accepts the client (ServedDuplex.accepted),
+   * bytes: the broker's maxConnectSize. `ws` buffers a whole message before MQTT sees a byte of it,
+   * so without this an unauthenticated client could make it hold maxPayload. Default maxPayload.
+   */
+  maxConnectPayload?: number
   /** wss: the TLS server's settings (not with `server`). */
   tls?: TlsServerOptions
   /**
@@ -108,7 +114,7 @@ export async function listenWs(
         remoteAddress: req.socket.remoteAddress,
         identity: tlsSocket === undefined ? undefined : peerIdentity(tlsSocket),
         listener: name,
-        open: (events) => wrapWebSocket(ws, socket, events),
+        open: (events) => wrapWebSocket(ws, socket, events, options),
       })
     })
   }

@@ -158,6 +158,36 @@ describe('ws listener', () => {
     assert.equal(await c.whenClosed(), 1009)
   })
 
+  test('before CONNACK a WebSocket message may be no larger than maxConnectSize: closed (1009) from the frame header, not buffered; after it, up to maxPacketSize', async () => {
+    const b = broker({ maxConnectSize: 1024, maxPacketSize: 256 * 1024, connectTimeout: 5000 })
+    const l = await b.listen({ protocol: 'ws', port: 0, host: LOOPBACK })
+    const u = await upgrade(`ws://${LOOPBACK}:${l.port}/mqtt`)
+    assert.ok(u.ok)
+    const early = new WsMqtt(u.ws)
+    // the first fragment of a message that never ends: a CONNECT announcing 200 KiB
+    const first = Buffer.alloc(4096)
+    first.set([0x10, 0x80, 0xd0, 0x0c])
+    early.ws.send(first, { fin: false })
+    assert.equal(await early.whenClosed(1500), 1009)
+
+    const c = await wsConnected(`ws://${LOOPBACK}:${l.port}/mqtt`)
+    c.send({ type: PacketType.SUBSCRIBE, packetId: 1, subscriptions: [{ topic: 'big', qos: 0 }] })
+    await c.waitPackets(1)
+    const payload = Buffer.alloc(200 * 1024, 7)
+    c.send({
+      type: PacketType.PUBLISH,
+      topic: 'big',
+      payload,
+      qos: 0,
+      retain: false,
+      dup: false,
+      packetId: 0,
+    })
+    const [, m] = await c.waitPackets(2)
+    assert.equal(m?.type === PacketType.PUBLISH && m.payload.length, payload.length)
+    c.ws.close()
+  })
+
   test('maxConnections per listener: one more upgrade gets 503 and is counted; a freed place is taken again', async () => {
     const b = broker()
     const l = await b.listen({ protocol: 'ws', port: 0, host: LOOPBACK, maxConnections: 2 })
