@@ -158,7 +158,9 @@ async function read(path: string): Promise<AclRules> {
   try {
     text = await readFile(path, 'utf8')
   } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message
+    const code = (err as NodeJS.ErrnoException).code
+    const why =
+      code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message
     throw new ConfigError('aclFile', `cannot read ACL file ${path}: ${why}`)
   }
   return parseAcl(text, path)

@@ -189,7 +189,7 @@ describe('AclFile load and reload', () => {
       })
       assert.equal(acl.allows(client('c'), READ, 'a'), true)
       await rm(path)
-      await assert.rejects(acl.reload(), /cannot read ACL file .*: ENOENT/)
+      await assert.rejects(acl.reload(), /cannot read ACL file .*: no such file/)
       assert.equal(acl.allows(client('c'), READ, 'a'), true)
     } finally {
       await rm(dir, { recursive: true, force: true })
