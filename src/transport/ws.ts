@@ -74,7 +74,12 @@ export async function listenWs(
   })
   let name = ''
   let open = 0
-  const handshakes = new Handshakes()
+  // on our own server, a connection not upgraded within handshakeTimeout (TLS included) is closed:
+  // Node's headersTimeout alone leaves a silent or trickling one open
+  const deadline = options.handshakeTimeout ?? 10_000
+  const handshakes = new Handshakes(deadline, (s) =>
+    options.report?.refused('websocket-upgrade', `no upgrade within ${deadline} ms`, s.remoteAddress),
+  )
   if (own) handshakes.watch(server)
   const refuse = (socket: Duplex, req: IncomingMessage, status: number, why: string): void => {
     const kind = status === 503 ? 'max-connections' : 'websocket-upgrade'

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict'
 import { createServer, request, type Server } from 'node:http'
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https'
+import { connect as netConnect, type Socket } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import { WebSocketServer } from 'ws'
 import { Broker } from '../../../src/broker/broker.js'
@@ -185,6 +186,31 @@ describe('ws listener', () => {
     })
     const [, m] = await c.waitPackets(2)
     assert.equal(m?.type === PacketType.PUBLISH && m.payload.length, payload.length)
+    c.ws.close()
+  })
+
+  test('a connection that never completes its upgrade (silent, or trickling its request) is closed after connectTimeout and counted', async () => {
+    const b = broker({ connectTimeout: 300 })
+    const l = await b.listen({ protocol: 'ws', port: 0, host: LOOPBACK })
+    const started = Date.now()
+    const closedAfter = (onConnect: (s: Socket) => void): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const s = netConnect({ host: LOOPBACK, port: l.port }, () => onConnect(s))
+        s.on('error', () => {})
+        s.on('close', () => resolve(Date.now() - started))
+        setTimeout(() => {
+          s.destroy()
+          reject(new Error('not closed within 3 s'))
+        }, 3000).unref()
+      })
+    const times = await Promise.all([
+      closedAfter(() => {}),
+      closedAfter((s) => s.write('GET /mqtt HTTP/1.1\r\nHost: localhost\r\n')),
+    ])
+    for (const t of times) assert.ok(t >= 250 && t < 2500, `closed after ${t} ms`)
+    await eventually(() => b.stats.listenerRefused === 2, 1000, 'both counted')
+    // an upgrade in time is served as before
+    const c = await wsConnected(`ws://${LOOPBACK}:${l.port}/mqtt`)
     c.ws.close()
   })
 
