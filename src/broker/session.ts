@@ -246,10 +246,11 @@ export class Session {
     for (let q = queue.peek(); q !== undefined; q = queue.peek()) {
       if (link.outputBacklog > soft) break // the socket takes the rest when it drains (see drained)
       const expiresAt = q.msg.expiresAt
-      if (expiresAt !== 0 && expiresAt <= Date.now()) {
-        // [MQTT-3.3.2-5] expired while it waited: deleted, not sent
+      const expired = expiresAt !== 0 && expiresAt <= Date.now()
+      // [MQTT-3.3.2-5] expired while it waited, or no longer readable (rules reloaded): deleted, not sent
+      if (expired || (this.mayRead !== null && !this.mayRead(q.msg.topic))) {
         queue.shift()
-        this.counters.expired++
+        if (expired) this.counters.expired++
         if (q.seq !== 0) this.store?.deleteDelivery(this.clientId, q.seq)
         continue
       }

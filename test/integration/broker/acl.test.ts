@@ -5,6 +5,9 @@
  * session's subscriptions are put to the subscribe hooks again.
  */
 import assert from 'node:assert/strict'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { AclFile, aclHooks } from '../../../src/auth/acl.js'
 import { Broker } from '../../../src/broker/broker.js'
@@ -177,6 +180,29 @@ for (const v of [4, 5] as ProtocolVersion[]) {
     })
   })
 }
+
+test('a reload applies at once to messages already queued for a connected client: those it may no longer read are not sent', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'petrel-acl-'))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  const path = join(dir, 'acl')
+  await writeFile(path, 'user admin\ntopic readwrite #\nuser watcher\ntopic read open/#\n')
+  const acl = await AclFile.load(path)
+  const tb = await startBroker({ maxInflight: 1, hooks: [aclHooks(acl)] }, t)
+  const watcher = await tb.connect({ username: 'watcher' })
+  await watcher.subscribe('open/#', 1)
+  const admin = await tb.connect({ username: 'admin' })
+  for (let i = 1; i <= 5; i++) admin.publish(`open/${i}`, `open/${i}`, { qos: 1 })
+  for (let i = 1; i <= 5; i++) await admin.next(PacketType.PUBACK)
+  const first = await watcher.next(PacketType.PUBLISH) // in flight; open/2..5 wait behind it (maxInflight 1)
+  assert.equal(first.topic, 'open/1')
+  await writeFile(path, 'user admin\ntopic readwrite #\nuser watcher\ntopic read open/3\n')
+  await acl.reload()
+  watcher.send({ type: PacketType.PUBACK, packetId: first.packetId })
+  const next = await watcher.next(PacketType.PUBLISH)
+  assert.equal(next.topic, 'open/3', 'open/2 is no longer readable: skipped')
+  watcher.send({ type: PacketType.PUBACK, packetId: next.packetId })
+  assert.deepEqual(await payloads(watcher), [], 'nor open/4, open/5')
+})
 
 test('after a restart, messages kept for a session are checked when its client is back (the store keeps no user name)', async (t) => {
   const store = new MemoryStore()
