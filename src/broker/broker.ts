@@ -164,7 +164,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
   /**
    * Starts a listener (mqtt, mqtts, ws or wss; see ListenOptions), or attaches to an
    * application's http(s) server; resolves once it listens. Throws a ConfigError for a bad
-   * option. Call it once per listener: they all serve the same broker.
+   * option. Call it once per listener: they all serve the same broker. Rejects once the broker
+   * is closing (a listener opened meanwhile is closed, not left holding its port).
    */
   async listen(options: ListenOptions = {}): Promise<ListenerInfo> {
     checkListenOptions(options)
@@ -179,6 +180,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
       report: this.report,
     }
     const l = await openListener(options, ctx, (incoming) => this.accept(incoming, deps))
+    if (this.closing !== null) {
+      await l.close()
+      throw new Error('listen: the broker is closed')
+    }
     this.servers.push(l)
     return l
   }
