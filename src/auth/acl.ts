@@ -9,6 +9,13 @@ export type AclAsk = typeof AclAccess.READ | typeof AclAccess.WRITE
 
 /** Decisions remembered per client, per topic; past this many the memory starts again. */
 const DECISIONS_KEPT = 256
+/**
+ * Characters of topic names remembered per client, all decisions together: a client sending
+ * long topics (up to 65,535 characters each) must not make each connection keep megabytes.
+ */
+const TOPIC_CHARS_KEPT = 16_384
+/** A topic longer than this is decided each time, never remembered. */
+const LONGEST_KEPT = 1024
 
 /**
  * The rules that apply to one client, made once when it is first checked (its topic rules
@@ -21,6 +28,8 @@ export class ClientAcl {
   private readonly patterns: readonly AclRule[] | null
   /** topic -> bits: READ/WRITE decided (x4) and allowed (x1). */
   private readonly decided = new Map<string, number>()
+  /** Characters of the topics in `decided`. */
+  private chars = 0
 
   constructor(own: readonly AclRule[], patterns: readonly AclRule[] | null) {
     this.own = own
@@ -37,9 +46,21 @@ export class ClientAcl {
     if (d !== undefined && (d & (ask << 2)) !== 0) return (d & ask) !== 0
     const ok =
       decide(this.own, ask, topic) ?? (this.patterns !== null && decide(this.patterns, ask, topic) === true)
-    if (d === undefined && this.decided.size >= DECISIONS_KEPT) this.decided.clear()
+    if (d === undefined) {
+      if (topic.length > LONGEST_KEPT) return ok
+      if (this.decided.size >= DECISIONS_KEPT || this.chars + topic.length > TOPIC_CHARS_KEPT) {
+        this.decided.clear()
+        this.chars = 0
+      }
+      this.chars += topic.length
+    }
     this.decided.set(topic, (d ?? 0) | (ask << 2) | (ok ? ask : 0))
     return ok
+  }
+
+  /** What the memory of decisions holds now: topics, and their characters together. */
+  get remembered(): { readonly topics: number; readonly chars: number } {
+    return { topics: this.decided.size, chars: this.chars }
   }
 }
 
@@ -137,7 +158,9 @@ async function read(path: string): Promise<AclRules> {
   try {
     text = await readFile(path, 'utf8')
   } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message
+    const code = (err as NodeJS.ErrnoException).code
+    const why =
+      code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message
     throw new ConfigError('aclFile', `cannot read ACL file ${path}: ${why}`)
   }
   return parseAcl(text, path)

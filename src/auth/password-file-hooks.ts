@@ -102,13 +102,15 @@ export interface PasswordFileHookOptions {
  * (Not authorized; 0x87 for MQTT 5), as Mosquitto 2.0 answers. A client without a user
  * name comes in only with `allowAnonymous`. A client using MQTT 5 enhanced authentication
  * is not this hook's to judge: it answers `undefined` and leaves it to the hook that
- * knows the method (with none, the broker refuses the method).
+ * knows the method (with none, the broker refuses the method). Nor is a client whose
+ * verified certificate is its identity (useIdentityAsUsername): the file is not asked,
+ * as Mosquitto does not ask its password_file on such a listener.
  */
 export function passwordFileHooks(file: PasswordFile, options: PasswordFileHookOptions): HookSet {
   const refused = ConnectReturnCode.NOT_AUTHORIZED
   return {
-    authenticate(_client, username, password, auth) {
-      if (auth !== undefined) return undefined
+    authenticate(client, username, password, auth) {
+      if (auth !== undefined || client.certificateIdentity !== undefined) return undefined
       if (username === undefined) return options.allowAnonymous ? true : refused
       return file.check(username, password).then((ok) => (ok ? true : refused))
     },

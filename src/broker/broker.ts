@@ -171,7 +171,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
   /**
    * Starts a listener (mqtt, mqtts, ws or wss; see ListenOptions), or attaches to an
    * application's http(s) server; resolves once it listens. Throws a ConfigError for a bad
-   * option. Call it once per listener: they all serve the same broker.
+   * option. Call it once per listener: they all serve the same broker. Rejects once the broker
+   * is closing (a listener opened meanwhile is closed, not left holding its port).
    */
   async listen(options: ListenOptions = {}): Promise<ListenerInfo> {
     checkListenOptions(options)
@@ -179,8 +180,17 @@ export class Broker extends EventEmitter<BrokerEvents> {
     const o = this.options
     const deps: ConnectionDeps =
       options.useIdentityAsUsername === true ? { ...this.deps, identityAsUsername: true } : this.deps
-    const ctx = { maxPayload: o.maxPacketSize, handshakeTimeout: o.connectTimeout, report: this.report }
+    const ctx = {
+      maxPayload: o.maxPacketSize,
+      maxConnectPayload: Math.min(o.maxPacketSize, o.maxConnectSize),
+      handshakeTimeout: o.connectTimeout,
+      report: this.report,
+    }
     const l = await openListener(options, ctx, (incoming) => this.accept(incoming, deps))
+    if (this.closing !== null) {
+      await l.close()
+      throw new Error('listen: the broker is closed')
+    }
     this.servers.push(l)
     return l
   }

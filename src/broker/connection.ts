@@ -47,6 +47,7 @@ export class Connection implements Peer, Flushable, PartlyReceived {
   connectExpiry = 0
   readonly remoteAddress: string | undefined
   readonly certificateUser: string | null | undefined
+  readonly certificateIdentity: string | undefined
   readonly whenClosed: Promise<void>
   private will: Will | null = null
   private readonly machine = new ConnectionMachine()
@@ -69,6 +70,7 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     this.deps = deps
     this.remoteAddress = incoming.remoteAddress
     this.certificateUser = deps.identityAsUsername === true ? (incoming.identity ?? null) : undefined
+    this.certificateIdentity = this.certificateUser ?? undefined
     const { maxPacketSize, maxConnectSize, packetTimeout, connectTimeout } = deps.options
     // Until CONNACK a packet may be no larger than a CONNECT needs: nobody unauthenticated
     // gets the broker to buffer megabytes. accept() raises the limit.
@@ -77,9 +79,7 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     })
     this.packetTimer = new PacketTimer(this, packetTimeout)
     let closed!: () => void
-    this.whenClosed = new Promise((resolve) => {
-      closed = resolve
-    })
+    this.whenClosed = new Promise((resolve) => (closed = resolve))
     this.duplex = incoming.open({
       data: (chunk) => this.onData(chunk),
       drain: () => this.session?.drained(),
@@ -152,9 +152,8 @@ export class Connection implements Peer, Flushable, PartlyReceived {
   }
 
   /**
-   * Whether this QoS 1/2 PUBLISH is one more than the client may have unacknowledged: those not yet answered
-   * (held, or waiting for a hook) and the QoS 2 ones awaiting PUBREL count; a QoS 2 PUBLISH sent again for an
-   * id already counted does not add one.
+   * Whether this QoS 1/2 PUBLISH is one more than the client may have unacknowledged: those not yet
+   * answered (held, or waiting for a hook) and QoS 2 ones awaiting PUBREL count; a resent id does not.
    */
   private overReceiveMaximum(p: PublishPacket): boolean {
     // before CONNACK the client has not been told the Receive Maximum: held packets are bounded
@@ -262,6 +261,7 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     this.session = session
     this.will = packet.will ?? null
     this.decoder.maxPacketSize = this.deps.options.maxPacketSize
+    this.duplex.accepted?.()
     if (this.timer !== null) clearTimeout(this.timer)
     this.timer = null
     if (keepalive > 0) {

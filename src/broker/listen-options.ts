@@ -68,6 +68,8 @@ export interface ListenerInfo {
 export interface ListenContext {
   /** Largest WebSocket message: the broker's maxPacketSize. */
   readonly maxPayload: number
+  /** Largest WebSocket message before the client is accepted: min(maxPacketSize, maxConnectSize). */
+  readonly maxConnectPayload: number
   /** Milliseconds a TLS handshake or an HTTP upgrade may take: the broker's connectTimeout. */
   readonly handshakeTimeout: number
   readonly report: ListenerReport
@@ -184,6 +186,7 @@ export async function openListener(
       ...base,
       path: o.path ?? DEFAULT_WS_PATH,
       maxPayload: ctx.maxPayload,
+      maxConnectPayload: ctx.maxConnectPayload,
       handshakeTimeout: ctx.handshakeTimeout,
     }
     l = await listenWs(

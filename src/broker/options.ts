@@ -12,6 +12,14 @@ export interface ClientInfo {
   readonly protocolVersion: number
   /** MQTT 5: the CONNECT's properties (user properties, session expiry, ...); undefined for 3.1.1. */
   readonly connectProperties?: ConnectProperties | undefined
+  /**
+   * On a TLS listener with `useIdentityAsUsername`: the CN of the client certificate the
+   * handshake verified, which is also `username`. The certificate is the authentication
+   * (as Mosquitto's use_identity_as_username: its password_file is not asked), so credential
+   * hooks let such a client in without a password; authorisation hooks see the CN as its
+   * user name. Undefined on other listeners.
+   */
+  readonly certificateIdentity?: string | undefined
 }
 
 type MaybePromise<T> = T | Promise<T>

@@ -76,7 +76,7 @@ export class Router {
     from: SessionLink | null,
     except: Session | null,
   ): boolean {
-    const m = group.pick(readiness, except)
+    const m = group.pick(readiness, except, msg.topic)
     if (m === null) return false
     // [MQTT-4.8.2-3] at the member's own granted QoS
     m.subscriber.deliver(
@@ -168,8 +168,12 @@ export class Router {
   }
 }
 
-/** See SharedGroup.pick: connected with room, connected, offline. */
-function readiness(s: Session): 0 | 1 | 2 {
+/**
+ * See SharedGroup.pick: connected with room, connected, offline; a connected member that may
+ * not read the topic (authorizeRead) is passed over, so another member gets the message.
+ */
+function readiness(s: Session, topic: string): -1 | 0 | 1 | 2 {
   if (s.link === null) return 0
+  if (s.mayRead !== null && !s.mayRead(topic)) return -1
   return s.queued === 0 && s.outbound.hasRoom ? 2 : 1
 }

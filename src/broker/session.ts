@@ -7,6 +7,7 @@ import { InflightResend } from './inflight-resend.js'
 import type { Message } from './message.js'
 import { DeliveryForm, type LinkOptions } from './publish-form.js'
 import { PublisherBrake } from './publisher-brake.js'
+import { dropUnreadable, type MayRead } from './read-filter.js'
 import type { Queued as QueuedOf, SessionCounters, SessionLimits, SessionLink } from './session-types.js'
 import type { SharedGroup } from './shared.js'
 import { SharedInflight } from './shared-inflight.js'
@@ -65,7 +66,7 @@ export class Session {
    * Whether the connected client may read a topic (the authorizeRead hooks); null when no
    * hook has a say. Set for each connection before it attaches (see reattach.ts).
    */
-  mayRead: ((topic: string) => boolean) | null = null
+  mayRead: MayRead | null = null
 
   constructor(
     clientId: string,
@@ -218,19 +219,13 @@ export class Session {
     const max = this.limits.maxInflight
     const receive = v5 ? (properties?.receiveMaximum ?? 65_535) : 65_535
     this.outbound.maxInflight = receive < max ? receive : max
+    if (this.mayRead !== null) {
+      // what it may not read, queued or in flight, is dropped before anything is sent
+      const forget = (seq: number) => this.store?.deleteDelivery(this.clientId, seq)
+      dropUnreadable(this.queue, this.outbound, this.mayRead, forget, (id) => this.sharedInflight?.delete(id))
+    }
     this.resend.attach(link, v5)
-    if (this.mayRead !== null && this.queue.size > 0) this.unreadable(this.mayRead)
     this.pump()
-  }
-
-  /** Drops the queued messages the client may not read (queued while it was away). */
-  private unreadable(mayRead: (topic: string) => boolean): void {
-    const store = this.store
-    this.queue.retain((q) => {
-      if (mayRead(q.msg.topic)) return true
-      if (q.seq !== 0) store?.deleteDelivery(this.clientId, q.seq)
-      return false
-    })
   }
 
   /** The connection is gone. Publishers blocked on this session may go on. */
@@ -251,10 +246,11 @@ export class Session {
     for (let q = queue.peek(); q !== undefined; q = queue.peek()) {
       if (link.outputBacklog > soft) break // the socket takes the rest when it drains (see drained)
       const expiresAt = q.msg.expiresAt
-      if (expiresAt !== 0 && expiresAt <= Date.now()) {
-        // [MQTT-3.3.2-5] expired while it waited: deleted, not sent
+      const expired = expiresAt !== 0 && expiresAt <= Date.now()
+      // [MQTT-3.3.2-5] expired while it waited, or no longer readable (rules reloaded): deleted, not sent
+      if (expired || (this.mayRead !== null && !this.mayRead(q.msg.topic))) {
         queue.shift()
-        this.counters.expired++
+        if (expired) this.counters.expired++
         if (q.seq !== 0) this.store?.deleteDelivery(this.clientId, q.seq)
         continue
       }

@@ -14,10 +14,11 @@ export interface Member<S> {
 }
 
 /**
- * How ready a member is to take a message now: 2 connected with room (nothing queued,
- * inflight window open), 1 connected but busy, 0 offline (a persistent session).
+ * How ready a member is to take a message on `topic` now: 2 connected with room (nothing
+ * queued, inflight window open), 1 connected but busy, 0 offline (a persistent session),
+ * -1 not at all (it may not read the topic: the message goes to another member).
  */
-export type Readiness<T> = (subscriber: T) => 0 | 1 | 2
+export type Readiness<T> = (subscriber: T, topic: string) => -1 | 0 | 1 | 2
 
 /**
  * A shared subscription `$share/{group}/{filter}` [MQTT-4.8.2]: the sessions subscribed
@@ -76,8 +77,9 @@ export class SharedGroup<T> {
    * The member the next message goes to, or null when there is none (other than
    * `except`, the member that is leaving). Round robin from where the last pick
    * stopped: the first ready member, else the first connected one, else the first.
+   * `topic` (the message's) is passed to `readiness`, which may pass a member over.
    */
-  pick(readiness: Readiness<T>, except: T | null = null): Member<T> | null {
+  pick(readiness: Readiness<T>, except: T | null = null, topic = ''): Member<T> | null {
     const members = this.members
     const n = members.length
     let busy = -1
@@ -86,11 +88,11 @@ export class SharedGroup<T> {
       const i = (this.next + k) % n
       const m = members[i]!
       if (m.subscriber === except) continue
-      const r = readiness(m.subscriber)
+      const r = readiness(m.subscriber, topic)
       if (r === 2) return this.take(i)
       if (r === 1) {
         if (busy < 0) busy = i
-      } else if (offline < 0) offline = i
+      } else if (r === 0 && offline < 0) offline = i
     }
     if (busy >= 0) return this.take(busy)
     if (offline >= 0) return this.take(offline)

@@ -97,16 +97,25 @@ export async function runBroker(argv: string[]): Promise<number> {
 
 async function serve(settings: BrokerSettings): Promise<number> {
   const log = stdoutLogger(settings.logLevel)
-  // Listened to from the start: a signal during start-up stops the broker as soon as it is up.
+  // Listened to from the start: a signal during start-up stops the broker as soon as it is up,
+  // and a SIGHUP (whose default is to end the process) reloads what is loaded so far.
   const signal = untilSignal(log)
+  const reloader = new Reloader(log)
+  const stopReloading = reloader.onSignal()
   try {
-    return await start(settings, log, signal.stopped)
+    return await start(settings, log, signal.stopped, reloader)
   } finally {
+    stopReloading()
     signal.dispose()
   }
 }
 
-async function start(settings: BrokerSettings, log: Logger, stopped: Promise<void>): Promise<number> {
+async function start(
+  settings: BrokerSettings,
+  log: Logger,
+  stopped: Promise<void>,
+  reloader: Reloader,
+): Promise<number> {
   // issue 13: acl (read before anything is opened: a bad file stops start-up with one line)
   let acl: AclFile | null = null
   if (settings.aclFile !== undefined) {
@@ -142,7 +151,6 @@ async function start(settings: BrokerSettings, log: Logger, stopped: Promise<voi
     storeFields = { store: 'sqlite', dataDir, synchronous: settings.sync }
   }
   // SIGHUP reloads certificates, the password file and the ACL file (each adds itself)
-  const reloader = new Reloader(log)
   for (const item of credentials.reloadable) reloader.add(item)
   const options: BrokerOptions = { ...settings.broker, logger: log, store }
   if (credentials.hooks.length > 0) options.hooks = [...credentials.hooks]
@@ -175,9 +183,7 @@ async function start(settings: BrokerSettings, log: Logger, stopped: Promise<voi
     )
   }
   for (const warning of credentials.warnings) log.warn({ auth }, warning)
-  const stopReloading = reloader.onSignal()
   await stopped
-  stopReloading()
   await broker.close()
   log.info({}, 'stopped')
   return BrokerExit.OK

@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises'
 import { PasswordFile, passwordFileHooks } from '../auth/password-file-hooks.js'
-import type { HookSet } from '../broker/options.js'
+import type { Authenticate, HookSet } from '../broker/options.js'
+import { ConnectReturnCode } from '../protocol/constants.js'
 import type { BrokerSettings } from './config.js'
 import type { Reloadable } from './reload.js'
 import { usersHooks } from './users.js'
@@ -20,7 +21,8 @@ export interface Credentials {
 
 /**
  * The hooks of the settings' credential source: the users map or the password file (the
- * config reader lets only one through). A password file that cannot be read or parsed
+ * config reader lets only one through), or, with neither, a refusal of clients without a
+ * user name when allowAnonymous is false. A password file that cannot be read or parsed
  * is a ConfigError naming it and the line.
  */
 export async function loadCredentials(settings: BrokerSettings): Promise<Credentials> {
@@ -50,5 +52,23 @@ export async function loadCredentials(settings: BrokerSettings): Promise<Credent
       warnings: [],
     }
   }
-  return { hooks: [], reloadable: [], description: 'none', warnings: [] }
+  if (allowAnonymous) return { hooks: [], reloadable: [], description: 'none', warnings: [] }
+  // allowAnonymous: false with no credential source: as in Mosquitto, a client without a user
+  // name is refused and one with a name comes in (a certificate's CN, with useIdentityAsUsername)
+  const byCertificate = settings.listeners.some((l) => l.useIdentityAsUsername === true)
+  return {
+    hooks: [{ authenticate: namedOnly }],
+    reloadable: [],
+    description: 'none (clients without a user name are refused)',
+    warnings: byCertificate
+      ? []
+      : [
+          'allowAnonymous is false but there is no passwordFile: any client that gives a user name gets in; ' +
+            'add a password file (petrel passwd -c FILE USER) or useIdentityAsUsername on a TLS listener',
+        ],
+  }
 }
+
+/** Refuses a client without a user name (CONNACK 5, MQTT 5 0x87); has no say on the others. */
+const namedOnly: Authenticate = (_client, username, _password, auth) =>
+  username === undefined && auth === undefined ? ConnectReturnCode.NOT_AUTHORIZED : undefined

@@ -33,7 +33,8 @@ export function usersHooks(users: ReadonlyMap<string, string>, allowAnonymous: b
  * MQTT 3.1.1 keeps 4 for malformed credentials. Passwords are compared as digests in
  * constant time, so timing tells nothing about them; users kept as SCRAM credentials
  * are checked with PBKDF2, and while there are any, every other name pays the same PBKDF2.
- * Enhanced authentication (MQTT 5 `auth`) is not this hook's: it has no opinion.
+ * Enhanced authentication (MQTT 5 `auth`) is not this hook's: it has no opinion; nor is a
+ * client a verified certificate identifies (useIdentityAsUsername: the certificate is its proof).
  */
 export function usersAuthenticator(
   users: ReadonlyMap<string, string>,
@@ -49,8 +50,8 @@ export function usersAuthenticator(
     if (expected === undefined) return ConnectReturnCode.NOT_AUTHORIZED
     return timingSafeEqual(expected, given) ? true : ConnectReturnCode.NOT_AUTHORIZED
   }
-  return (_client, username, password, auth) => {
-    if (auth !== undefined) return undefined
+  return (client, username, password, auth) => {
+    if (auth !== undefined || client.certificateIdentity !== undefined) return undefined
     if (username === undefined) return allowAnonymous ? true : ConnectReturnCode.NOT_AUTHORIZED
     const text = (password ?? Buffer.alloc(0)).toString('utf8')
     const creds = scram.get(username)

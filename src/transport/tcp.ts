@@ -22,29 +22,52 @@ export function listenTcp(
 /**
  * Connections a server accepted that are not MQTT connections yet (a TLS handshake, an HTTP
  * upgrade under way): destroyed when the listener closes, so that no half-open handshake
- * outlives the broker. A socket's remote address and port name it (the same on a TLS socket
- * as on the TCP socket under it).
+ * outlives the broker, and, with a `deadline`, when they are not MQTT connections that many
+ * milliseconds after they were accepted (`expired` is told first). A socket's remote address
+ * and port name it (the same on a TLS socket as on the TCP socket under it).
  */
 export class Handshakes {
-  private readonly sockets = new Map<string, Socket>()
+  private readonly sockets = new Map<string, { socket: Socket; timer: NodeJS.Timeout | null }>()
+
+  constructor(
+    private readonly deadline = 0,
+    private readonly expired?: (socket: Socket) => void,
+  ) {}
 
   watch(server: Server): void {
     server.on('connection', (socket: Socket) => {
       const k = key(socket)
-      this.sockets.set(k, socket)
+      const timer = this.deadline > 0 ? setTimeout(() => this.expire(k, socket), this.deadline) : null
+      const entry = { socket, timer }
+      this.sockets.set(k, entry)
       socket.once('close', () => {
-        if (this.sockets.get(k) === socket) this.sockets.delete(k)
+        if (entry.timer !== null) clearTimeout(entry.timer)
+        if (this.sockets.get(k) === entry) this.sockets.delete(k)
       })
     })
   }
 
+  private expire(k: string, socket: Socket): void {
+    if (this.sockets.get(k)?.socket !== socket || socket.destroyed) return // done, or closed already
+    this.sockets.delete(k)
+    this.expired?.(socket)
+    socket.destroy()
+  }
+
   /** This connection is an MQTT connection now: the broker closes it. */
   done(socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }): void {
-    this.sockets.delete(key(socket))
+    const k = key(socket)
+    const entry = this.sockets.get(k)
+    if (entry === undefined) return
+    if (entry.timer !== null) clearTimeout(entry.timer)
+    this.sockets.delete(k)
   }
 
   closeAll(): void {
-    for (const s of this.sockets.values()) s.destroy()
+    for (const { socket, timer } of this.sockets.values()) {
+      if (timer !== null) clearTimeout(timer)
+      socket.destroy()
+    }
     this.sockets.clear()
   }
 }

@@ -44,6 +44,11 @@ export interface ServedDuplex extends ByteDuplex {
   readonly taken: number
   /** Like destroy, and tells the peer the connection was reset where the transport can (TCP RST). */
   reset(): void
+  /**
+   * The broker accepted the client (CONNACK 0): a transport that holds whole messages before
+   * the broker sees them (WebSocket) takes messages up to maxPacketSize from now on.
+   */
+  accepted?(): void
 }
 
 /**

@@ -13,13 +13,38 @@ function headerSize(n: number): number {
   return n < 126 ? 2 : n < 65_536 ? 4 : 10
 }
 
+/** The largest messages a served WebSocket takes: before the broker accepts the client, and after. */
+export interface WsMessageLimits {
+  readonly maxPayload: number
+  readonly maxConnectPayload?: number | undefined
+}
+
+/**
+ * Sets the largest message the `ws` receiver takes from now on (its frames' lengths are checked
+ * against it as their headers arrive). `ws` has no public way to change it per connection: its
+ * receiver's field is set, when it is there; otherwise the server's maxPayload stays.
+ */
+function setMaxPayload(ws: WebSocket, bytes: number): void {
+  const receiver = (ws as unknown as { _receiver?: { _maxPayload?: unknown } })._receiver
+  if (receiver !== undefined && typeof receiver._maxPayload === 'number') receiver._maxPayload = bytes
+}
+
 /**
  * Serves MQTT over one accepted WebSocket: each write is one binary message (MQTT packets
  * may span or share frames [MQTT-6.0.0-2], so any split is fine); what is read goes on
  * message by message. A text frame closes the connection [MQTT-6.0.0-1]. Back-pressure
  * reads the socket under the WebSocket: `backlog` is its buffered amount, `drain` its own.
+ * Until the broker accepts the client a message may be no larger than `maxConnectPayload`
+ * (a larger one closes with 1009 as soon as its frame header says so).
  */
-export function wrapWebSocket(ws: WebSocket, socket: Duplex, events: DuplexEvents): ServedDuplex {
+export function wrapWebSocket(
+  ws: WebSocket,
+  socket: Duplex,
+  events: DuplexEvents,
+  limits: WsMessageLimits,
+): ServedDuplex {
+  const before = limits.maxConnectPayload
+  if (before !== undefined && before < limits.maxPayload) setMaxPayload(ws, before)
   let error: Error | undefined
   let closed = false
   /** Bytes handed to the socket, frame headers included (what bufferedAmount counts). */
@@ -72,5 +97,6 @@ export function wrapWebSocket(ws: WebSocket, socket: Duplex, events: DuplexEvent
     end: () => close(NORMAL_CLOSURE),
     destroy: () => ws.terminate(),
     reset: () => ws.terminate(),
+    accepted: () => setMaxPayload(ws, limits.maxPayload),
   }
 }

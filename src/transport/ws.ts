@@ -32,6 +32,12 @@ export interface WsListenOptions extends ListenBase {
   origins?: readonly string[]
   /** Largest WebSocket message accepted, bytes (the broker's maxPacketSize). */
   maxPayload: number
+  /**
+   * Largest WebSocket message accepted until the broker accepts the client (ServedDuplex.accepted),
+   * bytes: the broker's maxConnectSize. `ws` buffers a whole message before MQTT sees a byte of it,
+   * so without this an unauthenticated client could make it hold maxPayload. Default maxPayload.
+   */
+  maxConnectPayload?: number
   /** wss: the TLS server's settings (not with `server`). */
   tls?: TlsServerOptions
   /**
@@ -68,7 +74,12 @@ export async function listenWs(
   })
   let name = ''
   let open = 0
-  const handshakes = new Handshakes()
+  // on our own server, a connection not upgraded within handshakeTimeout (TLS included) is closed:
+  // Node's headersTimeout alone leaves a silent or trickling one open
+  const deadline = options.handshakeTimeout ?? 10_000
+  const handshakes = new Handshakes(deadline, (s) =>
+    options.report?.refused('websocket-upgrade', `no upgrade within ${deadline} ms`, s.remoteAddress),
+  )
   if (own) handshakes.watch(server)
   const refuse = (socket: Duplex, req: IncomingMessage, status: number, why: string): void => {
     const kind = status === 503 ? 'max-connections' : 'websocket-upgrade'
@@ -108,7 +119,7 @@ export async function listenWs(
         remoteAddress: req.socket.remoteAddress,
         identity: tlsSocket === undefined ? undefined : peerIdentity(tlsSocket),
         listener: name,
-        open: (events) => wrapWebSocket(ws, socket, events),
+        open: (events) => wrapWebSocket(ws, socket, events, options),
       })
     })
   }

@@ -86,6 +86,26 @@ describe('petrel broker --acl-file', () => {
     }
   })
 
+  test('with only an ACL file, clients without a user name come in (as Mosquitto 2.0 with allow_anonymous true) and get the rules before the first user', async () => {
+    const file = join(dir, 'anonymous.acl')
+    await writeFile(file, 'topic read public/#\nuser admin\ntopic readwrite #\n')
+    const b = await startCliBroker(['--memory', '--acl-file', file])
+    const url = `mqtt://127.0.0.1:${b.port}`
+    const admin = await connect(url, { username: 'admin', reconnect: false })
+    const anonymous = await connect(url, { reconnect: false })
+    try {
+      await anonymous.subscribe('#', { qos: 1 })
+      await admin.subscribe('#', { qos: 1 })
+      assert.equal(await reaches(admin, anonymous, 'public/1', 'read'), true)
+      assert.equal(await reaches(admin, anonymous, 'private/1', 'not read'), false)
+      assert.equal(await reaches(anonymous, admin, 'public/2', 'not written'), false)
+    } finally {
+      await admin.end({ force: true })
+      await anonymous.end({ force: true })
+      await b.stop()
+    }
+  })
+
   test('a bad ACL file at start is one line naming the file and the line, and exit code 2', async () => {
     const file = join(dir, 'bad.acl')
     await writeFile(file, '# rules\nuser\n')
@@ -97,6 +117,6 @@ describe('petrel broker --acl-file', () => {
   test('a missing ACL file at start is one line, and exit code 2', async () => {
     const r = await petrel(['broker', '--memory', '--port', '0', '--acl-file', join(dir, 'none.acl')])
     assert.equal(r.code, 2, r.stderr)
-    assert.match(r.stderr, /^petrel broker: cannot read ACL file .*none\.acl: ENOENT\n$/)
+    assert.match(r.stderr, /^petrel broker: cannot read ACL file .*none\.acl: no such file\n$/)
   })
 })

@@ -9,10 +9,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { parse as parseYaml } from 'yaml'
+import { formatSecret } from '../../src/auth/password-file.js'
+import { hashPassword } from '../../src/auth/password-hash.js'
 import { resolveSettings } from '../../src/cli/config.js'
 import { ConfigError } from '../../src/errors.js'
+import { PacketType } from '../../src/protocol/index.js'
 import { makePki, opensslSkip, type Pki } from '../helpers/certs.js'
 import { LOOPBACK } from '../helpers/net.js'
+import { RawClient } from '../helpers/raw-client.js'
 import { tlsClient, tlsSocket } from '../integration/transport/helpers.js'
 import { petrel, startCliBroker } from './petrel-cli.js'
 
@@ -245,4 +249,61 @@ describe('petrel broker with TLS listeners', { skip: opensslSkip() }, () => {
       assert.match(r.stderr, message)
     })
   }
+
+  test('useIdentityAsUsername with passwordFile and aclFile: the certificate is the authentication, the CN the ACL user; password users as before', async () => {
+    const passwd = join(dir, 'passwd')
+    await writeFile(passwd, `bob:${formatSecret(await hashPassword('hunter2'))}\n`, { mode: 0o600 })
+    const acl = join(dir, 'cert.acl')
+    await writeFile(acl, 'user alice\ntopic readwrite alice/#\nuser bob\ntopic readwrite #\n')
+    const path = join(dir, 'cert.json')
+    await writeFile(
+      path,
+      JSON.stringify({
+        memory: true,
+        sysInterval: 0,
+        passwordFile: passwd,
+        aclFile: acl,
+        listeners: [
+          { protocol: 'mqtt', port: 0, host: LOOPBACK },
+          {
+            protocol: 'mqtts',
+            port: 0,
+            host: LOOPBACK,
+            certfile: pki.files.serverCert,
+            keyfile: pki.files.serverKey,
+            cafile: pki.files.ca,
+            useIdentityAsUsername: true,
+          },
+        ],
+      }),
+    )
+    const b = await startCliBroker(['-c', path])
+    try {
+      await b.waitFor(/listening on mqtts:/)
+      const ports = b
+        .stdout()
+        .split('\n')
+        .filter((l) => l.includes('listening on'))
+        .map((l) => (JSON.parse(l) as { port: number }).port)
+      const [plain, secure] = ports as [number, number]
+      const alice = await tlsClient(secure, { ca: pki.ca, cert: pki.clientCert, key: pki.clientKey })
+      assert.equal((await alice.connect({ clientId: 'alice' })).returnCode, 0, 'no password needed')
+      await alice.subscribe('#', 0)
+      const bob = await RawClient.open(plain, LOOPBACK)
+      assert.equal((await bob.connect({ username: 'bob', password: Buffer.from('hunter2') })).returnCode, 0)
+      bob.publish('bob/1', 'not for alice')
+      bob.publish('alice/1', 'for alice')
+      assert.equal((await alice.next(PacketType.PUBLISH)).topic, 'alice/1')
+      const noCert = await tlsClient(secure, { ca: pki.ca })
+      assert.equal(
+        (await noCert.connect({ username: 'bob', password: Buffer.from('hunter2') })).returnCode,
+        5,
+      )
+      const noPassword = await RawClient.open(plain, LOOPBACK)
+      assert.equal((await noPassword.connect({ username: 'alice' })).returnCode, 5)
+      for (const c of [alice, bob, noCert, noPassword]) c.destroy()
+    } finally {
+      await b.stop()
+    }
+  })
 })

@@ -5,6 +5,9 @@
  * session's subscriptions are put to the subscribe hooks again.
  */
 import assert from 'node:assert/strict'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { AclFile, aclHooks } from '../../../src/auth/acl.js'
 import { Broker } from '../../../src/broker/broker.js'
@@ -122,8 +125,84 @@ for (const v of [4, 5] as ProtocolVersion[]) {
       assert.deepEqual(got, ['open/q1', 'open/q2'])
       assert.deepEqual(await payloads(back), [])
     })
+
+    test('a shared subscription: a message goes to a member that may read it, never lost to one that may not [MQTT-4.8.2-2]', async (t) => {
+      const tb = await startBroker({ hooks: [aclHooks(AclFile.fromText(RULES))] }, t)
+      const watcher = await tb.connect({ protocolVersion: v, username: 'watcher' })
+      const reader = await tb.connect({ protocolVersion: v, username: 'admin' })
+      for (const c of [watcher, reader]) await c.subscribe('$share/g/#', 0)
+      const admin = await tb.connect({ protocolVersion: v, username: 'admin' })
+      const topics = ['secret/1', 'open/1', 'secret/2', 'secret/3', 'open/2', 'secret/4']
+      for (const topic of topics) admin.publish(topic, topic)
+      const last = admin.publish('open/end', 'open/end', { qos: 1 })
+      assert.equal((await admin.next(PacketType.PUBACK)).packetId, last)
+      const toWatcher = await payloads(watcher)
+      const toReader = await payloads(reader, 0)
+      assert.ok(
+        toWatcher.every((p) => p.startsWith('open/')),
+        `watcher got only open/#: ${toWatcher}`,
+      )
+      assert.deepEqual(
+        [...toWatcher, ...toReader].sort(),
+        [...topics, 'open/end'].sort(),
+        'each message to exactly one member',
+      )
+    })
+
+    test('in-flight messages of a session taken by another user are re-sent only where that user may read [MQTT-4.4.0-1]', async (t) => {
+      const tb = await startBroker({ hooks: [aclHooks(AclFile.fromText(RULES))] }, t)
+      const clientId = uniqueId('acl-inflight')
+      const session = { protocolVersion: v, clientId, clean: false, ...expiry(v) }
+      const first = await tb.connect({ ...session, username: 'admin' })
+      await first.subscribe('#', 1)
+      const admin = await tb.connect({ protocolVersion: v, username: 'admin' })
+      for (const [topic, qos] of [
+        ['secret/1', 1],
+        ['open/1', 1],
+        ['secret/2', 2],
+        ['open/2', 2],
+      ] as const)
+        admin.publish(topic, topic, { qos })
+      for (let i = 0; i < 4; i++) await first.next(PacketType.PUBLISH) // received, never acknowledged
+      first.destroy()
+      await first.closed()
+      // the same client id, now as a user who may read open/# only
+      const other = await tb.connect({ ...session, username: 'watcher' })
+      assert.equal(other.connack?.sessionPresent, true)
+      const resent: string[] = []
+      for (let i = 0; i < 2; i++) {
+        const p = await other.next(PacketType.PUBLISH)
+        assert.equal(p.dup, true, 'a re-send has DUP 1 [MQTT-3.3.1-1]')
+        resent.push(p.topic)
+      }
+      assert.deepEqual(resent, ['open/1', 'open/2'])
+      assert.deepEqual(await payloads(other), [], 'nothing of secret/# re-sent')
+    })
   })
 }
+
+test('a reload applies at once to messages already queued for a connected client: those it may no longer read are not sent', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'petrel-acl-'))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  const path = join(dir, 'acl')
+  await writeFile(path, 'user admin\ntopic readwrite #\nuser watcher\ntopic read open/#\n')
+  const acl = await AclFile.load(path)
+  const tb = await startBroker({ maxInflight: 1, hooks: [aclHooks(acl)] }, t)
+  const watcher = await tb.connect({ username: 'watcher' })
+  await watcher.subscribe('open/#', 1)
+  const admin = await tb.connect({ username: 'admin' })
+  for (let i = 1; i <= 5; i++) admin.publish(`open/${i}`, `open/${i}`, { qos: 1 })
+  for (let i = 1; i <= 5; i++) await admin.next(PacketType.PUBACK)
+  const first = await watcher.next(PacketType.PUBLISH) // in flight; open/2..5 wait behind it (maxInflight 1)
+  assert.equal(first.topic, 'open/1')
+  await writeFile(path, 'user admin\ntopic readwrite #\nuser watcher\ntopic read open/3\n')
+  await acl.reload()
+  watcher.send({ type: PacketType.PUBACK, packetId: first.packetId })
+  const next = await watcher.next(PacketType.PUBLISH)
+  assert.equal(next.topic, 'open/3', 'open/2 is no longer readable: skipped')
+  watcher.send({ type: PacketType.PUBACK, packetId: next.packetId })
+  assert.deepEqual(await payloads(watcher), [], 'nor open/4, open/5')
+})
 
 test('after a restart, messages kept for a session are checked when its client is back (the store keeps no user name)', async (t) => {
   const store = new MemoryStore()

@@ -11,7 +11,7 @@ import { sysValues } from '../../../src/broker/sys.js'
 import { PacketType } from '../../../src/protocol/index.js'
 import { makePki, opensslSkip, type Pki } from '../../helpers/certs.js'
 import { connectMqttJs } from '../../helpers/mqttjs.js'
-import { LOOPBACK } from '../../helpers/net.js'
+import { freePort, LOOPBACK } from '../../helpers/net.js'
 import { RawClient } from '../../helpers/raw-client.js'
 import { eventually, tlsClient } from './helpers.js'
 
@@ -136,4 +136,27 @@ describe('several listeners', () => {
       assert.ok(Date.now() - started < 1000, `closed in ${Date.now() - started} ms`)
     })
   })
+})
+
+test('listen() and close() racing: the listener opened meanwhile is closed, not left holding its port; listen() after close() rejects', async () => {
+  const refused = (port: number): Promise<boolean> =>
+    new Promise((resolve) => {
+      const s = netConnect({ host: LOOPBACK, port })
+      s.on('connect', () => {
+        s.destroy()
+        resolve(false)
+      })
+      s.on('error', () => resolve(true))
+    })
+  for (const protocol of ['mqtt', 'ws'] as const) {
+    const b = new Broker({ sysInterval: 0 })
+    const port = await freePort()
+    const opening = b.listen({ protocol, port, host: LOOPBACK })
+    const closing = b.close()
+    await assert.rejects(opening, /listen: the broker is closed/)
+    await closing
+    assert.equal(await refused(port), true, `${protocol}: nothing listens on ${port}`)
+    await assert.rejects(b.listen({ protocol, port, host: LOOPBACK }), /listen: the broker is closed/)
+    assert.equal(await refused(port), true)
+  }
 })

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict'
 import { createServer, request, type Server } from 'node:http'
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https'
+import { connect as netConnect, type Socket } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import { WebSocketServer } from 'ws'
 import { Broker } from '../../../src/broker/broker.js'
@@ -156,6 +157,61 @@ describe('ws listener', () => {
     const c = await wsConnected(`ws://${LOOPBACK}:${l.port}/mqtt`)
     c.ws.send(Buffer.alloc(2048))
     assert.equal(await c.whenClosed(), 1009)
+  })
+
+  test('before CONNACK a WebSocket message may be no larger than maxConnectSize: closed (1009) from the frame header, not buffered; after it, up to maxPacketSize', async () => {
+    const b = broker({ maxConnectSize: 1024, maxPacketSize: 256 * 1024, connectTimeout: 5000 })
+    const l = await b.listen({ protocol: 'ws', port: 0, host: LOOPBACK })
+    const u = await upgrade(`ws://${LOOPBACK}:${l.port}/mqtt`)
+    assert.ok(u.ok)
+    const early = new WsMqtt(u.ws)
+    // the first fragment of a message that never ends: a CONNECT announcing 200 KiB
+    const first = Buffer.alloc(4096)
+    first.set([0x10, 0x80, 0xd0, 0x0c])
+    early.ws.send(first, { fin: false })
+    assert.equal(await early.whenClosed(1500), 1009)
+
+    const c = await wsConnected(`ws://${LOOPBACK}:${l.port}/mqtt`)
+    c.send({ type: PacketType.SUBSCRIBE, packetId: 1, subscriptions: [{ topic: 'big', qos: 0 }] })
+    await c.waitPackets(1)
+    const payload = Buffer.alloc(200 * 1024, 7)
+    c.send({
+      type: PacketType.PUBLISH,
+      topic: 'big',
+      payload,
+      qos: 0,
+      retain: false,
+      dup: false,
+      packetId: 0,
+    })
+    const [, m] = await c.waitPackets(2)
+    assert.equal(m?.type === PacketType.PUBLISH && m.payload.length, payload.length)
+    c.ws.close()
+  })
+
+  test('a connection that never completes its upgrade (silent, or trickling its request) is closed after connectTimeout and counted', async () => {
+    const b = broker({ connectTimeout: 300 })
+    const l = await b.listen({ protocol: 'ws', port: 0, host: LOOPBACK })
+    const started = Date.now()
+    const closedAfter = (onConnect: (s: Socket) => void): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const s = netConnect({ host: LOOPBACK, port: l.port }, () => onConnect(s))
+        s.on('error', () => {})
+        s.on('close', () => resolve(Date.now() - started))
+        setTimeout(() => {
+          s.destroy()
+          reject(new Error('not closed within 3 s'))
+        }, 3000).unref()
+      })
+    const times = await Promise.all([
+      closedAfter(() => {}),
+      closedAfter((s) => s.write('GET /mqtt HTTP/1.1\r\nHost: localhost\r\n')),
+    ])
+    for (const t of times) assert.ok(t >= 250 && t < 2500, `closed after ${t} ms`)
+    await eventually(() => b.stats.listenerRefused === 2, 1000, 'both counted')
+    // an upgrade in time is served as before
+    const c = await wsConnected(`ws://${LOOPBACK}:${l.port}/mqtt`)
+    c.ws.close()
   })
 
   test('maxConnections per listener: one more upgrade gets 503 and is counted; a freed place is taken again', async () => {

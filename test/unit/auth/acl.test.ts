@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { AclFile, aclHooks } from '../../../src/auth/acl.js'
+import { AclFile, aclHooks, forClient } from '../../../src/auth/acl.js'
 import { AclAccess } from '../../../src/auth/acl-parse.js'
 import type { ClientInfo } from '../../../src/broker/options.js'
 import { ConfigError } from '../../../src/errors.js'
@@ -135,6 +135,20 @@ describe('ACL evaluation', () => {
       assert.equal(a.allows(c, READ, `t/${i}/${i % 2 === 0 ? 'even' : 'odd'}`), i % 2 === 0)
   })
 
+  test('the per-client memory of decisions is bounded in characters too: long topics do not pin megabytes per client', () => {
+    const a = AclFile.fromText('topic read long/#\n')
+    const c = forClient(a.rules, client('c'))
+    const long = (i: number, n: number): string => `long/${String(i).padStart(n - 5, 'x')}`
+    for (let i = 0; i < 300; i++) {
+      assert.equal(c.allows(READ, long(i, 60_000)), true)
+      assert.equal(c.allows(READ, long(i, 900)), true)
+      assert.equal(c.allows(WRITE, long(i, 900)), false)
+    }
+    const kept = c.remembered
+    assert.ok(kept.chars <= 16_384, `${kept.chars} characters of topics remembered`)
+    assert.ok(kept.topics <= 256 && kept.topics > 0, `${kept.topics} topics remembered`)
+  })
+
   test('the hooks: write rules on publish, read rules on delivery; publishing to $share/... is refused', () => {
     const h = aclHooks(AclFile.fromText('topic readwrite #\ntopic readwrite $share/#\n'))
     const c = client('c')
@@ -175,7 +189,7 @@ describe('AclFile load and reload', () => {
       })
       assert.equal(acl.allows(client('c'), READ, 'a'), true)
       await rm(path)
-      await assert.rejects(acl.reload(), /cannot read ACL file .*: ENOENT/)
+      await assert.rejects(acl.reload(), /cannot read ACL file .*: no such file/)
       assert.equal(acl.allows(client('c'), READ, 'a'), true)
     } finally {
       await rm(dir, { recursive: true, force: true })
