@@ -22,7 +22,6 @@ export function wrapDuplex(stream: Duplex, events: DuplexEvents): ServedDuplex {
   // 'end' without 'close' happens when the peer half-closes: MQTT has no use for that.
   stream.on('end', () => stream.destroy())
   stream.on('close', finish)
-  const s = stream as Duplex & InFlightWrite
   return {
     write: (bytes) => {
       if (stream.destroyed) return false
@@ -44,14 +43,7 @@ export function wrapDuplex(stream: Duplex, events: DuplexEvents): ServedDuplex {
       return stream.writableLength
     },
     get taken() {
-      let taken = written - stream.writableLength
-      // A write that the kernel takes in parts leaves writableLength only once it is whole;
-      // libuv's queue tells how much of it is still waiting (a net.Socket's internals: a
-      // stream without them is measured by whole writes).
-      const state = s._writableState
-      const queued = s._handle?.writeQueueSize
-      if (state?.writing === true && typeof queued === 'number') taken += state.writelen - queued
-      return taken
+      return written - stream.writableLength + inFlight(stream)
     },
     end: () => {
       stream.end()
@@ -75,7 +67,20 @@ export function incomingStream(stream: Duplex, remoteAddress: string | undefined
   return { remoteAddress, open: (events) => wrapDuplex(stream, events) }
 }
 
-/** What a net.Socket shows of the write in progress (see `taken`). */
+/**
+ * Bytes of the write in progress that the kernel has already taken: a write the kernel takes
+ * in parts leaves the stream's writableLength only once it is whole, and libuv's queue tells
+ * how much of it is still waiting (a net.Socket's internals, TLS included; a stream without
+ * them counts 0, so it is measured by whole writes).
+ */
+export function inFlight(stream: Duplex): number {
+  const s = stream as Duplex & InFlightWrite
+  const state = s._writableState
+  const queued = s._handle?.writeQueueSize
+  return state?.writing === true && typeof queued === 'number' ? state.writelen - queued : 0
+}
+
+/** What a net.Socket shows of the write in progress (see `inFlight`). */
 interface InFlightWrite {
   _writableState?: { writing: boolean; writelen: number }
   _handle?: { writeQueueSize?: number } | null

@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
+import { inFlight } from './duplex.js'
 import type { DuplexEvents, ServedDuplex } from './transport.js'
 
 /** How long a closing WebSocket may wait for the peer's close frame before its socket is destroyed. */
@@ -92,7 +93,8 @@ export function wrapWebSocket(
       return ws.bufferedAmount
     },
     get taken() {
-      return written - ws.bufferedAmount
+      // as for TCP: a large write the kernel takes in parts counts as it goes (see inFlight)
+      return written - ws.bufferedAmount + inFlight(socket)
     },
     end: () => close(NORMAL_CLOSURE),
     destroy: () => ws.terminate(),
