@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises'
 import type { ClientInfo, HookSet } from '../broker/options.js'
-import { ConfigError } from '../errors.js'
 import { topicMatches } from '../protocol/topic.js'
+import { readUserFile } from '../read-file.js'
 import { AclAccess, type AclRule, type AclRules, CLIENT_ID, parseAcl, USER_NAME } from './acl-parse.js'
 
 /** READ or WRITE: what a client asks to do with a topic. */
@@ -154,16 +153,7 @@ export class AclFile {
 }
 
 async function read(path: string): Promise<AclRules> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    const why =
-      code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message
-    throw new ConfigError('aclFile', `cannot read ACL file ${path}: ${why}`)
-  }
-  return parseAcl(text, path)
+  return parseAcl((await readUserFile(path, 'aclFile', 'ACL file')).toString('utf8'), path)
 }
 
 /**

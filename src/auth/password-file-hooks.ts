@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises'
 import type { HookSet } from '../broker/options.js'
-import { ConfigError } from '../errors.js'
 import { ConnectReturnCode } from '../protocol/constants.js'
+import { readUserFile } from '../read-file.js'
 import { type PasswordHash, parsePasswordFile } from './password-file.js'
 import { decoyHash, verifyPassword } from './password-hash.js'
 
@@ -79,16 +78,7 @@ export class PasswordFile {
 }
 
 async function read(path: string): Promise<Map<string, PasswordHash>> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    const why =
-      code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message
-    throw new ConfigError('passwordFile', `cannot read password file ${path}: ${why}`)
-  }
-  return parsePasswordFile(text, path)
+  return parsePasswordFile((await readUserFile(path, 'passwordFile', 'password file')).toString('utf8'), path)
 }
 
 export interface PasswordFileHookOptions {

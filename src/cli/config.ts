@@ -1,9 +1,9 @@
-import { readFile } from 'node:fs/promises'
 import { extname } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { parseScramCredentials, SCRAM_SHA_256 } from '../auth/scram-keys.js'
 import { type BrokerOptions, resolveOptions } from '../broker/options.js'
 import { ConfigError } from '../errors.js'
+import { readUserFile } from '../read-file.js'
 import { type ListenerSettings, parseListeners, settleListeners } from './listeners.js'
 import { LOG_LEVELS, type LogLevel } from './logging.js'
 
@@ -142,13 +142,7 @@ export function kebab(key: string): string {
 
 /** Reads a config file: `.json` as JSON, anything else as YAML (which also reads JSON). */
 export async function readConfigFile(path: string): Promise<Record<string, unknown>> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message
-    throw new ConfigError('config', `cannot read config file ${path}: ${why}`)
-  }
+  const text = (await readUserFile(path, 'config', 'config file')).toString('utf8')
   let doc: unknown
   try {
     doc = extname(path).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text)

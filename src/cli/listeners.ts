@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises'
 import type { ListenerInfo, ListenOptions, ListenProtocol } from '../broker/listen-options.js'
 import { ConfigError } from '../errors.js'
+import { readUserFile } from '../read-file.js'
 import type { Reloader } from './reload.js'
 
 /**
@@ -165,12 +165,7 @@ async function readPem(
 ): Promise<Buffer | undefined> {
   const path = l[key]
   if (path === undefined) return undefined
-  try {
-    return await readFile(path)
-  } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message
-    throw new ConfigError('listeners', `cannot read ${key} ${path}: ${why}`)
-  }
+  return readUserFile(path, 'listeners', key)
 }
 
 /** The PEM files of a TLS listener, read now (at start, and again on each SIGHUP). */
