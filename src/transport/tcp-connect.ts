@@ -1,5 +1,6 @@
 import { connect as netConnect } from 'node:net'
 import { wrapDuplex } from './duplex.js'
+import { whenOpen } from './socket-open.js'
 import type { ByteDuplex, DuplexEvents, Transport } from './transport.js'
 
 export interface TcpConnectOptions {
@@ -13,29 +14,8 @@ export function tcpTransport(options: TcpConnectOptions): Transport {
   return {
     name: `tcp://${host.includes(':') ? `[${host}]` : host}:${port}`,
     open(events: DuplexEvents, signal: AbortSignal): Promise<ByteDuplex> {
-      return new Promise((resolve, reject) => {
-        if (signal.aborted) {
-          reject(signal.reason)
-          return
-        }
-        const socket = netConnect({ host, port, noDelay: true })
-        const onAbort = (): void => {
-          socket.destroy()
-          reject(signal.reason)
-        }
-        const onError = (err: Error): void => {
-          signal.removeEventListener('abort', onAbort)
-          socket.destroy()
-          reject(err)
-        }
-        signal.addEventListener('abort', onAbort, { once: true })
-        socket.once('error', onError)
-        socket.once('connect', () => {
-          signal.removeEventListener('abort', onAbort)
-          socket.off('error', onError)
-          resolve(wrapDuplex(socket, events))
-        })
-      })
+      const start = () => netConnect({ host, port, noDelay: true })
+      return whenOpen(start, 'connect', signal, (socket) => wrapDuplex(socket, events))
     },
   }
 }

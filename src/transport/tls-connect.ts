@@ -1,6 +1,7 @@
 import { connect as tlsConnect } from 'node:tls'
 import { explainTlsError } from './connect-errors.js'
 import { wrapDuplex } from './duplex.js'
+import { whenOpen } from './socket-open.js'
 import { type TlsClientOptions, tlsConnectParts } from './tls-options.js'
 import type { ByteDuplex, DuplexEvents, Transport } from './transport.js'
 
@@ -20,36 +21,22 @@ export function tlsTransport(options: TlsConnectOptions): Transport {
   return {
     name: `mqtts://${host.includes(':') ? `[${host}]` : host}:${port}`,
     open(events: DuplexEvents, signal: AbortSignal): Promise<ByteDuplex> {
-      return new Promise((resolve, reject) => {
-        if (signal.aborted) {
-          reject(signal.reason)
-          return
-        }
-        const socket = tlsConnect({ host, port, ...parts })
-        socket.setNoDelay(true)
-        const onAbort = (): void => {
-          socket.destroy()
-          reject(signal.reason)
-        }
-        const onError = (err: Error): void => {
-          signal.removeEventListener('abort', onAbort)
-          socket.destroy()
-          reject(explainTlsError(err))
-        }
-        signal.addEventListener('abort', onAbort, { once: true })
-        socket.once('error', onError)
-        socket.once('secureConnect', () => {
-          signal.removeEventListener('abort', onAbort)
-          socket.off('error', onError)
+      const start = () => tlsConnect({ host, port, ...parts }).setNoDelay(true)
+      return whenOpen(
+        start,
+        'secureConnect',
+        signal,
+        (socket) => {
           // TLS 1.3 servers judge the client certificate after the handshake: explain that too.
           const explained: DuplexEvents = {
             data: (chunk) => events.data(chunk),
             drain: () => events.drain(),
             close: (e) => events.close(e && explainTlsError(e)),
           }
-          resolve(wrapDuplex(socket, explained))
-        })
-      })
+          return wrapDuplex(socket, explained)
+        },
+        explainTlsError,
+      )
     },
   }
 }
