@@ -8,6 +8,8 @@ const CLOSE_GRACE_MS = 1000
 /** Close code 1003: "received a type of data it cannot accept" (RFC 6455 7.4.1). */
 const UNSUPPORTED_DATA = 1003
 const NORMAL_CLOSURE = 1000
+/** Largest message a corked batch is gathered into: whole writes, about this size (as the Outbox gathers). */
+const GATHER_BYTES = 64 * 1024
 
 /** Bytes of a server's (unmasked) frame header for a payload of `n` bytes (RFC 6455 5.2). */
 function headerSize(n: number): number {
@@ -32,7 +34,8 @@ function setMaxPayload(ws: WebSocket, bytes: number): void {
 
 /**
  * Serves MQTT over one accepted WebSocket: each write is one binary message (MQTT packets
- * may span or share frames [MQTT-6.0.0-2], so any split is fine); what is read goes on
+ * may span or share frames [MQTT-6.0.0-2], so any split is fine), except that the writes
+ * of one cork are gathered into messages of about 64 KiB; what is read goes on
  * message by message. A text frame closes the connection [MQTT-6.0.0-1]. Back-pressure
  * reads the socket under the WebSocket: `backlog` is its buffered amount, `drain` its own.
  * Until the broker accepts the client a message may be no larger than `maxConnectPayload`
@@ -51,6 +54,24 @@ export function wrapWebSocket(
   /** Bytes handed to the socket, frame headers included (what bufferedAmount counts). */
   let written = 0
   let grace: NodeJS.Timeout | undefined
+  /** Writes held while corked, sent as few messages at the last uncork (see `gathered`). */
+  let corked = 0
+  let held: Buffer[] = []
+  let heldBytes = 0
+  const send = (bytes: Buffer): void => {
+    written += bytes.length + headerSize(bytes.length)
+    ws.send(bytes, { binary: true })
+  }
+  // A message per write would cost two iovecs per packet: a batch of small packets would
+  // then leave IOV_MAX (1024) iovecs, about 40 KiB, per event-loop turn (libuv writes the
+  // rest on the next turn), however fast the subscriber reads.
+  const sendHeld = (): void => {
+    const chunks = held
+    held = []
+    heldBytes = 0
+    if (ws.readyState !== ws.OPEN) return
+    for (const piece of gathered(chunks)) send(piece)
+  }
   const close = (code: number, why?: string): void => {
     ws.close(code, why)
     grace ??= setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref()
@@ -78,12 +99,24 @@ export function wrapWebSocket(
   return {
     write: (bytes) => {
       if (ws.readyState !== ws.OPEN) return false
-      written += bytes.length + headerSize(bytes.length)
-      ws.send(bytes, { binary: true })
+      if (corked > 0) {
+        held.push(bytes)
+        heldBytes += bytes.length
+        // what the socket will hold once uncork sends them (it then emits 'drain' when past its mark)
+        return ws.bufferedAmount + heldBytes < socket.writableHighWaterMark
+      }
+      send(bytes)
       return !socket.writableNeedDrain
     },
-    cork: () => socket.cork(),
-    uncork: () => socket.uncork(),
+    cork: () => {
+      corked++
+      socket.cork()
+    },
+    uncork: () => {
+      if (corked === 0) return
+      if (--corked === 0 && held.length > 0) sendHeld()
+      socket.uncork()
+    },
     pause: () => ws.pause(),
     resume: () => ws.resume(),
     get paused() {
@@ -101,4 +134,22 @@ export function wrapWebSocket(
     reset: () => ws.terminate(),
     accepted: () => setMaxPayload(ws, limits.maxPayload),
   }
+}
+
+/** `chunks` as pieces of about GATHER_BYTES, each made of whole chunks (a larger chunk is a piece alone). */
+function gathered(chunks: Buffer[]): Buffer[] {
+  const pieces: Buffer[] = []
+  let from = 0
+  let size = 0
+  for (let i = 0; i < chunks.length; i++) {
+    const len = chunks[i]!.length
+    if (size > 0 && size + len > GATHER_BYTES) {
+      pieces.push(i - from === 1 ? chunks[from]! : Buffer.concat(chunks.slice(from, i), size))
+      from = i
+      size = 0
+    }
+    size += len
+  }
+  pieces.push(chunks.length - from === 1 ? chunks[from]! : Buffer.concat(chunks.slice(from), size))
+  return pieces
 }
