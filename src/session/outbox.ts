@@ -8,6 +8,13 @@ export interface ByteSink {
 
 /** Largest gathered write: small packets are copied into buffers of about this size. */
 const GATHER_BYTES = 64 * 1024
+/**
+ * The buffers one writev takes (IOV_MAX on Linux). libuv writes no more per system call and
+ * leaves the rest for a later event-loop turn, so a batch of more small buffers than this is
+ * gathered even without `copy`: otherwise a subscriber of many small packets gets ~1024 of them
+ * (tens of KiB) per turn while the turns are long, and looks stuck.
+ */
+const WRITEV_MAX = 1024
 
 /**
  * The output of one connection, broker or client side, between the moment a packet
@@ -55,7 +62,8 @@ export class Outbox {
 /**
  * Writes `chunks` in as few writes as possible (see Outbox). Past 64 KiB, `copy` gathers
  * them into 64 KiB pieces (fewer, larger writes); without `copy` each goes to the cork as it
- * is (one writev, no copy), which suits a broker whose packets are many shared buffers.
+ * is (one writev, no copy), which suits a broker whose packets are many shared buffers, up to
+ * WRITEV_MAX buffers: more than one writev takes are gathered all the same.
  */
 export function writeBatch(out: ByteSink, chunks: Buffer[], copy = true): boolean {
   const n = chunks.length
@@ -66,7 +74,7 @@ export function writeBatch(out: ByteSink, chunks: Buffer[], copy = true): boolea
   if (total <= GATHER_BYTES) return out.write(Buffer.concat(chunks, total))
   let ok = true
   out.cork()
-  if (!copy) {
+  if (!copy && n <= WRITEV_MAX) {
     for (let i = 0; i < n; i++) ok = out.write(chunks[i]!) && ok
     out.uncork()
     return ok

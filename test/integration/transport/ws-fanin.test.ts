@@ -174,3 +174,77 @@ test(`ws fan-in: ${PUBLISHERS} publishers flooding QoS 0 into one subscriber tha
   assert.equal(counter.outOfOrder, 0, 'each publisher’s messages arrive in order [MQTT-4.6.0-6]')
   sub.terminate()
 })
+
+/** A raw TCP client to the broker's mqtt listener, MQTT-connected (CONNACK read and dropped). */
+async function rawTcpClient(port: number, clientId: string, onData?: (d: Buffer) => void): Promise<Socket> {
+  const socket = netConnect({ port, host: LOOPBACK, noDelay: true })
+  sockets.push(socket)
+  socket.on('error', () => {})
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve)
+    socket.once('error', reject)
+  })
+  socket.write(encode(connectPacket({ clientId })))
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${clientId}: no CONNACK within 3000 ms`)), 3000)
+    socket.once('data', (c: Buffer) => {
+      clearTimeout(timer)
+      assert.deepEqual([...c.subarray(0, 4)], [0x20, 2, 0, 0], 'CONNACK 0')
+      if (c.length > 4) onData?.(c.subarray(4))
+      if (onData !== undefined) socket.on('data', onData)
+      resolve()
+    })
+  })
+  return socket
+}
+
+test(`tcp fan-in: the same flood over plain TCP: nothing is dropped (a flush of more packets than one writev takes is gathered)`, async () => {
+  const b = new Broker({ sysInterval: 0, stuckConsumerWindow: WINDOW_MS })
+  brokers.push(b)
+  const l = await b.listen({ port: 0, host: LOOPBACK })
+  const counter = new FanInCounter()
+  const sub = await rawTcpClient(l.port, 'tcp-fanin-sub', (d) => counter.push(d))
+  sub.write(
+    encode({ type: PacketType.SUBSCRIBE, packetId: 1, subscriptions: [{ topic: 'fanin/+', qos: 0 }] }),
+  )
+  await eventually(() => counter.subacked, 3000, 'the SUBACK')
+  const publishers = await Promise.all(
+    Array.from({ length: PUBLISHERS }, (_, p) => rawTcpClient(l.port, `tcp-fanin-pub-${p}`)),
+  )
+  const floods = publishers.map((_, p) => unframed(p))
+  const start = performance.now()
+  for (let p = 0; p < PUBLISHERS; p++) publishers[p]!.write(floods[p]!)
+  const expected = PUBLISHERS * PER_PUBLISHER
+  while (counter.count < expected && b.stats.dropped === 0 && performance.now() - start < DEADLINE_MS)
+    await new Promise((r) => setTimeout(r, 20))
+  const ms = Math.round(performance.now() - start)
+  assert.equal(
+    b.stats.dropped,
+    0,
+    `the broker dropped messages (received ${counter.count} of ${expected} in ${ms} ms)`,
+  )
+  assert.equal(counter.count, expected, `received ${counter.count} of ${expected} within ${ms} ms`)
+  assert.equal(counter.outOfOrder, 0, 'each publisher’s messages arrive in order [MQTT-4.6.0-6]')
+})
+
+/** Publisher `p`'s flood as plain MQTT bytes (no WebSocket frames). */
+function unframed(p: number): Buffer {
+  const packets: Buffer[] = []
+  for (let i = 0; i < PER_PUBLISHER; i++) {
+    const payload = Buffer.alloc(PAYLOAD, 0x78)
+    payload.writeUInt16BE(p, 0)
+    payload.writeUInt32BE(i, 2)
+    packets.push(
+      encode({
+        type: PacketType.PUBLISH,
+        topic: `fanin/${p}`,
+        payload,
+        qos: 0,
+        retain: false,
+        dup: false,
+        packetId: 0,
+      } as Parameters<typeof encode>[0]),
+    )
+  }
+  return Buffer.concat(packets)
+}
