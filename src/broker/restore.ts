@@ -25,7 +25,6 @@ export function restoreState(
       tree.add(filter, session, sub)
     }
     for (const d of stored.deliveries) {
-      if (d.seq >= session.nextSeq) session.nextSeq = d.seq + 1
       const q = {
         msg: message(d, d.retain),
         qos: d.qos,

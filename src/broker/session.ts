@@ -3,6 +3,7 @@ import { Fifo } from '../session/fifo.js'
 import { InboundFlow } from '../session/inbound.js'
 import { type AckType, Await, OutboundFlow } from '../session/outbound.js'
 import type { Store } from '../store/store.js'
+import { DeliveryLog } from './delivery-log.js'
 import { InflightResend } from './inflight-resend.js'
 import type { Message } from './message.js'
 import { DeliveryForm, type LinkOptions } from './publish-form.js'
@@ -45,8 +46,8 @@ export class Session {
   readonly store: Store | null
   /** QoS 1 deliveries of shared subscriptions in flight (see takeShared). */
   private sharedInflight: SharedInflight<Session> | null = null
-  /** Next store key of a message for this client. */
-  nextSeq = 1
+  /** Its deliveries in the store (a persistent session's; a clean one keeps none). */
+  readonly deliveries: DeliveryLog
   /** When the last connection of a persistent session ended (ms since epoch); 0 while connected. */
   disconnectedAt = 0
   /**
@@ -80,6 +81,7 @@ export class Session {
     this.limits = limits
     this.counters = counters
     this.store = clean ? null : store
+    this.deliveries = new DeliveryLog(this.store, clientId)
     this.outbound = new OutboundFlow<number>(limits.maxInflight)
     const saved = this.store
     this.inbound = new InboundFlow(
@@ -94,7 +96,7 @@ export class Session {
     this.resend = new InflightResend(this.outbound, {
       encodeResend: (q, id) =>
         this.form.qos12(q.msg, q.qos, id, q.retain, q.subIds, true) === null ? null : this.form.tracked,
-      forget: (seq) => this.store?.deleteDelivery(this.clientId, seq),
+      forget: this.deliveries.forget,
       write: (link, bytes) => this.write(link, bytes),
     })
   }
@@ -189,18 +191,16 @@ export class Session {
       }
     }
     const done = this.outbound.ack(type, packetId, link ? (pubrel) => this.write(link, pubrel) : undefined)
-    const store = this.store
     if (done !== null) {
       this.acked++
       this.sharedInflight?.delete(packetId)
-      if (store !== null) store.deleteDelivery(this.clientId, done.ctx)
+      this.deliveries.forget(done.ctx)
       if (link !== null && this.resend.waiting) this.resend.more(link)
       this.pump()
-    } else if (type === 'pubrec' && store !== null) {
+    } else if (type === 'pubrec' && this.deliveries.kept) {
       // only a QoS 2 flow moves on to PUBREL; a PUBREC for a QoS 1 PUBLISH changes nothing
       const e = this.outbound.get(packetId)
-      if (e !== undefined && e.awaiting === Await.Pubcomp)
-        store.updateDelivery(this.clientId, e.ctx, packetId, true)
+      if (e !== undefined && e.awaiting === Await.Pubcomp) this.deliveries.released(e.ctx, packetId)
     }
   }
 
@@ -221,8 +221,9 @@ export class Session {
     this.outbound.maxInflight = receive < max ? receive : max
     if (this.mayRead !== null) {
       // what it may not read, queued or in flight, is dropped before anything is sent
-      const forget = (seq: number) => this.store?.deleteDelivery(this.clientId, seq)
-      dropUnreadable(this.queue, this.outbound, this.mayRead, forget, (id) => this.sharedInflight?.delete(id))
+      dropUnreadable(this.queue, this.outbound, this.mayRead, this.deliveries.forget, (id) =>
+        this.sharedInflight?.delete(id),
+      )
     }
     this.resend.attach(link, v5)
     this.pump()
@@ -251,7 +252,7 @@ export class Session {
       if (expired || (this.mayRead !== null && !this.mayRead(q.msg.topic))) {
         queue.shift()
         if (expired) this.counters.expired++
-        if (q.seq !== 0) this.store?.deleteDelivery(this.clientId, q.seq)
+        this.deliveries.forget(q.seq)
         continue
       }
       if (q.qos > 0) {
@@ -282,15 +283,14 @@ export class Session {
    * and whatever is queued, in order. QoS 2 in flight stays [MQTT-4.8.2-4] [MQTT-4.8.2-5].
    */
   takeShared(moveOn: (group: SharedGroup<Session>) => boolean): Queued[] {
-    const store = this.store
-    const forget = store === null ? null : (seq: number) => store.deleteDelivery(this.clientId, seq)
+    const forget = this.deliveries.kept ? this.deliveries.forget : null
     return SharedInflight.take(this.sharedInflight, this.outbound, this.queue, moveOn, forget)
   }
 
   /** Puts back a queued message read from the store at start. */
   restoreQueued(q: Queued): void {
     this.queue.push(q)
-    if (q.seq >= this.nextSeq) this.nextSeq = q.seq + 1
+    this.deliveries.restored(q.seq)
   }
 
   /**
@@ -299,7 +299,7 @@ export class Session {
    * PUBLISH is encoded when a connection attaches, in that connection's form.
    */
   restoreInflight(q: Queued, packetId: number, released: boolean): void {
-    if (q.seq >= this.nextSeq) this.nextSeq = q.seq + 1
+    this.deliveries.restored(q.seq)
     this.resend.restore(q, packetId, released)
   }
 
@@ -322,32 +322,8 @@ export class Session {
     subIds: number[] | null,
     group: SharedGroup<Session> | null,
   ): void {
-    const seq = this.store !== null && qos > 0 ? this.storeDelivery(msg, qos, retain, 0, subIds) : 0
+    const seq = qos > 0 ? this.deliveries.add(msg, qos, retain, 0, subIds) : 0
     this.queue.push({ msg, qos, retain, seq, subIds, group })
-  }
-
-  /** Keeps a delivery in the store of a persistent session; returns its key (seq). */
-  private storeDelivery(
-    msg: Message,
-    qos: QoS,
-    retain: boolean,
-    packetId: number,
-    subIds: number[] | null,
-  ): number {
-    const seq = this.nextSeq++
-    this.store!.addDelivery(this.clientId, {
-      seq,
-      topic: msg.topic,
-      payload: msg.payload,
-      qos,
-      retain,
-      packetId,
-      released: false,
-      properties: msg.properties,
-      expiresAt: msg.expiresAt,
-      subIds,
-    })
-    return seq
   }
 
   /** First delivery of a message that was not queued. DUP 0 [MQTT-3.3.1-3]. */
@@ -359,15 +335,14 @@ export class Session {
     subIds: number[] | null,
     group: SharedGroup<Session> | null,
   ): void {
-    const store = this.store
     // The store keeps the message: own it before building its template (own() drops a built one).
     // So does a shared QoS 1 delivery, to go to another member if this client leaves.
     const keep = group !== null && qos === 1
-    if (store !== null || keep) msg.own()
+    if (this.deliveries.kept || keep) msg.own()
     const id = this.outbound.allocateId()
     const bytes = this.form.qos12(msg, qos, id, retain, subIds)
     if (bytes === null) return // too large for this client: as if sent and acknowledged
-    const seq = store !== null ? this.storeDelivery(msg, qos, retain, id, subIds) : 0
+    const seq = this.deliveries.add(msg, qos, retain, id, subIds)
     // The entry keeps the encoded bytes, not the message: nothing else pins the read buffer.
     this.outbound.track(id, qos as 1 | 2, this.form.tracked!, seq)
     if (keep) this.trackShared(id, { msg, qos, retain, seq, subIds, group })
@@ -380,12 +355,12 @@ export class Session {
     const bytes = this.form.qos12(q.msg, q.qos, id, q.retain, q.subIds)
     if (bytes === null) {
       // too large for this client: as if sent and acknowledged [MQTT-3.1.2-25]
-      if (q.seq !== 0) this.store?.deleteDelivery(this.clientId, q.seq)
+      this.deliveries.forget(q.seq)
       return
     }
     // Its packet id is kept so that after a restart it is re-sent as it was: in order, before the
     // queue [MQTT-4.6.0-1], with the same id [MQTT-4.4.0-1] (for QoS 2, exactly once).
-    if (this.store !== null) this.store.updateDelivery(this.clientId, q.seq, id, false)
+    this.deliveries.sent(q.seq, id)
     this.outbound.track(id, q.qos as 1 | 2, this.form.tracked!, q.seq)
     if (q.group != null && q.qos === 1) this.trackShared(id, q)
     this.write(link, bytes)
