@@ -1,18 +1,16 @@
 import { ProtocolError } from '../errors.js'
 import { PacketType, PROTOCOL_V5, type ProtocolVersion, ReasonCode } from '../protocol/constants.js'
 import { Decoder } from '../protocol/decoder.js'
-import { encode } from '../protocol/encoder.js'
 import { ErrorCode } from '../protocol/errors.js'
 import type { ConnectPacket, ConnectProperties, Packet, PublishPacket, Will } from '../protocol/packets.js'
-import { isReasonCodeOf } from '../protocol/reason-codes.js'
-import { Fifo } from '../session/fifo.js'
 import { KeepAlive } from '../session/keepalive.js'
-import { Outbox, writeBatch } from '../session/outbox.js'
 import type { Incoming, ServedDuplex } from '../transport/transport.js'
 import { clientLimits, NO_LIMITS } from './client-limits.js'
+import { ConnectionOutput } from './connection-output.js'
 import { ConnectionMachine, type ConnState } from './connection-state.js'
 import type { BrokerStats } from './events.js'
 import type { Flushable, Flusher } from './flusher.js'
+import { closingPacket, refusingConnack } from './last-words.js'
 import type { LimitLog } from './limits.js'
 import type { ResolvedOptions } from './options.js'
 import { PacketTimer, type PartlyReceived } from './packet-timer.js'
@@ -47,16 +45,12 @@ export class Connection implements Peer, Flushable, PartlyReceived {
   connectExpiry = 0
   readonly remoteAddress: string | undefined
   readonly certificateUser: string | null | undefined
-  readonly certificateIdentity: string | undefined
   readonly whenClosed: Promise<void>
   private will: Will | null = null
   private readonly machine = new ConnectionMachine()
   private readonly duplex: ServedDuplex
   private readonly decoder: Decoder
-  private readonly outbox = new Outbox()
-  /** Output set aside until an asynchronous store commit is done (see Flusher). */
-  private readonly sealed = new Fifo<Buffer[]>()
-  private sealedBytes = 0
+  private readonly output: ConnectionOutput
   private readonly deps: ConnectionDeps
   private keepalive: KeepAlive | null = null
   /** The CONNECT deadline, then the keep-alive check. */
@@ -70,7 +64,6 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     this.deps = deps
     this.remoteAddress = incoming.remoteAddress
     this.certificateUser = deps.identityAsUsername === true ? (incoming.identity ?? null) : undefined
-    this.certificateIdentity = this.certificateUser ?? undefined
     const { maxPacketSize, maxConnectSize, packetTimeout, connectTimeout } = deps.options
     // Until CONNACK a packet may be no larger than a CONNECT needs: nobody unauthenticated
     // gets the broker to buffer megabytes. accept() raises the limit.
@@ -88,10 +81,16 @@ export class Connection implements Peer, Flushable, PartlyReceived {
         this.peerEnded(err === undefined ? 'connection closed' : `transport error: ${err.message}`)
       },
     })
+    this.output = new ConnectionOutput(this.duplex)
     this.timer = setTimeout(() => {
       const s = this.machine.state
       if (s === 'awaiting-connect' || s === 'authenticating') this.close('no CONNECT in time', true)
     }, connectTimeout)
+  }
+
+  /** The verified certificate's CN when it is the login (useIdentityAsUsername), for the hooks. */
+  get certificateIdentity(): string | undefined {
+    return this.certificateUser ?? undefined
   }
 
   get state(): ConnState {
@@ -307,14 +306,9 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     const reasonCode = err.reasonCode ?? ReasonCode.MALFORMED_PACKET
     if (err.code === ErrorCode.PACKET_TOO_LARGE)
       this.deps.limits.hit('packet-size', this.remoteAddress ?? '', err.message)
-    if (err.returnCode !== undefined && this.machine.state === 'awaiting-connect') {
-      // [MQTT-3.2.2-4] [MQTT-3.2.2-5] a refused CONNECT gets its return code, then the close;
-      // an MQTT 5 reason code (0x80 and above) goes in an MQTT 5 CONNACK [MQTT-3.1.2-2]
-      const code = err.returnCode
-      this.send(
-        encode({ type: PacketType.CONNACK, sessionPresent: false, returnCode: code }, code >= 0x80 ? 5 : 4),
-      )
-    }
+    // a refused CONNECT gets its return code, then the close
+    if (err.returnCode !== undefined && this.machine.state === 'awaiting-connect')
+      this.send(refusingConnack(err.returnCode))
     this.deps.options.logger.debug({ clientId: this.id, code: err.code, rule: err.rule }, err.message)
     this.close(`protocol error: ${err.message}`, true, false, reasonCode)
   }
@@ -339,11 +333,14 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     if (m.state === 'closed') return
     const wasConnected = this.session !== null
     if (reasonCode !== undefined && !reset && this.protocolVersion === PROTOCOL_V5) {
-      if (wasConnected) this.sendDisconnect(reasonCode, reason)
-      else if (m.state === 'authenticating' && isReasonCodeOf(PacketType.CONNACK, reasonCode)) {
-        // no DISCONNECT before CONNACK [MQTT-3.14.0-1]: a refusing CONNACK says it [MQTT-4.13.1-1]
-        this.send(encode({ type: PacketType.CONNACK, sessionPresent: false, returnCode: reasonCode }, 5))
-      }
+      const last = closingPacket(
+        wasConnected,
+        m.state === 'authenticating',
+        reasonCode,
+        reason,
+        this.limits.maximumPacketSize,
+      )
+      if (last !== null) this.send(last)
     }
     m.close()
     if (this.timer !== null) clearTimeout(this.timer)
@@ -366,17 +363,6 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     this.deps.handler.closed(this, wasConnected, will, reason)
   }
 
-  /**
-   * The server's DISCONNECT to an MQTT 5 client, with its reason [MQTT-3.14.2-1]; the
-   * Reason String only when it fits the client's Maximum Packet Size [MQTT-3.14.2-3].
-   */
-  private sendDisconnect(reasonCode: number, why: string): void {
-    const max = this.limits.maximumPacketSize
-    let bytes = encode({ type: PacketType.DISCONNECT, reasonCode, properties: { reasonString: why } }, 5)
-    if (bytes.length > max) bytes = encode({ type: PacketType.DISCONNECT, reasonCode }, 5)
-    this.send(bytes)
-  }
-
   /** A subscriber that took nothing for slowConsumerTimeout: closed (will published), reset at once. */
   dropSlowConsumer(): void {
     this.close('slow consumer: took nothing for slowConsumerTimeout', true, true)
@@ -392,11 +378,11 @@ export class Connection implements Peer, Flushable, PartlyReceived {
   send(bytes: Buffer): void {
     const s = this.machine.state
     if (s === 'closed' || s === 'ending') return
-    if (this.outbox.push(bytes)) this.deps.flusher.markDirty(this)
+    if (this.output.push(bytes)) this.deps.flusher.markDirty(this)
   }
 
   get outputBacklog(): number {
-    return this.outbox.bytes + this.sealedBytes + this.duplex.backlog
+    return this.output.backlog
   }
 
   get flushed(): number {
@@ -405,28 +391,19 @@ export class Connection implements Peer, Flushable, PartlyReceived {
 
   /** One write for everything queued this turn (Outbox). */
   flush(): void {
-    if (this.outbox.empty) return
-    this.outbox.flushTo(this.duplex, false)
-    this.written()
+    if (this.output.flush()) this.written()
   }
 
   seal(): void {
-    if (this.outbox.empty) return
-    this.sealedBytes += this.outbox.bytes
-    this.sealed.push(this.outbox.take())
+    this.output.seal()
   }
 
   release(): void {
-    const batch = this.sealed.shift()
-    if (batch === undefined) return
-    for (const b of batch) this.sealedBytes -= b.length
-    writeBatch(this.duplex, batch, false)
-    this.written()
+    if (this.output.release()) this.written()
   }
 
   commitFailed(): void {
-    this.sealed.drain()
-    this.sealedBytes = 0
+    this.output.dropSealed()
     this.close('store commit failed', true, true)
   }
 
