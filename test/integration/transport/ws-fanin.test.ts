@@ -75,9 +75,9 @@ async function rawWsPublisher(port: number, clientId: string): Promise<Socket> {
   return socket
 }
 
-/** Publisher `p`'s flood: one frame per PUBLISH (as client libraries send them), its number and sequence in the payload. */
-function flood(p: number): Buffer {
-  const frames: Buffer[] = []
+/** Publisher `p`'s flood: its number and sequence in each payload; `frame` wraps each PUBLISH (one WebSocket frame per PUBLISH, as client libraries send them, or none over TCP). */
+function flood(p: number, frame: (packet: Buffer) => Buffer = maskedFrame): Buffer {
+  const packets: Buffer[] = []
   for (let i = 0; i < PER_PUBLISHER; i++) {
     const payload = Buffer.alloc(PAYLOAD, 0x78)
     payload.writeUInt16BE(p, 0)
@@ -90,9 +90,24 @@ function flood(p: number): Buffer {
       retain: false,
       dup: false,
     }
-    frames.push(maskedFrame(encode({ ...packet, packetId: 0 } as Parameters<typeof encode>[0])))
+    packets.push(frame(encode({ ...packet, packetId: 0 } as Parameters<typeof encode>[0])))
   }
-  return Buffer.concat(frames)
+  return Buffer.concat(packets)
+}
+
+/** Waits until the subscriber has every message (or the broker drops one, or the deadline passes), then checks. */
+async function expectEveryMessage(b: Broker, counter: FanInCounter, start: number): Promise<void> {
+  const expected = PUBLISHERS * PER_PUBLISHER
+  while (counter.count < expected && b.stats.dropped === 0 && performance.now() - start < DEADLINE_MS)
+    await new Promise((r) => setTimeout(r, 20))
+  const ms = Math.round(performance.now() - start)
+  assert.equal(
+    b.stats.dropped,
+    0,
+    `the broker dropped messages (received ${counter.count} of ${expected} in ${ms} ms)`,
+  )
+  assert.equal(counter.count, expected, `received ${counter.count} of ${expected} within ${ms} ms`)
+  assert.equal(counter.outOfOrder, 0, 'each publisher’s messages arrive in order [MQTT-4.6.0-6]')
 }
 
 /**
@@ -161,17 +176,7 @@ test(`ws fan-in: ${PUBLISHERS} publishers flooding QoS 0 into one subscriber tha
   const start = performance.now()
   for (let p = 0; p < PUBLISHERS; p++) publishers[p]!.write(floods[p]!)
 
-  const expected = PUBLISHERS * PER_PUBLISHER
-  while (counter.count < expected && b.stats.dropped === 0 && performance.now() - start < DEADLINE_MS)
-    await new Promise((r) => setTimeout(r, 20))
-  const ms = Math.round(performance.now() - start)
-  assert.equal(
-    b.stats.dropped,
-    0,
-    `the broker dropped messages (received ${counter.count} of ${expected} in ${ms} ms)`,
-  )
-  assert.equal(counter.count, expected, `received ${counter.count} of ${expected} within ${ms} ms`)
-  assert.equal(counter.outOfOrder, 0, 'each publisher’s messages arrive in order [MQTT-4.6.0-6]')
+  await expectEveryMessage(b, counter, start)
   sub.terminate()
 })
 
@@ -211,40 +216,8 @@ test(`tcp fan-in: the same flood over plain TCP: nothing is dropped (a flush of 
   const publishers = await Promise.all(
     Array.from({ length: PUBLISHERS }, (_, p) => rawTcpClient(l.port, `tcp-fanin-pub-${p}`)),
   )
-  const floods = publishers.map((_, p) => unframed(p))
+  const floods = publishers.map((_, p) => flood(p, (packet) => packet))
   const start = performance.now()
   for (let p = 0; p < PUBLISHERS; p++) publishers[p]!.write(floods[p]!)
-  const expected = PUBLISHERS * PER_PUBLISHER
-  while (counter.count < expected && b.stats.dropped === 0 && performance.now() - start < DEADLINE_MS)
-    await new Promise((r) => setTimeout(r, 20))
-  const ms = Math.round(performance.now() - start)
-  assert.equal(
-    b.stats.dropped,
-    0,
-    `the broker dropped messages (received ${counter.count} of ${expected} in ${ms} ms)`,
-  )
-  assert.equal(counter.count, expected, `received ${counter.count} of ${expected} within ${ms} ms`)
-  assert.equal(counter.outOfOrder, 0, 'each publisher’s messages arrive in order [MQTT-4.6.0-6]')
+  await expectEveryMessage(b, counter, start)
 })
-
-/** Publisher `p`'s flood as plain MQTT bytes (no WebSocket frames). */
-function unframed(p: number): Buffer {
-  const packets: Buffer[] = []
-  for (let i = 0; i < PER_PUBLISHER; i++) {
-    const payload = Buffer.alloc(PAYLOAD, 0x78)
-    payload.writeUInt16BE(p, 0)
-    payload.writeUInt32BE(i, 2)
-    packets.push(
-      encode({
-        type: PacketType.PUBLISH,
-        topic: `fanin/${p}`,
-        payload,
-        qos: 0,
-        retain: false,
-        dup: false,
-        packetId: 0,
-      } as Parameters<typeof encode>[0]),
-    )
-  }
-  return Buffer.concat(packets)
-}
