@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { shownUrl, type TransportOptions, transportFor, urlCredential } from '../client/transport-for.js'
 import { ConfigError } from '../errors.js'
 import { PUBLIC_CAS } from '../transport/tls-options.js'
-import type { Transport } from '../transport/transport.js'
+import { authority, type Transport } from '../transport/transport.js'
 import { type FlagSpec, has, last, type ParsedArgs, parseIntIn } from './args.js'
 
 /**
@@ -129,12 +129,12 @@ export function endpointOf(args: ParsedArgs): Endpoint {
     )
   }
   port ??= DEFAULT_PORT[scheme]
-  const bracketed = host.includes(':') ? `[${host}]` : host
+  const where = authority(host, port)
   const secure = scheme === 'mqtts' || scheme === 'wss'
   const options = secure ? tlsOptions(args) : {}
   return {
-    url: `${scheme}://${bracketed}:${port}${path}`,
-    where: `${bracketed}:${port}`,
+    url: `${scheme}://${where}${path}`,
+    where,
     topic,
     username,
     password,
