@@ -43,8 +43,12 @@ export class IpLimits {
    */
   admit(address: string | undefined, now: number): string | null | undefined {
     if (address === undefined || address === '') return undefined
-    const key = addressKey(address)
     const o = this.options
+    // Loopback is exempt by default: the usual local addresses are known without a key.
+    if (o.loopbackPerIp.maxConnections === 0 && o.loopbackPerIp.rate === 0 && plainLoopback(address)) {
+      return undefined
+    }
+    const key = addressKey(address)
     const loopback = isLoopback(key)
     const max = loopback ? o.loopbackPerIp.maxConnections : o.maxConnectionsPerIp
     const rate = loopback ? o.loopbackPerIp.rate : o.connectionRatePerIp
@@ -126,6 +130,16 @@ function expand(a: string): string[] {
   const t = parts(tail)
   const zeros = tail === undefined ? [] : Array.from({ length: 8 - h.length - t.length }, () => '0')
   return [...h, ...zeros, ...t]
+}
+
+/** The common spellings of a loopback address, told without a key (each one's key is loopback too). */
+function plainLoopback(address: string): boolean {
+  return (
+    address.startsWith('127.') ||
+    address === '::1' ||
+    address.startsWith('::ffff:127.') ||
+    address === 'localhost'
+  )
 }
 
 function isLoopback(key: string): boolean {
