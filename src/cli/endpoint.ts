@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { shownUrl, type TransportOptions, transportFor, urlCredential } from '../client/transport-for.js'
 import { ConfigError } from '../errors.js'
+import { unreadable } from '../read-file.js'
 import { PUBLIC_CAS } from '../transport/tls-options.js'
 import { authority, type Transport } from '../transport/transport.js'
 import { type FlagSpec, has, last, type ParsedArgs, parseIntIn } from './args.js'
@@ -238,17 +239,14 @@ function readCaDir(dir: string): Buffer[] {
   return found
 }
 
+/** unreadable()'s words, but 'no such file or directory' (a path may name either) and a hint for --cafile. */
 function fileProblem(err: unknown, flag: string): string {
   switch ((err as NodeJS.ErrnoException).code) {
     case 'ENOENT':
       return 'no such file or directory'
-    case 'EACCES':
-      return 'permission denied'
     case 'EISDIR':
       return flag === '--cafile' ? 'a directory (use --capath for a directory)' : 'a directory'
-    case 'ENOTDIR':
-      return 'not a directory'
     default:
-      return (err as Error).message
+      return unreadable(err)
   }
 }
