@@ -49,7 +49,7 @@ export function checkPassword(password: string): void {
  * a new file). Comments, blank lines, and other users' lines stay as they are and where
  * they are; a user whose password is set again keeps its place, a new user goes last.
  */
-export async function applyEdit(
+async function applyEdit(
   text: string | undefined,
   name: string,
   edit: PasswdEdit,
