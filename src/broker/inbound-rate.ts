@@ -15,7 +15,7 @@ import type { Peer, PeerHandler } from './peer.js'
  * It wraps what the Connection is given (its Incoming and its handler), so the connection
  * itself does not change: bytes are counted as they are read, PUBLISHes as they are handled,
  * and the transport the connection sees has its own pause and resume, kept apart from the
- * byte rate's. Both are given back unchanged when both rates are off.
+ * byte rate's. Each is given back unchanged when its rate is off.
  */
 export function limitInbound(
   deps: ConnectionDeps,
@@ -25,7 +25,10 @@ export function limitInbound(
   const { maxInboundRate, maxInboundBytesRate } = deps.options
   if (maxInboundRate === 0 && maxInboundBytesRate === 0) return [deps, incoming]
   const rate = new InboundRate(maxInboundRate, maxInboundBytesRate, log, incoming.remoteAddress)
-  return [{ ...deps, handler: rate.handler(deps.handler) }, rate.incoming(incoming)]
+  return [
+    maxInboundRate > 0 ? { ...deps, handler: rate.handler(deps.handler) } : deps,
+    maxInboundBytesRate > 0 ? rate.incoming(incoming) : incoming,
+  ]
 }
 
 class InboundRate {
@@ -61,7 +64,7 @@ class InboundRate {
   handler(h: PeerHandler): PeerHandler {
     return {
       packet: (peer, packet, raw) => {
-        if (packet.type === PacketType.PUBLISH && this.messageRate > 0) this.message(peer)
+        if (packet.type === PacketType.PUBLISH) this.message(peer)
         return h.packet(peer, packet, raw)
       },
       closed: (peer, wasConnected, will, reason) => {
@@ -97,7 +100,7 @@ class InboundRate {
         const d = inc.open({
           data: (chunk) => {
             events.data(chunk)
-            if (this.byteRate > 0) this.read(d, chunk.length)
+            this.read(d, chunk.length)
           },
           drain: () => events.drain(),
           close: (err) => {
