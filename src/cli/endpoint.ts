@@ -4,7 +4,7 @@ import { shownUrl, type TransportOptions, transportFor, urlCredential } from '..
 import { ConfigError } from '../errors.js'
 import { unreadable } from '../read-file.js'
 import { PUBLIC_CAS } from '../transport/tls-options.js'
-import { authority, type Transport } from '../transport/transport.js'
+import { authority, type Transport, urlHost } from '../transport/transport.js'
 import { type FlagSpec, has, last, type ParsedArgs, parseIntIn } from './args.js'
 
 /**
@@ -109,7 +109,7 @@ export function endpointOf(args: ParsedArgs): Endpoint {
       throw new ConfigError('url', `invalid URL for -L: ${shownUrl(raw)}`)
     }
     if (u.hostname === '') throw new ConfigError('url', `no host in -L ${shownUrl(raw)}`)
-    host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname
+    host = urlHost(u)
     if (u.port !== '') port = Number(u.port)
     username = urlCredential(u, 'username') ?? username
     password = urlCredential(u, 'password') ?? password
