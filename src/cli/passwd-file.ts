@@ -119,8 +119,7 @@ export async function editPasswordFile(
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     if (code !== 'ENOENT') throw new PasswdError(`cannot read password file ${path}: ${why(err)}`)
-    if (!options.create)
-      throw new PasswdError(`cannot open password file ${path}: no such file (give -c to create it)`)
+    if (!options.create) throw new PasswdError(missing(path))
   }
   let next: string
   try {
