@@ -3,6 +3,7 @@ import type { Incoming, ServedDuplex } from '../transport/transport.js'
 import type { ConnectionDeps } from './connection.js'
 import type { LimitLog } from './limits.js'
 import type { Peer, PeerHandler } from './peer.js'
+import { topUp } from './token-bucket.js'
 
 /**
  * maxInboundRate (PUBLISH packets per second) and maxInboundBytesRate (bytes per second) of
@@ -77,7 +78,7 @@ class InboundRate {
   private message(peer: Peer): void {
     const rate = this.messageRate
     const now = performance.now()
-    this.messages = Math.min(rate, this.messages + ((now - this.messagesAt) * rate) / 1000) - 1
+    this.messages = topUp(this.messages, this.messagesAt, now, rate) - 1
     this.messagesAt = now
     if (this.messages >= 0 || this.messageTimer !== null) return
     this.hit('inbound-rate', peer.id)
@@ -116,7 +117,7 @@ class InboundRate {
   private read(d: ServedDuplex, n: number): void {
     const rate = this.byteRate
     const now = performance.now()
-    this.bytes = Math.min(rate, this.bytes + ((now - this.bytesAt) * rate) / 1000) - n
+    this.bytes = topUp(this.bytes, this.bytesAt, now, rate) - n
     this.bytesAt = now
     if (this.bytes >= 0 || this.byteTimer !== null) return
     this.hit('inbound-bytes-rate', '')

@@ -1,6 +1,7 @@
 import { isIPv6 } from 'node:net'
 import type { LimitLog } from './limits.js'
 import type { ResolvedOptions } from './options.js'
+import { topUp } from './token-bucket.js'
 
 /** One address's connections and its bucket of new-connection tokens. */
 interface Entry {
@@ -59,7 +60,7 @@ export class IpLimits {
       e = { open: 0, tokens: rate, at: now }
       this.entries.set(key, e)
     } else if (rate > 0) {
-      e.tokens = Math.min(rate, e.tokens + ((now - e.at) * rate) / 1000)
+      e.tokens = topUp(e.tokens, e.at, now, rate)
       e.at = now
     }
     if (max > 0 && e.open >= max) {
@@ -96,7 +97,7 @@ export class IpLimits {
   private full(e: Entry, key: string, now: number): boolean {
     const o = this.options
     const rate = isLoopback(key) ? o.loopbackPerIp.rate : o.connectionRatePerIp
-    return rate === 0 || e.tokens + ((now - e.at) * rate) / 1000 >= rate
+    return rate === 0 || topUp(e.tokens, e.at, now, rate) >= rate
   }
 
   /** Drops the addresses that have no connection and a full bucket: they are as if never seen. */
