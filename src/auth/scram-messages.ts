@@ -60,7 +60,7 @@ function malformed(what: string): ScramError {
 }
 
 /** Escapes ',' and '=' in a user name (RFC 5802 section 5.1, saslname). */
-export function escapeUsername(name: string): string {
+function escapeUsername(name: string): string {
   return name.replace(/=/g, '=3D').replace(/,/g, '=2C')
 }
 

@@ -3,6 +3,7 @@ import type { Incoming, ServedDuplex } from '../transport/transport.js'
 import type { ConnectionDeps } from './connection.js'
 import type { LimitLog } from './limits.js'
 import type { Peer, PeerHandler } from './peer.js'
+import { topUp } from './token-bucket.js'
 
 /**
  * maxInboundRate (PUBLISH packets per second) and maxInboundBytesRate (bytes per second) of
@@ -15,7 +16,7 @@ import type { Peer, PeerHandler } from './peer.js'
  * It wraps what the Connection is given (its Incoming and its handler), so the connection
  * itself does not change: bytes are counted as they are read, PUBLISHes as they are handled,
  * and the transport the connection sees has its own pause and resume, kept apart from the
- * byte rate's. Both are given back unchanged when both rates are off.
+ * byte rate's. Each is given back unchanged when its rate is off.
  */
 export function limitInbound(
   deps: ConnectionDeps,
@@ -25,7 +26,10 @@ export function limitInbound(
   const { maxInboundRate, maxInboundBytesRate } = deps.options
   if (maxInboundRate === 0 && maxInboundBytesRate === 0) return [deps, incoming]
   const rate = new InboundRate(maxInboundRate, maxInboundBytesRate, log, incoming.remoteAddress)
-  return [{ ...deps, handler: rate.handler(deps.handler) }, rate.incoming(incoming)]
+  return [
+    maxInboundRate > 0 ? { ...deps, handler: rate.handler(deps.handler) } : deps,
+    maxInboundBytesRate > 0 ? rate.incoming(incoming) : incoming,
+  ]
 }
 
 class InboundRate {
@@ -61,7 +65,7 @@ class InboundRate {
   handler(h: PeerHandler): PeerHandler {
     return {
       packet: (peer, packet, raw) => {
-        if (packet.type === PacketType.PUBLISH && this.messageRate > 0) this.message(peer)
+        if (packet.type === PacketType.PUBLISH) this.message(peer)
         return h.packet(peer, packet, raw)
       },
       closed: (peer, wasConnected, will, reason) => {
@@ -74,7 +78,7 @@ class InboundRate {
   private message(peer: Peer): void {
     const rate = this.messageRate
     const now = performance.now()
-    this.messages = Math.min(rate, this.messages + ((now - this.messagesAt) * rate) / 1000) - 1
+    this.messages = topUp(this.messages, this.messagesAt, now, rate) - 1
     this.messagesAt = now
     if (this.messages >= 0 || this.messageTimer !== null) return
     this.hit('inbound-rate', peer.id)
@@ -97,7 +101,7 @@ class InboundRate {
         const d = inc.open({
           data: (chunk) => {
             events.data(chunk)
-            if (this.byteRate > 0) this.read(d, chunk.length)
+            this.read(d, chunk.length)
           },
           drain: () => events.drain(),
           close: (err) => {
@@ -113,7 +117,7 @@ class InboundRate {
   private read(d: ServedDuplex, n: number): void {
     const rate = this.byteRate
     const now = performance.now()
-    this.bytes = Math.min(rate, this.bytes + ((now - this.bytesAt) * rate) / 1000) - n
+    this.bytes = topUp(this.bytes, this.bytesAt, now, rate) - n
     this.bytesAt = now
     if (this.bytes >= 0 || this.byteTimer !== null) return
     this.hit('inbound-bytes-rate', '')

@@ -1,6 +1,7 @@
 import { isIPv6 } from 'node:net'
 import type { LimitLog } from './limits.js'
 import type { ResolvedOptions } from './options.js'
+import { topUp } from './token-bucket.js'
 
 /** One address's connections and its bucket of new-connection tokens. */
 interface Entry {
@@ -43,8 +44,12 @@ export class IpLimits {
    */
   admit(address: string | undefined, now: number): string | null | undefined {
     if (address === undefined || address === '') return undefined
-    const key = addressKey(address)
     const o = this.options
+    // Loopback is exempt by default: the usual local addresses are known without a key.
+    if (o.loopbackPerIp.maxConnections === 0 && o.loopbackPerIp.rate === 0 && plainLoopback(address)) {
+      return undefined
+    }
+    const key = addressKey(address)
     const loopback = isLoopback(key)
     const max = loopback ? o.loopbackPerIp.maxConnections : o.maxConnectionsPerIp
     const rate = loopback ? o.loopbackPerIp.rate : o.connectionRatePerIp
@@ -55,7 +60,7 @@ export class IpLimits {
       e = { open: 0, tokens: rate, at: now }
       this.entries.set(key, e)
     } else if (rate > 0) {
-      e.tokens = Math.min(rate, e.tokens + ((now - e.at) * rate) / 1000)
+      e.tokens = topUp(e.tokens, e.at, now, rate)
       e.at = now
     }
     if (max > 0 && e.open >= max) {
@@ -92,7 +97,7 @@ export class IpLimits {
   private full(e: Entry, key: string, now: number): boolean {
     const o = this.options
     const rate = isLoopback(key) ? o.loopbackPerIp.rate : o.connectionRatePerIp
-    return rate === 0 || e.tokens + ((now - e.at) * rate) / 1000 >= rate
+    return rate === 0 || topUp(e.tokens, e.at, now, rate) >= rate
   }
 
   /** Drops the addresses that have no connection and a full bucket: they are as if never seen. */
@@ -126,6 +131,16 @@ function expand(a: string): string[] {
   const t = parts(tail)
   const zeros = tail === undefined ? [] : Array.from({ length: 8 - h.length - t.length }, () => '0')
   return [...h, ...zeros, ...t]
+}
+
+/** The common spellings of a loopback address, told without a key (each one's key is loopback too). */
+function plainLoopback(address: string): boolean {
+  return (
+    address.startsWith('127.') ||
+    address === '::1' ||
+    address.startsWith('::ffff:127.') ||
+    address === 'localhost'
+  )
 }
 
 function isLoopback(key: string): boolean {

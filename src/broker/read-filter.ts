@@ -41,7 +41,7 @@ export function dropUnreadable(
 }
 
 /** The topic of an encoded PUBLISH (3.1.1 or 5; the bytes kept for a re-send carry it in full). */
-export function publishTopic(bytes: Buffer): string {
+function publishTopic(bytes: Buffer): string {
   let i = 1
   while (bytes[i]! & 0x80) i++
   i++

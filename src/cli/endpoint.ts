@@ -2,8 +2,9 @@ import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { shownUrl, type TransportOptions, transportFor, urlCredential } from '../client/transport-for.js'
 import { ConfigError } from '../errors.js'
+import { unreadable } from '../read-file.js'
 import { PUBLIC_CAS } from '../transport/tls-options.js'
-import type { Transport } from '../transport/transport.js'
+import { authority, type Transport, urlHost } from '../transport/transport.js'
 import { type FlagSpec, has, last, type ParsedArgs, parseIntIn } from './args.js'
 
 /**
@@ -108,7 +109,7 @@ export function endpointOf(args: ParsedArgs): Endpoint {
       throw new ConfigError('url', `invalid URL for -L: ${shownUrl(raw)}`)
     }
     if (u.hostname === '') throw new ConfigError('url', `no host in -L ${shownUrl(raw)}`)
-    host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname
+    host = urlHost(u)
     if (u.port !== '') port = Number(u.port)
     username = urlCredential(u, 'username') ?? username
     password = urlCredential(u, 'password') ?? password
@@ -129,12 +130,12 @@ export function endpointOf(args: ParsedArgs): Endpoint {
     )
   }
   port ??= DEFAULT_PORT[scheme]
-  const bracketed = host.includes(':') ? `[${host}]` : host
+  const where = authority(host, port)
   const secure = scheme === 'mqtts' || scheme === 'wss'
   const options = secure ? tlsOptions(args) : {}
   return {
-    url: `${scheme}://${bracketed}:${port}${path}`,
-    where: `${bracketed}:${port}`,
+    url: `${scheme}://${where}${path}`,
+    where,
     topic,
     username,
     password,
@@ -238,17 +239,14 @@ function readCaDir(dir: string): Buffer[] {
   return found
 }
 
+/** unreadable()'s words, but 'no such file or directory' (a path may name either) and a hint for --cafile. */
 function fileProblem(err: unknown, flag: string): string {
   switch ((err as NodeJS.ErrnoException).code) {
     case 'ENOENT':
       return 'no such file or directory'
-    case 'EACCES':
-      return 'permission denied'
     case 'EISDIR':
       return flag === '--cafile' ? 'a directory (use --capath for a directory)' : 'a directory'
-    case 'ENOTDIR':
-      return 'not a directory'
     default:
-      return (err as Error).message
+      return unreadable(err)
   }
 }

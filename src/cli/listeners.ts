@@ -169,7 +169,7 @@ async function readPem(
 }
 
 /** The PEM files of a TLS listener, read now (at start, and again on each SIGHUP). */
-export async function readTlsFiles(l: ListenerSettings): Promise<{ cert: Buffer; key: Buffer; ca?: Buffer }> {
+async function readTlsFiles(l: ListenerSettings): Promise<{ cert: Buffer; key: Buffer; ca?: Buffer }> {
   const cert = await readPem(l, 'certfile')
   const key = await readPem(l, 'keyfile')
   const ca = await readPem(l, 'cafile')
@@ -177,7 +177,7 @@ export async function readTlsFiles(l: ListenerSettings): Promise<{ cert: Buffer;
 }
 
 /** What Broker.listen takes for this listener, its TLS files read. */
-export async function listenOptionsOf(l: ListenerSettings): Promise<ListenOptions> {
+async function listenOptionsOf(l: ListenerSettings): Promise<ListenOptions> {
   const { certfile, keyfile, cafile, ...rest } = l
   const o: ListenOptions = { ...rest }
   if (certfile !== undefined) Object.assign(o, await readTlsFiles(l))
@@ -191,7 +191,7 @@ function named(err: ConfigError, l: ListenerSettings): string {
 }
 
 /** For log lines: 'mqtts 0.0.0.0:8883' style names before the listener is bound. */
-export function describeListener(l: ListenerSettings): string {
+function describeListener(l: ListenerSettings): string {
   return `${l.protocol}://${l.host ?? '127.0.0.1'}:${l.port ?? 'default'}${l.path ?? ''}`
 }
 

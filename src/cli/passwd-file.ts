@@ -49,7 +49,7 @@ export function checkPassword(password: string): void {
  * a new file). Comments, blank lines, and other users' lines stay as they are and where
  * they are; a user whose password is set again keeps its place, a new user goes last.
  */
-export async function applyEdit(
+async function applyEdit(
   text: string | undefined,
   name: string,
   edit: PasswdEdit,
@@ -119,8 +119,7 @@ export async function editPasswordFile(
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     if (code !== 'ENOENT') throw new PasswdError(`cannot read password file ${path}: ${why(err)}`)
-    if (!options.create)
-      throw new PasswdError(`cannot open password file ${path}: no such file (give -c to create it)`)
+    if (!options.create) throw new PasswdError(missing(path))
   }
   let next: string
   try {

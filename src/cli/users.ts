@@ -9,7 +9,7 @@ function digest(b: Buffer | string): Buffer {
 }
 
 /** A `users:` value that holds SCRAM-SHA-256 credentials (from `petrel passwd --scram`) rather than a password. */
-export function isScramValue(value: string): boolean {
+function isScramValue(value: string): boolean {
   return value.startsWith(`${SCRAM_SHA_256}$`)
 }
 

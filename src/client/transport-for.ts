@@ -2,7 +2,7 @@ import { ConfigError } from '../errors.js'
 import { tcpTransport } from '../transport/tcp-connect.js'
 import { tlsTransport } from '../transport/tls-connect.js'
 import { TLS_OPTION_NAMES, type TlsClientOptions } from '../transport/tls-options.js'
-import type { Transport } from '../transport/transport.js'
+import { type Transport, urlHost } from '../transport/transport.js'
 import { withoutQueryValues, wsTransport } from '../transport/ws-connect.js'
 
 /** How the URL's transport is set up: TLS for mqtts:// and wss://, HTTP for ws:// and wss://. */
@@ -56,7 +56,7 @@ export function transportFor(url: URL, o: TransportOptions = {}): Transport {
     )
   }
   if (url.hostname === '') throw new ConfigError('url', `no host in ${shownUrl(url)}`)
-  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname
+  const host = urlHost(url)
   const port = url.port === '' ? scheme.port : Number(url.port)
   if (port === 0)
     throw new ConfigError(

@@ -1,7 +1,7 @@
 import { connect as netConnect } from 'node:net'
 import { wrapDuplex } from './duplex.js'
 import { whenOpen } from './socket-open.js'
-import type { ByteDuplex, DuplexEvents, Transport } from './transport.js'
+import { authority, type ByteDuplex, type DuplexEvents, type Transport } from './transport.js'
 
 export interface TcpConnectOptions {
   host: string
@@ -12,7 +12,7 @@ export interface TcpConnectOptions {
 export function tcpTransport(options: TcpConnectOptions): Transport {
   const { host, port } = options
   return {
-    name: `tcp://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    name: `tcp://${authority(host, port)}`,
     open(events: DuplexEvents, signal: AbortSignal): Promise<ByteDuplex> {
       const start = () => netConnect({ host, port, noDelay: true })
       return whenOpen(start, 'connect', signal, (socket) => wrapDuplex(socket, events))

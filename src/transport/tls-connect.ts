@@ -3,7 +3,7 @@ import { explainTlsError } from './connect-errors.js'
 import { wrapDuplex } from './duplex.js'
 import { whenOpen } from './socket-open.js'
 import { type TlsClientOptions, tlsConnectParts } from './tls-options.js'
-import type { ByteDuplex, DuplexEvents, Transport } from './transport.js'
+import { authority, type ByteDuplex, type DuplexEvents, type Transport } from './transport.js'
 
 export interface TlsConnectOptions extends TlsClientOptions {
   host: string
@@ -19,7 +19,7 @@ export function tlsTransport(options: TlsConnectOptions): Transport {
   const { host, port } = options
   const parts = tlsConnectParts(host, options)
   return {
-    name: `mqtts://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    name: `mqtts://${authority(host, port)}`,
     open(events: DuplexEvents, signal: AbortSignal): Promise<ByteDuplex> {
       const start = () => tlsConnect({ host, port, ...parts }).setNoDelay(true)
       return whenOpen(

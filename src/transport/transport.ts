@@ -110,3 +110,8 @@ export interface ListenBase {
 export function authority(host: string, port: number): string {
   return `${host.includes(':') ? `[${host}]` : host}:${port}`
 }
+
+/** A URL's host as a socket takes it: an IPv6 address without its brackets. */
+export function urlHost(url: URL): string {
+  return url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname
+}

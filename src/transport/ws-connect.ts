@@ -3,7 +3,7 @@ import WebSocket from 'ws'
 import { ConfigError } from '../errors.js'
 import { explainTlsError, TransportError, TransportErrorCode } from './connect-errors.js'
 import { type TlsClientOptions, type TlsConnectParts, tlsConnectParts } from './tls-options.js'
-import type { ByteDuplex, DuplexEvents, Transport } from './transport.js'
+import { type ByteDuplex, type DuplexEvents, type Transport, urlHost } from './transport.js'
 
 /** The WebSocket subprotocol of MQTT [MQTT-6.0.0-3] (MQTT 3.1 brokers named it 'mqttv3.1'). */
 export const MQTT_SUBPROTOCOL = 'mqtt'
@@ -41,7 +41,7 @@ export function wsTransport(options: WsConnectOptions): Transport {
   if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
     throw new ConfigError('url', `wsTransport takes ws:// or wss:// URLs; got ${url.protocol}//`)
   }
-  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname
+  const host = urlHost(url)
   const tls: TlsConnectParts | undefined =
     url.protocol === 'wss:' ? tlsConnectParts(host, options) : undefined
   // ws hands these on to tls.connect (its typing of checkServerIdentity is not node's)
