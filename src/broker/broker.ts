@@ -9,10 +9,11 @@ import { MemoryStore } from '../store/memory/memory-store.js'
 import type { Store, StoreSnapshot } from '../store/store.js'
 import { incomingStream } from '../transport/duplex.js'
 import type { Incoming, ListenerReport } from '../transport/transport.js'
+import { BrokerAdmin } from './admin.js'
 import { Connection, type ConnectionDeps } from './connection.js'
 import { Core } from './core.js'
 import { scheduleCommits } from './durable.js'
-import type { BrokerEvents, BrokerStats } from './events.js'
+import { type BrokerEvents, type BrokerStats, commitHistogram } from './events.js'
 import { Flusher } from './flusher.js'
 import { capExpiry } from './handlers/connack.js'
 import { route } from './handlers/publish.js'
@@ -80,6 +81,30 @@ export class Broker extends EventEmitter<BrokerEvents> {
     listenerRefused: 0,
     tlsHandshakeFailures: 0,
     limits: limitCounts(),
+    connectionsAccepted: 0,
+    socketsOpened: 0,
+    refused: {
+      listener: 0,
+      tls: 0,
+      ipLimit: 0,
+      protocolVersion: 0,
+      clientId: 0,
+      badCredentials: 0,
+      notAuthorized: 0,
+      other: 0,
+      protocolError: 0,
+    },
+    drops: { queueFull: 0, qos0Budget: 0, tooLarge: 0, notAuthorized: 0, noSubscribers: 0 },
+    sessionsExpired: 0,
+    slowConsumerDisconnects: 0,
+    takeovers: 0,
+    denied: { publish: 0, subscribe: 0, read: 0 },
+    publishIn: new Array(9).fill(0),
+    publishInBytes: new Array(9).fill(0),
+    publishOut: new Array(9).fill(0),
+    publishOutBytes: new Array(9).fill(0),
+    commits: commitHistogram(),
+    storeErrors: 0,
   }
   /** Resolves once the store's state is loaded; listen() waits for it. */
   readonly ready: Promise<void>
@@ -90,7 +115,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
   private readonly servers: ListenerInfo[] = []
   private readonly timers: NodeJS.Timeout[] = []
   private closing: Promise<void> | null = null
+  private isLoaded = false
   private readonly ipLimits: IpLimits
+  /** Listings, look-ups and actions for operators (admin API, dashboard, `petrel top`). */
+  readonly admin: BrokerAdmin
 
   constructor(options: BrokerOptions = {}) {
     super()
@@ -108,6 +136,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     const handler = new Protocol(this.core)
     this.deps = { options: o, stats: this.stats, handler, flusher: this.flusher, limits: this.core.limits }
     this.ipLimits = new IpLimits(o, this.core.limits)
+    this.admin = new BrokerAdmin(this.core)
     const snapshot = this.store.load()
     this.ready =
       snapshot instanceof Promise
@@ -125,6 +154,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   }
 
   private restore(snapshot: StoreSnapshot): void {
+    this.isLoaded = true
     const { sessions, router } = this.core
     restoreState(snapshot, (id) => sessions.create(id, false, false), router.tree, router.retained)
     // retained messages that expired while the broker was down are not restored: the store forgets them too
@@ -153,6 +183,21 @@ export class Broker extends EventEmitter<BrokerEvents> {
    */
   expireSessions(now = Date.now()): void {
     this.core.sessions.expire(now, this.log)
+  }
+
+  /** The listeners open now (for /readyz and the admin API). */
+  get openListeners(): readonly ListenerInfo[] {
+    return this.servers
+  }
+
+  /** True once the store's state is loaded (`ready` resolved). */
+  get loaded(): boolean {
+    return this.isLoaded
+  }
+
+  /** True once close() was called. */
+  get closingDown(): boolean {
+    return this.closing !== null
   }
 
   get connectedCount(): number {

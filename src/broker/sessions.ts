@@ -35,6 +35,11 @@ export class Sessions {
     return this.map.size
   }
 
+  /** Every session, connected or not (for the admin view; do not change the set while iterating). */
+  values(): IterableIterator<Session> {
+    return this.map.values()
+  }
+
   get(clientId: string): Session | undefined {
     return this.map.get(clientId)
   }
