@@ -13,7 +13,7 @@ import { BrokerAdmin } from './admin.js'
 import { Connection, type ConnectionDeps } from './connection.js'
 import { Core } from './core.js'
 import { scheduleCommits } from './durable.js'
-import { type BrokerEvents, type BrokerStats, commitHistogram } from './events.js'
+import { type BrokerEvents, type BrokerStats, brokerStats } from './events.js'
 import { Flusher } from './flusher.js'
 import { capExpiry } from './handlers/connack.js'
 import { route } from './handlers/publish.js'
@@ -22,7 +22,6 @@ import { publishWill } from './handlers/will.js'
 import { Hooks } from './hooks.js'
 import { limitInbound } from './inbound-rate.js'
 import { IpLimits } from './ip-limits.js'
-import { limitCounts } from './limits.js'
 import { checkListenOptions, type ListenerInfo, type ListenOptions, openListener } from './listen-options.js'
 import { Message } from './message.js'
 import {
@@ -68,44 +67,7 @@ export interface BrokerMessage {
 export class Broker extends EventEmitter<BrokerEvents> {
   readonly options: ResolvedOptions
   readonly log: Logger
-  readonly stats: BrokerStats = {
-    startedAt: Date.now(),
-    messagesReceived: 0,
-    publishReceived: 0,
-    bytesReceived: 0,
-    messagesSent: 0,
-    bytesSent: 0,
-    dropped: 0,
-    expired: 0,
-    maxConnected: 0,
-    listenerRefused: 0,
-    tlsHandshakeFailures: 0,
-    limits: limitCounts(),
-    connectionsAccepted: 0,
-    socketsOpened: 0,
-    refused: {
-      listener: 0,
-      tls: 0,
-      ipLimit: 0,
-      protocolVersion: 0,
-      clientId: 0,
-      badCredentials: 0,
-      notAuthorized: 0,
-      other: 0,
-      protocolError: 0,
-    },
-    drops: { queueFull: 0, qos0Budget: 0, tooLarge: 0, notAuthorized: 0, noSubscribers: 0 },
-    sessionsExpired: 0,
-    slowConsumerDisconnects: 0,
-    takeovers: 0,
-    denied: { publish: 0, subscribe: 0, read: 0 },
-    publishIn: new Array(9).fill(0),
-    publishInBytes: new Array(9).fill(0),
-    publishOut: new Array(9).fill(0),
-    publishOutBytes: new Array(9).fill(0),
-    commits: commitHistogram(),
-    storeErrors: 0,
-  }
+  readonly stats: BrokerStats = brokerStats()
   /** Resolves once the store's state is loaded; listen() waits for it. */
   readonly ready: Promise<void>
   private readonly core: Core

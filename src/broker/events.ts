@@ -1,7 +1,7 @@
 /** The broker's typed events and its counters (for $SYS and embedders). */
 import type { QoS } from '../protocol/constants.js'
 import type { PublishProperties } from '../protocol/packets.js'
-import type { LimitCounts } from './limits.js'
+import { type LimitCounts, limitCounts } from './limits.js'
 import type { ClientInfo } from './options.js'
 
 export interface PublishedMessage {
@@ -154,4 +154,46 @@ export interface BrokerStats {
   commits: CommitHistogram
   /** Store commits or writes that failed. */
   storeErrors: number
+}
+
+/** Every counter at zero, started now. */
+export function brokerStats(): BrokerStats {
+  return {
+    startedAt: Date.now(),
+    messagesReceived: 0,
+    publishReceived: 0,
+    bytesReceived: 0,
+    messagesSent: 0,
+    bytesSent: 0,
+    dropped: 0,
+    expired: 0,
+    maxConnected: 0,
+    listenerRefused: 0,
+    tlsHandshakeFailures: 0,
+    limits: limitCounts(),
+    connectionsAccepted: 0,
+    socketsOpened: 0,
+    refused: {
+      listener: 0,
+      tls: 0,
+      ipLimit: 0,
+      protocolVersion: 0,
+      clientId: 0,
+      badCredentials: 0,
+      notAuthorized: 0,
+      other: 0,
+      protocolError: 0,
+    },
+    drops: { queueFull: 0, qos0Budget: 0, tooLarge: 0, notAuthorized: 0, noSubscribers: 0 },
+    sessionsExpired: 0,
+    slowConsumerDisconnects: 0,
+    takeovers: 0,
+    denied: { publish: 0, subscribe: 0, read: 0 },
+    publishIn: new Array(9).fill(0),
+    publishInBytes: new Array(9).fill(0),
+    publishOut: new Array(9).fill(0),
+    publishOutBytes: new Array(9).fill(0),
+    commits: commitHistogram(),
+    storeErrors: 0,
+  }
 }

@@ -2,10 +2,9 @@ import assert from 'node:assert/strict'
 import { EventEmitter } from 'node:events'
 import { test } from 'node:test'
 import { Core } from '../../../src/broker/core.js'
-import type { BrokerEvents } from '../../../src/broker/events.js'
+import { type BrokerEvents, brokerStats } from '../../../src/broker/events.js'
 import { onSubscribe, onUnsubscribe } from '../../../src/broker/handlers/subscribe.js'
 import { Hooks } from '../../../src/broker/hooks.js'
-import { limitCounts } from '../../../src/broker/limits.js'
 import { type BrokerOptions, resolveOptions } from '../../../src/broker/options.js'
 import type { Peer } from '../../../src/broker/peer.js'
 import { Router } from '../../../src/broker/router.js'
@@ -38,20 +37,7 @@ interface Fake {
 function setup(version: ProtocolVersion, options: BrokerOptions = {}): Fake {
   const o = resolveOptions(options)
   const store = new MemoryStore()
-  const stats = {
-    startedAt: 0,
-    messagesReceived: 0,
-    publishReceived: 0,
-    bytesReceived: 0,
-    messagesSent: 0,
-    bytesSent: 0,
-    dropped: 0,
-    expired: 0,
-    maxConnected: 0,
-    listenerRefused: 0,
-    tlsHandshakeFailures: 0,
-    limits: limitCounts(),
-  }
+  const stats = brokerStats()
   const router = new Router(store)
   const sessions = new Sessions(o, stats, store, router)
   const core = new Core(
