@@ -27,7 +27,8 @@ export interface HttpEndpoint {
  * API under /api/v1/, and the dashboard at /.
  */
 export async function startHttp(broker: Broker, options: HttpOptions): Promise<HttpEndpoint> {
-  const ctx: HttpContext = { broker, log: broker.log }
+  const closers: (() => void | Promise<void>)[] = []
+  const ctx: HttpContext = { broker, log: broker.log, config: {}, onClose: (fn) => closers.push(fn) }
   const routes: Route[] = [healthRoute(ctx), metricsRoute(ctx), adminRoute(ctx), dashboardRoute(ctx)]
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost')
@@ -50,11 +51,13 @@ export async function startHttp(broker: Broker, options: HttpOptions): Promise<H
     port,
     host,
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      for (const fn of closers.splice(0)) await fn()
+      await new Promise<void>((resolve) => {
         server.close(() => resolve())
         server.closeAllConnections()
-      }),
+      })
+    },
   }
 }
 
