@@ -35,8 +35,8 @@
     if (s == null) return '–'
     if (s === 0) return '0'
     if (s < 1e-3) return (s * 1e6).toFixed(0) + ' µs'
-    if (s < 1) return (s * 1e3).toFixed(s < 0.01 ? 2 : 1) + ' ms'
-    return s.toFixed(2) + ' s'
+    if (s < 1) return +(s * 1e3).toFixed(s < 0.01 ? 2 : s < 0.1 ? 1 : 0) + ' ms'
+    return +s.toFixed(2) + ' s'
   }
   function duration(sec) {
     const d = Math.floor(sec / 86400)
@@ -105,71 +105,110 @@
   // --- charts -----------------------------------------------------------------
 
   const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim()
+  // floor: the least the y axis shows, so an idle broker's chart is not scaled to noise
   const CHARTS = [
     {
       id: 'c-messages',
+      floor: 10,
+      fmt: count,
       series: [
         ['messagesIn', 'in', '--in'],
         ['messagesOut', 'out', '--out'],
       ],
-      fmt: count,
     },
     {
       id: 'c-bytes',
+      floor: 1024,
+      fmt: bytes,
       series: [
         ['bytesIn', 'in', '--in'],
         ['bytesOut', 'out', '--out'],
       ],
-      fmt: (v) => bytes(v),
     },
-    { id: 'c-connections', series: [['connections', 'connected', '--accent']], fmt: count },
-    { id: 'c-dropped', series: [['dropped', 'dropped', '--bad']], fmt: count },
-    { id: 'c-commit', series: [['commitP99Seconds', 'p99', '--violet']], fmt: seconds },
-    { id: 'c-loop', series: [['eventLoopDelayP99Seconds', 'p99', '--warn']], fmt: seconds },
+    { id: 'c-connections', floor: 10, fmt: count, series: [['connections', 'connected', '--accent']] },
+    { id: 'c-dropped', floor: 10, fmt: count, series: [['dropped', 'dropped', '--bad']] },
+    { id: 'c-commit', floor: 0.001, fmt: seconds, series: [['commitP99Seconds', 'p99', '--violet']] },
+    { id: 'c-loop', floor: 0.01, fmt: seconds, series: [['eventLoopDelayP99Seconds', 'p99', '--warn']] },
   ]
+  const CHART_HEIGHT = 170
   /** '#rrggbb' with an alpha, as canvas takes it. */
   function alpha(hex, a) {
     const n = Number.parseInt(hex.slice(1), 16)
     return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${a})`
+  }
+  /** Time axis labels: hh:mm over a long span, hh:mm:ss over a short one. */
+  function timeTicks(u, ticks) {
+    const span = u.scales.x.max - u.scales.x.min
+    const opts = span > 600 ? { hour: '2-digit', minute: '2-digit', hour12: false } : { hour12: false }
+    return ticks.map((t) => new Date(t * 1000).toLocaleTimeString([], opts))
   }
   /** One array of unix seconds, and one per series, shared by the charts. */
   const data = { time: [], series: {} }
   const plots = []
 
   function makeChart(def) {
-    const box = document.querySelector(`#${def.id} .plot`)
+    const fig = document.getElementById(def.id)
+    const box = fig.querySelector('.plot')
     box.replaceChildren()
-    const axis = { stroke: css('--muted'), grid: { stroke: css('--line'), width: 1 }, ticks: { show: false } }
+    const keys = fig.querySelector('.keys')
+    keys.replaceChildren()
+    const values = def.series.map(([, label, color]) => {
+      const swatch = el('i')
+      swatch.style.background = css(color)
+      const value = el('b', null, '–')
+      keys.append(el('span', { className: 'key' }, swatch, `${label} `, value))
+      return value
+    })
+    const axis = {
+      stroke: css('--muted'),
+      font: '11px system-ui, sans-serif',
+      grid: { stroke: css('--line'), width: 1 },
+      ticks: { show: false },
+    }
+    const p = { def, box, values, plot: null }
     const opts = {
       width: Math.max(200, box.clientWidth),
-      height: 160,
-      cursor: { drag: { x: false, y: false } },
-      legend: { live: true },
-      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+      height: CHART_HEIGHT,
+      cursor: { drag: { x: false, y: false }, points: { size: 6 } },
+      legend: { show: false },
+      padding: [8, 12, 0, 0],
+      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(def.floor, max * 1.15)] } },
       axes: [
-        { ...axis, space: 70 },
-        { ...axis, size: 58, values: (_u, ticks) => ticks.map((t) => def.fmt(t)) },
+        { ...axis, space: 80, values: timeTicks },
+        { ...axis, size: 64, space: 36, values: (_u, ticks) => ticks.map((t) => def.fmt(t)) },
       ],
       series: [
-        { value: (_u, v) => (v == null ? '–' : clock(v * 1000)) },
+        {},
         ...def.series.map(([, label, color]) => ({
           label,
           stroke: css(color),
           width: 1.6,
           fill: alpha(css(color), 0.1),
           points: { show: false },
-          value: (_u, v) => (v == null ? '–' : def.fmt(v)),
         })),
       ],
+      hooks: { setCursor: [(u) => showKeys(p, u.cursor.idx)] },
     }
-    const plot = new uPlot(opts, chartData(def), box)
-    plots.push({ def, plot, box })
+    p.plot = new uPlot(opts, chartData(def), box)
+    plots.push(p)
+  }
+
+  /** The figures beside a chart's title: at the cursor, or the latest. */
+  function showKeys(p, idx) {
+    const i = idx ?? data.time.length - 1
+    p.def.series.forEach(([key], n) => {
+      const v = data.series[key]?.[i]
+      p.values[n].textContent = v == null ? '–' : p.def.fmt(v)
+    })
   }
 
   const chartData = (def) => [data.time, ...def.series.map(([key]) => data.series[key])]
 
   function drawCharts() {
-    for (const p of plots) p.plot.setData(chartData(p.def))
+    for (const p of plots) {
+      p.plot.setData(chartData(p.def))
+      if (p.plot.cursor.idx == null) showKeys(p, null)
+    }
   }
 
   function buildCharts() {
@@ -179,7 +218,7 @@
 
   new ResizeObserver(() => {
     for (const p of plots)
-      if (p.box.clientWidth > 0) p.plot.setSize({ width: p.box.clientWidth, height: 160 })
+      if (p.box.clientWidth > 0) p.plot.setSize({ width: p.box.clientWidth, height: CHART_HEIGHT })
   }).observe(document.querySelector('.charts'))
   matchMedia('(prefers-color-scheme: dark)').addEventListener('change', buildCharts)
 

@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
+import { after, before, describe, test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { type Browser, chromium, type Page } from 'playwright-core'
+import { Broker } from '../../src/broker/broker.js'
+import { type Client, connect } from '../../src/client/client.js'
+import { type HttpEndpoint, startHttp } from '../../src/http/server.js'
+import { inCI } from '../helpers/mosquitto.js'
+import { LOOPBACK } from '../helpers/net.js'
+
+/**
+ * The dashboard as an operator sees it, in Debian's Chromium (headless, driven by
+ * playwright-core): a broker carrying traffic, the page loaded from its HTTP endpoint.
+ */
+const CHROMIUM = '/usr/bin/chromium'
+
+/** Skipped with the reason shown when Chromium is missing; in CI (CI=true) that fails instead. */
+function chromiumSkip(): string | false {
+  if (existsSync(CHROMIUM)) return false
+  const reason = `${CHROMIUM} not found (Debian: apt-get install chromium)`
+  if (inCI()) throw new Error(`${reason}; CI=true, so the dashboard test must not be skipped`)
+  return reason
+}
+
+/**
+ * Waits for `check` (page code) to be true, or fails saying what was awaited. Polled with
+ * page.evaluate: waitForFunction compiles its predicate in the page, which the dashboard's
+ * Content-Security-Policy (no 'unsafe-eval') forbids.
+ */
+async function until(page: Page, what: string, check: string, timeout = 10_000): Promise<void> {
+  const deadline = Date.now() + timeout
+  while ((await page.evaluate(check)) !== true) {
+    if (Date.now() > deadline) assert.fail(`the page never showed ${what} within ${timeout} ms`)
+    await sleep(100)
+  }
+}
+
+// page code is given as strings: this test is compiled without the DOM's types
+
+/** The client ids in the table's rows, in order. */
+async function rows(page: Page): Promise<string[]> {
+  return (await page.evaluate(
+    "[...document.querySelectorAll('#client-table tbody tr')].map((tr) => tr.dataset.clientId)",
+  )) as string[]
+}
+
+/** Every chart's canvas as a PNG data URL. */
+const CANVASES = "[...document.querySelectorAll('.chart canvas')].map((c) => c.toDataURL())"
+
+/** How many pixels of the connections chart are the light theme's accent colour (#0f6fde): its line. */
+const ACCENT_PIXELS = `(() => {
+  const c = document.querySelector('#c-connections canvas')
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data
+  let n = 0
+  for (let i = 0; i < d.length; i += 4)
+    if (Math.abs(d[i] - 0x0f) < 30 && Math.abs(d[i + 1] - 0x6f) < 30 && Math.abs(d[i + 2] - 0xde) < 30) n++
+  return n
+})()`
+
+describe('the dashboard in Chromium', { skip: chromiumSkip() }, () => {
+  let broker: Broker
+  let http: HttpEndpoint
+  let browser: Browser
+  let page: Page
+  const clients = new Map<string, Client>()
+  let traffic: NodeJS.Timeout
+  /** What the page's Content-Security-Policy refused: nothing the dashboard needs. */
+  const refusedByCsp: string[] = []
+
+  before(async () => {
+    broker = new Broker()
+    const l = await broker.listen({ port: 0, host: LOOPBACK })
+    http = await startHttp(broker, { port: 0 })
+    const url = `mqtt://${LOOPBACK}:${l.port}`
+    for (const id of ['sensor-1', 'sensor-2', 'sensor-3', 'panel-a', 'panel-b']) {
+      clients.set(
+        id,
+        await connect(url, { clientId: id, reconnect: false, protocolVersion: id === 'panel-b' ? 5 : 4 }),
+      )
+    }
+    await clients.get('panel-a')!.subscribe('plant/#', { qos: 1 })
+    await clients.get('panel-b')!.subscribe('plant/#', { qos: 0 })
+    let n = 0
+    traffic = setInterval(() => {
+      for (const id of ['sensor-1', 'sensor-2', 'sensor-3']) {
+        clients
+          .get(id)!
+          .publish(`plant/${id}/temperature`, String(n++), { qos: n % 2 === 0 ? 0 : 1 })
+          .catch(() => {})
+      }
+    }, 50)
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] })
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+    page.on('console', (m) => {
+      if (m.type() === 'error' && /Content.Security.Policy/i.test(m.text())) refusedByCsp.push(m.text())
+    })
+    page.on('pageerror', (err) => assert.fail(`the page threw: ${err.message}`))
+    await page.goto(http.url)
+  })
+
+  after(async () => {
+    clearInterval(traffic)
+    await browser?.close()
+    await Promise.allSettled([...clients.values()].map((c) => c.end()))
+    await http?.close()
+    await broker?.close()
+  })
+
+  test('shows the broker figures and draws the charts, which move as the seconds pass', async () => {
+    await until(page, 'five connections', "document.getElementById('k-connections').textContent === '5'")
+    await until(page, 'the live indicator', "document.getElementById('link').dataset.state === 'live'")
+    await until(page, 'a chart with two points', 'window.petrelDashboard.data.time.length >= 2')
+    // the connections chart draws its line: pixels of the series colour on the canvas
+    const drawn = Number(await page.evaluate(ACCENT_PIXELS))
+    assert.ok(drawn > 100, `the connections line has ${drawn} pixels`)
+    const points = await page.evaluate('window.petrelDashboard.data.time.length')
+    const pixels = (await page.evaluate(CANVASES)) as string[]
+    await until(page, 'two more points', `window.petrelDashboard.data.time.length >= ${Number(points) + 2}`)
+    const later = (await page.evaluate(CANVASES)) as string[]
+    assert.equal(later.length, 6)
+    assert.ok(
+      later.some((p, i) => p !== pixels[i]),
+      'some chart was redrawn differently as time passed',
+    )
+    // every plot holds the same points as the page's data
+    const lengths = (await page.evaluate(
+      'window.petrelDashboard.plots.map((p) => p.plot.data[0].length)',
+    )) as number[]
+    assert.equal(new Set(lengths).size, 1, `every chart has the same points: ${lengths}`)
+    assert.ok(lengths[0]! >= Number(points) + 2)
+    assert.deepEqual(refusedByCsp, [])
+  })
+
+  test('lists the connected clients, filtered on the server as the operator types', async () => {
+    await until(page, 'five clients', "document.querySelectorAll('#client-table tbody tr').length === 5")
+    assert.deepEqual(await rows(page), ['panel-a', 'panel-b', 'sensor-1', 'sensor-2', 'sensor-3'])
+    await page.fill('#client-search', 'sensor')
+    await until(page, 'only the sensors', "document.querySelectorAll('#client-table tbody tr').length === 3")
+    assert.deepEqual(await rows(page), ['sensor-1', 'sensor-2', 'sensor-3'])
+    assert.equal(await page.textContent('#clients-total'), '3')
+    // sorting by a column asks the server again
+    await page.click('#client-table th[data-sort="clientId"]')
+    await until(
+      page,
+      'the sensors in descending order',
+      "document.querySelector('#client-table tbody tr').dataset.clientId === 'sensor-3'",
+    )
+    await page.fill('#client-search', '')
+    await until(page, 'all five again', "document.querySelectorAll('#client-table tbody tr').length === 5")
+  })
+
+  test('kicks a client: it is disconnected and gone from the table', async () => {
+    const kicked = clients.get('panel-b')!
+    const closed = new Promise<void>((resolve) => kicked.once('close', () => resolve()))
+    const button = page.locator('#client-table tbody tr[data-client-id="panel-b"] button')
+    await button.click()
+    assert.equal(await button.textContent(), 'Confirm')
+    await button.click()
+    await until(
+      page,
+      'panel-b gone',
+      '!document.querySelector(\'#client-table tbody tr[data-client-id="panel-b"]\')',
+    )
+    await closed
+    assert.equal(broker.connectedCount, 4)
+    assert.deepEqual((await rows(page)).sort(), ['panel-a', 'sensor-1', 'sensor-2', 'sensor-3'])
+  })
+})
