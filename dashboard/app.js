@@ -302,6 +302,8 @@
   // --- the live stream --------------------------------------------------------
 
   let stream = null
+  /** True once the stream broke: when it is back, the history fills the gap. */
+  let broken = false
   function setLink(state, text) {
     $('link').dataset.state = state
     $('link-text').textContent = text
@@ -311,26 +313,28 @@
     stream?.close()
     const url = token ? `/api/v1/stream?access_token=${encodeURIComponent(token)}` : '/api/v1/stream'
     const es = (stream = new EventSource(url))
-    let dropped = false
     es.addEventListener('open', () => {
       setLink('live', 'Live')
-      if (dropped) loadHistory().catch(() => {}) // fill the gap while it was away
+      if (broken) {
+        broken = false
+        loadHistory().catch(() => {})
+      }
     })
     es.addEventListener('overview', (e) => {
       const o = JSON.parse(e.data)
-      setLink('live', 'Live')
       showOverview(o)
       addPoint(o)
     })
     es.addEventListener('notable', (e) => addEvent(JSON.parse(e.data), true))
     es.addEventListener('error', () => {
-      dropped = true
-      if (es.readyState === EventSource.CLOSED) {
-        // refused (401, 503) or the broker went away: ask once through api() (which asks for a
-        // token on 401), then open again
-        setLink('offline', 'Offline')
-        setTimeout(() => api('/api/v1/overview').then(openStream, () => setTimeout(openStream, 3000)), 2000)
-      } else setLink('reconnecting', 'Reconnecting')
+      broken = true
+      if (es.readyState !== EventSource.CLOSED) {
+        setLink('reconnecting', 'Reconnecting')
+        return
+      }
+      // refused (401, 503): ask through api(), which asks for the token on a 401, then open again
+      setLink('offline', 'Offline')
+      setTimeout(() => api('/api/v1/overview').then(openStream, () => setTimeout(openStream, 3000)), 2000)
     })
   }
 
