@@ -516,7 +516,7 @@
     })
     document.querySelector('#topics tbody').replaceChildren(...rows)
     $('topics-empty').hidden = rows.length > 0
-    $('topics-window').textContent = `sampled over ${t.windowSeconds} s`
+    $('topics-window').textContent = `sampled over the last ${Math.round(t.windowSeconds)} s`
   }
 
   function addEvent(e, fresh) {
