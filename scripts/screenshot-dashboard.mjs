@@ -67,6 +67,12 @@ for (let i = 0; i < subscribers; i++) {
   })
 }
 
+// two workers share the power readings between them
+for (const id of ['worker-1', 'worker-2']) {
+  const c = await client(id, { protocolVersion: 5 })
+  await c.subscribe('$share/billing/factory/+/+/power', { qos: 1 })
+}
+
 const sensorId = (i) => `sensor-${SITES[i % SITES.length]}-${String(i).padStart(4, '0')}`
 
 // the sensors arrive over the first 20 seconds; each publishes at its kind's pace, vibration
@@ -89,7 +95,7 @@ async function sensor(i) {
   }, EVERY[kind])
   timers.push(t)
 }
-const sensors = options.clients - subscribers
+const sensors = options.clients - subscribers - 2
 const batch = Math.max(1, Math.ceil(sensors / 20))
 for (let i = 0; i < sensors; i += batch) {
   const n = Math.min(batch, sensors - i)
