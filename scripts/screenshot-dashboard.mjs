@@ -48,6 +48,7 @@ const started = Date.now()
 
 async function client(id, extra = {}) {
   const c = await connect(url, { clientId: id, keepalive: 30, reconnect: false, ...extra })
+  c.on('message', () => {}) // read what arrives: an unread client stops acknowledging
   clients.push(c)
   return c
 }
