@@ -105,6 +105,10 @@
   // --- charts -----------------------------------------------------------------
 
   const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim()
+  /** Steps of a bytes axis: 1, 2, 5 ... times a power of 1024, so its labels are round. */
+  const BINARY_STEPS = [1, 1024, 1024 ** 2, 1024 ** 3].flatMap((u) =>
+    [1, 2, 5, 10, 20, 50, 100, 200, 500].map((m) => m * u),
+  )
   // floor: the least the y axis shows, so an idle broker's chart is not scaled to noise
   const CHARTS = [
     {
@@ -119,6 +123,7 @@
     {
       id: 'c-bytes',
       floor: 1024,
+      incrs: BINARY_STEPS,
       fmt: bytes,
       series: [
         ['bytesIn', 'in', '--in'],
@@ -175,7 +180,13 @@
       scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(def.floor, max * 1.15)] } },
       axes: [
         { ...axis, space: 80, values: timeTicks },
-        { ...axis, size: 64, space: 36, values: (_u, ticks) => ticks.map((t) => def.fmt(t)) },
+        {
+          ...axis,
+          size: 64,
+          space: 36,
+          ...(def.incrs ? { incrs: def.incrs } : {}),
+          values: (_u, ticks) => ticks.map((t) => def.fmt(t)),
+        },
       ],
       series: [
         {},

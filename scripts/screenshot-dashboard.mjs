@@ -3,7 +3,7 @@
 // its dashboard opened in headless Chromium (playwright-core), a screenshot of the page once the
 // charts hold a minute or so of history.
 //
-//   npm run build && node scripts/screenshot-dashboard.mjs [--clients 300] [--seconds 75] [--dark] [--out docs/dashboard.png]
+//   npm run build && node scripts/screenshot-dashboard.mjs [--clients 300] [--seconds 75] [--width 1440] [--dark] [--out docs/dashboard.png]
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -14,17 +14,24 @@ import { startHttp } from '../dist/http/server.js'
 import { Broker, connect, SqliteStore } from '../dist/index.js'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-const options = { clients: 300, seconds: 75, dark: false, out: resolve(ROOT, 'docs/dashboard.png') }
+const options = {
+  clients: 300,
+  seconds: 75,
+  width: 1440,
+  dark: false,
+  out: resolve(ROOT, 'docs/dashboard.png'),
+}
 const argv = process.argv.slice(2)
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i]
   if (a === '--clients') options.clients = Number(argv[++i])
   else if (a === '--seconds') options.seconds = Number(argv[++i])
+  else if (a === '--width') options.width = Number(argv[++i])
   else if (a === '--dark') options.dark = true
   else if (a === '--out') options.out = resolve(argv[++i])
   else {
     process.stderr.write(
-      `screenshot-dashboard: unknown option ${a}; options: --clients N --seconds S --dark --out FILE\n`,
+      `screenshot-dashboard: unknown option ${a}; options: --clients N --seconds S --width PX --dark --out FILE\n`,
     )
     process.exit(2)
   }
@@ -132,7 +139,7 @@ const browser = await chromium.launch({
 })
 try {
   const page = await browser.newPage({
-    viewport: { width: 1440, height: 900 },
+    viewport: { width: options.width, height: 900 },
     deviceScaleFactor: 1,
     colorScheme: options.dark ? 'dark' : 'light',
   })
