@@ -259,7 +259,12 @@ function scrape(name) {
       .then(() => scrapes++)
       .catch(() => {})
   }, 1000)
-  return { stop: () => (clearInterval(t), scrapes) }
+  return {
+    stop: () => {
+      clearInterval(t)
+      return scrapes
+    },
+  }
 }
 
 async function stopBroker(b) {
