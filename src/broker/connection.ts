@@ -59,6 +59,12 @@ export class Connection implements Peer, Flushable, PartlyReceived {
   private answering = 0
   /** packetTimeout for a packet partly received (see PacketTimer). */
   private readonly packetTimer: PacketTimer
+  // What the admin API shows of this connection (admin.ts): integers, one increment per chunk or packet.
+  connectedAt = 0
+  keepaliveSeconds = 0
+  bytesIn = 0
+  messagesIn = 0
+  messagesOut = 0
 
   constructor(deps: ConnectionDeps, incoming: Incoming) {
     this.deps = deps
@@ -105,6 +111,7 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     const now = performance.now()
     this.keepalive?.received(now)
     this.deps.stats.bytesReceived += chunk.length
+    this.bytesIn += chunk.length
     if (m.state === 'awaiting-connect' && this.decoder.buffered === 0 && chunk.length > 0) {
       // [MQTT-3.1.0-1] judged on the first byte, before anything is buffered
       const type = chunk[0]! >>> 4
@@ -126,6 +133,7 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     this.packetTimer.packet()
     const m = this.machine
     if (m.state === 'closed') return
+    if (packet.type === PacketType.PUBLISH) this.messagesIn++
     this.deps.stats.messagesReceived++ // packets of any type, as $SYS/broker/messages/received counts them
     if (
       packet.type === PacketType.PUBLISH &&
@@ -258,6 +266,8 @@ export class Connection implements Peer, Flushable, PartlyReceived {
 
   accept(packet: ConnectPacket, session: Session, keepalive: number): void {
     this.session = session
+    this.connectedAt = Date.now()
+    this.keepaliveSeconds = keepalive
     this.will = packet.will ?? null
     this.decoder.maxPacketSize = this.deps.options.maxPacketSize
     this.duplex.accepted?.()
@@ -378,6 +388,7 @@ export class Connection implements Peer, Flushable, PartlyReceived {
   send(bytes: Buffer): void {
     const s = this.machine.state
     if (s === 'closed' || s === 'ending') return
+    if (bytes[0]! >>> 4 === PacketType.PUBLISH) this.messagesOut++
     if (this.output.push(bytes)) this.deps.flusher.markDirty(this)
   }
 
