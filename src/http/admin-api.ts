@@ -93,7 +93,9 @@ function answer(req: IncomingMessage, res: ServerResponse, methods: Methods): vo
   const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET')
   const run = methods[method]
   if (run === undefined) {
-    const allow = Object.keys(methods).join(', ')
+    const allow = Object.keys(methods)
+      .flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m]))
+      .join(', ')
     res.setHeader('allow', allow)
     sendError(res, 405, 'method-not-allowed', `${req.method} is not allowed here; use ${allow}`)
     return

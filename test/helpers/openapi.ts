@@ -101,6 +101,11 @@ export function operation(method: string, path: string): Json {
   return op
 }
 
+function hasOperation(method: string, template: string): boolean {
+  const m = method.toLowerCase() === 'head' ? 'get' : method.toLowerCase()
+  return openApiDocument().paths[template]?.[m] !== undefined
+}
+
 /** The compiled schema of an operation's response (status, content type); fails when it is not described. */
 export function responseValidator(
   method: string,
@@ -113,7 +118,11 @@ export function responseValidator(
   const key = `${method.toUpperCase()} ${template} ${status} ${contentType}`
   const cached = cache.get(key)
   if (cached !== undefined) return cached
-  const responses = operation(method, template).responses as Record<string, Json> | undefined
+  // a method a path does not take: every path answers it with the document's 405
+  const undescribed = status === 405 && !hasOperation(method, template)
+  const responses = undescribed
+    ? { '405': { $ref: '#/components/responses/MethodNotAllowed' } }
+    : (operation(method, template).responses as Record<string, Json> | undefined)
   let response = responses?.[String(status)]
   if (response === undefined)
     throw new assert.AssertionError({ message: `openapi.yaml: ${key} is not described` })
