@@ -133,7 +133,6 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     this.packetTimer.packet()
     const m = this.machine
     if (m.state === 'closed') return
-    if (packet.type === PacketType.PUBLISH) this.messagesIn++
     this.deps.stats.messagesReceived++ // packets of any type, as $SYS/broker/messages/received counts them
     if (
       packet.type === PacketType.PUBLISH &&
@@ -149,6 +148,7 @@ export class Connection implements Peer, Flushable, PartlyReceived {
       )
       return
     }
+    if (packet.type === PacketType.PUBLISH) this.messagesIn++
     // a QoS 0 PUBLISH is forwarded to QoS 0 subscribers as it came (see Message)
     const raw =
       packet.type === PacketType.PUBLISH && packet.qos === 0 && !packet.retain
@@ -388,8 +388,8 @@ export class Connection implements Peer, Flushable, PartlyReceived {
   send(bytes: Buffer): void {
     const s = this.machine.state
     if (s === 'closed' || s === 'ending') return
-    if (bytes[0]! >>> 4 === PacketType.PUBLISH) this.messagesOut++
     if (this.output.push(bytes)) this.deps.flusher.markDirty(this)
+    if (bytes[0]! >>> 4 === PacketType.PUBLISH) this.messagesOut++
   }
 
   get outputBacklog(): number {
