@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { assertResponse } from '../../helpers/openapi.js'
+import { assertResponse, openApiDocument, responseValidator } from '../../helpers/openapi.js'
 import { adminRig } from './admin-rig.js'
 
 const BAD: [method: string, path: string, names: string][] = [
@@ -90,4 +90,34 @@ test('the OpenAPI check refuses a body that does not conform: a field missing, o
     assertResponse('GET', '/api/v1/clients/c', 200, { ...summary, connectedSince: 'yesterday' }),
   )
   assert.throws(() => assertResponse('GET', '/api/v1/broker', 418, {}), /not described/)
+})
+
+test('openapi.yaml: OpenAPI 3.1, every $ref resolves and every JSON response schema compiles (Ajv strict)', () => {
+  const doc = openApiDocument() as unknown as {
+    openapi: string
+    paths: Record<string, Record<string, { responses?: Record<string, unknown> }>>
+  }
+  assert.match(doc.openapi, /^3\.1\./)
+  const refs = JSON.stringify(doc).match(/"\$ref":"[^"]+"/g) ?? []
+  for (const r of refs) {
+    const path = r.slice('"$ref":"#/'.length, -1).split('/')
+    let at: unknown = doc
+    for (const p of path) at = (at as Record<string, unknown> | undefined)?.[p]
+    assert.ok(at !== undefined, `${r} resolves`)
+  }
+  let compiled = 0
+  for (const [path, ops] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(ops)) {
+      for (const status of Object.keys(op.responses ?? {})) {
+        try {
+          responseValidator(method, path, Number(status))
+          compiled++
+        } catch (err) {
+          // text/plain (/metrics) and text/event-stream (/api/v1/stream) have no JSON schema
+          assert.match(String(err), /has no application\/json schema/, `${method} ${path} ${status}`)
+        }
+      }
+    }
+  }
+  assert.ok(compiled > 40, `${compiled} response schemas compiled`)
 })
