@@ -5,6 +5,7 @@ import {
   innerFilter,
   type Keyed,
   pageFrom,
+  pageOf,
   retainedInfo,
   type SortValue,
   sortRows,
@@ -90,6 +91,7 @@ export class BrokerAdmin {
 
   /** Clients (every session, connected or not), filtered, sorted and paged. ConfigError for a bad query. */
   clients(q: ClientQuery = {}): Page<ClientSummary> {
+    pageOf(q) // a bad page is refused before any work
     const sort = q.sort ?? 'clientId'
     if (!CLIENT_SORTS.includes(sort))
       throw new ConfigError('sort', `sort must be one of ${CLIENT_SORTS.join(', ')}`)
@@ -142,6 +144,7 @@ export class BrokerAdmin {
 
   /** Subscriptions, by client id then filter, paged. ConfigError for a `match` that is not a topic name. */
   subscriptions(q: SubscriptionQuery = {}): Page<SubscriptionInfo> {
+    pageOf(q)
     const match = q.match
     if (match !== undefined && !isValidTopicName(match))
       throw new ConfigError('match', `match must be a topic name (no + or #, not empty); got '${match}'`)
@@ -167,6 +170,7 @@ export class BrokerAdmin {
    * already expired are left out. ConfigError for a filter that is not valid.
    */
   retained(q: RetainedQuery = {}): Page<RetainedInfo> {
+    pageOf(q)
     const filter = q.filter ?? '#'
     if (!isValidTopicFilter(filter))
       throw new ConfigError('filter', `filter must be a valid MQTT topic filter; got '${filter}'`)
