@@ -102,7 +102,13 @@ export function figuresFromOverview(body: unknown): Figures {
   const current = num(s.current)
   const connected = num(c.current)
   return {
-    version: typeof o.version === 'string' ? o.version : null,
+    // The API gives the bare version ('1.2.3'); $SYS says 'petrel version 1.2.3'.
+    version:
+      typeof o.version === 'string'
+        ? /^\d/.test(o.version)
+          ? `petrel version ${o.version}`
+          : o.version
+        : null,
     uptimeSeconds: num(o.uptimeSeconds),
     connections: {
       current: connected,

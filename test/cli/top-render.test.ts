@@ -87,6 +87,7 @@ describe('top: figures from GET /api/v1/overview', () => {
   test('reads every field of the contract', () => {
     const f = figuresFromOverview(OVERVIEW)
     assert.equal(f.version, 'petrel version 9.9.9')
+    assert.equal(figuresFromOverview({ version: '1.2.3' }).version, 'petrel version 1.2.3')
     assert.equal(f.connections.current, 1234)
     assert.equal(f.sessions.disconnected, 1500 - 1234)
     assert.equal(f.rates.messagesIn, 1520.4)

@@ -402,9 +402,17 @@ describe('petrel top over HTTP against the broker endpoint (startHttp)', () => {
         t.skip('GET /api/v1/overview is not served on this branch yet (helper "dashboard")')
         return
       }
+      // The overview is sampled once a second: wait for one that has seen both clients.
+      for (let i = 0; i < 50; i++) {
+        const o = (await (await fetch(`${http.url}/api/v1/overview`)).json()) as {
+          connections?: { current?: number }
+        }
+        if (o.connections?.current === 2) break
+        await new Promise((r) => setTimeout(r, 100))
+      }
       const r = await petrel(['top', '--http-port', String(http.port), '--once'])
       assert.equal(r.code, 0, r.stderr)
-      assert.match(r.stdout, /petrel version /)
+      assert.match(r.stdout, /^petrel top {2}http:\/\/127\.0\.0\.1:\d+ {2}· {2}petrel version \d/)
       assert.match(r.stdout, /^Clients +connected +2 /m)
       assert.match(r.stdout, /^alpha +3 /m)
       assert.match(r.stdout, /^beta +0 /m)
