@@ -128,7 +128,9 @@ async function httpFrame(
 export async function runHttp(h: HttpSettings, s: TopSettings): Promise<number> {
   let sort = h.sort
   const interval = s.intervalMs ?? 1000
-  let limit = h.rows ?? PLAIN_ROWS
+  // On a terminal, until a frame has measured what fits, as many as it has rows (the frame cuts the rest).
+  let limit =
+    h.rows ?? (!s.once && process.stdout.isTTY ? Math.max(PLAIN_ROWS, process.stdout.rows || 0) : PLAIN_ROWS)
   // The first read decides: a wrong port, token or scheme ends top with its one line.
   let shown = await httpFrame(h, sort, limit)
   if (s.once) {
