@@ -106,7 +106,8 @@ drops, subscriptions, retained messages, memory. With --http-port, from a petrel
 HTTP endpoint, with a table of its busiest clients. Otherwise from the $SYS/# topics of any
 MQTT broker (Mosquitto: set sys_interval; petrel broker: --sys-interval).
 Keys: q or Ctrl-C quits; s sorts the clients by the next key. Not on a terminal, frames
-follow one another. Exit status: 0 done; 1 errors; 27 no figures within --timeout (--once).`
+follow one another. Exit status: 0 done; 1 errors; 1-5 MQTT connection refused (the CONNACK
+code); 27 no figures within --timeout (--once).`
 
 const DEFAULT_TIMEOUT_S = 15
 const DEFAULT_HTTP_INTERVAL_S = 1
