@@ -129,6 +129,8 @@ export class BrokerAdmin {
       for (const f of s.subscriptions.keys()) if (f.startsWith('$share/')) t.sharedSubscriptions++
     }
     t.storedMessages = t.inflight + t.queued + this.core.router.retainedCount
+    // payloads of retained messages (counted as they are set); those queued or in flight are not counted yet
+    t.storedBytes = this.core.router.retainedBytes
     return t
   }
 

@@ -1,3 +1,4 @@
+import type { Notable } from './notable.js'
 import type { Logger } from './options.js'
 
 /**
@@ -62,11 +63,18 @@ export class LimitLog {
   private readonly logger: Logger
   private readonly offenders = new Map<LimitName, Offenders>()
   private readonly now: () => number
+  private readonly notable: Notable | null
 
-  constructor(counts: LimitCounts, logger: Logger, now: () => number = Date.now) {
+  constructor(
+    counts: LimitCounts,
+    logger: Logger,
+    now: () => number = Date.now,
+    notable: Notable | null = null,
+  ) {
     this.counts = counts
     this.logger = logger
     this.now = now
+    this.notable = notable
   }
 
   /** `limit` refused (or slowed) `offender`; `message` says what happened and which option sets it. */
@@ -97,5 +105,7 @@ export class LimitLog {
     }
     o.lines++
     this.logger.warn({ limit, offender, ...fields }, `${message} (logged once per offender)`)
+    const who = fields as { clientId?: string; remoteAddress?: string }
+    this.notable?.event('limit', message, { clientId: who.clientId, remoteAddress: who.remoteAddress })
   }
 }

@@ -42,8 +42,14 @@ export function onSubscribe(core: Core, peer: Peer, packet: SubscribePacket): Pr
       return undefined
     }
     const g = core.hooks.authorizeSubscribe(peer, topic, s.qos)
-    if (g instanceof Promise) pending = true
-    codes.push(g)
+    const denied = (code: number): number => {
+      if (code >= SUBACK_FAILURE) core.stats.denied.subscribe++
+      return code
+    }
+    if (g instanceof Promise) {
+      pending = true
+      codes.push(g.then(denied))
+    } else codes.push(denied(g))
   }
   if (pending) return Promise.all(codes).then((c) => subscribed(core, peer, packet, c))
   subscribed(core, peer, packet, codes as number[])

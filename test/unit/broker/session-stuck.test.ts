@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { beforeEach, mock, test } from 'node:test'
+import { brokerStats } from '../../../src/broker/events.js'
 import { Message } from '../../../src/broker/message.js'
 import { silentLogger } from '../../../src/broker/options.js'
 import { Session, type SessionLimits, type SessionLink } from '../../../src/broker/session.js'
@@ -63,7 +64,7 @@ function tick(ms: number): void {
 }
 
 function session(over: Partial<SessionLimits> = {}): { s: Session; counters: { dropped: number } } {
-  const counters = { messagesSent: 0, bytesSent: 0, dropped: 0, expired: 0 }
+  const counters = brokerStats()
   const limits: SessionLimits = {
     maxInflight: 4,
     maxQueuedMessages: 8,
