@@ -24,7 +24,7 @@ const LOADS = [
   ['bytes/received', (s: BrokerStats) => s.bytesReceived],
   ['bytes/sent', (s: BrokerStats) => s.bytesSent],
   ['sockets', (s: BrokerStats) => s.socketsOpened],
-  ['connections', (s: BrokerStats) => s.connectionsAccepted],
+  ['connections', connects],
 ] as const
 
 /** Their windows: name and seconds. */
@@ -74,6 +74,12 @@ export class SysState {
       row[w] = perMinute + e * (row[w]! - perMinute)
     }
   }
+}
+
+/** CONNECT packets answered: accepted, or refused with a CONNACK (Mosquitto's load/connections counts CONNECTs). */
+function connects(s: BrokerStats): number {
+  const r = s.refused
+  return s.connectionsAccepted + r.protocolVersion + r.clientId + r.badCredentials + r.notAuthorized + r.other
 }
 
 function sum(a: readonly number[]): number {

@@ -9,7 +9,6 @@ import {
 import { encode } from '../../protocol/encoder.js'
 import type { ConnackProperties, ConnectPacket } from '../../protocol/packets.js'
 import { isReasonCodeOf } from '../../protocol/reason-codes.js'
-import type { RefusedCounts } from '../events.js'
 import type { ResolvedOptions } from '../options.js'
 import type { Peer } from '../peer.js'
 
@@ -156,28 +155,4 @@ export function refusalCode(code: false | number, v5: boolean, enhanced: boolean
 /** `code` if a DISCONNECT may carry it as an error [MQTT-3.14.2-1], else `otherwise`. */
 export function disconnectCode(code: number, otherwise: number): number {
   return code >= 0x80 && isReasonCodeOf(PacketType.DISCONNECT, code) ? code : otherwise
-}
-
-/** Which RefusedCounts entry a refusing CONNACK code (3.1.1 return code or MQTT 5 reason code) counts in. */
-export function refusalReason(code: number): keyof RefusedCounts {
-  switch (code) {
-    case ConnectReturnCode.UNACCEPTABLE_PROTOCOL_VERSION:
-    case ReasonCode.UNSUPPORTED_PROTOCOL_VERSION:
-      return 'protocolVersion'
-    case ConnectReturnCode.IDENTIFIER_REJECTED:
-    case ReasonCode.CLIENT_IDENTIFIER_NOT_VALID:
-      return 'clientId'
-    case ConnectReturnCode.BAD_USERNAME_OR_PASSWORD:
-    case ReasonCode.BAD_USER_NAME_OR_PASSWORD:
-    case ReasonCode.BAD_AUTHENTICATION_METHOD:
-      return 'badCredentials'
-    case ConnectReturnCode.NOT_AUTHORIZED:
-    case ReasonCode.NOT_AUTHORIZED:
-      return 'notAuthorized'
-    case ReasonCode.MALFORMED_PACKET:
-    case ReasonCode.PROTOCOL_ERROR:
-      return 'protocolError'
-    default:
-      return 'other'
-  }
 }

@@ -4,18 +4,12 @@ import type { ConnectPacket, Will } from '../../protocol/packets.js'
 import { exceedsLevels } from '../../protocol/topic.js'
 import type { Core } from '../core.js'
 import type { AuthOutcome } from '../hooks.js'
+import { refusalReason } from '../last-words.js'
 import type { Peer } from '../peer.js'
 import { reattach } from '../reattach.js'
 import { willDelay } from '../wills.js'
 import { encodeAuth } from './auth.js'
-import {
-  type ConnectTerms,
-  connackProperties,
-  connectTerms,
-  encodeConnack,
-  refusalCode,
-  refusalReason,
-} from './connack.js'
+import { type ConnectTerms, connackProperties, connectTerms, encodeConnack, refusalCode } from './connack.js'
 import { takeCertificateUser } from './identity.js'
 import { deepTopic, tooDeep } from './publish.js'
 import { publishWill } from './will.js'
