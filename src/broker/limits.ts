@@ -1,4 +1,3 @@
-import type { Notable } from './notable.js'
 import type { Logger } from './options.js'
 
 /**
@@ -38,6 +37,15 @@ export function limitCounts(): LimitCounts {
   return c
 }
 
+/** Where a logged hit is also told as a `notable` event (Notable; not imported: events.ts imports this file). */
+export interface LimitEvents {
+  event(
+    kind: 'limit',
+    detail: string,
+    fields: { clientId?: string | undefined; remoteAddress?: string | undefined },
+  ): void
+}
+
 /** Offenders remembered per limit: past this, the longest-remembered one is forgotten (and may be logged again). */
 const OFFENDERS_KEPT = 1024
 /** Warnings per limit per minute at most; the offenders past it are summed up in one line the next minute. */
@@ -63,13 +71,13 @@ export class LimitLog {
   private readonly logger: Logger
   private readonly offenders = new Map<LimitName, Offenders>()
   private readonly now: () => number
-  private readonly notable: Notable | null
+  private readonly notable: LimitEvents | null
 
   constructor(
     counts: LimitCounts,
     logger: Logger,
     now: () => number = Date.now,
-    notable: Notable | null = null,
+    notable: LimitEvents | null = null,
   ) {
     this.counts = counts
     this.logger = logger
