@@ -293,3 +293,14 @@ test('counts takeovers and expired sessions', async (t) => {
   r.broker.expireSessions(Date.now() + 5000)
   assert.equal(s.sessionsExpired, 1)
 })
+
+test('counts a will that authorizePublish refuses as a denied publish', async (t) => {
+  const r = rig(t, { authorizePublish: (_c, topic) => !topic.startsWith('secret/') })
+  const c = await r.connect({
+    will: { topic: 'secret/will', payload: Buffer.from('bye'), qos: 0, retain: false },
+  })
+  c.socket.end() // no DISCONNECT: the will is due, and refused
+  for (let i = 0; i < 50 && r.broker.stats.denied.publish === 0; i++) await delay(5)
+  assert.equal(r.broker.stats.denied.publish, 1)
+  assert.equal(r.broker.stats.drops.notAuthorized, 1)
+})
