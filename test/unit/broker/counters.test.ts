@@ -304,3 +304,16 @@ test('counts a will that authorizePublish refuses as a denied publish', async (t
   assert.equal(r.broker.stats.denied.publish, 1)
   assert.equal(r.broker.stats.drops.notAuthorized, 1)
 })
+
+test('a limit that bites is told as a limit event once per offender, and counted each time', async (t) => {
+  const r = rig(t, { maxTopicLevels: 2 })
+  const id = uniqueId('deep')
+  const c = await r.connect({ clientId: id })
+  await c.subscribe('a/b/c', 0)
+  await c.subscribe('a/b/c/d', 0)
+  assert.equal(r.broker.stats.limits['topic-levels'], 2)
+  const limits = r.notable.filter((e) => e.kind === 'limit')
+  assert.equal(limits.length, 1)
+  assert.equal(limits[0]!.clientId, id)
+  assert.match(limits[0]!.detail, /maxTopicLevels/)
+})
