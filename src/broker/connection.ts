@@ -62,6 +62,12 @@ export class Connection implements Peer, Flushable, PartlyReceived {
   private answering = 0
   /** packetTimeout for a packet partly received (see PacketTimer). */
   private readonly packetTimer: PacketTimer
+  // What the admin API shows of this connection (admin.ts): integers, one increment per chunk or packet.
+  connectedAt = 0
+  keepaliveSeconds = 0
+  bytesIn = 0
+  messagesIn = 0
+  messagesOut = 0
 
   constructor(deps: ConnectionDeps, incoming: Incoming) {
     this.deps = deps
@@ -111,6 +117,7 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     const now = performance.now()
     this.keepalive?.received(now)
     this.deps.stats.bytesReceived += chunk.length
+    this.bytesIn += chunk.length
     if (m.state === 'awaiting-connect' && this.decoder.buffered === 0 && chunk.length > 0) {
       // [MQTT-3.1.0-1] judged on the first byte, before anything is buffered
       const type = chunk[0]! >>> 4
@@ -153,6 +160,7 @@ export class Connection implements Peer, Flushable, PartlyReceived {
       )
       return
     }
+    if (packet.type === PacketType.PUBLISH) this.messagesIn++
     // a QoS 0 PUBLISH is forwarded to QoS 0 subscribers as it came (see Message)
     const raw =
       packet.type === PacketType.PUBLISH && packet.qos === 0 && !packet.retain
@@ -270,6 +278,8 @@ export class Connection implements Peer, Flushable, PartlyReceived {
 
   accept(packet: ConnectPacket, session: Session, keepalive: number): void {
     this.session = session
+    this.connectedAt = Date.now()
+    this.keepaliveSeconds = keepalive
     this.will = packet.will ?? null
     this.decoder.maxPacketSize = this.deps.options.maxPacketSize
     this.duplex.accepted?.()
@@ -416,6 +426,7 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     stats.messagesSent++ // packets of any type, as $SYS/broker/messages/sent counts them
     stats.bytesSent += bytes.length
     if (this.output.push(bytes)) this.deps.flusher.markDirty(this)
+    if (bytes[0]! >>> 4 === PacketType.PUBLISH) this.messagesOut++
   }
 
   get outputBacklog(): number {

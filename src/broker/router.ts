@@ -149,6 +149,21 @@ export class Router {
     this.counters.expired++
   }
 
+  /**
+   * An operator deletes the retained message of `topic` (admin API): gone from memory and from
+   * the store, as an empty retained PUBLISH deletes it [MQTT-3.3.1-10], but sent to no one.
+   * False when there was none.
+   */
+  deleteRetained(topic: string): boolean {
+    const before = this.retained.size
+    this.retained.set(topic, null)
+    if (this.retained.size === before) return false
+    if (!topic.startsWith('$SYS/')) {
+      this.store.setRetained(new Message(topic, Buffer.alloc(0), 0, true, null, true))
+    }
+    return true
+  }
+
   /** Removes a subscription; true when there was one. */
   unsubscribe(session: Session, filter: string): boolean {
     if (!session.subscriptions.delete(filter)) return false
