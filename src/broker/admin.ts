@@ -86,6 +86,8 @@ export class BrokerAdmin {
       for (const f of s.subscriptions.keys()) if (f.startsWith('$share/')) t.sharedSubscriptions++
     }
     t.storedMessages = t.inflight + t.queued + this.core.router.retainedCount
+    // payloads of retained messages (counted as they are set); those queued or in flight are not counted yet
+    t.storedBytes = this.core.router.retainedBytes
     return t
   }
 
@@ -130,13 +132,10 @@ export class BrokerAdmin {
     const p = s === undefined ? null : this.peerOf(s)
     if (p === null) return false
     const remoteAddress = p.remoteAddress
-    this.core.options.logger.info({ clientId, remoteAddress }, 'client kicked by an operator (admin API)')
-    this.core.events.emit('notable', {
-      time: Date.now(),
-      kind: 'kicked',
+    // one log line and one notable event, rate-limited with the others (notable.ts)
+    this.core.notable.report('kicked', 'info', `client ${clientId} kicked by an operator (admin API)`, {
       clientId,
       remoteAddress,
-      detail: `${clientId} disconnected by an operator`,
     })
     p.close('kicked by an operator', true, false, ReasonCode.ADMINISTRATIVE_ACTION)
     return true
