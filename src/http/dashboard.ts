@@ -7,8 +7,6 @@ import { MAX_STREAMS, openStream } from './event-stream.js'
 import { type HttpContext, type Route, sendError, sendJson } from './route.js'
 import { EVENT_RING, type Sampler, startSampler } from './sampler.js'
 
-/** How far back the busiest topics are averaged when the broker reports shares. */
-const TOPIC_WINDOW_SECONDS = 60
 const TOPICS_MAX = 100
 const TOPICS_DEFAULT = 10
 const EVENTS_DEFAULT = 100
@@ -83,42 +81,22 @@ function limitParam(url: URL, fallback: number, max: number): number | null {
   return n >= 1 && n <= max ? n : null
 }
 
+/**
+ * GET /api/v1/topics: the broker's sampled estimate (Broker.busiestTopics), in the API's shape:
+ * each topic with its messages per second over the window.
+ */
+function busiestTopics(broker: Broker, n: number): { windowSeconds: number; items: TopicRate[] } {
+  const b = broker.busiestTopics(n)
+  return {
+    windowSeconds: b.windowSeconds,
+    items: b.items.map((t) => ({ topic: t.topic, messagesPerSecond: t.messagesPerSecond })),
+  }
+}
+
 /** One busiest topic as GET /api/v1/topics gives it. */
 export interface TopicRate {
   topic: string
   messagesPerSecond: number
-}
-
-/**
- * The busiest topics from the broker's sampled counts (`busiestTopics(n)`, when the broker has
- * it): each topic's share of the routed messages times the average rate in, or a rate it gives.
- */
-export function busiestTopics(
-  broker: Broker,
-  n: number,
-  averageRateIn: (seconds: number) => number,
-): { windowSeconds: number; items: TopicRate[] } {
-  const b = broker as unknown as { busiestTopics?: (n: number) => unknown }
-  if (typeof b.busiestTopics !== 'function') return { windowSeconds: TOPIC_WINDOW_SECONDS, items: [] }
-  const answer = b.busiestTopics(n) as
-    | { windowSeconds?: number; items?: unknown[] }
-    | { topic: string; share?: number; messagesPerSecond?: number }[]
-  const list = (Array.isArray(answer) ? answer : (answer.items ?? [])) as {
-    topic: string
-    share?: number
-    messagesPerSecond?: number
-  }[]
-  const window =
-    !Array.isArray(answer) && typeof answer.windowSeconds === 'number'
-      ? answer.windowSeconds
-      : TOPIC_WINDOW_SECONDS
-  const rate = averageRateIn(window)
-  const items = list.slice(0, n).map((t) => ({
-    topic: t.topic,
-    messagesPerSecond:
-      typeof t.messagesPerSecond === 'number' ? t.messagesPerSecond : Math.max(0, (t.share ?? 0) * rate),
-  }))
-  return { windowSeconds: window, items }
 }
 
 /** The data endpoints under /api/v1/ that the dashboard reads. */
@@ -139,12 +117,7 @@ function dataRoute(ctx: HttpContext, sampler: Sampler, res: ServerResponse, url:
     case '/api/v1/topics': {
       const limit = limitParam(url, TOPICS_DEFAULT, TOPICS_MAX)
       if (limit === null) sendError(res, 400, 'bad-request', `limit must be a whole number 1..${TOPICS_MAX}`)
-      else
-        sendJson(
-          res,
-          200,
-          busiestTopics(ctx.broker, limit, (s) => sampler.averageRateIn(s)),
-        )
+      else sendJson(res, 200, busiestTopics(ctx.broker, limit))
       return true
     }
     case '/api/v1/stream':

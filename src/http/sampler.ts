@@ -223,20 +223,6 @@ export class Sampler {
     return this.events.slice(-limit).reverse()
   }
 
-  /** Messages in per second, averaged over the last `seconds` of history (for the busiest topics). */
-  averageRateIn(seconds: number): number {
-    const all = this.series.get('messagesIn')!.toArray().slice(-seconds)
-    let s = 0
-    let n = 0
-    for (const v of all) {
-      if (v !== null) {
-        s += v
-        n++
-      }
-    }
-    return n === 0 ? 0 : s / n
-  }
-
   /** Returns the function that stops listening. */
   listen(l: SamplerListener): () => void {
     this.listeners.add(l)
@@ -324,12 +310,6 @@ function eventLoopMeter(): { read(): { delayP99Seconds: number; utilization: num
   }
 }
 
-/** The store's size when the broker can tell it (`storeSizeBytes()`, from Store.sizeBytes). */
-function storeSize(broker: Broker): number | null {
-  const b = broker as unknown as { storeSizeBytes?: () => number | null }
-  return typeof b.storeSizeBytes === 'function' ? b.storeSizeBytes() : null
-}
-
 /** A broker's figures as a SampleSource. */
 export function brokerSource(broker: Broker, eventLoop: () => Overview['eventLoop']): SampleSource {
   return {
@@ -339,7 +319,7 @@ export function brokerSource(broker: Broker, eventLoop: () => Overview['eventLoo
     subscriptions: () => broker.subscriptionCount,
     retained: () => broker.retainedCount,
     totals: () => broker.admin.totals(),
-    storeSizeBytes: () => storeSize(broker),
+    storeSizeBytes: () => broker.storeSizeBytes(),
     eventLoop,
     memory: () => {
       const m = process.memoryUsage()

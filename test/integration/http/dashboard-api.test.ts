@@ -1,6 +1,7 @@
 /**
  * The dashboard's data over HTTP: overview, history, events, topics and the event stream,
  * with real MQTT clients; the page's files with their headers; the sampler's end with the endpoint.
+ * Every JSON answer is checked against docs/openapi.yaml.
  */
 import assert from 'node:assert/strict'
 import { type TestContext, test } from 'node:test'
@@ -13,6 +14,7 @@ import type { History, Overview } from '../../../src/http/sampler.js'
 import { type HttpEndpoint, startHttp } from '../../../src/http/server.js'
 import { VERSION } from '../../../src/version.js'
 import { LOOPBACK } from '../../helpers/net.js'
+import { assertResponse } from '../../helpers/openapi.js'
 
 interface Rig {
   broker: Broker
@@ -43,7 +45,10 @@ async function rig(t: TestContext): Promise<Rig> {
       const res = await fetch(`${http.url}${path}`, init)
       const text = await res.text()
       const json = res.headers.get('content-type')?.startsWith('application/json') === true
-      return { status: res.status, headers: res.headers, body: (json ? JSON.parse(text) : text) as T }
+      const body = (json ? JSON.parse(text) : text) as T
+      // every answer of the API is what docs/openapi.yaml says it is
+      if (json && path.startsWith('/api/')) assertResponse(init?.method ?? 'GET', path, res.status, body)
+      return { status: res.status, headers: res.headers, body }
     },
   }
 }
@@ -167,9 +172,24 @@ test('bad limits are refused with 400, other methods with 405', async (t) => {
   const post = await r.get<{ error: { code: string } }>('/api/v1/overview', { method: 'POST' })
   assert.equal(post.status, 405)
   assert.equal(post.headers.get('allow'), 'GET, HEAD')
-  const topics = await r.get<{ windowSeconds: number; items: unknown[] }>('/api/v1/topics')
-  assert.equal(topics.status, 200)
-  assert.ok(topics.body.windowSeconds > 0 && Array.isArray(topics.body.items))
+})
+
+test('the busiest topics come first, with their estimated messages per second', async (t) => {
+  const r = await rig(t)
+  const a = await r.client('a')
+  // the broker samples 1 routed message in 64: enough traffic to be seen
+  for (let i = 0; i < 1280; i++) void a.publish('plant/hot', 'x')
+  for (let i = 0; i < 128; i++) void a.publish('plant/cold', 'x')
+  await a.publish('plant/cold', 'x', { qos: 1 }) // after all the QoS 0 ones
+  const { status, body } = await r.get<{
+    windowSeconds: number
+    items: { topic: string; messagesPerSecond: number }[]
+  }>('/api/v1/topics?limit=1')
+  assert.equal(status, 200)
+  assert.ok(body.windowSeconds > 0)
+  assert.equal(body.items.length, 1)
+  assert.equal(body.items[0]!.topic, 'plant/hot')
+  assert.ok(body.items[0]!.messagesPerSecond > 0)
 })
 
 test('serves the page, its files and uPlot, with a Content-Security-Policy that allows only its own files', async (t) => {

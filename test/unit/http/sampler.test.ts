@@ -164,16 +164,3 @@ test('each tick is told to the listeners, and latest() is the last one', () => {
   assert.deepEqual(times, [T0 + 1000, T0 + 2000])
   assert.equal(sampler.latest().time, T0 + 2000)
 })
-
-test('the average rate in over a window ignores the points before it', () => {
-  const src = source()
-  const sampler = new Sampler(src, T0)
-  let n = 0
-  for (let i = 1; i <= 10; i++) {
-    n += i <= 5 ? 1000 : 10
-    src.stats.publishIn[4] = n
-    sampler.tick(T0 + i * 1000)
-  }
-  assert.equal(sampler.averageRateIn(5), 10)
-  assert.equal(sampler.averageRateIn(10), 505)
-})
