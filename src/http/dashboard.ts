@@ -100,7 +100,13 @@ export interface TopicRate {
 }
 
 /** The data endpoints under /api/v1/ that the dashboard reads. */
-function dataRoute(ctx: HttpContext, sampler: Sampler, res: ServerResponse, url: URL): boolean {
+function dataRoute(
+  ctx: HttpContext,
+  sampler: Sampler,
+  res: ServerResponse,
+  url: URL,
+  head: boolean,
+): boolean {
   switch (url.pathname) {
     case '/api/v1/overview':
       sendJson(res, 200, sampler.latest())
@@ -121,7 +127,14 @@ function dataRoute(ctx: HttpContext, sampler: Sampler, res: ServerResponse, url:
       return true
     }
     case '/api/v1/stream':
-      if (!openStream(sampler, res))
+      if (head) {
+        // the headers a stream would have, and no stream
+        res.writeHead(200, {
+          'content-type': 'text/event-stream; charset=utf-8',
+          'cache-control': 'no-store',
+        })
+        res.end()
+      } else if (!openStream(sampler, res))
         sendError(res, 503, 'busy', `at most ${MAX_STREAMS} dashboard streams may be open at once`)
       return true
     default:
@@ -159,6 +172,6 @@ export function dashboardRoute(ctx: HttpContext): Route {
       sendAsset(res, asset, method === 'HEAD')
       return true
     }
-    return dataRoute(ctx, running.sampler, res, url)
+    return dataRoute(ctx, running.sampler, res, url, method === 'HEAD')
   }
 }

@@ -162,13 +162,16 @@ test('notable events are listed newest first and streamed as they happen, at mos
   )
 })
 
-test('bad limits are refused with 400, other methods with 405', async (t) => {
+test('bad limits are refused with 400, other methods than GET and HEAD with 405', async (t) => {
   const r = await rig(t)
   for (const path of ['/api/v1/events?limit=0', '/api/v1/events?limit=501', '/api/v1/topics?limit=x']) {
     const { status, body } = await r.get<{ error: { code: string } }>(path)
     assert.equal(status, 400, path)
     assert.equal(body.error.code, 'bad-request')
   }
+  const head = await fetch(`${r.http.url}/api/v1/stream`, { method: 'HEAD' })
+  assert.equal(head.status, 200)
+  assert.match(head.headers.get('content-type')!, /^text\/event-stream/)
   const post = await r.get<{ error: { code: string } }>('/api/v1/overview', { method: 'POST' })
   assert.equal(post.status, 405)
   assert.equal(post.headers.get('allow'), 'GET, HEAD')
