@@ -6,6 +6,16 @@ import type { Logger } from '../broker/options.js'
 export interface HttpContext {
   readonly broker: Broker
   readonly log: Logger
+  /**
+   * The settings the broker was started with (a config file's keys, or an embedder's choice), for
+   * /api/v1/broker; unredacted: the admin API redacts them. Empty when none were given.
+   */
+  readonly config: Readonly<Record<string, unknown>>
+  /**
+   * Registers work to do when the endpoint closes (a sampler's timer, open event streams): run
+   * once, in registration order, before the listener's connections are closed.
+   */
+  onClose(fn: () => void | Promise<void>): void
 }
 
 /**
