@@ -4,6 +4,7 @@ import { Broker } from '../broker/broker.js'
 import type { ListenerInfo } from '../broker/listen-options.js'
 import type { BrokerOptions, Logger } from '../broker/options.js'
 import { ConfigError } from '../errors.js'
+import { type HttpEndpoint, type HttpOptions, startHttp } from '../http/server.js'
 import { MemoryStore } from '../store/memory/memory-store.js'
 import { SqliteStore } from '../store/sqlite/sqlite-store.js'
 import type { Store } from '../store/store.js'
@@ -17,6 +18,7 @@ import {
   resolveSettings,
 } from './config.js'
 import { type Credentials, loadCredentials } from './credentials.js'
+import { loadHttpOptions, shownSettings } from './http-settings.js'
 import { ListenFailed, openListeners } from './listeners.js'
 import { stdoutLogger } from './logging.js'
 import { Reloader } from './reload.js'
@@ -31,6 +33,12 @@ const ARG: Record<string, string> = {
   sync: 'mode',
   logLevel: 'level',
   aclFile: 'file', // issue 13: acl
+  // issue 14: the HTTP endpoint
+  httpPort: 'port',
+  httpHost: 'address',
+  httpCert: 'file',
+  httpKey: 'file',
+  httpTokenFile: 'file',
 }
 const FLAGS: FlagSpec[] = [
   {
@@ -132,6 +140,16 @@ async function start(
     if (err instanceof ConfigError) return fail(err.message)
     throw err
   }
+  // issue 14: the HTTP endpoint's files are read before anything is opened, like the others
+  let httpOptions: HttpOptions | undefined
+  if (settings.http !== undefined) {
+    try {
+      httpOptions = { ...(await loadHttpOptions(settings.http)), config: shownSettings(settings) }
+    } catch (err) {
+      if (err instanceof ConfigError) return fail(err.message)
+      throw err
+    }
+  }
   let store: Store
   let storeName: string
   let storeFields: object
@@ -183,10 +201,42 @@ async function start(
     )
   }
   for (const warning of credentials.warnings) log.warn({ auth }, warning)
+  let http: HttpEndpoint | undefined
+  if (httpOptions !== undefined) {
+    try {
+      http = await startHttp(broker, httpOptions)
+    } catch (err) {
+      await broker.close().catch(() => {})
+      const where = `http ${httpOptions.host}:${httpOptions.port}`
+      if (err instanceof ConfigError) return fail(`${where}: ${err.message}`)
+      return fail(`cannot listen on ${where}: ${message(err)}`, BrokerExit.RUNTIME)
+    }
+    logHttp(log, http, httpOptions)
+  }
   await stopped
+  // /readyz answers 503 while the broker closes; the endpoint closes last
   await broker.close()
+  await http?.close()
   log.info({}, 'stopped')
   return BrokerExit.OK
+}
+
+function logHttp(log: Logger, http: HttpEndpoint, options: HttpOptions): void {
+  const protocol = options.cert === undefined ? 'http' : 'https'
+  log.info(
+    { protocol, host: http.host, port: http.port, url: http.url, token: options.token !== undefined },
+    `petrel http endpoint on ${http.url} (/metrics, /healthz, /readyz, /api/v1/, dashboard at /)`,
+  )
+  if (options.token === undefined && !isLoopback(http.host)) {
+    log.warn(
+      { host: http.host, port: http.port },
+      'the HTTP endpoint listens beyond this machine without a token (--http-token-file): anyone who reaches it can read the metrics and disconnect clients',
+    )
+  }
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.')
 }
 
 /**

@@ -4,6 +4,7 @@ import { parseScramCredentials, SCRAM_SHA_256 } from '../auth/scram-keys.js'
 import { type BrokerOptions, resolveOptions } from '../broker/options.js'
 import { ConfigError } from '../errors.js'
 import { readUserFile } from '../read-file.js'
+import { HTTP_FLAG_KEYS, type HttpSettings, parseHttpSection, settleHttp } from './http-settings.js'
 import { type ListenerSettings, parseListeners, settleListeners } from './listeners.js'
 import { LOG_LEVELS, type LogLevel } from './logging.js'
 
@@ -34,6 +35,9 @@ export interface BrokerSettings {
   // issue 13: transport
   /** The listeners to open: `listeners:`, or one mqtt listener on port/host (see settleListeners). */
   listeners: ListenerSettings[]
+  // issue 14
+  /** The HTTP endpoint (metrics, health, admin API, dashboard); undefined: off. */
+  http: HttpSettings | undefined
 }
 
 /** Options whose values are functions or objects: only the embedding API can give them. */
@@ -47,6 +51,7 @@ type Kind =
   | { type: 'enum'; values: readonly string[] }
   | { type: 'users' }
   | { type: 'listeners' } // issue 13: transport
+  | { type: 'http' } // issue 14
 
 type KeySpec = Kind & { help: string }
 
@@ -122,6 +127,17 @@ const OTHER_KEYS: Record<string, KeySpec> = {
   allowPlaintextUsers: { type: 'bool', help: 'let users hold plain-text passwords' },
   // issue 13: transport
   listeners: { type: 'listeners', help: 'listeners: mqtt, mqtts, ws, wss (see docs)' },
+  // issue 14: the HTTP endpoint, `http:` in a file, --http-* flags
+  http: { type: 'http', help: 'the HTTP endpoint: { port, host, certfile, keyfile, tokenFile }' },
+  httpPort: int(
+    0,
+    65_535,
+    'HTTP endpoint port: /metrics, /healthz, /readyz, admin API, dashboard (default: off)',
+  ),
+  httpHost: { type: 'string', help: 'HTTP endpoint address (default 127.0.0.1)' },
+  httpCert: { type: 'string', help: 'PEM certificate (chain): the HTTP endpoint speaks HTTPS' },
+  httpKey: { type: 'string', help: 'PEM private key of --http-cert' },
+  httpTokenFile: { type: 'string', help: 'file holding the bearer token that /metrics and /api/ require' },
 }
 
 /** Every config file key, in documentation order. */
@@ -131,7 +147,15 @@ export const CONFIG_KEYS: ReadonlyMap<string, KeySpec> = new Map([
 ])
 
 /** Keys that only a file can give: users and what goes with them, and the listeners list. */
-const FILE_ONLY_KEYS: readonly string[] = ['users', 'allowAnonymous', 'allowPlaintextUsers', 'listeners']
+const FILE_ONLY_KEYS: readonly string[] = [
+  'users',
+  'allowAnonymous',
+  'allowPlaintextUsers',
+  'listeners',
+  'http',
+]
+/** Keys only flags can give: a file says `http: { port, ... }`. */
+const FLAG_ONLY_KEYS: readonly string[] = Object.keys(HTTP_FLAG_KEYS)
 
 /** Keys that can also be given as flags (kebab-case). */
 export const FLAG_KEYS: readonly string[] = [...CONFIG_KEYS.keys()].filter((k) => !FILE_ONLY_KEYS.includes(k))
@@ -183,6 +207,8 @@ function allowed(kind: Kind): string {
       return 'a mapping of user names to passwords (strings)'
     case 'listeners':
       return 'a list of listeners'
+    case 'http':
+      return 'a mapping { port, host, certfile, keyfile, tokenFile }'
   }
 }
 
@@ -237,6 +263,8 @@ function convert(key: string, kind: Kind, raw: unknown, src: Source): unknown {
     }
     case 'listeners':
       return parseListeners(raw, describe(key, src))
+    case 'http':
+      return parseHttpSection(raw, describe(key, src))
   }
 }
 
@@ -253,12 +281,17 @@ export function resolveSettings(
   const values = new Map<string, unknown>()
   for (const [key, raw] of Object.entries(file)) {
     const kind = CONFIG_KEYS.get(key)
+    if (FLAG_ONLY_KEYS.includes(key)) {
+      const field = HTTP_FLAG_KEYS[key as keyof typeof HTTP_FLAG_KEYS]
+      throw new ConfigError(key, `${fileName}: ${key} is a flag; in a file write http: { ${field}: ... }`)
+    }
     if (kind === undefined) {
-      const near = closest(key, [...CONFIG_KEYS.keys()])
+      const fileKeys = [...CONFIG_KEYS.keys()].filter((k) => !FLAG_ONLY_KEYS.includes(k))
+      const near = closest(key, fileKeys)
       const hint = near === undefined ? '' : ` (did you mean '${near}'?)`
       throw new ConfigError(
         key,
-        `${fileName}: unknown key '${key}'${hint}; allowed keys: ${[...CONFIG_KEYS.keys()].join(', ')}`,
+        `${fileName}: unknown key '${key}'${hint}; allowed keys: ${fileKeys.join(', ')}`,
       )
     }
     values.set(key, convert(key, kind, raw, { from: 'file', name: fileName }))
@@ -296,6 +329,11 @@ export function resolveSettings(
   const users = values.get('users') as Map<string, string> | undefined
   const passwordFile = values.get('passwordFile') as string | undefined
   checkCredentials(users, passwordFile, values.get('allowPlaintextUsers') === true, fileName, flags)
+  const httpFlags: Partial<HttpSettings> = {}
+  for (const [flag, field] of Object.entries(HTTP_FLAG_KEYS)) {
+    const v = values.get(flag)
+    if (v !== undefined) (httpFlags as Record<string, unknown>)[field] = v
+  }
   return {
     port: (values.get('port') as number | undefined) ?? 1883,
     host: (values.get('host') as string | undefined) ?? '127.0.0.1',
@@ -319,6 +357,7 @@ export function resolveSettings(
       'port' in file || 'host' in file,
       fileName,
     ),
+    http: settleHttp(values.get('http') as Partial<HttpSettings> | undefined, httpFlags, fileName), // issue 14
   }
 }
 

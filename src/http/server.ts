@@ -131,10 +131,8 @@ async function handle(
 ): Promise<void> {
   req.on('error', () => {}) // a client gone mid-request: nothing to answer
   res.on('error', () => {})
-  // origin-form only ("/path?query"): anything else would let "//host/..." name another host
-  const target = req.url ?? ''
-  if (!target.startsWith('/')) return sendError(res, 400, 'bad-request', 'request target must be a path')
-  const url = new URL(`http://localhost${target}`)
+  const url = requestUrl(req.url)
+  if (url === null) return sendError(res, 400, 'bad-request', 'the request target must be a path')
   if (!(await bodyWithin(req, MAX_BODY_BYTES))) {
     res.setHeader('connection', 'close')
     return sendError(res, 413, 'too-large', `request bodies are limited to ${MAX_BODY_BYTES} bytes`)
@@ -145,6 +143,20 @@ async function handle(
   }
   for (const r of routes) if (await r(req, res, url)) return
   sendError(res, 404, 'not-found', `no such path: ${url.pathname}`)
+}
+
+/** The request's path and query; null for a target that names none ("*"). */
+function requestUrl(target: string | undefined): URL | null {
+  try {
+    // origin-form "/path?query", put after a fixed origin: as a base URL, "//host/x" would name a host
+    if (target?.startsWith('/')) return new URL(`http://localhost${target}`)
+    // absolute-form, as sent to proxies: only its path and query count
+    const u = new URL(target ?? '')
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return null
+    return new URL(`http://localhost${u.pathname}${u.search}`)
+  } catch {
+    return null
+  }
 }
 
 /**
