@@ -10,7 +10,9 @@
  * earlier on PATH would not have it); the linter is Debian's promtool (package prometheus).
  * Locally a missing tool skips with the reason shown; under CI=true it throws (.ci/run installs both).
  */
+import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
+import type { HttpEndpoint } from '../../src/http/server.js'
 import { findBinary, inCI, runTool } from './mosquitto.js'
 
 const PYTHON = '/usr/bin/python3'
@@ -95,6 +97,19 @@ export async function lintMetrics(text: string): Promise<string[]> {
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l !== '')
+}
+
+/** GET /metrics: its text, after checking the status and Prometheus's content type. */
+export async function scrape(http: HttpEndpoint, headers: Record<string, string> = {}): Promise<string> {
+  const r = await fetch(`${http.url}/metrics`, { headers })
+  assert.equal(r.status, 200)
+  assert.equal(r.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8')
+  return r.text()
+}
+
+/** GET /metrics, parsed. */
+export async function scrapeParsed(http: HttpEndpoint): Promise<Family[]> {
+  return parseMetrics(await scrape(http))
 }
 
 /** The family called `name` (a counter by its name without `_total`, as the parser names it). */
