@@ -71,7 +71,7 @@ const PROM_CLIENT_LINT = [
   'nodejs_active_resources_total non-counter metrics should not have "_total" suffix',
 ]
 
-describe('/metrics format', { skip: prometheusParserSkip() }, () => {
+describe('/metrics format', { skip: prometheusParserSkip(), timeout: 30_000 }, () => {
   let broker: Broker
   let http: HttpEndpoint
   before(async () => {
@@ -188,7 +188,7 @@ describe('/metrics format', { skip: prometheusParserSkip() }, () => {
   })
 })
 
-describe('/metrics current figures', { skip: prometheusParserSkip() }, () => {
+describe('/metrics current figures', { skip: prometheusParserSkip(), timeout: 30_000 }, () => {
   const clients: Client[] = []
   let broker: Broker
   let http: HttpEndpoint
@@ -207,13 +207,13 @@ describe('/metrics current figures', { skip: prometheusParserSkip() }, () => {
 
   test('connections, sessions (persistent ones too), subscriptions (shared ones too), retained and queued messages', async () => {
     // a persistent session left offline with 3 QoS 1 messages queued for it
-    const away = await connect(url, { clientId: 'away', clean: false })
+    const away = await connect(url, { reconnect: false, clientId: 'away', clean: false })
     await away.subscribe('figures/#', { qos: 1 })
     await away.end()
-    const a = await connect(url, { clientId: 'a', protocolVersion: 5 })
+    const a = await connect(url, { reconnect: false, clientId: 'a', protocolVersion: 5 })
     clients.push(a)
     await a.subscribe(['figures/x', '$share/g/figures/#', 'other/+'], { qos: 1 })
-    const b = await connect(url, { clientId: 'b' })
+    const b = await connect(url, { reconnect: false, clientId: 'b' })
     clients.push(b)
     for (let i = 0; i < 3; i++) await b.publish('figures/q', `m${i}`, { qos: 1 })
     await b.publish('kept/1', 'r1', { retain: true })
