@@ -18,10 +18,11 @@ import {
   resolveSettings,
 } from './config.js'
 import { type Credentials, loadCredentials } from './credentials.js'
-import { loadHttpOptions, shownSettings } from './http-settings.js'
+import { loadHttpOptions } from './http-settings.js'
 import { ListenFailed, openListeners } from './listeners.js'
 import { stdoutLogger } from './logging.js'
 import { Reloader } from './reload.js'
+import { shownSettings } from './shown-settings.js'
 
 /** Exit codes of `petrel broker`. */
 export const BrokerExit = { OK: 0, RUNTIME: 1, USAGE: 2 } as const
@@ -62,7 +63,8 @@ const FLAGS: FlagSpec[] = [
 const HELP_FOOTER = `Every option can also be set in the --config file under its camelCase name
 (maxInflight: 100), plus users (a user name: SCRAM credentials map, from 'petrel passwd --scram'; plain-text
 passwords need allowPlaintextUsers: true), allowAnonymous, allowPlaintextUsers and listeners (a list of
-{ protocol: mqtt|mqtts|ws|wss, port, host, certfile, keyfile, ... }). SIGHUP re-reads certificates, the password file
+{ protocol: mqtt|mqtts|ws|wss, port, host, certfile, keyfile, ... }) and http (the --http-* flags:
+{ port, host, certfile, keyfile, tokenFile }; see docs/metrics.md). SIGHUP re-reads certificates, the password file
 (--password-file, made with 'petrel passwd -c FILE USER' or mosquitto_passwd) and the ACL file (--acl-file).`
 
 /** One line on stderr, then the exit code. */

@@ -8,13 +8,15 @@ import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import type { Broker } from '../broker/broker.js'
 import { ConfigError } from '../errors.js'
-import type { Pem } from '../transport/tls-options.js'
 import { adminRoute } from './admin-api.js'
 import { dashboardRoute } from './dashboard.js'
 import { healthRoute } from './health.js'
 import { metricsRoute } from './metrics.js'
 import { type HttpContext, type Route, sendError } from './route.js'
 import { BearerToken } from './token.js'
+
+/** PEM text as node:tls takes it: one, or several (a chain). */
+export type Pem = string | Buffer | Array<string | Buffer>
 
 export interface HttpOptions {
   /** 0 picks a free port. */
