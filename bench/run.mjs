@@ -8,6 +8,7 @@
 //   npm run bench -- --brokers petrel,mosquitto --json results.json
 //   PETREL_BASE=../other-checkout npm run bench -- --brokers mosquitto,petrel-base,petrel   # before/after
 //   npm run bench -- --no-v5            # without the MQTT 5 columns
+//   npm run bench -- --brokers petrel,petrel-http --no-v5   # HTTP endpoint on and scraped each second, vs off
 //
 // MQTT 5: in the default and coalesce modes, petrel@5 and mosquitto@5 are the same brokers driven
 // by the same loadgen built as an MQTT 5 client (bench/loadgen-v5.mjs), in the same run.
@@ -131,6 +132,24 @@ function brokerCommand(name, port) {
       process.execPath,
       [join(ROOT, 'dist/cli/main.js'), 'broker', '--port', String(port), '--memory', '--log-level', 'warn'],
     ]
+  if (name === 'petrel-http') {
+    // petrel with its HTTP endpoint on (metrics, admin API, dashboard sampler), scraped every
+    // second while it runs (see startBroker): the cost of observability, against 'petrel'.
+    return [
+      process.execPath,
+      [
+        join(ROOT, 'dist/cli/main.js'),
+        'broker',
+        '--port',
+        String(port),
+        '--memory',
+        '--log-level',
+        'warn',
+        '--http-port',
+        String(HTTP_PORT),
+      ],
+    ]
+  }
   if (name === 'petrel-sqlite') {
     const dataDir = mkdtempSync(join(work, 'data-'))
     return [
@@ -179,7 +198,17 @@ function brokerCommand(name, port) {
   fail(`unknown broker '${name}'`)
 }
 
-const PORTS = { petrel: 18850, mosquitto: 18830, aedes: 18840, 'petrel-sqlite': 18855, 'petrel-base': 18860 }
+/** Where petrel-http serves /metrics. */
+const HTTP_PORT = 18871
+
+const PORTS = {
+  'petrel-http': 18870,
+  petrel: 18850,
+  mosquitto: 18830,
+  aedes: 18840,
+  'petrel-sqlite': 18855,
+  'petrel-base': 18860,
+}
 
 function canConnect(port) {
   return new Promise((res) => {
@@ -208,7 +237,7 @@ async function startBroker(name) {
     stderr += d
   })
   for (let i = 0; i < 100; i++) {
-    if (await canConnect(port)) return { child, port, stderr: () => stderr }
+    if (await canConnect(port)) return { child, port, stderr: () => stderr, scraper: scrape(name) }
     if (child.exitCode !== null)
       fail(`${name} exited at start: ${stderr.trim().split('\n').slice(-3).join(' | ')}`)
     await sleep(100)
@@ -217,7 +246,29 @@ async function startBroker(name) {
   fail(`${name} did not listen on ${port} within 10 s`)
 }
 
+/**
+ * For petrel-http: GET /metrics once a second, as a Prometheus server would, for as long as
+ * the broker runs; the bytes are read and thrown away. Null for other brokers.
+ */
+function scrape(name) {
+  if (brokerOf(name) !== 'petrel-http') return null
+  let scrapes = 0
+  const t = setInterval(() => {
+    fetch(`http://127.0.0.1:${HTTP_PORT}/metrics`)
+      .then((r) => r.text())
+      .then(() => scrapes++)
+      .catch(() => {})
+  }, 1000)
+  return {
+    stop: () => {
+      clearInterval(t)
+      return scrapes
+    },
+  }
+}
+
 async function stopBroker(b) {
+  b.scraper?.stop()
   if (b.child.exitCode !== null) return
   const exited = new Promise((r) => b.child.once('exit', r))
   b.child.kill('SIGTERM')
@@ -402,7 +453,11 @@ async function main() {
     const hasSubject = names.includes(p.subject)
     // Ratios: the subject against each 3.1.1 broker; at MQTT 5, petrel@5 against petrel (the
     // "within 10 %" check) and against mosquitto@5.
-    const pairs = names.filter((n) => n !== p.subject && !n.endsWith('@5')).map((n) => [p.subject, n])
+    const pairs = names
+      .filter((n) => n !== p.subject && !n.endsWith('@5') && n !== 'petrel-http')
+      .map((n) => [p.subject, n])
+    // the HTTP endpoint's cost: petrel-http against petrel (the "within 2 %" check)
+    if (names.includes('petrel-http') && names.includes('petrel')) pairs.push(['petrel-http', 'petrel'])
     if (names.includes('petrel@5')) {
       pairs.push(['petrel@5', 'petrel'])
       if (names.includes('mosquitto@5')) pairs.push(['petrel@5', 'mosquitto@5'])

@@ -24,6 +24,7 @@ import { limitInbound } from './inbound-rate.js'
 import { IpLimits } from './ip-limits.js'
 import { checkListenOptions, type ListenerInfo, type ListenOptions, openListener } from './listen-options.js'
 import { Message } from './message.js'
+import { Notable } from './notable.js'
 import {
   type BrokerOptions,
   type ClientInfo,
@@ -36,7 +37,8 @@ import { checkPublishProperties } from './publish-properties.js'
 import { restoreState } from './restore.js'
 import { Router } from './router.js'
 import { Sessions } from './sessions.js'
-import { sysValues } from './sys.js'
+import { SysState, sysValues } from './sys.js'
+import type { BusiestTopics } from './topic-sample.js'
 import { Wills } from './wills.js'
 
 /** How often the route cache lets go of routes not used since the last time. */
@@ -73,6 +75,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
   private readonly core: Core
   private readonly deps: ConnectionDeps
   private readonly store: Store
+  /** The store as given (its sizeBytes), not the handle that schedules commits. */
+  private readonly rawStore: Store
+  private readonly notable: Notable
+  /** The $SYS load averages and heap maximum, kept between intervals. */
+  private readonly sys = new SysState()
   private readonly flusher: Flusher
   private readonly servers: ListenerInfo[] = []
   private readonly timers: NodeJS.Timeout[] = []
@@ -87,16 +94,26 @@ export class Broker extends EventEmitter<BrokerEvents> {
     const o = (this.options = resolveOptions(options))
     this.log = o.logger
     const store = options.store ?? new MemoryStore()
-    this.flusher = new Flusher(store, this.log)
-    this.store = scheduleCommits(store, this.flusher.schedule)
+    this.rawStore = store
+    const notable = new Notable(this.log, (e) => this.emit('notable', e))
+    this.notable = notable
+    this.flusher = new Flusher(store, this.log, this.stats, notable)
+    this.store = scheduleCommits(store, this.flusher.wrote)
     const router = new Router(this.store, this.stats)
-    const sessions = new Sessions(o, this.stats, this.store, router)
+    const sessions = new Sessions(o, this.stats, this.store, router, notable)
     const hooks = new Hooks(o.hooks, this.log)
     const wills = new Wills((client, will) => publishWill(this.core, client, will))
     sessions.onEnded = (s) => wills.ended(s)
-    this.core = new Core(o, this.stats, sessions, router, hooks, wills, this)
+    this.core = new Core(o, this.stats, sessions, router, hooks, wills, this, notable)
     const handler = new Protocol(this.core)
-    this.deps = { options: o, stats: this.stats, handler, flusher: this.flusher, limits: this.core.limits }
+    this.deps = {
+      options: o,
+      stats: this.stats,
+      handler,
+      flusher: this.flusher,
+      limits: this.core.limits,
+      notable,
+    }
     this.ipLimits = new IpLimits(o, this.core.limits)
     this.admin = new BrokerAdmin(this.core)
     const snapshot = this.store.load()
@@ -174,6 +191,24 @@ export class Broker extends EventEmitter<BrokerEvents> {
   get retainedCount(): number {
     return this.core.router.retainedCount
   }
+  /** Payload bytes of the retained messages. */
+  get retainedBytes(): number {
+    return this.core.router.retainedBytes
+  }
+
+  /** Bytes the store takes on disk (SQLite: database and WAL); null when it cannot tell (memory). */
+  storeSizeBytes(): number | null {
+    return this.rawStore.sizeBytes?.() ?? null
+  }
+
+  /**
+   * The `n` busiest topics of the last minute or two, busiest first, estimated by sampling 1
+   * routed message in 64 (see TopicSampler): `{windowSeconds, items: [{topic, messages,
+   * messagesPerSecond, share}]}`. $SYS topics are left out.
+   */
+  busiestTopics(n = 10): BusiestTopics {
+    return this.core.router.sampler.busiest(n)
+  }
 
   /**
    * Starts a listener (mqtt, mqtts, ws or wss; see ListenOptions), or attaches to an
@@ -205,9 +240,17 @@ export class Broker extends EventEmitter<BrokerEvents> {
   /** What listeners tell of connections they turn away: counted, and logged at debug. */
   private readonly report: ListenerReport = {
     refused: (kind, why, remoteAddress) => {
-      if (kind === 'tls-handshake') this.stats.tlsHandshakeFailures++
-      else this.stats.listenerRefused++
-      this.log.debug({ remoteAddress, kind }, `connection refused by a listener: ${why}`)
+      if (kind === 'tls-handshake') {
+        this.stats.tlsHandshakeFailures++
+        this.stats.refused.tls++
+      } else {
+        this.stats.listenerRefused++
+        this.stats.refused.listener++
+      }
+      this.notable.report('refused', 'info', `connection refused by a listener: ${why}`, {
+        remoteAddress,
+        reason: kind === 'tls-handshake' ? 'tls' : 'listener',
+      })
     },
     error: (err) => this.log.error({ err: err.message }, 'listener error'),
   }
@@ -223,8 +266,14 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   /** Serves one connection a Listener accepted, unless a per-address limit refuses it: then it is closed unread. */
   private accept(incoming: Incoming, deps = this.deps): ClientInfo {
+    this.stats.socketsOpened++
     const key = this.ipLimits.admit(incoming.remoteAddress, performance.now())
     if (key === null) {
+      this.stats.refused.ipLimit++
+      this.notable.report('refused', 'info', 'connection refused by a per-address limit', {
+        remoteAddress: incoming.remoteAddress,
+        reason: 'ipLimit',
+      })
       incoming.open({ data: () => {}, drain: () => {}, close: () => {} }).destroy()
       return { id: '', username: undefined, remoteAddress: incoming.remoteAddress, protocolVersion: 4 }
     }
@@ -261,7 +310,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
   }
 
   private publishSys(): void {
-    for (const [topic, value] of sysValues(this)) this.publish({ topic, payload: value, retain: true })
+    for (const [topic, value] of sysValues(this, this.sys))
+      this.publish({ topic, payload: value, retain: true })
   }
 
   /** Stops accepting, closes every connection, and resolves when all are closed. */
@@ -272,6 +322,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   private async shutdown(): Promise<void> {
     for (const t of this.timers) clearInterval(t)
+    this.notable.close()
     this.core.sessions.close()
     this.core.wills.close()
     const listening = this.servers.splice(0).map((l) => l.close())

@@ -8,10 +8,11 @@ import type { Incoming, ServedDuplex } from '../transport/transport.js'
 import { clientLimits, NO_LIMITS } from './client-limits.js'
 import { ConnectionOutput } from './connection-output.js'
 import { ConnectionMachine, type ConnState } from './connection-state.js'
-import type { BrokerStats } from './events.js'
+import type { BrokerStats, RefusedCounts } from './events.js'
 import type { Flushable, Flusher } from './flusher.js'
-import { closingPacket, refusingConnack } from './last-words.js'
+import { closingPacket, refusalReason, refusingConnack } from './last-words.js'
 import type { LimitLog } from './limits.js'
+import type { Notable } from './notable.js'
 import type { ResolvedOptions } from './options.js'
 import { PacketTimer, type PartlyReceived } from './packet-timer.js'
 import type { AuthExchange, ClientLimits, Peer, PeerHandler } from './peer.js'
@@ -26,6 +27,8 @@ export interface ConnectionDeps {
   /** The listener's useIdentityAsUsername (see Peer.certificateUser). */
   readonly identityAsUsername?: boolean
   readonly limits: LimitLog
+  /** Where refusals and slow consumers are told (rate-limited log lines and `notable` events). */
+  readonly notable: Notable
 }
 
 /**
@@ -59,6 +62,12 @@ export class Connection implements Peer, Flushable, PartlyReceived {
   private answering = 0
   /** packetTimeout for a packet partly received (see PacketTimer). */
   private readonly packetTimer: PacketTimer
+  // What the admin API shows of this connection (admin.ts): integers, one increment per chunk or packet.
+  connectedAt = 0
+  keepaliveSeconds = 0
+  bytesIn = 0
+  messagesIn = 0
+  messagesOut = 0
 
   constructor(deps: ConnectionDeps, incoming: Incoming) {
     this.deps = deps
@@ -84,7 +93,10 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     this.output = new ConnectionOutput(this.duplex)
     this.timer = setTimeout(() => {
       const s = this.machine.state
-      if (s === 'awaiting-connect' || s === 'authenticating') this.close('no CONNECT in time', true)
+      if (s === 'awaiting-connect' || s === 'authenticating') {
+        this.refused('protocolError', 'no CONNECT within connectTimeout')
+        this.close('no CONNECT in time', true)
+      }
     }, connectTimeout)
   }
 
@@ -105,6 +117,7 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     const now = performance.now()
     this.keepalive?.received(now)
     this.deps.stats.bytesReceived += chunk.length
+    this.bytesIn += chunk.length
     if (m.state === 'awaiting-connect' && this.decoder.buffered === 0 && chunk.length > 0) {
       // [MQTT-3.1.0-1] judged on the first byte, before anything is buffered
       const type = chunk[0]! >>> 4
@@ -126,7 +139,13 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     this.packetTimer.packet()
     const m = this.machine
     if (m.state === 'closed') return
-    this.deps.stats.messagesReceived++ // packets of any type, as $SYS/broker/messages/received counts them
+    const stats = this.deps.stats
+    stats.messagesReceived++ // packets of any type, as $SYS/broker/messages/received counts them
+    if (packet.type === PacketType.PUBLISH) {
+      const i = (this.protocolVersion - 3) * 3 + packet.qos
+      stats.publishIn[i]!++
+      stats.publishInBytes[i]! += this.decoder.packetLength
+    }
     if (
       packet.type === PacketType.PUBLISH &&
       packet.qos > 0 &&
@@ -141,6 +160,7 @@ export class Connection implements Peer, Flushable, PartlyReceived {
       )
       return
     }
+    if (packet.type === PacketType.PUBLISH) this.messagesIn++
     // a QoS 0 PUBLISH is forwarded to QoS 0 subscribers as it came (see Message)
     const raw =
       packet.type === PacketType.PUBLISH && packet.qos === 0 && !packet.retain
@@ -258,6 +278,8 @@ export class Connection implements Peer, Flushable, PartlyReceived {
 
   accept(packet: ConnectPacket, session: Session, keepalive: number): void {
     this.session = session
+    this.connectedAt = Date.now()
+    this.keepaliveSeconds = keepalive
     this.will = packet.will ?? null
     this.decoder.maxPacketSize = this.deps.options.maxPacketSize
     this.duplex.accepted?.()
@@ -307,8 +329,12 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     if (err.code === ErrorCode.PACKET_TOO_LARGE)
       this.deps.limits.hit('packet-size', this.remoteAddress ?? '', err.message)
     // a refused CONNECT gets its return code, then the close
-    if (err.returnCode !== undefined && this.machine.state === 'awaiting-connect')
-      this.send(refusingConnack(err.returnCode))
+    if (this.machine.state === 'awaiting-connect') {
+      if (err.returnCode !== undefined) {
+        this.send(refusingConnack(err.returnCode))
+        this.refused(refusalReason(err.returnCode), `CONNECT refused: ${err.message}`)
+      } else this.refused('protocolError', `CONNECT refused: ${err.message}`)
+    }
     this.deps.options.logger.debug({ clientId: this.id, code: err.code, rule: err.rule }, err.message)
     this.close(`protocol error: ${err.message}`, true, false, reasonCode)
   }
@@ -320,6 +346,7 @@ export class Connection implements Peer, Flushable, PartlyReceived {
   }
 
   violation(message: string, rule: string, reasonCode: number = ReasonCode.PROTOCOL_ERROR): void {
+    if (this.machine.state === 'awaiting-connect') this.refused('protocolError', `refused: ${message}`)
     this.deps.options.logger.debug({ clientId: this.id, rule, reasonCode }, message)
     this.close(`protocol violation: ${message} [${rule}]`, true, false, reasonCode)
   }
@@ -365,6 +392,13 @@ export class Connection implements Peer, Flushable, PartlyReceived {
 
   /** A subscriber that took nothing for slowConsumerTimeout: closed (will published), reset at once. */
   dropSlowConsumer(): void {
+    this.deps.stats.slowConsumerDisconnects++
+    this.deps.notable.report(
+      'slow-consumer',
+      'warn',
+      `disconnected slow consumer ${this.id}: took nothing for slowConsumerTimeout`,
+      { clientId: this.id, remoteAddress: this.remoteAddress, backlog: this.outputBacklog },
+    )
     this.close('slow consumer: took nothing for slowConsumerTimeout', true, true)
   }
 
@@ -373,12 +407,26 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     this.close('session taken over by a new connection', true, false, ReasonCode.SESSION_TAKEN_OVER)
   }
 
+  /** A connection refused before its CONNECT was accepted: counted by reason and told. */
+  private refused(reason: keyof RefusedCounts, detail: string): void {
+    this.deps.stats.refused[reason]++
+    this.deps.notable.report('refused', 'info', detail, {
+      clientId: this.id,
+      remoteAddress: this.remoteAddress,
+      reason,
+    })
+  }
+
   // --- output ----------------------------------------------------------------
 
   send(bytes: Buffer): void {
     const s = this.machine.state
     if (s === 'closed' || s === 'ending') return
+    const stats = this.deps.stats
+    stats.messagesSent++ // packets of any type, as $SYS/broker/messages/sent counts them
+    stats.bytesSent += bytes.length
     if (this.output.push(bytes)) this.deps.flusher.markDirty(this)
+    if (bytes[0]! >>> 4 === PacketType.PUBLISH) this.messagesOut++
   }
 
   get outputBacklog(): number {

@@ -2,6 +2,7 @@ import type { EventEmitter } from 'node:events'
 import type { BrokerEvents, BrokerStats } from './events.js'
 import type { Hooks } from './hooks.js'
 import { LimitLog } from './limits.js'
+import { Notable } from './notable.js'
 import type { ResolvedOptions } from './options.js'
 import type { Peer } from './peer.js'
 import type { Router } from './router.js'
@@ -29,6 +30,8 @@ export class Core {
   connected = 0
   /** Counts and logs (once per offender) what the limits against abuse refuse. */
   readonly limits: LimitLog
+  /** Rate-limited log lines and `notable` events for what an operator wants to know. */
+  readonly notable: Notable
 
   constructor(
     options: ResolvedOptions,
@@ -38,6 +41,7 @@ export class Core {
     hooks: Hooks,
     wills: Wills,
     events: EventEmitter<BrokerEvents>,
+    notable: Notable = new Notable(options.logger, (e) => events.emit('notable', e)),
   ) {
     this.options = options
     this.stats = stats
@@ -46,6 +50,7 @@ export class Core {
     this.hooks = hooks
     this.wills = wills
     this.events = events
-    this.limits = new LimitLog(stats.limits, options.logger)
+    this.notable = notable
+    this.limits = new LimitLog(stats.limits, options.logger, Date.now, notable)
   }
 }

@@ -150,6 +150,10 @@ export interface BrokerStats {
   /** PUBLISH packets sent, by the receiver's version and the QoS sent at. */
   publishOut: ByVersionQos
   publishOutBytes: ByVersionQos
+  /** Payload bytes of the PUBLISH packets received ($SYS/broker/publish/bytes/received, as Mosquitto counts them). */
+  publishPayloadIn: number
+  /** Payload bytes of the PUBLISH packets sent ($SYS/broker/publish/bytes/sent). */
+  publishPayloadOut: number
   /** Store commit latency (only stores with real commits: SQLite, JetStream). */
   commits: CommitHistogram
   /** Store commits or writes that failed. */
@@ -193,6 +197,8 @@ export function brokerStats(): BrokerStats {
     publishInBytes: new Array(9).fill(0),
     publishOut: new Array(9).fill(0),
     publishOutBytes: new Array(9).fill(0),
+    publishPayloadIn: 0,
+    publishPayloadOut: 0,
     commits: commitHistogram(),
     storeErrors: 0,
   }

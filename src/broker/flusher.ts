@@ -1,3 +1,5 @@
+import type { CommitHistogram } from './events.js'
+import type { Notable } from './notable.js'
 import type { Logger } from './options.js'
 
 /** What the flusher writes: a connection's output of the turn. */
@@ -28,14 +30,31 @@ export interface Committer {
 export class Flusher {
   private dirty: Flushable[] = []
   private scheduled = false
+  /** A store write happened since the last commit: the next one is timed. */
+  private written = false
   /** The last asynchronous commit and the output waiting for it, or null. */
   private tail: Promise<void> | null = null
   private readonly store: Committer
   private readonly log: Logger
+  private readonly stats: FlusherStats | null
+  private readonly notable: Notable | null
 
-  constructor(store: Committer, log: Logger) {
+  constructor(
+    store: Committer,
+    log: Logger,
+    stats: FlusherStats | null = null,
+    notable: Notable | null = null,
+  ) {
     this.store = store
     this.log = log
+    this.stats = stats
+    this.notable = notable
+  }
+
+  /** A store write happened: commit (and time the commit) at the end of the turn. */
+  readonly wrote = (): void => {
+    this.written = true
+    this.schedule()
   }
 
   /** `c` has output this turn: it leaves once, after every read of this turn. */
@@ -70,7 +89,25 @@ export class Flusher {
   }
 
   private after(batch: Flushable[], then: (() => void) | null): void {
-    const r = this.store.commit()
+    // only commits with writes are timed: an empty commit costs nothing and would hide the real ones
+    const timed = this.written && this.stats !== null
+    this.written = false
+    const start = timed ? performance.now() : 0
+    let r: void | Promise<void>
+    try {
+      r = this.store.commit()
+    } catch (err) {
+      this.failed(err)
+      throw err
+    }
+    if (timed) {
+      if (r instanceof Promise)
+        r.then(
+          () => this.observe(performance.now() - start),
+          () => {},
+        )
+      else this.observe(performance.now() - start)
+    }
     if (!(r instanceof Promise) && this.tail === null) {
       for (let i = 0; i < batch.length; i++) batch[i]!.flush()
       then?.()
@@ -87,7 +124,7 @@ export class Flusher {
           for (const c of batch) c.release()
         },
         (err: unknown) => {
-          this.log.error({ err }, 'store commit failed: the connections it acknowledged for are closed')
+          this.failed(err)
           for (const c of batch) c.commitFailed()
         },
       )
@@ -97,4 +134,29 @@ export class Flusher {
     })
     this.tail = tail
   }
+
+  /** A commit that took `ms` milliseconds, into the histogram (seconds). */
+  private observe(ms: number): void {
+    const h = this.stats!.commits
+    const seconds = ms / 1000
+    const bounds = h.bounds
+    let i = 0
+    while (i < bounds.length && seconds > bounds[i]!) i++
+    h.counts[i]!++
+    h.count++
+    h.sum += seconds
+  }
+
+  private failed(err: unknown): void {
+    if (this.stats !== null) this.stats.storeErrors++
+    const detail = `store commit failed: ${err instanceof Error ? err.message : String(err)}; the connections waiting for it are closed`
+    if (this.notable !== null) this.notable.report('store-error', 'error', detail, { err })
+    else this.log.error({ err }, detail)
+  }
+}
+
+/** The counters the Flusher keeps (BrokerStats). */
+export interface FlusherStats {
+  commits: CommitHistogram
+  storeErrors: number
 }

@@ -1,6 +1,7 @@
-import { PacketType } from '../protocol/constants.js'
+import { ConnectReturnCode, PacketType, ReasonCode } from '../protocol/constants.js'
 import { encode } from '../protocol/encoder.js'
 import { isReasonCodeOf } from '../protocol/reason-codes.js'
+import type { RefusedCounts } from './events.js'
 
 /**
  * What the broker says to a peer it closes on, encoded; no I/O. A connection calls these and
@@ -35,4 +36,28 @@ export function closingPacket(
   if (authenticating && isReasonCodeOf(PacketType.CONNACK, reasonCode))
     return encode({ type: PacketType.CONNACK, sessionPresent: false, returnCode: reasonCode }, 5)
   return null
+}
+
+/** Which RefusedCounts entry a refusing CONNACK code (3.1.1 return code or MQTT 5 reason code) counts in. */
+export function refusalReason(code: number): keyof RefusedCounts {
+  switch (code) {
+    case ConnectReturnCode.UNACCEPTABLE_PROTOCOL_VERSION:
+    case ReasonCode.UNSUPPORTED_PROTOCOL_VERSION:
+      return 'protocolVersion'
+    case ConnectReturnCode.IDENTIFIER_REJECTED:
+    case ReasonCode.CLIENT_IDENTIFIER_NOT_VALID:
+      return 'clientId'
+    case ConnectReturnCode.BAD_USERNAME_OR_PASSWORD:
+    case ReasonCode.BAD_USER_NAME_OR_PASSWORD:
+    case ReasonCode.BAD_AUTHENTICATION_METHOD:
+      return 'badCredentials'
+    case ConnectReturnCode.NOT_AUTHORIZED:
+    case ReasonCode.NOT_AUTHORIZED:
+      return 'notAuthorized'
+    case ReasonCode.MALFORMED_PACKET:
+    case ReasonCode.PROTOCOL_ERROR:
+      return 'protocolError'
+    default:
+      return 'other'
+  }
 }

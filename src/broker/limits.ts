@@ -37,6 +37,15 @@ export function limitCounts(): LimitCounts {
   return c
 }
 
+/** Where a logged hit is also told as a `notable` event (Notable; not imported: events.ts imports this file). */
+export interface LimitEvents {
+  event(
+    kind: 'limit',
+    detail: string,
+    fields: { clientId?: string | undefined; remoteAddress?: string | undefined },
+  ): void
+}
+
 /** Offenders remembered per limit: past this, the longest-remembered one is forgotten (and may be logged again). */
 const OFFENDERS_KEPT = 1024
 /** Warnings per limit per minute at most; the offenders past it are summed up in one line the next minute. */
@@ -62,11 +71,18 @@ export class LimitLog {
   private readonly logger: Logger
   private readonly offenders = new Map<LimitName, Offenders>()
   private readonly now: () => number
+  private readonly notable: LimitEvents | null
 
-  constructor(counts: LimitCounts, logger: Logger, now: () => number = Date.now) {
+  constructor(
+    counts: LimitCounts,
+    logger: Logger,
+    now: () => number = Date.now,
+    notable: LimitEvents | null = null,
+  ) {
     this.counts = counts
     this.logger = logger
     this.now = now
+    this.notable = notable
   }
 
   /** `limit` refused (or slowed) `offender`; `message` says what happened and which option sets it. */
@@ -97,5 +113,7 @@ export class LimitLog {
     }
     o.lines++
     this.logger.warn({ limit, offender, ...fields }, `${message} (logged once per offender)`)
+    const who = fields as { clientId?: string; remoteAddress?: string }
+    this.notable?.event('limit', message, { clientId: who.clientId, remoteAddress: who.remoteAddress })
   }
 }

@@ -82,6 +82,16 @@ export interface Peer extends ClientInfo, SessionLink {
   violation(message: string, rule: string, reasonCode?: number): void
   /** Resolves once the transport is closed. */
   readonly whenClosed: Promise<void>
+  // For the admin API (admin.ts); bytes out are `flushed`.
+  /** Date.now() of the CONNACK that accepted it; 0 until then. */
+  readonly connectedAt: number
+  /** Keep-alive granted, in seconds. */
+  readonly keepaliveSeconds: number
+  /** Bytes read from the transport. */
+  readonly bytesIn: number
+  /** PUBLISH packets received and sent. */
+  readonly messagesIn: number
+  readonly messagesOut: number
 }
 
 /**

@@ -14,9 +14,15 @@ class Node {
 export class RetainedStore {
   private readonly root = new Node()
   private count = 0
+  private payloadBytes = 0
 
   get size(): number {
     return this.count
+  }
+
+  /** Payload bytes of the messages kept. */
+  get bytes(): number {
+    return this.payloadBytes
   }
 
   /** Stores `message` for its topic, or deletes the topic's message when `message` is null. */
@@ -32,6 +38,7 @@ export class RetainedStore {
         node = next
       }
       if (node.message === null) return
+      this.payloadBytes -= node.message.payload.length
       node.message = null
       this.count--
       for (let i = levels.length; i > 0; i--) {
@@ -51,6 +58,8 @@ export class RetainedStore {
       node = next
     }
     if (node.message === null) this.count++
+    else this.payloadBytes -= node.message.payload.length
+    this.payloadBytes += message.payload.length
     node.message = message
   }
 

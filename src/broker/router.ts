@@ -5,6 +5,7 @@ import { RetainedStore } from './retained.js'
 import type { Session, SessionLink } from './session.js'
 import type { SharedGroup } from './shared.js'
 import { parseShared, qosOf, type Sub } from './subscription.js'
+import { TopicSampler } from './topic-sample.js'
 import { combine, TopicTree } from './topic-tree.js'
 
 /**
@@ -15,6 +16,8 @@ import { combine, TopicTree } from './topic-tree.js'
 export class Router {
   readonly tree = new TopicTree<Session>()
   readonly retained = new RetainedStore()
+  /** The busiest topics, by sampling 1 routed message in SAMPLE_EVERY. */
+  readonly sampler = new TopicSampler()
   private readonly store: Store
   /** Where expired messages are counted ($SYS/broker/publish/messages/expired). */
   private readonly counters: { expired: number }
@@ -32,11 +35,18 @@ export class Router {
     return this.retained.size
   }
 
+  /** Payload bytes of the retained messages ($SYS/broker/store/messages/bytes counts them). */
+  get retainedBytes(): number {
+    return this.retained.bytes
+  }
+
   /**
    * Stores a retained message if it is one, then delivers the message to every matching
    * subscriber. Returns how many there were (MQTT 5 acknowledges none with 0x10).
    */
   route(msg: Message, from: SessionLink | null): number {
+    const sampler = this.sampler
+    if (--sampler.countdown === 0) sampler.take(msg.topic)
     if (msg.retain) {
       // [MQTT-3.3.1-10] [MQTT-3.3.1-11] an empty retained message deletes, and is not stored
       if (msg.payload.length === 0) this.retained.set(msg.topic, null)
@@ -137,6 +147,21 @@ export class Router {
       this.store.setRetained(new Message(topic, Buffer.alloc(0), 0, true, null, true))
     }
     this.counters.expired++
+  }
+
+  /**
+   * An operator deletes the retained message of `topic` (admin API): gone from memory and from
+   * the store, as an empty retained PUBLISH deletes it [MQTT-3.3.1-10], but sent to no one.
+   * False when there was none.
+   */
+  deleteRetained(topic: string): boolean {
+    const before = this.retained.size
+    this.retained.set(topic, null)
+    if (this.retained.size === before) return false
+    if (!topic.startsWith('$SYS/')) {
+      this.store.setRetained(new Message(topic, Buffer.alloc(0), 0, true, null, true))
+    }
+    return true
   }
 
   /** Removes a subscription; true when there was one. */

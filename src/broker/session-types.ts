@@ -1,6 +1,8 @@
 import type { ProtocolVersion, QoS } from '../protocol/constants.js'
 import type { ConnectProperties } from '../protocol/packets.js'
+import type { BrokerStats } from './events.js'
 import type { Message } from './message.js'
+import type { Notable } from './notable.js'
 import type { Logger } from './options.js'
 import type { SharedGroup } from './shared.js'
 
@@ -48,14 +50,24 @@ export interface SessionLimits {
   slowConsumerTimeout: number
   stuckConsumerWindow: number
   logger: Logger
+  /** Where a run of dropped messages is told (rate-limited); absent: logged with `logger`. */
+  notable?: Notable | undefined
   /** Milliseconds on a monotonic clock (performance.now(); a test may give its own). */
   now: () => number
 }
 
-export interface SessionCounters {
-  messagesSent: number
-  bytesSent: number
-  dropped: number
-  /** Messages whose Message Expiry Interval passed before they could be sent [MQTT-3.3.2-5]. */
-  expired: number
-}
+/**
+ * The broker's counters a session adds to (BrokerStats): drops by reason, expired messages,
+ * PUBLISHes sent by version and QoS, deliveries refused by authorizeRead.
+ */
+export type SessionCounters = Pick<
+  BrokerStats,
+  | 'dropped'
+  | 'drops'
+  | 'expired'
+  | 'publishOut'
+  | 'publishOutBytes'
+  | 'publishPayloadOut'
+  | 'denied'
+  | 'sessionsExpired'
+>

@@ -6,7 +6,7 @@ import type { Store } from '../store/store.js'
 import { DeliveryLog } from './delivery-log.js'
 import { InflightResend } from './inflight-resend.js'
 import type { Message } from './message.js'
-import { DeliveryForm, type LinkOptions } from './publish-form.js'
+import { DeliveryForm, type LinkOptions, publishPayloadLength } from './publish-form.js'
 import { PublisherBrake } from './publisher-brake.js'
 import { dropUnreadable, type MayRead } from './read-filter.js'
 import type { Queued as QueuedOf, SessionCounters, SessionLimits, SessionLink } from './session-types.js'
@@ -59,7 +59,7 @@ export class Session {
   inAliases: Map<number, string> | null = null
   /** How PUBLISHes are encoded for the current connection. */
   private readonly form = new DeliveryForm((qos) =>
-    this.drop(qos, "a message is larger than the client's Maximum Packet Size"),
+    this.drop(qos, "a message is larger than the client's Maximum Packet Size", 'tooLarge'),
   )
   /** Re-sends what is in flight when a connection attaches. */
   private readonly resend: InflightResend
@@ -68,6 +68,8 @@ export class Session {
    * hook has a say. Set for each connection before it attaches (see reattach.ts).
    */
   mayRead: MayRead | null = null
+  /** Where this connection's PUBLISHes are counted in publishOut: (protocol version - 3) * 3. */
+  private outBase = 3
 
   constructor(
     clientId: string,
@@ -129,12 +131,16 @@ export class Session {
     }
     const link = this.link
     // not for this client's eyes; one offline is asked when it is back (see attach)
-    if (this.mayRead !== null && link !== null && !this.mayRead(msg.topic)) return
+    if (this.mayRead !== null && link !== null && !this.mayRead(msg.topic)) {
+      this.counters.denied.read++
+      this.counters.drops.notAuthorized++
+      return
+    }
     if (link === null) {
       // Offline persistent session: QoS 1/2 is queued, up to the limit [MQTT-3.1.2-5].
       if (qos === 0) return
       if (this.queued >= this.limits.maxQueuedMessages) {
-        this.drop(qos, 'the queue of an offline client is full (maxQueuedMessages)')
+        this.drop(qos, 'the queue of an offline client is full (maxQueuedMessages)', 'queueFull')
         return
       }
       this.push(msg.own(), qos, retain, subIds, group)
@@ -145,12 +151,12 @@ export class Session {
         const backlog = link.outputBacklog
         const soft = this.limits.maxOutputBuffer >>> 2
         if (backlog > soft && (this.brake.watch.stuck || backlog > this.limits.maxOutputBuffer)) {
-          this.drop(qos, 'the output buffer of a slow subscriber is full (maxOutputBuffer)')
+          this.drop(qos, 'the output buffer of a slow subscriber is full (maxOutputBuffer)', 'qos0Budget')
           return
         }
         const bytes = this.form.qos0(msg, retain, subIds)
         if (bytes === null) return
-        this.write(link, bytes)
+        this.write(link, bytes, msg.payload.length)
         // Past the soft limit the publisher is slowed (not read) instead of letting
         // QoS 0 pile up here; only a subscriber beyond the hard limit, or a stuck one
         // past the soft limit, loses messages.
@@ -167,7 +173,11 @@ export class Session {
     // Behind others: keep the order of this topic [MQTT-4.6.0-6].
     if (this.queued >= this.limits.maxQueuedMessages && (qos === 0 || this.brake.watch.stuck)) {
       // A stuck subscriber slows nobody, so its queue cannot be let grow either.
-      this.drop(qos, 'the queue of a slow subscriber is full (maxQueuedMessages)')
+      this.drop(
+        qos,
+        'the queue of a slow subscriber is full (maxQueuedMessages)',
+        qos === 0 ? 'qos0Budget' : 'queueFull',
+      )
       return
     }
     this.push(msg.own(), qos, retain, subIds, group)
@@ -211,7 +221,9 @@ export class Session {
    */
   attach(link: SessionLink, connect: LinkOptions | null = null): void {
     this.link = link
-    const v5 = (connect === null ? link.protocolVersion : connect.protocolVersion) === 5
+    const version = (connect === null ? link.protocolVersion : connect.protocolVersion) ?? 4
+    const v5 = version === 5
+    this.outBase = (version - 3) * 3
     const properties = connect === null ? link.connectProperties : connect.properties
     this.form.attach(v5, properties)
     this.inAliases = null // aliases are per connection [MQTT-3.3.2-7]
@@ -252,6 +264,10 @@ export class Session {
       if (expired || (this.mayRead !== null && !this.mayRead(q.msg.topic))) {
         queue.shift()
         if (expired) this.counters.expired++
+        else {
+          this.counters.denied.read++
+          this.counters.drops.notAuthorized++
+        }
         this.deliveries.forget(q.seq)
         continue
       }
@@ -260,7 +276,7 @@ export class Session {
         this.sendQueued(link, q)
       } else {
         const bytes = this.form.qos0(q.msg, q.retain, q.subIds)
-        if (bytes !== null) this.write(link, bytes)
+        if (bytes !== null) this.write(link, bytes, q.msg.payload.length)
       }
       queue.shift()
     }
@@ -303,14 +319,16 @@ export class Session {
     this.resend.restore(q, packetId, released)
   }
 
-  /** Counts a dropped message; logs the first of each run of drops, not every one. */
-  private drop(qos: QoS, why: string): void {
+  /** Counts a dropped message by reason; tells the first of each run of drops (then at 2x, 4x, ...), not every one. */
+  private drop(qos: QoS, why: string, reason: 'queueFull' | 'qos0Budget' | 'tooLarge'): void {
     this.counters.dropped++
+    this.counters.drops[reason]++
     if (this.dropped++ === this.droppedLogged) {
-      this.limits.logger.warn(
-        { clientId: this.clientId, qos, dropped: this.dropped },
-        `dropping messages: ${why}`,
-      )
+      const fields = { clientId: this.clientId, qos, dropped: this.dropped, reason }
+      const detail = `dropping messages for ${this.clientId}: ${why} (${this.dropped} so far)`
+      const notable = this.limits.notable
+      if (notable !== undefined) notable.report('dropping', 'warn', detail, fields)
+      else this.limits.logger.warn(fields, `dropping messages: ${why}`)
       this.droppedLogged = this.dropped * 2 // then again at 2x, 4x, ... the count
     }
   }
@@ -346,7 +364,7 @@ export class Session {
     // The entry keeps the encoded bytes, not the message: nothing else pins the read buffer.
     this.outbound.track(id, qos as 1 | 2, this.form.tracked!, seq)
     if (keep) this.trackShared(id, { msg, qos, retain, seq, subIds, group })
-    this.write(link, bytes)
+    this.write(link, bytes, msg.payload.length)
   }
 
   /** Sends a message that waited in the queue (already stored, if persistent). */
@@ -363,16 +381,27 @@ export class Session {
     this.deliveries.sent(q.seq, id)
     this.outbound.track(id, q.qos as 1 | 2, this.form.tracked!, q.seq)
     if (q.group != null && q.qos === 1) this.trackShared(id, q)
-    this.write(link, bytes)
+    this.write(link, bytes, q.msg.payload.length)
   }
 
   private trackShared(packetId: number, q: Queued): void {
     ;(this.sharedInflight ??= new SharedInflight()).track(packetId, q)
   }
 
-  private write(link: SessionLink, bytes: Buffer): void {
-    this.counters.messagesSent++
-    this.counters.bytesSent += bytes.length
+  /**
+   * Writes a packet; a PUBLISH (type 3) is counted by the client's version and the QoS in its
+   * first byte, with its `payload` bytes (-1: not known, a re-send: read from the bytes). The
+   * connection counts every packet and byte it sends ($SYS messages/sent, bytes/sent).
+   */
+  private write(link: SessionLink, bytes: Buffer, payload = -1): void {
+    const first = bytes[0]!
+    if (first >>> 4 === 3) {
+      const c = this.counters
+      const i = this.outBase + ((first >>> 1) & 3)
+      c.publishOut[i]!++
+      c.publishOutBytes[i]! += bytes.length
+      c.publishPayloadOut += payload >= 0 ? payload : publishPayloadLength(bytes, this.outBase === 6)
+    }
     link.send(bytes)
   }
 

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import { SESSION_NEVER_EXPIRES } from '../protocol/constants.js'
 import type { Store } from '../store/store.js'
+import type { Notable } from './notable.js'
 import type { Logger, ResolvedOptions } from './options.js'
 import type { Router } from './router.js'
-import { Session, type SessionCounters } from './session.js'
+import { Session, type SessionCounters, type SessionLimits } from './session.js'
 
 /** The longest delay a Node timer takes (about 24.8 days); a longer one is armed again when it fires. */
 const MAX_TIMER_MS = 2_147_483_647
@@ -20,12 +21,21 @@ export class Sessions {
   private readonly map = new Map<string, Session>()
   private readonly timers = new Map<Session, NodeJS.Timeout>()
   private readonly options: ResolvedOptions
+  /** What each session is limited by and where it tells of dropped messages. */
+  private readonly limits: SessionLimits
   private readonly counters: SessionCounters
   private readonly store: Store
   private readonly router: Router
 
-  constructor(options: ResolvedOptions, counters: SessionCounters, store: Store, router: Router) {
+  constructor(
+    options: ResolvedOptions,
+    counters: SessionCounters,
+    store: Store,
+    router: Router,
+    notable?: Notable,
+  ) {
     this.options = options
+    this.limits = notable === undefined ? options : { ...options, notable }
     this.counters = counters
     this.store = store
     this.router = router
@@ -58,7 +68,7 @@ export class Sessions {
    * It gets the 3.1.1 expiry of its kind until told otherwise.
    */
   create(clientId: string, clean: boolean, save = true, expiry = this.v3Expiry(clean)): Session {
-    const s = new Session(clientId, clean, this.options, this.counters, this.store)
+    const s = new Session(clientId, clean, this.limits, this.counters, this.store)
     s.expiryInterval = expiry
     this.map.set(clientId, s)
     if (!clean && save) this.store.saveSession(clientId, 0, expiry)
@@ -152,6 +162,7 @@ export class Sessions {
 
   private expired(s: Session, log: Logger): void {
     log.debug({ clientId: s.clientId, expiryInterval: s.expiryInterval }, 'session expired')
+    this.counters.sessionsExpired++
     this.drop(s)
   }
 

@@ -8,6 +8,7 @@ Commands:
   pub      publish a message, like mosquitto_pub    (petrel pub --help)
   sub      print the messages of topics, like mosquitto_sub (petrel sub --help)
   bench    load-test any MQTT broker               (petrel bench --help)
+  top      a broker's figures, refreshed in place   (petrel top --help)
   passwd   manage a password file, like mosquitto_passwd (petrel passwd --help)
 `
 
@@ -19,6 +20,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   pub: () => import('./pub-command.js').then((m) => m.runPub),
   sub: () => import('./sub-command.js').then((m) => m.runSub),
   bench: () => import('./bench-command.js').then((m) => m.runBenchCommand),
+  top: () => import('./top-command.js').then((m) => m.runTop),
   passwd: () => import('./passwd-command.js').then((m) => (argv) => m.runPasswd(argv)),
 }
 

@@ -78,6 +78,11 @@ export class Decoder {
     return b.subarray(this.rawStart, this.rawEnd)
   }
 
+  /** Bytes of the packet being delivered, fixed header included; valid only inside `onPacket`. */
+  get packetLength(): number {
+    return this.rawEnd - this.rawStart
+  }
+
   push(chunk: Buffer): void {
     if (this.state === State.Failed) {
       throw protocolError(ErrorCode.DECODER_FAILED, 'decoder already failed on malformed input')

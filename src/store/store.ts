@@ -114,4 +114,9 @@ export interface Store {
   commit(): void | Promise<void>
   /** Commits and releases the engine. */
   close(): void
+  /**
+   * Bytes the engine's data takes where it keeps it (SQLite: the database file and its WAL), for
+   * the store-size metric; null or absent when it cannot tell. Called at most once a second or so.
+   */
+  sizeBytes?(): number | null
 }

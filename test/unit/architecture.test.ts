@@ -52,7 +52,7 @@ test('src/ has no import cycles', () => {
 /** Top-level files every layer may use: errors, the version, reading a file a user named. */
 const SHARED = ['errors', 'version', 'read-file']
 
-test('imports point down the layers: cli -> broker, client -> session, store, transport -> protocol', () => {
+test('imports point down the layers: cli -> http -> broker, client -> session, store, transport -> protocol', () => {
   const layer = (f: string): string => f.split('/')[0]!.replace(/\.ts$/, '')
   // what each layer may import, besides itself and the shared errors.ts / version.ts / read-file.ts
   const allowed: Record<string, string[]> = {
@@ -62,7 +62,9 @@ test('imports point down the layers: cli -> broker, client -> session, store, tr
     store: ['protocol'],
     broker: ['protocol', 'session', 'store', 'transport'],
     client: ['protocol', 'session', 'transport'],
-    cli: ['auth', 'broker', 'client', 'protocol', 'session', 'store', 'transport'],
+    cli: ['auth', 'broker', 'client', 'http', 'protocol', 'session', 'store', 'transport'],
+    // the operator's HTTP endpoint: reads the broker, never the other way round
+    http: ['broker', 'protocol', 'store'],
     // SCRAM: a broker hook set and a client auth handler; it uses their types, they never import it
     auth: ['broker', 'client', 'protocol'],
   }

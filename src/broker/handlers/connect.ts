@@ -4,6 +4,7 @@ import type { ConnectPacket, Will } from '../../protocol/packets.js'
 import { exceedsLevels } from '../../protocol/topic.js'
 import type { Core } from '../core.js'
 import type { AuthOutcome } from '../hooks.js'
+import { refusalReason } from '../last-words.js'
 import type { Peer } from '../peer.js'
 import { reattach } from '../reattach.js'
 import { willDelay } from '../wills.js'
@@ -165,7 +166,15 @@ function refuse(core: Core, peer: Peer, code: number, why: string, rule: string)
   // An MQTT 5 refusal says why in a Reason String, which CONNACK may always carry [MQTT-3.1.2-29].
   const v5 = peer.protocolVersion === PROTOCOL_V5
   peer.send(encodeConnack(peer, false, code, v5 ? { reasonString: why } : undefined))
-  core.options.logger.debug({ clientId: peer.id, returnCode: code, rule }, `CONNECT refused: ${why}`)
+  const reason = refusalReason(code)
+  core.stats.refused[reason]++
+  core.notable.report('refused', 'info', `CONNECT refused: ${why}`, {
+    clientId: peer.id,
+    remoteAddress: peer.remoteAddress,
+    reason,
+    returnCode: code,
+    ...(rule === '' ? {} : { rule }),
+  })
   peer.close(`CONNECT refused: ${why}`, false)
   return undefined
 }
@@ -179,7 +188,15 @@ function connected(
 ): void {
   // [MQTT-3.1.4-2] (3.1.1) [MQTT-3.1.4-3] (5) a second connection with the same id takes
   // over: the first is closed (MQTT 5: DISCONNECT 0x8E first), its will published or delayed
-  core.sessions.get(packet.clientId)?.link?.takenOver()
+  const previous = core.sessions.get(packet.clientId)?.link
+  if (previous != null) {
+    core.stats.takeovers++
+    core.notable.report('takeover', 'info', `session ${packet.clientId} taken over by a new connection`, {
+      clientId: packet.clientId,
+      remoteAddress: peer.remoteAddress,
+    })
+    previous.takenOver()
+  }
   const { session, present } = core.sessions.open(packet.clientId, packet.clean, terms.expiry)
   // [MQTT-3.1.3-9] back in time: the will of its last connection is not sent
   if (present) core.wills.resumed(session)
@@ -188,6 +205,7 @@ function connected(
     peer.protocolVersion === PROTOCOL_V5 ? connackProperties(core.options, peer, terms, auth) : undefined
   peer.send(encodeConnack(peer, present, ConnectReturnCode.ACCEPTED, properties))
   peer.accept(packet, session, terms.keepalive)
+  core.stats.connectionsAccepted++
   if (++core.connected > core.stats.maxConnected) core.stats.maxConnected = core.connected
   session.attach(peer, packet)
   core.hooks.connected(peer)

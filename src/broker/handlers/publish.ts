@@ -20,7 +20,9 @@ export function onPublish(
   p: PublishPacket,
   raw: Buffer | null,
 ): Promise<void> | undefined {
-  core.stats.publishReceived++
+  const stats = core.stats
+  stats.publishReceived++
+  stats.publishPayloadIn += p.payload.length
   const v5 = peer.protocolVersion === PROTOCOL_V5
   if (v5) {
     const code = checkPublishV5(core, peer, p)
@@ -63,6 +65,10 @@ function received(core: Core, peer: Peer, p: PublishPacket, raw: Buffer | null, 
       else applyProperties(msg, p.properties, Date.now())
     }
     matched = route(core, msg, peer, peer)
+    if (matched === 0) core.stats.drops.noSubscribers++
+  } else if (fresh && !allowed) {
+    core.stats.denied.publish++
+    core.stats.drops.notAuthorized++
   }
   if (p.qos === 0) return undefined
   if (v5 && fresh) {

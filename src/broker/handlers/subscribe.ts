@@ -42,8 +42,10 @@ export function onSubscribe(core: Core, peer: Peer, packet: SubscribePacket): Pr
       return undefined
     }
     const g = core.hooks.authorizeSubscribe(peer, topic, s.qos)
-    if (g instanceof Promise) pending = true
-    codes.push(g)
+    if (g instanceof Promise) {
+      pending = true
+      codes.push(g.then((code) => counted(core, code)))
+    } else codes.push(counted(core, g))
   }
   if (pending) return Promise.all(codes).then((c) => subscribed(core, peer, packet, c))
   subscribed(core, peer, packet, codes as number[])
@@ -126,4 +128,10 @@ export function onUnsubscribe(core: Core, peer: Peer, packet: UnsubscribePacket)
     encode({ type: PacketType.UNSUBACK, packetId: packet.packetId, reasonCodes }, peer.protocolVersion),
   )
   core.events.emit('unsubscribed', packet.topics, peer)
+}
+
+/** A hook's answer for one filter; a refusal is counted (BrokerStats.denied.subscribe). */
+function counted(core: Core, code: number): number {
+  if (code >= SUBACK_FAILURE) core.stats.denied.subscribe++
+  return code
 }

@@ -12,8 +12,13 @@ export function publishWill(core: Core, client: ClientInfo, will: Will): void {
   const failed = (err: unknown): void =>
     core.options.logger.error({ clientId: client.id, err }, 'could not publish the will')
   const send = (ok: boolean): void => {
+    if (!ok) {
+      core.stats.denied.publish++
+      core.stats.drops.notAuthorized++
+      return
+    }
     // like a PUBLISH, a will may not write into the broker's own $SYS tree
-    if (!ok || will.topic.startsWith('$SYS')) return
+    if (will.topic.startsWith('$SYS')) return
     try {
       route(core, willMessage(will, client.id), null, null)
     } catch (err) {

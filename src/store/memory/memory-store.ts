@@ -105,6 +105,10 @@ export class MemoryStore implements Store {
   }
   commit(): void {}
   close(): void {}
+  /** Nothing on disk: no size to tell. */
+  sizeBytes(): null {
+    return null
+  }
 }
 
 function copySub(sub: StoredSubscription): StoredSubscription {

@@ -304,6 +304,21 @@ export class SqliteStore implements Store {
     this.commit()
     this.db.close()
   }
+
+  /** The database's pages and its write-ahead log, in bytes; null once closed. */
+  sizeBytes(): number | null {
+    const db = this.db
+    if (!db.open) return null
+    const pages = db.pragma('page_count', { simple: true }) as number
+    const pageSize = db.pragma('page_size', { simple: true }) as number
+    let wal = 0
+    try {
+      wal = statSync(`${db.name}-wal`).size
+    } catch {
+      // no WAL file (checkpointed and removed, or not yet made): nothing to add
+    }
+    return pages * pageSize + wal
+  }
 }
 
 /**

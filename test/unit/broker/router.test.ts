@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { brokerStats } from '../../../src/broker/events.js'
 import { Message } from '../../../src/broker/message.js'
 import { silentLogger } from '../../../src/broker/options.js'
 import { Router } from '../../../src/broker/router.js'
@@ -48,7 +49,7 @@ function setup(): { router: Router; calls: Call[]; session(id: string): Session 
     router,
     calls,
     session(id: string): Session {
-      const s = new Session(id, true, limits, { messagesSent: 0, bytesSent: 0, dropped: 0, expired: 0 }, null)
+      const s = new Session(id, true, limits, brokerStats(), null)
       s.attach(link)
       s.deliver = (msg, qos, retain, _from, subIds = null) => {
         calls.push({ client: id, payload: msg.payload.toString(), qos, retain, subIds })

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { beforeEach, mock, test } from 'node:test'
+import { type BrokerStats, brokerStats } from '../../../src/broker/events.js'
 import { Message } from '../../../src/broker/message.js'
 import { silentLogger } from '../../../src/broker/options.js'
 import { Session, type SessionLimits, type SessionLink } from '../../../src/broker/session.js'
@@ -62,8 +63,8 @@ function tick(ms: number): void {
   mock.timers.tick(ms)
 }
 
-function session(over: Partial<SessionLimits> = {}): { s: Session; counters: { dropped: number } } {
-  const counters = { messagesSent: 0, bytesSent: 0, dropped: 0, expired: 0 }
+function session(over: Partial<SessionLimits> = {}): { s: Session; counters: BrokerStats } {
+  const counters = brokerStats()
   const limits: SessionLimits = {
     maxInflight: 4,
     maxQueuedMessages: 8,
@@ -99,6 +100,7 @@ test('a subscriber that takes nothing holds its publisher for one window, then i
   for (let i = 0; i < 100; i++) s.deliver(msg(), 0, false, pub)
   assert.equal(sub.sent, sent, 'nothing more written to it')
   assert.equal(counters.dropped, 100)
+  assert.equal(counters.drops.qos0Budget, 100, 'QoS 0 over the output budget of a stuck subscriber')
   assert.equal(pub.paused, 1, 'not slowed again')
   assert.ok(sub.outputBacklog <= BUFFER / 4 + 64)
 })
@@ -161,6 +163,7 @@ test('a full QoS 1 queue without acknowledgements is stuck after one window: pub
   for (let i = 0; i < 5; i++) s.deliver(msg(1), 1, false, pub)
   assert.equal(s.queued, 8, 'the queue does not grow past maxQueuedMessages')
   assert.equal(counters.dropped, 5)
+  assert.equal(counters.drops.queueFull, 5, 'QoS 1 past a full queue of a stuck subscriber')
   // acknowledgements: the queue drains in order and the subscriber is an ordinary one again
   for (let id = 1; id <= 4; id++) s.ack('puback', id)
   assert.equal(s.queued, 4)

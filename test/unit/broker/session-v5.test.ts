@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { brokerStats } from '../../../src/broker/events.js'
 import { Message } from '../../../src/broker/message.js'
 import { silentLogger } from '../../../src/broker/options.js'
 import { Session, type SessionLink } from '../../../src/broker/session.js'
@@ -36,13 +37,7 @@ function session(): Session {
     logger: silentLogger,
     now: () => performance.now(),
   }
-  return new Session(
-    `s${Math.random()}`,
-    true,
-    limits,
-    { messagesSent: 0, bytesSent: 0, dropped: 0, expired: 0 },
-    null,
-  )
+  return new Session(`s${Math.random()}`, true, limits, brokerStats(), null)
 }
 
 function attached(version: 4 | 5): [Session, Link] {

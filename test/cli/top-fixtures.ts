@@ -1,0 +1,31 @@
+/** What `petrel top`'s tests feed it: an Overview as GET /api/v1/overview gives it (the contract's shape). */
+export const OVERVIEW = {
+  time: Date.UTC(2026, 0, 1),
+  uptimeSeconds: 93_784,
+  version: 'petrel version 9.9.9',
+  connections: { current: 1234, maximum: 2000, accepted: 56_789, refused: 12 },
+  sessions: { current: 1500, persistent: 300, expired: 4 },
+  subscriptions: 4321,
+  sharedSubscriptions: 7,
+  retained: 88,
+  inflight: 15,
+  queued: 2048,
+  totals: {
+    messagesIn: 12_345_678,
+    messagesOut: 98_765_432,
+    bytesIn: 5 * 1024 ** 3,
+    bytesOut: 1536,
+    dropped: 3,
+  },
+  rates: {
+    messagesIn: 1520.4,
+    messagesOut: 45_000,
+    bytesIn: 2.5 * 1024 * 1024,
+    bytesOut: 800,
+    dropped: 0.5,
+    connections: 2,
+  },
+  store: { commitP99Seconds: 0.0021, sizeBytes: 12 * 1024 * 1024 },
+  eventLoop: { delayP99Seconds: 0.0125, utilization: 0.341 },
+  memory: { heapUsedBytes: 45 * 1024 * 1024, rssBytes: 120 * 1024 * 1024 },
+}

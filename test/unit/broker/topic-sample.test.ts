@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { SAMPLE_EVERY, TOPICS_KEPT, TopicSampler, WINDOW_MS } from '../../../src/broker/topic-sample.js'
+
+/** What the router does per message: one decrement, and `take` for 1 in SAMPLE_EVERY. */
+function route(s: TopicSampler, topic: string): void {
+  if (--s.countdown === 0) s.take(topic)
+}
+
+test('samples 1 routed message in 64 and estimates the busiest topics, busiest first', () => {
+  let now = 0
+  const s = new TopicSampler(() => now)
+  // 3 topics in the proportions 6:3:1, interleaved, 64 000 messages in all
+  for (let i = 0; i < 6400; i++) {
+    for (let k = 0; k < 6; k++) route(s, 'busy')
+    for (let k = 0; k < 3; k++) route(s, 'mid')
+    route(s, 'quiet')
+  }
+  now = 10_000
+  const b = s.busiest(2)
+  assert.equal(b.windowSeconds, 10)
+  assert.deepEqual(
+    b.items.map((i) => i.topic),
+    ['busy', 'mid'],
+  )
+  const busy = b.items[0]!
+  // sampling every 64th of a repeating pattern of 10 is fair: each topic gets its share
+  assert.ok(Math.abs(busy.messages - 38_400) <= 2 * SAMPLE_EVERY, `${busy.messages}`)
+  assert.ok(Math.abs(busy.share - 0.6) < 0.01, `${busy.share}`)
+  assert.ok(Math.abs(busy.messagesPerSecond - 3840) < 20, `${busy.messagesPerSecond}`)
+})
+
+test('keeps at most 256 topics: a new one replaces the least counted, so a busy topic stays', () => {
+  const now = 0
+  const s = new TopicSampler(() => now)
+  for (let i = 0; i < 100; i++) s.take('hot')
+  for (let i = 0; i < 10_000; i++) s.take(`rare/${i}`)
+  const b = s.busiest(1000)
+  assert.equal(b.items.length, TOPICS_KEPT)
+  assert.equal(b.items[0]!.topic, 'hot')
+})
+
+test('counts the current and the previous window: old traffic goes after two windows', () => {
+  let now = 0
+  const s = new TopicSampler(() => now)
+  for (let i = 0; i < 10; i++) s.take('early')
+  now = WINDOW_MS
+  for (let i = 0; i < 5; i++) s.take('later')
+  assert.deepEqual(
+    s.busiest(5).items.map((i) => i.topic),
+    ['early', 'later'],
+  )
+  now = 2 * WINDOW_MS
+  s.take('later')
+  assert.deepEqual(
+    s.busiest(5).items.map((i) => i.topic),
+    ['later'],
+  )
+  now = 5 * WINDOW_MS
+  assert.deepEqual(s.busiest(5).items, [])
+})
+
+test('leaves $SYS topics out', () => {
+  const s = new TopicSampler(() => 0)
+  s.take('$SYS/broker/uptime')
+  s.take('a')
+  assert.deepEqual(
+    s.busiest(5).items.map((i) => i.topic),
+    ['a'],
+  )
+})
