@@ -220,7 +220,7 @@ export function registerBrokerMetrics(registry: Registry, broker: Broker, scrape
       'Bytes the store takes on disk (no sample when the store cannot tell: memory).',
       'gauge',
       () => {
-        const size = storeSizeBytes(broker)
+        const size = broker.storeSizeBytes()
         return size === null ? [] : [{ metricName: 'petrel_store_size_bytes', labels: {}, value: size }]
       },
     ),
@@ -289,10 +289,4 @@ function custom(name: string, help: string, type: 'gauge' | 'histogram', read: (
     get: () => Promise.resolve({ name, help, type, aggregator: 'sum', values: read() }),
   }
   return metric as unknown as Metric
-}
-
-/** The store's size on disk, when the broker can tell (Store.sizeBytes, via Broker.storeSizeBytes). */
-function storeSizeBytes(broker: Broker): number | null {
-  const probe = broker as unknown as { storeSizeBytes?: () => number | null }
-  return typeof probe.storeSizeBytes === 'function' ? probe.storeSizeBytes() : null
 }
