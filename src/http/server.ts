@@ -48,7 +48,7 @@ export interface HttpEndpoint {
 
 /** Nothing the endpoint serves takes a body: a larger one is refused unread. */
 export const MAX_BODY_BYTES = 16 * 1024
-/** A client has this long to send its headers (slowloris), and the whole request. */
+/** A client has this long for the TLS handshake and to send its headers (slowloris), and for the whole request. */
 const HEADERS_TIMEOUT_MS = 10_000
 const REQUEST_TIMEOUT_MS = 30_000
 /** Prometheus, a few dashboards and `petrel top`: more at once is a mistake or an attack. */
@@ -80,7 +80,9 @@ export async function startHttp(broker: Broker, options: HttpOptions): Promise<H
   }
   const limits = { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS }
   const server: Server =
-    tls === null ? createHttpServer(limits, onRequest) : createHttpsServer({ ...limits, ...tls }, onRequest)
+    tls === null
+      ? createHttpServer(limits, onRequest)
+      : createHttpsServer({ ...limits, handshakeTimeout: HEADERS_TIMEOUT_MS, ...tls }, onRequest)
   server.maxConnections = MAX_HTTP_CONNECTIONS
   const host = options.host ?? '127.0.0.1'
   await new Promise<void>((resolve, reject) => {
