@@ -78,20 +78,23 @@ export async function startHttp(broker: Broker, options: HttpOptions): Promise<H
       else res.destroy()
     })
   }
-  const limits = { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS }
-  const server: Server =
-    tls === null
-      ? createHttpServer(limits, onRequest)
-      : createHttpsServer({ ...limits, handshakeTimeout: HEADERS_TIMEOUT_MS, ...tls }, onRequest)
-  server.maxConnections = MAX_HTTP_CONNECTIONS
+  const runClosers = async (): Promise<void> => {
+    for (const fn of closers.splice(0)) {
+      try {
+        await fn()
+      } catch (err) {
+        ctx.log.warn({ err: String(err) }, 'http: close work failed')
+      }
+    }
+  }
   const host = options.host ?? '127.0.0.1'
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(options.port, host, () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
+  let server: Server
+  try {
+    server = await listen(tls, options.port, host, onRequest)
+  } catch (err) {
+    await runClosers() // the parts started (the dashboard's sampler) stop again
+    throw err
+  }
   // After listening, an error (EMFILE on accept ...) is logged: the broker goes on.
   server.on('error', (err) => ctx.log.error({ err: String(err) }, 'http: server error'))
   const port = (server.address() as AddressInfo).port
@@ -103,19 +106,35 @@ export async function startHttp(broker: Broker, options: HttpOptions): Promise<H
     close: () => {
       closing ??= (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()))
-        for (const fn of closers) {
-          try {
-            await fn()
-          } catch (err) {
-            ctx.log.warn({ err: String(err) }, 'http: close work failed')
-          }
-        }
+        await runClosers()
         server.closeAllConnections()
         await closed
       })()
       return closing
     },
   }
+}
+
+async function listen(
+  tls: { cert: Pem; key: Pem } | null,
+  port: number,
+  host: string,
+  onRequest: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<Server> {
+  const limits = { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS }
+  const server: Server =
+    tls === null
+      ? createHttpServer(limits, onRequest)
+      : createHttpsServer({ ...limits, handshakeTimeout: HEADERS_TIMEOUT_MS, ...tls }, onRequest)
+  server.maxConnections = MAX_HTTP_CONNECTIONS
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  return server
 }
 
 function tlsOf(options: HttpOptions): { cert: Pem; key: Pem } | null {

@@ -138,11 +138,15 @@ describe('the HTTP endpoint', () => {
     })
   })
 
-  test('refuses an empty token, or one with white space, and TLS with only one of certificate and key', async () => {
+  test('refuses an empty token, or one with white space, TLS with only one of certificate and key, and one that is not PEM', async () => {
     await withBroker(async (broker) => {
       await assert.rejects(startHttp(broker, { port: 0, token: '' }), ConfigError)
       await assert.rejects(startHttp(broker, { port: 0, token: 'two words' }), ConfigError)
       await assert.rejects(startHttp(broker, { port: 0, cert: 'x' }), ConfigError)
+      await assert.rejects(
+        startHttp(broker, { port: 0, cert: 'not PEM', key: 'not PEM' }),
+        /PEM|certificate|key/i,
+      )
     })
   })
 
