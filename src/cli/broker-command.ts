@@ -210,7 +210,7 @@ async function start(
     } catch (err) {
       await broker.close().catch(() => {})
       const where = `http ${httpOptions.host}:${httpOptions.port}`
-      if (err instanceof ConfigError) return fail(`${where}: ${err.message}`)
+      if (err instanceof ConfigError) return fail(`the HTTP endpoint: ${err.message}`)
       return fail(`cannot listen on ${where}: ${message(err)}`, BrokerExit.RUNTIME)
     }
     logHttp(log, http, httpOptions)

@@ -122,10 +122,16 @@ async function listen(
   onRequest: (req: IncomingMessage, res: ServerResponse) => void,
 ): Promise<Server> {
   const limits = { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS }
-  const server: Server =
-    tls === null
-      ? createHttpServer(limits, onRequest)
-      : createHttpsServer({ ...limits, handshakeTimeout: HEADERS_TIMEOUT_MS, ...tls }, onRequest)
+  let server: Server
+  try {
+    server =
+      tls === null
+        ? createHttpServer(limits, onRequest)
+        : createHttpsServer({ ...limits, handshakeTimeout: HEADERS_TIMEOUT_MS, ...tls }, onRequest)
+  } catch (err) {
+    // node:tls refuses the certificate or key as it builds the secure context
+    throw new ConfigError('cert', `the certificate or key is not usable: ${(err as Error).message}`)
+  }
   server.maxConnections = MAX_HTTP_CONNECTIONS
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)

@@ -107,6 +107,25 @@ describe('petrel broker --http-port', () => {
     })
   }
 
+  test('refuses a certificate file that is not PEM with one line and exit code 2', async () => {
+    const bad = join(dir, 'bad.pem')
+    await writeFile(bad, 'not a certificate\n')
+    const r = await petrel([
+      'broker',
+      '--memory',
+      '--port',
+      '0',
+      '--http-port',
+      '0',
+      '--http-cert',
+      bad,
+      '--http-key',
+      bad,
+    ])
+    assert.equal(r.code, 2)
+    assert.match(r.stderr, /^petrel broker: the HTTP endpoint: the certificate or key is not usable: .+\n$/)
+  })
+
   test('refuses a port in use with one line and exit code 1, closing the broker', async () => {
     const { bg, http } = await startWithHttp(['--http-port', '0'])
     try {
