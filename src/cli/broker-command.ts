@@ -18,7 +18,7 @@ import {
   resolveSettings,
 } from './config.js'
 import { type Credentials, loadCredentials } from './credentials.js'
-import { loadHttpOptions } from './http-settings.js'
+import { HTTP_FLAG_KEYS, HTTP_FLAGS, loadHttpOptions } from './http-settings.js'
 import { ListenFailed, openListeners } from './listeners.js'
 import { stdoutLogger } from './logging.js'
 import { Reloader } from './reload.js'
@@ -34,12 +34,6 @@ const ARG: Record<string, string> = {
   sync: 'mode',
   logLevel: 'level',
   aclFile: 'file', // issue 13: acl
-  // issue 14: the HTTP endpoint
-  httpPort: 'port',
-  httpHost: 'address',
-  httpCert: 'file',
-  httpKey: 'file',
-  httpTokenFile: 'file',
 }
 const FLAGS: FlagSpec[] = [
   {
@@ -57,6 +51,7 @@ const FLAGS: FlagSpec[] = [
     if (arg !== undefined) spec.arg = arg
     return spec
   }),
+  ...HTTP_FLAGS, // issue 14
   { name: 'help', value: false, help: 'show this help' },
 ]
 
@@ -88,7 +83,7 @@ export async function runBroker(argv: string[]): Promise<number> {
     const configPath = last(args, 'config')
     const file = configPath === undefined ? {} : await readConfigFile(configPath)
     const flags = new Map<string, string>()
-    for (const key of FLAG_KEYS) {
+    for (const key of [...FLAG_KEYS, ...Object.keys(HTTP_FLAG_KEYS)]) {
       const v = last(args, kebab(key))
       if (v !== undefined) flags.set(key, v)
     }

@@ -4,7 +4,14 @@ import { parseScramCredentials, SCRAM_SHA_256 } from '../auth/scram-keys.js'
 import { type BrokerOptions, resolveOptions } from '../broker/options.js'
 import { ConfigError } from '../errors.js'
 import { readUserFile } from '../read-file.js'
-import { HTTP_FLAG_KEYS, type HttpSettings, parseHttpSection, settleHttp } from './http-settings.js'
+import {
+  HTTP_FLAG_KEYS,
+  type HttpSettings,
+  httpFlag,
+  isHttpFlag,
+  parseHttpSection,
+  settleHttp,
+} from './http-settings.js'
 import { type ListenerSettings, parseListeners, settleListeners } from './listeners.js'
 import { LOG_LEVELS, type LogLevel } from './logging.js'
 
@@ -127,17 +134,8 @@ const OTHER_KEYS: Record<string, KeySpec> = {
   allowPlaintextUsers: { type: 'bool', help: 'let users hold plain-text passwords' },
   // issue 13: transport
   listeners: { type: 'listeners', help: 'listeners: mqtt, mqtts, ws, wss (see docs)' },
-  // issue 14: the HTTP endpoint, `http:` in a file, --http-* flags
+  // issue 14: the HTTP endpoint (its flags: HTTP_FLAGS in http-settings.ts)
   http: { type: 'http', help: 'the HTTP endpoint: { port, host, certfile, keyfile, tokenFile }' },
-  httpPort: int(
-    0,
-    65_535,
-    'HTTP endpoint port: /metrics, /healthz, /readyz, admin API, dashboard (default: off)',
-  ),
-  httpHost: { type: 'string', help: 'HTTP endpoint address (default 127.0.0.1)' },
-  httpCert: { type: 'string', help: 'PEM certificate (chain): the HTTP endpoint speaks HTTPS' },
-  httpKey: { type: 'string', help: 'PEM private key of --http-cert' },
-  httpTokenFile: { type: 'string', help: 'file holding the bearer token that /metrics and /api/ require' },
 }
 
 /** Every config file key, in documentation order. */
@@ -154,8 +152,6 @@ const FILE_ONLY_KEYS: readonly string[] = [
   'listeners',
   'http',
 ]
-/** Keys only flags can give: a file says `http: { port, ... }`. */
-const FLAG_ONLY_KEYS: readonly string[] = Object.keys(HTTP_FLAG_KEYS)
 
 /** Keys that can also be given as flags (kebab-case). */
 export const FLAG_KEYS: readonly string[] = [...CONFIG_KEYS.keys()].filter((k) => !FILE_ONLY_KEYS.includes(k))
@@ -281,12 +277,14 @@ export function resolveSettings(
   const values = new Map<string, unknown>()
   for (const [key, raw] of Object.entries(file)) {
     const kind = CONFIG_KEYS.get(key)
-    if (FLAG_ONLY_KEYS.includes(key)) {
-      const field = HTTP_FLAG_KEYS[key as keyof typeof HTTP_FLAG_KEYS]
-      throw new ConfigError(key, `${fileName}: ${key} is a flag; in a file write http: { ${field}: ... }`)
+    if (isHttpFlag(key)) {
+      throw new ConfigError(
+        key,
+        `${fileName}: ${key} is a flag; in a file write http: { ${HTTP_FLAG_KEYS[key]}: ... }`,
+      )
     }
     if (kind === undefined) {
-      const fileKeys = [...CONFIG_KEYS.keys()].filter((k) => !FLAG_ONLY_KEYS.includes(k))
+      const fileKeys = [...CONFIG_KEYS.keys()]
       const near = closest(key, fileKeys)
       const hint = near === undefined ? '' : ` (did you mean '${near}'?)`
       throw new ConfigError(
@@ -299,7 +297,12 @@ export function resolveSettings(
   if (values.get('memory') === true && values.has('dataDir')) {
     throw new ConfigError('memory', `${fileName}: memory: true and dataDir exclude each other; give one`)
   }
+  const httpFlags: Partial<HttpSettings> = {}
   for (const [key, raw] of flags) {
+    if (isHttpFlag(key)) {
+      Object.assign(httpFlags, httpFlag(key, raw))
+      continue
+    }
     const kind = CONFIG_KEYS.get(key)
     if (kind === undefined) throw new ConfigError(key, `unknown option '--${kebab(key)}'`)
     values.set(key, convert(key, kind, raw, { from: 'flag' }))
@@ -329,11 +332,6 @@ export function resolveSettings(
   const users = values.get('users') as Map<string, string> | undefined
   const passwordFile = values.get('passwordFile') as string | undefined
   checkCredentials(users, passwordFile, values.get('allowPlaintextUsers') === true, fileName, flags)
-  const httpFlags: Partial<HttpSettings> = {}
-  for (const [flag, field] of Object.entries(HTTP_FLAG_KEYS)) {
-    const v = values.get(flag)
-    if (v !== undefined) (httpFlags as Record<string, unknown>)[field] = v
-  }
   return {
     port: (values.get('port') as number | undefined) ?? 1883,
     host: (values.get('host') as string | undefined) ?? '127.0.0.1',

@@ -2,6 +2,7 @@ import { ConfigError } from '../errors.js'
 import type { HttpOptions } from '../http/server.js'
 import { tokenFromFile } from '../http/token.js'
 import { readUserFile } from '../read-file.js'
+import type { FlagSpec } from './args.js'
 
 /**
  * The operator's HTTP endpoint of `petrel broker` (/metrics, health, admin API, dashboard): off
@@ -17,7 +18,7 @@ export interface HttpSettings {
   tokenFile: string | undefined
 }
 
-/** The flag keys (camelCase, as in config.ts) and the `http:` key each stands for. */
+/** The flags' keys (camelCase, as config.ts names flags) and the `http:` key each stands for. */
 export const HTTP_FLAG_KEYS = {
   httpPort: 'port',
   httpHost: 'host',
@@ -26,7 +27,8 @@ export const HTTP_FLAG_KEYS = {
   httpTokenFile: 'tokenFile',
 } as const
 
-type Field = (typeof HTTP_FLAG_KEYS)[keyof typeof HTTP_FLAG_KEYS]
+type FlagKey = keyof typeof HTTP_FLAG_KEYS
+type Field = (typeof HTTP_FLAG_KEYS)[FlagKey]
 const FIELDS: readonly Field[] = Object.values(HTTP_FLAG_KEYS)
 const FLAG_OF: Record<Field, string> = {
   port: '--http-port',
@@ -34,6 +36,41 @@ const FLAG_OF: Record<Field, string> = {
   certfile: '--http-cert',
   keyfile: '--http-key',
   tokenFile: '--http-token-file',
+}
+
+/** The --http-* flags of `petrel broker` (not config keys: a file says `http: { ... }`). */
+export const HTTP_FLAGS: readonly FlagSpec[] = [
+  {
+    name: 'http-port',
+    value: true,
+    arg: 'port',
+    help: 'HTTP endpoint port: /metrics, /healthz, /readyz, admin API, dashboard (default: off)',
+  },
+  { name: 'http-host', value: true, arg: 'address', help: 'HTTP endpoint address (default 127.0.0.1)' },
+  {
+    name: 'http-cert',
+    value: true,
+    arg: 'file',
+    help: 'PEM certificate (chain): the HTTP endpoint speaks HTTPS',
+  },
+  { name: 'http-key', value: true, arg: 'file', help: 'PEM private key of --http-cert' },
+  {
+    name: 'http-token-file',
+    value: true,
+    arg: 'file',
+    help: 'file holding the bearer token that /metrics and /api/ require',
+  },
+]
+
+export function isHttpFlag(key: string): key is FlagKey {
+  return Object.hasOwn(HTTP_FLAG_KEYS, key)
+}
+
+/** One --http-* flag's value (a string), checked: `{ port: 9090 }`, `{ host: '::1' }` ... */
+export function httpFlag(key: FlagKey, raw: string): Partial<HttpSettings> {
+  const field = HTTP_FLAG_KEYS[key]
+  const value = field === 'port' && /^\d+$/.test(raw) ? Number(raw) : raw
+  return { [field]: checkField(field, value, FLAG_OF[field]) }
 }
 
 /** Checks the config file's `http:` mapping; `where` names it in errors ("petrel.yaml: http"). */
