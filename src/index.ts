@@ -34,7 +34,17 @@ export {
   verifyScramPassword,
 } from './auth/scram.js'
 export { Broker } from './broker/broker.js'
-export type { BrokerEvents, BrokerStats, PublishedMessage } from './broker/events.js'
+export type {
+  BrokerEvents,
+  BrokerStats,
+  ByVersionQos,
+  CommitHistogram,
+  DropCounts,
+  NotableEvent,
+  NotableKind,
+  PublishedMessage,
+  RefusedCounts,
+} from './broker/events.js'
 export type { LimitCounts, LimitName } from './broker/limits.js'
 export type { ListenerInfo, ListenOptions, ListenProtocol } from './broker/listen-options.js'
 export type {
@@ -74,6 +84,8 @@ export type { RequestOptions } from './client/requests.js'
 export { MemoryOutboundStore, type OutboundStore, type StoredFlow } from './client/store.js'
 export { DEFAULT_WS_PATH, type TransportOptions } from './client/transport-for.js'
 export { ConfigError, PetrelError, ProtocolError } from './errors.js'
+// issue 14: the operator's HTTP endpoint
+export { type HttpEndpoint, type HttpOptions, startHttp } from './http/server.js'
 export * from './protocol/index.js'
 export { Await } from './session/outbound.js'
 export { MemoryStore } from './store/memory/memory-store.js'

@@ -4,6 +4,7 @@ import { Broker } from '../broker/broker.js'
 import type { ListenerInfo } from '../broker/listen-options.js'
 import type { BrokerOptions, Logger } from '../broker/options.js'
 import { ConfigError } from '../errors.js'
+import { type HttpEndpoint, type HttpOptions, startHttp } from '../http/server.js'
 import { MemoryStore } from '../store/memory/memory-store.js'
 import { SqliteStore } from '../store/sqlite/sqlite-store.js'
 import type { Store } from '../store/store.js'
@@ -17,9 +18,11 @@ import {
   resolveSettings,
 } from './config.js'
 import { type Credentials, loadCredentials } from './credentials.js'
+import { HTTP_FLAG_KEYS, HTTP_FLAGS, loadHttpOptions } from './http-settings.js'
 import { ListenFailed, openListeners } from './listeners.js'
 import { stdoutLogger } from './logging.js'
 import { Reloader } from './reload.js'
+import { shownSettings } from './shown-settings.js'
 
 /** Exit codes of `petrel broker`. */
 export const BrokerExit = { OK: 0, RUNTIME: 1, USAGE: 2 } as const
@@ -48,13 +51,15 @@ const FLAGS: FlagSpec[] = [
     if (arg !== undefined) spec.arg = arg
     return spec
   }),
+  ...HTTP_FLAGS, // issue 14
   { name: 'help', value: false, help: 'show this help' },
 ]
 
 const HELP_FOOTER = `Every option can also be set in the --config file under its camelCase name
 (maxInflight: 100), plus users (a user name: SCRAM credentials map, from 'petrel passwd --scram'; plain-text
 passwords need allowPlaintextUsers: true), allowAnonymous, allowPlaintextUsers and listeners (a list of
-{ protocol: mqtt|mqtts|ws|wss, port, host, certfile, keyfile, ... }). SIGHUP re-reads certificates, the password file
+{ protocol: mqtt|mqtts|ws|wss, port, host, certfile, keyfile, ... }) and http (the --http-* flags:
+{ port, host, certfile, keyfile, tokenFile }; see docs/metrics.md). SIGHUP re-reads certificates, the password file
 (--password-file, made with 'petrel passwd -c FILE USER' or mosquitto_passwd) and the ACL file (--acl-file).`
 
 /** One line on stderr, then the exit code. */
@@ -78,7 +83,7 @@ export async function runBroker(argv: string[]): Promise<number> {
     const configPath = last(args, 'config')
     const file = configPath === undefined ? {} : await readConfigFile(configPath)
     const flags = new Map<string, string>()
-    for (const key of FLAG_KEYS) {
+    for (const key of [...FLAG_KEYS, ...Object.keys(HTTP_FLAG_KEYS)]) {
       const v = last(args, kebab(key))
       if (v !== undefined) flags.set(key, v)
     }
@@ -132,6 +137,16 @@ async function start(
     if (err instanceof ConfigError) return fail(err.message)
     throw err
   }
+  // issue 14: the HTTP endpoint's files are read before anything is opened, like the others
+  let httpOptions: HttpOptions | undefined
+  if (settings.http !== undefined) {
+    try {
+      httpOptions = { ...(await loadHttpOptions(settings.http)), config: shownSettings(settings) }
+    } catch (err) {
+      if (err instanceof ConfigError) return fail(err.message)
+      throw err
+    }
+  }
   let store: Store
   let storeName: string
   let storeFields: object
@@ -183,10 +198,42 @@ async function start(
     )
   }
   for (const warning of credentials.warnings) log.warn({ auth }, warning)
+  let http: HttpEndpoint | undefined
+  if (httpOptions !== undefined) {
+    try {
+      http = await startHttp(broker, httpOptions)
+    } catch (err) {
+      await broker.close().catch(() => {})
+      const where = `http ${httpOptions.host}:${httpOptions.port}`
+      if (err instanceof ConfigError) return fail(`the HTTP endpoint: ${err.message}`)
+      return fail(`cannot listen on ${where}: ${message(err)}`, BrokerExit.RUNTIME)
+    }
+    logHttp(log, http, httpOptions)
+  }
   await stopped
+  // /readyz answers 503 while the broker closes; the endpoint closes last
   await broker.close()
+  await http?.close()
   log.info({}, 'stopped')
   return BrokerExit.OK
+}
+
+function logHttp(log: Logger, http: HttpEndpoint, options: HttpOptions): void {
+  const protocol = options.cert === undefined ? 'http' : 'https'
+  log.info(
+    { protocol, host: http.host, port: http.port, url: http.url, token: options.token !== undefined },
+    `petrel http endpoint on ${http.url} (/metrics, /healthz, /readyz, /api/v1/, dashboard at /)`,
+  )
+  if (options.token === undefined && !isLoopback(http.host)) {
+    log.warn(
+      { host: http.host, port: http.port },
+      'the HTTP endpoint listens beyond this machine without a token (--http-token-file): anyone who reaches it can read the metrics and disconnect clients',
+    )
+  }
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.')
 }
 
 /**

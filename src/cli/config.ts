@@ -4,6 +4,14 @@ import { parseScramCredentials, SCRAM_SHA_256 } from '../auth/scram-keys.js'
 import { type BrokerOptions, resolveOptions } from '../broker/options.js'
 import { ConfigError } from '../errors.js'
 import { readUserFile } from '../read-file.js'
+import {
+  HTTP_FLAG_KEYS,
+  type HttpSettings,
+  httpFlag,
+  isHttpFlag,
+  parseHttpSection,
+  settleHttp,
+} from './http-settings.js'
 import { type ListenerSettings, parseListeners, settleListeners } from './listeners.js'
 import { LOG_LEVELS, type LogLevel } from './logging.js'
 
@@ -34,6 +42,9 @@ export interface BrokerSettings {
   // issue 13: transport
   /** The listeners to open: `listeners:`, or one mqtt listener on port/host (see settleListeners). */
   listeners: ListenerSettings[]
+  // issue 14
+  /** The HTTP endpoint (metrics, health, admin API, dashboard); undefined: off. */
+  http: HttpSettings | undefined
 }
 
 /** Options whose values are functions or objects: only the embedding API can give them. */
@@ -47,6 +58,7 @@ type Kind =
   | { type: 'enum'; values: readonly string[] }
   | { type: 'users' }
   | { type: 'listeners' } // issue 13: transport
+  | { type: 'http' } // issue 14
 
 type KeySpec = Kind & { help: string }
 
@@ -122,6 +134,8 @@ const OTHER_KEYS: Record<string, KeySpec> = {
   allowPlaintextUsers: { type: 'bool', help: 'let users hold plain-text passwords' },
   // issue 13: transport
   listeners: { type: 'listeners', help: 'listeners: mqtt, mqtts, ws, wss (see docs)' },
+  // issue 14: the HTTP endpoint (its flags: HTTP_FLAGS in http-settings.ts)
+  http: { type: 'http', help: 'the HTTP endpoint: { port, host, certfile, keyfile, tokenFile }' },
 }
 
 /** Every config file key, in documentation order. */
@@ -131,7 +145,13 @@ export const CONFIG_KEYS: ReadonlyMap<string, KeySpec> = new Map([
 ])
 
 /** Keys that only a file can give: users and what goes with them, and the listeners list. */
-const FILE_ONLY_KEYS: readonly string[] = ['users', 'allowAnonymous', 'allowPlaintextUsers', 'listeners']
+const FILE_ONLY_KEYS: readonly string[] = [
+  'users',
+  'allowAnonymous',
+  'allowPlaintextUsers',
+  'listeners',
+  'http',
+]
 
 /** Keys that can also be given as flags (kebab-case). */
 export const FLAG_KEYS: readonly string[] = [...CONFIG_KEYS.keys()].filter((k) => !FILE_ONLY_KEYS.includes(k))
@@ -183,6 +203,8 @@ function allowed(kind: Kind): string {
       return 'a mapping of user names to passwords (strings)'
     case 'listeners':
       return 'a list of listeners'
+    case 'http':
+      return 'a mapping { port, host, certfile, keyfile, tokenFile }'
   }
 }
 
@@ -237,6 +259,8 @@ function convert(key: string, kind: Kind, raw: unknown, src: Source): unknown {
     }
     case 'listeners':
       return parseListeners(raw, describe(key, src))
+    case 'http':
+      return parseHttpSection(raw, describe(key, src))
   }
 }
 
@@ -253,12 +277,19 @@ export function resolveSettings(
   const values = new Map<string, unknown>()
   for (const [key, raw] of Object.entries(file)) {
     const kind = CONFIG_KEYS.get(key)
+    if (isHttpFlag(key)) {
+      throw new ConfigError(
+        key,
+        `${fileName}: ${key} is a flag; in a file write http: { ${HTTP_FLAG_KEYS[key]}: ... }`,
+      )
+    }
     if (kind === undefined) {
-      const near = closest(key, [...CONFIG_KEYS.keys()])
+      const fileKeys = [...CONFIG_KEYS.keys()]
+      const near = closest(key, fileKeys)
       const hint = near === undefined ? '' : ` (did you mean '${near}'?)`
       throw new ConfigError(
         key,
-        `${fileName}: unknown key '${key}'${hint}; allowed keys: ${[...CONFIG_KEYS.keys()].join(', ')}`,
+        `${fileName}: unknown key '${key}'${hint}; allowed keys: ${fileKeys.join(', ')}`,
       )
     }
     values.set(key, convert(key, kind, raw, { from: 'file', name: fileName }))
@@ -266,7 +297,12 @@ export function resolveSettings(
   if (values.get('memory') === true && values.has('dataDir')) {
     throw new ConfigError('memory', `${fileName}: memory: true and dataDir exclude each other; give one`)
   }
+  const httpFlags: Partial<HttpSettings> = {}
   for (const [key, raw] of flags) {
+    if (isHttpFlag(key)) {
+      Object.assign(httpFlags, httpFlag(key, raw))
+      continue
+    }
     const kind = CONFIG_KEYS.get(key)
     if (kind === undefined) throw new ConfigError(key, `unknown option '--${kebab(key)}'`)
     values.set(key, convert(key, kind, raw, { from: 'flag' }))
@@ -319,6 +355,7 @@ export function resolveSettings(
       'port' in file || 'host' in file,
       fileName,
     ),
+    http: settleHttp(values.get('http') as Partial<HttpSettings> | undefined, httpFlags, fileName), // issue 14
   }
 }
 

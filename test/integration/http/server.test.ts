@@ -1,0 +1,211 @@
+/**
+ * The HTTP endpoint's server: where it listens, its bearer token, HTTPS, the bounds on what a
+ * request may send, and a clean close. (The parts it serves have their own tests.)
+ */
+import assert from 'node:assert/strict'
+import { request as httpsRequest } from 'node:https'
+import { connect as netConnect } from 'node:net'
+import { after, before, describe, test } from 'node:test'
+import { Broker } from '../../../src/broker/broker.js'
+import type { Logger } from '../../../src/broker/options.js'
+import { ConfigError } from '../../../src/errors.js'
+import { MAX_BODY_BYTES, startHttp } from '../../../src/http/server.js'
+import { makePki, opensslSkip, type Pki } from '../../helpers/certs.js'
+import { LOOPBACK } from '../../helpers/net.js'
+
+const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} }
+
+async function withBroker<T>(run: (b: Broker) => Promise<T>): Promise<T> {
+  const broker = new Broker({ logger: quiet })
+  await broker.listen({ port: 0, host: LOOPBACK })
+  try {
+    return await run(broker)
+  } finally {
+    await broker.close()
+  }
+}
+
+/** Sends raw bytes and resolves with everything the server answers until it closes (bounded). */
+function raw(port: number, bytes: string, ms = 3000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = netConnect(port, LOOPBACK)
+    let got = ''
+    const timer = setTimeout(() => {
+      s.destroy()
+      resolve(got)
+    }, ms)
+    s.setEncoding('utf8').on('data', (d: string) => (got += d))
+    s.on('error', reject)
+    s.on('close', () => {
+      clearTimeout(timer)
+      resolve(got)
+    })
+    s.write(bytes)
+  })
+}
+
+describe('the HTTP endpoint', () => {
+  test('listens on 127.0.0.1 unless told otherwise, and answers unknown paths 404 with the API error body', async () => {
+    await withBroker(async (broker) => {
+      const http = await startHttp(broker, { port: 0 })
+      try {
+        assert.equal(http.host, '127.0.0.1')
+        assert.equal(http.url, `http://127.0.0.1:${http.port}`)
+        const r = await fetch(`${http.url}/nowhere`)
+        assert.equal(r.status, 404)
+        assert.match(r.headers.get('content-type') ?? '', /^application\/json/)
+        const body = (await r.json()) as { error: { code: string; message: string } }
+        assert.equal(body.error.code, 'not-found')
+      } finally {
+        await http.close()
+      }
+    })
+  })
+
+  test('refuses a request body over the limit with 413, by Content-Length or as it arrives chunked, and goes on serving', async () => {
+    await withBroker(async (broker) => {
+      const http = await startHttp(broker, { port: 0 })
+      try {
+        const big = 'x'.repeat(MAX_BODY_BYTES + 1)
+        const declared = await fetch(`${http.url}/metrics`, { method: 'POST', body: big })
+        assert.equal(declared.status, 413)
+        assert.equal(((await declared.json()) as { error: { code: string } }).error.code, 'too-large')
+        const chunk = (n: number): string => `${n.toString(16)}\r\n${'y'.repeat(n)}\r\n`
+        const chunked = await raw(
+          http.port,
+          `POST /metrics HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${chunk(MAX_BODY_BYTES)}${chunk(10)}`,
+        )
+        assert.match(chunked, /^HTTP\/1\.1 413 /)
+        assert.match(chunked, /connection: close/i)
+        assert.equal((await fetch(`${http.url}/healthz`)).status, 200)
+      } finally {
+        await http.close()
+      }
+    })
+  })
+
+  test('answers a request target that names no path 400, and a malformed request 400, and goes on serving', async () => {
+    await withBroker(async (broker) => {
+      const http = await startHttp(broker, { port: 0 })
+      try {
+        assert.match(await raw(http.port, 'OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n', 1000), /^HTTP\/1\.1 400 /)
+        assert.match(
+          await raw(http.port, 'GET /healthz HTTP/1.1\r\nBad Header\r\n\r\n', 1000),
+          /^HTTP\/1\.1 400 /,
+        )
+        const absolute = await raw(
+          http.port,
+          `GET http://elsewhere/healthz HTTP/1.1\r\nHost: x\r\n\r\n`,
+          1000,
+        )
+        assert.match(absolute, /^HTTP\/1\.1 200 /, 'absolute-form: its path counts')
+        assert.equal((await fetch(`${http.url}/healthz`)).status, 200)
+      } finally {
+        await http.close()
+      }
+    })
+  })
+
+  test('with a token: /metrics and /api/ need "Authorization: Bearer <token>" (401 and WWW-Authenticate otherwise); the probes do not', async () => {
+    await withBroker(async (broker) => {
+      const token = 's3cr3t-token'
+      const http = await startHttp(broker, { port: 0, token })
+      try {
+        for (const path of ['/metrics', '/api/v1/broker']) {
+          const none = await fetch(`${http.url}${path}`)
+          assert.equal(none.status, 401, path)
+          assert.match(none.headers.get('www-authenticate') ?? '', /^Bearer/)
+          assert.equal(((await none.json()) as { error: { code: string } }).error.code, 'unauthorized')
+          const wrong = await fetch(`${http.url}${path}`, {
+            headers: { authorization: 'Bearer s3cr3t-tokeN' },
+          })
+          assert.equal(wrong.status, 401, `${path}: a wrong token`)
+          const basic = await fetch(`${http.url}${path}`, { headers: { authorization: `Basic ${token}` } })
+          assert.equal(basic.status, 401, `${path}: not a bearer token`)
+        }
+        const ok = await fetch(`${http.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })
+        assert.equal(ok.status, 200)
+        assert.equal(
+          (await fetch(`${http.url}/metrics?access_token=${token}`)).status,
+          401,
+          'query token: stream only',
+        )
+        assert.equal((await fetch(`${http.url}/healthz`)).status, 200)
+        assert.equal((await fetch(`${http.url}/readyz`)).status, 200)
+      } finally {
+        await http.close()
+      }
+    })
+  })
+
+  test('refuses an empty token, or one with white space, TLS with only one of certificate and key, and one that is not PEM', async () => {
+    await withBroker(async (broker) => {
+      await assert.rejects(startHttp(broker, { port: 0, token: '' }), ConfigError)
+      await assert.rejects(startHttp(broker, { port: 0, token: 'two words' }), ConfigError)
+      await assert.rejects(startHttp(broker, { port: 0, cert: 'x' }), ConfigError)
+      await assert.rejects(
+        startHttp(broker, { port: 0, cert: 'not PEM', key: 'not PEM' }),
+        /PEM|certificate|key/i,
+      )
+    })
+  })
+
+  test('rejects when the port is taken', async () => {
+    await withBroker(async (broker) => {
+      const first = await startHttp(broker, { port: 0 })
+      try {
+        await assert.rejects(startHttp(broker, { port: first.port }), /EADDRINUSE/)
+      } finally {
+        await first.close()
+      }
+    })
+  })
+
+  test('close() ends open connections, half-sent requests included, and may be called twice', async () => {
+    await withBroker(async (broker) => {
+      const http = await startHttp(broker, { port: 0 })
+      // a keep-alive connection left open and a request half sent
+      const idle = netConnect(http.port, LOOPBACK)
+      const closed = new Promise<void>((resolve) => idle.on('close', () => resolve()))
+      idle.on('error', () => {})
+      idle.write('GET /healthz HTTP/1.1\r\nHost: x\r\n')
+      await new Promise((r) => setTimeout(r, 50))
+      await Promise.all([http.close(), http.close()])
+      await closed
+      await assert.rejects(fetch(`${http.url}/healthz`))
+    })
+  })
+})
+
+describe('the HTTP endpoint over TLS', { skip: opensslSkip() }, () => {
+  let pki: Pki
+  before(async () => {
+    pki = await makePki()
+  })
+  after(async () => {
+    await pki?.remove()
+  })
+
+  test('speaks HTTPS with the given certificate and key, and not plain HTTP', async () => {
+    await withBroker(async (broker) => {
+      const http = await startHttp(broker, { port: 0, cert: pki.serverCert, key: pki.serverKey })
+      try {
+        assert.equal(http.url, `https://127.0.0.1:${http.port}`)
+        const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const req = httpsRequest(`${http.url}/healthz`, { ca: pki.ca }, (res) => {
+            let body = ''
+            res.setEncoding('utf8').on('data', (d: string) => (body += d))
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+          })
+          req.on('error', reject).end()
+        })
+        assert.equal(status, 200)
+        assert.deepEqual(JSON.parse(body), { status: 'ok' })
+        const plain = await raw(http.port, 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n', 1000)
+        assert.doesNotMatch(plain, /^HTTP\/1\.1 200/)
+      } finally {
+        await http.close()
+      }
+    })
+  })
+})
