@@ -167,3 +167,58 @@ describe('the dashboard in Chromium', { skip: chromiumSkip() }, () => {
     assert.deepEqual((await rows(page)).sort(), ['panel-a', 'sensor-1', 'sensor-2', 'sensor-3'])
   })
 })
+
+describe('the dashboard in Chromium, behind a bearer token', { skip: chromiumSkip() }, () => {
+  const TOKEN = 'op3rator-s3cret'
+  let broker: Broker
+  let http: HttpEndpoint
+  let browser: Browser
+
+  before(async () => {
+    broker = new Broker()
+    await broker.listen({ port: 0, host: LOOPBACK })
+    http = await startHttp(broker, { port: 0, token: TOKEN })
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] })
+  })
+
+  after(async () => {
+    await browser?.close()
+    await http?.close()
+    await broker?.close()
+  })
+
+  test('asks for the token on a 401, asks again for a wrong one, and keeps the right one for the tab', async () => {
+    const page = await browser.newPage()
+    const refusedByCsp: string[] = []
+    page.on('console', (m) => {
+      if (m.type() === 'error' && /Content.Security.Policy/i.test(m.text())) refusedByCsp.push(m.text())
+    })
+    await page.goto(http.url)
+    await until(page, 'the token dialog', "document.getElementById('token-dialog').open")
+    assert.equal(await page.isVisible('#token-error'), false)
+    await page.fill('#token-input', 'wrong')
+    await page.press('#token-input', 'Enter')
+    await until(
+      page,
+      'the dialog again, saying the token was refused',
+      "document.getElementById('token-dialog').open && !document.getElementById('token-error').hidden",
+    )
+    await page.fill('#token-input', TOKEN)
+    await page.press('#token-input', 'Enter')
+    // the stream takes the token as ?access_token=: live, and the figures move
+    await until(page, 'the live indicator', "document.getElementById('link').dataset.state === 'live'")
+    await until(page, 'two points from the stream', 'window.petrelDashboard.data.time.length >= 2')
+    assert.equal(await page.evaluate("sessionStorage.getItem('petrel.token')"), TOKEN)
+    assert.equal(await page.evaluate("document.getElementById('token-dialog').open"), false)
+    // a reload of the tab does not ask again
+    await page.reload()
+    await until(
+      page,
+      'the live indicator after a reload',
+      "document.getElementById('link').dataset.state === 'live'",
+    )
+    assert.equal(await page.evaluate("document.getElementById('token-dialog').open"), false)
+    assert.deepEqual(refusedByCsp, [])
+    await page.close()
+  })
+})
