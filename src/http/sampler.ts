@@ -87,10 +87,11 @@ const sum = (a: readonly number[]): number => {
   return s
 }
 
-/** Everything Petrel calls dropped: each DropCounts reason plus expired messages. */
+/** Everything the dashboard calls dropped: every DropCounts reason plus expired messages. */
 function droppedTotal(s: BrokerStats): number {
-  const d = s.drops
-  return d.queueFull + d.qos0Budget + d.tooLarge + d.notAuthorized + d.noSubscribers + s.expired
+  let n = s.expired
+  for (const v of Object.values(s.drops)) n += v
+  return n
 }
 
 function refusedTotal(s: BrokerStats): number {
