@@ -170,8 +170,32 @@ async function handle(
     res.setHeader('www-authenticate', 'Bearer realm="petrel"')
     return sendError(res, 401, 'unauthorized', 'this path needs Authorization: Bearer <token>')
   }
+  if (crossSite(req)) {
+    return sendError(res, 403, 'forbidden', 'a request that changes state may not come from another site')
+  }
   for (const r of routes) if (await r(req, res, url)) return
   sendError(res, 404, 'not-found', `no such path: ${url.pathname}`)
+}
+
+/**
+ * True for a request that may change state (not GET, HEAD or OPTIONS) sent by a browser on
+ * behalf of another site: a page anywhere can POST a form to 127.0.0.1 (cross-site request
+ * forgery), and without a token nothing else would stop it kicking a client. Browsers say
+ * where a request comes from in `Sec-Fetch-Site` and `Origin`; tools such as curl send
+ * neither and are let through, as is the dashboard itself (same origin).
+ */
+function crossSite(req: IncomingMessage): boolean {
+  const method = req.method ?? 'GET'
+  if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return false
+  const site = req.headers['sec-fetch-site']
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') return true
+  const origin = req.headers.origin
+  if (origin === undefined) return false
+  try {
+    return new URL(origin).host !== req.headers.host
+  } catch {
+    return true // "null" (a sandboxed page, a file:) or garbage: not this endpoint's page
+  }
 }
 
 /** The request's path and query; null for a target that names none ("*"). */

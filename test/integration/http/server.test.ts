@@ -161,6 +161,50 @@ describe('the HTTP endpoint', () => {
     })
   })
 
+  test('refuses a state-changing request a browser sends for another site (CSRF), without a token too', async () => {
+    await withBroker(async (broker) => {
+      broker.publish({ topic: 'keep/me', payload: 'x', retain: true })
+      const http = await startHttp(broker, { port: 0 })
+      try {
+        const host = `127.0.0.1:${http.port}`
+        const del = (headers: string): Promise<string> =>
+          raw(
+            http.port,
+            `DELETE /api/v1/retained?topic=keep/me HTTP/1.1\r\nHost: ${host}\r\n${headers}Connection: close\r\n\r\n`,
+          )
+        const kick = (headers: string): Promise<string> =>
+          raw(
+            http.port,
+            `POST /api/v1/clients/c1/kick HTTP/1.1\r\nHost: ${host}\r\n${headers}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
+          )
+        // a form on evil.example posting to the endpoint: the browser says where it comes from
+        assert.match(await kick('Origin: http://evil.example\r\n'), /^HTTP\/1\.1 403 /)
+        assert.match(await kick('Sec-Fetch-Site: cross-site\r\n'), /^HTTP\/1\.1 403 /)
+        assert.match(await kick('Origin: null\r\n'), /^HTTP\/1\.1 403 /)
+        assert.match(
+          await del('Origin: http://evil.example\r\nSec-Fetch-Site: cross-site\r\n'),
+          /^HTTP\/1\.1 403 /,
+        )
+        assert.equal(broker.retainedCount, 1, 'the retained message is still there')
+        // the dashboard itself (same origin) and tools that send no Origin (curl) are served
+        assert.match(
+          await kick(`Origin: http://${host}\r\nSec-Fetch-Site: same-origin\r\n`),
+          /^HTTP\/1\.1 404 /,
+        )
+        assert.match(await del(''), /^HTTP\/1\.1 200 /)
+        assert.equal(broker.retainedCount, 0)
+        // reading is not changed by it
+        const r = await raw(
+          http.port,
+          `GET /api/v1/broker HTTP/1.1\r\nHost: ${host}\r\nOrigin: http://evil.example\r\nConnection: close\r\n\r\n`,
+        )
+        assert.match(r, /^HTTP\/1\.1 200 /)
+      } finally {
+        await http.close()
+      }
+    })
+  })
+
   test('close() ends open connections, half-sent requests included, and may be called twice', async () => {
     await withBroker(async (broker) => {
       const http = await startHttp(broker, { port: 0 })
