@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events'
 import type { ServerResponse } from 'node:http'
 import { test } from 'node:test'
 import { brokerStats } from '../../../src/broker/events.js'
-import { MAX_STREAMS, openStream } from '../../../src/http/event-stream.js'
+import { MAX_STREAMS, openStream, STALLED_TICKS } from '../../../src/http/event-stream.js'
 import { Sampler, type SampleSource } from '../../../src/http/sampler.js'
 
 const source = (): SampleSource => ({
@@ -24,6 +24,11 @@ class FakeResponse extends EventEmitter {
   full = false
   destroyed = false
   status = 0
+  destroy(): this {
+    this.destroyed = true
+    this.emit('close')
+    return this
+  }
   writeHead(status: number): this {
     this.status = status
     return this
@@ -61,6 +66,34 @@ test('a reader that falls behind is not buffered for: writes stop until its sock
   res.emit('drain')
   sampler.tick(3000)
   assert.equal(res.events().length, 3)
+})
+
+test(`a reader that takes nothing for ${STALLED_TICKS} ticks is closed, and frees its place`, () => {
+  const sampler = new Sampler(source(), 0)
+  const res = new FakeResponse()
+  openStream(sampler, res as unknown as ServerResponse)
+  res.full = true
+  sampler.tick(1000) // written: now the socket is backed up
+  for (let t = 2; t < STALLED_TICKS + 2; t++) {
+    sampler.tick(t * 1000) // missed
+    assert.equal(res.destroyed, false, `open after tick ${t}`)
+  }
+  sampler.tick((STALLED_TICKS + 2) * 1000)
+  assert.equal(res.destroyed, true)
+  assert.equal(sampler.listenerCount, 0)
+})
+
+test('a reader that catches up in time keeps its stream', () => {
+  const sampler = new Sampler(source(), 0)
+  const res = new FakeResponse()
+  openStream(sampler, res as unknown as ServerResponse)
+  for (let round = 0; round < 3; round++) {
+    res.full = true
+    for (let t = 0; t < STALLED_TICKS; t++) sampler.tick((round * 100 + t + 1) * 1000)
+    res.full = false
+    res.emit('drain')
+  }
+  assert.equal(res.destroyed, false)
 })
 
 test('a closed stream stops listening to the sampler', () => {
