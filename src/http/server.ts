@@ -73,7 +73,8 @@ export async function startHttp(broker: Broker, options: HttpOptions): Promise<H
   const routes: Route[] = [healthRoute(ctx), metricsRoute(ctx), adminRoute(ctx), dashboardRoute(ctx)]
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     void handle(req, res, routes, token).catch((err: unknown) => {
-      ctx.log.error({ err: String(err), path: req.url }, 'http: request failed')
+      // the path without its query: /api/v1/stream?access_token= must not put the token in a log
+      ctx.log.error({ err: String(err), path: (req.url ?? '').split('?', 1)[0] }, 'http: request failed')
       if (!res.headersSent) sendError(res, 500, 'internal', 'internal error')
       else res.destroy()
     })
