@@ -65,7 +65,8 @@ function received(core: Core, peer: Peer, p: PublishPacket, raw: Buffer | null, 
       else applyProperties(msg, p.properties, Date.now())
     }
     matched = route(core, msg, peer, peer)
-    if (matched === 0) core.stats.drops.noSubscribers++
+    // a retained message is kept for subscribers to come: not dropped
+    if (matched === 0 && !p.retain) core.stats.drops.noSubscribers++
   } else if (fresh && !allowed) {
     core.stats.denied.publish++
     core.stats.drops.notAuthorized++

@@ -147,3 +147,14 @@ test('counts bytes received and sent on the wire as the socket sees them', async
   assert.equal(s.messagesSent, 4) // CONNACK, SUBACK, PUBACK, PUBLISH
   c.destroy()
 })
+
+test('a retained message nobody subscribes to is kept, not counted as dropped for no subscribers', async (t) => {
+  const tb = await startBroker({}, t)
+  const pub = await tb.connect()
+  pub.publish('kept/1', 'x', { qos: 1, retain: true })
+  await pub.next(PacketType.PUBACK)
+  pub.publish('gone/1', 'x', { qos: 1 })
+  await pub.next(PacketType.PUBACK)
+  assert.equal(tb.broker.retainedCount, 1)
+  assert.equal(tb.broker.stats.drops.noSubscribers, 1, 'only the message that went nowhere')
+})
