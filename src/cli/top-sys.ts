@@ -45,6 +45,8 @@ interface Snapshot {
   live: boolean
   uptime: Num
   counters: Record<Counter, Num>
+  /** The topic each counter was read from: a rate needs the same one at both ends. */
+  sources: Record<Counter, string | null>
 }
 
 export class SysFigures {
@@ -92,8 +94,12 @@ export class SysFigures {
     this.burst = null
     this.bursts++
     const counters = {} as Record<Counter, Num>
-    for (const c of COUNTER_NAMES) counters[c] = this.first(COUNTERS[c])
-    const snap: Snapshot = { at: b.at, live: b.live, uptime: this.number('uptime'), counters }
+    const sources = {} as Record<Counter, string | null>
+    for (const c of COUNTER_NAMES) {
+      sources[c] = this.firstTopic(COUNTERS[c])
+      counters[c] = sources[c] === null ? null : this.number(sources[c])
+    }
+    const snap: Snapshot = { at: b.at, live: b.live, uptime: this.number('uptime'), counters, sources }
     const prev = this.last
     this.last = snap
     if (prev === null) return
@@ -105,8 +111,11 @@ export class SysFigures {
     for (const c of COUNTER_NAMES) {
       const a = prev.counters[c]
       const z = snap.counters[c]
-      // A counter going back: the broker restarted; no rate this time.
-      rates[c] = a === null || z === null || z < a ? null : (z - a) / seconds
+      // A counter going back: the broker restarted; no rate this time. Nor when the counter came
+      // from another topic last time (Mosquitto publishes publish/messages/received only once
+      // it is not 0: until then messages/received, all packets, stood in for it).
+      rates[c] =
+        a === null || z === null || z < a || prev.sources[c] !== snap.sources[c] ? null : (z - a) / seconds
     }
     this.rates = rates
   }
@@ -151,10 +160,13 @@ export class SysFigures {
   }
 
   private first(topics: readonly string[]): Num {
-    for (const t of topics) {
-      const v = this.number(t)
-      if (v !== null) return v
-    }
+    const t = this.firstTopic(topics)
+    return t === null ? null : this.number(t)
+  }
+
+  /** The first of `topics` with a number. */
+  private firstTopic(topics: readonly string[]): string | null {
+    for (const t of topics) if (this.number(t) !== null) return t
     return null
   }
 

@@ -297,6 +297,24 @@ describe('top: figures from $SYS', () => {
     assert.equal(sys.figures(T0 + 1000).rates.messagesIn, null)
   })
 
+  test('no rate from two different counters: all packets before the first PUBLISH, PUBLISHes after', () => {
+    const sys = new SysFigures()
+    // Mosquitto publishes publish/messages/received only once it is not 0
+    burst(sys, T0, { uptime: '10 seconds', 'messages/received': '40' })
+    burst(sys, T0 + 2000, {
+      uptime: '12 seconds',
+      'messages/received': '142',
+      'publish/messages/received': '100',
+    })
+    assert.equal(sys.figures(T0 + 2000).rates.messagesIn, null)
+    burst(sys, T0 + 4000, {
+      uptime: '14 seconds',
+      'messages/received': '244',
+      'publish/messages/received': '200',
+    })
+    assert.equal(sys.figures(T0 + 4000).rates.messagesIn, 50)
+  })
+
   test('a second uptime ends the burst before it, even without a pause', () => {
     const sys = new SysFigures()
     sys.receive('$SYS/broker/uptime', '5 seconds', false, T0)
