@@ -205,6 +205,57 @@ describe('the HTTP endpoint', () => {
     })
   })
 
+  test('no spelling of a path reaches data without the token, nor a file outside the dashboard', async () => {
+    await withBroker(async (broker) => {
+      const http = await startHttp(broker, { port: 0, token: 'sesame' })
+      try {
+        const get = async (path: string): Promise<string> =>
+          raw(http.port, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)
+        const data = [
+          '//metrics',
+          '/./metrics',
+          '/x/../metrics',
+          '/metrics/',
+          '/METRICS',
+          '//api/v1/clients',
+          '/api//v1/clients',
+          '/api/v1/../v1/clients',
+          '/%61pi/v1/clients',
+          '/api/v1/clients/%2e%2e',
+          '/api/v1/stream?token=sesame',
+          'http://localhost/api/v1/broker',
+        ]
+        for (const path of data) {
+          const r = await get(path)
+          assert.match(r, /^HTTP\/1\.1 (401|404) /, `${path}: ${r.slice(0, 40)}`)
+          assert.doesNotMatch(r, /petrel_|"items"|"version"/, path)
+        }
+        const files = [
+          '/../package.json',
+          '/%2e%2e/package.json',
+          '/..%2fpackage.json',
+          '/vendor/../../package.json',
+          '/vendor/..%2f..%2fpackage.json',
+          '/dashboard/index.html',
+          '/app.js/../../package.json',
+          '/vendor/uPlot.iife.min.js/..',
+        ]
+        for (const path of files) {
+          const r = await get(path)
+          assert.doesNotMatch(r, /"name": "petrel"|"dependencies"/, path)
+          assert.doesNotMatch(r, /^HTTP\/1\.1 200 /, path)
+        }
+        // the page itself is open, and says it runs nothing from elsewhere
+        const page = await get('/')
+        assert.match(page, /^HTTP\/1\.1 200 /)
+        assert.match(page, /content-security-policy: default-src 'self'/i)
+        assert.match(page, /x-content-type-options: nosniff/i)
+      } finally {
+        await http.close()
+      }
+    })
+  })
+
   test('close() ends open connections, half-sent requests included, and may be called twice', async () => {
     await withBroker(async (broker) => {
       const http = await startHttp(broker, { port: 0 })
