@@ -225,7 +225,7 @@ describe('petrel', () => {
     assert.equal(r.code, 2)
     assert.match(
       r.stderr,
-      /^petrel: unknown command 'frobnicate'; commands: broker, pub, sub, bench, passwd, top\n$/,
+      /^petrel: unknown command 'frobnicate'; commands: broker, pub, sub, bench, top, passwd\n$/,
     )
     const v = await petrel(['--version'])
     assert.match(v.stdout, /^petrel \d+\.\d+\.\d+\n$/)

@@ -22,8 +22,9 @@
  *                     column widths ignored) must match what that block printed
  *
  * What the examples say and what runs differ only thus: TypeScript runs as tsc compiles it (all the
- * examples of a document in one tsc run, which is also the type check), port 1883 (and the TLS port 8883) is replaced
- * by a free loopback port P (and another), `npx petrel` runs the built dist/cli/main.js (pub, sub and bench with `-p P`),
+ * examples of a document in one tsc run, which is also the type check), port 1883 (and the TLS port 8883, and the
+ * HTTP endpoint's 9090) is replaced by a free loopback port P (and others; the broker of `shell` blocks has its HTTP
+ * endpoint there), a `shell` block using curl is skipped with the reason where curl is missing (not under CI), `npx petrel` runs the built dist/cli/main.js (pub, sub and bench with `-p P`),
  * `import ... from 'petrel'` resolves to the built package (dist/), and `// prints: X` and `# prints: X`
  * comments are checked against standard output.
  */
@@ -39,8 +40,9 @@ import { Broker } from '../../src/broker/broker.js'
 import { FLAG_KEYS, kebab } from '../../src/cli/config.js'
 import { connect } from '../../src/client/client.js'
 import { ConnackRefusedError } from '../../src/client/errors.js'
+import { startHttp } from '../../src/http/server.js'
 import { CLI, petrel } from '../cli/petrel-cli.js'
-import { runTool, type ToolResult } from '../helpers/mosquitto.js'
+import { findBinary, inCI, runTool, type ToolResult } from '../helpers/mosquitto.js'
 import { freePort, LOOPBACK } from '../helpers/net.js'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
@@ -102,11 +104,18 @@ function expectedPrints(code: string): string[] {
   return [...code.matchAll(/(?:\/\/|#) prints: (.*)$/gm)].map((m) => m[1]!.trim())
 }
 
-/** Port 1883 (and 8883, the TLS port) -> P (and P + 1, when free; else another free port). */
+/**
+ * Port 1883 (and 8883, the TLS port, and 9090, the HTTP endpoint's) -> P (and two other free
+ * ports found for P).
+ */
 function withPort(code: string, port: number): string {
-  return code.replaceAll('1883', String(port)).replaceAll('8883', String(tlsPorts.get(port) ?? port + 1))
+  return code
+    .replaceAll('1883', String(port))
+    .replaceAll('8883', String(tlsPorts.get(port) ?? port + 1))
+    .replaceAll('9090', String(httpPorts.get(port) ?? port + 2))
 }
 const tlsPorts = new Map<number, number>()
+const httpPorts = new Map<number, number>()
 
 /** `npx petrel CMD ...` -> the built CLI; pub/sub/bench get `-p P` first, which the example's own flags may override. */
 function shellCommand(code: string, port: number): string {
@@ -214,6 +223,7 @@ function describeDoc(doc: string, text: string, all: Block[]): void {
     before(async () => {
       port = await freePort()
       tlsPorts.set(port, await freePort())
+      httpPorts.set(port, await freePort())
       work = await mkdtemp(join(tmpdir(), 'petrel-readme-'))
       scratch = join(ROOT, 'build', `readme-${process.pid}-${doc.replace(/\W/g, '-')}`)
       await mkdir(scratch, { recursive: true })
@@ -225,14 +235,19 @@ function describeDoc(doc: string, text: string, all: Block[]): void {
       await rm(scratch, { recursive: true, force: true })
     })
 
-    /** An in-process broker on the README's port for the duration of `fn`. */
+    /**
+     * An in-process broker on the README's port, with its HTTP endpoint on the README's 9090 (as
+     * `petrel broker --http-port 9090` would be), for the duration of `fn`.
+     */
     async function withBroker<T>(fn: () => Promise<T>): Promise<T> {
       const broker = new Broker({ sysInterval: 0 })
       await broker.listen({ port, host: LOOPBACK })
+      const http = await startHttp(broker, { port: httpPorts.get(port)!, host: LOOPBACK })
       try {
         return await fn()
       } finally {
         await broker.close()
+        await http.close()
       }
     }
 
@@ -269,7 +284,7 @@ function describeDoc(doc: string, text: string, all: Block[]): void {
       })
 
     for (const b of all) {
-      test(`example at ${doc}:${b.line} (${b.kind}${b.arg ? ` ${b.arg}` : ''})`, async () => {
+      test(`example at ${doc}:${b.line} (${b.kind}${b.arg ? ` ${b.arg}` : ''})`, async (t) => {
         switch (b.kind) {
           case 'quickstart-start': {
             // What `npm start` runs, on the README's port instead of 1883, from another directory.
@@ -315,6 +330,12 @@ function describeDoc(doc: string, text: string, all: Block[]): void {
             break
           }
           case 'shell': {
+            if (/^curl /m.test(b.code) && findBinary('curl') === null) {
+              // curl is in .ci/run's packages; elsewhere the example is skipped, saying why
+              if (inCI()) assert.fail('curl is not installed (apt-get install curl); CI=true, so it must be')
+              t.skip('curl is not installed (apt-get install curl)')
+              return
+            }
             const script = `set -euo pipefail\n${shellCommand(b.code, port)}`
             const r = await withBroker(() => run('bash', ['-c', script], work, 60_000))
             assert.equal(r.code, 0, `${r.stdout}${r.stderr}`)
