@@ -182,14 +182,16 @@ async function handle(
  * True for a request that may change state (not GET, HEAD or OPTIONS) sent by a browser on
  * behalf of another site: a page anywhere can POST a form to 127.0.0.1 (cross-site request
  * forgery), and without a token nothing else would stop it kicking a client. Browsers say
- * where a request comes from in `Sec-Fetch-Site` and `Origin`; tools such as curl send
- * neither and are let through, as is the dashboard itself (same origin).
+ * where a request comes from in `Sec-Fetch-Site` (older ones only in `Origin`); tools such as
+ * curl send neither and are let through, as is the dashboard itself (same origin).
  */
 function crossSite(req: IncomingMessage): boolean {
   const method = req.method ?? 'GET'
   if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return false
+  // the browser's own word (a page cannot set it), and right behind a proxy that rewrites Host
   const site = req.headers['sec-fetch-site']
-  if (site !== undefined && site !== 'same-origin' && site !== 'none') return true
+  if (site !== undefined) return site !== 'same-origin' && site !== 'none'
+  // an older browser: its Origin against the Host it sent
   const origin = req.headers.origin
   if (origin === undefined) return false
   try {

@@ -191,6 +191,11 @@ describe('the HTTP endpoint', () => {
           await kick(`Origin: http://${host}\r\nSec-Fetch-Site: same-origin\r\n`),
           /^HTTP\/1\.1 404 /,
         )
+        // behind a proxy that rewrites Host, the browser's Sec-Fetch-Site is what counts
+        assert.match(
+          await kick('Origin: https://mqtt-ops.example\r\nSec-Fetch-Site: same-origin\r\n'),
+          /^HTTP\/1\.1 404 /,
+        )
         assert.match(await del(''), /^HTTP\/1\.1 200 /)
         assert.equal(broker.retainedCount, 0)
         // reading is not changed by it
