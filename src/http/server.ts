@@ -5,7 +5,7 @@ import {
   type ServerResponse,
 } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
-import type { AddressInfo } from 'node:net'
+import { type AddressInfo, isIP } from 'node:net'
 import type { Broker } from '../broker/broker.js'
 import { ConfigError } from '../errors.js'
 import { adminRoute } from './admin-api.js'
@@ -13,7 +13,7 @@ import { dashboardRoute } from './dashboard.js'
 import { healthRoute } from './health.js'
 import { metricsRoute } from './metrics.js'
 import { type HttpContext, type Route, sendError } from './route.js'
-import { BearerToken } from './token.js'
+import { BearerToken, isProbe } from './token.js'
 
 /** PEM text as node:tls takes it: one, or several (a chain). */
 export type Pem = string | Buffer | Array<string | Buffer>
@@ -61,6 +61,9 @@ export const MAX_HTTP_CONNECTIONS = 256
 export async function startHttp(broker: Broker, options: HttpOptions): Promise<HttpEndpoint> {
   const tls = tlsOf(options)
   const token = options.token === undefined ? null : new BearerToken(options.token)
+  const host = options.host ?? '127.0.0.1'
+  // open to this machine only: a browser's request must name this machine too (DNS rebinding)
+  const hostChecked = token === null && isLoopback(host)
   const closers: (() => void | Promise<void>)[] = []
   const ctx: HttpContext = {
     broker,
@@ -72,7 +75,7 @@ export async function startHttp(broker: Broker, options: HttpOptions): Promise<H
   }
   const routes: Route[] = [healthRoute(ctx), metricsRoute(ctx), adminRoute(ctx), dashboardRoute(ctx)]
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    void handle(req, res, routes, token).catch((err: unknown) => {
+    void handle(req, res, routes, token, hostChecked).catch((err: unknown) => {
       // the path without its query: /api/v1/stream?access_token= must not put the token in a log
       ctx.log.error({ err: String(err), path: (req.url ?? '').split('?', 1)[0] }, 'http: request failed')
       if (!res.headersSent) sendError(res, 500, 'internal', 'internal error')
@@ -88,7 +91,6 @@ export async function startHttp(broker: Broker, options: HttpOptions): Promise<H
       }
     }
   }
-  const host = options.host ?? '127.0.0.1'
   let server: Server
   try {
     server = await listen(tls, options.port, host, onRequest)
@@ -158,6 +160,7 @@ async function handle(
   res: ServerResponse,
   routes: readonly Route[],
   token: BearerToken | null,
+  hostChecked: boolean,
 ): Promise<void> {
   req.on('error', () => {}) // a client gone mid-request: nothing to answer
   res.on('error', () => {})
@@ -166,6 +169,14 @@ async function handle(
   if (!(await bodyWithin(req, MAX_BODY_BYTES))) {
     res.setHeader('connection', 'close')
     return sendError(res, 413, 'too-large', `request bodies are limited to ${MAX_BODY_BYTES} bytes`)
+  }
+  if (hostChecked && !isProbe(url.pathname) && !namesLoopback(req.headers.host)) {
+    return sendError(
+      res,
+      403,
+      'forbidden',
+      'without a token this endpoint answers only requests for localhost or an IP address (Host header)',
+    )
   }
   if (token !== null && !token.allows(req, url)) {
     res.setHeader('www-authenticate', 'Bearer realm="petrel"')
@@ -199,6 +210,29 @@ function crossSite(req: IncomingMessage): boolean {
   } catch {
     return true // "null" (a sandboxed page, a file:) or garbage: not this endpoint's page
   }
+}
+
+/** A listening address that only this machine reaches. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
+}
+
+/**
+ * True when a request's Host names this machine the way a local user does: an IP address or
+ * localhost. A page on another site that has its own name resolve to 127.0.0.1 (DNS rebinding)
+ * sends its own name, and could otherwise read the API of an endpoint that has no token. No
+ * Host at all (HTTP/1.0 tools) is no browser.
+ */
+function namesLoopback(header: string | undefined): boolean {
+  if (header === undefined) return true
+  let name: string
+  try {
+    name = new URL(`http://${header}`).hostname
+  } catch {
+    return false
+  }
+  if (name.startsWith('[')) name = name.slice(1, -1)
+  return name === 'localhost' || isIP(name) !== 0
 }
 
 /** The request's path and query; null for a target that names none ("*"). */

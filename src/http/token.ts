@@ -43,6 +43,11 @@ export function tokenFromFile(text: string): string {
   return text.trim()
 }
 
+/** The probes: open to anyone, with or without a token, by whatever name. */
+export function isProbe(path: string): boolean {
+  return OPEN_PATHS.has(path)
+}
+
 function needsToken(path: string): boolean {
   if (OPEN_PATHS.has(path)) return false
   return path === '/metrics' || path === '/api' || path.startsWith('/api/')

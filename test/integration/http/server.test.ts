@@ -261,6 +261,41 @@ describe('the HTTP endpoint', () => {
     })
   })
 
+  test('without a token, on loopback, answers only requests that name this machine (DNS rebinding)', async () => {
+    await withBroker(async (broker) => {
+      const open = await startHttp(broker, { port: 0 })
+      const withToken = await startHttp(broker, { port: 0, token: 'sesame' })
+      try {
+        const get = (port: number, host: string, auth = ''): Promise<string> =>
+          raw(port, `GET /api/v1/broker HTTP/1.1\r\nHost: ${host}\r\n${auth}Connection: close\r\n\r\n`)
+        // a page on evil.example whose name now resolves to 127.0.0.1 sends its own name
+        const rebound = await get(open.port, `evil.example:${open.port}`)
+        assert.match(rebound, /^HTTP\/1\.1 403 /)
+        assert.doesNotMatch(rebound, /"version"/)
+        // the probes hold nothing and stay open
+        const probe = await raw(
+          open.port,
+          'GET /readyz HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n',
+        )
+        assert.match(probe, /^HTTP\/1\.1 200 /)
+        for (const host of [
+          `127.0.0.1:${open.port}`,
+          `localhost:${open.port}`,
+          `[::1]:${open.port}`,
+          '127.0.0.1',
+        ]) {
+          assert.match(await get(open.port, host), /^HTTP\/1\.1 200 /, host)
+        }
+        // with a token the token is the guard, whatever name the endpoint is reached by
+        const named = await get(withToken.port, 'broker.internal', 'Authorization: Bearer sesame\r\n')
+        assert.match(named, /^HTTP\/1\.1 200 /)
+      } finally {
+        await open.close()
+        await withToken.close()
+      }
+    })
+  })
+
   test('close() ends open connections, half-sent requests included, and may be called twice', async () => {
     await withBroker(async (broker) => {
       const http = await startHttp(broker, { port: 0 })
