@@ -222,3 +222,60 @@ describe('the dashboard in Chromium, behind a bearer token', { skip: chromiumSki
     await page.close()
   })
 })
+
+describe('the dashboard in Chromium, with client-chosen strings that look like HTML', {
+  skip: chromiumSkip(),
+}, () => {
+  let broker: Broker
+  let http: HttpEndpoint
+  let browser: Browser
+  const clients: Client[] = []
+
+  before(async () => {
+    broker = new Broker()
+    const l = await broker.listen({ port: 0, host: LOOPBACK })
+    http = await startHttp(broker, { port: 0 })
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] })
+    const url = `mqtt://${LOOPBACK}:${l.port}`
+    const evil = '<img src=x id=pwn-client>'
+    const first = await connect(url, { clientId: evil, reconnect: false })
+    first.on('error', () => {})
+    // a second connection with the same id takes over: a notable event naming the client
+    clients.push(await connect(url, { clientId: evil, reconnect: false }))
+    const pub = await connect(url, { clientId: 'pub', reconnect: false })
+    clients.push(pub)
+    // enough that the topic sampler (1 message in 64) sees it
+    for (let i = 0; i < 640; i++) await pub.publish('<img src=x id=pwn-topic>/t', 'x', { qos: 0 })
+  })
+
+  after(async () => {
+    await browser?.close()
+    await Promise.allSettled(clients.map((c) => c.end()))
+    await http?.close()
+    await broker?.close()
+  })
+
+  test('shows client ids, topics and events as text, never as markup', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+    page.on('pageerror', (err) => assert.fail(`the page threw: ${err.message}`))
+    await page.goto(http.url)
+    const text = "document.body.textContent.includes('<img src=x id=pwn-"
+    await until(
+      page,
+      'the client id as text',
+      `document.querySelector('#client-table tbody').textContent.includes('<img src=x id=pwn-client>')`,
+    )
+    await until(page, 'the topic as text', `${text}topic>/t')`)
+    await until(
+      page,
+      'the takeover event',
+      `[...document.querySelectorAll('li')].some((li) => li.textContent.includes('<img src=x id=pwn-client>'))`,
+    )
+    assert.equal(
+      await page.evaluate("document.querySelectorAll('[id^=pwn]').length"),
+      0,
+      'no element was made of them',
+    )
+    await page.close()
+  })
+})
