@@ -12,6 +12,7 @@ import { ConfigError } from '../../../src/errors.js'
 import { MAX_BODY_BYTES, startHttp } from '../../../src/http/server.js'
 import { makePki, opensslSkip, type Pki } from '../../helpers/certs.js'
 import { LOOPBACK } from '../../helpers/net.js'
+import { assertResponse } from '../../helpers/openapi.js'
 
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} }
 
@@ -42,6 +43,11 @@ function raw(port: number, bytes: string, ms = 3000): Promise<string> {
     })
     s.write(bytes)
   })
+}
+
+/** The JSON body of a raw HTTP/1.1 answer sent with Content-Length. */
+function bodyOf(answer: string): unknown {
+  return JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))
 }
 
 describe('the HTTP endpoint', () => {
@@ -178,7 +184,9 @@ describe('the HTTP endpoint', () => {
             `POST /api/v1/clients/c1/kick HTTP/1.1\r\nHost: ${host}\r\n${headers}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
           )
         // a form on evil.example posting to the endpoint: the browser says where it comes from
-        assert.match(await kick('Origin: http://evil.example\r\n'), /^HTTP\/1\.1 403 /)
+        const forged = await kick('Origin: http://evil.example\r\n')
+        assert.match(forged, /^HTTP\/1\.1 403 /)
+        assertResponse('POST', '/api/v1/clients/c1/kick', 403, bodyOf(forged))
         assert.match(await kick('Sec-Fetch-Site: cross-site\r\n'), /^HTTP\/1\.1 403 /)
         assert.match(await kick('Origin: null\r\n'), /^HTTP\/1\.1 403 /)
         assert.match(
@@ -272,6 +280,7 @@ describe('the HTTP endpoint', () => {
         const rebound = await get(open.port, `evil.example:${open.port}`)
         assert.match(rebound, /^HTTP\/1\.1 403 /)
         assert.doesNotMatch(rebound, /"version"/)
+        assertResponse('GET', '/api/v1/broker', 403, bodyOf(rebound))
         // the probes hold nothing and stay open
         const probe = await raw(
           open.port,
