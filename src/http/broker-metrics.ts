@@ -57,29 +57,25 @@ type StatTotal = { [K in keyof BrokerStats]: BrokerStats[K] extends number ? K :
  */
 export function registerBrokerMetrics(registry: Registry, broker: Broker, scrape: () => Scrape): void {
   const s = broker.stats
-  const gauge = (name: string, help: string, read: (emit: Emit) => void, labelNames: string[] = []): void => {
+  type Read = (emit: Emit) => void
+  const named = (name: string, help: string, labelNames: string[]) => ({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+  })
+  const gauge = (name: string, help: string, read: Read, labelNames: string[] = []): void => {
     new Gauge({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
+      ...named(name, help, labelNames),
       collect() {
         this.reset()
         read((v, labels) => (labels === undefined ? this.set(v) : this.set(labels, v)))
       },
     })
   }
-  const counter = (
-    name: string,
-    help: string,
-    read: (emit: Emit) => void,
-    labelNames: string[] = [],
-  ): void => {
+  const counter = (name: string, help: string, read: Read, labelNames: string[] = []): void => {
     new Counter({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
+      ...named(name, help, labelNames),
       // the broker keeps the running total; a scrape shows it as it is now
       collect() {
         this.reset()
