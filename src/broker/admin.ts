@@ -215,7 +215,7 @@ export class BrokerAdmin {
       case 'address':
         return p?.remoteAddress ?? null
       case 'connectedSince':
-        return p === null ? null : p.connectedAt
+        return p === null ? null : p.figures.connectedAt
       case 'inflight':
         return s.outbound.size
       case 'queued':
@@ -223,13 +223,13 @@ export class BrokerAdmin {
       case 'subscriptions':
         return s.subscriptions.size
       case 'bytesIn':
-        return p === null ? 0 : p.bytesIn
+        return p === null ? 0 : p.figures.bytesIn
       case 'bytesOut':
         return p === null ? 0 : p.flushed
       case 'messagesIn':
-        return p === null ? 0 : p.messagesIn
+        return p === null ? 0 : p.figures.messagesIn
       case 'messagesOut':
-        return p === null ? 0 : p.messagesOut
+        return p === null ? 0 : p.figures.messagesOut
     }
   }
 
@@ -241,17 +241,18 @@ export class BrokerAdmin {
       address: p?.remoteAddress ?? null,
       protocolVersion: p !== null ? p.protocolVersion : (last?.protocolVersion ?? 0),
       connected: p !== null,
-      connectedSince: p === null || p.connectedAt === 0 ? null : new Date(p.connectedAt).toISOString(),
-      keepalive: p === null ? 0 : p.keepaliveSeconds,
+      connectedSince:
+        p === null || p.figures.connectedAt === 0 ? null : new Date(p.figures.connectedAt).toISOString(),
+      keepalive: p === null ? 0 : p.figures.keepaliveSeconds,
       cleanSession: s.expiryInterval === 0,
       sessionExpiryInterval: s.expiryInterval,
       subscriptions: s.subscriptions.size,
       inflight: s.outbound.size,
       queued: s.queued,
-      bytesIn: p === null ? 0 : p.bytesIn,
+      bytesIn: p === null ? 0 : p.figures.bytesIn,
       bytesOut: p === null ? 0 : p.flushed,
-      messagesIn: p === null ? 0 : p.messagesIn,
-      messagesOut: p === null ? 0 : p.messagesOut,
+      messagesIn: p === null ? 0 : p.figures.messagesIn,
+      messagesOut: p === null ? 0 : p.figures.messagesOut,
     }
   }
 }

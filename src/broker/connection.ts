@@ -3,11 +3,12 @@ import { PacketType, PROTOCOL_V5, type ProtocolVersion, ReasonCode } from '../pr
 import { Decoder } from '../protocol/decoder.js'
 import { ErrorCode } from '../protocol/errors.js'
 import type { ConnectPacket, ConnectProperties, Packet, PublishPacket, Will } from '../protocol/packets.js'
-import { KeepAlive } from '../session/keepalive.js'
 import type { Incoming, ServedDuplex } from '../transport/transport.js'
 import { clientLimits, NO_LIMITS } from './client-limits.js'
+import { ConnectionFigures } from './connection-figures.js'
 import { ConnectionOutput } from './connection-output.js'
 import { ConnectionMachine, type ConnState } from './connection-state.js'
+import { ConnectionTimer, type TimedLink } from './connection-timer.js'
 import type { BrokerStats, RefusedCounts } from './events.js'
 import type { Flushable, Flusher } from './flusher.js'
 import { closingPacket, refusalReason, refusingConnack } from './last-words.js'
@@ -37,7 +38,7 @@ export interface ConnectionDeps {
  * packets to the handler (which answers through `send` and `close`), and writes its output once per event-loop
  * turn when the Flusher says the store has committed.
  */
-export class Connection implements Peer, Flushable, PartlyReceived {
+export class Connection implements Peer, Flushable, PartlyReceived, TimedLink {
   id = ''
   username: string | undefined = undefined
   protocolVersion: ProtocolVersion = 4
@@ -55,22 +56,18 @@ export class Connection implements Peer, Flushable, PartlyReceived {
   private readonly decoder: Decoder
   private readonly output: ConnectionOutput
   private readonly deps: ConnectionDeps
-  private keepalive: KeepAlive | null = null
   /** The CONNECT deadline, then the keep-alive check. */
-  private timer: NodeJS.Timeout | null = null
+  private readonly timer: ConnectionTimer
   /** QoS 1/2 PUBLISHes handed to the handler whose answer (a hook) is pending. */
   private answering = 0
   /** packetTimeout for a packet partly received (see PacketTimer). */
   private readonly packetTimer: PacketTimer
-  // What the admin API shows of this connection (admin.ts): integers, one increment per chunk or packet.
-  connectedAt = 0
-  keepaliveSeconds = 0
-  bytesIn = 0
-  messagesIn = 0
-  messagesOut = 0
+  /** What it counts: BrokerStats, and its figures for the admin API. */
+  readonly figures: ConnectionFigures
 
   constructor(deps: ConnectionDeps, incoming: Incoming) {
     this.deps = deps
+    this.figures = new ConnectionFigures(deps.stats, deps.notable)
     this.remoteAddress = incoming.remoteAddress
     this.certificateUser = deps.identityAsUsername === true ? (incoming.identity ?? null) : undefined
     const { maxPacketSize, maxConnectSize, packetTimeout, connectTimeout } = deps.options
@@ -80,6 +77,8 @@ export class Connection implements Peer, Flushable, PartlyReceived {
       maxPacketSize: Math.min(maxPacketSize, maxConnectSize),
     })
     this.packetTimer = new PacketTimer(this, packetTimeout)
+    // before the transport opens: a chunk or a close may come while it does
+    this.timer = new ConnectionTimer(this, connectTimeout)
     let closed!: () => void
     this.whenClosed = new Promise((resolve) => (closed = resolve))
     this.duplex = incoming.open({
@@ -91,13 +90,6 @@ export class Connection implements Peer, Flushable, PartlyReceived {
       },
     })
     this.output = new ConnectionOutput(this.duplex)
-    this.timer = setTimeout(() => {
-      const s = this.machine.state
-      if (s === 'awaiting-connect' || s === 'authenticating') {
-        this.refused('protocolError', 'no CONNECT within connectTimeout')
-        this.close('no CONNECT in time', true)
-      }
-    }, connectTimeout)
   }
 
   /** The verified certificate's CN when it is the login (useIdentityAsUsername), for the hooks. */
@@ -115,9 +107,8 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     const m = this.machine
     if (m.state === 'closed') return
     const now = performance.now()
-    this.keepalive?.received(now)
-    this.deps.stats.bytesReceived += chunk.length
-    this.bytesIn += chunk.length
+    this.timer.received(now)
+    this.figures.read(chunk.length)
     if (m.state === 'awaiting-connect' && this.decoder.buffered === 0 && chunk.length > 0) {
       // [MQTT-3.1.0-1] judged on the first byte, before anything is buffered
       const type = chunk[0]! >>> 4
@@ -139,13 +130,7 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     this.packetTimer.packet()
     const m = this.machine
     if (m.state === 'closed') return
-    const stats = this.deps.stats
-    stats.messagesReceived++ // packets of any type, as $SYS/broker/messages/received counts them
-    if (packet.type === PacketType.PUBLISH) {
-      const i = (this.protocolVersion - 3) * 3 + packet.qos
-      stats.publishIn[i]!++
-      stats.publishInBytes[i]! += this.decoder.packetLength
-    }
+    this.figures.decoded(packet, this.protocolVersion, this.decoder)
     if (
       packet.type === PacketType.PUBLISH &&
       packet.qos > 0 &&
@@ -160,7 +145,7 @@ export class Connection implements Peer, Flushable, PartlyReceived {
       )
       return
     }
-    if (packet.type === PacketType.PUBLISH) this.messagesIn++
+    if (packet.type === PacketType.PUBLISH) this.figures.messagesIn++
     // a QoS 0 PUBLISH is forwarded to QoS 0 subscribers as it came (see Message)
     const raw =
       packet.type === PacketType.PUBLISH && packet.qos === 0 && !packet.retain
@@ -278,18 +263,12 @@ export class Connection implements Peer, Flushable, PartlyReceived {
 
   accept(packet: ConnectPacket, session: Session, keepalive: number): void {
     this.session = session
-    this.connectedAt = Date.now()
-    this.keepaliveSeconds = keepalive
+    this.figures.connectedAt = Date.now()
+    this.figures.keepaliveSeconds = keepalive
     this.will = packet.will ?? null
     this.decoder.maxPacketSize = this.deps.options.maxPacketSize
     this.duplex.accepted?.()
-    if (this.timer !== null) clearTimeout(this.timer)
-    this.timer = null
-    if (keepalive > 0) {
-      this.keepalive = new KeepAlive(keepalive * 1000, 0)
-      this.keepalive.received(performance.now())
-      this.armKeepalive(keepalive * 1500)
-    }
+    this.timer.accepted(keepalive)
     if (this.machine.accepted()) queueMicrotask(this.replay)
   }
 
@@ -297,15 +276,17 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     this.will = null
   }
 
-  /** [MQTT-3.1.2-24] One timer per connection, re-armed only when it fires; reads just record the time. */
-  private armKeepalive(delay: number): void {
-    this.timer = setTimeout(() => {
-      const ka = this.keepalive!
-      // While the broker does not read it (held back, or over an inbound rate) its packets wait unseen.
-      if (ka.expired(performance.now(), this.duplex.paused))
-        this.close('keep-alive timeout', true, false, ReasonCode.KEEP_ALIVE_TIMEOUT)
-      else this.armKeepalive(ka.next)
-    }, delay)
+  // TimedLink, for the ConnectionTimer
+  connectTimedOut(): void {
+    const s = this.machine.state
+    if (s === 'awaiting-connect' || s === 'authenticating') {
+      this.refused('protocolError', 'no CONNECT within connectTimeout')
+      this.close('no CONNECT in time', true)
+    }
+  }
+
+  keepaliveExpired(): void {
+    this.close('keep-alive timeout', true, false, ReasonCode.KEEP_ALIVE_TIMEOUT)
   }
 
   /**
@@ -370,8 +351,7 @@ export class Connection implements Peer, Flushable, PartlyReceived {
       if (last !== null) this.send(last)
     }
     m.close()
-    if (this.timer !== null) clearTimeout(this.timer)
-    this.timer = null
+    this.timer.stop()
     this.packetTimer.stop()
     const duplex = this.duplex
     // (not after end(): Node 20 spins on a reset of a socket that is ending)
@@ -392,13 +372,7 @@ export class Connection implements Peer, Flushable, PartlyReceived {
 
   /** A subscriber that took nothing for slowConsumerTimeout: closed (will published), reset at once. */
   dropSlowConsumer(): void {
-    this.deps.stats.slowConsumerDisconnects++
-    this.deps.notable.report(
-      'slow-consumer',
-      'warn',
-      `disconnected slow consumer ${this.id}: took nothing for slowConsumerTimeout`,
-      { clientId: this.id, remoteAddress: this.remoteAddress, backlog: this.outputBacklog },
-    )
+    this.figures.slowConsumer(this.id, this.remoteAddress, this.outputBacklog)
     this.close('slow consumer: took nothing for slowConsumerTimeout', true, true)
   }
 
@@ -407,14 +381,8 @@ export class Connection implements Peer, Flushable, PartlyReceived {
     this.close('session taken over by a new connection', true, false, ReasonCode.SESSION_TAKEN_OVER)
   }
 
-  /** A connection refused before its CONNECT was accepted: counted by reason and told. */
   private refused(reason: keyof RefusedCounts, detail: string): void {
-    this.deps.stats.refused[reason]++
-    this.deps.notable.report('refused', 'info', detail, {
-      clientId: this.id,
-      remoteAddress: this.remoteAddress,
-      reason,
-    })
+    this.figures.refused(reason, detail, this.id, this.remoteAddress)
   }
 
   // --- output ----------------------------------------------------------------
@@ -422,11 +390,8 @@ export class Connection implements Peer, Flushable, PartlyReceived {
   send(bytes: Buffer): void {
     const s = this.machine.state
     if (s === 'closed' || s === 'ending') return
-    const stats = this.deps.stats
-    stats.messagesSent++ // packets of any type, as $SYS/broker/messages/sent counts them
-    stats.bytesSent += bytes.length
+    this.figures.sent(bytes)
     if (this.output.push(bytes)) this.deps.flusher.markDirty(this)
-    if (bytes[0]! >>> 4 === PacketType.PUBLISH) this.messagesOut++
   }
 
   get outputBacklog(): number {

@@ -38,26 +38,33 @@ export function closingPacket(
   return null
 }
 
+/**
+ * The refusing CONNACK codes each RefusedCounts entry counts; any other code counts in `other`.
+ * 3.1.1 return codes (1-5) and MQTT 5 reason codes (0x80 and above) do not overlap.
+ */
+const REFUSAL_CODES: ReadonlyArray<readonly [keyof RefusedCounts, readonly number[]]> = [
+  [
+    'protocolVersion',
+    [ConnectReturnCode.UNACCEPTABLE_PROTOCOL_VERSION, ReasonCode.UNSUPPORTED_PROTOCOL_VERSION],
+  ],
+  ['clientId', [ConnectReturnCode.IDENTIFIER_REJECTED, ReasonCode.CLIENT_IDENTIFIER_NOT_VALID]],
+  [
+    'badCredentials',
+    [
+      ConnectReturnCode.BAD_USERNAME_OR_PASSWORD,
+      ReasonCode.BAD_USER_NAME_OR_PASSWORD,
+      ReasonCode.BAD_AUTHENTICATION_METHOD,
+    ],
+  ],
+  ['notAuthorized', [ConnectReturnCode.NOT_AUTHORIZED, ReasonCode.NOT_AUTHORIZED]],
+  ['protocolError', [ReasonCode.MALFORMED_PACKET, ReasonCode.PROTOCOL_ERROR]],
+]
+
+const REFUSAL_REASON = new Map<number, keyof RefusedCounts>(
+  REFUSAL_CODES.flatMap(([reason, codes]) => codes.map((code) => [code, reason] as const)),
+)
+
 /** Which RefusedCounts entry a refusing CONNACK code (3.1.1 return code or MQTT 5 reason code) counts in. */
 export function refusalReason(code: number): keyof RefusedCounts {
-  switch (code) {
-    case ConnectReturnCode.UNACCEPTABLE_PROTOCOL_VERSION:
-    case ReasonCode.UNSUPPORTED_PROTOCOL_VERSION:
-      return 'protocolVersion'
-    case ConnectReturnCode.IDENTIFIER_REJECTED:
-    case ReasonCode.CLIENT_IDENTIFIER_NOT_VALID:
-      return 'clientId'
-    case ConnectReturnCode.BAD_USERNAME_OR_PASSWORD:
-    case ReasonCode.BAD_USER_NAME_OR_PASSWORD:
-    case ReasonCode.BAD_AUTHENTICATION_METHOD:
-      return 'badCredentials'
-    case ConnectReturnCode.NOT_AUTHORIZED:
-    case ReasonCode.NOT_AUTHORIZED:
-      return 'notAuthorized'
-    case ReasonCode.MALFORMED_PACKET:
-    case ReasonCode.PROTOCOL_ERROR:
-      return 'protocolError'
-    default:
-      return 'other'
-  }
+  return REFUSAL_REASON.get(code) ?? 'other'
 }

@@ -1,5 +1,6 @@
 import type { ProtocolVersion } from '../protocol/constants.js'
 import type { ConnectPacket, ConnectProperties, Packet } from '../protocol/packets.js'
+import type { LinkFigures } from './connection-figures.js'
 import type { ConnState } from './connection-state.js'
 import type { ClientInfo } from './options.js'
 import type { Session, SessionLink } from './session.js'
@@ -82,16 +83,8 @@ export interface Peer extends ClientInfo, SessionLink {
   violation(message: string, rule: string, reasonCode?: number): void
   /** Resolves once the transport is closed. */
   readonly whenClosed: Promise<void>
-  // For the admin API (admin.ts); bytes out are `flushed`.
-  /** Date.now() of the CONNACK that accepted it; 0 until then. */
-  readonly connectedAt: number
-  /** Keep-alive granted, in seconds. */
-  readonly keepaliveSeconds: number
-  /** Bytes read from the transport. */
-  readonly bytesIn: number
-  /** PUBLISH packets received and sent. */
-  readonly messagesIn: number
-  readonly messagesOut: number
+  /** What the admin API (admin.ts) shows of it; bytes out are `flushed`. */
+  readonly figures: LinkFigures
 }
 
 /**

@@ -3,10 +3,11 @@ import { Fifo } from '../session/fifo.js'
 import { InboundFlow } from '../session/inbound.js'
 import { type AckType, Await, OutboundFlow } from '../session/outbound.js'
 import type { Store } from '../store/store.js'
+import { DeliveryCounts } from './delivery-counts.js'
 import { DeliveryLog } from './delivery-log.js'
 import { InflightResend } from './inflight-resend.js'
 import type { Message } from './message.js'
-import { DeliveryForm, type LinkOptions, publishPayloadLength } from './publish-form.js'
+import { DeliveryForm, type LinkOptions } from './publish-form.js'
 import { PublisherBrake } from './publisher-brake.js'
 import { dropUnreadable, type MayRead } from './read-filter.js'
 import type { Queued as QueuedOf, SessionCounters, SessionLimits, SessionLink } from './session-types.js'
@@ -32,12 +33,10 @@ export class Session {
   readonly outbound: OutboundFlow<number>
   readonly inbound: InboundFlow
   link: SessionLink | null = null
-  /** Messages dropped because a queue or an output buffer was full. */
-  dropped = 0
-  private droppedLogged = 0
   private readonly queue = new Fifo<Queued>()
   private readonly limits: SessionLimits
-  private readonly counters: SessionCounters
+  /** What it counts in BrokerStats: deliveries, expired, unreadable and dropped messages. */
+  private readonly counts: DeliveryCounts
   /** Publishers slowed because this session cannot keep up, and the watch of slow/stuck. */
   private readonly brake: PublisherBrake
   /** Outbound QoS 1/2 flows completed: progress of a full queue. */
@@ -59,7 +58,7 @@ export class Session {
   inAliases: Map<number, string> | null = null
   /** How PUBLISHes are encoded for the current connection. */
   private readonly form = new DeliveryForm((qos) =>
-    this.drop(qos, "a message is larger than the client's Maximum Packet Size", 'tooLarge'),
+    this.counts.drop(qos, "a message is larger than the client's Maximum Packet Size", 'tooLarge'),
   )
   /** Re-sends what is in flight when a connection attaches. */
   private readonly resend: InflightResend
@@ -68,8 +67,6 @@ export class Session {
    * hook has a say. Set for each connection before it attaches (see reattach.ts).
    */
   mayRead: MayRead | null = null
-  /** Where this connection's PUBLISHes are counted in publishOut: (protocol version - 3) * 3. */
-  private outBase = 3
 
   constructor(
     clientId: string,
@@ -81,7 +78,7 @@ export class Session {
     this.clientId = clientId
     this.clean = clean
     this.limits = limits
-    this.counters = counters
+    this.counts = new DeliveryCounts(clientId, counters, limits)
     this.store = clean ? null : store
     this.deliveries = new DeliveryLog(this.store, clientId)
     this.outbound = new OutboundFlow<number>(limits.maxInflight)
@@ -126,21 +123,20 @@ export class Session {
   ): void {
     // a retained message, or one read back from the store, may have expired [MQTT-3.3.2-5]
     if (msg.expiresAt !== 0 && msg.expiresAt <= Date.now()) {
-      this.counters.expired++
+      this.counts.expired()
       return
     }
     const link = this.link
     // not for this client's eyes; one offline is asked when it is back (see attach)
     if (this.mayRead !== null && link !== null && !this.mayRead(msg.topic)) {
-      this.counters.denied.read++
-      this.counters.drops.notAuthorized++
+      this.counts.unreadable()
       return
     }
     if (link === null) {
       // Offline persistent session: QoS 1/2 is queued, up to the limit [MQTT-3.1.2-5].
       if (qos === 0) return
       if (this.queued >= this.limits.maxQueuedMessages) {
-        this.drop(qos, 'the queue of an offline client is full (maxQueuedMessages)', 'queueFull')
+        this.counts.drop(qos, 'the queue of an offline client is full (maxQueuedMessages)', 'queueFull')
         return
       }
       this.push(msg.own(), qos, retain, subIds, group)
@@ -151,7 +147,11 @@ export class Session {
         const backlog = link.outputBacklog
         const soft = this.limits.maxOutputBuffer >>> 2
         if (backlog > soft && (this.brake.watch.stuck || backlog > this.limits.maxOutputBuffer)) {
-          this.drop(qos, 'the output buffer of a slow subscriber is full (maxOutputBuffer)', 'qos0Budget')
+          this.counts.drop(
+            qos,
+            'the output buffer of a slow subscriber is full (maxOutputBuffer)',
+            'qos0Budget',
+          )
           return
         }
         const bytes = this.form.qos0(msg, retain, subIds)
@@ -173,7 +173,7 @@ export class Session {
     // Behind others: keep the order of this topic [MQTT-4.6.0-6].
     if (this.queued >= this.limits.maxQueuedMessages && (qos === 0 || this.brake.watch.stuck)) {
       // A stuck subscriber slows nobody, so its queue cannot be let grow either.
-      this.drop(
+      this.counts.drop(
         qos,
         'the queue of a slow subscriber is full (maxQueuedMessages)',
         qos === 0 ? 'qos0Budget' : 'queueFull',
@@ -223,7 +223,7 @@ export class Session {
     this.link = link
     const version = (connect === null ? link.protocolVersion : connect.protocolVersion) ?? 4
     const v5 = version === 5
-    this.outBase = (version - 3) * 3
+    this.counts.outBase = (version - 3) * 3
     const properties = connect === null ? link.connectProperties : connect.properties
     this.form.attach(v5, properties)
     this.inAliases = null // aliases are per connection [MQTT-3.3.2-7]
@@ -263,11 +263,8 @@ export class Session {
       // [MQTT-3.3.2-5] expired while it waited, or no longer readable (rules reloaded): deleted, not sent
       if (expired || (this.mayRead !== null && !this.mayRead(q.msg.topic))) {
         queue.shift()
-        if (expired) this.counters.expired++
-        else {
-          this.counters.denied.read++
-          this.counters.drops.notAuthorized++
-        }
+        if (expired) this.counts.expired()
+        else this.counts.unreadable()
         this.deliveries.forget(q.seq)
         continue
       }
@@ -317,20 +314,6 @@ export class Session {
   restoreInflight(q: Queued, packetId: number, released: boolean): void {
     this.deliveries.restored(q.seq)
     this.resend.restore(q, packetId, released)
-  }
-
-  /** Counts a dropped message by reason; tells the first of each run of drops (then at 2x, 4x, ...), not every one. */
-  private drop(qos: QoS, why: string, reason: 'queueFull' | 'qos0Budget' | 'tooLarge'): void {
-    this.counters.dropped++
-    this.counters.drops[reason]++
-    if (this.dropped++ === this.droppedLogged) {
-      const fields = { clientId: this.clientId, qos, dropped: this.dropped, reason }
-      const detail = `dropping messages for ${this.clientId}: ${why} (${this.dropped} so far)`
-      const notable = this.limits.notable
-      if (notable !== undefined) notable.report('dropping', 'warn', detail, fields)
-      else this.limits.logger.warn(fields, `dropping messages: ${why}`)
-      this.droppedLogged = this.dropped * 2 // then again at 2x, 4x, ... the count
-    }
   }
 
   private push(
@@ -388,20 +371,9 @@ export class Session {
     ;(this.sharedInflight ??= new SharedInflight()).track(packetId, q)
   }
 
-  /**
-   * Writes a packet; a PUBLISH (type 3) is counted by the client's version and the QoS in its
-   * first byte, with its `payload` bytes (-1: not known, a re-send: read from the bytes). The
-   * connection counts every packet and byte it sends ($SYS messages/sent, bytes/sent).
-   */
+  /** Writes a packet, counted (DeliveryCounts.written; `payload` -1: read from the bytes). */
   private write(link: SessionLink, bytes: Buffer, payload = -1): void {
-    const first = bytes[0]!
-    if (first >>> 4 === 3) {
-      const c = this.counters
-      const i = this.outBase + ((first >>> 1) & 3)
-      c.publishOut[i]!++
-      c.publishOutBytes[i]! += bytes.length
-      c.publishPayloadOut += payload >= 0 ? payload : publishPayloadLength(bytes, this.outBase === 6)
-    }
+    this.counts.written(bytes, payload)
     link.send(bytes)
   }
 

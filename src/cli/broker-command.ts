@@ -9,14 +9,8 @@ import { MemoryStore } from '../store/memory/memory-store.js'
 import { SqliteStore } from '../store/sqlite/sqlite-store.js'
 import type { Store } from '../store/store.js'
 import { type FlagSpec, last, parseArgs, usage } from './args.js'
-import {
-  type BrokerSettings,
-  CONFIG_KEYS,
-  FLAG_KEYS,
-  kebab,
-  readConfigFile,
-  resolveSettings,
-} from './config.js'
+import { type BrokerSettings, readConfigFile, resolveSettings } from './config.js'
+import { CONFIG_KEYS, FLAG_KEYS, kebab } from './config-keys.js'
 import { type Credentials, loadCredentials } from './credentials.js'
 import { HTTP_FLAG_KEYS, HTTP_FLAGS, loadHttpOptions } from './http-settings.js'
 import { ListenFailed, openListeners } from './listeners.js'

@@ -12,8 +12,8 @@ import { SORT_KEYS, type SortKey } from './top-figures.js'
 import { closeAgents, type HttpSource } from './top-http.js'
 import { type HttpSettings, runHttp, runSys, type TopSettings } from './top-run.js'
 
-/** The pub/sub connection flags that make sense for a subscriber that only reads $SYS. */
-const SYS_FLAG_NAMES = new Set([
+/** The flags that only an MQTT connection uses (TLS flags serve both). */
+const MQTT_ONLY = [
   'host',
   'port',
   'url',
@@ -23,15 +23,10 @@ const SYS_FLAG_NAMES = new Set([
   'id-prefix',
   'keepalive',
   'protocol-version',
-  'cafile',
-  'capath',
-  'cert',
-  'key',
-  'insecure',
-  'tls-version',
-  'tls-use-os-certs',
-  'ciphers',
-])
+]
+
+/** The pub/sub connection flags that make sense for a subscriber that only reads $SYS. */
+const SYS_FLAG_NAMES = new Set([...MQTT_ONLY, ...TLS_FLAGS.map((f) => f.name)])
 
 const HTTP_FLAGS: FlagSpec[] = [
   {
@@ -64,18 +59,6 @@ const HTTP_FLAGS: FlagSpec[] = [
 
 /** The flags that only the HTTP endpoint uses. */
 const HTTP_ONLY = ['http-host', 'http-token-file', 'https', 'sort', 'rows']
-/** The flags that only an MQTT connection uses (TLS flags serve both). */
-const MQTT_ONLY = [
-  'host',
-  'port',
-  'url',
-  'username',
-  'pw',
-  'id',
-  'id-prefix',
-  'keepalive',
-  'protocol-version',
-]
 
 const FLAGS: FlagSpec[] = [
   ...HTTP_FLAGS,

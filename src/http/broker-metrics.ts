@@ -2,7 +2,13 @@ import { performance } from 'node:perf_hooks'
 import { Counter, Gauge, type Metric, type Registry } from 'prom-client'
 import type { DeliveryTotals } from '../broker/admin.js'
 import type { Broker } from '../broker/broker.js'
-import type { ByVersionQos, CommitHistogram, DropCounts, RefusedCounts } from '../broker/events.js'
+import type {
+  BrokerStats,
+  ByVersionQos,
+  CommitHistogram,
+  DropCounts,
+  RefusedCounts,
+} from '../broker/events.js'
 import { LIMITS } from '../broker/limits.js'
 import { VERSION } from '../version.js'
 
@@ -42,35 +48,34 @@ const DROPS: readonly (readonly [keyof DropCounts, string])[] = [
 
 type Emit = (value: number, labels?: Record<string, string>) => void
 
+/** The BrokerStats fields that are one running total each. */
+type StatTotal = { [K in keyof BrokerStats]: BrokerStats[K] extends number ? K : never }[keyof BrokerStats]
+
 /**
  * Registers every petrel_* metric on `registry`. Each reads the broker's counters when
  * scraped (prom-client's collect()): the message path only ever increments integers.
  */
 export function registerBrokerMetrics(registry: Registry, broker: Broker, scrape: () => Scrape): void {
   const s = broker.stats
-  const gauge = (name: string, help: string, read: (emit: Emit) => void, labelNames: string[] = []): void => {
+  type Read = (emit: Emit) => void
+  const named = (name: string, help: string, labelNames: string[]) => ({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+  })
+  const gauge = (name: string, help: string, read: Read, labelNames: string[] = []): void => {
     new Gauge({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
+      ...named(name, help, labelNames),
       collect() {
         this.reset()
         read((v, labels) => (labels === undefined ? this.set(v) : this.set(labels, v)))
       },
     })
   }
-  const counter = (
-    name: string,
-    help: string,
-    read: (emit: Emit) => void,
-    labelNames: string[] = [],
-  ): void => {
+  const counter = (name: string, help: string, read: Read, labelNames: string[] = []): void => {
     new Counter({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
+      ...named(name, help, labelNames),
       // the broker keeps the running total; a scrape shows it as it is now
       collect() {
         this.reset()
@@ -78,6 +83,8 @@ export function registerBrokerMetrics(registry: Registry, broker: Broker, scrape
       },
     })
   }
+  /** A counter of one BrokerStats running total. */
+  const total = (name: string, help: string, key: StatTotal): void => counter(name, help, (e) => e(s[key]))
   const byVersionQos = (counts: ByVersionQos) => (emit: Emit) => {
     for (let v = 0; v < PROTOCOLS.length; v++) {
       for (let q = 0; q < QOS.length; q++) {
@@ -99,9 +106,7 @@ export function registerBrokerMetrics(registry: Registry, broker: Broker, scrape
   gauge('petrel_connections_maximum', 'Most MQTT connections open at once since start.', (e) =>
     e(s.maxConnected),
   )
-  counter('petrel_connections_accepted_total', 'CONNECTs accepted since start.', (e) =>
-    e(s.connectionsAccepted),
-  )
+  total('petrel_connections_accepted_total', 'CONNECTs accepted since start.', 'connectionsAccepted')
   counter(
     'petrel_connections_refused_total',
     'Connections refused, by reason: a listener or TLS refusal, a per-address limit, or the CONNACK reason.',
@@ -110,29 +115,35 @@ export function registerBrokerMetrics(registry: Registry, broker: Broker, scrape
     },
     ['reason'],
   )
-  counter('petrel_sockets_accepted_total', 'TCP connections accepted by any listener since start.', (e) =>
-    e(s.socketsOpened),
+  total(
+    'petrel_sockets_accepted_total',
+    'TCP connections accepted by any listener since start.',
+    'socketsOpened',
   )
-  counter(
+  total(
     'petrel_tls_handshake_failures_total',
     'TLS handshakes that failed or did not finish in time.',
-    (e) => e(s.tlsHandshakeFailures),
+    'tlsHandshakeFailures',
   )
-  counter('petrel_takeovers_total', 'Sessions taken over by a new connection with the same client id.', (e) =>
-    e(s.takeovers),
+  total(
+    'petrel_takeovers_total',
+    'Sessions taken over by a new connection with the same client id.',
+    'takeovers',
   )
-  counter(
+  total(
     'petrel_slow_consumer_disconnects_total',
     'Subscribers disconnected for taking no messages for slowConsumerTimeout.',
-    (e) => e(s.slowConsumerDisconnects),
+    'slowConsumerDisconnects',
   )
   // sessions and subscriptions
   gauge('petrel_sessions', 'Sessions held now, connected or not.', (e) => e(broker.sessionCount))
   gauge('petrel_sessions_persistent', 'Sessions held now that outlive their connection.', (e) =>
     e(scrape().totals.persistentSessions),
   )
-  counter('petrel_sessions_expired_total', 'Sessions ended because their expiry interval passed.', (e) =>
-    e(s.sessionsExpired),
+  total(
+    'petrel_sessions_expired_total',
+    'Sessions ended because their expiry interval passed.',
+    'sessionsExpired',
   )
   gauge('petrel_subscriptions', 'Subscriptions held now, shared ones included.', (e) =>
     e(broker.subscriptionCount),
@@ -182,12 +193,10 @@ export function registerBrokerMetrics(registry: Registry, broker: Broker, scrape
   gauge('petrel_messages_queued', 'Messages waiting to be sent to their subscribers.', (e) =>
     e(scrape().totals.queued),
   )
-  counter('petrel_packets_received_total', 'MQTT packets of any kind received.', (e) => e(s.messagesReceived))
-  counter('petrel_packets_sent_total', 'MQTT packets of any kind sent.', (e) => e(s.messagesSent))
-  counter('petrel_network_received_bytes_total', 'Bytes of every MQTT packet received.', (e) =>
-    e(s.bytesReceived),
-  )
-  counter('petrel_network_sent_bytes_total', 'Bytes of every MQTT packet sent.', (e) => e(s.bytesSent))
+  total('petrel_packets_received_total', 'MQTT packets of any kind received.', 'messagesReceived')
+  total('petrel_packets_sent_total', 'MQTT packets of any kind sent.', 'messagesSent')
+  total('petrel_network_received_bytes_total', 'Bytes of every MQTT packet received.', 'bytesReceived')
+  total('petrel_network_sent_bytes_total', 'Bytes of every MQTT packet sent.', 'bytesSent')
   // security
   counter(
     'petrel_authentication_failures_total',
@@ -225,7 +234,7 @@ export function registerBrokerMetrics(registry: Registry, broker: Broker, scrape
       },
     ),
   )
-  counter('petrel_store_errors_total', 'Store commits or writes that failed.', (e) => e(s.storeErrors))
+  total('petrel_store_errors_total', 'Store commits or writes that failed.', 'storeErrors')
   // event loop
   let lastElu = performance.eventLoopUtilization()
   let utilization = 0

@@ -4,32 +4,12 @@
  */
 import assert from 'node:assert/strict'
 import { connect as netConnect } from 'node:net'
-import { Duplex } from 'node:stream'
 import { test } from 'node:test'
 import type { PublishedMessage } from '../../../src/broker/events.js'
 import type { ClientInfo } from '../../../src/broker/options.js'
 import { PacketType, type QoS } from '../../../src/protocol/index.js'
+import { duplexPair } from '../../helpers/duplex-pair.js'
 import { delay, RawClient, startBroker, uniqueId } from '../../helpers/raw-client.js'
-
-/** Two connected in-memory streams, each ending when the other ends. */
-function duplexPair(): [Duplex, Duplex] {
-  const make = (peer: () => Duplex): Duplex =>
-    new Duplex({
-      allowHalfOpen: false,
-      read() {},
-      write(chunk: Buffer, _enc, cb) {
-        peer().push(chunk)
-        cb()
-      },
-      final(cb) {
-        peer().push(null)
-        cb()
-      },
-    })
-  const a: Duplex = make(() => b)
-  const b: Duplex = make(() => a)
-  return [a, b]
-}
 
 test('acknowledges but drops a PUBLISH that authorizePublish refuses, at every QoS [MQTT-3.3.5-2]', async (t) => {
   for (const async of [false, true]) {

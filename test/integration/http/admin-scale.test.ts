@@ -5,12 +5,13 @@
  * per-client work per item of the page (quadratic), not a slow machine.
  */
 import assert from 'node:assert/strict'
-import { Duplex } from 'node:stream'
+import type { Duplex } from 'node:stream'
 import { test } from 'node:test'
 import type { ClientSummary, Page, SubscriptionInfo } from '../../../src/broker/admin.js'
 import { Broker } from '../../../src/broker/broker.js'
 import { startHttp } from '../../../src/http/server.js'
 import { encode, PacketType } from '../../../src/protocol/index.js'
+import { duplexPair } from '../../helpers/duplex-pair.js'
 import { fetchChecked } from '../../helpers/openapi.js'
 import { connectPacket } from '../../helpers/raw-client.js'
 import { until } from './admin-rig.js'
@@ -18,26 +19,6 @@ import { until } from './admin-rig.js'
 const CLIENTS = 10_000
 /** A listing of 10,000 clients takes a few ms; this is for shared, busy CI machines. */
 const BOUND_MS = 3000
-
-/** Two connected in-memory streams, each ending when the other ends. */
-function duplexPair(): [Duplex, Duplex] {
-  const make = (peer: () => Duplex): Duplex =>
-    new Duplex({
-      allowHalfOpen: false,
-      read() {},
-      write(chunk: Buffer, _enc, cb) {
-        peer().push(chunk)
-        cb()
-      },
-      final(cb) {
-        peer().push(null)
-        cb()
-      },
-    })
-  const a: Duplex = make(() => b)
-  const b: Duplex = make(() => a)
-  return [a, b]
-}
 
 const id = (i: number): string => `dev-${String(i).padStart(5, '0')}`
 

@@ -178,25 +178,22 @@ test('looks a client up by its URL-encoded id, with its subscriptions and their 
 
 test('GET /api/v1/broker: version, start, uptime, listeners and the settings without secrets or code', async (t) => {
   const rig = await adminRig(t, { maxInflight: 42, responseInformation: 'ri' })
-  const r = await rig.get<{
-    version: string
-    startedAt: string
-    uptimeSeconds: number
-    pid: number
-    node: string
-    listeners: { protocol: string; host: string; port: number }[]
-    config: Record<string, unknown>
-  }>('/api/v1/broker')
+  const r = await rig.get<Record<string, unknown>>('/api/v1/broker')
   assert.equal(r.status, 200)
-  assert.equal(r.body.version, VERSION)
-  assert.equal(r.body.pid, process.pid)
-  assert.equal(r.body.node, process.version)
-  assert.ok(Math.abs(Date.parse(r.body.startedAt) - rig.broker.stats.startedAt) < 1000)
-  assert.deepEqual(r.body.listeners, [{ protocol: 'mqtt', host: '127.0.0.1', port: rig.port }])
+  const { startedAt, uptimeSeconds, config, ...rest } = r.body
+  assert.deepEqual(rest, {
+    version: VERSION,
+    pid: process.pid,
+    node: process.version,
+    listeners: [{ protocol: 'mqtt', host: '127.0.0.1', port: rig.port }],
+  })
+  assert.ok(Math.abs(Date.parse(String(startedAt)) - rig.broker.stats.startedAt) < 1000)
+  assert.ok(typeof uptimeSeconds === 'number' && uptimeSeconds >= 0 && uptimeSeconds < 60)
   // no settings given to startHttp: the broker's own options, less the logger, hooks and clock
-  assert.equal(r.body.config.maxInflight, 42)
-  assert.equal(r.body.config.responseInformation, 'ri')
-  for (const k of ['logger', 'hooks', 'now']) assert.equal(k in r.body.config, false, k)
+  const shown = config as Record<string, unknown>
+  assert.equal(shown.maxInflight, 42)
+  assert.equal(shown.responseInformation, 'ri')
+  for (const k of ['logger', 'hooks', 'now']) assert.equal(k in shown, false, k)
 })
 
 test('lists subscriptions by the topic they match, a substring of the filter, or a client, paged', async (t) => {

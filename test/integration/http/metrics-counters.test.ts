@@ -10,15 +10,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { Broker } from '../../../src/broker/broker.js'
-import type { Logger } from '../../../src/broker/options.js'
 import { type Client, connect } from '../../../src/client/client.js'
-import { type HttpEndpoint, startHttp } from '../../../src/http/server.js'
+import type { ClientOptions } from '../../../src/client/options.js'
+import { startHttp } from '../../../src/http/server.js'
 import type { QoS } from '../../../src/protocol/index.js'
 import { SqliteStore } from '../../../src/store/sqlite/sqlite-store.js'
 import { LOOPBACK } from '../../helpers/net.js'
 import { family, prometheusParserSkip, sample, scrapeParsed } from '../../helpers/prometheus.js'
+import { metricsRig, quiet } from './metrics-rig.js'
 
-const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} }
 const skip = prometheusParserSkip()
 
 /** Resolves once `client` has received `n` messages (bounded by the test's timeout). */
@@ -45,28 +45,11 @@ function publishSize(topic: string, payload: string, qos: QoS, v5: boolean): num
 }
 
 describe('/metrics counters by protocol version and QoS', { skip, timeout: 30_000 }, () => {
-  const clients: Client[] = []
-  let broker: Broker
-  let http: HttpEndpoint
-  let url: string
-  before(async () => {
-    broker = new Broker({ logger: quiet })
-    const l = await broker.listen({ port: 0, host: LOOPBACK })
-    url = `mqtt://${LOOPBACK}:${l.port}`
-    http = await startHttp(broker, { port: 0 })
-  })
-  after(async () => {
-    for (const c of clients) await c.end().catch(() => {})
-    await http?.close()
-    await broker?.close()
-  })
+  const rig = metricsRig()
 
   test('counts PUBLISH packets and bytes in and out by protocol version and QoS', async () => {
-    const open = async (protocolVersion: 4 | 5): Promise<Client> => {
-      const c = await connect(url, { reconnect: false, protocolVersion, topicAliases: false })
-      clients.push(c)
-      return c
-    }
+    const open = (protocolVersion: 4 | 5): Promise<Client> =>
+      rig.open({ protocolVersion, topicAliases: false })
     const sub4 = await open(4)
     const sub5 = await open(5)
     await sub4.subscribe('m/#', { qos: 2 })
@@ -85,7 +68,7 @@ describe('/metrics counters by protocol version and QoS', { skip, timeout: 30_00
     const all = Promise.all([received(sub4, 12), received(sub5, 12)])
     for (const [c, qos, n] of plan) for (let i = 0; i < n; i++) await c.publish('m/a', 'hello', { qos })
     await all
-    const f = await scrapeParsed(http)
+    const f = await scrapeParsed(rig.http)
     const at = (name: string, protocol: string, qos: number): number =>
       sample(f, name, { protocol, qos: String(qos) })
     const counts: Record<string, number[]> = { '3.1.1': [3, 2, 1], '5.0': [1, 2, 3] }
@@ -127,42 +110,21 @@ function connectWithBadVersion(port: number): Promise<void> {
 }
 
 describe('/metrics counters of refusals, drops and failures', { skip, timeout: 30_000 }, () => {
-  const clients: Client[] = []
-  let broker: Broker
-  let http: HttpEndpoint
-  let url: string
-  let port: number
-  before(async () => {
-    broker = new Broker({
-      logger: quiet,
-      maxQueuedMessages: 1,
-      authenticate: (_c, username) => username !== 'intruder',
-      authorizePublish: (_c, topic) => !topic.startsWith('forbidden/'),
-      authorizeSubscribe: (_c, filter) => !filter.startsWith('secret/'),
-    })
-    const l = await broker.listen({ port: 0, host: LOOPBACK })
-    port = l.port
-    url = `mqtt://${LOOPBACK}:${port}`
-    http = await startHttp(broker, { port: 0 })
+  const rig = metricsRig({
+    maxQueuedMessages: 1,
+    authenticate: (_c, username) => username !== 'intruder',
+    authorizePublish: (_c, topic) => !topic.startsWith('forbidden/'),
+    authorizeSubscribe: (_c, filter) => !filter.startsWith('secret/'),
   })
-  after(async () => {
-    for (const c of clients) await c.end().catch(() => {})
-    await http?.close()
-    await broker?.close()
-  })
-  const open = async (options: Parameters<typeof connect>[1] = {}): Promise<Client> => {
-    const c = await connect(url, { reconnect: false, ...options })
-    clients.push(c)
-    return c
-  }
+  const open = (options: ClientOptions = {}): Promise<Client> => rig.open(options)
 
   test('refused connections by reason, and authentication failures', async () => {
-    await assert.rejects(connect(url, { reconnect: false, username: 'intruder', password: 'x' }))
+    await assert.rejects(connect(rig.url, { reconnect: false, username: 'intruder', password: 'x' }))
     await assert.rejects(
-      connect(url, { reconnect: false, username: 'intruder', password: 'x', protocolVersion: 5 }),
+      connect(rig.url, { reconnect: false, username: 'intruder', password: 'x', protocolVersion: 5 }),
     )
-    await connectWithBadVersion(port)
-    const f = await scrapeParsed(http)
+    await connectWithBadVersion(rig.port)
+    const f = await scrapeParsed(rig.http)
     assert.equal(sample(f, 'petrel_connections_refused_total', { reason: 'bad_credentials' }), 2)
     assert.equal(sample(f, 'petrel_connections_refused_total', { reason: 'protocol_version' }), 1)
     assert.equal(sample(f, 'petrel_authentication_failures_total'), 2)
@@ -180,11 +142,11 @@ describe('/metrics counters of refusals, drops and failures', { skip, timeout: 3
     await small.subscribe('big/#', { qos: 1 })
     await pub.publish('big/1', 'x'.repeat(200), { qos: 1 })
     // an absent persistent session with room for one queued message
-    const away = await connect(url, { reconnect: false, clientId: 'away-drops', clean: false })
+    const away = await connect(rig.url, { reconnect: false, clientId: 'away-drops', clean: false })
     await away.subscribe('queue/#', { qos: 1 })
     await away.end()
     for (let i = 0; i < 3; i++) await pub.publish('queue/1', `q${i}`, { qos: 1 })
-    const f = await scrapeParsed(http)
+    const f = await scrapeParsed(rig.http)
     const dropped = (reason: string): number => sample(f, 'petrel_messages_dropped_total', { reason })
     assert.equal(dropped('no_subscribers'), 2)
     assert.equal(dropped('not_authorized'), 1)
@@ -198,7 +160,7 @@ describe('/metrics counters of refusals, drops and failures', { skip, timeout: 3
     await c.subscribe('secret/#').catch(() => {})
     await open({ clientId: 'twice' })
     await open({ clientId: 'twice' })
-    const f = await scrapeParsed(http)
+    const f = await scrapeParsed(rig.http)
     assert.equal(sample(f, 'petrel_authorization_failures_total', { action: 'subscribe' }), 1)
     assert.equal(sample(f, 'petrel_takeovers_total'), 1)
   })

@@ -4,13 +4,11 @@
  * (gauges) against a broker in a known state. The counters' values: metrics-counters.test.ts.
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import { Broker } from '../../../src/broker/broker.js'
-import type { Logger } from '../../../src/broker/options.js'
-import { type Client, connect } from '../../../src/client/client.js'
-import { type HttpEndpoint, startHttp } from '../../../src/http/server.js'
+import { connect } from '../../../src/client/client.js'
+import { startHttp } from '../../../src/http/server.js'
 import { VERSION } from '../../../src/version.js'
-import { LOOPBACK } from '../../helpers/net.js'
 import {
   family,
   lintMetrics,
@@ -20,8 +18,7 @@ import {
   sample,
   scrape,
 } from '../../helpers/prometheus.js'
-
-const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} }
+import { metricsRig, quiet } from './metrics-rig.js'
 
 /** Every petrel_* family docs/metrics.md lists, with its type (a counter by its name without _total). */
 const PETREL_FAMILIES: Record<string, string> = {
@@ -72,20 +69,10 @@ const PROM_CLIENT_LINT = [
 ]
 
 describe('/metrics format', { skip: prometheusParserSkip(), timeout: 30_000 }, () => {
-  let broker: Broker
-  let http: HttpEndpoint
-  before(async () => {
-    broker = new Broker({ logger: quiet })
-    await broker.listen({ port: 0, host: LOOPBACK })
-    http = await startHttp(broker, { port: 0 })
-  })
-  after(async () => {
-    await http?.close()
-    await broker?.close()
-  })
+  const rig = metricsRig()
 
   test('parses as Prometheus text, every petrel_* family with HELP and the documented type, and nothing undocumented', async () => {
-    const families = await parseMetrics(await scrape(http))
+    const families = await parseMetrics(await scrape(rig.http))
     const petrel = families.filter((f) => f.name.startsWith('petrel_'))
     assert.deepEqual(
       Object.fromEntries(petrel.map((f) => [f.name, f.type])),
@@ -96,7 +83,7 @@ describe('/metrics format', { skip: prometheusParserSkip(), timeout: 30_000 }, (
   })
 
   test('labels messages by protocol ("3.1", "3.1.1", "5.0") and QoS, drops and refusals by reason', async () => {
-    const families = await parseMetrics(await scrape(http))
+    const families = await parseMetrics(await scrape(rig.http))
     const labelSets = (name: string): string[] =>
       family(families, name)
         .samples.filter((s) => s.name === name)
@@ -144,7 +131,7 @@ describe('/metrics format', { skip: prometheusParserSkip(), timeout: 30_000 }, (
   })
 
   test('the commit histogram has cumulative buckets up to +Inf; the memory store gives no size sample', async () => {
-    const families = await parseMetrics(await scrape(http))
+    const families = await parseMetrics(await scrape(rig.http))
     const h = family(families, 'petrel_store_commit_duration_seconds')
     const buckets = h.samples.filter((s) => s.name.endsWith('_bucket'))
     assert.equal(buckets.at(-1)?.labels.le, '+Inf')
@@ -153,7 +140,7 @@ describe('/metrics format', { skip: prometheusParserSkip(), timeout: 30_000 }, (
   })
 
   test("carries prom-client's process and Node.js metrics: CPU, memory, heap, event-loop lag; and the event-loop utilisation", async () => {
-    const families = await parseMetrics(await scrape(http))
+    const families = await parseMetrics(await scrape(rig.http))
     for (const name of [
       'process_cpu_user_seconds_total',
       'process_resident_memory_bytes',
@@ -174,7 +161,7 @@ describe('/metrics format', { skip: prometheusParserSkip(), timeout: 30_000 }, (
   test("passes promtool check metrics (but for prom-client's own names)", {
     skip: promtoolSkip(),
   }, async () => {
-    const problems = await lintMetrics(await scrape(http))
+    const problems = await lintMetrics(await scrape(rig.http))
     assert.deepEqual(
       problems.filter((p) => !PROM_CLIENT_LINT.includes(p)),
       [],
@@ -182,43 +169,27 @@ describe('/metrics format', { skip: prometheusParserSkip(), timeout: 30_000 }, (
   })
 
   test('answers other methods than GET and HEAD 405', async () => {
-    const r = await fetch(`${http.url}/metrics`, { method: 'DELETE' })
+    const r = await fetch(`${rig.http.url}/metrics`, { method: 'DELETE' })
     assert.equal(r.status, 405)
     assert.equal(r.headers.get('allow'), 'GET, HEAD')
   })
 })
 
 describe('/metrics current figures', { skip: prometheusParserSkip(), timeout: 30_000 }, () => {
-  const clients: Client[] = []
-  let broker: Broker
-  let http: HttpEndpoint
-  let url: string
-  before(async () => {
-    broker = new Broker({ logger: quiet, maxQueuedMessages: 100 })
-    const l = await broker.listen({ port: 0, host: LOOPBACK })
-    url = `mqtt://${LOOPBACK}:${l.port}`
-    http = await startHttp(broker, { port: 0 })
-  })
-  after(async () => {
-    for (const c of clients) await c.end().catch(() => {})
-    await http?.close()
-    await broker?.close()
-  })
+  const rig = metricsRig({ maxQueuedMessages: 100 })
 
   test('connections, sessions (persistent ones too), subscriptions (shared ones too), retained and queued messages', async () => {
     // a persistent session left offline with 3 QoS 1 messages queued for it
-    const away = await connect(url, { reconnect: false, clientId: 'away', clean: false })
+    const away = await connect(rig.url, { reconnect: false, clientId: 'away', clean: false })
     await away.subscribe('figures/#', { qos: 1 })
     await away.end()
-    const a = await connect(url, { reconnect: false, clientId: 'a', protocolVersion: 5 })
-    clients.push(a)
+    const a = await rig.open({ clientId: 'a', protocolVersion: 5 })
     await a.subscribe(['figures/x', '$share/g/figures/#', 'other/+'], { qos: 1 })
-    const b = await connect(url, { reconnect: false, clientId: 'b' })
-    clients.push(b)
+    const b = await rig.open({ clientId: 'b' })
     for (let i = 0; i < 3; i++) await b.publish('figures/q', `m${i}`, { qos: 1 })
     await b.publish('kept/1', 'r1', { retain: true })
     await b.publish('kept/2', 'r2', { retain: true })
-    const families = await parseMetrics(await scrape(http))
+    const families = await parseMetrics(await scrape(rig.http))
     assert.equal(sample(families, 'petrel_connections'), 2)
     assert.equal(sample(families, 'petrel_connections_maximum'), 2)
     assert.equal(sample(families, 'petrel_sessions'), 3)
@@ -235,7 +206,7 @@ describe('/metrics current figures', { skip: prometheusParserSkip(), timeout: 30
     const other = new Broker({ logger: quiet })
     const otherHttp = await startHttp(other, { port: 0 })
     try {
-      const mine = await parseMetrics(await scrape(http))
+      const mine = await parseMetrics(await scrape(rig.http))
       const theirs = await parseMetrics(await scrape(otherHttp))
       assert.ok(sample(mine, 'petrel_sessions') > 0)
       assert.equal(sample(theirs, 'petrel_sessions'), 0)

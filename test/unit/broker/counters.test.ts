@@ -3,33 +3,13 @@
  * operations work added, checked against what the clients sent and received.
  */
 import assert from 'node:assert/strict'
-import { Duplex } from 'node:stream'
 import { test } from 'node:test'
 import { Broker } from '../../../src/broker/broker.js'
 import type { NotableEvent } from '../../../src/broker/events.js'
 import type { BrokerOptions } from '../../../src/broker/options.js'
 import { encode, PacketType, type ProtocolVersion, type QoS } from '../../../src/protocol/index.js'
+import { duplexPair } from '../../helpers/duplex-pair.js'
 import { type ConnectOptions, delay, RawClient, uniqueId } from '../../helpers/raw-client.js'
-
-/** Two connected in-memory streams, each ending when the other ends. */
-function duplexPair(): [Duplex, Duplex] {
-  const make = (peer: () => Duplex): Duplex =>
-    new Duplex({
-      allowHalfOpen: false,
-      read() {},
-      write(chunk: Buffer, _enc, cb) {
-        peer().push(chunk)
-        cb()
-      },
-      final(cb) {
-        peer().push(null)
-        cb()
-      },
-    })
-  const a: Duplex = make(() => b)
-  const b: Duplex = make(() => a)
-  return [a, b]
-}
 
 interface Rig {
   broker: Broker
