@@ -1,6 +1,4 @@
 import { PacketType, type ProtocolVersion } from '../protocol/constants.js'
-import type { Decoder } from '../protocol/decoder.js'
-import type { Packet } from '../protocol/packets.js'
 import type { BrokerStats, RefusedCounts } from './events.js'
 import type { Notable } from './notable.js'
 
@@ -42,15 +40,18 @@ export class ConnectionFigures implements LinkFigures {
     this.bytesIn += length
   }
 
-  /** A packet decoded; a PUBLISH also by protocol version and QoS, with its size. */
-  decoded(packet: Packet, version: ProtocolVersion, decoder: Decoder): void {
+  /** A packet decoded. */
+  decoded(): void {
+    this.stats.messagesReceived++ // packets of any type, as $SYS/broker/messages/received counts them
+  }
+
+  /** A PUBLISH taken in (not refused at once for Receive Maximum): by protocol version and QoS, with its size. */
+  publish(qos: number, version: ProtocolVersion, bytes: number): void {
     const stats = this.stats
-    stats.messagesReceived++ // packets of any type, as $SYS/broker/messages/received counts them
-    if (packet.type === PacketType.PUBLISH) {
-      const i = (version - 3) * 3 + packet.qos
-      stats.publishIn[i]!++
-      stats.publishInBytes[i]! += decoder.packetLength
-    }
+    const i = (version - 3) * 3 + qos
+    stats.publishIn[i]!++
+    stats.publishInBytes[i]! += bytes
+    this.messagesIn++
   }
 
   /** A packet queued for the peer. */

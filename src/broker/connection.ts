@@ -130,7 +130,7 @@ export class Connection implements Peer, Flushable, PartlyReceived, TimedLink {
     this.packetTimer.packet()
     const m = this.machine
     if (m.state === 'closed') return
-    this.figures.decoded(packet, this.protocolVersion, this.decoder)
+    this.figures.decoded()
     if (
       packet.type === PacketType.PUBLISH &&
       packet.qos > 0 &&
@@ -145,7 +145,8 @@ export class Connection implements Peer, Flushable, PartlyReceived, TimedLink {
       )
       return
     }
-    if (packet.type === PacketType.PUBLISH) this.figures.messagesIn++
+    if (packet.type === PacketType.PUBLISH)
+      this.figures.publish(packet.qos, this.protocolVersion, this.decoder.packetLength)
     // a QoS 0 PUBLISH is forwarded to QoS 0 subscribers as it came (see Message)
     const raw =
       packet.type === PacketType.PUBLISH && packet.qos === 0 && !packet.retain

@@ -188,6 +188,11 @@ export class Session {
       this.brake.backedUp(from)
   }
 
+  /** The PUBREL answering a PUBREC goes to the connection attached (made once: no closure per acknowledgement). */
+  private readonly sendPubrel = (pubrel: Buffer): void => {
+    if (this.link !== null) this.write(this.link, pubrel)
+  }
+
   /** A PUBACK, PUBREC or PUBCOMP from the client, with its MQTT 5 reason code. */
   ack(type: AckType, packetId: number, reasonCode = 0): void {
     const link = this.link
@@ -200,7 +205,7 @@ export class Session {
         type = 'pubcomp'
       }
     }
-    const done = this.outbound.ack(type, packetId, link ? (pubrel) => this.write(link, pubrel) : undefined)
+    const done = this.outbound.ack(type, packetId, link ? this.sendPubrel : undefined)
     if (done !== null) {
       this.acked++
       this.sharedInflight?.delete(packetId)
