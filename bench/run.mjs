@@ -9,6 +9,7 @@
 //   PETREL_BASE=../other-checkout npm run bench -- --brokers mosquitto,petrel-base,petrel   # before/after
 //   npm run bench -- --no-v5            # without the MQTT 5 columns
 //   npm run bench -- --brokers petrel,petrel-http --no-v5   # HTTP endpoint on and scraped each second, vs off
+//   npm run bench -- --pin ...          # broker on CPU 1, loadgen on CPU 0: steadier A/B ratios
 //
 // MQTT 5: in the default and coalesce modes, petrel@5 and mosquitto@5 are the same brokers driven
 // by the same loadgen built as an MQTT 5 client (bench/loadgen-v5.mjs), in the same run.
@@ -56,6 +57,7 @@ function parseCli(argv) {
     json: null,
     latency: true,
     v5: true,
+    pin: false,
   }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
@@ -71,9 +73,10 @@ function parseCli(argv) {
     else if (a === '--json') o.json = v()
     else if (a === '--no-latency') o.latency = false
     else if (a === '--no-v5') o.v5 = false
+    else if (a === '--pin') o.pin = true
     else
       fail(
-        `unknown option ${a}; options: --rounds N --modes default,coalesce --brokers petrel,mosquitto,aedes --only scenario:qos,... --json FILE --no-latency --no-v5`,
+        `unknown option ${a}; options: --rounds N --modes default,coalesce --brokers petrel,mosquitto,aedes --only scenario:qos,... --json FILE --no-latency --no-v5 --pin`,
       )
   }
   if (!Number.isInteger(o.rounds) || o.rounds < 1) fail('--rounds must be a whole number >= 1')
@@ -223,6 +226,16 @@ function canConnect(port) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
+/**
+ * With --pin: the broker on CPU 1 and the loadgen on CPU 0 (taskset execs the command, so the
+ * pid stays the process measured). Absolute rates drop (the broker has one core), but an A/B
+ * comparison of two brokers varies far less from run to run.
+ */
+let PIN = false
+function pinned(cpu, cmd, args) {
+  return PIN ? ['taskset', ['-c', String(cpu), cmd, ...args]] : [cmd, args]
+}
+
 /** 'petrel@5' is the broker 'petrel' (driven at MQTT 5). */
 const brokerOf = (name) => name.replace(/@5$/, '')
 const V5_BROKERS = ['petrel', 'mosquitto']
@@ -231,7 +244,7 @@ async function startBroker(name) {
   const port = PORTS[brokerOf(name)]
   if (await canConnect(port)) fail(`port ${port} is already in use`)
   const [cmd, args] = brokerCommand(brokerOf(name), port)
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(...pinned(1, cmd, args), { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   child.stderr.on('data', (d) => {
     stderr += d
@@ -309,7 +322,7 @@ function runLoadgen(lg, port, sc, qos, count, extra) {
     ...extra,
   ]
   return new Promise((res) => {
-    const child = spawn(lg, args, { stdio: ['ignore', 'pipe', 'ignore'] })
+    const child = spawn(...pinned(0, lg, args), { stdio: ['ignore', 'pipe', 'ignore'] })
     let out = ''
     child.stdout.on('data', (d) => {
       out += d
@@ -401,6 +414,7 @@ function label(sc) {
 
 async function main() {
   const o = parseCli(process.argv.slice(2))
+  PIN = o.pin
   if (!existsSync(join(ROOT, 'dist/cli/main.js'))) fail('dist/ is missing: run npm run build first')
   const lg = loadgenPath()
   const lgPersistent = o.modes.includes('durable') ? persistentLoadgenPath() : lg
@@ -445,7 +459,7 @@ async function main() {
     commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim()
   } catch {}
   console.log(
-    `\nMachine: ${cpus().length} cores, ${cpu}; Node ${process.version}; commit ${commit}; 64-byte payloads; medians of ${o.rounds} rounds; msg/s = messages delivered per second\n`,
+    `\nMachine: ${cpus().length} cores, ${cpu}; Node ${process.version}; commit ${commit}; 64-byte payloads; medians of ${o.rounds} rounds;${o.pin ? " brokers pinned to CPU 1, loadgen to CPU 0;" : ""} msg/s = messages delivered per second\n`,
   )
   for (const mode of o.modes) {
     const p = plan(o, mode, lg, lgPersistent, lgV5)

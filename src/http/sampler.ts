@@ -2,6 +2,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import type { Broker } from '../broker/broker.js'
 import type { BrokerStats, CommitHistogram, NotableEvent } from '../broker/events.js'
 import { VERSION } from '../version.js'
+import { EVENT_LOOP_RESOLUTION_MS } from './metrics.js'
 
 /** What the dashboard shows at one moment (GET /api/v1/overview, the stream's `overview` event). */
 export interface Overview {
@@ -295,7 +296,7 @@ export class Sampler {
 
 /** The event loop as the process measures it: delay p99 and utilisation since the last reading. */
 function eventLoopMeter(): { read(): { delayP99Seconds: number; utilization: number }; stop(): void } {
-  const delay = monitorEventLoopDelay({ resolution: 10 })
+  const delay = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS })
   delay.enable()
   let elu = performance.eventLoopUtilization()
   return {
