@@ -172,7 +172,7 @@ async function main() {
     for (const http of [false, true]) {
       const broker = await startBroker(http)
       const load = await startLoader(n)
-      await sleep(3000) // settle: the CONNECTs' work done, a first sample taken
+      await sleep(10_000) // settle: the CONNECTs' work and its garbage done, samples taken
       if (!http) row.off = await measure(broker.pid, seconds)
       else {
         row.on = await measure(broker.pid, seconds)
