@@ -33,6 +33,19 @@ export {
   scramServer,
   verifyScramPassword,
 } from './auth/scram.js'
+export type {
+  BrokerAdmin,
+  ClientDetail,
+  ClientQuery,
+  ClientSummary,
+  DeliveryTotals,
+  Page,
+  PageQuery,
+  RetainedInfo,
+  RetainedQuery,
+  SubscriptionInfo,
+  SubscriptionQuery,
+} from './broker/admin.js'
 export { Broker } from './broker/broker.js'
 export type {
   BrokerEvents,
@@ -57,6 +70,7 @@ export type {
   ClientInfo,
   Logger,
 } from './broker/options.js'
+export type { BusiestTopics, BusyTopic } from './broker/topic-sample.js'
 export type * from './client/api.js'
 export { Client, connect } from './client/client.js'
 export {
