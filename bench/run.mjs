@@ -459,7 +459,7 @@ async function main() {
     commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim()
   } catch {}
   console.log(
-    `\nMachine: ${cpus().length} cores, ${cpu}; Node ${process.version}; commit ${commit}; 64-byte payloads; medians of ${o.rounds} rounds;${o.pin ? " brokers pinned to CPU 1, loadgen to CPU 0;" : ""} msg/s = messages delivered per second\n`,
+    `\nMachine: ${cpus().length} cores, ${cpu}; Node ${process.version}; commit ${commit}; 64-byte payloads; medians of ${o.rounds} rounds;${o.pin ? ' brokers pinned to CPU 1, loadgen to CPU 0;' : ''} msg/s = messages delivered per second\n`,
   )
   for (const mode of o.modes) {
     const p = plan(o, mode, lg, lgPersistent, lgV5)
