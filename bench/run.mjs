@@ -138,20 +138,8 @@ function brokerCommand(name, port) {
   if (name === 'petrel-http') {
     // petrel with its HTTP endpoint on (metrics, admin API, dashboard sampler), scraped every
     // second while it runs (see startBroker): the cost of observability, against 'petrel'.
-    return [
-      process.execPath,
-      [
-        join(ROOT, 'dist/cli/main.js'),
-        'broker',
-        '--port',
-        String(port),
-        '--memory',
-        '--log-level',
-        'warn',
-        '--http-port',
-        String(HTTP_PORT),
-      ],
-    ]
+    const [node, args] = brokerCommand('petrel', port)
+    return [node, [...args, '--http-port', String(HTTP_PORT)]]
   }
   if (name === 'petrel-sqlite') {
     const dataDir = mkdtempSync(join(work, 'data-'))
