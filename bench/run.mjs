@@ -9,7 +9,8 @@
 //   PETREL_BASE=../other-checkout npm run bench -- --brokers mosquitto,petrel-base,petrel   # before/after
 //   npm run bench -- --no-v5            # without the MQTT 5 columns
 //   npm run bench -- --brokers petrel,petrel-http --no-v5   # HTTP endpoint on and scraped each second, vs off
-//   npm run bench -- --pin ...          # broker on CPU 1, loadgen on CPU 0: steadier A/B ratios
+//   npm run bench -- --pin ...          # broker on CPU 1, loadgen on CPU 0
+//   npm run bench -- --scale 5 ...      # 5x the messages per run: longer runs, less start-up in them
 //
 // MQTT 5: in the default and coalesce modes, petrel@5 and mosquitto@5 are the same brokers driven
 // by the same loadgen built as an MQTT 5 client (bench/loadgen-v5.mjs), in the same run.
@@ -58,6 +59,7 @@ function parseCli(argv) {
     latency: true,
     v5: true,
     pin: false,
+    scale: 1,
   }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
@@ -74,12 +76,14 @@ function parseCli(argv) {
     else if (a === '--no-latency') o.latency = false
     else if (a === '--no-v5') o.v5 = false
     else if (a === '--pin') o.pin = true
+    else if (a === '--scale') o.scale = Number(v())
     else
       fail(
-        `unknown option ${a}; options: --rounds N --modes default,coalesce --brokers petrel,mosquitto,aedes --only scenario:qos,... --json FILE --no-latency --no-v5 --pin`,
+        `unknown option ${a}; options: --rounds N --modes default,coalesce --brokers petrel,mosquitto,aedes --only scenario:qos,... --json FILE --no-latency --no-v5 --pin --scale K`,
       )
   }
   if (!Number.isInteger(o.rounds) || o.rounds < 1) fail('--rounds must be a whole number >= 1')
+  if (!(o.scale > 0)) fail("--scale must be a number > 0 (it multiplies each scenario's message count)")
   for (const m of o.modes) {
     if (m !== 'default' && m !== 'coalesce' && m !== 'durable')
       fail(`unknown mode '${m}': default, coalesce or durable`)
@@ -416,7 +420,7 @@ async function main() {
         // alternate the order of brokers from round to round
         const order = round % 2 ? p.brokers : [...p.brokers].reverse()
         for (const name of order) {
-          const r = await measure(p.lgs, name, sc, qos, count, p.extra)
+          const r = await measure(p.lgs, name, sc, qos, Math.round(count * o.scale), p.extra)
           results.push({ mode, round, sc, qos, name, ...(r ?? { rate: Number.NaN, lost: -1 }) })
           const t = Math.round((Date.now() - started) / 1000)
           const what = r
@@ -447,7 +451,7 @@ async function main() {
     commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim()
   } catch {}
   console.log(
-    `\nMachine: ${cpus().length} cores, ${cpu}; Node ${process.version}; commit ${commit}; 64-byte payloads; medians of ${o.rounds} rounds;${o.pin ? ' brokers pinned to CPU 1, loadgen to CPU 0;' : ''} msg/s = messages delivered per second\n`,
+    `\nMachine: ${cpus().length} cores, ${cpu}; Node ${process.version}; commit ${commit}; 64-byte payloads; medians of ${o.rounds} rounds;${o.scale !== 1 ? ` ${o.scale}x the messages per run;` : ''}${o.pin ? ' brokers pinned to CPU 1, loadgen to CPU 0;' : ''} msg/s = messages delivered per second\n`,
   )
   for (const mode of o.modes) {
     const p = plan(o, mode, lg, lgPersistent, lgV5)
