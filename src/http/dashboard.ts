@@ -27,7 +27,10 @@ function assets(): Map<string, Asset> {
   return new Map<string, Asset>([
     ['/', index],
     ['/index.html', index],
-    ['/app.js', page('app.js', 'text/javascript; charset=utf-8')],
+    ...['app.js', 'format.js', 'api.js', 'charts.js'].map((name): [string, Asset] => [
+      `/${name}`,
+      page(name, 'text/javascript; charset=utf-8'),
+    ]),
     ['/style.css', page('style.css', 'text/css; charset=utf-8')],
     ['/favicon.svg', page('favicon.svg', 'image/svg+xml')],
     [

@@ -201,9 +201,18 @@ test('serves the page, its files and uPlot, with a Content-Security-Policy that 
   assert.equal(page.status, 200)
   assert.match(page.headers.get('content-type')!, /^text\/html/)
   assert.match(page.headers.get('content-security-policy')!, /default-src 'self'/)
-  assert.match(page.body, /<script src="app.js" defer><\/script>/)
+  assert.match(page.body, /<script type="module" src="app.js"><\/script>/)
+  // every module app.js imports (and they import) is served: the server's file list keeps up with the page
+  const modules = ['/app.js']
+  for (let i = 0; i < modules.length; i++) {
+    const res = await r.get<string>(modules[i]!)
+    assert.equal(res.status, 200, modules[i])
+    for (const m of res.body.matchAll(/^import .* from '\.\/([\w-]+\.js)'$/gm))
+      if (!modules.includes(`/${m[1]}`)) modules.push(`/${m[1]}`)
+  }
+  assert.deepEqual(modules.slice(1).sort(), ['/api.js', '/charts.js', '/format.js'])
   for (const [path, type] of [
-    ['/app.js', /^text\/javascript/],
+    ...modules.map((m) => [m, /^text\/javascript/] as const),
     ['/style.css', /^text\/css/],
     ['/vendor/uPlot.iife.min.js', /^text\/javascript/],
     ['/vendor/uPlot.min.css', /^text\/css/],
