@@ -223,21 +223,8 @@ export function convertPublish(buf: Buffer, toV5: boolean): Buffer {
 
 /** Payload bytes of an encoded PUBLISH (`v5`: with its properties), read from its headers. */
 export function publishPayloadLength(bytes: Buffer, v5: boolean): number {
-  let i = 1
-  while (bytes[i]! & 0x80) i++
-  i++ // past the remaining length
-  i += 2 + ((bytes[i]! << 8) | bytes[i + 1]!) // the topic
-  if ((bytes[0]! & 0x06) !== 0) i += 2 // the packet id of QoS 1/2
-  if (v5) {
-    let len = 0
-    let mult = 1
-    for (;;) {
-      const b = bytes[i++]!
-      len += (b & 0x7f) * mult
-      mult *= 128
-      if ((b & 0x80) === 0) break
-    }
-    i += len
-  }
-  return bytes.length - i
+  const [, , props] = propertiesAt(bytes)
+  if (!v5) return bytes.length - props
+  const [len, after] = readVarint(bytes, props)
+  return bytes.length - after - len
 }
