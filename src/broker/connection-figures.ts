@@ -46,11 +46,12 @@ export class ConnectionFigures implements LinkFigures {
   }
 
   /** A PUBLISH taken in (not refused at once for Receive Maximum): by protocol version and QoS, with its size. */
-  publish(qos: number, version: ProtocolVersion, bytes: number): void {
+  publish(qos: number, version: ProtocolVersion, bytes: number, payload: number): void {
     const stats = this.stats
     const i = (version - 3) * 3 + qos
     stats.publishIn[i]!++
     stats.publishInBytes[i]! += bytes
+    stats.publishPayloadIn += payload
     this.messagesIn++
   }
 

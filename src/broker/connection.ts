@@ -146,7 +146,7 @@ export class Connection implements Peer, Flushable, PartlyReceived, TimedLink {
       return
     }
     if (packet.type === PacketType.PUBLISH)
-      this.figures.publish(packet.qos, this.protocolVersion, this.decoder.packetLength)
+      this.figures.publish(packet.qos, this.protocolVersion, this.decoder.packetLength, packet.payload.length)
     // a QoS 0 PUBLISH is forwarded to QoS 0 subscribers as it came (see Message)
     const raw =
       packet.type === PacketType.PUBLISH && packet.qos === 0 && !packet.retain

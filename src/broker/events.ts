@@ -112,7 +112,6 @@ export function commitHistogram(): CommitHistogram {
 export interface BrokerStats {
   startedAt: number
   messagesReceived: number
-  publishReceived: number
   bytesReceived: number
   messagesSent: number
   bytesSent: number
@@ -165,7 +164,6 @@ export function brokerStats(): BrokerStats {
   return {
     startedAt: Date.now(),
     messagesReceived: 0,
-    publishReceived: 0,
     bytesReceived: 0,
     messagesSent: 0,
     bytesSent: 0,

@@ -20,9 +20,6 @@ export function onPublish(
   p: PublishPacket,
   raw: Buffer | null,
 ): Promise<void> | undefined {
-  const stats = core.stats
-  stats.publishReceived++
-  stats.publishPayloadIn += p.payload.length
   const v5 = peer.protocolVersion === PROTOCOL_V5
   if (v5) {
     const code = checkPublishV5(core, peer, p)

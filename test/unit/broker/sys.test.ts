@@ -36,7 +36,7 @@ test('reports clients, messages, stores and publishes as Mosquitto means them', 
   const s = b.stats
   s.messagesReceived = 11
   s.messagesSent = 12
-  s.publishReceived = 4
+  s.publishIn[1] = 4 // 3.1 QoS 1
   s.publishOut[3] = 2 // 3.1.1 QoS 0
   s.publishOut[8] = 1 // 5.0 QoS 2
   s.publishPayloadIn = 40
