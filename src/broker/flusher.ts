@@ -63,8 +63,8 @@ export class Flusher {
     this.schedule()
   }
 
-  /** A store write happened: commit at the end of the turn. */
-  readonly schedule = (): void => {
+  /** Commits and writes at the end of the turn. */
+  private schedule(): void {
     if (!this.scheduled) {
       this.scheduled = true
       setImmediate(this.run)
