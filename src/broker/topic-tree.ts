@@ -2,6 +2,7 @@ import type { QoS } from '../protocol/constants.js'
 import { RouteCache } from './route-cache.js'
 import { SharedGroup } from './shared.js'
 import { parseShared, type Sub } from './subscription.js'
+import { TopicNode } from './topic-node.js'
 
 /**
  * Subscriptions in a trie keyed by topic level, with '+' and '#' as ordinary
@@ -37,24 +38,17 @@ export interface Route<S> {
   shared: SharedGroup<S>[] | null
 }
 
-class Node<S> {
-  readonly children = new Map<string, Node<S>>()
-  readonly subs = new Map<S, Sub>()
-  /** Shared subscriptions to this node's filter, by ShareName; null while there is none. */
-  shared: Map<string, SharedGroup<S>> | null = null
-
-  get empty(): boolean {
-    return this.subs.size === 0 && this.children.size === 0 && this.shared === null
-  }
-}
-
 /** What the walk gathers: each subscriber's matching subscriptions (one, or several that overlap). */
 type Found<S> = Map<S, Sub | Sub[]>
 
 export class TopicTree<S> {
-  private readonly root = new Node<S>()
+  private readonly root = new TopicNode<S>()
   private readonly cache = new RouteCache<Route<S>>()
-  private readonly groups: SharedGroup<S>[] = []
+  /** Scratch of match(): the nodes a topic's walk finds. */
+  private readonly matched: TopicNode<S>[] = []
+  /** Scratch of walk(): the stack of nodes to visit and where their levels start. */
+  private readonly nodes: TopicNode<S>[] = []
+  private readonly starts: number[] = []
   private count = 0
 
   /** Number of (subscriber, filter) pairs. */
@@ -85,14 +79,7 @@ export class TopicTree<S> {
     const shared = parseShared(filter)
     const share = typeof shared === 'object' ? shared : null
     let node = this.root
-    for (const level of (share === null ? filter : share.filter).split('/')) {
-      let next = node.children.get(level)
-      if (next === undefined) {
-        next = new Node<S>()
-        node.children.set(level, next)
-      }
-      node = next
-    }
+    for (const level of (share === null ? filter : share.filter).split('/')) node = node.child(level)
     let isNew: boolean
     if (share === null) {
       isNew = !node.subs.has(subscriber)
@@ -107,6 +94,7 @@ export class TopicTree<S> {
       isNew = group.set(subscriber, sub)
     }
     if (isNew) this.count++
+    node.route = null
     this.dropCache()
     return isNew
   }
@@ -115,7 +103,7 @@ export class TopicTree<S> {
   remove(filter: string, subscriber: S): boolean {
     const shared = parseShared(filter)
     const share = typeof shared === 'object' ? shared : null
-    const path: Node<S>[] = [this.root]
+    const path: TopicNode<S>[] = [this.root]
     const levels = (share === null ? filter : share.filter).split('/')
     let node = this.root
     for (const level of levels) {
@@ -135,11 +123,12 @@ export class TopicTree<S> {
       }
     }
     this.count--
+    node.route = null
     this.dropCache()
     // prune empty branches
     for (let i = levels.length; i > 0; i--) {
       if (!path[i]!.empty) break
-      path[i - 1]!.children.delete(levels[i - 1]!)
+      path[i - 1]!.drop(levels[i - 1]!)
     }
     return true
   }
@@ -151,13 +140,13 @@ export class TopicTree<S> {
   match(topic: string): Route<S> {
     const hit = this.cache.get(topic)
     if (hit !== undefined) return hit
-    const found: Found<S> = new Map()
-    const groups = this.groups // scratch: most routes have no shared subscription
-    groups.length = 0
-    this.walk(topic.split('/'), found, groups, topic.charCodeAt(0) === 0x24)
-    const deliveries: Delivery<S>[] = []
-    for (const [subscriber, subs] of found) deliveries.push(delivery(subscriber, subs))
-    const route: Route<S> = { deliveries, shared: groups.length > 0 ? groups.slice() : null }
+    const matched = this.matched
+    this.walk(topic, matched)
+    let route: Route<S>
+    if (matched.length === 0) route = NO_ROUTE as Route<S>
+    else if (matched.length === 1) route = matched[0]!.route ??= routeOf(matched)
+    else route = routeOf(matched)
+    matched.length = 0
     this.cache.set(topic, route)
     return route
   }
@@ -166,41 +155,64 @@ export class TopicTree<S> {
     this.cache.clear()
   }
 
-  /** Every node whose filter matches `levels`, with an explicit stack of (node, level). */
-  private walk(levels: string[], found: Found<S>, groups: SharedGroup<S>[], dollar: boolean): void {
-    const nodes: Node<S>[] = [this.root]
-    const depths: number[] = [0]
+  /**
+   * Every node with subscriptions whose filter matches `topic`, into `matched`, each once;
+   * with an explicit stack of (node, where its level starts in `topic`). The levels are
+   * found in place: no array of them, and no level string unless a node has several
+   * children to choose from.
+   */
+  private walk(topic: string, matched: TopicNode<S>[]): void {
+    const nodes = this.nodes
+    const starts = this.starts
+    const length = topic.length
+    // [MQTT-4.7.2-1] wildcards at the first level do not match topics starting with '$'
+    const dollar = topic.charCodeAt(0) === 0x24
+    nodes.push(this.root)
+    starts.push(0)
     while (nodes.length > 0) {
       const node = nodes.pop()!
-      const i = depths.pop()!
-      // [MQTT-4.7.2-1] wildcards at the first level do not match topics starting with '$'
-      const noWild = dollar && i === 0
-      if (!noWild) {
-        const hash = node.children.get('#')
-        if (hash !== undefined) collect(hash, found, groups) // '#' also matches the parent level [MQTT-4.7.1-2]
-      }
-      if (i === levels.length) {
-        collect(node, found, groups)
+      const start = starts.pop()!
+      const noWild = dollar && start === 0
+      // '#' also matches the parent level [MQTT-4.7.1-2]
+      if (!noWild && node.hash !== null && node.hash.subscribed) matched.push(node.hash)
+      if (start > length) {
+        // past the last level: the node's filter is the whole topic
+        if (node.subscribed) matched.push(node)
         continue
       }
+      let end = topic.indexOf('/', start)
+      if (end < 0) end = length
       // pushed exact first so that '+' is visited first, as a recursive walk would
-      const exact = node.children.get(levels[i]!)
+      const exact = node.exact(topic, start, end)
       if (exact !== undefined) {
         nodes.push(exact)
-        depths.push(i + 1)
+        starts.push(end + 1)
       }
-      if (!noWild) {
-        const plus = node.children.get('+')
-        if (plus !== undefined) {
-          nodes.push(plus)
-          depths.push(i + 1)
-        }
+      if (!noWild && node.plus !== null) {
+        nodes.push(node.plus)
+        starts.push(end + 1)
       }
     }
   }
 }
 
-function collect<S>(node: Node<S>, found: Found<S>, groups: SharedGroup<S>[]): void {
+/** The route of no subscriber. */
+const NO_ROUTE: Route<unknown> = Object.freeze({
+  deliveries: Object.freeze([]) as unknown as [],
+  shared: null,
+})
+
+/** The route to the subscriptions of `nodes` (matched nodes, each once). */
+function routeOf<S>(nodes: readonly TopicNode<S>[]): Route<S> {
+  const found: Found<S> = new Map()
+  const groups: SharedGroup<S>[] = []
+  for (let i = 0; i < nodes.length; i++) collect(nodes[i]!, found, groups)
+  const deliveries: Delivery<S>[] = []
+  for (const [subscriber, subs] of found) deliveries.push(delivery(subscriber, subs))
+  return { deliveries, shared: groups.length > 0 ? groups : null }
+}
+
+function collect<S>(node: TopicNode<S>, found: Found<S>, groups: SharedGroup<S>[]): void {
   for (const [s, sub] of node.subs) {
     const prev = found.get(s)
     if (prev === undefined) found.set(s, sub)

@@ -10,7 +10,8 @@ import { parseShared, type Sub } from '../../../src/broker/subscription.js'
 import { combine, type Route, TopicTree } from '../../../src/broker/topic-tree.js'
 import { topicMatches } from '../../../src/protocol/index.js'
 
-const LEVELS = ['a', 'b', '$x', '']
+// 'ab' beside 'a': a level compared in place must match whole, not as a prefix
+const LEVELS = ['a', 'ab', 'b', '$x', '']
 const level = fc.constantFrom(...LEVELS)
 const topic = fc.array(level, { minLength: 1, maxLength: 4 }).map((l) => l.join('/'))
 const filter = fc
