@@ -147,11 +147,8 @@ export class Connection implements Peer, Flushable, PartlyReceived, TimedLink {
     }
     if (packet.type === PacketType.PUBLISH)
       this.figures.publish(packet.qos, this.protocolVersion, this.decoder.packetLength, packet.payload.length)
-    // a QoS 0 PUBLISH is forwarded to QoS 0 subscribers as it came (see Message)
-    const raw =
-      packet.type === PacketType.PUBLISH && packet.qos === 0 && !packet.retain
-        ? this.decoder.rawBytes()
-        : null
+    // a PUBLISH's own bytes: forwarded as they came, or stamped into the copies (see Message)
+    const raw = packet.type === PacketType.PUBLISH ? this.decoder.rawBytes() : null
     if (m.admits(packet.type)) this.handle(packet, raw)
     else this.hold(packet, raw)
   }
@@ -268,6 +265,8 @@ export class Connection implements Peer, Flushable, PartlyReceived, TimedLink {
     this.figures.keepaliveSeconds = keepalive
     this.will = packet.will ?? null
     this.decoder.maxPacketSize = this.deps.options.maxPacketSize
+    // authenticated: a large PUBLISH gets its whole buffer at once (held no longer than packetTimeout)
+    this.decoder.wholeUpTo = Math.min(this.deps.options.maxPacketSize, WHOLE_UP_TO)
     this.duplex.accepted?.()
     this.timer.accepted(keepalive)
     if (this.machine.accepted()) queueMicrotask(this.replay)
@@ -428,3 +427,6 @@ export class Connection implements Peer, Flushable, PartlyReceived, TimedLink {
       session.drained()
   }
 }
+
+/** An authenticated client's split packets up to this size get their whole buffer at once (Decoder.wholeUpTo). */
+const WHOLE_UP_TO = 16 * 1024 * 1024

@@ -33,8 +33,9 @@ export class Message {
   private owned: boolean
 
   /**
-   * @param wire the publisher's own bytes when they equal the QoS 0, non-retained form
-   * @param owned false when `payload` is a view into a read buffer
+   * @param wire the publisher's own 3.1.1 bytes: forwarded unchanged when they are the QoS 0,
+   *   non-retained form; at QoS 1/2, the image the copies are stamped from (see PublishTemplate)
+   * @param owned false when `payload` is a view into a read buffer others share
    */
   constructor(
     topic: string,
@@ -53,7 +54,17 @@ export class Message {
   }
 
   get tpl(): PublishTemplate {
-    return (this.template ??= new PublishTemplate(this.topic, this.payload, this.wire, this.properties))
+    if (this.template !== null) return this.template
+    const wire = this.wire
+    const plain = this.qos === 0 && !this.retain
+    this.template = new PublishTemplate(
+      this.topic,
+      this.payload,
+      plain ? wire : null,
+      this.properties,
+      this.qos > 0 ? wire : null,
+    )
+    return this.template
   }
 
   /** Milliseconds this message has left at `now` (Date.now()): Infinity when it never expires. */

@@ -105,6 +105,8 @@ export class Link {
     this.decoder = new Decoder(this.host.packet, {
       maxPacketSize: o.maxPacketSize,
       protocolVersion: o.protocolVersion,
+      // the client trusts its server: a large packet is gathered in one buffer, not by doubling
+      wholeUpTo: Math.min(o.maxPacketSize, 16 * 1024 * 1024),
     })
     this.writer.attach(duplex)
     if (this.paused) duplex.pause()

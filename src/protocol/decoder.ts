@@ -13,6 +13,8 @@ export interface DecoderOptions {
    * CONNECT itself is decoded whatever this is: it names its own level.
    */
   protocolVersion?: ProtocolVersion
+  /** See Decoder.wholeUpTo. Default 4 KiB. */
+  wholeUpTo?: number
 }
 
 export type PacketHandler = (packet: Packet) => void
@@ -41,6 +43,14 @@ export class Decoder {
   protocolVersion: ProtocolVersion
   /** May change between packets (a broker raises it once a client is authenticated). */
   maxPacketSize: number
+  /**
+   * A split packet up to this size is given its whole buffer as soon as its header is read;
+   * a larger one grows by doubling as its bytes arrive (see startBody). Small (4 KiB) for a
+   * peer not yet trusted, so that what it makes the decoder hold follows what it sent; a
+   * broker raises it once the client is authenticated, a client trusts its server from the
+   * start: a 1 MiB PUBLISH is then copied once, not once per doubling.
+   */
+  wholeUpTo: number
   private readonly onPacket: PacketHandler
   private state: State = State.Header
   // a fixed header split across chunks: at most 5 bytes
@@ -61,6 +71,7 @@ export class Decoder {
     this.onPacket = onPacket
     this.maxPacketSize = options.maxPacketSize ?? MAX_PACKET_SIZE
     this.protocolVersion = options.protocolVersion ?? 4
+    this.wholeUpTo = options.wholeUpTo ?? FIRST_ALLOC
   }
 
   /** Bytes held for a packet not yet complete. */
@@ -180,7 +191,7 @@ export class Decoder {
   /**
    * Allocates the packet's buffer once its size is known and copies its fixed
    * header in; `have` bytes of the packet (header included) are at hand. Up to
-   * FIRST_ALLOC bytes it is allocated whole; a larger one starts at twice what is
+   * wholeUpTo bytes (FIRST_ALLOC unless raised) it is allocated whole; a larger one starts at twice what is
    * at hand (at most GROW_FROM) and grows by doubling as its bytes arrive, so a
    * header that announces 64 KiB or 256 MiB and sends little more costs 4 KiB:
    * a client that trickles (before CONNECT is answered too) holds what it sent.
@@ -193,7 +204,7 @@ export class Decoder {
     total: number,
     have: number,
   ): void {
-    const size = total <= FIRST_ALLOC ? total : Math.min(total, GROW_FROM, Math.max(FIRST_ALLOC, have * 2))
+    const size = total <= this.wholeUpTo ? total : Math.min(total, GROW_FROM, Math.max(FIRST_ALLOC, have * 2))
     const buf = Buffer.allocUnsafe(size)
     for (let i = 0; i < headerLen; i++) buf[i] = src[at + i]!
     this.first = first

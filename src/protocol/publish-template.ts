@@ -50,6 +50,8 @@ export class PublishTemplate {
   private q1: Buffer | null = null
   /** Offset of the packet id in the QoS 1/2 image. */
   private pidAt = 0
+  /** The QoS 1/2 image went out as the first copy (later ones are copies of it). */
+  private imageGiven = false
   private readonly properties: PublishProperties | null
   /** The message's own properties, encoded once, without their length field (the extras add to it). */
   private shared: Buffer | null = null
@@ -61,12 +63,16 @@ export class PublishTemplate {
   /**
    * @param wireQos0 the bytes of this message as a QoS 0, non-retained PUBLISH,
    *   if already at hand (the publisher's own packet): forwarded unchanged.
+   * @param wireQos12 the publisher's own 3.1.1 QoS 1/2 PUBLISH of this message, if at hand:
+   *   the image QoS 1/2 copies are made from (its first byte and packet id are overwritten,
+   *   the first copy is stamped in place), so the payload is not copied to make it.
    */
   constructor(
     topic: string,
     payload: Buffer,
     wireQos0: Buffer | null = null,
     properties: PublishProperties | null = null,
+    wireQos12: Buffer | null = null,
   ) {
     this.topic = topic
     this.payload = payload
@@ -80,6 +86,12 @@ export class PublishTemplate {
     }
     this.q0 = wireQos0
     this.properties = properties
+    if (wireQos12 !== null) {
+      this.q1 = wireQos12
+      let i = 1
+      while (wireQos12[i]! & 0x80) i++ // the remaining length's bytes
+      this.pidAt = i + 1 + 2 + this.topicLen
+    }
   }
 
   /** The QoS 0 form, shared: never modify the returned buffer. */
@@ -92,6 +104,11 @@ export class PublishTemplate {
   qos12(qos: QoS, packetId: number, dup: boolean, retain: boolean): Buffer {
     checkPacketId(packetId)
     const image = (this.q1 ??= this.build(1, false))
+    if (!this.imageGiven) {
+      // the first copy is the image itself, stamped: one subscriber, no copy of the payload to make
+      this.imageGiven = true
+      return stampInPlace(image, this.pidAt, qos, packetId, dup, retain)
+    }
     return stamp(image, this.pidAt, qos, packetId, dup, retain)
   }
 
@@ -111,8 +128,11 @@ export class PublishTemplate {
         return (this.v5q0 ??= this.build5(0, 0, false, false, null))
       }
       checkPacketId(packetId)
-      const image = (this.v5q1 ??= this.build5(1, 1, false, false, null))
-      return stamp(image, this.v5PidAt, qos, packetId, dup, retain)
+      if (this.v5q1 === null) {
+        this.v5q1 = this.build5(1, 1, false, false, null)
+        return stampInPlace(this.v5q1, this.v5PidAt, qos, packetId, dup, retain)
+      }
+      return stamp(this.v5q1, this.v5PidAt, qos, packetId, dup, retain)
     }
     if (qos > 0) checkPacketId(packetId)
     return this.build5(qos, packetId, dup, retain, extra)
@@ -268,10 +288,27 @@ function stamp(
 ): Buffer {
   const out = Buffer.allocUnsafe(image.length)
   image.copy(out, 0, 0, image.length)
-  out[0] = 0x30 | (dup ? 0x08 : 0) | (qos << 1) | (retain ? 1 : 0)
-  out[pidAt] = packetId >>> 8
-  out[pidAt + 1] = packetId & 0xff
-  return out
+  return stampInPlace(out, pidAt, qos, packetId, dup, retain)
+}
+
+/**
+ * Writes the bytes that differ between copies (the first byte and the packet id) into `buf`.
+ * The image a template keeps is also its first copy: whoever holds that copy may re-stamp
+ * it (DUP on redelivery), and every later copy overwrites exactly those bytes, so none of
+ * them depends on what the image's bytes there are.
+ */
+function stampInPlace(
+  buf: Buffer,
+  pidAt: number,
+  qos: QoS,
+  packetId: number,
+  dup: boolean,
+  retain: boolean,
+): Buffer {
+  buf[0] = 0x30 | (dup ? 0x08 : 0) | (qos << 1) | (retain ? 1 : 0)
+  buf[pidAt] = packetId >>> 8
+  buf[pidAt + 1] = packetId & 0xff
+  return buf
 }
 
 /**

@@ -55,10 +55,15 @@ function received(core: Core, peer: Peer, p: PublishPacket, raw: Buffer | null, 
   // Clients may not publish into the broker's own $SYS tree: acknowledged, then dropped [MQTT-3.3.5-2].
   if (fresh && allowed && !p.topic.startsWith('$SYS')) {
     // the bytes of an MQTT 5 publisher are in the MQTT 5 form: for MQTT 5 subscribers only
-    const msg = new Message(p.topic, p.payload, p.qos, p.retain, v5 ? null : raw, false)
+    // A packet in memory of its own (a large one, gathered) is kept as it is: its payload needs no
+    // copy, and its 3.1.1 bytes are stamped into the QoS 1/2 copies. One inside a read chunk is only
+    // forwarded at QoS 0: an in-flight copy must not pin the chunk.
+    const whole = raw !== null && spansItsMemory(raw)
+    const wire = v5 || !(whole || (p.qos === 0 && !p.retain)) ? null : raw
+    const msg = new Message(p.topic, p.payload, p.qos, p.retain, wire, whole)
     msg.origin = peer.id // for No Local [MQTT-3.8.3-3]
     if (v5) {
-      if (p.properties === undefined) msg.wire5 = raw
+      if (p.properties === undefined && p.qos === 0 && !p.retain) msg.wire5 = raw
       else applyProperties(msg, p.properties, Date.now())
     }
     matched = route(core, msg, peer, peer)
@@ -157,4 +162,13 @@ export function deepTopic(core: Core, peer: Peer, what: string): void {
   core.limits.hit('topic-levels', who, `${what} of ${who} has more than ${max} levels (maxTopicLevels)`, {
     clientId: peer.id,
   })
+}
+
+/**
+ * Whether `b` is the whole of the memory it views: a packet that came split and was gathered
+ * into a buffer of its own (or a read that held exactly it). Keeping such a message (queue,
+ * retained, in flight) pins nothing else, so it needs no copy of its own.
+ */
+function spansItsMemory(b: Buffer): boolean {
+  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength
 }

@@ -183,3 +183,26 @@ test('packet type 15 is AUTH at MQTT 5 and reserved at 3.1.1 (2.2.1)', () => {
     (e) => e instanceof ProtocolError && e.code === ErrorCode.RESERVED_PACKET_TYPE && e.reasonCode === 0x81,
   )
 })
+
+test('with wholeUpTo raised (an authenticated peer), a large split packet is gathered in one buffer of exactly its size', () => {
+  const payload = Buffer.alloc(1_000_000, 7)
+  const bytes = encode(publish(payload))
+  for (const wholeUpTo of [4096, 16 * 1024 * 1024]) {
+    let raw: Buffer | null = null
+    const d: Decoder = new Decoder(() => {
+      raw = d.rawBytes()
+    })
+    d.wholeUpTo = wholeUpTo
+    // the header and a little of the body first: a doubling buffer would start small
+    d.push(bytes.subarray(0, 100))
+    const held = d.buffered
+    for (let i = 100; i < bytes.length; i += 65_536) d.push(bytes.subarray(i, i + 65_536))
+    assert.equal(held, 100)
+    const r = raw as Buffer | null
+    assert.ok(r !== null && r.equals(bytes))
+    // a buffer of its own either way: what it views is the whole of its memory when allocated
+    // whole; grown by doubling, the last buffer is capped at the packet's size as well
+    assert.equal(r.byteOffset, 0)
+    assert.equal(r.buffer.byteLength, bytes.length)
+  }
+})
