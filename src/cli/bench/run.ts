@@ -18,6 +18,9 @@ import { BenchAbort, type BenchOptions, type BenchResult, type Progress, retainP
 
 export { BenchAbort, type BenchOptions, type BenchResult, HEADER_BYTES, type Progress, retainPrefix }
 
+/** --retain: no stale retained copy for this long after subscribing means they all came. */
+const STALE_QUIET_MS = 200
+
 /** Runs one scenario to the end and returns what it measured. */
 export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const bench = new Run(o)
@@ -106,6 +109,7 @@ class Run {
     }
     if (this.conns.failed > 0) throw new BenchAbort(`cannot connect to ${this.o.url}: ${this.firstError}`)
     await this.subscribeAll()
+    if (this.o.retain === true) await this.settleStale()
     const deadline =
       this.o.duration > 0 ? performance.now() + this.o.duration * 1000 : Number.POSITIVE_INFINITY
     await this.publishAll(deadline)
@@ -229,6 +233,24 @@ class Run {
         throw new BenchAbort(`the broker refused the subscription to ${filter}`)
     }
     await Promise.all(this.topo.participants.map((p, i) => subscribe(p.filter, i)))
+  }
+
+  /**
+   * --retain: lets the retained copies of an earlier run, which the broker sends on SUBSCRIBE, arrive
+   * before publishing starts (until none came for STALE_QUIET_MS, at most --timeout), so the run
+   * measures its own messages and not a burst of old ones queued ahead of them.
+   */
+  private async settleStale(): Promise<void> {
+    const start = performance.now()
+    let last = -1
+    let lastChange = start
+    while (performance.now() - start < this.o.timeout * 1000) {
+      if (this.stale !== last) {
+        last = this.stale
+        lastChange = performance.now()
+      } else if (performance.now() - lastChange >= STALE_QUIET_MS) return
+      await sleep(10)
+    }
   }
 
   private async publishAll(deadline: number): Promise<void> {
