@@ -6,6 +6,7 @@ import { type FlagSpec, has, intFlag, last, type ParsedArgs, parseArgs, usage } 
 import { formatProgress, formatTable } from './bench/report.js'
 import { BenchAbort, type BenchOptions, HEADER_BYTES, runBench } from './bench/run.js'
 import { DEFAULT_CLIENTS, isScenario, SCENARIOS, type ScenarioName } from './bench/scenario.js'
+import { shapeFlags } from './bench/shape-flags.js'
 import { endpointOf, endpointTransport, TLS_FLAGS } from './endpoint.js'
 import { protocolVersionOf } from './properties.js'
 
@@ -67,14 +68,48 @@ const FLAGS: FlagSpec[] = [
     short: 'r',
     value: true,
     arg: 'n',
-    help: 'messages per second per publisher (conn: connections per second); default: as fast as it goes',
+    help: 'messages per second per publisher (conn --active: per active connection, default 10); default: as fast as it goes',
   },
   {
     name: 'duration',
     short: 'd',
     value: true,
     arg: 'seconds',
-    help: 'publish for this long (conn: hold the connections this long)',
+    help: 'publish for this long (conn: the same as --hold)',
+  },
+  {
+    name: 'topics',
+    value: true,
+    arg: 'k',
+    help: 'topics per publisher: message seq goes to <topic>/<seq % k>, subscribers take <topic>/# (default 1)',
+  },
+  {
+    name: 'retain',
+    value: false,
+    help: 'set RETAIN on every publish; topics are then petrel-bench/retained/<scenario>/..., the same every run',
+  },
+  {
+    name: 'clear-retained',
+    value: false,
+    help: 'with --retain: at the end, delete the retained messages the run left (an empty retained publish per topic)',
+  },
+  {
+    name: 'hold',
+    value: true,
+    arg: 'seconds',
+    help: 'conn: keep the connections open this long (default 0)',
+  },
+  {
+    name: 'active',
+    value: true,
+    arg: 'percent',
+    help: 'conn: this share of the connections publish --rate msg/s each to their own topic, subscribed by themselves',
+  },
+  {
+    name: 'connect-rate',
+    value: true,
+    arg: 'n',
+    help: 'conn: connections opened per second (default: as fast as --concurrency allows)',
   },
   {
     name: 'inflight',
@@ -101,10 +136,11 @@ const TITLE = `Usage: petrel bench <${SCENARIOS.join('|')}> [options]
 Load-tests an MQTT 3.1.1 or MQTT 5 broker (any broker): connects the clients, subscribes, publishes,
 and reports throughput, end-to-end latency, lost and duplicated messages.
   one2one  pairs: publisher i -> subscriber i
-  fanin    many publishers -> 1 subscriber (a '+' filter)
+  fanin    many publishers -> 1 subscriber (a '+' filter; '#' with --topics)
   fanout   1 publisher -> many subscribers of the same topic
   mesh     every peer publishes to its own topic and subscribes to all of them
-  conn     many idle connections: connect rate and time, then held for --duration
+  conn     many idle connections: connect rate and CONNECT->CONNACK time, then held for --hold
+           (--active: some of them publish to themselves at --rate meanwhile, with their latency)
 Exit status: 0 all delivered; 1 messages lost, publishes failed or connections dropped;
 2 bad options, or the broker refused a connection or subscription.`
 
@@ -120,13 +156,17 @@ function parse(argv: string[]): { options: BenchOptions; json: boolean } | 'help
   }
   if (extra !== undefined) throw new ConfigError(extra, `unexpected argument '${extra}'`)
   const qos = intFlag(args, 'qos', 0, 0, 2) as QoS
-  const duration = intFlag(args, 'duration', 0, 0, 86_400)
+  const shape = shapeFlags(args, scenario)
+  const duration = shape.conn ? 0 : intFlag(args, 'duration', 0, 0, 86_400)
   const countGiven = has(args, 'count')
-  let count = intFlag(args, 'count', DEFAULT_COUNT[scenario], 1, 2 ** 32 - 1)
-  const rate = intFlag(args, 'rate', 0, 0, 10_000_000)
+  let count = intFlag(args, 'count', shape.conn ? 2 ** 32 - 1 : DEFAULT_COUNT[scenario], 1, 2 ** 32 - 1)
+  const rate =
+    shape.active > 0 ? intFlag(args, 'rate', 10, 1, 10_000_000) : intFlag(args, 'rate', 0, 0, 10_000_000)
   if (!countGiven && duration > 0) count = Number.POSITIVE_INFINITY
   // At a fixed rate the duration gives the count exactly (timers may fire a little early).
   if (rate > 0 && duration > 0) count = Math.min(count, rate * duration)
+  // conn --active: the active connections publish at the rate while the connections are held.
+  if (shape.active > 0) count = Math.min(count, rate * shape.hold)
   const endpoint = endpointOf(args)
   if (endpoint.topic !== undefined) {
     throw new ConfigError(
@@ -149,6 +189,14 @@ function parse(argv: string[]): { options: BenchOptions; json: boolean } | 'help
     inflight: intFlag(args, 'inflight', qos === 0 ? 1000 : 100, 1, 65_535),
     timeout: intFlag(args, 'timeout', 10, 1, 3600),
     connectConcurrency: intFlag(args, 'concurrency', 100, 1, 100_000),
+    topics: shape.topics,
+    retain: shape.retain,
+    clearRetained: shape.clearRetained,
+  }
+  if (shape.conn) {
+    options.hold = shape.hold
+    options.active = shape.active
+    options.connectRate = shape.connectRate
   }
   const v = last(args, 'protocol-version')
   if (v !== undefined) {

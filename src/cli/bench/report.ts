@@ -1,5 +1,5 @@
 import type { LatencySummary } from './histogram.js'
-import type { BenchOptions, BenchResult, Progress } from './run.js'
+import type { BenchOptions, BenchResult, Progress } from './types.js'
 
 function count(n: number): string {
   return Math.round(n).toLocaleString('en-US')
@@ -19,7 +19,7 @@ function ms(v: number | undefined): string {
 /** The live line on a terminal: phase, counts and rates since the start. */
 export function formatProgress(o: BenchOptions, p: Progress): string {
   const t = Math.max(p.elapsed, 0.001)
-  if (o.scenario === 'conn' || p.phase === 'connecting') {
+  if (p.phase === 'connecting' || (o.scenario === 'conn' && p.sent === 0)) {
     return `${o.scenario} ${p.phase}  ${count(p.connected)} connected  ${p.elapsed.toFixed(1)} s`
   }
   return (
@@ -42,17 +42,38 @@ function latencyCells(l: LatencySummary | null): string[] {
 /** The result as a title line and a markdown table (it pastes into BENCHMARKS.md). */
 export function formatTable(r: BenchResult): string {
   const version = r.protocolVersion === 5 ? 'MQTT 5' : r.protocolVersion === 3 ? 'MQTT 3.1' : 'MQTT 3.1.1'
-  const title = `petrel bench ${r.scenario}: ${r.shape}, ${r.broker}, ${version}`
-  const c = r.connections
+  const topics = r.topics > 1 ? `, ${count(r.topics)} topics per publisher` : ''
+  const title = `petrel bench ${r.scenario}: ${r.shape}${topics}${r.retain ? ', retained' : ''}, ${r.broker}, ${version}`
   if (r.scenario === 'conn') {
-    const body = table(
-      ['connections', 'failed', 'conn/s', 'connect p50 ms', 'p95 ms', 'p99 ms', 'dropped'],
-      [count(c.connected), count(c.failed), count(c.perSec), ...latencyCells(c.connectMs), count(c.dropped)],
-    )
-    const notes = r.firstError !== undefined && c.failed > 0 ? `first failure: ${r.firstError}\n` : ''
-    return `${title}\n\n${body}${notes}`
+    const messages = r.publishers > 0 ? `\n${messagesTable(r)}${messageNotes(r)}` : ''
+    return `${title}\n\n${connTable(r)}${messages}`
   }
+  return `${title}\n\n${messagesTable(r)}${messageNotes(r)}`
+}
+
+function connTable(r: BenchResult): string {
+  const c = r.connections
   const body = table(
+    ['connections', 'failed', 'conn/s', 'CONNACK p50 ms', 'CONNACK p99 ms', 'connect p99 ms', 'dropped'],
+    [
+      count(c.connected),
+      count(c.failed),
+      count(c.perSec),
+      ms(c.connackMs?.p50),
+      ms(c.connackMs?.p99),
+      ms(c.connectMs?.p99),
+      count(c.dropped),
+    ],
+  )
+  const notes = [
+    'CONNACK: from the CONNECT written to the CONNACK; connect: from opening the socket to the CONNACK',
+  ]
+  for (const f of c.failures) notes.push(`failed: ${count(f.count)} x ${f.reason}`)
+  return `${body}${notes.join('\n')}\n`
+}
+
+function messagesTable(r: BenchResult): string {
+  return table(
     ['qos', 'size', 'sent', 'received', 'msgs/s', 'p50 ms', 'p95 ms', 'p99 ms', 'lost', 'duplicated'],
     [
       String(r.qos),
@@ -65,10 +86,28 @@ export function formatTable(r: BenchResult): string {
       count(r.duplicated),
     ],
   )
-  const notes: string[] = []
+}
+
+function messageNotes(r: BenchResult): string {
+  const c = r.connections
+  const notes: string[] = [`${r.seconds.toFixed(2)} s, publishing at ${count(r.sentPerSec)} msgs/s`]
   if (r.outOfOrder > 0) notes.push(`${count(r.outOfOrder)} delivered out of order`)
+  if (r.staleRetained > 0) {
+    notes.push(
+      `${count(r.staleRetained)} stale retained messages from an earlier run (not counted as received)`,
+    )
+  }
+  const kept = r.retained
+  if (kept !== undefined) {
+    if (kept.cleared > 0) notes.push(`cleared ${count(kept.cleared)} retained messages under ${kept.prefix}/`)
+    if (kept.left > 0) {
+      notes.push(
+        `left ${count(kept.left)} retained messages on the broker under ${kept.prefix}/ (the next --retain run replaces them; --clear-retained deletes them)`,
+      )
+    }
+  }
   if (r.errors > 0) notes.push(`${count(r.errors)} publishes failed (first: ${r.firstError})`)
-  if (c.dropped > 0) notes.push(`${count(c.dropped)} connections dropped during the run`)
-  const seconds = `${r.seconds.toFixed(2)} s, publishing at ${count(r.sentPerSec)} msgs/s`
-  return `${title}\n\n${body}${[seconds, ...notes].join('\n')}\n`
+  if (c.dropped > 0 && r.scenario !== 'conn')
+    notes.push(`${count(c.dropped)} connections dropped during the run`)
+  return `${notes.join('\n')}\n`
 }

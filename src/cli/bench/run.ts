@@ -2,120 +2,31 @@ import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { type Client, connect } from '../../client/client.js'
 import type { ClientOptions } from '../../client/options.js'
-import { PROTOCOL_V311, type ProtocolVersion, type QoS, SUBACK_FAILURE } from '../../protocol/constants.js'
+import { transportFor } from '../../client/transport-for.js'
+import { PROTOCOL_V311, SUBACK_FAILURE } from '../../protocol/constants.js'
 import { TransportError } from '../../transport/connect-errors.js'
 import type { Transport } from '../../transport/transport.js'
 import { connectCause, tlsAdvice } from '../client-flags.js'
-import { Histogram, type LatencySummary } from './histogram.js'
-import { type Participant, type ScenarioName, type Topology, topology } from './scenario.js'
+import { ConnectStats, timedTransport } from './connect-stats.js'
+import { fdShortage } from './fd-limit.js'
+import { Histogram } from './histogram.js'
+import { clearRetained, HEADER_BYTES, publishLoop } from './publisher.js'
+import { clock, Receiver } from './receiver.js'
+import { type Participant, type Topology, topology } from './scenario.js'
+import { CACHED_TOPICS, TopicCycle } from './topics.js'
+import { BenchAbort, type BenchOptions, type BenchResult, type Progress, retainPrefix } from './types.js'
 
-/** Send time (float64 ms, performance.now()), publisher index (u32), sequence number (u32). */
-export const HEADER_BYTES = 16
+export { BenchAbort, type BenchOptions, type BenchResult, HEADER_BYTES, type Progress, retainPrefix }
 
-export interface BenchOptions {
-  url: string
-  /** How to reach the broker (TLS, WebSocket); default: the URL's own transport. Shared by every connection. */
-  transport?: Transport
-  /** MQTT version of every connection: 4 (3.1.1, the default) or 5; 3 for MQTT 3.1. */
-  protocolVersion?: ProtocolVersion
-  username?: string
-  password?: string
-  scenario: ScenarioName
-  clients: number
-  qos: QoS
-  /** Payload bytes, at least HEADER_BYTES. */
-  size: number
-  /** Messages per publisher; Infinity with only a duration. */
-  count: number
-  /** Messages per second per publisher; 0: as fast as the window allows. For conn: connections per second. */
-  rate: number
-  /** Seconds to publish (or, for conn, to hold the connections); 0: no limit but count. */
-  duration: number
-  /** Unacknowledged publishes per publisher (QoS 1/2), or unwritten ones (QoS 0). */
-  inflight: number
-  /** Seconds without progress after publishing before the missing messages are counted lost. */
-  timeout: number
-  /** Connections opened at once while connecting. */
-  connectConcurrency: number
-  onProgress?: (p: Progress) => void
-}
-
-export interface Progress {
-  phase: 'connecting' | 'publishing' | 'draining' | 'holding'
-  elapsed: number
-  connected: number
-  sent: number
-  received: number
-}
-
-export interface BenchResult {
-  scenario: ScenarioName
-  broker: string
-  /** 3, 4 (3.1.1) or 5. */
-  protocolVersion: ProtocolVersion
-  shape: string
-  qos: QoS
-  size: number
-  clients: number
-  publishers: number
-  subscribers: number
-  sent: number
-  expected: number
-  received: number
-  lost: number
-  duplicated: number
-  outOfOrder: number
-  /** Publishes that failed (connection lost, ...). */
-  errors: number
-  firstError: string | undefined
-  /** From the first publish to the last delivery (or to the end of publishing when nothing came). */
-  seconds: number
-  sentPerSec: number
-  msgsPerSec: number
-  latencyMs: LatencySummary | null
-  connections: {
-    connected: number
-    failed: number
-    /** Connections lost while held (conn) or during the run. */
-    dropped: number
-    perSec: number
-    connectMs: LatencySummary | null
-  }
-}
-
-/** A bench run refused before it started (usage, or the broker refused a connection or subscription). */
-export class BenchAbort extends Error {}
-
-/** Per-subscriber delivery accounting: a bitmap per publisher finds duplicates and gaps. */
-class Receiver {
-  private readonly seen: Uint8Array[] = []
-  private readonly lastSeq: Int32Array
-  constructor(publishers: number) {
-    this.lastSeq = new Int32Array(publishers).fill(-1)
-    for (let i = 0; i < publishers; i++) this.seen.push(new Uint8Array(64))
-  }
-
-  /** 0 new, 1 duplicate, 2 new but out of order. */
-  take(pub: number, seq: number): 0 | 1 | 2 {
-    let bits = this.seen[pub]!
-    const byte = seq >>> 3
-    if (byte >= bits.length) {
-      const grown = new Uint8Array(Math.max(bits.length * 2, byte + 1))
-      grown.set(bits)
-      this.seen[pub] = bits = grown
-    }
-    const mask = 1 << (seq & 7)
-    if ((bits[byte]! & mask) !== 0) return 1
-    bits[byte]! |= mask
-    if (seq < this.lastSeq[pub]!) return 2
-    this.lastSeq[pub] = seq
-    return 0
-  }
-}
+/** --retain: no stale retained copy for this long after subscribing means they all came. */
+const STALE_QUIET_MS = 200
 
 /** Runs one scenario to the end and returns what it measured. */
 export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const bench = new Run(o)
+  // Past the limit every further connect fails with EMFILE, which reads like the broker's fault.
+  const shortage = fdShortage(bench.connections)
+  if (shortage !== undefined) throw new BenchAbort(shortage)
   try {
     return await bench.run()
   } finally {
@@ -126,21 +37,27 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
 class Run {
   private readonly o: BenchOptions
   private readonly topo: Topology
+  private readonly prefix: string
+  private readonly topics: number
+  private readonly transport: Transport
   private readonly runId = randomBytes(4).toString('hex')
   private readonly clients: (Client | null)[] = []
+  private readonly cycles: (TopicCycle | undefined)[]
   private readonly latency = new Histogram()
-  private readonly connectLatency = new Histogram()
+  private readonly conns = new ConnectStats()
   private readonly sent: number[]
   private received = 0
   private duplicated = 0
   private outOfOrder = 0
+  private stale = 0
   private errors = 0
   private firstError: string | undefined
-  private connected = 0
-  private connectFailed = 0
   private dropped = 0
+  private cleared = 0
   private phase: Progress['phase'] = 'connecting'
   private readonly started = performance.now()
+  /** clock() at the first publish: what was sent before is a stale retained copy. */
+  private firstSend = Number.POSITIVE_INFINITY
   private publishStart = 0
   private publishEnd = 0
   private lastDelivery = 0
@@ -149,8 +66,25 @@ class Run {
 
   constructor(o: BenchOptions) {
     this.o = o
-    this.topo = topology(o.scenario, o.clients, `petrel-bench/${this.runId}`)
+    this.topics = o.topics ?? 1
+    this.prefix = o.retain === true ? retainPrefix(o.scenario) : `petrel-bench/${this.runId}`
+    const n = o.clients
+    const active = o.scenario === 'conn' ? Math.round((n * (o.active ?? 0)) / 100) : 0
+    this.topo = topology(o.scenario, n, this.prefix, {
+      topics: this.topics,
+      active: (o.active ?? 0) > 0 ? Math.max(1, active) : 0,
+    })
     this.sent = new Array<number>(this.topo.publishers).fill(0)
+    const used = Math.min(this.topics, o.count)
+    const cache = used * this.topo.publishers <= CACHED_TOPICS
+    this.cycles = this.topo.participants.map((p) =>
+      p.topic === undefined ? undefined : new TopicCycle(p.topic, this.topics, used, cache),
+    )
+    this.transport = o.transport ?? transportFor(new URL(o.url))
+  }
+
+  get connections(): number {
+    return this.topo.participants.length
   }
 
   async run(): Promise<BenchResult> {
@@ -164,27 +98,38 @@ class Run {
     const connectSeconds = (performance.now() - connectStart) / 1000
     if (this.o.scenario === 'conn') {
       this.phase = 'holding'
-      if (this.o.duration > 0) await sleep(this.o.duration * 1000)
+      const hold = (this.o.hold ?? 0) * 1000
+      if (this.topo.publishers > 0) {
+        await this.subscribeAll()
+        await Promise.all([sleep(hold), this.publishAll(performance.now() + hold)])
+        this.phase = 'draining'
+        await this.drain()
+      } else if (hold > 0) await sleep(hold)
       return this.result(connectSeconds)
     }
-    if (this.connectFailed > 0) throw new BenchAbort(`cannot connect to ${this.o.url}: ${this.firstError}`)
+    if (this.conns.failed > 0) throw new BenchAbort(`cannot connect to ${this.o.url}: ${this.firstError}`)
     await this.subscribeAll()
-    this.phase = 'publishing'
-    this.publishStart = performance.now()
-    await Promise.all(
-      this.topo.participants.map((p, i) => (p.publisher >= 0 ? this.publishLoop(this.clients[i]!, p) : null)),
-    )
-    this.publishEnd = performance.now()
+    if (this.o.retain === true) await this.settleStale()
+    const deadline =
+      this.o.duration > 0 ? performance.now() + this.o.duration * 1000 : Number.POSITIVE_INFINITY
+    await this.publishAll(deadline)
     this.phase = 'draining'
     await this.drain()
-    return this.result(connectSeconds)
+    const result = this.result(connectSeconds)
+    if (this.o.retain === true && this.o.clearRetained === true) {
+      this.phase = 'clearing'
+      await this.clearAll()
+      result.retained!.cleared = this.cleared
+      result.retained!.left -= this.cleared
+    }
+    return result
   }
 
   progress(): Progress {
     return {
       phase: this.phase,
       elapsed: (performance.now() - this.started) / 1000,
-      connected: this.connected,
+      connected: this.conns.connected,
       sent: this.totalSent(),
       received: this.received,
     }
@@ -194,7 +139,7 @@ class Run {
     return this.sent.reduce((a, b) => a + b, 0)
   }
 
-  private options(i: number): ClientOptions {
+  private options(i: number, transport: Transport): ClientOptions {
     const opts: ClientOptions = {
       protocolVersion: this.o.protocolVersion ?? PROTOCOL_V311,
       clientId: `pb${this.runId}-${i}`,
@@ -203,8 +148,8 @@ class Run {
       reconnect: false,
       connectTimeout: 10_000,
       maxInflight: Math.min(this.o.inflight, 65_535),
+      transport,
     }
-    if (this.o.transport !== undefined) opts.transport = this.o.transport
     if (this.o.username !== undefined) opts.username = this.o.username
     if (this.o.password !== undefined) opts.password = this.o.password
     return opts
@@ -212,23 +157,28 @@ class Run {
 
   private async connectAll(): Promise<void> {
     const n = this.topo.participants.length
+    const conn = this.o.scenario === 'conn'
+    const rate = conn ? (this.o.connectRate ?? 0) : 0
     let next = 0
     const startedAt = performance.now()
     const worker = async (): Promise<void> => {
       for (;;) {
         const i = next++
         if (i >= n) return
-        if (this.o.scenario === 'conn' && this.o.rate > 0) {
-          const due = startedAt + (i / this.o.rate) * 1000
-          const wait = due - performance.now()
+        if (rate > 0) {
+          const wait = startedAt + (i / rate) * 1000 - performance.now()
           if (wait > 0) await sleep(wait)
         }
         const t0 = performance.now()
+        let opened = t0
         try {
-          const c = await connect(this.o.url, this.options(i))
-          this.connectLatency.record(performance.now() - t0)
+          const transport = timedTransport(this.transport, (at) => (opened = at))
+          const c = await connect(this.o.url, this.options(i, transport))
+          const now = performance.now()
+          this.conns.connect.record(now - t0)
+          this.conns.connack.record(now - opened)
           this.clients[i] = c
-          this.connected++
+          this.conns.connected++
           c.on('error', () => {})
           c.once('close', (err) => {
             if (err !== undefined && !this.closing) this.dropped++
@@ -237,10 +187,11 @@ class Run {
           if (p.filter !== undefined) this.listen(c, p)
         } catch (err) {
           this.clients[i] = null
-          this.connectFailed++
-          this.firstError ??= connectReason(err)
+          const reason = connectReason(err)
+          this.conns.fail(reason)
+          this.firstError ??= reason
           // Without --clients' worth of connections a message scenario means nothing: stop early.
-          if (this.o.scenario !== 'conn') return
+          if (!conn) return
         }
       }
     }
@@ -253,8 +204,12 @@ class Run {
     const expects = new Uint8Array(this.topo.publishers)
     for (const f of p.from) expects[f] = 1
     c.on('message', (_topic, payload) => {
-      if (payload.length < HEADER_BYTES) return
-      const now = performance.now()
+      if (payload.length < HEADER_BYTES) return // not a bench message (an empty one clears a retained one)
+      const sentAt = payload.readDoubleLE(0)
+      if (sentAt < this.firstSend) {
+        this.stale++ // a retained copy from an earlier run, sent before this run published
+        return
+      }
       const pub = payload.readUInt32LE(8)
       if (expects[pub] !== 1) return // not from this run's publishers
       const verdict = r.take(pub, payload.readUInt32LE(12))
@@ -264,61 +219,84 @@ class Run {
       }
       if (verdict === 2) this.outOfOrder++
       this.received++
-      this.lastDelivery = now
-      this.latency.record(now - payload.readDoubleLE(0))
+      this.lastDelivery = performance.now()
+      this.latency.record(clock() - sentAt)
     })
   }
 
   private async subscribeAll(): Promise<void> {
     const subscribe = async (filter: string | undefined, i: number): Promise<void> => {
-      if (filter === undefined) return
-      const codes = await this.clients[i]!.subscribe(filter, { qos: this.o.qos })
+      const c = this.clients[i]
+      if (filter === undefined || c == null) return
+      const codes = await c.subscribe(filter, { qos: this.o.qos })
       if (codes[0] === SUBACK_FAILURE)
         throw new BenchAbort(`the broker refused the subscription to ${filter}`)
     }
     await Promise.all(this.topo.participants.map((p, i) => subscribe(p.filter, i)))
   }
 
-  private async publishLoop(client: Client, p: Participant): Promise<void> {
-    const o = this.o
-    const idx = p.publisher
-    const topic = p.topic!
-    const publishOptions = { qos: o.qos }
+  /**
+   * --retain: lets the retained copies of an earlier run, which the broker sends on SUBSCRIBE, arrive
+   * before publishing starts (until none came for STALE_QUIET_MS, at most --timeout), so the run
+   * measures its own messages and not a burst of old ones queued ahead of them.
+   */
+  private async settleStale(): Promise<void> {
     const start = performance.now()
-    const deadline = o.duration > 0 ? start + o.duration * 1000 : Number.POSITIVE_INFINITY
-    let outstanding = 0
-    let failed = false
-    let wake: (() => void) | null = null
-    const settle = (): void => {
-      outstanding--
-      if (wake !== null) {
-        const w = wake
-        wake = null
-        w()
-      }
+    let last = -1
+    let lastChange = start
+    while (performance.now() - start < this.o.timeout * 1000) {
+      if (this.stale !== last) {
+        last = this.stale
+        lastChange = performance.now()
+      } else if (performance.now() - lastChange >= STALE_QUIET_MS) return
+      await sleep(10)
     }
-    const fail = (err: unknown): void => {
-      this.errors++
-      this.firstError ??= err instanceof Error ? err.message : String(err)
-      failed = true
-      settle()
-    }
-    for (let seq = 0; seq < o.count && !failed; seq++) {
-      if (o.rate > 0) {
-        const wait = start + (seq / o.rate) * 1000 - performance.now()
-        if (wait > 0) await sleep(wait)
-      }
-      if (performance.now() >= deadline) break
-      while (outstanding >= o.inflight) await new Promise<void>((r) => (wake = r))
-      const payload = Buffer.alloc(o.size)
-      payload.writeUInt32LE(idx, 8)
-      payload.writeUInt32LE(seq >>> 0, 12)
-      payload.writeDoubleLE(performance.now(), 0)
-      outstanding++
-      this.sent[idx] = seq + 1
-      client.publish(topic, payload, publishOptions).then(settle, fail)
-    }
-    while (outstanding > 0) await new Promise<void>((r) => (wake = r))
+  }
+
+  private async publishAll(deadline: number): Promise<void> {
+    const o = this.o
+    this.phase = 'publishing'
+    this.firstSend = clock()
+    this.publishStart = performance.now()
+    await Promise.all(
+      this.topo.participants.map((p, i) => {
+        const client = this.clients[i]
+        if (p.publisher < 0 || client == null) return null
+        const index = p.publisher
+        return publishLoop({
+          client,
+          index,
+          topics: this.cycles[i]!,
+          qos: o.qos,
+          retain: o.retain === true,
+          size: o.size,
+          count: o.count,
+          rate: o.rate,
+          deadline,
+          inflight: o.inflight,
+          sent: (n) => (this.sent[index] = n),
+          failed: (err) => {
+            this.errors++
+            this.firstError ??= err instanceof Error ? err.message : String(err)
+          },
+        })
+      }),
+    )
+    this.publishEnd = performance.now()
+  }
+
+  /** --clear-retained: an empty retained publish to every topic this run's publishers used. */
+  private async clearAll(): Promise<void> {
+    await Promise.all(
+      this.topo.participants.map(async (p, i) => {
+        const client = this.clients[i]
+        if (p.publisher < 0 || client == null) return
+        const cycle = this.cycles[i]!
+        const used = cycle.used(this.sent[p.publisher]!)
+        const n = await clearRetained(client, cycle, used, this.o.inflight)
+        this.cleared += n // not `+= await`: that reads the sum before the others add to it
+      }),
+    )
   }
 
   private expected(): number {
@@ -348,13 +326,22 @@ class Run {
     await Promise.allSettled(this.clients.map((c) => c?.end()))
   }
 
+  private retainedLeft(): number {
+    let n = 0
+    this.topo.participants.forEach((p, i) => {
+      if (p.publisher >= 0) n += this.cycles[i]!.used(this.sent[p.publisher]!)
+    })
+    return n
+  }
+
   private result(connectSeconds: number): BenchResult {
     const sent = this.totalSent()
     const expected = this.expected()
     const end = this.lastDelivery > 0 ? Math.max(this.lastDelivery, this.publishStart) : this.publishEnd
     const seconds = this.publishStart > 0 ? (end - this.publishStart) / 1000 : 0
     const pubSeconds = (this.publishEnd - this.publishStart) / 1000
-    return {
+    const c = this.conns
+    const result: BenchResult = {
       scenario: this.o.scenario,
       broker: this.o.url,
       protocolVersion: this.o.protocolVersion ?? PROTOCOL_V311,
@@ -364,12 +351,15 @@ class Run {
       clients: this.o.clients,
       publishers: this.topo.publishers,
       subscribers: this.topo.subscribers,
+      topics: this.topics,
+      retain: this.o.retain === true,
       sent,
       expected,
       received: this.received,
       lost: Math.max(0, expected - this.received),
       duplicated: this.duplicated,
       outOfOrder: this.outOfOrder,
+      staleRetained: this.stale,
       errors: this.errors,
       firstError: this.firstError,
       seconds,
@@ -377,13 +367,18 @@ class Run {
       msgsPerSec: seconds > 0 ? this.received / seconds : 0,
       latencyMs: this.latency.summary(),
       connections: {
-        connected: this.connected,
-        failed: this.connectFailed,
+        connected: c.connected,
+        failed: c.failed,
+        failures: c.reasons(),
         dropped: this.dropped,
-        perSec: connectSeconds > 0 ? this.connected / connectSeconds : 0,
-        connectMs: this.connectLatency.summary(),
+        perSec: connectSeconds > 0 ? c.connected / connectSeconds : 0,
+        connectMs: c.connect.summary(),
+        connackMs: c.connack.summary(),
       },
     }
+    if (this.o.retain === true)
+      result.retained = { prefix: this.prefix, left: this.retainedLeft(), cleared: 0 }
+    return result
   }
 }
 

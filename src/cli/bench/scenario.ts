@@ -19,6 +19,7 @@ export const DEFAULT_CLIENTS: Record<ScenarioName, number> = {
 export interface Participant {
   /** Index among the publishers, or -1. */
   publisher: number
+  /** Where it publishes: this topic with one topic per publisher, else `<topic>/<seq % topics>`. */
   topic: string | undefined
   filter: string | undefined
   /** Publisher indexes whose messages this subscriber should get. */
@@ -35,24 +36,46 @@ export interface Topology {
   shape: string
 }
 
+export interface ShapeOptions {
+  /** Topics per publisher (--topics): above 1, a level is added under each topic and filters end in '#'. */
+  topics: number
+  /** conn: how many of the connections publish to their own topic and subscribe to it. */
+  active: number
+}
+
 function plural(n: number, what: string): string {
   return `${n} ${what}${n === 1 ? '' : 's'}`
+}
+
+/** conn --active: `active` of `n` connections, spread evenly (connection i when i * active / n crosses a whole number). */
+function isActive(i: number, n: number, active: number): boolean {
+  return Math.floor(((i + 1) * active) / n) > Math.floor((i * active) / n)
 }
 
 /**
  * Who publishes where and who subscribes to what. `clients` is pairs for
  * one2one, publishers for fanin, subscribers for fanout, peers for mesh and
- * connections for conn. Topics live under `prefix`, unique per run, so runs
- * against a shared broker do not see each other's messages.
+ * connections for conn. Topics live under `prefix`, unique per run unless
+ * retained, so runs against a shared broker do not see each other's messages.
+ * With several topics per publisher each subscriber takes `<its topic>/#`, the
+ * loadgen's shape: every subscriber still gets exactly the publishers it expects.
  */
-export function topology(name: ScenarioName, clients: number, prefix: string): Topology {
+export function topology(
+  name: ScenarioName,
+  clients: number,
+  prefix: string,
+  shape: ShapeOptions = { topics: 1, active: 0 },
+): Topology {
   const ps: Participant[] = []
   const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i)
+  const many = shape.topics > 1
+  /** The filter that takes every topic of a publisher publishing under `topic`. */
+  const under = (topic: string): string => (many ? `${topic}/#` : topic)
   switch (name) {
     case 'one2one':
       for (let i = 0; i < clients; i++) {
         ps.push({ publisher: i, topic: `${prefix}/${i}`, filter: undefined, from: [] })
-        ps.push({ publisher: -1, topic: undefined, filter: `${prefix}/${i}`, from: [i] })
+        ps.push({ publisher: -1, topic: undefined, filter: under(`${prefix}/${i}`), from: [i] })
       }
       return done(
         ps,
@@ -63,22 +86,40 @@ export function topology(name: ScenarioName, clients: number, prefix: string): T
     case 'fanin':
       for (let i = 0; i < clients; i++)
         ps.push({ publisher: i, topic: `${prefix}/${i}`, filter: undefined, from: [] })
-      ps.push({ publisher: -1, topic: undefined, filter: `${prefix}/+`, from: range(clients) })
+      ps.push({
+        publisher: -1,
+        topic: undefined,
+        filter: `${prefix}/${many ? '#' : '+'}`,
+        from: range(clients),
+      })
       return done(ps, clients, 1, `${plural(clients, 'publisher')} -> 1 subscriber`)
     case 'fanout':
       ps.push({ publisher: 0, topic: `${prefix}/all`, filter: undefined, from: [] })
       for (let i = 0; i < clients; i++)
-        ps.push({ publisher: -1, topic: undefined, filter: `${prefix}/all`, from: [0] })
+        ps.push({ publisher: -1, topic: undefined, filter: under(`${prefix}/all`), from: [0] })
       return done(ps, 1, clients, `1 publisher -> ${plural(clients, 'subscriber')}`)
-    case 'mesh':
+    case 'mesh': {
+      const filter = `${prefix}/${many ? '#' : '+'}`
       for (let i = 0; i < clients; i++) {
-        ps.push({ publisher: i, topic: `${prefix}/${i}`, filter: `${prefix}/+`, from: range(clients) })
+        ps.push({ publisher: i, topic: `${prefix}/${i}`, filter, from: range(clients) })
       }
       return done(ps, clients, clients, `${plural(clients, 'peer')}, each publishing to all`)
-    case 'conn':
-      for (let i = 0; i < clients; i++)
-        ps.push({ publisher: -1, topic: undefined, filter: undefined, from: [] })
-      return done(ps, 0, 0, `${plural(clients, 'idle connection')}`)
+    }
+    case 'conn': {
+      let publishers = 0
+      for (let i = 0; i < clients; i++) {
+        if (isActive(i, clients, shape.active)) {
+          const topic = `${prefix}/${i}`
+          const idx = publishers++
+          ps.push({ publisher: idx, topic, filter: under(topic), from: [idx] })
+        } else ps.push({ publisher: -1, topic: undefined, filter: undefined, from: [] })
+      }
+      const what =
+        publishers > 0
+          ? `${plural(clients, 'connection')}, ${publishers} active (each to itself)`
+          : plural(clients, 'idle connection')
+      return done(ps, publishers, publishers, what)
+    }
   }
 }
 
