@@ -5,7 +5,7 @@ import { ConfigError } from '../errors.js'
 import { type QoS, ReasonCode } from '../protocol/constants.js'
 import type { PublishProperties } from '../protocol/packets.js'
 import { isValidTopicName } from '../protocol/topic.js'
-import { MemoryStore } from '../store/memory/memory-store.js'
+import { NoStore } from '../store/memory/no-store.js'
 import type { Store, StoreSnapshot } from '../store/store.js'
 import { incomingStream } from '../transport/duplex.js'
 import type { Incoming, ListenerReport } from '../transport/transport.js'
@@ -93,7 +93,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     super()
     const o = (this.options = resolveOptions(options))
     this.log = o.logger
-    const store = options.store ?? new MemoryStore()
+    const store = options.store ?? new NoStore()
     this.rawStore = store
     const notable = new Notable(this.log, (e) => this.emit('notable', e))
     this.notable = notable

@@ -423,8 +423,7 @@ export class Connection implements Peer, Flushable, PartlyReceived, TimedLink {
   /** A write taken whole emits no 'drain': what waits for this subscriber's output learns it here instead. */
   private written(): void {
     const session = this.session
-    if (session !== null && this.duplex.backlog === 0 && (session.slowing || session.queued > 0))
-      session.drained()
+    if (session !== null && this.duplex.backlog === 0 && session.awaitsDrain) session.drained()
   }
 }
 

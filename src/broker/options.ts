@@ -163,7 +163,7 @@ export interface BrokerOptions {
   /** Bytes of unsent QoS 0 data per connection beyond which QoS 0 messages to it are dropped. Default 4 MiB. */
   maxOutputBuffer?: number
   logger?: Logger
-  /** Where sessions, queued and retained messages are kept. Default: a MemoryStore (nothing survives the process). */
+  /** Where sessions, queued and retained messages are kept. Default: a NoStore, which keeps nothing (pass a MemoryStore to hand state to another Broker in the same process). */
   store?: Store
   /**
    * Seconds after which a persistent session whose client stays away is ended; 0 = never.

@@ -1,15 +1,45 @@
-import type { Message } from './message.js'
+import type { QoS } from '../protocol/constants.js'
+import type { PublishProperties } from '../protocol/packets.js'
+import { asciiString } from '../protocol/utf8.js'
+import { Message } from './message.js'
 
 /**
- * Retained messages, one per topic, in a trie of topic levels so that a
- * wildcard subscription visits only the branches its filter can match, never
- * every retained message.
+ * Retained messages, one per topic, in a trie of topic levels so that a wildcard
+ * subscription visits only the branches its filter can match, never every retained
+ * message.
+ *
+ * Built for millions of them: a node is the retained message itself (its payload, QoS
+ * and, when it has any, its MQTT 5 properties and expiry), not a Message object; it has
+ * no Map until it has children; its topic is not stored but spelled from the path as the
+ * walk goes down; a payload of up to INLINE_MAX bytes is kept as a one-byte string (a
+ * Buffer object costs more than 64 bytes of payload). A Message is made for each one
+ * matched, so no encoded form of it stays behind once it is sent. Memory per retained
+ * 64-byte message is measured in BENCHMARKS.md.
  */
 
-class Node {
-  readonly children = new Map<string, Node>()
-  message: Message | null = null
+/** Payloads up to this many bytes are kept as latin1 strings (one byte per character). */
+const INLINE_MAX = 4096
+
+/** What few retained messages have: MQTT 5 properties, an expiry. */
+interface Extra {
+  properties: PublishProperties | null
+  expiresAt: number
 }
+
+class Node {
+  children: Map<string, Node> | null = null
+  /** The retained payload: bytes, or a latin1 string of them (see INLINE_MAX); null: none here. */
+  payload: Buffer | string | null = null
+  qos: QoS = 0
+  extra: Extra | null = null
+
+  child(level: string): Node | undefined {
+    return this.children === null ? undefined : this.children.get(level)
+  }
+}
+
+/** Walk-stack depth meaning "everything at and below this node" (under a '#'). */
+const ALL = -1
 
 export class RetainedStore {
   private readonly root = new Node()
@@ -25,99 +55,142 @@ export class RetainedStore {
     return this.payloadBytes
   }
 
-  /** Stores `message` for its topic, or deletes the topic's message when `message` is null. */
+  /**
+   * Stores `message` for its topic, or deletes the topic's message when `message` is null.
+   * The payload is kept as it is (the caller owns it: see Message.own) or as a string of it.
+   */
   set(topic: string, message: Message | null): void {
     const levels = topic.split('/')
     if (message === null) {
-      const path: Node[] = [this.root]
-      let node = this.root
-      for (const level of levels) {
-        const next = node.children.get(level)
-        if (next === undefined) return
-        path.push(next)
-        node = next
-      }
-      if (node.message === null) return
-      this.payloadBytes -= node.message.payload.length
-      node.message = null
-      this.count--
-      for (let i = levels.length; i > 0; i--) {
-        const n = path[i]!
-        if (n.message !== null || n.children.size > 0) break
-        path[i - 1]!.children.delete(levels[i - 1]!)
-      }
+      this.delete(levels)
       return
     }
     let node = this.root
     for (const level of levels) {
-      let next = node.children.get(level)
+      let next = node.child(level)
       if (next === undefined) {
         next = new Node()
+        node.children ??= new Map()
         node.children.set(level, next)
       }
       node = next
     }
-    if (node.message === null) this.count++
-    else this.payloadBytes -= node.message.payload.length
-    this.payloadBytes += message.payload.length
-    node.message = message
+    if (node.payload === null) this.count++
+    else this.payloadBytes -= node.payload.length
+    const payload = message.payload
+    this.payloadBytes += payload.length
+    node.payload = payload.length <= INLINE_MAX ? asciiString(payload, 0, payload.length) : payload
+    node.qos = message.qos
+    node.extra =
+      message.properties === null && message.expiresAt === 0
+        ? null
+        : { properties: message.properties, expiresAt: message.expiresAt }
+  }
+
+  private delete(levels: string[]): void {
+    const path: Node[] = [this.root]
+    let node = this.root
+    for (const level of levels) {
+      const next = node.child(level)
+      if (next === undefined) return
+      path.push(next)
+      node = next
+    }
+    if (node.payload === null) return
+    this.payloadBytes -= node.payload.length
+    node.payload = null
+    node.extra = null
+    this.count--
+    for (let i = levels.length; i > 0; i--) {
+      const n = path[i]!
+      if (n.payload !== null || (n.children !== null && n.children.size > 0)) break
+      const parent = path[i - 1]!
+      parent.children!.delete(levels[i - 1]!)
+      if (parent.children!.size === 0) parent.children = null
+    }
+  }
+
+  /** Retained messages whose topic matches `filter`, all at once (see matching). */
+  match(filter: string): Message[] {
+    return [...this.matching(filter)]
   }
 
   /**
-   * Retained messages whose topic matches `filter`, following the '$' rule [MQTT-4.7.2-1].
-   * Iterative, with an explicit stack: a filter may have 32768 levels.
+   * Retained messages whose topic matches `filter`, one at a time, following the '$' rule
+   * [MQTT-4.7.2-1], depth first in the order topics were first retained. Iterative, with an
+   * explicit stack: a filter may have 32768 levels. The walk may be left and resumed later
+   * (RetainedReplays): a message deleted meanwhile is not given; one retained meanwhile is
+   * given if its branch is still to be visited, and may not be otherwise (its subscriber
+   * has it anyway, routed as it was published).
    */
-  match(filter: string): Message[] {
-    const out: Message[] = []
+  *matching(filter: string): Generator<Message, void, undefined> {
     const levels = filter.split('/')
-    const nodes: Node[] = [this.root]
+    const root = this.root
+    const nodes: Node[] = [root]
     const depths: number[] = [0]
+    const topics: string[] = ['']
     while (nodes.length > 0) {
       const node = nodes.pop()!
       const i = depths.pop()!
-      if (i === levels.length) {
-        if (node.message !== null) out.push(node.message)
+      const topic = topics.pop()!
+      if (i === ALL || i === levels.length) {
+        if (node.payload !== null) yield message(node, topic)
+        if (i === ALL) pushChildren(node, false, ALL, topic, nodes, depths, topics)
         continue
       }
       const level = levels[i]!
       if (level === '#') {
         // everything below this node, and the node itself [MQTT-4.7.1-2]
-        if (node.message !== null && i > 0) out.push(node.message)
-        for (const [key, child] of node.children) {
-          if (i === 0 && key.startsWith('$')) continue
-          this.collectAll(child, out)
-        }
+        if (node.payload !== null && node !== root) yield message(node, topic)
+        pushChildren(node, node === root, ALL, topic, nodes, depths, topics)
       } else if (level === '+') {
-        // pushed in reverse, so that children are visited in insertion order
-        const keys = [...node.children.keys()]
-        for (let k = keys.length - 1; k >= 0; k--) {
-          if (i === 0 && keys[k]!.startsWith('$')) continue
-          nodes.push(node.children.get(keys[k]!)!)
-          depths.push(i + 1)
-        }
+        pushChildren(node, node === root, i + 1, topic, nodes, depths, topics)
       } else {
-        const child = node.children.get(level)
+        const child = node.child(level)
         if (child !== undefined) {
           nodes.push(child)
           depths.push(i + 1)
+          topics.push(node === root ? level : `${topic}/${level}`)
         }
       }
     }
-    return out
   }
+}
 
-  /**
-   * Every message at or below `node`, in depth-first order. Iterative: a topic
-   * name may have 32768 levels, deeper than the call stack reaches.
-   */
-  private collectAll(node: Node, out: Message[]): void {
-    const stack: Node[] = [node]
-    while (stack.length > 0) {
-      const n = stack.pop()!
-      if (n.message !== null) out.push(n.message)
-      if (n.children.size === 0) continue
-      const children = [...n.children.values()]
-      for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!)
-    }
+/**
+ * Pushes the children of `node` to visit next, in reverse so that they are visited in the
+ * order they were made. Under the root, a child's topic is its level, and wildcards do not
+ * match a first level starting with '$' [MQTT-4.7.2-1].
+ */
+function pushChildren(
+  node: Node,
+  isRoot: boolean,
+  depth: number,
+  topic: string,
+  nodes: Node[],
+  depths: number[],
+  topics: string[],
+): void {
+  if (node.children === null) return
+  const keys = [...node.children.keys()]
+  for (let k = keys.length - 1; k >= 0; k--) {
+    const key = keys[k]!
+    if (isRoot && key.charCodeAt(0) === 0x24) continue
+    nodes.push(node.children.get(key)!)
+    depths.push(depth)
+    topics.push(isRoot ? key : `${topic}/${key}`)
   }
+}
+
+/** A Message of its own for a retained one (RETAIN 1; its payload shared, or made from the string). */
+function message(node: Node, topic: string): Message {
+  const p = node.payload!
+  const payload = typeof p === 'string' ? Buffer.from(p, 'latin1') : p
+  const msg = new Message(topic, payload, node.qos, true, null, true)
+  const extra = node.extra
+  if (extra !== null) {
+    msg.properties = extra.properties
+    msg.expiresAt = extra.expiresAt
+  }
+  return msg
 }

@@ -125,14 +125,17 @@ export class Router {
       if (sub.retainHandling === 2 || (sub.retainHandling === 1 && existed)) return
       if (sub.subscriptionId !== 0) subIds = [sub.subscriptionId]
     }
-    const granted = qosOf(sub)
-    const now = Date.now()
-    for (const msg of this.retained.match(filter)) {
-      if (msg.expiresAt !== 0 && msg.expiresAt <= now) {
+    session.replay(this.retainedFor(filter), qosOf(sub), subIds)
+  }
+
+  /** The retained messages matching `filter`, as they are walked; those found expired are deleted. */
+  private *retainedFor(filter: string): Generator<Message, void, undefined> {
+    for (const msg of this.retained.matching(filter)) {
+      if (msg.expiresAt !== 0 && msg.expiresAt <= Date.now()) {
         this.dropExpired(msg.topic)
         continue
       }
-      session.deliver(msg, msg.qos < granted ? msg.qos : granted, true, null, subIds)
+      yield msg
     }
   }
 

@@ -10,6 +10,7 @@ import type { Message } from './message.js'
 import { DeliveryForm, type LinkOptions } from './publish-form.js'
 import { PublisherBrake } from './publisher-brake.js'
 import { dropUnreadable, type MayRead } from './read-filter.js'
+import { RetainedReplays } from './retained-replay.js'
 import type { Queued as QueuedOf, SessionCounters, SessionLimits, SessionLink } from './session-types.js'
 import type { SharedGroup } from './shared.js'
 import { SharedInflight } from './shared-inflight.js'
@@ -62,6 +63,8 @@ export class Session {
   )
   /** Re-sends what is in flight when a connection attaches. */
   private readonly resend: InflightResend
+  /** Retained messages of new subscriptions still to send; null when none. */
+  private replays: RetainedReplays | null = null
   /**
    * Whether the connected client may read a topic (the authorizeRead hooks); null when no
    * hook has a say. Set for each connection before it attaches (see reattach.ts).
@@ -249,6 +252,8 @@ export class Session {
   /** The connection is gone. Publishers blocked on this session may go on. */
   detach(): void {
     this.link = null
+    this.replays?.stop()
+    this.replays = null
     this.mayRead = null
     this.form.detach()
     this.resend.detach()
@@ -282,12 +287,34 @@ export class Session {
       }
       queue.shift()
     }
+    if (this.replays !== null && queue.size === 0 && !this.replays.run(link)) this.replays = null
     if (this.brake.slowing && this.queued < this.limits.maxQueuedMessages) this.brake.release()
+  }
+
+  /**
+   * Sends the retained messages a new subscription matched, paced by what the client takes
+   * (see RetainedReplays), after whatever waits in the queue.
+   */
+  replay(messages: Iterator<Message, void>, granted: QoS, subIds: number[] | null): void {
+    if (this.link === null) return
+    ;(this.replays ??= new RetainedReplays(this, this.limits.maxOutputBuffer >>> 2)).add(
+      messages,
+      granted,
+      subIds,
+    )
+    this.pump()
+  }
+
+  /** Whether something waits for the connection's output to drain. */
+  get awaitsDrain(): boolean {
+    return this.brake.slowing || this.queue.size > 0 || this.replays !== null
   }
 
   /** Forgets everything: a clean session ends, or a new clean session replaces this one. */
   discard(): void {
     this.sharedInflight = null
+    this.replays?.stop()
+    this.replays = null
     this.resend.clear()
     this.outbound.clear()
     this.inbound.clear()
@@ -402,7 +429,7 @@ export class Session {
    * queue has room).
    */
   drained(): void {
-    if (this.queued > 0) this.pump()
+    if (this.queued > 0 || this.replays !== null) this.pump()
     else this.brake.release()
   }
 }

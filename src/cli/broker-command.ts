@@ -5,7 +5,7 @@ import type { ListenerInfo } from '../broker/listen-options.js'
 import type { BrokerOptions, Logger } from '../broker/options.js'
 import { ConfigError } from '../errors.js'
 import { type HttpEndpoint, type HttpOptions, startHttp } from '../http/server.js'
-import { MemoryStore } from '../store/memory/memory-store.js'
+import { NoStore } from '../store/memory/no-store.js'
 import { SqliteStore } from '../store/sqlite/sqlite-store.js'
 import type { Store } from '../store/store.js'
 import { type FlagSpec, last, parseArgs, usage } from './args.js'
@@ -145,7 +145,7 @@ async function start(
   let storeName: string
   let storeFields: object
   if (settings.memory || settings.dataDir === undefined) {
-    store = new MemoryStore()
+    store = new NoStore()
     storeName = 'memory (nothing is kept on exit)'
     storeFields = { store: 'memory' }
   } else {

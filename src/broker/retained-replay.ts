@@ -1,0 +1,94 @@
+import type { QoS } from '../protocol/constants.js'
+import type { Message } from './message.js'
+import type { SessionLink } from './session-types.js'
+
+/** What a replay needs of the session it sends for (Session). */
+export interface ReplayTarget {
+  readonly queued: number
+  readonly outbound: { readonly hasRoom: boolean }
+  deliver(msg: Message, qos: QoS, retain: boolean, from: null, subIds: number[] | null): void
+  /** Sends what waits (the queue first, then these replays). */
+  pump(): void
+}
+
+interface Replay {
+  readonly messages: Iterator<Message, void>
+  readonly granted: QoS
+  readonly subIds: number[] | null
+}
+
+/**
+ * Messages up to this many go out in one turn of the event loop; then the replay yields
+ * to other clients and goes on in the next turn (setImmediate).
+ */
+export const REPLAY_BATCH = 1024
+
+/**
+ * The retained messages of a session's new subscriptions on their way out, sent as fast as
+ * its client takes them and no faster: one '#' subscription on a million retained messages
+ * must neither fill the broker's memory with a million encoded copies (nor drop those past
+ * the output limit, as sending them all at once did at QoS 0) nor hold the event loop while
+ * other clients wait. Each replay walks the retained trie lazily (RetainedStore.matching);
+ * it sends while the connection's output is under the soft limit, nothing waits in the
+ * session's queue and QoS 1/2 have room in flight, at most REPLAY_BATCH per turn. It goes on
+ * when the output drains, an acknowledgement makes room (both call Session.pump) or the
+ * next turn comes. A replay cut by the connection's end is dropped: its client gets the
+ * retained messages when it subscribes again.
+ */
+export class RetainedReplays {
+  private readonly list: Replay[] = []
+  private tick: ReturnType<typeof setImmediate> | null = null
+  private readonly target: ReplayTarget
+  /** The output backlog past which replays wait for the drain (the soft limit). */
+  private readonly soft: number
+
+  constructor(target: ReplayTarget, soft: number) {
+    this.target = target
+    this.soft = soft
+  }
+
+  /** Replays under way. */
+  get size(): number {
+    return this.list.length
+  }
+
+  add(messages: Iterator<Message, void>, granted: QoS, subIds: number[] | null): void {
+    this.list.push({ messages, granted, subIds })
+  }
+
+  /** Sends what `link` takes now; false once every replay is done. */
+  run(link: SessionLink): boolean {
+    const target = this.target
+    const list = this.list
+    let budget = REPLAY_BATCH
+    while (list.length > 0) {
+      if (link.outputBacklog > this.soft || target.queued > 0 || !target.outbound.hasRoom) return true
+      if (budget-- === 0) {
+        this.tick ??= setImmediate(this.next)
+        return true
+      }
+      const r = list[0]!
+      const n = r.messages.next()
+      if (n.done === true) {
+        list.shift()
+        continue
+      }
+      const msg = n.value
+      // [MQTT-3.3.1-6] RETAIN 1, at min(its QoS, the granted QoS) [MQTT-3.8.4-6]
+      target.deliver(msg, msg.qos < r.granted ? msg.qos : r.granted, true, null, r.subIds)
+    }
+    return false
+  }
+
+  /** The connection ended or the session did: what is left is not sent. */
+  stop(): void {
+    this.list.length = 0
+    if (this.tick !== null) clearImmediate(this.tick)
+    this.tick = null
+  }
+
+  private readonly next = (): void => {
+    this.tick = null
+    this.target.pump()
+  }
+}
