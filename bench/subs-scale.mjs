@@ -158,7 +158,7 @@ for (let round = 1; round <= o.rounds; round++) {
 
 console.log(`\n${header()}`)
 console.log(
-  `${o.clients.toLocaleString('en')} idle clients x ${o.filters} filters (exact, +, #, leading +, two +), then loadgen fanin (20 publishers x ${o.count.toLocaleString('en')}, QoS 0, 64 B); ${matching === 0 ? 'no filter matches the fanin topics' : `${matching} clients (${o['matching-pct']} %) also subscribe to one publisher's topic each`}; medians of ${o.rounds} rounds, each broker fresh for every run\n`,
+  `${o.clients.toLocaleString('en')} idle clients x ${o.filters} filters (exact, +, #, leading +, two +), then loadgen fanin (20 publishers x ${o.count.toLocaleString('en')}, QoS 0, 64 B); ${matching === 0 ? 'no filter matches the fanin topics' : `${matching} clients (${o['matching-pct']} %) have their first filter replaced by one publisher's topic bench/in/<c % 20>`}; medians of ${o.rounds} rounds, each broker fresh for every run\n`,
 )
 console.log(
   '| broker | subscribe time s (clients/s) | CPU while subscribing: broker / this client | RSS with subscribers | fanin without msg/s | fanin with msg/s | with/without (target >= 50 %) | lost with / without |',
