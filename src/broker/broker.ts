@@ -135,12 +135,14 @@ export class Broker extends EventEmitter<BrokerEvents> {
   private restore(snapshot: StoreSnapshot): void {
     this.isLoaded = true
     const { sessions, router } = this.core
-    restoreState(snapshot, (id) => sessions.create(id, false, false), router.tree, router.retained)
+    const restored = restoreState(
+      snapshot,
+      (id) => sessions.create(id, false, false),
+      router.tree,
+      router.retained,
+    )
     // retained messages that expired while the broker was down are not restored: the store forgets them too
-    const now = Date.now()
-    for (const r of snapshot.retained) {
-      if (r.expiresAt !== undefined && r.expiresAt !== 0 && r.expiresAt <= now) router.dropExpired(r.topic)
-    }
+    for (const topic of restored.expired) router.dropExpired(topic)
     for (const stored of snapshot.sessions) {
       const s = sessions.get(stored.clientId)
       // under the sessionExpiry ceiling, as when it was made: a row from before the column
@@ -148,9 +150,9 @@ export class Broker extends EventEmitter<BrokerEvents> {
       if (s !== undefined) s.expiryInterval = capExpiry(this.options, stored.expiryInterval)
     }
     sessions.restored() // their expiry timers run from when their clients left
-    if (snapshot.sessions.length > 0 || snapshot.retained.length > 0) {
+    if (snapshot.sessions.length > 0 || restored.retained > 0) {
       this.log.info(
-        { sessions: snapshot.sessions.length, retained: snapshot.retained.length },
+        { sessions: snapshot.sessions.length, retained: restored.retained },
         'restored persistent sessions and retained messages',
       )
     }

@@ -8,14 +8,15 @@ import type { TopicTree } from './topic-tree.js'
  * Rebuilds the broker's state from a store snapshot at start: persistent
  * sessions with their subscriptions, in-flight flows (re-sent on reconnect with
  * DUP set, or as PUBREL), queued messages in order, QoS 2 ids awaiting PUBREL,
- * and retained messages.
+ * and retained messages. Returns how many retained messages the store had, and the topics of
+ * those that expired while the broker was down, for the caller to delete.
  */
 export function restoreState(
   snapshot: StoreSnapshot,
   newSession: (clientId: string) => Session,
   tree: TopicTree<Session>,
   retained: RetainedStore,
-): void {
+): { retained: number; expired: string[] } {
   for (const stored of snapshot.sessions) {
     const session = newSession(stored.clientId)
     session.disconnectedAt = stored.disconnectedAt || Date.now()
@@ -40,11 +41,16 @@ export function restoreState(
     for (const id of stored.inboundQos2) session.inbound.restore(id)
   }
   const now = Date.now()
+  const expired: string[] = []
+  let count = 0
+  // read as the store streams it: nothing may be written to the store until the last one
   for (const r of snapshot.retained) {
-    // [MQTT-3.3.2-5] expired while the broker was down: not sent any more
-    if (r.expiresAt !== undefined && r.expiresAt !== 0 && r.expiresAt <= now) continue
-    retained.set(r.topic, message(r, true))
+    count++
+    // [MQTT-3.3.2-5] expired while the broker was down: not sent any more (the caller deletes it)
+    if (r.expiresAt !== undefined && r.expiresAt !== 0 && r.expiresAt <= now) expired.push(r.topic)
+    else retained.set(r.topic, message(r, true))
   }
+  return { retained: count, expired }
 }
 
 /** A stored message as the broker's Message, with its MQTT 5 properties and expiry. */

@@ -75,7 +75,12 @@ export interface StoredSession {
 
 export interface StoreSnapshot {
   sessions: StoredSession[]
-  retained: StoredMessage[]
+  /**
+   * The retained messages: an array, or an iterable read as it is consumed (the SQLite store
+   * streams its rows, so a million of them are never all held at once). It is consumed once,
+   * before the broker writes anything to the store.
+   */
+  retained: Iterable<StoredMessage>
 }
 
 export interface Store {

@@ -192,23 +192,29 @@ export class SqliteStore implements Store {
     }[]) {
       get(r.client)?.inboundQos2.push(r.packet_id)
     }
-    const retained: StoredMessage[] = (
-      this.db.prepare('SELECT topic, payload, qos, properties, expires_at FROM retained').all() as {
-        topic: string
-        payload: Buffer
-        qos: number
-        properties: string | null
-        expires_at: number
-      }[]
-    ).map((r) => ({
-      topic: r.topic,
-      payload: r.payload,
-      qos: r.qos as QoS,
-      retain: true,
-      properties: propertiesFromJson(r.properties),
-      expiresAt: r.expires_at,
-    }))
-    return { sessions: [...sessions.values()], retained }
+    return { sessions: [...sessions.values()], retained: this.retainedRows() }
+  }
+
+  /**
+   * The retained messages, streamed row by row (rows as arrays: no object per row) as the broker
+   * consumes them: with a million of them, reading them all into an array first cost more in
+   * garbage collection than in SQLite. The connection is busy until the last row is read.
+   */
+  private *retainedRows(): Generator<StoredMessage, void, undefined> {
+    const rows = this.db
+      .prepare('SELECT topic, payload, qos, properties, expires_at FROM retained')
+      .raw()
+      .iterate() as IterableIterator<[string, Buffer, number, string | null, number]>
+    for (const [topic, payload, qos, properties, expiresAt] of rows) {
+      yield {
+        topic,
+        payload,
+        qos: qos as QoS,
+        retain: true,
+        properties: propertiesFromJson(properties),
+        expiresAt,
+      }
+    }
   }
 
   private tx(): void {

@@ -58,7 +58,7 @@ test('a database written before MQTT 5 (schema 1) opens, keeps its data and take
   )
   assert.deepEqual(sess!.inboundQos2, [9])
   assert.deepEqual(
-    snap.retained.map((r) => [r.topic, r.payload.toString(), r.qos, r.properties, r.expiresAt]),
+    [...snap.retained].map((r) => [r.topic, r.payload.toString(), r.qos, r.properties, r.expiresAt]),
     [['r', 'z', 1, null, 0]],
   )
 

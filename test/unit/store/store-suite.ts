@@ -28,7 +28,11 @@ export function storeSuite(f: StoreFixture): void {
   describe(`${f.name} store`, () => {
     test('starts empty', async () => {
       const s = await f.open()
-      assert.deepEqual(await s.load(), { sessions: [], retained: [] })
+      const snap = await s.load()
+      assert.deepEqual(
+        { sessions: snap.sessions, retained: [...snap.retained] },
+        { sessions: [], retained: [] },
+      )
       s.close()
     })
 
@@ -119,7 +123,7 @@ export function storeSuite(f: StoreFixture): void {
       s = await f.reopen(s)
       const { retained } = await s.load()
       assert.deepEqual(
-        retained.map((r) => [r.topic, r.payload.toString(), r.qos]),
+        [...retained].map((r) => [r.topic, r.payload.toString(), r.qos]),
         [['r/1', 'b', 0]],
       )
       s.close()
@@ -169,7 +173,7 @@ export function storeSuite(f: StoreFixture): void {
       })
       s.commit()
       s = await f.reopen(s)
-      const [r] = (await s.load()).retained
+      const [r] = [...(await s.load()).retained]
       assert.deepEqual([r!.properties, r!.expiresAt], [properties, 42])
       s.close()
     })
