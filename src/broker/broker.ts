@@ -113,6 +113,9 @@ export class Broker extends EventEmitter<BrokerEvents> {
       flusher: this.flusher,
       limits: this.core.limits,
       notable,
+      transportClosed: (conn) => {
+        if (conn.ipKey !== undefined) this.ipLimits.release(conn.ipKey, performance.now())
+      },
     }
     this.ipLimits = new IpLimits(o, this.core.limits)
     this.admin = new BrokerAdmin(this.core)
@@ -280,7 +283,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       return { id: '', username: undefined, remoteAddress: incoming.remoteAddress, protocolVersion: 4 }
     }
     const conn = new Connection(...limitInbound(deps, incoming, this.core.limits))
-    if (key !== undefined) conn.whenClosed.then(() => this.ipLimits.release(key, performance.now()))
+    conn.ipKey = key
     this.core.peers.add(conn)
     if (this.closing !== null) conn.close('broker is closing', false)
     return conn

@@ -3,7 +3,7 @@ import { PacketType, PROTOCOL_V5, type ProtocolVersion, ReasonCode } from '../pr
 import { Decoder } from '../protocol/decoder.js'
 import { ErrorCode } from '../protocol/errors.js'
 import type { ConnectPacket, ConnectProperties, Packet, PublishPacket, Will } from '../protocol/packets.js'
-import type { Incoming, ServedDuplex } from '../transport/transport.js'
+import type { DuplexEvents, Incoming, ServedDuplex } from '../transport/transport.js'
 import { clientLimits, NO_LIMITS } from './client-limits.js'
 import { ConnectionFigures } from './connection-figures.js'
 import { ConnectionOutput } from './connection-output.js'
@@ -30,6 +30,8 @@ export interface ConnectionDeps {
   readonly limits: LimitLog
   /** Where refusals and slow consumers are told (rate-limited log lines and `notable` events). */
   readonly notable: Notable
+  /** Told once a connection's transport has closed (one function for all of them). */
+  readonly transportClosed?: (conn: Connection) => void
 }
 
 /**
@@ -49,7 +51,12 @@ export class Connection implements Peer, Flushable, PartlyReceived, TimedLink {
   connectExpiry = 0
   readonly remoteAddress: string | undefined
   readonly certificateUser: string | null | undefined
-  readonly whenClosed: Promise<void>
+  /** The per-address key it counts under (ip-limits), released when its transport closes. */
+  ipKey: string | undefined = undefined
+  /** The transport closed; then whenClosed settles. */
+  private ended = false
+  private closedPromise: Promise<void> | null = null
+  private resolveClosed: (() => void) | null = null
   private will: Will | null = null
   private readonly machine = new ConnectionMachine()
   private readonly duplex: ServedDuplex
@@ -79,17 +86,22 @@ export class Connection implements Peer, Flushable, PartlyReceived, TimedLink {
     this.packetTimer = new PacketTimer(this, packetTimeout)
     // before the transport opens: a chunk or a close may come while it does
     this.timer = new ConnectionTimer(this, connectTimeout)
-    let closed!: () => void
-    this.whenClosed = new Promise((resolve) => (closed = resolve))
-    this.duplex = incoming.open({
-      data: (chunk) => this.onData(chunk),
-      drain: () => this.session?.drained(),
-      close: (err) => {
-        closed()
-        this.peerEnded(err === undefined ? 'connection closed' : `transport error: ${err.message}`)
-      },
-    })
+    this.duplex = incoming.open(new Wire(this))
     this.output = new ConnectionOutput(this.duplex)
+  }
+
+  /** Settles once the transport has closed (made when first asked for: most never are). */
+  get whenClosed(): Promise<void> {
+    if (this.ended) return Promise.resolve()
+    return (this.closedPromise ??= new Promise((resolve) => (this.resolveClosed = resolve)))
+  }
+
+  /** (Wire) The transport closed, for good. */
+  transportEnded(err: Error | undefined): void {
+    this.ended = true
+    this.resolveClosed?.()
+    this.deps.transportClosed?.(this)
+    this.peerEnded(err === undefined ? 'connection closed' : `transport error: ${err.message}`)
   }
 
   /** The verified certificate's CN when it is the login (useIdentityAsUsername), for the hooks. */
@@ -103,7 +115,8 @@ export class Connection implements Peer, Flushable, PartlyReceived, TimedLink {
 
   // --- input ---------------------------------------------------------------
 
-  private onData(chunk: Buffer): void {
+  /** (Wire) Bytes read. */
+  onData(chunk: Buffer): void {
     const m = this.machine
     if (m.state === 'closed') return
     const now = performance.now()
@@ -429,3 +442,24 @@ export class Connection implements Peer, Flushable, PartlyReceived, TimedLink {
 
 /** An authenticated client's split packets up to this size get their whole buffer at once (Decoder.wholeUpTo). */
 const WHOLE_UP_TO = 16 * 1024 * 1024
+
+/**
+ * What a connection's transport tells it, as prototype methods rather than three closures
+ * per connection (see StreamDuplex: idle connections are counted in tens of thousands).
+ */
+class Wire implements DuplexEvents {
+  private readonly conn: Connection
+
+  constructor(conn: Connection) {
+    this.conn = conn
+  }
+  data(chunk: Buffer): void {
+    this.conn.onData(chunk)
+  }
+  drain(): void {
+    this.conn.session?.drained()
+  }
+  close(error: Error | undefined): void {
+    this.conn.transportEnded(error)
+  }
+}

@@ -1,3 +1,4 @@
+import { own } from '../session/empty.js'
 import type { StoredMessage, StoreSnapshot } from '../store/store.js'
 import { Message } from './message.js'
 import type { RetainedStore } from './retained.js'
@@ -22,6 +23,7 @@ export function restoreState(
     session.disconnectedAt = stored.disconnectedAt || Date.now()
     // with their MQTT 5 options and identifiers; `$share/...` filters rejoin their groups
     for (const [filter, sub] of stored.subscriptions) {
+      session.subscriptions = own(session.subscriptions)
       session.subscriptions.set(filter, sub)
       tree.add(filter, session, sub)
     }

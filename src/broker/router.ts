@@ -1,4 +1,5 @@
 import type { QoS } from '../protocol/constants.js'
+import { own } from '../session/empty.js'
 import type { Store } from '../store/store.js'
 import { Message } from './message.js'
 import { RetainedStore } from './retained.js'
@@ -106,6 +107,7 @@ export class Router {
    */
   subscribe(session: Session, filter: string, sub: Sub): boolean {
     const existed = session.subscriptions.has(filter)
+    session.subscriptions = own(session.subscriptions)
     session.subscriptions.set(filter, sub)
     this.tree.add(filter, session, sub)
     session.store?.saveSubscription(session.clientId, filter, sub)

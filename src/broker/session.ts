@@ -1,4 +1,5 @@
 import type { QoS } from '../protocol/constants.js'
+import { emptyMap } from '../session/empty.js'
 import { Fifo } from '../session/fifo.js'
 import { InboundFlow } from '../session/inbound.js'
 import { type AckType, Await, OutboundFlow } from '../session/outbound.js'
@@ -29,7 +30,7 @@ export class Session {
   readonly clientId: string
   clean: boolean
   /** Subscriptions by filter as subscribed (`$share/{group}/{filter}` for a shared one). */
-  readonly subscriptions = new Map<string, Sub>()
+  subscriptions: Map<string, Sub> = emptyMap()
   /** In-flight QoS 1/2 deliveries; each entry's context is its store key (seq). */
   readonly outbound: OutboundFlow<number>
   readonly inbound: InboundFlow

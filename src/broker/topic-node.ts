@@ -1,6 +1,6 @@
+import type { Route } from './route.js'
 import type { SharedGroup } from './shared.js'
 import type { Sub } from './subscription.js'
-import type { Route } from './topic-tree.js'
 
 /**
  * One level of the subscription trie. Besides the children by level, a node keeps what the

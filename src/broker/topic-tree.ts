@@ -1,8 +1,11 @@
 import type { QoS } from '../protocol/constants.js'
+import type { Delivery, Route } from './route.js'
 import { RouteCache } from './route-cache.js'
 import { SharedGroup } from './shared.js'
 import { parseShared, type Sub } from './subscription.js'
 import { TopicNode } from './topic-node.js'
+
+export type { Delivery, Route } from './route.js'
 
 /**
  * Subscriptions in a trie keyed by topic level, with '+' and '#' as ordinary
@@ -15,28 +18,6 @@ import { TopicNode } from './topic-node.js'
  * and to `$share/g/a/b` holds two subscriptions, each delivering its own copy, and
  * removing one leaves the other (Mosquitto's CVE-2024-8376 came from mixing them).
  */
-
-export interface Delivery<S> {
-  subscriber: S
-  /** Highest QoS among the subscriber's matching subscriptions [MQTT-3.3.4-2]. */
-  qos: QoS
-  /** Some matching subscription has Retain As Published [MQTT-3.3.1-13]. */
-  retainAsPublished: boolean
-  /** Subscription Identifiers of the matching subscriptions [MQTT-3.3.4-3]; null when none. */
-  subIds: number[] | null
-  /**
-   * Every matching subscription, kept only when one of them has No Local: a message the
-   * subscriber published itself then goes by the others alone [MQTT-3.8.3-3]. Else null.
-   */
-  noLocal: Sub[] | null
-}
-
-/** Where a message to one topic goes: ordinary subscribers, and shared subscriptions. */
-export interface Route<S> {
-  deliveries: Delivery<S>[]
-  /** Shared subscriptions that match, each giving the message to one member; null when none. */
-  shared: SharedGroup<S>[] | null
-}
 
 /** What the walk gathers: each subscriber's matching subscriptions (one, or several that overlap). */
 type Found<S> = Map<S, Sub | Sub[]>

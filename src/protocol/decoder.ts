@@ -53,8 +53,9 @@ export class Decoder {
   wholeUpTo: number
   private readonly onPacket: PacketHandler
   private state: State = State.Header
-  // a fixed header split across chunks: at most 5 bytes
-  private readonly head = new Uint8Array(5)
+  // a fixed header split across chunks: at most 5 bytes (made when first needed: most
+  // connections never split one, and a typed array costs ~200 bytes per idle connection)
+  private head: Uint8Array = NO_HEAD
   private headLen = 0
   // a body split across chunks
   private first = 0
@@ -141,6 +142,7 @@ export class Decoder {
       }
       if (!complete) {
         // fixed header split across chunks: keep its bytes (at most 4 here)
+        if (this.head === NO_HEAD) this.head = new Uint8Array(5)
         for (let i = off; i < len; i++) this.head[this.headLen++] = chunk[i]!
         return
       }
@@ -274,6 +276,8 @@ export class Decoder {
 }
 
 const EMPTY = Buffer.alloc(0)
+/** Decoder.head before a fixed header is first split (never written: see run). */
+const NO_HEAD = new Uint8Array(0)
 /** Packets larger than this are gathered in a growing buffer (see startBody). */
 const GROW_FROM = 65_536
 /** A split packet up to this size is allocated whole; a larger one starts at twice what came with its header, at least this. */

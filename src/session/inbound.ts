@@ -1,5 +1,6 @@
 import type { QoS } from '../protocol/constants.js'
 import { encodePuback, encodePubcomp, encodePubrec } from '../protocol/encoder.js'
+import { emptySet, ownSet } from './empty.js'
 
 /** Keeps a receiver's QoS 2 ids where they survive a restart (the broker's store). */
 export interface InboundPersistence {
@@ -18,7 +19,7 @@ export interface InboundPersistence {
  * It does no I/O: it says whether to pass a message on, and returns the bytes to send.
  */
 export class InboundFlow {
-  private readonly ids = new Set<number>()
+  private ids: Set<number> = emptySet()
   private readonly persist: InboundPersistence | null
 
   constructor(persist: InboundPersistence | null = null) {
@@ -29,6 +30,7 @@ export class InboundFlow {
   receive(qos: QoS, packetId: number): boolean {
     if (qos < 2) return true
     if (this.ids.has(packetId)) return false
+    this.ids = ownSet(this.ids)
     this.ids.add(packetId)
     this.persist?.added(packetId)
     return true
@@ -47,6 +49,7 @@ export class InboundFlow {
 
   /** Puts back an id read from a store at start. */
   restore(packetId: number): void {
+    this.ids = ownSet(this.ids)
     this.ids.add(packetId)
   }
 

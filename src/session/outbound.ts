@@ -1,5 +1,6 @@
 import { encodePubrel } from '../protocol/encoder.js'
 import { restampPublish } from '../protocol/publish-template.js'
+import { emptyMap, own } from './empty.js'
 
 /**
  * The sender's side of QoS 1 and 2 [MQTT-4.3.2] [MQTT-4.3.3], the same for a
@@ -37,7 +38,7 @@ export type AckType = 'puback' | 'pubrec' | 'pubcomp'
 
 export class OutboundFlow<T> {
   maxInflight: number
-  private readonly inflight = new Map<number, InflightEntry<T>>()
+  private inflight: Map<number, InflightEntry<T>> = emptyMap()
   /** Ids held by other packets of the session (a client's SUBSCRIBE, UNSUBSCRIBE): made on first use. */
   private reserved: Set<number> | null = null
   private nextId = 1
@@ -102,12 +103,14 @@ export class OutboundFlow<T> {
       bytes,
       ctx,
     }
+    this.inflight = own(this.inflight)
     this.inflight.set(packetId, entry)
     return entry
   }
 
   /** Puts back an entry restored from a store (after a restart), keeping its state. */
   restore(entry: InflightEntry<T>): void {
+    this.inflight = own(this.inflight)
     this.inflight.set(entry.packetId, entry)
   }
 

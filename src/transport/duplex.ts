@@ -6,60 +6,102 @@ import type { DuplexEvents, Incoming, ServedDuplex } from './transport.js'
  * pair) to the ByteDuplex seam. `close` fires once, after the stream has closed.
  */
 export function wrapDuplex(stream: Duplex, events: DuplexEvents): ServedDuplex {
-  let error: Error | undefined
-  let closed = false
-  let written = 0
-  const finish = (): void => {
-    if (closed) return
-    closed = true
-    events.close(error)
+  return new StreamDuplex(stream, events)
+}
+
+/** Where the StreamDuplex of a stream is kept, for the listeners shared by every stream. */
+const OWNER = Symbol('petrel.duplex')
+type Owned = Duplex & { [OWNER]: StreamDuplex }
+
+/**
+ * One per connection, so it holds no closures: its methods are the prototype's, and the
+ * stream's listeners are module functions that find it on the stream (an emitter calls a
+ * listener with itself as `this`). Ten thousand idle connections are ten thousand of these.
+ */
+class StreamDuplex implements ServedDuplex {
+  private readonly stream: Duplex
+  readonly events: DuplexEvents
+  error: Error | undefined = undefined
+  private closed = false
+  private written = 0
+
+  constructor(stream: Duplex, events: DuplexEvents) {
+    this.stream = stream
+    this.events = events
+    ;(stream as Owned)[OWNER] = this
+    stream.on('data', onData)
+    stream.on('drain', onDrain)
+    stream.on('error', onError)
+    // 'end' without 'close' happens when the peer half-closes: MQTT has no use for that.
+    stream.on('end', onEnd)
+    stream.on('close', onClose)
   }
-  stream.on('data', (chunk: Buffer) => events.data(chunk))
-  stream.on('drain', () => events.drain())
-  stream.on('error', (err: Error) => {
-    error ??= err
-  })
-  // 'end' without 'close' happens when the peer half-closes: MQTT has no use for that.
-  stream.on('end', () => stream.destroy())
-  stream.on('close', finish)
-  return {
-    write: (bytes) => {
-      if (stream.destroyed) return false
-      written += bytes.length
-      return stream.write(bytes)
-    },
-    cork: () => stream.cork(),
-    uncork: () => stream.uncork(),
-    pause: () => {
-      stream.pause()
-    },
-    resume: () => {
-      stream.resume()
-    },
-    get paused() {
-      return stream.isPaused()
-    },
-    get backlog() {
-      return stream.writableLength
-    },
-    get taken() {
-      return written - stream.writableLength + inFlight(stream)
-    },
-    end: () => {
-      stream.end()
-    },
-    destroy: () => {
+
+  finish(): void {
+    if (this.closed) return
+    this.closed = true
+    this.events.close(this.error)
+  }
+
+  write(bytes: Buffer): boolean {
+    const stream = this.stream
+    if (stream.destroyed) return false
+    this.written += bytes.length
+    return stream.write(bytes)
+  }
+  cork(): void {
+    this.stream.cork()
+  }
+  uncork(): void {
+    this.stream.uncork()
+  }
+  pause(): void {
+    this.stream.pause()
+  }
+  resume(): void {
+    this.stream.resume()
+  }
+  get paused(): boolean {
+    return this.stream.isPaused()
+  }
+  get backlog(): number {
+    return this.stream.writableLength
+  }
+  get taken(): number {
+    return this.written - this.stream.writableLength + inFlight(this.stream)
+  }
+  end(): void {
+    this.stream.end()
+  }
+  destroy(): void {
+    this.stream.destroy()
+  }
+  reset(): void {
+    const stream = this.stream
+    try {
+      ;(stream as Duplex & { resetAndDestroy(): void }).resetAndDestroy()
+    } catch {
+      // not a TCP handle (TLS, a pipe, a test pair): there is no reset to send
       stream.destroy()
-    },
-    reset: () => {
-      try {
-        ;(stream as Duplex & { resetAndDestroy(): void }).resetAndDestroy()
-      } catch {
-        // not a TCP handle (TLS, a pipe, a test pair): there is no reset to send
-        stream.destroy()
-      }
-    },
+    }
   }
+}
+
+function onData(this: Owned, chunk: Buffer): void {
+  this[OWNER].events.data(chunk)
+}
+function onDrain(this: Owned): void {
+  this[OWNER].events.drain()
+}
+function onError(this: Owned, err: Error): void {
+  const d = this[OWNER]
+  d.error ??= err
+}
+function onEnd(this: Owned): void {
+  this.destroy()
+}
+function onClose(this: Owned): void {
+  this[OWNER].finish()
 }
 
 /** A stream accepted by a server (or handed to Broker.handle), not yet attached. */
