@@ -12,8 +12,9 @@ export interface ResendHost {
    */
   encodeResend(q: Queued, packetId: number): Buffer | null
   /** Deletes a stored delivery by its key. */
-  forget(seq: number): void
-  write(link: SessionLink, bytes: Buffer): void
+  forgetDelivery(seq: number): void
+  /** Writes a re-sent packet to the connection. */
+  writeResent(link: SessionLink, bytes: Buffer): void
 }
 
 /**
@@ -80,7 +81,7 @@ export class InflightResend {
             // too large for this client: as if sent and acknowledged [MQTT-3.1.2-25]
             e.awaiting = Await.Pubcomp
             outbound.ack('pubcomp', e.packetId)
-            this.host.forget(e.ctx)
+            this.host.forgetDelivery(e.ctx)
             continue
           }
           e.bytes = bytes
@@ -92,7 +93,7 @@ export class InflightResend {
         restampPublish(e.bytes, true)
       }
       n++
-      this.host.write(link, e.bytes)
+      this.host.writeResent(link, e.bytes)
     }
   }
 
@@ -104,7 +105,7 @@ export class InflightResend {
       const e = outbound.get(later.shift()!)
       if (e === undefined) continue
       restampPublish(e.bytes, true)
-      this.host.write(link, e.bytes)
+      this.host.writeResent(link, e.bytes)
     }
     if (later.length === 0) this.later = null
   }

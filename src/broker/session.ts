@@ -6,7 +6,7 @@ import { type AckType, Await, OutboundFlow } from '../session/outbound.js'
 import type { Store } from '../store/store.js'
 import { DeliveryCounts } from './delivery-counts.js'
 import { DeliveryLog } from './delivery-log.js'
-import { InflightResend } from './inflight-resend.js'
+import { InflightResend, type ResendHost } from './inflight-resend.js'
 import type { Message } from './message.js'
 import { DeliveryForm, type LinkOptions } from './publish-form.js'
 import { PublisherBrake } from './publisher-brake.js'
@@ -26,7 +26,7 @@ export type Queued = QueuedOf<Session>
  * and the messages waiting for it. It outlives connections when the client asked
  * for a persistent session (clean session 0) [MQTT-3.1.2-4].
  */
-export class Session {
+export class Session implements ResendHost {
   readonly clientId: string
   clean: boolean
   /** Subscriptions by filter as subscribed (`$share/{group}/{filter}` for a shared one). */
@@ -39,8 +39,11 @@ export class Session {
   private readonly limits: SessionLimits
   /** What it counts in BrokerStats: deliveries, expired, unreadable and dropped messages. */
   private readonly counts: DeliveryCounts
-  /** Publishers slowed because this session cannot keep up, and the watch of slow/stuck. */
-  private readonly brake: PublisherBrake
+  /**
+   * Publishers slowed because this session cannot keep up, and the watch of slow/stuck: made
+   * the first time its output backs up (most sessions never do), through `brake`.
+   */
+  private braking: PublisherBrake | null = null
   /** Outbound QoS 1/2 flows completed: progress of a full queue. */
   acked = 0
   /** Where a persistent session keeps its state; null for a clean session. */
@@ -95,13 +98,8 @@ export class Session {
             released: (id) => saved.deleteInboundQos2(clientId, id),
           },
     )
-    this.brake = new PublisherBrake(this, limits)
-    this.resend = new InflightResend(this.outbound, {
-      encodeResend: (q, id) =>
-        this.form.qos12(q.msg, q.qos, id, q.retain, q.subIds, true) === null ? null : this.form.tracked,
-      forget: this.deliveries.forget,
-      write: (link, bytes) => this.write(link, bytes),
-    })
+    // the session is its host (methods, not three closures per session)
+    this.resend = new InflightResend(this.outbound, this)
   }
 
   get queued(): number {
@@ -150,7 +148,7 @@ export class Session {
       if (qos === 0) {
         const backlog = link.outputBacklog
         const soft = this.limits.maxOutputBuffer >>> 2
-        if (backlog > soft && (this.brake.watch.stuck || backlog > this.limits.maxOutputBuffer)) {
+        if (backlog > soft && (this.braking?.watch.stuck === true || backlog > this.limits.maxOutputBuffer)) {
           this.counts.drop(
             qos,
             'the output buffer of a slow subscriber is full (maxOutputBuffer)',
@@ -175,7 +173,7 @@ export class Session {
       }
     }
     // Behind others: keep the order of this topic [MQTT-4.6.0-6].
-    if (this.queued >= this.limits.maxQueuedMessages && (qos === 0 || this.brake.watch.stuck)) {
+    if (this.queued >= this.limits.maxQueuedMessages && (qos === 0 || this.braking?.watch.stuck === true)) {
       // A stuck subscriber slows nobody, so its queue cannot be let grow either.
       this.counts.drop(
         qos,
@@ -258,7 +256,7 @@ export class Session {
     this.mayRead = null
     this.form.detach()
     this.resend.detach()
-    this.brake.stop()
+    this.braking?.stop()
   }
 
   /** Sends queued messages while the inflight window has room. */
@@ -289,7 +287,7 @@ export class Session {
       queue.shift()
     }
     if (this.replays !== null && queue.size === 0 && !this.replays.run(link)) this.replays = null
-    if (this.brake.slowing && this.queued < this.limits.maxQueuedMessages) this.brake.release()
+    if (this.braking?.slowing === true && this.queued < this.limits.maxQueuedMessages) this.braking.release()
   }
 
   /**
@@ -308,7 +306,7 @@ export class Session {
 
   /** Whether something waits for the connection's output to drain. */
   get awaitsDrain(): boolean {
-    return this.brake.slowing || this.queue.size > 0 || this.replays !== null
+    return this.braking?.slowing === true || this.queue.size > 0 || this.replays !== null
   }
 
   /** Forgets everything: a clean session ends, or a new clean session replaces this one. */
@@ -320,7 +318,7 @@ export class Session {
     this.outbound.clear()
     this.inbound.clear()
     this.queue.drain()
-    this.brake.stop()
+    this.braking?.stop()
   }
 
   /**
@@ -404,6 +402,23 @@ export class Session {
     ;(this.sharedInflight ??= new SharedInflight()).track(packetId, q)
   }
 
+  /** (ResendHost) A message read from the store, encoded for a re-send on this connection. */
+  encodeResend(q: Queued, packetId: number): Buffer | null {
+    return this.form.qos12(q.msg, q.qos, packetId, q.retain, q.subIds, true) === null
+      ? null
+      : this.form.tracked
+  }
+
+  /** (ResendHost) */
+  forgetDelivery(seq: number): void {
+    this.deliveries.forget(seq)
+  }
+
+  /** (ResendHost) */
+  writeResent(link: SessionLink, bytes: Buffer): void {
+    this.write(link, bytes)
+  }
+
   /** Writes a packet, counted (DeliveryCounts.written; `payload` -1: read from the bytes). */
   private write(link: SessionLink, bytes: Buffer, payload = -1): void {
     this.counts.written(bytes, payload)
@@ -416,12 +431,17 @@ export class Session {
       { clientId: this.clientId, queued: this.queued, backlog: this.link?.outputBacklog },
       'subscriber is not keeping up: its publishers are no longer slowed for it',
     )
-    this.brake.release()
+    this.braking?.release()
   }
 
   /** True while publishers are slowed on this session's account. */
   get slowing(): boolean {
-    return this.brake.slowing
+    return this.braking?.slowing === true
+  }
+
+  /** The brake, made when first needed (the output backed up). */
+  private get brake(): PublisherBrake {
+    return (this.braking ??= new PublisherBrake(this, this.limits))
   }
 
   /**
@@ -431,6 +451,6 @@ export class Session {
    */
   drained(): void {
     if (this.queued > 0 || this.replays !== null) this.pump()
-    else this.brake.release()
+    else this.braking?.release()
   }
 }
