@@ -233,6 +233,21 @@ export function rssKiB(pid) {
   return m ? Number(m[1]) : Number.NaN
 }
 
+/**
+ * The resident set of a process once it has sat idle for `ms` (default 40 s): the lowest VmRSS
+ * seen, sampled each second. A garbage-collected broker gives memory back to the system only
+ * after V8's memory reducer runs, some 20-30 s into an idle spell; a C broker's RSS is the same
+ * at once. Every broker gets the same wait, so the figure is what a broker that has settled holds.
+ */
+export async function settledRssKiB(pid, ms = 40_000) {
+  let low = rssKiB(pid)
+  for (let t = 0; t < ms; t += 1000) {
+    await sleep(1000)
+    low = Math.min(low, rssKiB(pid))
+  }
+  return low
+}
+
 /** CPU seconds (user + system) a process has used, from /proc (clock ticks of 10 ms). */
 export function cpuSeconds(pid) {
   try {

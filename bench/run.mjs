@@ -16,13 +16,16 @@
 //   npm run bench -- --modes tail       # p50/p99 of one2one at a fixed 5,000 and 50,000 msg/s
 //   npm run bench -- --modes large      # 1 MiB payloads, one2one QoS 1, MB/s
 //   npm run bench -- --port-base 19000 ...   # every broker's ports moved (mosquitto on 19030, ...)
+//   npm run bench -- --modes retained,subs,conns   # the scale benchmarks only (bench:retained, bench:subs, bench:conns)
 //
 // Modes: default, coalesce (loadgen --coalesce-us 200), durable (persistent sessions, SQLite),
 // topics, tail, large; --only scenario:qos filters the rows of every mode. --no-latency drops tail.
+// Then the scale benchmarks (retained, subs, conns: their own scripts, with their own options).
 // nats is left out, with one line saying why, when nats-server is not installed; it has no QoS 2
 // (n/a in those rows). MQTT 5: in the default and coalesce modes, petrel@5 and mosquitto@5 are the
 // same brokers driven by the same loadgen built as an MQTT 5 client (bench/loadgen-v5.mjs).
 // Prints markdown tables (the ones in BENCHMARKS.md).
+import { spawn } from 'node:child_process'
 import { existsSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -63,14 +66,24 @@ const TAIL = [
 ]
 const LARGE = { size: 1_048_576, count: 300 }
 const MODES = ['default', 'coalesce', 'durable', 'topics', 'tail', 'large']
+/**
+ * The scale benchmarks, each its own script with its own brokers and tables (bench/peers.mjs):
+ * run after the loadgen modes, with their defaults (1M retained, 10k x 10 subscriptions, 9,000
+ * connections), when asked for by --modes or when no --modes is given.
+ */
+const SCALE = {
+  retained: 'retained-scale.mjs',
+  subs: 'subs-scale.mjs',
+  conns: 'connections.mjs',
+}
 const V5_BROKERS = ['petrel', 'mosquitto']
 const USAGE =
-  'options: --rounds N --modes default,coalesce,durable,topics,tail,large --brokers mosquitto,aedes,nats,petrel --only scenario:qos,... --json FILE --no-latency --no-v5 --pin --scale K --topics K --retain --port-base N'
+  'options: --rounds N --modes default,coalesce,durable,topics,tail,large,retained,subs,conns --brokers mosquitto,aedes,nats,petrel --only scenario:qos,... --json FILE --no-latency --no-v5 --pin --scale K --topics K --retain --port-base N'
 
 function parseCli(argv) {
   const o = {
     rounds: 3,
-    modes: MODES,
+    modes: [...MODES, ...Object.keys(SCALE)],
     brokers: ['mosquitto', 'aedes', 'nats', 'petrel'],
     only: null,
     json: null,
@@ -112,7 +125,8 @@ function parseCli(argv) {
   if (!(o.scale > 0)) fail("--scale must be a number > 0 (it multiplies each scenario's message count)")
   if (!Number.isInteger(o.portBase) || o.portBase < 1024 || o.portBase > 65_435)
     fail('--port-base must be a whole number from 1024 to 65435 (brokers listen at base+30 to base+81)')
-  for (const m of o.modes) if (!MODES.includes(m)) fail(`unknown mode '${m}': ${MODES.join(', ')}`)
+  const known = [...MODES, ...Object.keys(SCALE)]
+  for (const m of o.modes) if (!known.includes(m)) fail(`unknown mode '${m}': ${known.join(', ')}`)
   if (!o.latency) o.modes = o.modes.filter((m) => m !== 'tail')
   for (const b of o.brokers)
     if (!BROKER_NAMES.includes(brokerOf(b))) fail(`unknown broker '${b}': ${BROKER_NAMES.join(', ')}`)
@@ -184,7 +198,7 @@ async function main() {
     persistent: o.modes.includes('durable') ? persistentLoadgenPath() : v4,
     v5: o.v5 ? v5LoadgenPath(join(SHARED, 'loadgen.c'), tmpdir(), fail) : null,
   }
-  const plans = o.modes.map((mode) => plan(o, mode, lgs))
+  const plans = o.modes.filter((m) => MODES.includes(m)).map((mode) => plan(o, mode, lgs))
   const results = []
   const started = Date.now()
   for (const p of plans) {
@@ -206,8 +220,25 @@ async function main() {
     }
   }
   if (o.json) writeFileSync(o.json, JSON.stringify({ plans, results }, null, 2))
-  printHeader(o, ROOT)
-  for (const p of plans) printMode(p, results)
+  if (plans.length > 0) {
+    printHeader(o, ROOT)
+    for (const p of plans) printMode(p, results)
+  }
+  for (const m of o.modes.filter((x) => x in SCALE)) {
+    console.log('')
+    await runScale(SCALE[m])
+  }
+}
+
+/** Runs a scale benchmark script to its end, its tables on this stdout. */
+function runScale(script) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(ROOT, 'bench', script)], { stdio: 'inherit' })
+    child.on('exit', (code) => {
+      if (code !== 0) process.stderr.write(`bench: ${script} exited with ${code}\n`)
+      resolve()
+    })
+  })
 }
 
 await main()
