@@ -220,7 +220,7 @@ export class Connection implements Peer, Flushable, PartlyReceived, TimedLink {
   }
 
   /** Handles held packets in order while nothing holds this connection back. */
-  private readonly replay = (): void => {
+  private replay(): void {
     const m = this.machine
     if (!m.beginReplay()) return
     while (m.replaying) {
@@ -238,7 +238,7 @@ export class Connection implements Peer, Flushable, PartlyReceived, TimedLink {
 
   resumeReading(): void {
     // not at once: this may be called while one of this connection's own packets is handled
-    if (this.machine.unthrottle()) queueMicrotask(this.replay)
+    if (this.machine.unthrottle()) queueMicrotask(() => this.replay())
   }
 
   // PartlyReceived, for the PacketTimer
@@ -282,7 +282,7 @@ export class Connection implements Peer, Flushable, PartlyReceived, TimedLink {
     this.decoder.wholeUpTo = Math.min(this.deps.options.maxPacketSize, WHOLE_UP_TO)
     this.duplex.accepted?.()
     this.timer.accepted(keepalive)
-    if (this.machine.accepted()) queueMicrotask(this.replay)
+    if (this.machine.accepted()) queueMicrotask(() => this.replay())
   }
 
   discardWill(): void {

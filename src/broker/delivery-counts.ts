@@ -38,6 +38,11 @@ export class DeliveryCounts {
   }
 
   /** Counts a dropped message by reason; tells the first of each run of drops (then at 2x, 4x, ...), not every one. */
+  /** (DeliveryForm) A message larger than the client's Maximum Packet Size is not sent to it. */
+  tooLarge(qos: QoS): void {
+    this.drop(qos, "a message is larger than the client's Maximum Packet Size", 'tooLarge')
+  }
+
   drop(qos: QoS, why: string, reason: SessionDrop): void {
     this.counters.dropped++
     this.counters.drops[reason]++

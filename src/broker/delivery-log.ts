@@ -51,7 +51,7 @@ export class DeliveryLog {
   }
 
   /** A delivery is done (acknowledged, expired, dropped): the store forgets it. */
-  readonly forget = (seq: number): void => {
+  forget(seq: number): void {
     if (seq !== 0) this.store?.deleteDelivery(this.clientId, seq)
   }
 

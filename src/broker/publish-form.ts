@@ -116,12 +116,13 @@ export class V5Form {
  */
 export class DeliveryForm {
   private v5: V5Form | null = null
-  private readonly tooLarge: (qos: QoS) => void
+  /** Told of a message too large for the client (DeliveryCounts). */
+  private readonly counts: { tooLarge(qos: QoS): void }
   /** After `qos12`: the bytes to keep for a re-send (no topic alias). */
   tracked: Buffer | null = null
 
-  constructor(tooLarge: (qos: QoS) => void) {
-    this.tooLarge = tooLarge
+  constructor(counts: { tooLarge(qos: QoS): void }) {
+    this.counts = counts
   }
 
   /** A connection attaches: MQTT 5 (with its CONNECT's properties) or 3.1.1. */
@@ -138,7 +139,7 @@ export class DeliveryForm {
     const form = this.v5
     if (form === null) return msg.tpl.qos0(retain)
     const bytes = form.qos0(msg, retain, subIds)
-    if (bytes === null) this.tooLarge(0)
+    if (bytes === null) this.counts.tooLarge(0)
     return bytes
   }
 
@@ -158,7 +159,7 @@ export class DeliveryForm {
     if (form === null) return (this.tracked = msg.tpl.qos12(qos, id, resend, retain))
     const bytes = form.qos12(msg, qos, id, retain, subIds, !resend)
     if (bytes === null) {
-      this.tooLarge(qos)
+      this.counts.tooLarge(qos)
       return null
     }
     this.tracked = form.tracked!

@@ -21,7 +21,7 @@ interface Replay {
  * Messages up to this many go out in one turn of the event loop; then the replay yields
  * to other clients and goes on in the next turn (setImmediate).
  */
-export const REPLAY_BATCH = 1024
+export const REPLAY_BATCH = 256
 
 /**
  * The retained messages of a session's new subscriptions on their way out, sent as fast as

@@ -62,9 +62,7 @@ export class Session implements ResendHost {
   /** MQTT 5 Topic Aliases the client set on its current connection [MQTT-3.3.2-7]; null until one is. */
   inAliases: Map<number, string> | null = null
   /** How PUBLISHes are encoded for the current connection. */
-  private readonly form = new DeliveryForm((qos) =>
-    this.counts.drop(qos, "a message is larger than the client's Maximum Packet Size", 'tooLarge'),
-  )
+  private readonly form: DeliveryForm
   /** Re-sends what is in flight when a connection attaches. */
   private readonly resend: InflightResend
   /** Retained messages of new subscriptions still to send; null when none. */
@@ -86,6 +84,7 @@ export class Session implements ResendHost {
     this.clean = clean
     this.limits = limits
     this.counts = new DeliveryCounts(clientId, counters, limits)
+    this.form = new DeliveryForm(this.counts)
     this.store = clean ? null : store
     this.deliveries = new DeliveryLog(this.store, clientId)
     this.outbound = new OutboundFlow<number>(limits.maxInflight)
@@ -190,9 +189,15 @@ export class Session implements ResendHost {
       this.brake.backedUp(from)
   }
 
-  /** The PUBREL answering a PUBREC goes to the connection attached (made once: no closure per acknowledgement). */
-  private readonly sendPubrel = (pubrel: Buffer): void => {
-    if (this.link !== null) this.write(this.link, pubrel)
+  /**
+   * The PUBREL answering a PUBREC goes to the connection attached: made once, when the first
+   * QoS 2 flow needs it (no closure per acknowledgement, none for sessions without QoS 2).
+   */
+  private pubrelSender: ((pubrel: Buffer) => void) | null = null
+  private get sendPubrel(): (pubrel: Buffer) => void {
+    return (this.pubrelSender ??= (pubrel: Buffer): void => {
+      if (this.link !== null) this.write(this.link, pubrel)
+    })
   }
 
   /** A PUBACK, PUBREC or PUBCOMP from the client, with its MQTT 5 reason code. */
@@ -240,8 +245,12 @@ export class Session implements ResendHost {
     this.outbound.maxInflight = receive < max ? receive : max
     if (this.mayRead !== null) {
       // what it may not read, queued or in flight, is dropped before anything is sent
-      dropUnreadable(this.queue, this.outbound, this.mayRead, this.deliveries.forget, (id) =>
-        this.sharedInflight?.delete(id),
+      dropUnreadable(
+        this.queue,
+        this.outbound,
+        this.mayRead,
+        (seq) => this.deliveries.forget(seq),
+        (id) => this.sharedInflight?.delete(id),
       )
     }
     this.resend.attach(link, v5)
@@ -327,7 +336,7 @@ export class Session implements ResendHost {
    * and whatever is queued, in order. QoS 2 in flight stays [MQTT-4.8.2-4] [MQTT-4.8.2-5].
    */
   takeShared(moveOn: (group: SharedGroup<Session>) => boolean): Queued[] {
-    const forget = this.deliveries.kept ? this.deliveries.forget : null
+    const forget = this.deliveries.kept ? (seq: number) => this.deliveries.forget(seq) : null
     return SharedInflight.take(this.sharedInflight, this.outbound, this.queue, moveOn, forget)
   }
 

@@ -61,3 +61,52 @@ test('an empty retained message deletes, and the trie is pruned [MQTT-3.3.1-10]'
   assert.equal(store.size, 0)
   assert.deepEqual(store.match('#'), [])
 })
+
+test('payloads come back byte for byte: every byte value, small (kept as a string) and large (kept as a Buffer) [MQTT-3.3.1-5]', () => {
+  const store = new RetainedStore()
+  const every = Buffer.from(Array.from({ length: 256 }, (_, i) => i))
+  const large = Buffer.alloc(10_000)
+  for (let i = 0; i < large.length; i++) large[i] = (i * 7) & 0xff
+  store.set('bin/small', new Message('bin/small', every, 1, true, null, true))
+  store.set('bin/large', new Message('bin/large', large, 2, true, null, true))
+  store.set('bin/empty-level//x', new Message('bin/empty-level//x', Buffer.from('e'), 0, true, null, true))
+  const got = new Map(store.match('bin/#').map((m) => [m.topic, m]))
+  assert.ok(got.get('bin/small')!.payload.equals(every))
+  assert.equal(got.get('bin/small')!.qos, 1)
+  assert.ok(got.get('bin/large')!.payload.equals(large))
+  assert.equal(got.get('bin/large')!.qos, 2)
+  assert.equal(got.get('bin/empty-level//x')!.payload.toString(), 'e')
+  assert.equal(store.bytes, 256 + 10_000 + 1)
+  // each match makes Messages of their own: changing one changes nothing kept
+  got.get('bin/small')!.payload[0] = 0xff
+  assert.equal(store.match('bin/small')[0]!.payload[0], 0)
+})
+
+test('keeps MQTT 5 properties and expiry; a replaced message leaves none of the old behind', () => {
+  const store = new RetainedStore()
+  const m = new Message('p/1', Buffer.from('a'), 1, true, null, true)
+  m.properties = { contentType: 'text/plain', userProperties: [['k', 'v']] }
+  m.expiresAt = 123_456
+  store.set('p/1', m)
+  const [got] = store.match('p/+')
+  assert.deepEqual(got!.properties, m.properties)
+  assert.equal(got!.expiresAt, 123_456)
+  store.set('p/1', new Message('p/1', Buffer.from('b'), 0, true, null, true))
+  const [after] = store.match('p/1')
+  assert.equal(after!.properties, null)
+  assert.equal(after!.expiresAt, 0)
+  assert.equal(after!.payload.toString(), 'b')
+  assert.equal(store.size, 1)
+})
+
+test('matching() may be left and resumed: a message deleted meanwhile is not given', () => {
+  const store = new RetainedStore()
+  for (let i = 0; i < 10; i++)
+    store.set(`w/${i}`, new Message(`w/${i}`, Buffer.from(String(i)), 0, true, null, true))
+  const it = store.matching('w/+')
+  const first = it.next().value!
+  assert.equal(first.topic, 'w/0')
+  store.set('w/5', null)
+  const rest = [...{ [Symbol.iterator]: () => it }].map((m) => m.topic)
+  assert.deepEqual(rest, ['w/1', 'w/2', 'w/3', 'w/4', 'w/6', 'w/7', 'w/8', 'w/9'])
+})
