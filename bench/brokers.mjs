@@ -2,11 +2,11 @@
 // work dir), on which ports, and how it is measured (CPU ticks, RSS) and stopped, by its PID.
 import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createConnection } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { fail } from './fail.mjs'
+import { canConnect, sleep } from './port.mjs'
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 export const SHARED = resolve(ROOT, '..', 'shared', 'tools', 'loadgen')
@@ -122,19 +122,6 @@ function natsConfig(port) {
   )
   return file
 }
-
-function canConnect(port) {
-  return new Promise((res) => {
-    const s = createConnection({ port, host: '127.0.0.1' })
-    s.once('connect', () => {
-      s.destroy()
-      res(true)
-    })
-    s.once('error', () => res(false))
-  })
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
 /**
  * With --pin: the broker on CPU 1 and the loadgen on CPU 0 (taskset execs the command, so the

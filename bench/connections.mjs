@@ -6,7 +6,7 @@ import {
   fmtRate,
   header,
   mib,
-  openFilesLimit,
+  needOpenFiles,
   options,
   portsFrom,
   rssKiB,
@@ -49,12 +49,7 @@ const o = options(SCRIPT, {
 if (o.count < 1) fail(SCRIPT, '--count must be at least 1')
 if (o.rate < 1) fail(SCRIPT, '--rate must be at least 1')
 if (o['active-pct'] > 100) fail(SCRIPT, '--active-pct is a percentage, 0 to 100')
-const limit = openFilesLimit()
-if (o.count + FD_SPARE > limit)
-  fail(
-    SCRIPT,
-    `--count ${o.count} needs ${o.count + FD_SPARE} open files here and in the broker; ulimit -n is ${limit}`,
-  )
+needOpenFiles(SCRIPT, '--count', o.count, FD_SPARE)
 const PORTS = portsFrom(o['port-base'])
 const ACTIVE = o['active-pct'] > 0 ? Math.max(1, Math.round((o.count * o['active-pct']) / 100)) : 0
 

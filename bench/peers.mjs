@@ -4,11 +4,13 @@
 // RSS from /proc and the header every table starts with.
 import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
-import { createConnection } from 'node:net'
 import { cpus, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { canConnect, sleep } from './port.mjs'
+
+export { canConnect, sleep }
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const SHARED = resolve(ROOT, '..', 'shared', 'tools', 'loadgen')
@@ -16,7 +18,6 @@ const NATS = '/usr/sbin/nats-server'
 /** SIGTERM, then SIGKILL when the broker has not exited within this time. */
 const STOP_GRACE_MS = 5000
 
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 export const work = mkdtempSync(join(tmpdir(), 'petrel-scale-'))
 
 export function fail(script, msg) {
@@ -153,17 +154,6 @@ function command(name, port, dir) {
   throw new Error(`no command for broker '${name}'`)
 }
 
-export function canConnect(port) {
-  return new Promise((res) => {
-    const s = createConnection({ port, host: '127.0.0.1' })
-    s.once('connect', () => {
-      s.destroy()
-      res(true)
-    })
-    s.once('error', () => res(false))
-  })
-}
-
 const running = new Set()
 function killAll() {
   for (const c of running) c.kill('SIGKILL')
@@ -246,6 +236,13 @@ export async function settledRssKiB(pid, ms = 40_000) {
     low = Math.min(low, rssKiB(pid))
   }
   return low
+}
+
+/** Stops with one line when `n` connections (and their broker's side) would not fit in `ulimit -n`. */
+export function needOpenFiles(script, flag, n, spare) {
+  const limit = openFilesLimit()
+  if (n + spare > limit)
+    fail(script, `${flag} ${n} needs ${n + spare} open files here and in the broker; ulimit -n is ${limit}`)
 }
 
 /** CPU seconds (user + system) a process has used, from /proc (clock ticks of 10 ms). */

@@ -15,6 +15,12 @@ import { join } from 'node:path'
 import { canConnect, loadgenPath, ROOT, sleep } from './peers.mjs'
 
 const argv = process.argv.slice(2)
+if (argv.includes('--help') || argv.includes('-h')) {
+  process.stdout.write(
+    'usage: node bench/profile.mjs [--top N] [--port P] <loadgen options: --scenario S --qos Q --count N ...>\n',
+  )
+  process.exit(0)
+}
 let top = 30
 let port = 18990
 const lgArgs = []

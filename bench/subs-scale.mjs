@@ -8,7 +8,7 @@ import {
   loadgenPath,
   median,
   mib,
-  openFilesLimit,
+  needOpenFiles,
   options,
   portsFrom,
   rssKiB,
@@ -49,12 +49,7 @@ const o = options(SCRIPT, {
 if (o.filters < 1) fail(SCRIPT, '--filters must be at least 1')
 if (o.rounds < 1) fail(SCRIPT, '--rounds must be at least 1')
 if (o['matching-pct'] > 100) fail(SCRIPT, '--matching-pct is a percentage, 0 to 100')
-const limit = openFilesLimit()
-if (o.clients + FD_SPARE > limit)
-  fail(
-    SCRIPT,
-    `--clients ${o.clients} needs ${o.clients + FD_SPARE} open files here and in the broker; ulimit -n is ${limit}`,
-  )
+needOpenFiles(SCRIPT, '--clients', o.clients, FD_SPARE)
 const PORTS = portsFrom(o['port-base'])
 
 /**
