@@ -153,9 +153,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
       if (s !== undefined) s.expiryInterval = capExpiry(this.options, stored.expiryInterval)
     }
     sessions.restored() // their expiry timers run from when their clients left
-    if (snapshot.sessions.length > 0 || restored.retained > 0) {
+    const retained = restored.retained - restored.expired.length
+    if (snapshot.sessions.length > 0 || retained > 0) {
       this.log.info(
-        { sessions: snapshot.sessions.length, retained: restored.retained },
+        { sessions: snapshot.sessions.length, retained },
         'restored persistent sessions and retained messages',
       )
     }

@@ -12,6 +12,8 @@ export interface ReplayTarget {
 }
 
 interface Replay {
+  /** The subscription's filter, as subscribed. */
+  readonly filter: string
   readonly messages: Iterator<Message, void>
   readonly granted: QoS
   readonly subIds: number[] | null
@@ -38,8 +40,10 @@ export const REPLAY_CHECK = 64
  * it sends while the connection's output is under the soft limit, nothing waits in the
  * session's queue and QoS 1/2 have room in flight, for at most REPLAY_SLICE_MS a turn. It goes on
  * when the output drains, an acknowledgement makes room (both call Session.pump) or the
- * next turn comes. A replay cut by the connection's end is dropped: its client gets the
- * retained messages when it subscribes again.
+ * next turn comes. A persistent session's replay cut by the connection's end goes on when
+ * the client comes back (it does not subscribe again: its session is present); a clean
+ * session's ends with it. A restart loses what was not sent yet. Unsubscribing, or
+ * subscribing to the same filter again, cancels what is left of the old replay.
  */
 export class RetainedReplays {
   private readonly list: Replay[] = []
@@ -58,8 +62,14 @@ export class RetainedReplays {
     return this.list.length
   }
 
-  add(messages: Iterator<Message, void>, granted: QoS, subIds: number[] | null): void {
-    this.list.push({ messages, granted, subIds })
+  add(filter: string, messages: Iterator<Message, void>, granted: QoS, subIds: number[] | null): void {
+    this.list.push({ filter, messages, granted, subIds })
+  }
+
+  /** The subscription to `filter` was removed or replaced: what is left of its replay is not sent. */
+  cancel(filter: string): void {
+    for (let i = this.list.length - 1; i >= 0; i--)
+      if (this.list[i]!.filter === filter) this.list.splice(i, 1)
   }
 
   /** Sends what `link` takes now; false once every replay is done. */
@@ -69,12 +79,14 @@ export class RetainedReplays {
     const start = performance.now()
     let sent = 0
     while (list.length > 0) {
-      if (link.outputBacklog > this.soft || target.queued > 0 || !target.outbound.hasRoom) return true
+      const r = list[0]!
+      // a QoS 0 replay does not wait for room in flight
+      if (link.outputBacklog > this.soft || target.queued > 0 || (r.granted > 0 && !target.outbound.hasRoom))
+        return true
       if (++sent % REPLAY_CHECK === 0 && performance.now() - start > REPLAY_SLICE_MS) {
         this.tick ??= setImmediate(this.next)
         return true
       }
-      const r = list[0]!
       const n = r.messages.next()
       if (n.done === true) {
         list.shift()
@@ -84,12 +96,22 @@ export class RetainedReplays {
       // [MQTT-3.3.1-6] RETAIN 1, at min(its QoS, the granted QoS) [MQTT-3.8.4-6]
       target.deliver(msg, msg.qos < r.granted ? msg.qos : r.granted, true, null, r.subIds)
     }
+    this.stopTick()
     return false
   }
 
   /** The connection ended or the session did: what is left is not sent. */
   stop(): void {
     this.list.length = 0
+    this.stopTick()
+  }
+
+  /** The connection ended; a persistent session's replays go on when the next one attaches. */
+  pause(): void {
+    this.stopTick()
+  }
+
+  private stopTick(): void {
     if (this.tick !== null) clearImmediate(this.tick)
     this.tick = null
   }

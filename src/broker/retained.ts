@@ -32,6 +32,8 @@ class Node {
   payload: Buffer | string | null = null
   qos: QoS = 0
   extra: Extra | null = null
+  /** RetainedStore.version when its message was set. */
+  version = 0
 
   child(level: string): Node | undefined {
     return this.children === null ? undefined : this.children.get(level)
@@ -45,6 +47,8 @@ export class RetainedStore {
   private readonly root = new Node()
   private count = 0
   private payloadBytes = 0
+  /** Counts the messages set: a walk can leave out those set after it began (see matching). */
+  version = 0
 
   get size(): number {
     return this.count
@@ -81,6 +85,7 @@ export class RetainedStore {
     this.payloadBytes += payload.length
     node.payload = payload.length <= INLINE_MAX ? asciiString(payload, 0, payload.length) : payload
     node.qos = message.qos
+    node.version = ++this.version
     node.extra =
       message.properties === null && message.expiresAt === 0
         ? null
@@ -119,11 +124,11 @@ export class RetainedStore {
    * Retained messages whose topic matches `filter`, one at a time, following the '$' rule
    * [MQTT-4.7.2-1], depth first in the order topics were first retained. Iterative, with an
    * explicit stack: a filter may have 32768 levels. The walk may be left and resumed later
-   * (RetainedReplays): a message deleted meanwhile is not given; one retained meanwhile is
-   * given if its branch is still to be visited, and may not be otherwise (its subscriber
-   * has it anyway, routed as it was published).
+   * (RetainedReplays): a message deleted meanwhile is not given; with `upTo` (a `version`
+   * taken when the walk began), neither is one set after it (its subscriber got it as it
+   * was published).
    */
-  *matching(filter: string): Generator<Message, void, undefined> {
+  *matching(filter: string, upTo = Number.POSITIVE_INFINITY): Generator<Message, void, undefined> {
     const levels = filter.split('/')
     const root = this.root
     const nodes: Node[] = [root]
@@ -134,14 +139,14 @@ export class RetainedStore {
       const i = depths.pop()!
       const topic = topics.pop()!
       if (i === ALL || i === levels.length) {
-        if (node.payload !== null) yield message(node, topic)
+        if (node.payload !== null && node.version <= upTo) yield message(node, topic)
         if (i === ALL) pushChildren(node, false, ALL, topic, nodes, depths, topics)
         continue
       }
       const level = levels[i]!
       if (level === '#') {
         // everything below this node, and the node itself [MQTT-4.7.1-2]
-        if (node.payload !== null && node !== root) yield message(node, topic)
+        if (node.payload !== null && node !== root && node.version <= upTo) yield message(node, topic)
         pushChildren(node, node === root, ALL, topic, nodes, depths, topics)
       } else if (level === '+') {
         pushChildren(node, node === root, i + 1, topic, nodes, depths, topics)

@@ -95,8 +95,9 @@ export class RouteCache<V> {
 
   private put(topic: string, value: V): void {
     if (this.young.size >= MAX_ENTRIES / 2 || this.youngChars + topic.length > MAX_CHARS / 2) this.age()
+    // a sparse cache may miss a topic it holds (its look-up skipped): counted once
+    if (!this.young.has(topic)) this.youngChars += topic.length
     this.young.set(topic, value)
-    this.youngChars += topic.length
   }
 
   private judge(): void {

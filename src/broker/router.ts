@@ -107,6 +107,8 @@ export class Router {
    */
   subscribe(session: Session, filter: string, sub: Sub): boolean {
     const existed = session.subscriptions.has(filter)
+    // a replaced subscription's retained messages still being sent stop: the new one's follow
+    if (existed) session.cancelReplay(filter)
     session.subscriptions = own(session.subscriptions)
     session.subscriptions.set(filter, sub)
     this.tree.add(filter, session, sub)
@@ -127,12 +129,15 @@ export class Router {
       if (sub.retainHandling === 2 || (sub.retainHandling === 1 && existed)) return
       if (sub.subscriptionId !== 0) subIds = [sub.subscriptionId]
     }
-    session.replay(this.retainedFor(filter), qosOf(sub), subIds)
+    session.replay(filter, this.retainedFor(filter, this.retained.version), qosOf(sub), subIds)
   }
 
-  /** The retained messages matching `filter`, as they are walked; those found expired are deleted. */
-  private *retainedFor(filter: string): Generator<Message, void, undefined> {
-    for (const msg of this.retained.matching(filter)) {
+  /**
+   * The retained messages matching `filter`, as they are walked; those found expired are deleted.
+   * Only those retained before now: one retained later was routed to the subscription as published.
+   */
+  private *retainedFor(filter: string, upTo: number): Generator<Message, void, undefined> {
+    for (const msg of this.retained.matching(filter, upTo)) {
       if (msg.expiresAt !== 0 && msg.expiresAt <= Date.now()) {
         this.dropExpired(msg.topic)
         continue
@@ -172,6 +177,8 @@ export class Router {
   /** Removes a subscription; true when there was one. */
   unsubscribe(session: Session, filter: string): boolean {
     if (!session.subscriptions.delete(filter)) return false
+    // nothing more for it after UNSUBACK [MQTT-3.10.4-2], retained messages still to send included
+    session.cancelReplay(filter)
     this.tree.remove(filter, session)
     session.store?.deleteSubscription(session.clientId, filter)
     return true

@@ -260,8 +260,11 @@ export class Session implements ResendHost {
   /** The connection is gone. Publishers blocked on this session may go on. */
   detach(): void {
     this.link = null
-    this.replays?.stop()
-    this.replays = null
+    // a persistent session's retained replays go on when its client is back (attach pumps)
+    if (this.clean) {
+      this.replays?.stop()
+      this.replays = null
+    } else this.replays?.pause()
     this.mayRead = null
     this.form.detach()
     this.resend.detach()
@@ -303,14 +306,20 @@ export class Session implements ResendHost {
    * Sends the retained messages a new subscription matched, paced by what the client takes
    * (see RetainedReplays), after whatever waits in the queue.
    */
-  replay(messages: Iterator<Message, void>, granted: QoS, subIds: number[] | null): void {
+  replay(filter: string, messages: Iterator<Message, void>, granted: QoS, subIds: number[] | null): void {
     if (this.link === null) return
     ;(this.replays ??= new RetainedReplays(this, this.limits.maxOutputBuffer >>> 2)).add(
+      filter,
       messages,
       granted,
       subIds,
     )
     this.pump()
+  }
+
+  /** The subscription to `filter` is gone or replaced: its retained messages not yet sent are not. */
+  cancelReplay(filter: string): void {
+    this.replays?.cancel(filter)
   }
 
   /** Whether something waits for the connection's output to drain. */
