@@ -160,8 +160,13 @@ export class Connection implements Peer, Flushable, PartlyReceived, TimedLink {
     }
     if (packet.type === PacketType.PUBLISH)
       this.figures.publish(packet.qos, this.protocolVersion, this.decoder.packetLength, packet.payload.length)
-    // a PUBLISH's own bytes: forwarded as they came, or stamped into the copies (see Message)
-    const raw = packet.type === PacketType.PUBLISH ? this.decoder.rawBytes() : null
+    // a PUBLISH's own bytes when they serve: a plain QoS 0 one is forwarded as it came, one in
+    // memory of its own is kept without a copy and stamped into the QoS 1/2 copies (see Message)
+    const raw =
+      packet.type === PacketType.PUBLISH &&
+      ((packet.qos === 0 && !packet.retain) || this.decoder.packetOwnsItsMemory)
+        ? this.decoder.rawBytes()
+        : null
     if (m.admits(packet.type)) this.handle(packet, raw)
     else this.hold(packet, raw)
   }

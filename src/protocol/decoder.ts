@@ -90,6 +90,16 @@ export class Decoder {
     return b.subarray(this.rawStart, this.rawEnd)
   }
 
+  /**
+   * Whether the packet being delivered is the whole of the memory it lies in (one gathered
+   * from several reads, or a read that held exactly it): keeping it pins nothing else. Valid
+   * only inside `onPacket`; allocates nothing, unlike rawBytes().
+   */
+  get packetOwnsItsMemory(): boolean {
+    const b = this.rawBuf
+    return b !== null && this.rawStart === 0 && this.rawEnd === b.length && ownsItsMemory(b)
+  }
+
   /** Bytes of the packet being delivered, fixed header included; valid only inside `onPacket`. */
   get packetLength(): number {
     return this.rawEnd - this.rawStart
@@ -282,3 +292,8 @@ const NO_HEAD = new Uint8Array(0)
 const GROW_FROM = 65_536
 /** A split packet up to this size is allocated whole; a larger one starts at twice what came with its header, at least this. */
 const FIRST_ALLOC = 4096
+
+/** Whether `b` views the whole of its memory (no other buffer's bytes are pinned by keeping it). */
+export function ownsItsMemory(b: Uint8Array): boolean {
+  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength
+}

@@ -33,7 +33,10 @@ export function decodeUtf8(buf: Buffer, start: number, end: number): string {
   return ascii ? (buf as FastBuffer).latin1Slice(start, end) : (buf as FastBuffer).utf8Slice(start, end)
 }
 
-/** `buf[start..end)` as a string, for bytes already known to be ASCII. */
+/**
+ * `buf[start..end)` as a latin1 string: one character (0-255) per byte, so any bytes round-trip
+ * through `Buffer.from(s, 'latin1')`. For text, only for bytes already known to be ASCII.
+ */
 export function asciiString(buf: Buffer, start: number, end: number): string {
   return (buf as FastBuffer).latin1Slice(start, end)
 }

@@ -1,4 +1,5 @@
 import { PacketType, PROTOCOL_V5, ReasonCode } from '../../protocol/constants.js'
+import { ownsItsMemory } from '../../protocol/decoder.js'
 import { encode } from '../../protocol/encoder.js'
 import type { PublishPacket } from '../../protocol/packets.js'
 import { exceedsLevels } from '../../protocol/topic.js'
@@ -58,7 +59,7 @@ function received(core: Core, peer: Peer, p: PublishPacket, raw: Buffer | null, 
     // A packet in memory of its own (a large one, gathered) is kept as it is: its payload needs no
     // copy, and its 3.1.1 bytes are stamped into the QoS 1/2 copies. One inside a read chunk is only
     // forwarded at QoS 0: an in-flight copy must not pin the chunk.
-    const whole = raw !== null && spansItsMemory(raw)
+    const whole = raw !== null && ownsItsMemory(raw)
     const wire = v5 || !(whole || (p.qos === 0 && !p.retain)) ? null : raw
     const msg = new Message(p.topic, p.payload, p.qos, p.retain, wire, whole)
     msg.origin = peer.id // for No Local [MQTT-3.8.3-3]
@@ -162,13 +163,4 @@ export function deepTopic(core: Core, peer: Peer, what: string): void {
   core.limits.hit('topic-levels', who, `${what} of ${who} has more than ${max} levels (maxTopicLevels)`, {
     clientId: peer.id,
   })
-}
-
-/**
- * Whether `b` is the whole of the memory it views: a packet that came split and was gathered
- * into a buffer of its own (or a read that held exactly it). Keeping such a message (queue,
- * retained, in flight) pins nothing else, so it needs no copy of its own.
- */
-function spansItsMemory(b: Buffer): boolean {
-  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength
 }

@@ -207,3 +207,15 @@ test('with wholeUpTo raised (an authenticated peer), a large split packet is gat
     assert.equal(r.buffer.byteLength, bytes.length)
   }
 })
+
+test('packetOwnsItsMemory: false for a packet inside a chunk shared with others, true for one gathered from several', () => {
+  const small = encode(publish(Buffer.from('ab')))
+  const big = encode(publish(Buffer.alloc(50_000, 1)))
+  const seen: boolean[] = []
+  const d: Decoder = new Decoder(() => seen.push(d.packetOwnsItsMemory))
+  d.wholeUpTo = 1 << 20
+  d.push(Buffer.concat([small, small]))
+  d.push(big.subarray(0, 1000))
+  d.push(big.subarray(1000))
+  assert.deepEqual(seen, [false, false, true])
+})
