@@ -10,6 +10,8 @@ import type { Store, StoreSnapshot } from '../store/store.js'
 import { incomingStream } from '../transport/duplex.js'
 import type { Incoming, ListenerReport } from '../transport/transport.js'
 import { BrokerAdmin } from './admin.js'
+import type { ClusterBridge, ClusterHost, ClusterStatus } from './cluster-bridge.js'
+import type { ClusterOptions } from './cluster-options.js'
 import { Connection, type ConnectionDeps } from './connection.js'
 import { Core } from './core.js'
 import { scheduleCommits } from './durable.js'
@@ -84,6 +86,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
   private readonly servers: ListenerInfo[] = []
   private readonly timers: NodeJS.Timeout[] = []
   private closing: Promise<void> | null = null
+  /** The cluster this node joined (once `ready`), or null. */
+  private cluster: ClusterBridge | null = null
   private isLoaded = false
   private readonly ipLimits: IpLimits
   /** Listings, look-ups and actions for operators (admin API, dashboard, `petrel top`). */
@@ -97,7 +101,9 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.rawStore = store
     const notable = new Notable(this.log, (e) => this.emit('notable', e))
     this.notable = notable
-    this.flusher = new Flusher(store, this.log, this.stats, notable)
+    // the turn's commit: the store's, and what the turn sent to the cluster's JetStream
+    const committer = { commit: () => joinCommits(store.commit(), this.cluster?.commit() ?? null) }
+    this.flusher = new Flusher(committer, this.log, this.stats, notable)
     this.store = scheduleCommits(store, this.flusher.wrote)
     const router = new Router(this.store, this.stats)
     const sessions = new Sessions(o, this.stats, this.store, router, notable)
@@ -120,13 +126,53 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.ipLimits = new IpLimits(o, this.core.limits)
     this.admin = new BrokerAdmin(this.core)
     const snapshot = this.store.load()
-    this.ready =
+    const loaded =
       snapshot instanceof Promise
         ? snapshot.then((s) => this.restore(s))
         : Promise.resolve(this.restore(snapshot))
+    const cluster = options.cluster
+    this.ready = cluster === undefined ? loaded : loaded.then(() => this.joinCluster(cluster))
     if (o.sysInterval > 0) this.every(o.sysInterval * 1000, () => this.publishSys())
     // routes to topics unused for two periods leave the cache: its memory comes back
     this.every(ROUTE_CACHE_AGE_MS, () => router.tree.age())
+  }
+
+  /**
+   * Joins the cluster (src/cluster/, loaded now and only now): the retained messages are the
+   * cluster's from then on, and the subscriptions restored from the store tell it their interest.
+   */
+  private async joinCluster(o: ClusterOptions): Promise<void> {
+    const { joinCluster } = await import('../cluster/index.js')
+    const { router, sessions } = this.core
+    const host: ClusterHost = {
+      log: this.log,
+      deliverRemote: (msg, shared) => router.routeRemote(msg, shared),
+      setRetained: (topic, msg) => router.retained.set(topic, msg),
+      takenOver: (clientId, at) => {
+        const s = sessions.get(clientId)
+        if (s === undefined || s.link === null || s.connectedAt > at) return
+        this.stats.takeovers++
+        this.notable.report(
+          'takeover',
+          'info',
+          `session ${clientId} taken over by a connection on another node`,
+          {
+            clientId,
+          },
+        )
+        s.link.takenOver()
+      },
+      wrote: this.flusher.wrote,
+    }
+    const c = await joinCluster(o, host, () => this.core.connected)
+    this.cluster = c
+    router.cluster = c
+    for (const s of sessions.values()) for (const filter of s.subscriptions.keys()) c.subscribed(filter)
+  }
+
+  /** The cluster as this node sees it; null for a single node. */
+  get clusterStatus(): ClusterStatus | null {
+    return this.cluster?.status() ?? null
   }
 
   private every(ms: number, run: () => void): void {
@@ -340,6 +386,14 @@ export class Broker extends EventEmitter<BrokerEvents> {
     }
     await Promise.all([...listening, ...closed])
     await this.flusher.idle()
+    await this.cluster?.close()
     this.store.close()
   }
+}
+
+/** The store's commit and the cluster's, as one: a Promise when either is one. */
+function joinCommits(store: void | Promise<void>, cluster: Promise<void> | null): void | Promise<void> {
+  if (cluster === null) return store
+  if (store instanceof Promise) return Promise.all([store, cluster]).then(() => undefined)
+  return cluster
 }

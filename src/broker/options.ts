@@ -2,6 +2,7 @@ import { ConfigError } from '../errors.js'
 import type { QoS } from '../protocol/constants.js'
 import type { ConnectProperties } from '../protocol/packets.js'
 import type { Store } from '../store/store.js'
+import type { ClusterOptions } from './cluster-options.js'
 
 /** What hooks learn about a client. */
 export interface ClientInfo {
@@ -165,6 +166,11 @@ export interface BrokerOptions {
   logger?: Logger
   /** Where sessions, queued and retained messages are kept. Default: a NoStore, which keeps nothing (pass a MemoryStore to hand state to another Broker in the same process). */
   store?: Store
+  /**
+   * Joins a cluster of Petrel nodes over NATS with JetStream (docs/cluster.md). Absent: a
+   * single node, and nothing of NATS is loaded.
+   */
+  cluster?: ClusterOptions | undefined
   /**
    * Seconds after which a persistent session whose client stays away is ended; 0 = never.
    * Default 7 days. A 3.1.1 session with clean session 0 lasts this long; an MQTT 5 client's

@@ -1,8 +1,10 @@
 import type { QoS } from '../protocol/constants.js'
 import { own } from '../session/empty.js'
 import type { Store } from '../store/store.js'
+import type { ClusterBridge } from './cluster-bridge.js'
 import { Message } from './message.js'
 import { RetainedStore } from './retained.js'
+import type { Delivery } from './route.js'
 import type { Session, SessionLink } from './session.js'
 import type { SharedGroup } from './shared.js'
 import { parseShared, qosOf, type Sub } from './subscription.js'
@@ -22,6 +24,11 @@ export class Router {
   private readonly store: Store
   /** Where expired messages are counted ($SYS/broker/publish/messages/expired). */
   private readonly counters: { expired: number }
+  /**
+   * The cluster this node belongs to, or null: messages then also go to the nodes with
+   * interest, subscriptions tell the cluster, retained messages are kept cluster-wide.
+   */
+  cluster: ClusterBridge | null = null
 
   constructor(store: Store, counters: { expired: number } = { expired: 0 }) {
     this.store = store
@@ -53,10 +60,45 @@ export class Router {
       if (msg.payload.length === 0) this.retained.set(msg.topic, null)
       else this.retained.set(msg.topic, msg.own()) // [MQTT-3.3.1-5]
       // $SYS values are the broker's own, made afresh every interval: not worth a disk write
-      if (!msg.topic.startsWith('$SYS/')) this.store.setRetained(msg)
+      if (!msg.topic.startsWith('$SYS/')) this.keepRetained(msg)
     }
     const route = this.tree.match(msg.topic)
-    const deliveries = route.deliveries
+    let n = this.deliverAll(route.deliveries, msg, from)
+    const cluster = this.cluster
+    if (cluster !== null) {
+      // to the other nodes with interest; a shared subscription's member is picked cluster-wide
+      // (a NATS queue group, this node among them): its message comes back through NATS.
+      // Whether another node has a subscriber is not known here: not "no subscribers".
+      cluster.forward(msg)
+      return n + 1
+    }
+    const shared = route.shared
+    if (shared !== null) for (const g of shared) if (this.deliverShared(g, msg, from, null)) n++
+    return n
+  }
+
+  /**
+   * A message from another node of the cluster: to this node's subscribers, or (`shared`, the
+   * `$share/{group}/{filter}` NATS picked this node for) to one member of that local group.
+   * Retained messages reach the retained trie through the cluster's own bucket, not here.
+   */
+  routeRemote(msg: Message, shared: string | null): void {
+    const route = this.tree.match(msg.topic)
+    if (shared === null) {
+      this.deliverAll(route.deliveries, msg, null)
+      return
+    }
+    if (route.shared !== null) {
+      for (const g of route.shared) if (g.name === shared) this.deliverShared(g, msg, null, null)
+    }
+  }
+
+  /** Each matching subscription's delivery; returns how many there were. */
+  private deliverAll(
+    deliveries: readonly Delivery<Session>[],
+    msg: Message,
+    from: SessionLink | null,
+  ): number {
     for (let i = 0; i < deliveries.length; i++) {
       const d = deliveries[i]!
       let qos = d.qos
@@ -74,10 +116,13 @@ export class Router {
       // [MQTT-3.3.1-12], or as published [MQTT-3.3.1-13]
       d.subscriber.deliver(msg, msg.qos < qos ? msg.qos : qos, retainAsPublished && msg.retain, from, subIds)
     }
-    let n = deliveries.length
-    const shared = route.shared
-    if (shared !== null) for (const g of shared) if (this.deliverShared(g, msg, from, null)) n++
-    return n
+    return deliveries.length
+  }
+
+  /** A retained message set or deleted (empty payload) here is kept: cluster-wide, or in the store. */
+  private keepRetained(msg: Message): void {
+    if (this.cluster !== null) this.cluster.retain(msg)
+    else this.store.setRetained(msg)
   }
 
   /** A message to a shared subscription goes to one of its members [MQTT-4.8.2]. */
@@ -113,6 +158,7 @@ export class Router {
     session.subscriptions.set(filter, sub)
     this.tree.add(filter, session, sub)
     session.store?.saveSubscription(session.clientId, filter, sub)
+    if (!existed) this.cluster?.subscribed(filter)
     return existed
   }
 
@@ -153,9 +199,8 @@ export class Router {
    */
   dropExpired(topic: string): void {
     this.retained.set(topic, null)
-    if (!topic.startsWith('$SYS/')) {
-      this.store.setRetained(new Message(topic, Buffer.alloc(0), 0, true, null, true))
-    }
+    if (!topic.startsWith('$SYS/'))
+      this.keepRetained(new Message(topic, Buffer.alloc(0), 0, true, null, true))
     this.counters.expired++
   }
 
@@ -168,9 +213,8 @@ export class Router {
     const before = this.retained.size
     this.retained.set(topic, null)
     if (this.retained.size === before) return false
-    if (!topic.startsWith('$SYS/')) {
-      this.store.setRetained(new Message(topic, Buffer.alloc(0), 0, true, null, true))
-    }
+    if (!topic.startsWith('$SYS/'))
+      this.keepRetained(new Message(topic, Buffer.alloc(0), 0, true, null, true))
     return true
   }
 
@@ -181,6 +225,7 @@ export class Router {
     session.cancelReplay(filter)
     this.tree.remove(filter, session)
     session.store?.deleteSubscription(session.clientId, filter)
+    this.cluster?.unsubscribed(filter)
     return true
   }
 
@@ -200,7 +245,10 @@ export class Router {
   /** Removes every subscription of a session that ends (the store forgets the session as a whole). */
   removeAll(session: Session): void {
     this.memberLeft(session)
-    for (const filter of session.subscriptions.keys()) this.tree.remove(filter, session)
+    for (const filter of session.subscriptions.keys()) {
+      this.tree.remove(filter, session)
+      this.cluster?.unsubscribed(filter)
+    }
     session.subscriptions.clear()
   }
 }

@@ -54,6 +54,8 @@ export class Session implements ResendHost {
   readonly deliveries: DeliveryLog
   /** When the last connection of a persistent session ended (ms since epoch); 0 while connected. */
   disconnectedAt = 0
+  /** When the connection attached now (or last) attached (ms since epoch): a cluster's takeovers compare it. */
+  connectedAt = 0
   /**
    * Seconds the session outlives its connection: 0 not at all, SESSION_NEVER_EXPIRES forever
    * (MQTT 5 Session Expiry Interval; for 3.1.1, set from clean session and `sessionExpiry`).
@@ -233,6 +235,7 @@ export class Session implements ResendHost {
    */
   attach(link: SessionLink, connect: LinkOptions | null = null): void {
     this.link = link
+    this.connectedAt = Date.now()
     const version = (connect === null ? link.protocolVersion : connect.protocolVersion) ?? 4
     const v5 = version === 5
     this.counts.outBase = (version - 3) * 3

@@ -11,7 +11,14 @@ import { LOG_LEVELS } from './logging.js'
  */
 
 /** Options whose values are functions or objects: only the embedding API can give them. */
-type CodeOnly = 'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'hooks' | 'logger' | 'store'
+type CodeOnly =
+  | 'authenticate'
+  | 'authorizePublish'
+  | 'authorizeSubscribe'
+  | 'hooks'
+  | 'logger'
+  | 'store'
+  | 'cluster'
 export type FileBrokerOptions = Omit<BrokerOptions, CodeOnly>
 
 export type Kind =

@@ -108,7 +108,7 @@ describe('broker settings', () => {
     const fileable: Record<
       Exclude<
         keyof BrokerOptions,
-        'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'hooks' | 'logger' | 'store'
+        'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'hooks' | 'logger' | 'store' | 'cluster'
       >,
       true
     > = {

@@ -208,6 +208,8 @@ function connected(
   core.stats.connectionsAccepted++
   if (++core.connected > core.stats.maxConnected) core.stats.maxConnected = core.connected
   session.attach(peer, packet)
+  // a connection of this client id on another node of the cluster is taken over too
+  core.router.cluster?.connected(packet.clientId, session.connectedAt)
   core.hooks.connected(peer)
   core.events.emit('clientConnected', peer)
 }

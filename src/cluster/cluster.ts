@@ -1,0 +1,236 @@
+import { randomBytes } from 'node:crypto'
+import { type JetStreamClient, jetstream } from '@nats-io/jetstream'
+import type { NatsConnection } from '@nats-io/transport-node'
+import type { ClusterBridge, ClusterHost, ClusterStatus } from '../broker/cluster-bridge.js'
+import type { Message } from '../broker/message.js'
+import { decodeEnvelope, encodeEnvelope, envelopeOrigin, envelopeSeq } from './envelope.js'
+import { DURABLE_PREFIX, Interest, PREFIX_LENGTH, QOS0_PREFIX } from './interest.js'
+import { connectNats, defaultNodeName, ensureStreams } from './link.js'
+import type { ClusterOptions } from './options.js'
+import { RetainedSync } from './retained-sync.js'
+import { fromToken, subjectToTopic, tokenOf, topicToSubject } from './subject.js'
+
+/** A client connected on some node: `petrel.c.{client id token}`, data `{origin} {at}`. */
+const CONNECTED_PREFIX = 'petrel.c.'
+/** Every node's heartbeat, once every HEARTBEAT_MS: its name and figures, as JSON. */
+const HEARTBEAT = 'petrel.hb'
+const HEARTBEAT_MS = 2000
+/** A node not heard from for this long is no longer listed. */
+const NODE_GONE_MS = 10_000
+
+/** What a node says of itself in its heartbeat. */
+interface Heartbeat {
+  node: string
+  origin: number
+  connections: number
+  at: number
+}
+
+/**
+ * One node's membership of the cluster: its NATS connection, the interest its local
+ * subscriptions express, the retained messages it shares, and the messages it forwards.
+ */
+export class Cluster implements ClusterBridge {
+  readonly node: string
+  /** This process's number in envelopes (random: a restarted node is a new origin). */
+  private readonly origin = randomBytes(4).readUInt32BE(0)
+  private seq = 0
+  private readonly js: JetStreamClient
+  private readonly interest: Interest
+  private readonly retained: RetainedSync
+  /** QoS 1/2 messages sent to JetStream this turn, not yet acknowledged. */
+  private pending: Promise<unknown>[] = []
+  private unacked = 0
+  /** The last seq taken from each origin: a message matching several subscriptions comes once per subscription. */
+  private readonly lastSeq = new Map<number, number>()
+  private readonly nodes = new Map<string, Heartbeat>()
+  private forwarded = 0
+  private received = 0
+  private readonly timer: NodeJS.Timeout
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly host: ClusterHost,
+    node: string,
+    private readonly connections: () => number,
+  ) {
+    this.node = node
+    this.js = jetstream(nc)
+    this.interest = new Interest(nc, (subject, data, shared) => this.receive(subject, data, shared))
+    this.retained = new RetainedSync(nc, host, this.origin)
+    nc.subscribe(`${CONNECTED_PREFIX}*`, {
+      callback: (err, m) => {
+        if (err === null) this.announced(m.subject, m.string())
+      },
+    })
+    nc.subscribe(HEARTBEAT, {
+      callback: (err, m) => {
+        if (err !== null) return
+        try {
+          const hb = m.json<Heartbeat>()
+          if (hb.origin !== this.origin) this.nodes.set(hb.node, hb)
+        } catch {
+          // not a heartbeat of ours
+        }
+      },
+    })
+    this.timer = setInterval(() => this.heartbeat(), HEARTBEAT_MS)
+    this.timer.unref()
+    void this.watchStatus()
+  }
+
+  /** Joins: connects to NATS, makes the stream and bucket, loads the retained messages. */
+  static async join(o: ClusterOptions, host: ClusterHost, connections: () => number): Promise<Cluster> {
+    const node = o.node ?? defaultNodeName()
+    const nc = await connectNats(o, node)
+    try {
+      const replicas = o.replicas ?? 1
+      await ensureStreams(nc, replicas)
+      const c = new Cluster(nc, host, node, connections)
+      await c.retained.start(replicas)
+      c.heartbeat()
+      host.log.info({ node, server: nc.getServer(), replicas }, 'joined the cluster')
+      return c
+    } catch (err) {
+      await nc.close().catch(() => undefined)
+      const why = err instanceof Error ? err.message : String(err)
+      throw new Error(`cannot join the cluster: JetStream is not ready (${why})`)
+    }
+  }
+
+  forward(msg: Message): void {
+    if (msg.topic.startsWith('$SYS')) return // each node's own
+    const prefix = msg.qos === 0 ? QOS0_PREFIX : DURABLE_PREFIX
+    const subject = prefix + topicToSubject(msg.topic)
+    const data = encodeEnvelope(msg, this.origin, ++this.seq)
+    this.forwarded++
+    try {
+      if (msg.qos === 0) this.nc.publish(subject, data)
+      else {
+        this.unacked++
+        this.pending.push(
+          this.js.publish(subject, data).finally(() => {
+            this.unacked--
+          }),
+        )
+        this.host.wrote()
+      }
+    } catch (err) {
+      // the connection is closed (the broker is closing): local delivery is done, nothing more to do
+      this.host.log.debug({ err, topic: msg.topic }, 'cluster: a message could not be forwarded')
+    }
+  }
+
+  private receive(subject: string, data: Uint8Array, shared: string | null): void {
+    const origin = envelopeOrigin(data)
+    if (shared === null) {
+      // this node delivered its own messages already; the others come once however many subscriptions match
+      if (origin === this.origin) return
+      const seq = envelopeSeq(data)
+      if (seq <= (this.lastSeq.get(origin) ?? 0)) return
+      this.lastSeq.set(origin, seq)
+    }
+    let msg: Message
+    try {
+      msg = decodeEnvelope(subjectToTopic(subject.slice(PREFIX_LENGTH)), data)
+    } catch (err) {
+      this.host.log.debug({ subject, err }, 'cluster: a malformed message, ignored')
+      return
+    }
+    this.received++
+    this.host.deliverRemote(msg, shared)
+  }
+
+  subscribed(filter: string): void {
+    this.interest.add(filter)
+  }
+
+  unsubscribed(filter: string): void {
+    this.interest.remove(filter)
+  }
+
+  retain(msg: Message): void {
+    if (msg.topic.startsWith('$SYS')) return
+    this.retained.set(msg)
+    this.host.wrote()
+  }
+
+  connected(clientId: string, at: number): void {
+    try {
+      this.nc.publish(CONNECTED_PREFIX + tokenOf(clientId), `${this.origin} ${at}`)
+    } catch {
+      // closing
+    }
+  }
+
+  private announced(subject: string, data: string): void {
+    const [origin, at] = data.split(' ')
+    if (Number(origin) === this.origin) return
+    let clientId: string
+    try {
+      clientId = fromToken(subject.slice(CONNECTED_PREFIX.length))
+    } catch {
+      return
+    }
+    this.host.takenOver(clientId, Number(at))
+  }
+
+  commit(): Promise<void> | null {
+    const r = this.retained.pending
+    if (this.pending.length === 0 && r.length === 0) return null
+    const all = r.length === 0 ? this.pending : this.pending.concat(r)
+    this.pending = []
+    this.retained.pending = []
+    return Promise.all(all).then(() => undefined)
+  }
+
+  private heartbeat(): void {
+    const hb: Heartbeat = {
+      node: this.node,
+      origin: this.origin,
+      connections: this.connections(),
+      at: Date.now(),
+    }
+    try {
+      this.nc.publish(HEARTBEAT, JSON.stringify(hb))
+    } catch {
+      // closing
+    }
+    const gone = Date.now() - NODE_GONE_MS
+    for (const [name, n] of this.nodes) if (n.at < gone) this.nodes.delete(name)
+  }
+
+  /** Logs the NATS connection's losses and returns. */
+  private async watchStatus(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      if (s.type === 'disconnect')
+        this.host.log.warn({ server: s.server }, 'cluster: lost the NATS connection')
+      else if (s.type === 'reconnect')
+        this.host.log.info({ server: s.server }, 'cluster: NATS connection back')
+    }
+  }
+
+  status(): ClusterStatus {
+    return {
+      node: this.node,
+      connected: !this.nc.isClosed() && this.nc.getServer() !== '',
+      server: this.nc.getServer() || null,
+      nodes: [...this.nodes.values()].map((n) => ({
+        node: n.node,
+        lastSeen: n.at,
+        connections: n.connections,
+      })),
+      forwarded: this.forwarded,
+      received: this.received,
+      pendingAcks: this.unacked,
+      interest: this.interest.size,
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer)
+    this.retained.stop()
+    await Promise.allSettled(this.pending)
+    await this.nc.drain().catch(() => undefined)
+  }
+}

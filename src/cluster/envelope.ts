@@ -1,0 +1,84 @@
+import { Message } from '../broker/message.js'
+import type { QoS } from '../protocol/constants.js'
+import { PacketType } from '../protocol/constants.js'
+import type { PublishProperties } from '../protocol/packets.js'
+import { encodeProperties, readProperties } from '../protocol/properties.js'
+import { Reader } from '../protocol/reader.js'
+
+/**
+ * A message as it crosses between nodes (a NATS message's data; its topic is the subject):
+ *
+ *   flags (1)   QoS in bits 0-1, RETAIN bit 2, properties follow bit 3, expiry follows bit 4
+ *   origin (4)  the sending node's number (random per process), big-endian
+ *   seq (6)     the sending node's message counter, big-endian: a node receiving one message
+ *               through several overlapping subscriptions takes it once
+ *   expiresAt (6)  Date.now() after which it is expired, when bit 4 is set
+ *   properties  varint length + MQTT 5 PUBLISH properties, when bit 3 is set (Topic Alias and
+ *               Message Expiry Interval are never among them: the expiry is absolute above)
+ *   payload     the rest
+ */
+const RETAIN = 0x04
+const PROPS = 0x08
+const EXPIRY = 0x10
+const HEADER = 11
+
+export function encodeEnvelope(msg: Message, origin: number, seq: number): Buffer {
+  const props = msg.properties === null ? null : encodeProperties(msg.properties, PacketType.PUBLISH)
+  const expiry = msg.expiresAt !== 0
+  const size = HEADER + (expiry ? 6 : 0) + (props === null ? 0 : props.length) + msg.payload.length
+  const buf = Buffer.allocUnsafe(size)
+  buf[0] = msg.qos | (msg.retain ? RETAIN : 0) | (props !== null ? PROPS : 0) | (expiry ? EXPIRY : 0)
+  buf.writeUInt32BE(origin >>> 0, 1)
+  buf.writeUIntBE(seq, 5, 6)
+  let off = HEADER
+  if (expiry) {
+    buf.writeUIntBE(msg.expiresAt, off, 6)
+    off += 6
+  }
+  if (props !== null) off += props.copy(buf, off)
+  msg.payload.copy(buf, off)
+  return buf
+}
+
+/** The parts of an envelope a receiver looks at before it makes a Message. */
+export function envelopeOrigin(data: Uint8Array): number {
+  return ((data[1]! << 24) | (data[2]! << 16) | (data[3]! << 8) | data[4]!) >>> 0
+}
+
+export function envelopeSeq(data: Uint8Array): number {
+  return (
+    data[5]! * 2 ** 40 +
+    data[6]! * 2 ** 32 +
+    (((data[7]! << 24) | (data[8]! << 16) | (data[9]! << 8) | data[10]!) >>> 0)
+  )
+}
+
+/**
+ * The Message of an envelope received for `topic`; its payload is a view of `data` (which may
+ * lie inside the NATS client's read buffer: the message copies it when it is kept, see
+ * Message.own). Throws on a malformed envelope.
+ */
+export function decodeEnvelope(topic: string, data: Uint8Array): Message {
+  if (data.length < HEADER) throw new Error(`cluster message too short (${data.length} bytes)`)
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+  const flags = buf[0]!
+  const q = flags & 0x03
+  if (q === 3) throw new Error('cluster message with QoS 3')
+  const qos = q as QoS
+  let off = HEADER
+  let expiresAt = 0
+  if ((flags & EXPIRY) !== 0) {
+    expiresAt = buf.readUIntBE(off, 6)
+    off += 6
+  }
+  let properties: PublishProperties | null = null
+  if ((flags & PROPS) !== 0) {
+    const r = new Reader(buf, off, buf.length)
+    properties = (readProperties(r, PacketType.PUBLISH) as PublishProperties | undefined) ?? null
+    off = r.pos
+  }
+  const msg = new Message(topic, buf.subarray(off), qos, (flags & RETAIN) !== 0, null, false)
+  msg.properties = properties
+  msg.expiresAt = expiresAt
+  return msg
+}

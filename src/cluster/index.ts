@@ -1,0 +1,15 @@
+/**
+ * The cluster layer, loaded by the broker (a dynamic import) only when `cluster` is configured:
+ * nothing of NATS is loaded by a single node.
+ */
+import type { ClusterBridge, ClusterHost } from '../broker/cluster-bridge.js'
+import { Cluster } from './cluster.js'
+import type { ClusterOptions } from './options.js'
+
+export function joinCluster(
+  o: ClusterOptions,
+  host: ClusterHost,
+  connections: () => number,
+): Promise<ClusterBridge> {
+  return Cluster.join(o, host, connections)
+}
