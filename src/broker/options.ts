@@ -1,3 +1,4 @@
+import type { ClusterOptions } from '../cluster/options.js'
 import { ConfigError } from '../errors.js'
 import type { QoS } from '../protocol/constants.js'
 import type { ConnectProperties } from '../protocol/packets.js'
@@ -214,6 +215,11 @@ export interface BrokerOptions {
   maxInboundRate?: number
   /** Bytes per second one connection may send, enforced like maxInboundRate. 0 (default): no limit. */
   maxInboundBytesRate?: number
+  /**
+   * Join a cluster of Petrel nodes over NATS JetStream (see ClusterOptions). Undefined
+   * (default): a single node, and nothing of NATS is loaded.
+   */
+  cluster?: ClusterOptions | undefined
 }
 
 export interface ResolvedOptions {

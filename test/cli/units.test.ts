@@ -135,6 +135,7 @@ describe('broker settings', () => {
       maxSubscriptionsPerClient: true,
       maxInboundRate: true,
       maxInboundBytesRate: true,
+      cluster: true, // a section of its own: cluster-settings.ts
     }
     for (const key of Object.keys(fileable)) assert.ok(CONFIG_KEYS.has(key), key)
   })

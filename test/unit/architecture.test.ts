@@ -60,9 +60,10 @@ test('imports point down the layers: cli -> http -> broker, client -> session, s
     session: ['protocol'],
     transport: [],
     store: ['protocol'],
-    broker: ['protocol', 'session', 'store', 'transport'],
+    // cluster: the broker takes ClusterOptions (and, later, the cluster it joins)
+    broker: ['cluster', 'protocol', 'session', 'store', 'transport'],
     client: ['protocol', 'session', 'transport'],
-    cli: ['auth', 'broker', 'client', 'http', 'protocol', 'session', 'store', 'transport'],
+    cli: ['auth', 'broker', 'client', 'cluster', 'http', 'protocol', 'session', 'store', 'transport'],
     // the operator's HTTP endpoint: reads the broker, never the other way round
     http: ['broker', 'protocol', 'store'],
     // SCRAM: a broker hook set and a client auth handler; it uses their types, they never import it
