@@ -1,6 +1,7 @@
 import { resolve } from 'node:path'
 import { AclFile, aclHooks } from '../auth/acl.js'
 import { Broker } from '../broker/broker.js'
+import type { ClusterOptions } from '../broker/cluster-options.js'
 import type { ListenerInfo } from '../broker/listen-options.js'
 import type { BrokerOptions, Logger } from '../broker/options.js'
 import { ConfigError } from '../errors.js'
@@ -9,6 +10,7 @@ import { NoStore } from '../store/memory/no-store.js'
 import { SqliteStore } from '../store/sqlite/sqlite-store.js'
 import type { Store } from '../store/store.js'
 import { type FlagSpec, last, parseArgs, usage } from './args.js'
+import { CLUSTER_FLAG_KEYS, CLUSTER_FLAGS, loadClusterOptions } from './cluster-settings.js'
 import { type BrokerSettings, readConfigFile, resolveSettings } from './config.js'
 import { CONFIG_KEYS, FLAG_KEYS, kebab } from './config-keys.js'
 import { type Credentials, loadCredentials } from './credentials.js'
@@ -46,6 +48,7 @@ const FLAGS: FlagSpec[] = [
     return spec
   }),
   ...HTTP_FLAGS, // issue 14
+  ...CLUSTER_FLAGS,
   { name: 'help', value: false, help: 'show this help' },
 ]
 
@@ -54,7 +57,9 @@ const HELP_FOOTER = `Every option can also be set in the --config file under its
 passwords need allowPlaintextUsers: true), allowAnonymous, allowPlaintextUsers and listeners (a list of
 { protocol: mqtt|mqtts|ws|wss, port, host, certfile, keyfile, ... }) and http (the --http-* flags:
 { port, host, certfile, keyfile, tokenFile }; see docs/metrics.md). SIGHUP re-reads certificates, the password file
-(--password-file, made with 'petrel passwd -c FILE USER' or mosquitto_passwd) and the ACL file (--acl-file).`
+(--password-file, made with 'petrel passwd -c FILE USER' or mosquitto_passwd) and the ACL file (--acl-file).
+cluster (the --cluster* flags win: { servers, node, user, password or passwordFile, token or tokenFile,
+tls: { ca, cert, key } as PEM file paths, replicas, connectTimeout }) joins a cluster over NATS JetStream.`
 
 /** One line on stderr, then the exit code. */
 function fail(message: string, code: number = BrokerExit.USAGE): number {
@@ -77,7 +82,7 @@ export async function runBroker(argv: string[]): Promise<number> {
     const configPath = last(args, 'config')
     const file = configPath === undefined ? {} : await readConfigFile(configPath)
     const flags = new Map<string, string>()
-    for (const key of [...FLAG_KEYS, ...Object.keys(HTTP_FLAG_KEYS)]) {
+    for (const key of [...FLAG_KEYS, ...Object.keys(HTTP_FLAG_KEYS), ...Object.keys(CLUSTER_FLAG_KEYS)]) {
       const v = last(args, kebab(key))
       if (v !== undefined) flags.set(key, v)
     }
@@ -141,6 +146,16 @@ async function start(
       throw err
     }
   }
+  // the cluster's files (password, token, TLS) too
+  let cluster: ClusterOptions | undefined
+  if (settings.cluster !== undefined) {
+    try {
+      cluster = await loadClusterOptions(settings.cluster)
+    } catch (err) {
+      if (err instanceof ConfigError) return fail(err.message)
+      throw err
+    }
+  }
   let store: Store
   let storeName: string
   let storeFields: object
@@ -163,6 +178,7 @@ async function start(
   for (const item of credentials.reloadable) reloader.add(item)
   const options: BrokerOptions = { ...settings.broker, logger: log, store }
   if (credentials.hooks.length > 0) options.hooks = [...credentials.hooks]
+  if (cluster !== undefined) options.cluster = cluster
   if (acl !== null) {
     // issue 13: acl
     const file = acl
@@ -191,6 +207,7 @@ async function start(
       `petrel broker listening on ${at}, store: ${storeName}`,
     )
   }
+  if (cluster !== undefined) logCluster(log, cluster)
   for (const warning of credentials.warnings) log.warn({ auth }, warning)
   let http: HttpEndpoint | undefined
   if (httpOptions !== undefined) {
@@ -224,6 +241,20 @@ function logHttp(log: Logger, http: HttpEndpoint, options: HttpOptions): void {
       'the HTTP endpoint listens beyond this machine without a token (--http-token-file): anyone who reaches it can read the metrics and disconnect clients',
     )
   }
+}
+
+/** What the node joins, and how: never a password or token, only whether one is given. */
+function logCluster(log: Logger, c: ClusterOptions): void {
+  const auth = c.token !== undefined ? 'token' : c.user !== undefined ? `user ${c.user}` : 'none'
+  const fields = {
+    cluster: c.servers,
+    node: c.node,
+    replicas: c.replicas ?? 1,
+    auth,
+    tls: c.tls !== undefined || c.servers.some((u) => u.toLowerCase().startsWith('tls:')),
+  }
+  const node = c.node === undefined ? '' : ` as node ${c.node}`
+  log.info(fields, `petrel cluster over NATS ${c.servers.join(',')}${node} (replicas ${fields.replicas})`)
 }
 
 function isLoopback(host: string): boolean {

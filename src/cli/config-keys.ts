@@ -1,6 +1,7 @@
 import { parseScramCredentials, SCRAM_SHA_256 } from '../auth/scram-keys.js'
 import type { BrokerOptions } from '../broker/options.js'
 import { ConfigError } from '../errors.js'
+import { parseClusterSection } from './cluster-settings.js'
 import { parseHttpSection } from './http-settings.js'
 import { parseListeners } from './listeners.js'
 import { LOG_LEVELS } from './logging.js'
@@ -11,15 +12,12 @@ import { LOG_LEVELS } from './logging.js'
  */
 
 /** Options whose values are functions or objects: only the embedding API can give them. */
-type CodeOnly =
-  | 'authenticate'
-  | 'authorizePublish'
-  | 'authorizeSubscribe'
-  | 'hooks'
-  | 'logger'
-  | 'store'
-  | 'cluster'
-export type FileBrokerOptions = Omit<BrokerOptions, CodeOnly>
+type CodeOnly = 'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'hooks' | 'logger' | 'store'
+/**
+ * The BrokerOptions a file or flags give as plain values. `cluster` is not one: its section
+ * names files, read at start into ClusterOptions (cluster-settings.ts).
+ */
+export type FileBrokerOptions = Omit<BrokerOptions, CodeOnly | 'cluster'>
 
 export type Kind =
   | { type: 'int'; min: number; max: number }
@@ -29,6 +27,7 @@ export type Kind =
   | { type: 'users' }
   | { type: 'listeners' } // issue 13: transport
   | { type: 'http' } // issue 14
+  | { type: 'cluster' }
 
 export type KeySpec = Kind & { help: string }
 
@@ -106,6 +105,11 @@ const OTHER_KEYS: Record<string, KeySpec> = {
   listeners: { type: 'listeners', help: 'listeners: mqtt, mqtts, ws, wss (see docs)' },
   // issue 14: the HTTP endpoint (its flags: HTTP_FLAGS in http-settings.ts)
   http: { type: 'http', help: 'the HTTP endpoint: { port, host, certfile, keyfile, tokenFile }' },
+  // the cluster over NATS JetStream (its flags: CLUSTER_FLAGS in cluster-settings.ts)
+  cluster: {
+    type: 'cluster',
+    help: 'join a cluster over NATS: { servers, node, user, password(File), token(File), tls, replicas, connectTimeout }',
+  },
 }
 
 /** Every config file key, in documentation order. */
@@ -121,6 +125,7 @@ const FILE_ONLY_KEYS: readonly string[] = [
   'allowPlaintextUsers',
   'listeners',
   'http',
+  'cluster',
 ]
 
 /** Keys that can also be given as flags (kebab-case). */
@@ -155,6 +160,8 @@ function allowed(kind: Kind): string {
       return 'a list of listeners'
     case 'http':
       return 'a mapping { port, host, certfile, keyfile, tokenFile }'
+    case 'cluster':
+      return 'a mapping { servers, node, ... }'
   }
 }
 
@@ -211,5 +218,7 @@ export function convert(key: string, kind: Kind, raw: unknown, src: Source): unk
       return parseListeners(raw, describe(key, src))
     case 'http':
       return parseHttpSection(raw, describe(key, src))
+    case 'cluster':
+      return parseClusterSection(raw, describe(key, src))
   }
 }

@@ -4,6 +4,7 @@ import { SCRAM_SHA_256 } from '../auth/scram-keys.js'
 import { resolveOptions } from '../broker/options.js'
 import { ConfigError } from '../errors.js'
 import { readUserFile } from '../read-file.js'
+import { type ClusterSettings, clusterFlag, isClusterFlag, settleCluster } from './cluster-settings.js'
 import {
   BROKER_KEYS,
   CONFIG_KEYS,
@@ -47,6 +48,8 @@ export interface BrokerSettings {
   // issue 14
   /** The HTTP endpoint (metrics, health, admin API, dashboard); undefined: off. */
   http: HttpSettings | undefined
+  /** The cluster over NATS JetStream, files still paths (see loadClusterOptions); undefined: one node. */
+  cluster: ClusterSettings | undefined
 }
 
 /** Reads a config file: `.json` as JSON, anything else as YAML (which also reads JSON). */
@@ -88,6 +91,12 @@ export function resolveSettings(
         `${fileName}: ${key} is a flag; in a file write http: { ${HTTP_FLAG_KEYS[key]}: ... }`,
       )
     }
+    if (key !== 'cluster' && isClusterFlag(key)) {
+      throw new ConfigError(
+        key,
+        `${fileName}: ${key} is a flag; in a file write cluster: { ${key.slice('cluster'.length).toLowerCase()}: ... }`,
+      )
+    }
     if (kind === undefined) {
       const fileKeys = [...CONFIG_KEYS.keys()]
       const near = closest(key, fileKeys)
@@ -103,9 +112,14 @@ export function resolveSettings(
     throw new ConfigError('memory', `${fileName}: memory: true and dataDir exclude each other; give one`)
   }
   const httpFlags: Partial<HttpSettings> = {}
+  const clusterFlags: Partial<ClusterSettings> = {}
   for (const [key, raw] of flags) {
     if (isHttpFlag(key)) {
       Object.assign(httpFlags, httpFlag(key, raw))
+      continue
+    }
+    if (isClusterFlag(key)) {
+      Object.assign(clusterFlags, clusterFlag(key, raw))
       continue
     }
     const kind = CONFIG_KEYS.get(key)
@@ -161,6 +175,11 @@ export function resolveSettings(
       fileName,
     ),
     http: settleHttp(values.get('http') as Partial<HttpSettings> | undefined, httpFlags, fileName), // issue 14
+    cluster: settleCluster(
+      values.get('cluster') as Partial<ClusterSettings> | undefined,
+      clusterFlags,
+      fileName,
+    ),
   }
 }
 

@@ -1,3 +1,4 @@
+import { shownCluster } from './cluster-settings.js'
 import type { BrokerSettings } from './config.js'
 
 /**
@@ -28,5 +29,6 @@ export function shownSettings(s: BrokerSettings): Record<string, unknown> {
     if (tokenFile !== undefined) http.tokenFile = tokenFile
     out.http = http
   }
+  if (s.cluster !== undefined) out.cluster = shownCluster(s.cluster)
   return out
 }

@@ -10,10 +10,10 @@ import type { ClusterOptions } from './options.js'
 import { RetainedSync } from './retained-sync.js'
 import { fromToken, subjectToTopic, tokenOf, topicToSubject } from './subject.js'
 
-/** A client connected on some node: `petrel.c.{client id token}`, data `{origin} {at}`. */
-const CONNECTED_PREFIX = 'petrel.c.'
+/** A client connected on some node: `petrel-ctl.connected.{client id token}` (not under `petrel.`, whose second token is a wildcard in every interest), data `{origin} {at}`. */
+const CONNECTED_PREFIX = 'petrel-ctl.connected.'
 /** Every node's heartbeat, once every HEARTBEAT_MS: its name and figures, as JSON. */
-const HEARTBEAT = 'petrel.hb'
+const HEARTBEAT = 'petrel-ctl.heartbeat'
 const HEARTBEAT_MS = 2000
 /** A node not heard from for this long is no longer listed. */
 const NODE_GONE_MS = 10_000

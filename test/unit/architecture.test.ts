@@ -60,7 +60,10 @@ test('imports point down the layers: cli -> http -> broker, client -> session, s
     session: ['protocol'],
     transport: [],
     store: ['protocol'],
+    // the broker loads src/cluster/ by a dynamic import, only when a cluster is configured
     broker: ['protocol', 'session', 'store', 'transport'],
+    // a node's membership of a cluster over NATS: it serves the broker through ClusterBridge/ClusterHost
+    cluster: ['broker', 'protocol', 'session', 'store'],
     client: ['protocol', 'session', 'transport'],
     cli: ['auth', 'broker', 'client', 'http', 'protocol', 'session', 'store', 'transport'],
     // the operator's HTTP endpoint: reads the broker, never the other way round
