@@ -186,6 +186,12 @@ async function start(
     reloader.add({ name: `ACL file ${file.path}`, reload: () => file.reload() })
   }
   const broker = new Broker(options)
+  try {
+    await broker.ready // the store loaded, the cluster joined
+  } catch (err) {
+    await broker.close().catch(() => {})
+    return fail(message(err), BrokerExit.RUNTIME)
+  }
   // issue 13: transport
   let listening: ListenerInfo[]
   try {

@@ -40,7 +40,9 @@ export async function connectNats(o: ClusterOptions, node: string): Promise<Nats
     return await connect(opts)
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err)
-    throw new Error(`cannot join the cluster: no NATS server answered at ${o.servers.join(', ')} (${why})`)
+    throw new Error(
+      `cannot join the cluster: no NATS server answered at ${o.servers.join(', ')} (${why}); start nats-server (with JetStream) there, or fix --cluster`,
+    )
   }
 }
 

@@ -189,6 +189,23 @@ describe('petrel broker', () => {
     }
   })
 
+  test('exits 1 with one line when no NATS server answers at --cluster', async () => {
+    const server = createServer()
+    await new Promise<void>((resolve) => server.listen(0, LOOPBACK, resolve))
+    const port = (server.address() as { port: number }).port
+    server.close() // a port nobody listens on now
+    const r = await petrel(['broker', '--memory', '--port', '0', '--cluster', `nats://${LOOPBACK}:${port}`], {
+      timeoutMs: 15_000,
+      allowFailure: true,
+    })
+    assert.equal(r.code, 1)
+    assert.match(
+      r.stderr,
+      /^petrel broker: cannot join the cluster: no NATS server answered at nats:\/\/127\.0\.0\.1:\d+ \(.+\); start nats-server \(with JetStream\) there, or fix --cluster\n$/,
+    )
+    assert.equal(r.stdout, '')
+  })
+
   test('a data directory that cannot be created is one error line, not a hang', async () => {
     // Node 20's recursive mkdir never returns under /proc: this hung at full CPU before
     const r = await petrel(['broker', '--port', '0', '--data-dir', '/proc/petrel-nope/data'], {
