@@ -14,6 +14,7 @@ import type { ClusterBridge, ClusterHost, ClusterStatus } from './cluster-bridge
 import type { ClusterOptions } from './cluster-options.js'
 import { Connection, type ConnectionDeps } from './connection.js'
 import { Core } from './core.js'
+import { DeferredStore } from './deferred-store.js'
 import { scheduleCommits } from './durable.js'
 import { type BrokerEvents, type BrokerStats, brokerStats } from './events.js'
 import { Flusher } from './flusher.js'
@@ -88,6 +89,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
   private closing: Promise<void> | null = null
   /** The cluster this node joined (once `ready`), or null. */
   private cluster: ClusterBridge | null = null
+  /** A cluster node's store, handed to the cluster once joined; null for a single node. */
+  private readonly deferredStore: DeferredStore | null
   private isLoaded = false
   private readonly ipLimits: IpLimits
   /** Listings, look-ups and actions for operators (admin API, dashboard, `petrel top`). */
@@ -97,7 +100,16 @@ export class Broker extends EventEmitter<BrokerEvents> {
     super()
     const o = (this.options = resolveOptions(options))
     this.log = o.logger
-    const store = options.store ?? new NoStore()
+    if (options.cluster !== undefined && options.store !== undefined) {
+      throw new ConfigError(
+        'store',
+        'a cluster node keeps its sessions in the cluster (JetStream): give either cluster or store, not both',
+      )
+    }
+    // a cluster node's store is the cluster's, once it joined
+    const deferred = options.cluster === undefined ? null : new DeferredStore()
+    this.deferredStore = deferred
+    const store = options.store ?? deferred ?? new NoStore()
     this.rawStore = store
     const notable = new Notable(this.log, (e) => this.emit('notable', e))
     this.notable = notable
@@ -163,11 +175,53 @@ export class Broker extends EventEmitter<BrokerEvents> {
         s.link.takenOver()
       },
       wrote: this.flusher.wrote,
+      session: (clientId) => sessions.get(clientId),
+      release: (clientId) => this.releaseSession(clientId),
+      adopt: (clientId, r) => {
+        const s = sessions.create(clientId, false, false, capExpiry(this.options, r.expiry))
+        s.disconnectedAt = r.disconnectedAt || Date.now()
+        for (const [filter, sub] of r.subs) router.restoreSubscription(s, filter, sub)
+        for (const id of r.inbound) s.inbound.restore(id)
+        // past PUBREC on the node it was on: only the PUBREL is sent again, with its packet id
+        r.released.forEach(([packetId], i) => {
+          const none = new Message('', Buffer.alloc(0), 2, false, null, true)
+          s.restoreInflight({ msg: none, qos: 2, retain: false, seq: i + 1, subIds: null }, packetId, true)
+        })
+        return s
+      },
     }
-    const c = await joinCluster(o, host, () => this.core.connected)
+    const c = await joinCluster(o, host, () => this.core.connected, this.options.maxQueuedMessages || 1)
     this.cluster = c
     router.cluster = c
+    this.deferredStore!.inner = c.store
     for (const s of sessions.values()) for (const filter of s.subscriptions.keys()) c.subscribed(filter)
+  }
+
+  /**
+   * Another node takes the session of `clientId`: its connection here is closed (taken over,
+   * MQTT 5 0x8E, its will as on any takeover) and it leaves this node, kept by the cluster.
+   */
+  private async releaseSession(clientId: string): Promise<void> {
+    const { sessions } = this.core
+    const s = sessions.get(clientId)
+    if (s === undefined) return
+    const link = s.link
+    if (link !== null) {
+      this.stats.takeovers++
+      this.notable.report(
+        'takeover',
+        'info',
+        `session ${clientId} taken over by a connection on another node`,
+        {
+          clientId,
+        },
+      )
+      const peer = [...this.core.peers].find((p) => p.session === s && p.state !== 'closed')
+      link.takenOver()
+      if (peer !== undefined) await peer.whenClosed
+    }
+    await this.flusher.idle()
+    if (sessions.get(clientId) === s) sessions.forget(s)
   }
 
   /** The cluster as this node sees it; null for a single node. */

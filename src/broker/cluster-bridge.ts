@@ -1,5 +1,7 @@
+import type { Store, StoredSubscription } from '../store/store.js'
 import type { Message } from './message.js'
 import type { Logger } from './options.js'
+import type { Session } from './session.js'
 
 /**
  * The seam between a broker and the cluster it belongs to (src/cluster/, loaded only when
@@ -23,6 +25,18 @@ export interface ClusterBridge {
   unsubscribed(filter: string): void
   /** A retained message set (or deleted: empty payload) on this node: kept cluster-wide. */
   retain(msg: Message): void
+  /**
+   * The broker's store while it is a node: persistent sessions are kept cluster-wide (their
+   * records in a bucket, their QoS 1/2 messages in JetStream), so a client resumes on any node.
+   */
+  readonly store: Store
+  /**
+   * A client is about to connect here: a session another node holds is handed over first (that
+   * node closes the client's connection there and writes what it has), then taken from the
+   * bucket (`host.adopt`), or deleted when the client starts clean. Null when there is nothing
+   * to wait for.
+   */
+  claim(clientId: string, cleanStart: boolean): Promise<void> | null
   /** A client connected here: a connection of the same client id on another node is taken over. */
   connected(clientId: string, at: number): void
   /** What this turn sent to JetStream, settled (acknowledged by it); null when nothing was sent. */
@@ -47,6 +61,25 @@ export interface ClusterHost {
   takenOver(clientId: string, at: number): void
   /** Something was sent to JetStream this turn: the end-of-turn commit must wait for it. */
   wrote(): void
+  /** The session of `clientId` on this node, if any. */
+  session(clientId: string): Session | undefined
+  /**
+   * Another node takes the session of `clientId`: its connection here is closed (taken over,
+   * MQTT 5 0x8E) and the session leaves this node, its state written; resolves when done.
+   */
+  release(clientId: string): Promise<void>
+  /** A session held by another node until now is this node's: made from its record. */
+  adopt(clientId: string, r: AdoptedSession): Session
+}
+
+/** A session as another node left it (see SessionRecord). */
+export interface AdoptedSession {
+  expiry: number
+  disconnectedAt: number
+  subs: [filter: string, sub: StoredSubscription][]
+  inbound: number[]
+  /** QoS 2 flows past PUBREC: their PUBREL is sent again when the client is back [MQTT-4.4.0-1]. */
+  released: [packetId: number, streamSeq: number][]
 }
 
 /** The cluster as one node sees it. */

@@ -114,7 +114,10 @@ export class Router {
       }
       // [MQTT-3.8.4-6] delivered at min(published QoS, granted QoS); RETAIN 0 [MQTT-3.3.1-9]
       // [MQTT-3.3.1-12], or as published [MQTT-3.3.1-13]
-      d.subscriber.deliver(msg, msg.qos < qos ? msg.qos : qos, retainAsPublished && msg.retain, from, subIds)
+      if (msg.qos < qos) qos = msg.qos
+      // a cluster's persistent session gets QoS 1/2 from JetStream, where it was stored (Session.fed)
+      if (qos > 0 && d.subscriber.fed) continue
+      d.subscriber.deliver(msg, qos, retainAsPublished && msg.retain, from, subIds)
     }
     return deliveries.length
   }
@@ -160,6 +163,14 @@ export class Router {
     session.store?.saveSubscription(session.clientId, filter, sub)
     if (!existed) this.cluster?.subscribed(filter)
     return existed
+  }
+
+  /** A subscription of a session read back (from a store, or another node of the cluster). */
+  restoreSubscription(session: Session, filter: string, sub: Sub): void {
+    session.subscriptions = own(session.subscriptions)
+    session.subscriptions.set(filter, sub)
+    this.tree.add(filter, session, sub)
+    this.cluster?.subscribed(filter)
   }
 
   /**

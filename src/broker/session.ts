@@ -57,6 +57,11 @@ export class Session implements ResendHost {
   /** When the connection attached now (or last) attached (ms since epoch): a cluster's takeovers compare it. */
   connectedAt = 0
   /**
+   * A persistent session of a cluster node: its QoS 1/2 messages come from JetStream (its
+   * consumers, see src/cluster/feeds.ts), not from the router, so none is lost with a node.
+   */
+  fed = false
+  /**
    * Seconds the session outlives its connection: 0 not at all, SESSION_NEVER_EXPIRES forever
    * (MQTT 5 Session Expiry Interval; for 3.1.1, set from clean session and `sessionExpiry`).
    */

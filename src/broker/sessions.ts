@@ -112,6 +112,17 @@ export class Sessions {
   }
 
   /**
+   * Another node of the cluster took the session: it leaves this node without ending (no
+   * will, nothing deleted where the cluster keeps it). Its connection is already closed.
+   */
+  forget(s: Session): void {
+    this.stopTimer(s)
+    this.router.removeAll(s)
+    s.discard()
+    if (this.map.get(s.clientId) === s) this.map.delete(s.clientId)
+  }
+
+  /**
    * A connection of `s` ended: a session with no expiry interval ends with it [MQTT-3.1.2-23]
    * (3.1.1: a clean session [MQTT-3.1.2-6]); another waits for its client that long.
    */

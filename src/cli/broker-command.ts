@@ -156,10 +156,15 @@ async function start(
       throw err
     }
   }
-  let store: Store
+  let store: Store | undefined
   let storeName: string
   let storeFields: object
-  if (settings.memory || settings.dataDir === undefined) {
+  if (cluster !== undefined) {
+    // a node keeps its persistent sessions and retained messages in the cluster's JetStream
+    store = undefined
+    storeName = 'the cluster (NATS JetStream)'
+    storeFields = { store: 'cluster' }
+  } else if (settings.memory || settings.dataDir === undefined) {
     store = new NoStore()
     storeName = 'memory (nothing is kept on exit)'
     storeFields = { store: 'memory' }
@@ -176,7 +181,8 @@ async function start(
   }
   // SIGHUP reloads certificates, the password file and the ACL file (each adds itself)
   for (const item of credentials.reloadable) reloader.add(item)
-  const options: BrokerOptions = { ...settings.broker, logger: log, store }
+  const options: BrokerOptions = { ...settings.broker, logger: log }
+  if (store !== undefined) options.store = store
   if (credentials.hooks.length > 0) options.hooks = [...credentials.hooks]
   if (cluster !== undefined) options.cluster = cluster
   if (acl !== null) {

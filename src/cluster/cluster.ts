@@ -1,13 +1,17 @@
 import { randomBytes } from 'node:crypto'
-import { type JetStreamClient, jetstream } from '@nats-io/jetstream'
+import { type JetStreamClient, type JetStreamManager, jetstream } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/transport-node'
 import type { ClusterBridge, ClusterHost, ClusterStatus } from '../broker/cluster-bridge.js'
 import type { Message } from '../broker/message.js'
+import type { Store } from '../store/store.js'
+import { ClusterStore } from './cluster-store.js'
 import { decodeEnvelope, encodeEnvelope, envelopeOrigin, envelopeSeq } from './envelope.js'
+import { Feeds } from './feeds.js'
 import { DURABLE_PREFIX, Interest, PREFIX_LENGTH, QOS0_PREFIX } from './interest.js'
 import { connectNats, defaultNodeName, ensureStreams } from './link.js'
 import type { ClusterOptions } from './options.js'
 import { RetainedSync } from './retained-sync.js'
+import { type SessionRecord, SessionRecords } from './session-records.js'
 import { fromToken, subjectToTopic, tokenOf, topicToSubject } from './subject.js'
 
 /** A client connected on some node: `petrel-ctl.connected.{client id token}` (not under `petrel.`, whose second token is a wildcard in every interest), data `{origin} {at}`. */
@@ -17,6 +21,14 @@ const HEARTBEAT = 'petrel-ctl.heartbeat'
 const HEARTBEAT_MS = 2000
 /** A node not heard from for this long is no longer listed. */
 const NODE_GONE_MS = 10_000
+/** Where a node is asked to hand a session over: `petrel-ctl.release.{origin}`, data the client id. */
+const RELEASE_PREFIX = 'petrel-ctl.release.'
+/** How long a node waits for another to hand a session over before it takes the bucket's record as it is. */
+const RELEASE_TIMEOUT_MS = 3000
+/** How often a node looks for sessions that expired while no node held them. */
+const SWEEP_MS = 30_000
+/** MQTT 5's "never expires". */
+const NEVER = 0xffff_ffff
 
 /** What a node says of itself in its heartbeat. */
 interface Heartbeat {
@@ -47,17 +59,37 @@ export class Cluster implements ClusterBridge {
   private forwarded = 0
   private received = 0
   private readonly timer: NodeJS.Timeout
+  private readonly sweeper: NodeJS.Timeout
+  private readonly started = Date.now()
+  private readonly records: SessionRecords
+  private readonly feeds: Feeds
+  readonly store: Store
 
   private constructor(
     private readonly nc: NatsConnection,
     private readonly host: ClusterHost,
     node: string,
     private readonly connections: () => number,
+    jsm: JetStreamManager,
+    maxAckPending: number,
   ) {
     this.node = node
     this.js = jetstream(nc)
     this.interest = new Interest(nc, (subject, data, shared) => this.receive(subject, data, shared))
     this.retained = new RetainedSync(nc, host, this.origin)
+    this.records = new SessionRecords(nc)
+    this.feeds = new Feeds(jsm, this.js, host, maxAckPending)
+    this.feeds.isReleased = (clientId, seq) =>
+      this.records.held.get(clientId)?.released.some(([, s]) => s === seq) === true
+    this.store = new ClusterStore(this.records, this.feeds, node, this.origin, (clientId) => {
+      const session = host.session(clientId)
+      if (session !== undefined) session.fed = true
+    })
+    nc.subscribe(RELEASE_PREFIX + this.origin, {
+      callback: (err, m) => {
+        if (err === null) void this.handOver(m.string()).then(() => m.respond('ok'))
+      },
+    })
     nc.subscribe(`${CONNECTED_PREFIX}*`, {
       callback: (err, m) => {
         if (err === null) this.announced(m.subject, m.string())
@@ -76,17 +108,28 @@ export class Cluster implements ClusterBridge {
     })
     this.timer = setInterval(() => this.heartbeat(), HEARTBEAT_MS)
     this.timer.unref()
+    this.sweeper = setInterval(() => void this.sweep(), SWEEP_MS)
+    this.sweeper.unref()
     void this.watchStatus()
   }
 
-  /** Joins: connects to NATS, makes the stream and bucket, loads the retained messages. */
-  static async join(o: ClusterOptions, host: ClusterHost, connections: () => number): Promise<Cluster> {
+  /**
+   * Joins: connects to NATS, makes the stream and buckets, loads the retained messages.
+   * `maxAckPending`: how many messages of one subscription JetStream hands a session at once.
+   */
+  static async join(
+    o: ClusterOptions,
+    host: ClusterHost,
+    connections: () => number,
+    maxAckPending: number,
+  ): Promise<Cluster> {
     const node = o.node ?? defaultNodeName()
     const nc = await connectNats(o, node)
     try {
       const replicas = o.replicas ?? 1
-      await ensureStreams(nc, replicas)
-      const c = new Cluster(nc, host, node, connections)
+      const jsm = await ensureStreams(nc, replicas)
+      const c = new Cluster(nc, host, node, connections, jsm, maxAckPending)
+      await c.records.start(replicas)
       await c.retained.start(replicas)
       c.heartbeat()
       host.log.info({ node, server: nc.getServer(), replicas }, 'joined the cluster')
@@ -161,6 +204,76 @@ export class Cluster implements ClusterBridge {
     } catch {
       // closing
     }
+    const r = this.records.held.get(clientId)
+    if (r === undefined) return
+    r.disconnectedAt = 0
+    this.records.changed(clientId)
+    this.host.wrote()
+    this.feeds.start(clientId, r)
+  }
+
+  claim(clientId: string, cleanStart: boolean): Promise<void> | null {
+    if (this.records.held.has(clientId)) return null // this node has it: the broker's own rules apply
+    return this.take(clientId, cleanStart)
+  }
+
+  private async take(clientId: string, cleanStart: boolean): Promise<void> {
+    let r = await this.records.read(clientId)
+    if (r === null) return
+    if (r.origin !== this.origin) {
+      // its node hands it over (closing the connection there), or is gone: the bucket has what it wrote
+      await this.nc
+        .request(RELEASE_PREFIX + r.origin, clientId, { timeout: RELEASE_TIMEOUT_MS })
+        .catch(() => undefined)
+      r = await this.records.read(clientId)
+      if (r === null) return
+    }
+    if (this.records.held.has(clientId)) return // another connection of it got here first
+    if (cleanStart || expired(r, Date.now())) {
+      await Promise.all([...this.feeds.deleteAll(clientId, r), this.records.deleteIf(clientId, r.id)])
+      return
+    }
+    r.node = this.node
+    r.origin = this.origin
+    this.records.hold(clientId, r)
+    const session = this.host.adopt(clientId, r)
+    session.fed = true
+    r.released.forEach(([, streamSeq], i) => this.feeds.restored(clientId, r.id, i + 1, streamSeq))
+  }
+
+  /** Another node takes the session of `clientId`: closed here, written, let go. */
+  private async handOver(clientId: string): Promise<void> {
+    await this.host.release(clientId)
+    this.feeds.stop(clientId, true)
+    if (this.records.held.has(clientId)) {
+      await Promise.all(this.records.flush()).catch(() => undefined)
+      this.records.release(clientId)
+    }
+  }
+
+  /**
+   * Ends the sessions no node holds whose expiry passed (their node died, or left while they
+   * were away); a record still marked connected whose node is gone counts as left now.
+   */
+  private async sweep(): Promise<void> {
+    if (Date.now() - this.started < NODE_GONE_MS) return // not heard every node yet
+    const alive = new Set([this.origin, ...[...this.nodes.values()].map((n) => n.origin)])
+    try {
+      for await (const [clientId, r] of this.records.all()) {
+        if (this.records.held.has(clientId) || alive.has(r.origin)) continue
+        if (r.disconnectedAt === 0) {
+          // its node is gone: away from now on (the next sweep ends it when its expiry has passed)
+          r.disconnectedAt = Date.now()
+          r.origin = 0
+          await this.records.replace(clientId, r)
+        } else if (expired(r, Date.now())) {
+          await Promise.all([...this.feeds.deleteAll(clientId, r), this.records.deleteIf(clientId, r.id)])
+          this.host.log.info({ clientId }, 'cluster: a session expired while no node held it')
+        }
+      }
+    } catch (err) {
+      this.host.log.debug({ err }, 'cluster: the session sweep stopped')
+    }
   }
 
   private announced(subject: string, data: string): void {
@@ -229,8 +342,15 @@ export class Cluster implements ClusterBridge {
 
   async close(): Promise<void> {
     clearInterval(this.timer)
+    clearInterval(this.sweeper)
+    await Promise.allSettled(this.records.flush())
     this.retained.stop()
     await Promise.allSettled(this.pending)
     await this.nc.drain().catch(() => undefined)
   }
+}
+
+/** Whether a session's client has been away longer than its expiry interval at `now`. */
+function expired(r: SessionRecord, now: number): boolean {
+  return r.disconnectedAt > 0 && r.expiry !== NEVER && now > r.disconnectedAt + r.expiry * 1000
 }

@@ -13,6 +13,8 @@ import { Reader } from '../protocol/reader.js'
  *   seq (6)     the sending node's message counter, big-endian: a node receiving one message
  *               through several overlapping subscriptions takes it once
  *   expiresAt (6)  Date.now() after which it is expired, when bit 4 is set
+ *   client      u16 length + UTF-8: the publisher's client id, when bit 5 is set (QoS 1/2: a
+ *               session's JetStream feed applies No Local with it)
  *   properties  varint length + MQTT 5 PUBLISH properties, when bit 3 is set (Topic Alias and
  *               Message Expiry Interval are never among them: the expiry is absolute above)
  *   payload     the rest
@@ -20,20 +22,36 @@ import { Reader } from '../protocol/reader.js'
 const RETAIN = 0x04
 const PROPS = 0x08
 const EXPIRY = 0x10
+const CLIENT = 0x20
 const HEADER = 11
 
 export function encodeEnvelope(msg: Message, origin: number, seq: number): Buffer {
   const props = msg.properties === null ? null : encodeProperties(msg.properties, PacketType.PUBLISH)
   const expiry = msg.expiresAt !== 0
-  const size = HEADER + (expiry ? 6 : 0) + (props === null ? 0 : props.length) + msg.payload.length
+  const client = msg.qos > 0 && msg.origin !== null ? Buffer.from(msg.origin) : null
+  const size =
+    HEADER +
+    (expiry ? 6 : 0) +
+    (client === null ? 0 : 2 + client.length) +
+    (props === null ? 0 : props.length) +
+    msg.payload.length
   const buf = Buffer.allocUnsafe(size)
-  buf[0] = msg.qos | (msg.retain ? RETAIN : 0) | (props !== null ? PROPS : 0) | (expiry ? EXPIRY : 0)
+  buf[0] =
+    msg.qos |
+    (msg.retain ? RETAIN : 0) |
+    (props !== null ? PROPS : 0) |
+    (expiry ? EXPIRY : 0) |
+    (client !== null ? CLIENT : 0)
   buf.writeUInt32BE(origin >>> 0, 1)
   buf.writeUIntBE(seq, 5, 6)
   let off = HEADER
   if (expiry) {
     buf.writeUIntBE(msg.expiresAt, off, 6)
     off += 6
+  }
+  if (client !== null) {
+    buf.writeUInt16BE(client.length, off)
+    off += 2 + client.copy(buf, off + 2)
   }
   if (props !== null) off += props.copy(buf, off)
   msg.payload.copy(buf, off)
@@ -71,6 +89,13 @@ export function decodeEnvelope(topic: string, data: Uint8Array): Message {
     expiresAt = buf.readUIntBE(off, 6)
     off += 6
   }
+  let origin: string | null = null
+  if ((flags & CLIENT) !== 0) {
+    const len = buf.readUInt16BE(off)
+    if (off + 2 + len > buf.length) throw new Error('cluster message: client id beyond its end')
+    origin = buf.toString('utf8', off + 2, off + 2 + len)
+    off += 2 + len
+  }
   let properties: PublishProperties | null = null
   if ((flags & PROPS) !== 0) {
     const r = new Reader(buf, off, buf.length)
@@ -80,5 +105,6 @@ export function decodeEnvelope(topic: string, data: Uint8Array): Message {
   const msg = new Message(topic, buf.subarray(off), qos, (flags & RETAIN) !== 0, null, false)
   msg.properties = properties
   msg.expiresAt = expiresAt
+  msg.origin = origin
   return msg
 }

@@ -6,10 +6,12 @@ import type { ClusterBridge, ClusterHost } from '../broker/cluster-bridge.js'
 import { Cluster } from './cluster.js'
 import type { ClusterOptions } from './options.js'
 
+/** `maxAckPending`: how many messages of one subscription JetStream hands a session at once. */
 export function joinCluster(
   o: ClusterOptions,
   host: ClusterHost,
   connections: () => number,
+  maxAckPending: number,
 ): Promise<ClusterBridge> {
-  return Cluster.join(o, host, connections)
+  return Cluster.join(o, host, connections, maxAckPending)
 }

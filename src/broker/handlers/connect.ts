@@ -98,7 +98,7 @@ function authenticated(
   packet: ConnectPacket,
   terms: ConnectTerms,
   outcome: AuthOutcome,
-): undefined {
+): Promise<void> | undefined {
   if (peer.state !== 'authenticating') return undefined // closed while the hook ran
   const v5 = peer.protocolVersion === PROTOCOL_V5
   const exchange = peer.auth
@@ -150,14 +150,29 @@ function authenticated(
           'MQTT-4.12.0-1',
         )
       }
-      connected(
-        core,
-        peer,
-        packet,
-        terms,
-        exchange === null ? null : { method: exchange.method, data: outcome.data },
-      )
-      return undefined
+      {
+        const auth = exchange === null ? null : { method: exchange.method, data: outcome.data }
+        // a cluster node first takes the session from the node that holds it, if another does
+        const claimed = core.router.cluster?.claim(packet.clientId, packet.clean) ?? null
+        if (claimed === null) {
+          connected(core, peer, packet, terms, auth)
+          return undefined
+        }
+        return claimed.then(
+          () => {
+            if (peer.state === 'authenticating') connected(core, peer, packet, terms, auth)
+          },
+          (err: unknown) => {
+            if (peer.state !== 'authenticating') return
+            core.options.logger.warn(
+              { err, clientId: packet.clientId },
+              'cluster: the session could not be claimed',
+            )
+            const code = v5 ? ReasonCode.SERVER_UNAVAILABLE : ConnectReturnCode.SERVER_UNAVAILABLE
+            refuse(core, peer, code, 'the cluster cannot be reached to take the session', '')
+          },
+        )
+      }
   }
 }
 

@@ -1,0 +1,157 @@
+import type { JsMsg } from '@nats-io/jetstream'
+import type { Store, StoredDelivery, StoredSubscription, StoreSnapshot } from '../store/store.js'
+import { Feeds } from './feeds.js'
+import { newRecord, type SessionRecord, type SessionRecords } from './session-records.js'
+
+/** MQTT 5's "never expires", which a 3.1.1 persistent session gets (store.ts). */
+const NEVER = 0xffff_ffff
+
+/**
+ * The broker's Store when it is a node of a cluster: persistent sessions are kept cluster-wide,
+ * not on this machine. A session's subscriptions, QoS 2 ids and flows past PUBREC go to its
+ * record in the sessions bucket (SessionRecords), its QoS 1/2 subscriptions become JetStream
+ * consumers (Feeds), and its deliveries are JetStream's messages: acknowledged to JetStream
+ * when their flow ends. Everything a turn wrote is in NATS when its commit resolves, before the
+ * turn's acknowledgements (SUBACK, PUBREC, PUBCOMP ...) leave. Retained messages are the
+ * cluster's own (RetainedSync), not written here.
+ */
+export class ClusterStore implements Store {
+  /** What the turn asked of JetStream besides the records (consumers made or deleted). */
+  private pending: Promise<unknown>[] = []
+  /** JetStream messages to acknowledge once the records written this turn are in the bucket. */
+  private ackAfter: JsMsg[] = []
+
+  constructor(
+    private readonly records: SessionRecords,
+    private readonly feeds: Feeds,
+    private readonly node: string,
+    private readonly origin: number,
+    /** A session that became the cluster's: its QoS 1/2 messages now come from its consumers. */
+    private readonly madeDurable: (clientId: string) => void,
+  ) {}
+
+  load(): StoreSnapshot {
+    return { sessions: [], retained: [] } // sessions are read when their clients come back
+  }
+
+  private record(clientId: string): SessionRecord | undefined {
+    return this.records.held.get(clientId)
+  }
+
+  saveSession(clientId: string, disconnectedAt: number, expiryInterval?: number): void {
+    let r = this.record(clientId)
+    if (r === undefined) {
+      r = newRecord(this.node, this.origin, expiryInterval ?? NEVER)
+      this.records.hold(clientId, r)
+      this.madeDurable(clientId)
+    }
+    r.disconnectedAt = disconnectedAt
+    if (expiryInterval !== undefined) r.expiry = expiryInterval
+    this.records.changed(clientId)
+    if (disconnectedAt > 0) this.feeds.stop(clientId, false)
+  }
+
+  deleteSession(clientId: string): void {
+    const r = this.record(clientId)
+    if (r === undefined) return
+    this.pending.push(...this.feeds.deleteAll(clientId, r))
+    this.records.remove(clientId)
+  }
+
+  saveSubscription(clientId: string, filter: string, sub: StoredSubscription): void {
+    const r = this.record(clientId)
+    if (r === undefined) return
+    const i = r.subs.findIndex(([f]) => f === filter)
+    if (i >= 0) r.subs[i] = [filter, sub]
+    else r.subs.push([filter, sub])
+    this.records.changed(clientId)
+    const qos = typeof sub === 'number' ? sub : sub.qos
+    if (Feeds.durable(filter, qos)) this.pending.push(...this.feeds.ensure(clientId, r, filter))
+    else if (Feeds.durable(filter, 1)) this.pending.push(...this.feeds.drop(clientId, r, filter))
+  }
+
+  deleteSubscription(clientId: string, filter: string): void {
+    const r = this.record(clientId)
+    if (r === undefined) return
+    const i = r.subs.findIndex(([f]) => f === filter)
+    if (i < 0) return
+    const [, sub] = r.subs[i]!
+    r.subs.splice(i, 1)
+    this.records.changed(clientId)
+    const qos = typeof sub === 'number' ? sub : sub.qos
+    if (Feeds.durable(filter, qos)) this.pending.push(...this.feeds.drop(clientId, r, filter))
+  }
+
+  addDelivery(clientId: string, d: StoredDelivery): void {
+    this.feeds.added(clientId, d.seq)
+  }
+
+  updateDelivery(clientId: string, seq: number, packetId: number, released: boolean): void {
+    if (!released) return // its packet id: a new node sends it again under another (see docs/cluster.md)
+    const f = this.feeds.get(clientId, seq)
+    const r = this.record(clientId)
+    if (f === undefined || r === undefined || f.released) return
+    f.released = true
+    r.released.push([packetId, f.streamSeq])
+    this.records.changed(clientId)
+    if (f.js !== null) this.ackAfter.push(f.js)
+  }
+
+  deleteDelivery(clientId: string, seq: number): void {
+    const f = this.feeds.take(clientId, seq)
+    if (f === undefined) return
+    if (!f.released) {
+      f.js?.ack()
+      return
+    }
+    const r = this.record(clientId)
+    if (r === undefined) return
+    const i = r.released.findIndex(([, s]) => s === f.streamSeq)
+    if (i >= 0) {
+      r.released.splice(i, 1)
+      this.records.changed(clientId)
+    }
+  }
+
+  addInboundQos2(clientId: string, packetId: number): void {
+    const r = this.record(clientId)
+    if (r === undefined || r.inbound.includes(packetId)) return
+    r.inbound.push(packetId)
+    this.records.changed(clientId)
+  }
+
+  deleteInboundQos2(clientId: string, packetId: number): void {
+    const r = this.record(clientId)
+    if (r === undefined) return
+    const i = r.inbound.indexOf(packetId)
+    if (i < 0) return
+    r.inbound.splice(i, 1)
+    this.records.changed(clientId)
+  }
+
+  setRetained(): void {
+    // the cluster's retained messages are kept by RetainedSync
+  }
+
+  commit(): void | Promise<void> {
+    const acks = this.ackAfter
+    if (!this.records.pending && this.pending.length === 0) {
+      if (acks.length > 0) {
+        this.ackAfter = []
+        for (const m of acks) m.ack()
+      }
+      return
+    }
+    const all = this.records.flush()
+    if (this.pending.length > 0) {
+      all.push(...this.pending)
+      this.pending = []
+    }
+    this.ackAfter = []
+    return Promise.all(all).then(() => {
+      for (const m of acks) m.ack()
+    })
+  }
+
+  close(): void {}
+}

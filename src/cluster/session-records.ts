@@ -1,0 +1,166 @@
+import { randomBytes } from 'node:crypto'
+import { type KV, Kvm } from '@nats-io/kv'
+import type { NatsConnection } from '@nats-io/transport-node'
+import type { StoredSubscription } from '../store/store.js'
+import { fromToken, tokenOf } from './subject.js'
+
+/** The key-value bucket of the cluster's persistent sessions (key: the client id's token). */
+export const SESSIONS_BUCKET = 'petrel_sessions'
+
+/**
+ * A persistent session as the cluster keeps it, whichever node its client is on. Its QoS 1/2
+ * messages are not here: they wait in JetStream, in the session's consumers (see Feeds).
+ */
+export interface SessionRecord {
+  /** This incarnation of the session (a new one after Clean Start): its consumers' names derive from it. */
+  id: string
+  /** The node that holds it now: its name, and its process's origin number. */
+  node: string
+  origin: number
+  /** Session Expiry Interval, seconds. */
+  expiry: number
+  /** When its client left (ms since epoch); 0 while connected. */
+  disconnectedAt: number
+  subs: [filter: string, sub: StoredSubscription][]
+  /** QoS 2 packet ids received from the client, awaiting PUBREL. */
+  inbound: number[]
+  /** QoS 2 deliveries past PUBREC: [packet id, stream sequence], awaiting PUBCOMP. */
+  released: [packetId: number, streamSeq: number][]
+}
+
+export function newRecord(node: string, origin: number, expiry: number): SessionRecord {
+  return {
+    id: randomBytes(8).toString('hex'),
+    node,
+    origin,
+    expiry,
+    disconnectedAt: 0,
+    subs: [],
+    inbound: [],
+    released: [],
+  }
+}
+
+/**
+ * The records of the sessions this node holds, written to the bucket once per turn (the
+ * turn's commit waits for them), and read when a client resumes its session on this node.
+ */
+export class SessionRecords {
+  private kv: KV | null = null
+  /** Sessions held by this node, by client id. */
+  readonly held = new Map<string, SessionRecord>()
+  private readonly dirty = new Set<string>()
+  /** Records to delete at the next flush: client id -> the incarnation deleted. */
+  private readonly deleted = new Map<string, string>()
+
+  constructor(private readonly nc: NatsConnection) {}
+
+  async start(replicas: number): Promise<void> {
+    this.kv = await new Kvm(this.nc).create(SESSIONS_BUCKET, { history: 1, replicas })
+  }
+
+  /** The record as the bucket has it now, or null. */
+  async read(clientId: string): Promise<SessionRecord | null> {
+    const e = await this.kv!.get(tokenOf(clientId))
+    if (e === null || e.operation !== 'PUT') return null
+    try {
+      return e.json<SessionRecord>()
+    } catch {
+      return null
+    }
+  }
+
+  /** Holds `r` on this node and writes it at the next flush. */
+  hold(clientId: string, r: SessionRecord): void {
+    this.held.set(clientId, r)
+    this.deleted.delete(clientId)
+    this.changed(clientId)
+  }
+
+  /** The held record changed: written at the next flush. */
+  changed(clientId: string): void {
+    this.dirty.add(clientId)
+  }
+
+  /** No longer held here (another node took it): nothing more is written for it. */
+  release(clientId: string): void {
+    this.held.delete(clientId)
+    this.dirty.delete(clientId)
+  }
+
+  /** The session ended: its record is deleted at the next flush, if it is still this incarnation. */
+  remove(clientId: string): void {
+    const r = this.held.get(clientId)
+    if (r === undefined) return
+    this.held.delete(clientId)
+    this.dirty.delete(clientId)
+    this.deleted.set(clientId, r.id)
+  }
+
+  get pending(): boolean {
+    return this.dirty.size > 0 || this.deleted.size > 0
+  }
+
+  /** Writes what changed since the last flush; the returned promises settle when the bucket has it. */
+  flush(): Promise<unknown>[] {
+    const kv = this.kv
+    if (kv === null) return []
+    const out: Promise<unknown>[] = []
+    for (const id of this.dirty) {
+      const r = this.held.get(id)
+      if (r !== undefined) out.push(kv.put(tokenOf(id), JSON.stringify(r)))
+    }
+    this.dirty.clear()
+    for (const [id, incarnation] of this.deleted) out.push(this.deleteIf(id, incarnation))
+    this.deleted.clear()
+    return out
+  }
+
+  /** Writes a record this node does not hold, if it is still incarnation `r.id` (the sweep). */
+  async replace(clientId: string, r: SessionRecord): Promise<void> {
+    const kv = this.kv!
+    const key = tokenOf(clientId)
+    const e = await kv.get(key)
+    if (e === null || e.operation !== 'PUT') return
+    try {
+      if (e.json<SessionRecord>().id !== r.id) return
+    } catch {
+      return
+    }
+    await kv.update(key, JSON.stringify(r), e.revision).catch(() => undefined)
+  }
+
+  /** Deletes the record of `clientId` if it is still incarnation `id` (a newer one stays). */
+  async deleteIf(clientId: string, id: string): Promise<void> {
+    const kv = this.kv!
+    const key = tokenOf(clientId)
+    const e = await kv.get(key)
+    if (e === null || e.operation !== 'PUT') return
+    let r: SessionRecord
+    try {
+      r = e.json<SessionRecord>()
+    } catch {
+      return
+    }
+    if (r.id !== id) return
+    await kv.delete(key, { previousSeq: e.revision }).catch(() => undefined) // changed meanwhile: it stays
+  }
+
+  /** Every record in the bucket (for the expiry sweep). */
+  async *all(): AsyncGenerator<[clientId: string, r: SessionRecord]> {
+    const kv = this.kv!
+    const keys: string[] = []
+    for await (const k of await kv.keys()) keys.push(k)
+    for (const k of keys) {
+      const e = await kv.get(k)
+      if (e === null || e.operation !== 'PUT') continue
+      let entry: [string, SessionRecord]
+      try {
+        entry = [fromToken(k), e.json<SessionRecord>()]
+      } catch {
+        continue // not a record of ours
+      }
+      yield entry
+    }
+  }
+}
