@@ -238,7 +238,7 @@ export class Cluster implements ClusterBridge {
     this.records.hold(clientId, r)
     const session = this.host.adopt(clientId, r)
     session.fed = true
-    r.released.forEach(([, streamSeq], i) => this.feeds.restored(clientId, r.id, i + 1, streamSeq))
+    for (let i = 0; i < r.released.length; i++) this.feeds.restored(clientId, r.id, i + 1, r.released[i]![1])
   }
 
   /** Another node takes the session of `clientId`: closed here, written, let go. */
