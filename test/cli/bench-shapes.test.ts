@@ -141,8 +141,10 @@ describe('petrel bench conn', () => {
     assert.deepEqual(r.connections.failures, [])
     assert.ok(r.connections.connackMs !== null && r.connections.connackMs.p99 >= r.connections.connackMs.p50)
     assert.equal(r.publishers, 10)
-    assert.equal(r.sent, 200)
-    assert.equal(r.received, 200)
+    // 10 publishers at 20 msg/s for the 1 s hold: 200 at most; a loaded machine paces a few
+    // late and the hold ends first (190 seen in CI), so the count is bounded, not exact
+    assert.ok(r.sent >= 100 && r.sent <= 200, `sent ${r.sent} of 10 x 20 in 1 s`)
+    assert.equal(r.received, r.sent)
     assert.equal(r.lost, 0)
     assert.ok(r.latencyMs !== null && r.latencyMs.p99 >= r.latencyMs.p50)
   })
