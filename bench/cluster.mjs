@@ -15,6 +15,11 @@
 //   mesh:    20 clients round-robin over the 3 nodes (7/7/6), so 134 of the 400 publisher ->
 //            subscriber pairs share a node: 66.5 % of the deliveries cross nodes
 //
+// The Petrel nodes join one after the other, as the cluster tests do (three joining at once on a
+// fresh NATS cluster timed out creating the R3 stream: "cannot join the cluster: JetStream is not
+// ready (timeout)"). The loadgen waits --settle-ms (default 500) after the last SUBACK before
+// publishing, so that every node has heard of the subscriptions (NATS interest, Redis SUBSCRIBE).
+//
 // Each measurement starts its cluster fresh (all its processes, new stores), runs a warm-up of
 // --warmup-pct % of the messages, then the measured run, then stops everything it started (by
 // PID). The brokers alternate (A B, then B A in the next round); --rounds N gives medians.
