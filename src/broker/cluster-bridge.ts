@@ -98,4 +98,11 @@ export interface ClusterStatus {
   pendingAcks: number
   /** NATS subscriptions this node holds for its local subscriptions' interest. */
   interest: number
+  /** Persistent sessions this node holds (their records). */
+  sessions: number
+  /**
+   * The JetStream stream of QoS 1/2 messages, as last read (every few seconds): the messages it
+   * holds are those some session's consumer has not acknowledged yet (the cluster's lag).
+   */
+  stream: { messages: number; bytes: number; consumers: number; at: number } | null
 }

@@ -8,7 +8,7 @@ import { ClusterStore } from './cluster-store.js'
 import { decodeEnvelope, encodeEnvelope, envelopeOrigin, envelopeSeq } from './envelope.js'
 import { Feeds } from './feeds.js'
 import { DURABLE_PREFIX, Interest, PREFIX_LENGTH, QOS0_PREFIX } from './interest.js'
-import { connectNats, defaultNodeName, ensureStreams } from './link.js'
+import { connectNats, defaultNodeName, ensureStreams, MESSAGES_STREAM } from './link.js'
 import type { ClusterOptions } from './options.js'
 import { RetainedSync } from './retained-sync.js'
 import { type SessionRecord, SessionRecords } from './session-records.js'
@@ -64,6 +64,8 @@ export class Cluster implements ClusterBridge {
   private readonly records: SessionRecords
   private readonly feeds: Feeds
   readonly store: Store
+  private readonly jsm: JetStreamManager
+  private stream: ClusterStatus['stream'] = null
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -74,6 +76,7 @@ export class Cluster implements ClusterBridge {
     maxAckPending: number,
   ) {
     this.node = node
+    this.jsm = jsm
     this.js = jetstream(nc)
     this.interest = new Interest(nc, (subject, data, shared) => this.receive(subject, data, shared))
     this.retained = new RetainedSync(nc, host, this.origin)
@@ -311,6 +314,17 @@ export class Cluster implements ClusterBridge {
     }
     const gone = Date.now() - NODE_GONE_MS
     for (const [name, n] of this.nodes) if (n.at < gone) this.nodes.delete(name)
+    this.jsm.streams.info(MESSAGES_STREAM).then(
+      (i) => {
+        this.stream = {
+          messages: i.state.messages,
+          bytes: i.state.bytes,
+          consumers: i.state.consumer_count,
+          at: Date.now(),
+        }
+      },
+      () => undefined, // not now (NATS away): the last reading stays, with its time
+    )
   }
 
   /** Logs the NATS connection's losses and returns. */
@@ -337,6 +351,8 @@ export class Cluster implements ClusterBridge {
       received: this.received,
       pendingAcks: this.unacked,
       interest: this.interest.size,
+      sessions: this.records.held.size,
+      stream: this.stream,
     }
   }
 
