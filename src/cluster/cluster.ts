@@ -29,6 +29,8 @@ const RELEASE_TIMEOUT_MS = 3000
 const SWEEP_MS = 30_000
 /** MQTT 5's "never expires". */
 const NEVER = 0xffff_ffff
+/** How long a node tries to set up the cluster's stream and buckets before it gives up. */
+const JOIN_TIMEOUT_MS = 30_000
 
 /** What a node says of itself in its heartbeat. */
 interface Heartbeat {
@@ -130,10 +132,13 @@ export class Cluster implements ClusterBridge {
     const nc = await connectNats(o, node)
     try {
       const replicas = o.replicas ?? 1
-      const jsm = await ensureStreams(nc, replicas)
+      // nodes starting together make the same stream and buckets at once, and a NATS cluster
+      // just started answers JetStream requests late: each step is tried again for a while
+      const until = Date.now() + JOIN_TIMEOUT_MS
+      const jsm = await persist(() => ensureStreams(nc, replicas), until)
       const c = new Cluster(nc, host, node, connections, jsm, maxAckPending)
-      await c.records.start(replicas)
-      await c.retained.start(replicas)
+      await persist(() => c.records.start(replicas), until)
+      await persist(() => c.retained.start(replicas), until)
       c.heartbeat()
       host.log.info({ node, server: nc.getServer(), replicas }, 'joined the cluster')
       return c
@@ -369,4 +374,18 @@ export class Cluster implements ClusterBridge {
 /** Whether a session's client has been away longer than its expiry interval at `now`. */
 function expired(r: SessionRecord, now: number): boolean {
   return r.disconnectedAt > 0 && r.expiry !== NEVER && now > r.disconnectedAt + r.expiry * 1000
+}
+
+/** Runs `step` until it succeeds or `until` (ms since epoch) passes, waiting longer each time. */
+async function persist<T>(step: () => Promise<T>, until: number): Promise<T> {
+  let wait = 100
+  for (;;) {
+    try {
+      return await step()
+    } catch (err) {
+      if (Date.now() + wait > until) throw err
+      await new Promise((r) => setTimeout(r, wait))
+      wait = Math.min(wait * 2, 2000)
+    }
+  }
 }

@@ -21,12 +21,18 @@ describe('persistent sessions across the nodes of a cluster', { skip }, () => {
 
   before(async () => {
     nats = await startNats({ servers: 3 })
-    for (let i = 0; i < 3; i++) {
-      const servers = [...nats.urls.slice(i), ...nats.urls.slice(0, i)]
-      const b = new Broker({ sysInterval: 0, cluster: { servers, node: `s-${i}`, replicas: 3 } })
-      const info = await b.listen({ port: 0, host: '127.0.0.1' })
+    // the three join at once: they make the same stream and buckets together
+    const started = await Promise.all(
+      [0, 1, 2].map(async (i) => {
+        const servers = [...nats.urls.slice(i), ...nats.urls.slice(0, i)]
+        const b = new Broker({ sysInterval: 0, cluster: { servers, node: `s-${i}`, replicas: 3 } })
+        const info = await b.listen({ port: 0, host: '127.0.0.1' })
+        return { b, port: info.port }
+      }),
+    )
+    for (const { b, port } of started) {
       nodes.push(b)
-      ports.push(info.port)
+      ports.push(port)
     }
   })
 
