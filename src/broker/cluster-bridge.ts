@@ -19,6 +19,12 @@ export interface ClusterBridge {
    * durable once the turn's `commit` resolves).
    */
   forward(msg: Message): void
+  /**
+   * A QoS 2 PUBLISH sent again (DUP) for a packet id already awaiting PUBREL: when the session
+   * came from a node that died before its PUBREC, the message is stored once, whatever that
+   * node did (the turn's commit waits for it).
+   */
+  resent(msg: Message, packetId: number): void
   /** The first local subscription to `filter` (`$share/…` included): this node wants its messages. */
   subscribed(filter: string): void
   /** The last local subscription to `filter` is gone. */

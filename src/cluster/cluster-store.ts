@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import type { JsMsg } from '@nats-io/jetstream'
 import type { Store, StoredDelivery, StoredSubscription, StoreSnapshot } from '../store/store.js'
 import { Feeds } from './feeds.js'
@@ -20,6 +21,8 @@ export class ClusterStore implements Store {
   private pending: Promise<unknown>[] = []
   /** JetStream messages to acknowledge once the records written this turn are in the bucket. */
   private ackAfter: JsMsg[] = []
+  /** The QoS 2 PUBLISH just received from a persistent session's client, and its message id's nonce. */
+  lastInbound: { clientId: string; packetId: number; nonce: string } | null = null
 
   constructor(
     private readonly records: SessionRecords,
@@ -115,15 +118,23 @@ export class ClusterStore implements Store {
 
   addInboundQos2(clientId: string, packetId: number): void {
     const r = this.record(clientId)
-    if (r === undefined || r.inbound.includes(packetId)) return
-    r.inbound.push(packetId)
+    if (r === undefined || r.inbound.some(([id]) => id === packetId)) return
+    const nonce = randomBytes(6).toString('hex')
+    r.inbound.push([packetId, nonce])
     this.records.changed(clientId)
+    this.lastInbound = { clientId, packetId, nonce }
+  }
+
+  /** The nonce of a QoS 2 packet id awaiting PUBREL, if the session's record has one. */
+  nonceOf(clientId: string, packetId: number): string | null {
+    const e = this.record(clientId)?.inbound.find(([id]) => id === packetId)
+    return e === undefined ? null : e[1]
   }
 
   deleteInboundQos2(clientId: string, packetId: number): void {
     const r = this.record(clientId)
     if (r === undefined) return
-    const i = r.inbound.indexOf(packetId)
+    const i = r.inbound.findIndex(([id]) => id === packetId)
     if (i < 0) return
     r.inbound.splice(i, 1)
     this.records.changed(clientId)

@@ -5,7 +5,7 @@ import type { ClusterBridge, ClusterHost, ClusterStatus } from '../broker/cluste
 import type { Message } from '../broker/message.js'
 import type { Store } from '../store/store.js'
 import { ClusterStore } from './cluster-store.js'
-import { decodeEnvelope, encodeEnvelope, envelopeOrigin, envelopeSeq } from './envelope.js'
+import { decodeEnvelope, encodeEnvelope, envelopeOrigin, envelopeRetry, envelopeSeq } from './envelope.js'
 import { Feeds } from './feeds.js'
 import { DURABLE_PREFIX, Interest, PREFIX_LENGTH, QOS0_PREFIX } from './interest.js'
 import { connectNats, defaultNodeName, ensureStreams, MESSAGES_STREAM } from './link.js'
@@ -66,6 +66,7 @@ export class Cluster implements ClusterBridge {
   private readonly records: SessionRecords
   private readonly feeds: Feeds
   readonly store: Store
+  private readonly sessionStore: ClusterStore
   private readonly jsm: JetStreamManager
   private stream: ClusterStatus['stream'] = null
 
@@ -86,10 +87,11 @@ export class Cluster implements ClusterBridge {
     this.feeds = new Feeds(jsm, this.js, host, maxAckPending)
     this.feeds.isReleased = (clientId, seq) =>
       this.records.held.get(clientId)?.released.some(([, s]) => s === seq) === true
-    this.store = new ClusterStore(this.records, this.feeds, node, this.origin, (clientId) => {
+    this.sessionStore = new ClusterStore(this.records, this.feeds, node, this.origin, (clientId) => {
       const session = host.session(clientId)
       if (session !== undefined) session.fed = true
     })
+    this.store = this.sessionStore
     nc.subscribe(RELEASE_PREFIX + this.origin, {
       callback: (err, m) => {
         if (err === null) void this.handOver(m.string()).then(() => m.respond('ok'))
@@ -156,24 +158,61 @@ export class Cluster implements ClusterBridge {
     const data = encodeEnvelope(msg, this.origin, ++this.seq)
     this.forwarded++
     try {
-      if (msg.qos === 0) this.nc.publish(subject, data)
-      else {
-        this.unacked++
-        this.pending.push(
-          this.js.publish(subject, data).finally(() => {
-            this.unacked--
-          }),
-        )
-        this.host.wrote()
+      if (msg.qos === 0) {
+        this.nc.publish(subject, data)
+        return
       }
+      // A persistent session's QoS 2 PUBLISH: its record (which now has the packet id and a nonce)
+      // is written first, then the message goes to JetStream under an id made of them: sent again
+      // to another node after this one died, it is stored once (see resent).
+      const inbound = this.sessionStore.lastInbound
+      this.sessionStore.lastInbound = null
+      if (msg.qos === 2 && inbound !== null && inbound.clientId === msg.origin) {
+        const msgID = messageId(inbound.clientId, inbound.packetId, inbound.nonce)
+        this.toJetStream(
+          this.records.writeNow(inbound.clientId).then(() => this.js.publish(subject, data, { msgID })),
+        )
+      } else this.toJetStream(this.js.publish(subject, data))
     } catch (err) {
       // the connection is closed (the broker is closing): local delivery is done, nothing more to do
       this.host.log.debug({ err, topic: msg.topic }, 'cluster: a message could not be forwarded')
     }
   }
 
+  /** A publish the turn's commit waits for (the PUBACK/PUBREC leaves once JetStream has the message). */
+  private toJetStream(p: Promise<unknown>): void {
+    this.unacked++
+    this.pending.push(
+      p.finally(() => {
+        this.unacked--
+      }),
+    )
+    this.host.wrote()
+  }
+
+  resent(msg: Message, packetId: number): void {
+    const clientId = msg.origin
+    if (clientId === null || msg.topic.startsWith('$SYS')) return
+    const nonce = this.sessionStore.nonceOf(clientId, packetId)
+    if (nonce === null) return // received here: stored before its PUBREC, nothing to do
+    // The node it was sent to first died before its PUBREC: JetStream may have it or not. Sent
+    // again under the same id, it is stored once; the sessions' feeds get it from there. Only
+    // when it was not there yet do the other nodes' (and this one's) other subscribers get it.
+    const tokens = topicToSubject(msg.topic)
+    const msgID = messageId(clientId, packetId, nonce)
+    const retry = encodeEnvelope(msg, this.origin, ++this.seq, true)
+    this.toJetStream(
+      this.js.publish(DURABLE_PREFIX + tokens, retry, { msgID }).then((ack) => {
+        if (ack.duplicate) return
+        this.nc.publish(QOS0_PREFIX + tokens, encodeEnvelope(msg, this.origin, ++this.seq))
+        this.host.deliverRemote(msg, null)
+      }),
+    )
+  }
+
   private receive(subject: string, data: Uint8Array, shared: string | null): void {
     const origin = envelopeOrigin(data)
+    if (envelopeRetry(data)) return // for the sessions' feeds only (see resent)
     if (shared === null) {
       // this node delivered its own messages already; the others come once however many subscriptions match
       if (origin === this.origin) return
@@ -244,7 +283,7 @@ export class Cluster implements ClusterBridge {
     r.node = this.node
     r.origin = this.origin
     this.records.hold(clientId, r)
-    const session = this.host.adopt(clientId, r)
+    const session = this.host.adopt(clientId, { ...r, inbound: r.inbound.map(([id]) => id) })
     session.fed = true
     for (let i = 0; i < r.released.length; i++) this.feeds.restored(clientId, r.id, i + 1, r.released[i]![1])
   }
@@ -369,6 +408,11 @@ export class Cluster implements ClusterBridge {
     await Promise.allSettled(this.pending)
     await this.nc.drain().catch(() => undefined)
   }
+}
+
+/** A QoS 2 message's JetStream id: its publisher, packet id and the nonce its session's record keeps. */
+function messageId(clientId: string, packetId: number, nonce: string): string {
+  return `${tokenOf(clientId)}.${packetId}.${nonce}`
 }
 
 /** Whether a session's client has been away longer than its expiry interval at `now`. */

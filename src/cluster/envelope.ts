@@ -13,6 +13,7 @@ import { Reader } from '../protocol/reader.js'
  *   seq (6)     the sending node's message counter, big-endian: a node receiving one message
  *               through several overlapping subscriptions takes it once
  *   expiresAt (6)  Date.now() after which it is expired, when bit 4 is set
+ *   (bit 6: a QoS 2 message sent again after its publisher's node died; see Cluster.resent)
  *   client      u16 length + UTF-8: the publisher's client id, when bit 5 is set (QoS 1/2: a
  *               session's JetStream feed applies No Local with it)
  *   properties  varint length + MQTT 5 PUBLISH properties, when bit 3 is set (Topic Alias and
@@ -23,9 +24,10 @@ const RETAIN = 0x04
 const PROPS = 0x08
 const EXPIRY = 0x10
 const CLIENT = 0x20
+const RETRY = 0x40
 const HEADER = 11
 
-export function encodeEnvelope(msg: Message, origin: number, seq: number): Buffer {
+export function encodeEnvelope(msg: Message, origin: number, seq: number, retry = false): Buffer {
   const props = msg.properties === null ? null : encodeProperties(msg.properties, PacketType.PUBLISH)
   const expiry = msg.expiresAt !== 0
   const client = msg.qos > 0 && msg.origin !== null ? Buffer.from(msg.origin) : null
@@ -41,7 +43,8 @@ export function encodeEnvelope(msg: Message, origin: number, seq: number): Buffe
     (msg.retain ? RETAIN : 0) |
     (props !== null ? PROPS : 0) |
     (expiry ? EXPIRY : 0) |
-    (client !== null ? CLIENT : 0)
+    (client !== null ? CLIENT : 0) |
+    (retry ? RETRY : 0)
   buf.writeUInt32BE(origin >>> 0, 1)
   buf.writeUIntBE(seq, 5, 6)
   let off = HEADER
@@ -56,6 +59,11 @@ export function encodeEnvelope(msg: Message, origin: number, seq: number): Buffe
   if (props !== null) off += props.copy(buf, off)
   msg.payload.copy(buf, off)
   return buf
+}
+
+/** Whether the envelope is a QoS 2 message sent again (for the sessions' JetStream feeds only). */
+export function envelopeRetry(data: Uint8Array): boolean {
+  return (data[0]! & RETRY) !== 0
 }
 
 /** The parts of an envelope a receiver looks at before it makes a Message. */

@@ -22,8 +22,11 @@ export interface SessionRecord {
   /** When its client left (ms since epoch); 0 while connected. */
   disconnectedAt: number
   subs: [filter: string, sub: StoredSubscription][]
-  /** QoS 2 packet ids received from the client, awaiting PUBREL. */
-  inbound: number[]
+  /**
+   * QoS 2 packet ids received from the client, awaiting PUBREL, each with the nonce of its
+   * JetStream message id (so a PUBLISH sent again to another node is stored once).
+   */
+  inbound: [packetId: number, nonce: string][]
   /** QoS 2 deliveries past PUBREC: [packet id, stream sequence], awaiting PUBCOMP. */
   released: [packetId: number, streamSeq: number][]
 }
@@ -68,6 +71,13 @@ export class SessionRecords {
     } catch {
       return null
     }
+  }
+
+  /** Writes the held record of `clientId` now (before what must follow it). */
+  writeNow(clientId: string): Promise<unknown> {
+    const r = this.held.get(clientId)
+    if (r === undefined || this.kv === null) return Promise.resolve()
+    return this.kv.put(tokenOf(clientId), JSON.stringify(r))
   }
 
   /** Holds `r` on this node and writes it at the next flush. */

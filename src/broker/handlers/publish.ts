@@ -73,6 +73,18 @@ function received(core: Core, peer: Peer, p: PublishPacket, raw: Buffer | null, 
   } else if (fresh && !allowed) {
     core.stats.denied.publish++
     core.stats.drops.notAuthorized++
+  } else if (
+    !fresh &&
+    allowed &&
+    p.qos === 2 &&
+    core.router.cluster !== null &&
+    !p.topic.startsWith('$SYS')
+  ) {
+    // a cluster node: the session may come from a node that died before its PUBREC
+    const msg = new Message(p.topic, p.payload, 2, p.retain, null, false)
+    msg.origin = peer.id
+    if (v5) applyProperties(msg, p.properties, Date.now())
+    core.router.cluster.resent(msg.own(), p.packetId)
   }
   if (p.qos === 0) return undefined
   if (v5 && fresh) {

@@ -190,4 +190,54 @@ describe('persistent sessions across the nodes of a cluster', { skip }, () => {
     b.send({ type: PacketType.PUBCOMP, packetId: rel.packetId })
     await assert.rejects(b.next(PacketType.PUBLISH, 1500), 'once')
   })
+
+  test('a QoS 2 PUBLISH sent again to another node before PUBREL is delivered once, to every kind of subscriber [MQTT-4.3.3-2]', async () => {
+    const topic = `dup/${uniqueId('t')}`
+    const durable = await client(2, { clientId: uniqueId('dd'), clean: false })
+    await durable.client.subscribeAsync(topic, { qos: 2 })
+    const clean = await client(2)
+    await clean.client.subscribeAsync(topic, { qos: 2 })
+    const local = await client(1)
+    await local.client.subscribeAsync(topic, { qos: 2 })
+    await new Promise((r) => setTimeout(r, 150))
+    const clientId = uniqueId('pub2')
+    const a = await raw(0)
+    await a.connect({ clientId, clean: false })
+    a.send({
+      type: PacketType.PUBLISH,
+      topic,
+      payload: Buffer.from('exactly once'),
+      qos: 2,
+      packetId: 7,
+      retain: false,
+      dup: false,
+    })
+    const rec = await a.next(PacketType.PUBREC, 5000)
+    assert.equal(rec.packetId, 7)
+    a.destroy() // as if the PUBREC was lost with the node
+    const b = await raw(1)
+    const ack = await b.connect({ clientId, clean: false }, 10_000)
+    assert.equal(ack.sessionPresent, true)
+    b.send({
+      type: PacketType.PUBLISH,
+      topic,
+      payload: Buffer.from('exactly once'),
+      qos: 2,
+      packetId: 7,
+      retain: false,
+      dup: true,
+    })
+    assert.equal((await b.next(PacketType.PUBREC, 5000)).packetId, 7)
+    b.send({ type: PacketType.PUBREL, packetId: 7 })
+    assert.equal((await b.next(PacketType.PUBCOMP, 5000)).packetId, 7)
+    for (const [who, peer] of [
+      ['persistent', durable],
+      ['clean', clean],
+      ['on the second node', local],
+    ] as const) {
+      const [m] = await peer.inbox.take(1, 5000)
+      assert.equal(m!.payload.toString(), 'exactly once', who)
+      await assert.rejects(peer.inbox.take(1, 700), `${who}: once`)
+    }
+  })
 })
