@@ -19,6 +19,16 @@ import { ListenFailed, openListeners } from './listeners.js'
 import { stdoutLogger } from './logging.js'
 import { Reloader } from './reload.js'
 import { shownSettings } from './shown-settings.js'
+import {
+  leavePrimary,
+  onPrimaryStop,
+  runPrimary,
+  tellFailed,
+  tellReady,
+  workerIndex,
+  workerLogger,
+  workerSettings,
+} from './workers.js'
 
 /** Exit codes of `petrel broker`. */
 export const BrokerExit = { OK: 0, RUNTIME: 1, USAGE: 2 } as const
@@ -30,6 +40,7 @@ const ARG: Record<string, string> = {
   sync: 'mode',
   logLevel: 'level',
   aclFile: 'file', // issue 13: acl
+  workers: 'n|auto',
 }
 const FLAGS: FlagSpec[] = [
   {
@@ -59,11 +70,17 @@ passwords need allowPlaintextUsers: true), allowAnonymous, allowPlaintextUsers a
 { port, host, certfile, keyfile, tokenFile }; see docs/metrics.md). SIGHUP re-reads certificates, the password file
 (--password-file, made with 'petrel passwd -c FILE USER' or mosquitto_passwd) and the ACL file (--acl-file).
 cluster (the --cluster* flags win: { servers, node, user, password or passwordFile, token or tokenFile,
-tls: { ca, cert, key } as PEM file paths, replicas, connectTimeout }) joins a cluster over NATS JetStream.`
+tls: { ca, cert, key } as PEM file paths, replicas, connectTimeout }) joins a cluster over NATS JetStream;
+with it, --workers N runs N processes on the same port(s), each a node named <node>-w<i>, worker i's HTTP
+endpoint on the HTTP port + i.`
+
+/** A worker of `petrel broker --workers` hands its start-up failure to the primary instead. */
+let inWorker = false
 
 /** One line on stderr, then the exit code. */
 function fail(message: string, code: number = BrokerExit.USAGE): number {
-  process.stderr.write(`petrel broker: ${message}\n`)
+  if (inWorker) tellFailed(message, code)
+  else process.stderr.write(`petrel broker: ${message}\n`)
   return code
 }
 
@@ -96,21 +113,32 @@ export async function runBroker(argv: string[]): Promise<number> {
     }
     throw err
   }
+  if (settings.workers > 1) {
+    const index = workerIndex()
+    // the primary forks the workers and opens no listener; each worker runs the broker
+    if (index === undefined) return runPrimary(settings, stdoutLogger(settings.logLevel))
+    inWorker = true
+    return serve(workerSettings(settings, index), index)
+  }
   return serve(settings)
 }
 
-async function serve(settings: BrokerSettings): Promise<number> {
-  const log = stdoutLogger(settings.logLevel)
+async function serve(settings: BrokerSettings, worker?: number): Promise<number> {
+  const stdout = stdoutLogger(settings.logLevel)
+  const log = worker === undefined ? stdout : workerLogger(stdout, worker)
   // Listened to from the start: a signal during start-up stops the broker as soon as it is up,
   // and a SIGHUP (whose default is to end the process) reloads what is loaded so far.
   const signal = untilSignal(log)
+  const stopAsked = worker === undefined ? () => {} : onPrimaryStop((s) => signal.stop(s))
   const reloader = new Reloader(log)
   const stopReloading = reloader.onSignal()
   try {
-    return await start(settings, log, signal.stopped, reloader)
+    return await start(settings, log, signal.stopped, reloader, worker !== undefined)
   } finally {
     stopReloading()
+    stopAsked()
     signal.dispose()
+    if (worker !== undefined) leavePrimary()
   }
 }
 
@@ -119,6 +147,7 @@ async function start(
   log: Logger,
   stopped: Promise<void>,
   reloader: Reloader,
+  worker: boolean,
 ): Promise<number> {
   // issue 13: acl (read before anything is opened: a bad file stops start-up with one line)
   let acl: AclFile | null = null
@@ -233,6 +262,7 @@ async function start(
     }
     logHttp(log, http, httpOptions)
   }
+  if (worker) tellReady()
   await stopped
   // /readyz answers 503 while the broker closes; the endpoint closes last
   await broker.close()
@@ -274,20 +304,31 @@ function isLoopback(host: string): boolean {
 }
 
 /**
- * Resolves on the first SIGINT or SIGTERM (graceful: connections are closed,
- * the store is flushed). A second signal exits at once.
+ * Resolves on the first SIGINT or SIGTERM, or `stop()` (the primary of --workers asking),
+ * graceful: connections are closed, the store is flushed. A second signal exits at once; a
+ * signal after `stop()` does not (Ctrl-C reaches both the primary and its workers).
  */
-function untilSignal(log: Logger): { stopped: Promise<void>; dispose(): void } {
+function untilSignal(log: Logger): {
+  stopped: Promise<void>
+  stop(signal: NodeJS.Signals): void
+  dispose(): void
+} {
   let done: (() => void) | undefined
   const stopped = new Promise<void>((resolve) => (done = resolve))
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (done === undefined) process.exit(signal === 'SIGINT' ? 130 : 143) // the second signal
+  let signalled = false
+  const stop = (signal: NodeJS.Signals): void => {
+    if (done === undefined) return
     log.info({ signal }, 'shutting down')
     done()
     done = undefined
   }
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (signalled) process.exit(signal === 'SIGINT' ? 130 : 143) // the second signal
+    signalled = true
+    stop(signal)
+  }
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal)
-  return { stopped, dispose: () => process.off('SIGINT', onSignal).off('SIGTERM', onSignal) }
+  return { stopped, stop, dispose: () => process.off('SIGINT', onSignal).off('SIGTERM', onSignal) }
 }
 
 function message(err: unknown): string {

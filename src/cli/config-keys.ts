@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import { parseScramCredentials, SCRAM_SHA_256 } from '../auth/scram-keys.js'
 import type { BrokerOptions } from '../broker/options.js'
 import { ConfigError } from '../errors.js'
@@ -28,12 +29,15 @@ export type Kind =
   | { type: 'listeners' } // issue 13: transport
   | { type: 'http' } // issue 14
   | { type: 'cluster' }
+  | { type: 'workers' }
 
 export type KeySpec = Kind & { help: string }
 
 /** Node's longest timer: the cap on every option given in ms. */
 const TIMER_MAX = 2_147_483_647
 const NO_MAX = Number.MAX_SAFE_INTEGER
+/** More processes than this is a typo, not a machine: forking them would exhaust it. */
+const MAX_WORKERS = 1024
 
 function int(min: number, max: number, help: string): KeySpec {
   return { type: 'int', min, max, help }
@@ -110,6 +114,11 @@ const OTHER_KEYS: Record<string, KeySpec> = {
     type: 'cluster',
     help: 'join a cluster over NATS: { servers, node, user, password(File), token(File), tls, replicas, connectTimeout }',
   },
+  // several processes of this host on one port, joined through the cluster (workers.ts)
+  workers: {
+    type: 'workers',
+    help: 'processes sharing the port(s), joined through --cluster; 0 or auto: one per core (default 1)',
+  },
 }
 
 /** Every config file key, in documentation order. */
@@ -162,6 +171,8 @@ function allowed(kind: Kind): string {
       return 'a mapping { port, host, certfile, keyfile, tokenFile }'
     case 'cluster':
       return 'a mapping { servers, node, ... }'
+    case 'workers':
+      return `a whole number from 1 to ${MAX_WORKERS}, or 0 or auto for one per core`
   }
 }
 
@@ -220,5 +231,12 @@ export function convert(key: string, kind: Kind, raw: unknown, src: Source): unk
       return parseHttpSection(raw, describe(key, src))
     case 'cluster':
       return parseClusterSection(raw, describe(key, src))
+    case 'workers': {
+      let n = raw
+      if (src.from === 'flag' && typeof raw === 'string' && /^\d+$/.test(raw)) n = Number(raw)
+      if (n === 'auto' || n === 0) return availableParallelism()
+      if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1 || n > MAX_WORKERS) return bad()
+      return n
+    }
   }
 }

@@ -18,6 +18,8 @@ import { HTTP_FLAG_KEYS, type HttpSettings, httpFlag, isHttpFlag, settleHttp } f
 import { type ListenerSettings, settleListeners } from './listeners.js'
 import type { LogLevel } from './logging.js'
 
+const MAX_PORT = 65_535
+
 /**
  * `petrel broker` settings: a config file (YAML or JSON) whose keys are the
  * BrokerOptions names plus the listener, store and logging settings, with
@@ -50,6 +52,8 @@ export interface BrokerSettings {
   http: HttpSettings | undefined
   /** The cluster over NATS JetStream, files still paths (see loadClusterOptions); undefined: one node. */
   cluster: ClusterSettings | undefined
+  /** Processes serving the port(s), each a node of `cluster` (workers.ts); 1: this process alone. */
+  workers: number
 }
 
 /** Reads a config file: `.json` as JSON, anything else as YAML (which also reads JSON). */
@@ -151,6 +155,14 @@ export function resolveSettings(
   const users = values.get('users') as Map<string, string> | undefined
   const passwordFile = values.get('passwordFile') as string | undefined
   checkCredentials(users, passwordFile, values.get('allowPlaintextUsers') === true, fileName, flags)
+  const http = settleHttp(values.get('http') as Partial<HttpSettings> | undefined, httpFlags, fileName) // issue 14
+  const cluster = settleCluster(
+    values.get('cluster') as Partial<ClusterSettings> | undefined,
+    clusterFlags,
+    fileName,
+  )
+  const workers = (values.get('workers') as number | undefined) ?? 1
+  checkWorkers(values.has('workers'), workers, cluster, http, fileName, flags)
   return {
     port: (values.get('port') as number | undefined) ?? 1883,
     host: (values.get('host') as string | undefined) ?? '127.0.0.1',
@@ -174,12 +186,36 @@ export function resolveSettings(
       'port' in file || 'host' in file,
       fileName,
     ),
-    http: settleHttp(values.get('http') as Partial<HttpSettings> | undefined, httpFlags, fileName), // issue 14
-    cluster: settleCluster(
-      values.get('cluster') as Partial<ClusterSettings> | undefined,
-      clusterFlags,
-      fileName,
-    ),
+    http,
+    cluster,
+    workers,
+  }
+}
+
+/**
+ * Workers share messages, retained messages and sessions only through the cluster: without one,
+ * each would be a broker of its own behind one port. Worker i's HTTP endpoint is on port + i.
+ */
+function checkWorkers(
+  given: boolean,
+  workers: number,
+  cluster: ClusterSettings | undefined,
+  http: HttpSettings | undefined,
+  fileName: string,
+  flags: ReadonlyMap<string, string>,
+): void {
+  const where = flags.has('workers') ? '--workers' : `${fileName}: workers`
+  if (given && cluster === undefined) {
+    throw new ConfigError(
+      'workers',
+      `${where} needs --cluster (or cluster: { servers } in a config file): the workers share messages, retained messages and sessions through the cluster`,
+    )
+  }
+  if (http !== undefined && http.port !== 0 && http.port + workers - 1 > MAX_PORT) {
+    throw new ConfigError(
+      'workers',
+      `${where}: worker i's HTTP endpoint listens on the HTTP port + i, and ${http.port} + ${workers - 1} is over ${MAX_PORT}`,
+    )
   }
 }
 

@@ -30,5 +30,6 @@ export function shownSettings(s: BrokerSettings): Record<string, unknown> {
     out.http = http
   }
   if (s.cluster !== undefined) out.cluster = shownCluster(s.cluster)
+  if (s.workers > 1) out.workers = s.workers
   return out
 }

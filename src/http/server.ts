@@ -138,7 +138,9 @@ async function listen(
   server.maxConnections = MAX_HTTP_CONNECTIONS
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
-    server.listen(port, host, () => {
+    // exclusive: in a worker of `petrel broker --workers`, the endpoint is this process's own
+    // (its figures, its clients), not a port shared with the other workers by node:cluster
+    server.listen({ port, host, exclusive: true }, () => {
       server.off('error', reject)
       resolve()
     })
