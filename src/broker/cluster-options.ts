@@ -1,3 +1,5 @@
+import { hostname } from 'node:os'
+
 /**
  * How a broker joins a cluster of Petrel nodes over NATS with JetStream (`new Broker({ cluster })`,
  * `petrel broker --cluster nats://host:4222`, or `cluster:` in the config file). Without it the
@@ -24,4 +26,9 @@ export interface ClusterOptions {
   replicas?: number | undefined
   /** How long to wait for NATS at start before failing, in ms (default 5000). */
   connectTimeout?: number | undefined
+}
+
+/** A node's name when none is given: the host and the process. */
+export function defaultNodeName(): string {
+  return `${hostname()}-${process.pid}`
 }

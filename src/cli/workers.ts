@@ -1,6 +1,6 @@
 import cluster, { type Worker } from 'node:cluster'
+import { defaultNodeName } from '../broker/cluster-options.js'
 import type { Logger } from '../broker/options.js'
-import { defaultNodeName } from '../cluster/link.js'
 import type { BrokerSettings } from './config.js'
 
 /**

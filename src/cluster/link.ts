@@ -1,4 +1,3 @@
-import { hostname } from 'node:os'
 import { type JetStreamManager, jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream'
 import { connect, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node'
 import type { ClusterOptions } from './options.js'
@@ -8,10 +7,7 @@ export const MESSAGES_STREAM = 'PETREL_MSGS'
 /** The key-value bucket of the cluster's retained messages (key: the topic's subject). */
 export const RETAINED_BUCKET = 'petrel_retained'
 
-/** A node's name when none is given: the host and the process. */
-export function defaultNodeName(): string {
-  return `${hostname()}-${process.pid}`
-}
+export { defaultNodeName } from '../broker/cluster-options.js'
 
 /**
  * Connects to NATS. Fails (rejects) when no server answers within `connectTimeout`: the

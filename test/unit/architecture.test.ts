@@ -96,3 +96,22 @@ test('broker connections know the protocol handlers only through the Peer seam',
     }
   }
 })
+
+test('a single node loads nothing of NATS: only src/cluster/ imports @nats-io, and nothing outside it imports src/cluster/ but by a dynamic import', () => {
+  const nats: string[] = []
+  const into: string[] = []
+  for (const file of sources(root)) {
+    const rel = relative(root, file)
+    if (rel.startsWith('cluster/')) continue
+    const text = readFileSync(file, 'utf8')
+    if (/from\s+'@nats-io\//.test(text)) nats.push(rel)
+    for (const d of graph.get(rel) ?? []) if (d.startsWith('cluster/')) into.push(`${rel} -> ${d}`)
+  }
+  assert.deepEqual(nats, [])
+  assert.deepEqual(into, [])
+  // the one way in: broker.ts's `await import('../cluster/index.js')` when `cluster` is given
+  assert.match(
+    readFileSync(join(root, 'broker/broker.ts'), 'utf8'),
+    /await import\('\.\.\/cluster\/index\.js'\)/,
+  )
+})
