@@ -10,6 +10,7 @@ import { Feeds } from './feeds.js'
 import { DURABLE_PREFIX, Interest, PREFIX_LENGTH, QOS0_PREFIX } from './interest.js'
 import { connectNats, defaultNodeName, ensureStreams, MESSAGES_STREAM } from './link.js'
 import type { ClusterOptions } from './options.js'
+import { JetStreamPublisher } from './publisher.js'
 import { RetainedSync } from './retained-sync.js'
 import { type SessionRecord, SessionRecords } from './session-records.js'
 import { fromToken, subjectToTopic, tokenOf, topicToSubject } from './subject.js'
@@ -52,9 +53,9 @@ export class Cluster implements ClusterBridge {
   private readonly js: JetStreamClient
   private readonly interest: Interest
   private readonly retained: RetainedSync
-  /** QoS 1/2 messages sent to JetStream this turn, not yet acknowledged. */
+  /** What this turn's commit waits for besides the publisher's batch (records first, retried messages). */
   private pending: Promise<unknown>[] = []
-  private unacked = 0
+  private readonly publisher: JetStreamPublisher
   /** The last seq taken from each origin: a message matching several subscriptions comes once per subscription. */
   private readonly lastSeq = new Map<number, number>()
   private readonly nodes = new Map<string, Heartbeat>()
@@ -81,6 +82,7 @@ export class Cluster implements ClusterBridge {
     this.node = node
     this.jsm = jsm
     this.js = jetstream(nc)
+    this.publisher = new JetStreamPublisher(nc)
     this.interest = new Interest(nc, (subject, data, shared) => this.receive(subject, data, shared))
     this.retained = new RetainedSync(nc, host, this.origin)
     this.records = new SessionRecords(nc)
@@ -169,25 +171,15 @@ export class Cluster implements ClusterBridge {
       this.sessionStore.lastInbound = null
       if (msg.qos === 2 && inbound !== null && inbound.clientId === msg.origin) {
         const msgID = messageId(inbound.clientId, inbound.packetId, inbound.nonce)
-        this.toJetStream(
-          this.records.writeNow(inbound.clientId).then(() => this.js.publish(subject, data, { msgID })),
+        this.pending.push(
+          this.records.writeNow(inbound.clientId).then(() => this.publisher.publishNow(subject, data, msgID)),
         )
-      } else this.toJetStream(this.js.publish(subject, data))
+      } else this.publisher.publish(subject, data)
+      this.host.wrote()
     } catch (err) {
       // the connection is closed (the broker is closing): local delivery is done, nothing more to do
       this.host.log.debug({ err, topic: msg.topic }, 'cluster: a message could not be forwarded')
     }
-  }
-
-  /** A publish the turn's commit waits for (the PUBACK/PUBREC leaves once JetStream has the message). */
-  private toJetStream(p: Promise<unknown>): void {
-    this.unacked++
-    this.pending.push(
-      p.finally(() => {
-        this.unacked--
-      }),
-    )
-    this.host.wrote()
   }
 
   resent(msg: Message, packetId: number): void {
@@ -201,13 +193,14 @@ export class Cluster implements ClusterBridge {
     const tokens = topicToSubject(msg.topic)
     const msgID = messageId(clientId, packetId, nonce)
     const retry = encodeEnvelope(msg, this.origin, ++this.seq, true)
-    this.toJetStream(
-      this.js.publish(DURABLE_PREFIX + tokens, retry, { msgID }).then((ack) => {
-        if (ack.duplicate) return
+    this.pending.push(
+      this.publisher.publishNow(DURABLE_PREFIX + tokens, retry, msgID).then((duplicate) => {
+        if (duplicate) return
         this.nc.publish(QOS0_PREFIX + tokens, encodeEnvelope(msg, this.origin, ++this.seq))
         this.host.deliverRemote(msg, null)
       }),
     )
+    this.host.wrote()
   }
 
   private receive(subject: string, data: Uint8Array, shared: string | null): void {
@@ -336,9 +329,11 @@ export class Cluster implements ClusterBridge {
   }
 
   commit(): Promise<void> | null {
+    const batch = this.publisher.seal()
     const r = this.retained.pending
-    if (this.pending.length === 0 && r.length === 0) return null
-    const all = r.length === 0 ? this.pending : this.pending.concat(r)
+    if (this.pending.length === 0 && r.length === 0) return batch
+    const all: Promise<unknown>[] = r.length === 0 ? this.pending : this.pending.concat(r)
+    if (batch !== null) all.push(batch)
     this.pending = []
     this.retained.pending = []
     return Promise.all(all).then(() => undefined)
@@ -393,7 +388,7 @@ export class Cluster implements ClusterBridge {
       })),
       forwarded: this.forwarded,
       received: this.received,
-      pendingAcks: this.unacked,
+      pendingAcks: this.publisher.pending,
       interest: this.interest.size,
       sessions: this.records.held.size,
       stream: this.stream,
@@ -403,6 +398,7 @@ export class Cluster implements ClusterBridge {
   async close(): Promise<void> {
     clearInterval(this.timer)
     clearInterval(this.sweeper)
+    this.publisher.close()
     await Promise.allSettled(this.records.flush())
     this.retained.stop()
     await Promise.allSettled(this.pending)
