@@ -1,13 +1,12 @@
 #!/usr/bin/env node
 // One Petrel node of a cluster, for bench/cluster.mjs: on 127.0.0.1:<port>, named <node>, joined
-// over NATS JetStream at <urls> (comma-separated) with <replicas> replicas (default 3). Nothing is
-// kept on disk (the NoStore of `petrel broker --memory`, as bench/brokers.mjs runs the single
-// node); log records of level warn and above go to standard output as JSON lines.
+// over NATS JetStream at <urls> (comma-separated) with <replicas> replicas (default 3). Its state
+// is the cluster's (JetStream); log records of level warn and above go to standard output as JSON
+// lines.
 // Needs the build: npx tsc -p tsconfig.build.json
 // Usage: node bench/petrel-cluster-node.mjs <port> <node> <nats urls> [<replicas>]
 import { createLogger } from '../dist/cli/logging.js'
 import { Broker } from '../dist/index.js'
-import { NoStore } from '../dist/store/memory/no-store.js'
 
 const [portArg, node, urls, replicasArg] = process.argv.slice(2)
 if (!portArg || !node || !urls) {
@@ -16,7 +15,6 @@ if (!portArg || !node || !urls) {
 }
 const port = Number(portArg)
 const broker = new Broker({
-  store: new NoStore(),
   logger: createLogger({ level: 'warn', pretty: false }),
   cluster: { servers: urls.split(','), node, replicas: Number(replicasArg ?? 3) },
 })
