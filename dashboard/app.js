@@ -59,6 +59,57 @@ function showOverview(o) {
     o.store.sizeBytes == null ? 'size –' : `size ${bytes(o.store.sizeBytes)}`,
   )
   set('k-heap', bytes(o.memory.heapUsedBytes), `heap · RSS ${bytes(o.memory.rssBytes)}`)
+  showCluster(o)
+}
+
+// --- the cluster (cluster mode only) ------------------------------------------------
+
+/** A node not heard from for this long is shown as stale (heartbeats come every 2 s). */
+const NODE_STALE_MS = 5000
+
+function showCluster(o) {
+  const c = o.cluster
+  $('cluster').hidden = c == null
+  if (c == null) return
+  $('cluster-count').textContent = `${nf.format(c.nodes.length + 1)} nodes`
+  $('cluster-node').textContent = c.node
+  $('cluster-server').textContent = c.server ?? '–'
+  $('cluster-state').classList.toggle('down', !c.connected)
+  $('cluster-state').querySelector('.state').classList.toggle('on', c.connected)
+  $('cluster-state-text').textContent = c.connected ? 'connected' : 'disconnected'
+  set('cl-forwarded', `${count(c.rates.forwarded)}/s`, `${count(c.forwarded)} total`)
+  set('cl-received', `${count(c.rates.received)}/s`, `${count(c.received)} total`)
+  const s = c.stream
+  set(
+    'cl-lag',
+    s == null ? '–' : count(s.messages),
+    s == null ? 'not read yet' : `${bytes(s.bytes)} · ${count(s.consumers)} consumers`,
+  )
+  set('cl-pending', count(c.pendingAcks), 'QoS 1/2 to JetStream')
+  set('cl-sessions', count(c.sessions), `${count(c.interest)} interest subscriptions`)
+  const others = [...c.nodes].sort((a, b) => a.node.localeCompare(b.node))
+  const rows = [
+    nodeRow(c.node, o.connections.current, 'now', true, true),
+    ...others.map((n) =>
+      nodeRow(
+        n.node,
+        n.connections,
+        `${duration(Math.max(0, (o.time - n.lastSeen) / 1000))} ago`,
+        o.time - n.lastSeen < NODE_STALE_MS,
+        false,
+      ),
+    ),
+  ]
+  document.querySelector('#cluster-nodes tbody').replaceChildren(...rows)
+}
+
+function nodeRow(node, connections, seen, fresh, self) {
+  const name = el('td', { className: 'id', title: node })
+  name.append(el('span', { className: fresh ? 'state on' : 'state' }), node)
+  if (self) name.append(' ', el('span', { className: 'tag' }, 'this node'))
+  const tr = el('tr', null, name, cell(count(connections), 'num'), cell(seen, 'num'))
+  tr.dataset.node = node
+  return tr
 }
 
 // --- the live stream --------------------------------------------------------

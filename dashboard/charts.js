@@ -35,6 +35,17 @@ export const CHARTS = [
   { id: 'c-dropped', floor: 10, fmt: count, series: [['dropped', 'dropped', '--bad']] },
   { id: 'c-commit', floor: 0.001, fmt: seconds, series: [['commitP99Seconds', 'p99', '--violet']] },
   { id: 'c-loop', floor: 0.01, fmt: seconds, series: [['eventLoopDelayP99Seconds', 'p99', '--warn']] },
+  // the cluster section's, drawn while it is hidden too (a single node: no points)
+  {
+    id: 'c-cluster-messages',
+    floor: 10,
+    fmt: count,
+    series: [
+      ['clusterForwarded', 'forwarded', '--in'],
+      ['clusterReceived', 'received', '--out'],
+    ],
+  },
+  { id: 'c-cluster-lag', floor: 10, fmt: count, series: [['clusterStreamMessages', 'lag', '--violet']] },
 ]
 const CHART_HEIGHT = 170
 /** '#rrggbb' with an alpha, as canvas takes it. */
@@ -128,10 +139,13 @@ export function buildCharts() {
   for (const def of CHARTS) makeChart(def)
 }
 
-new ResizeObserver(() => {
+const resizes = new ResizeObserver(() => {
   for (const p of plots)
     if (p.box.clientWidth > 0) p.plot.setSize({ width: p.box.clientWidth, height: CHART_HEIGHT })
-}).observe(document.querySelector('.charts'))
+})
+resizes.observe(document.querySelector('.charts'))
+// the cluster section: its charts were made while hidden, and take their width when it shows
+resizes.observe(document.getElementById('cluster'))
 matchMedia('(prefers-color-scheme: dark)').addEventListener('change', buildCharts)
 
 export async function loadHistory() {
@@ -150,6 +164,9 @@ export function addPoint(o) {
     connections: o.connections.current,
     commitP99Seconds: o.store.commitP99Seconds,
     eventLoopDelayP99Seconds: o.eventLoop.delayP99Seconds,
+    clusterForwarded: o.cluster?.rates.forwarded ?? null,
+    clusterReceived: o.cluster?.rates.received ?? null,
+    clusterStreamMessages: o.cluster?.stream?.messages ?? null,
   }
   data.time.push(t)
   for (const key of Object.keys(data.series)) data.series[key].push(point[key] ?? null)

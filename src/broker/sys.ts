@@ -1,5 +1,6 @@
 import { VERSION } from '../version.js'
 import type { DeliveryTotals } from './admin.js'
+import type { ClusterStatus } from './cluster-bridge.js'
 import type { BrokerStats } from './events.js'
 import { LIMITS } from './limits.js'
 
@@ -12,6 +13,8 @@ export interface SysSource {
   readonly retainedCount: number
   readonly retainedBytes?: number
   readonly admin?: { totals(): DeliveryTotals }
+  /** The cluster as this node sees it; null (or absent) for a single node. */
+  readonly clusterStatus?: ClusterStatus | null
 }
 
 /** The moving averages Mosquitto publishes under $SYS/broker/load/<what>/{1min,5min,15min}. */
@@ -153,5 +156,23 @@ export function sysValues(
       `$SYS/broker/limits/${l.name}/${l.counts}`,
       String(s.limits[l.name]),
     ]),
+    ...clusterValues(b.clusterStatus ?? null),
   ]
+}
+
+/**
+ * $SYS/broker/cluster/... of a cluster node (none for a single node: a topic that does not
+ * apply is not published). Each node publishes its own: the cluster does not carry $SYS.
+ * stream/messages waits for the first reading of the stream.
+ */
+function clusterValues(c: ClusterStatus | null): [string, string][] {
+  if (c === null) return []
+  const values: [string, string][] = [
+    ['$SYS/broker/cluster/node', c.node],
+    ['$SYS/broker/cluster/nodes', String(c.nodes.length + 1)],
+    ['$SYS/broker/cluster/messages/forwarded', String(c.forwarded)],
+    ['$SYS/broker/cluster/messages/received', String(c.received)],
+  ]
+  if (c.stream !== null) values.push(['$SYS/broker/cluster/stream/messages', String(c.stream.messages)])
+  return values
 }

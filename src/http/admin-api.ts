@@ -11,8 +11,9 @@ const CLIENTS = '/api/v1/clients/'
 type Methods = Partial<Record<string, () => void>>
 
 /**
- * The admin API (JSON, described in docs/openapi.yaml): the broker's info and settings, clients
- * (list, look up, kick), subscriptions and retained messages (list, delete one). Reads and acts
+ * The admin API (JSON, described in docs/openapi.yaml): the broker's info and settings, the
+ * cluster as this node sees it, clients (list, look up, kick), subscriptions and retained
+ * messages (list, delete one). Reads and acts
  * through `broker.admin`; a bad query parameter is a 400, an unknown client or topic a 404, a
  * method a path does not take a 405 (with `Allow`). Paths under /api/v1/ it does not know are
  * left to the other parts (the dashboard's data).
@@ -28,6 +29,7 @@ export function adminRoute(ctx: HttpContext): Route {
     const q = url.searchParams
     let methods: Methods
     if (path === '/api/v1/broker') methods = { GET: () => sendJson(res, 200, brokerInfo(broker, given)) }
+    else if (path === '/api/v1/cluster') methods = { GET: () => sendCluster(broker, res) }
     else if (path === '/api/v1/clients')
       methods = { GET: () => sendJson(res, 200, admin.clients(clientQuery(q))) }
     else if (path === '/api/v1/subscriptions')
@@ -49,6 +51,17 @@ export function adminRoute(ctx: HttpContext): Route {
     answer(req, res, methods)
     return true
   }
+}
+
+/**
+ * GET /api/v1/cluster: the cluster status of this node; a 404 when the broker is not a cluster
+ * node (or not yet joined), as for any other thing the broker does not have.
+ */
+function sendCluster(broker: HttpContext['broker'], res: ServerResponse): void {
+  const status = broker.clusterStatus
+  if (status !== null) sendJson(res, 200, status)
+  else
+    sendError(res, 404, 'not-found', 'this broker is not a cluster node (or has not joined its cluster yet)')
 }
 
 /**

@@ -277,7 +277,8 @@ function commitHistogramMetric(h: CommitHistogram): Metric {
   })
 }
 
-interface Sample {
+/** One sample of a metric made at scrape time (see custom()). */
+export interface Sample {
   metricName: string
   labels: Record<string, string | number>
   value: number
@@ -285,11 +286,17 @@ interface Sample {
 
 /**
  * A metric whose samples are made at scrape time, for what prom-client's classes cannot show:
- * a histogram whose buckets the broker counts, a gauge with no sample when there is no value.
+ * a histogram whose buckets the broker counts, a gauge or counter with no sample when there is no
+ * value.
  * prom-client's Registry takes any object with a name, a type and get(); its types list only
  * its own classes, hence the cast.
  */
-function custom(name: string, help: string, type: 'gauge' | 'histogram', read: () => Sample[]): Metric {
+export function custom(
+  name: string,
+  help: string,
+  type: 'gauge' | 'counter' | 'histogram',
+  read: () => Sample[],
+): Metric {
   const metric = {
     name,
     help,

@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import { registerBrokerMetrics, type Scrape } from './broker-metrics.js'
+import { type ClusterScrape, registerClusterMetrics } from './cluster-metrics.js'
 import { type HttpContext, type Route, sendError } from './route.js'
 
 /**
@@ -56,6 +57,11 @@ export function metricsRoute(ctx: HttpContext): Route {
     current ??= { totals: ctx.broker.admin.totals() }
     return current
   })
+  let cluster: ClusterScrape | null = null
+  registerClusterMetrics(own, () => {
+    cluster ??= { status: ctx.broker.clusterStatus, connections: ctx.broker.connectedCount }
+    return cluster
+  })
   const shared = processMetrics()
   return async (req, res, url) => {
     if (url.pathname !== '/metrics') return false
@@ -65,6 +71,7 @@ export function metricsRoute(ctx: HttpContext): Route {
       return true
     }
     current = null // walk the sessions again, once, for this scrape
+    cluster = null
     const registry = Registry.merge([own, shared])
     const text = await registry.metrics()
     res.writeHead(200, {

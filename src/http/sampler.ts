@@ -1,5 +1,6 @@
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import type { Broker } from '../broker/broker.js'
+import type { ClusterStatus } from '../broker/cluster-bridge.js'
 import type { BrokerStats, CommitHistogram, NotableEvent } from '../broker/events.js'
 import { VERSION } from '../version.js'
 import { EVENT_LOOP_RESOLUTION_MS } from './metrics.js'
@@ -32,6 +33,14 @@ export interface Overview {
   /** Over the last interval; utilization 0..1. */
   eventLoop: { delayP99Seconds: number; utilization: number }
   memory: { heapUsedBytes: number; rssBytes: number }
+  /** The cluster as this node sees it, with its cross-node rates; null for a single node. */
+  cluster: ClusterOverview | null
+}
+
+/** A cluster node's status in the overview, with the rates of its cross-node messages. */
+export interface ClusterOverview extends ClusterStatus {
+  /** Messages per second to and from other nodes over the last interval. */
+  rates: { forwarded: number; received: number }
 }
 
 /** The series of GET /api/v1/history, in this order. */
@@ -44,6 +53,9 @@ export const SERIES = [
   'connections',
   'commitP99Seconds',
   'eventLoopDelayP99Seconds',
+  'clusterForwarded',
+  'clusterReceived',
+  'clusterStreamMessages',
 ] as const
 export type SeriesName = (typeof SERIES)[number]
 
@@ -74,6 +86,8 @@ export interface SampleSource {
   /** Event-loop delay p99 (seconds) and utilisation (0..1) since the last call. */
   eventLoop(): { delayP99Seconds: number; utilization: number }
   memory(): { heapUsedBytes: number; rssBytes: number }
+  /** The cluster status; absent or null for a single node. */
+  cluster?(): ClusterStatus | null
 }
 
 /** Called with each new overview and each notable event (the SSE streams). */
@@ -158,6 +172,8 @@ interface Reading {
   bytesOut: number
   dropped: number
   accepted: number
+  /** The cluster's status at this reading; null for a single node. */
+  cluster: ClusterStatus | null
 }
 
 /**
@@ -196,6 +212,9 @@ export class Sampler {
       connections: o.connections.current,
       commitP99Seconds: p99,
       eventLoopDelayP99Seconds: o.eventLoop.delayP99Seconds,
+      clusterForwarded: o.cluster?.rates.forwarded ?? null,
+      clusterReceived: o.cluster?.rates.received ?? null,
+      clusterStreamMessages: o.cluster?.stream?.messages ?? null,
     }
     for (const name of SERIES) this.series.get(name)!.push(point[name])
     for (const l of this.listeners) l.overview(o)
@@ -245,6 +264,7 @@ export class Sampler {
       bytesOut: sum(s.publishOutBytes),
       dropped: droppedTotal(s),
       accepted: s.connectionsAccepted,
+      cluster: this.source.cluster?.() ?? null,
     }
   }
 
@@ -253,8 +273,9 @@ export class Sampler {
     const s = src.stats
     const seconds = (r.at - this.last.at) / 1000
     // a counter never goes down; should one be reset, the rate is 0 rather than negative
-    const rate = (k: Exclude<keyof Reading, 'at'>): number =>
-      seconds > 0 ? Math.max(0, (r[k] - this.last[k]) / seconds) : 0
+    const perSecond = (now: number, before: number): number =>
+      seconds > 0 ? Math.max(0, (now - before) / seconds) : 0
+    const rate = (k: Exclude<keyof Reading, 'at' | 'cluster'>): number => perSecond(r[k], this.last[k])
     const t = src.totals()
     return {
       time: now,
@@ -290,7 +311,27 @@ export class Sampler {
       store: { commitP99Seconds, sizeBytes: src.storeSizeBytes() },
       eventLoop: src.eventLoop(),
       memory: src.memory(),
+      cluster: clusterOverview(r.cluster, this.last.cluster, perSecond),
     }
+  }
+}
+
+/**
+ * The cluster part of an overview: the status, and the rates from the previous reading (0 on
+ * the first reading after the node joined: there is no previous one).
+ */
+function clusterOverview(
+  c: ClusterStatus | null,
+  before: ClusterStatus | null,
+  perSecond: (now: number, before: number) => number,
+): ClusterOverview | null {
+  if (c === null) return null
+  return {
+    ...c,
+    rates: {
+      forwarded: perSecond(c.forwarded, before?.forwarded ?? c.forwarded),
+      received: perSecond(c.received, before?.received ?? c.received),
+    },
   }
 }
 
@@ -322,6 +363,7 @@ export function brokerSource(broker: Broker, eventLoop: () => Overview['eventLoo
     retained: () => broker.retainedCount,
     totals: () => broker.admin.totals(),
     storeSizeBytes: () => broker.storeSizeBytes(),
+    cluster: () => broker.clusterStatus,
     eventLoop,
     memory: () => {
       const m = process.memoryUsage()

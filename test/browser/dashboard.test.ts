@@ -7,6 +7,7 @@ import { Broker } from '../../src/broker/broker.js'
 import { type Client, connect } from '../../src/client/client.js'
 import { type HttpEndpoint, startHttp } from '../../src/http/server.js'
 import { inCI } from '../helpers/mosquitto.js'
+import { type NatsCluster, natsSkip, startNats } from '../helpers/nats.js'
 import { LOOPBACK } from '../helpers/net.js'
 
 /**
@@ -45,8 +46,8 @@ async function rows(page: Page): Promise<string[]> {
   )) as string[]
 }
 
-/** Every chart's canvas as a PNG data URL. */
-const CANVASES = "[...document.querySelectorAll('.chart canvas')].map((c) => c.toDataURL())"
+/** Every chart's canvas of the main grid (not the cluster section's) as a PNG data URL. */
+const CANVASES = "[...document.querySelectorAll('section.charts .chart canvas')].map((c) => c.toDataURL())"
 
 /** How many pixels of the connections chart are the light theme's accent colour (#0f6fde): its line. */
 const ACCENT_PIXELS = `(() => {
@@ -130,6 +131,11 @@ describe('the dashboard in Chromium', { skip: chromiumSkip() }, () => {
     assert.equal(new Set(lengths).size, 1, `every chart has the same points: ${lengths}`)
     assert.ok(lengths[0]! >= Number(points) + 2)
     assert.deepEqual(refusedByCsp, [])
+  })
+
+  test('a single node shows no cluster section', async () => {
+    await until(page, 'the figures', "document.getElementById('k-connections').textContent !== '–'")
+    assert.equal(await page.isVisible('#cluster'), false)
   })
 
   test('lists the connected clients, filtered on the server as the operator types', async () => {
@@ -275,6 +281,95 @@ describe('the dashboard in Chromium, with client-chosen strings that look like H
       await page.evaluate("document.querySelectorAll('[id^=pwn]').length"),
       0,
       'no element was made of them',
+    )
+    await page.close()
+  })
+})
+
+describe('the dashboard in Chromium, on a cluster node', { skip: chromiumSkip() || natsSkip() }, () => {
+  let nats: NatsCluster
+  const nodes: Broker[] = []
+  const clients: Client[] = []
+  let http: HttpEndpoint
+  let browser: Browser
+  let traffic: NodeJS.Timeout
+
+  before(async () => {
+    nats = await startNats({ servers: 1 })
+    const urls: string[] = []
+    for (const node of ['edge-a', 'edge-b']) {
+      const b = new Broker({ sysInterval: 0, cluster: { servers: nats.urls, node, replicas: 1 } })
+      const l = await b.listen({ port: 0, host: LOOPBACK })
+      nodes.push(b)
+      urls.push(`mqtt://${LOOPBACK}:${l.port}`)
+    }
+    http = await startHttp(nodes[0]!, { port: 0 })
+    const sub = await connect(urls[1]!, { clientId: 'far-sub', reconnect: false })
+    clients.push(sub)
+    await sub.subscribe('plant/#', { qos: 1 })
+    const pub = await connect(urls[0]!, { clientId: 'near-pub', reconnect: false })
+    clients.push(pub)
+    let n = 0
+    traffic = setInterval(() => {
+      pub
+        .publish(`plant/line-${n % 3}/temperature`, String(n++), { qos: n % 2 === 0 ? 0 : 1 })
+        .catch(() => {})
+    }, 20)
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] })
+  })
+
+  after(async () => {
+    clearInterval(traffic)
+    await browser?.close()
+    await Promise.allSettled(clients.map((c) => c.end()))
+    await http?.close()
+    await Promise.allSettled(nodes.map((b) => b.close()))
+    await nats?.stop()
+  })
+
+  test('shows the cluster: this node, NATS, the nodes with their connections, cross-node rates and the JetStream lag', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+    page.on('pageerror', (err) => assert.fail(`the page threw: ${err.message}`))
+    await page.goto(http.url)
+    await until(page, 'the cluster section', "!document.getElementById('cluster').hidden")
+    assert.equal(await page.textContent('#cluster-node'), 'edge-a')
+    assert.equal(await page.textContent('#cluster-state-text'), 'connected')
+    assert.match((await page.textContent('#cluster-server')) ?? '', /^127\.0\.0\.1:\d+$/)
+    // the other node shows once its heartbeat (every 2 s) is heard, with its one connection
+    await until(
+      page,
+      'both nodes, edge-b with its subscriber',
+      `(() => {
+        const rows = [...document.querySelectorAll('#cluster-nodes tbody tr')]
+        return rows.map((r) => r.dataset.node).join() === 'edge-a,edge-b' &&
+          rows[1].children[1].textContent === '1'
+      })()`,
+    )
+    assert.equal(await page.textContent('#cluster-nodes tbody tr:first-child td:nth-child(2)'), '1')
+    assert.equal(await page.textContent('#cluster-count'), '2 nodes')
+    await until(
+      page,
+      'a forwarded rate',
+      "/^[1-9]/.test(document.getElementById('cl-forwarded').textContent)",
+    )
+    await until(page, 'the JetStream lag read', "document.getElementById('cl-lag').textContent !== '–'")
+    // the cluster charts are drawn at the section's width, with the points of the others
+    await until(page, 'two points', 'window.petrelDashboard.data.time.length >= 2')
+    const widths = (await page.evaluate(
+      "[...document.querySelectorAll('#cluster canvas')].map((c) => c.getBoundingClientRect().width)",
+    )) as number[]
+    assert.equal(widths.length, 2)
+    assert.ok(
+      widths.every((w) => w > 250),
+      `the cluster charts took the section's width: ${widths}`,
+    )
+    const forwarded = (await page.evaluate('window.petrelDashboard.data.series.clusterForwarded')) as (
+      | number
+      | null
+    )[]
+    assert.ok(
+      forwarded.some((v) => v !== null && v > 0),
+      `forwarded per second: ${forwarded}`,
     )
     await page.close()
   })

@@ -196,6 +196,14 @@ test('GET /api/v1/broker: version, start, uptime, listeners and the settings wit
   for (const k of ['logger', 'hooks', 'now']) assert.equal(k in shown, false, k)
 })
 
+test('GET /api/v1/cluster on a single node: 404 not-found, in the API error shape', async (t) => {
+  const rig = await adminRig(t)
+  const r = await rig.get<{ error: { code: string; message: string } }>('/api/v1/cluster')
+  assert.equal(r.status, 404)
+  assert.equal(r.body.error.code, 'not-found')
+  assert.match(r.body.error.message, /not a cluster node/)
+})
+
 test('lists subscriptions by the topic they match, a substring of the filter, or a client, paged', async (t) => {
   const rig = await adminRig(t)
   const a = await rig.client({ clientId: 'sa' })

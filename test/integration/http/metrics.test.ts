@@ -56,6 +56,14 @@ const PETREL_FAMILIES: Record<string, string> = {
   petrel_store_errors: 'counter',
   petrel_event_loop_utilization_ratio: 'gauge',
   petrel_event_loop_active_seconds: 'counter',
+  petrel_cluster_nodes: 'gauge',
+  petrel_cluster_connected: 'gauge',
+  petrel_cluster_messages_forwarded: 'counter',
+  petrel_cluster_messages_received: 'counter',
+  petrel_cluster_pending_acks: 'gauge',
+  petrel_cluster_sessions: 'gauge',
+  petrel_cluster_stream_messages: 'gauge',
+  petrel_cluster_node_connections: 'gauge',
 }
 
 describe('/metrics format', { skip: prometheusParserSkip(), timeout: 30_000 }, () => {
@@ -127,6 +135,13 @@ describe('/metrics format', { skip: prometheusParserSkip(), timeout: 30_000 }, (
     assert.equal(buckets.at(-1)?.labels.le, '+Inf')
     assert.ok(buckets.length >= 10)
     assert.equal(family(families, 'petrel_store_size_bytes').samples.length, 0)
+  })
+
+  test('a single node gives the petrel_cluster_* families no sample: absent, not 0', async () => {
+    const families = await parseMetrics(await scrape(rig.http))
+    const cluster = families.filter((f) => f.name.startsWith('petrel_cluster_'))
+    assert.equal(cluster.length, 8)
+    for (const f of cluster) assert.deepEqual(f.samples, [], f.name)
   })
 
   test("carries prom-client's process and Node.js metrics: CPU, memory, heap, event-loop lag; and the event-loop utilisation", async () => {

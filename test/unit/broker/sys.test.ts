@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import type { ClusterStatus } from '../../../src/broker/cluster-bridge.js'
 import { brokerStats } from '../../../src/broker/events.js'
 import { type SysSource, SysState, sysValues } from '../../../src/broker/sys.js'
 import { MOSQUITTO_SYS_TOPICS } from '../../helpers/mosquitto-sys.js'
@@ -92,4 +93,37 @@ test('load averages are per-minute rates damped over 1, 5 and 15 minutes, as Mos
   for (const [topic, value] of later) {
     if (topic.startsWith('$SYS/broker/load/')) assert.match(value, /^\d+\.\d\d$/, topic)
   }
+})
+
+test('a cluster node publishes $SYS/broker/cluster/...: its name, the nodes, messages across nodes, the stream', () => {
+  const single = sysValues(source()).map(([t]) => t)
+  assert.deepEqual(
+    single.filter((t) => t.startsWith('$SYS/broker/cluster/')),
+    [],
+    'a single node publishes none',
+  )
+  const status: ClusterStatus = {
+    node: 'n0',
+    connected: true,
+    server: '127.0.0.1:4222',
+    nodes: [
+      { node: 'n1', lastSeen: 1, connections: 3 },
+      { node: 'n2', lastSeen: 1, connections: 4 },
+    ],
+    forwarded: 120,
+    received: 80,
+    pendingAcks: 2,
+    interest: 5,
+    sessions: 6,
+    stream: null,
+  }
+  const before = new Map(sysValues({ ...source(), clusterStatus: status }))
+  assert.equal(before.get('$SYS/broker/cluster/node'), 'n0')
+  assert.equal(before.get('$SYS/broker/cluster/nodes'), '3', 'the other two and this one')
+  assert.equal(before.get('$SYS/broker/cluster/messages/forwarded'), '120')
+  assert.equal(before.get('$SYS/broker/cluster/messages/received'), '80')
+  assert.equal(before.has('$SYS/broker/cluster/stream/messages'), false, 'not before the stream is read')
+  status.stream = { messages: 42, bytes: 4200, consumers: 2, at: 1 }
+  const read = new Map(sysValues({ ...source(), clusterStatus: status }))
+  assert.equal(read.get('$SYS/broker/cluster/stream/messages'), '42')
 })

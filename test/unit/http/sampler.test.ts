@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import type { ClusterStatus } from '../../../src/broker/cluster-bridge.js'
 import {
   brokerStats,
   COMMIT_BUCKETS,
@@ -163,4 +164,39 @@ test('each tick is told to the listeners, and latest() is the last one', () => {
   sampler.tick(T0 + 2000)
   assert.deepEqual(times, [T0 + 1000, T0 + 2000])
   assert.equal(sampler.latest().time, T0 + 2000)
+})
+
+test("a cluster node's overview has its cluster status and the cross-node rates; the history has them as series", () => {
+  const src = source()
+  const status: ClusterStatus = {
+    node: 'n0',
+    connected: true,
+    server: '127.0.0.1:4222',
+    nodes: [{ node: 'n1', lastSeen: T0, connections: 2 }],
+    forwarded: 100,
+    received: 40,
+    pendingAcks: 0,
+    interest: 3,
+    sessions: 1,
+    stream: { messages: 7, bytes: 700, consumers: 1, at: T0 },
+  }
+  const sampler = new Sampler({ ...src, cluster: () => ({ ...status }) }, T0)
+  assert.deepEqual(sampler.latest().cluster?.rates, { forwarded: 0, received: 0 }, 'no previous reading')
+  status.forwarded = 300
+  status.received = 50
+  const o = sampler.tick(T0 + 2000)
+  assert.deepEqual(o.cluster, { ...status, rates: { forwarded: 100, received: 5 } })
+  const h = sampler.history()
+  assert.deepEqual(h.series.clusterForwarded, [100])
+  assert.deepEqual(h.series.clusterReceived, [5])
+  assert.deepEqual(h.series.clusterStreamMessages, [7])
+})
+
+test('a single node has no cluster in its overview, and null cluster series', () => {
+  const sampler = new Sampler(source(), T0)
+  const o = sampler.tick(T0 + 1000)
+  assert.equal(o.cluster, null)
+  const h = sampler.history()
+  assert.deepEqual(h.series.clusterForwarded, [null])
+  assert.deepEqual(h.series.clusterStreamMessages, [null])
 })
