@@ -176,6 +176,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       },
       wrote: this.flusher.wrote,
       session: (clientId) => sessions.get(clientId),
+      unstored: (clientId) => sessions.get(clientId)?.link?.unstored(),
       release: (clientId) => this.releaseSession(clientId),
       adopt: (clientId, r) => {
         const s = sessions.create(clientId, false, false, capExpiry(this.options, r.expiry))

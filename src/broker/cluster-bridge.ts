@@ -67,6 +67,12 @@ export interface ClusterHost {
   takenOver(clientId: string, at: number): void
   /** Something was sent to JetStream this turn: the end-of-turn commit must wait for it. */
   wrote(): void
+  /**
+   * What `clientId` published this turn was not stored by the cluster: its acknowledgements of
+   * the turn must not leave, and its connection ends (MQTT 5: DISCONNECT 0x89 Server busy), for
+   * it to send them again.
+   */
+  unstored(clientId: string): void
   /** The session of `clientId` on this node, if any. */
   session(clientId: string): Session | undefined
   /**

@@ -438,6 +438,11 @@ export class Connection implements Peer, Flushable, PartlyReceived, TimedLink {
     this.close('store commit failed', true, true)
   }
 
+  unstored(): void {
+    this.output.dropSealed()
+    this.close('the cluster did not store its messages', true, false, ReasonCode.SERVER_BUSY)
+  }
+
   /** A write taken whole emits no 'drain': what waits for this subscriber's output learns it here instead. */
   private written(): void {
     const session = this.session

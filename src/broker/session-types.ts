@@ -25,6 +25,11 @@ export interface SessionLink {
   dropSlowConsumer(): void
   /** Ends the connection: another one with the same client id takes the session over. */
   takenOver(): void
+  /**
+   * What it published this turn was not stored (a cluster's JetStream did not take it): its
+   * acknowledgements waiting for the turn's commit are dropped and the connection ends.
+   */
+  unstored(): void
 }
 
 /**

@@ -17,10 +17,10 @@ const NEVER = 0xffff_ffff
  * cluster's own (RetainedSync), not written here.
  */
 export class ClusterStore implements Store {
-  /** What the turn asked of JetStream besides the records (consumers made or deleted). */
-  private pending: Promise<unknown>[] = []
+  /** What the turn asked of JetStream besides the records (consumers made or deleted), by client. */
+  private pending: { p: Promise<unknown>; clientId: string }[] = []
   /** JetStream messages to acknowledge once the records written this turn are in the bucket. */
-  private ackAfter: JsMsg[] = []
+  private ackAfter: { js: JsMsg; clientId: string }[] = []
   /** The QoS 2 PUBLISH just received from a persistent session's client, and its message id's nonce. */
   lastInbound: { clientId: string; packetId: number; nonce: string } | null = null
 
@@ -31,7 +31,13 @@ export class ClusterStore implements Store {
     private readonly origin: number,
     /** A session that became the cluster's: its QoS 1/2 messages now come from its consumers. */
     private readonly madeDurable: (clientId: string) => void,
+    /** What the turn wrote for `clientId` is not in NATS: its acknowledgements must not leave. */
+    private readonly refuse: (clientId: string, err: unknown) => void,
   ) {}
+
+  private push(clientId: string, ps: Promise<unknown>[]): void {
+    for (const p of ps) this.pending.push({ p, clientId })
+  }
 
   load(): StoreSnapshot {
     return { sessions: [], retained: [] } // sessions are read when their clients come back
@@ -57,7 +63,7 @@ export class ClusterStore implements Store {
   deleteSession(clientId: string): void {
     const r = this.record(clientId)
     if (r === undefined) return
-    this.pending.push(...this.feeds.deleteAll(clientId, r))
+    this.push(clientId, this.feeds.deleteAll(clientId, r))
     this.records.remove(clientId)
   }
 
@@ -69,8 +75,8 @@ export class ClusterStore implements Store {
     else r.subs.push([filter, sub])
     this.records.changed(clientId)
     const qos = typeof sub === 'number' ? sub : sub.qos
-    if (Feeds.durable(filter, qos)) this.pending.push(...this.feeds.ensure(clientId, r, filter))
-    else if (Feeds.durable(filter, 1)) this.pending.push(...this.feeds.drop(clientId, r, filter))
+    if (Feeds.durable(filter, qos)) this.push(clientId, this.feeds.ensure(clientId, r, filter))
+    else if (Feeds.durable(filter, 1)) this.push(clientId, this.feeds.drop(clientId, r, filter))
   }
 
   deleteSubscription(clientId: string, filter: string): void {
@@ -82,7 +88,7 @@ export class ClusterStore implements Store {
     r.subs.splice(i, 1)
     this.records.changed(clientId)
     const qos = typeof sub === 'number' ? sub : sub.qos
-    if (Feeds.durable(filter, qos)) this.pending.push(...this.feeds.drop(clientId, r, filter))
+    if (Feeds.durable(filter, qos)) this.push(clientId, this.feeds.drop(clientId, r, filter))
   }
 
   addDelivery(clientId: string, d: StoredDelivery): void {
@@ -97,7 +103,7 @@ export class ClusterStore implements Store {
     f.released = true
     r.released.push([packetId, f.streamSeq])
     this.records.changed(clientId)
-    if (f.js !== null) this.ackAfter.push(f.js)
+    if (f.js !== null) this.ackAfter.push({ js: f.js, clientId })
   }
 
   deleteDelivery(clientId: string, seq: number): void {
@@ -144,23 +150,49 @@ export class ClusterStore implements Store {
     // the cluster's retained messages are kept by RetainedSync
   }
 
+  /**
+   * Settles when NATS has what the turn wrote. It never fails the turn: a client whose record or
+   * consumers were not written loses the turn's acknowledgements (its connection ends, see
+   * ClusterHost.unstored) and its record is written again at the next commit.
+   */
   commit(): void | Promise<void> {
     const acks = this.ackAfter
-    if (!this.records.pending && this.pending.length === 0) {
-      if (acks.length > 0) {
-        this.ackAfter = []
-        for (const m of acks) m.ack()
-      }
-      return
-    }
-    const all = this.records.flush()
+    this.ackAfter = []
+    const parts = this.records.flush()
     if (this.pending.length > 0) {
-      all.push(...this.pending)
+      parts.push(...this.pending)
       this.pending = []
     }
-    this.ackAfter = []
-    return Promise.all(all).then(() => {
-      for (const m of acks) m.ack()
+    if (parts.length === 0 && acks.length === 0) return
+    return Promise.all(
+      parts.map(({ p, clientId }) =>
+        p.then(
+          () => null,
+          (err: unknown) => ({ clientId, err }),
+        ),
+      ),
+    ).then((outcomes) => {
+      const failed = new Set<string>()
+      for (const o of outcomes) {
+        if (o === null || failed.has(o.clientId)) continue
+        failed.add(o.clientId)
+        this.refuse(o.clientId, o.err)
+      }
+      // Past PUBREC: JetStream is told once the record keeps it, and the PUBREL waits until JetStream
+      // confirms. Its record entry goes at PUBCOMP: a node that dies then must not leave a message
+      // JetStream would send again to a client that has it.
+      const told = acks.filter((a) => !failed.has(a.clientId))
+      if (told.length === 0) return
+      return Promise.all(
+        told.map((a) =>
+          a.js.ackAck().then(
+            (ok) => {
+              if (!ok) this.refuse(a.clientId, new Error('JetStream did not confirm an acknowledgement'))
+            },
+            (err: unknown) => this.refuse(a.clientId, err),
+          ),
+        ),
+      ).then(() => undefined)
     })
   }
 

@@ -53,8 +53,10 @@ export class Cluster implements ClusterBridge {
   private readonly js: JetStreamClient
   private readonly interest: Interest
   private readonly retained: RetainedSync
-  /** What this turn's commit waits for besides the publisher's batch (records first, retried messages). */
-  private pending: Promise<unknown>[] = []
+  /** What this turn's commit waits for besides the publisher's batch, and whose it is (see commit). */
+  private pending: Pending[] = []
+  /** When a commit last logged that JetStream did not store messages (one line a second at most). */
+  private lastRefusal = 0
   private readonly publisher: JetStreamPublisher
   /** The last seq taken from each origin: a message matching several subscriptions comes once per subscription. */
   private readonly lastSeq = new Map<number, number>()
@@ -89,10 +91,20 @@ export class Cluster implements ClusterBridge {
     this.feeds = new Feeds(jsm, this.js, host, maxAckPending)
     this.feeds.isReleased = (clientId, seq) =>
       this.records.held.get(clientId)?.released.some(([, s]) => s === seq) === true
-    this.sessionStore = new ClusterStore(this.records, this.feeds, node, this.origin, (clientId) => {
-      const session = host.session(clientId)
-      if (session !== undefined) session.fed = true
-    })
+    this.sessionStore = new ClusterStore(
+      this.records,
+      this.feeds,
+      node,
+      this.origin,
+      (clientId) => {
+        const session = host.session(clientId)
+        if (session !== undefined) session.fed = true
+      },
+      (clientId, err) => {
+        this.refused(err, 1)
+        host.unstored(clientId)
+      },
+    )
     this.store = this.sessionStore
     nc.subscribe(RELEASE_PREFIX + this.origin, {
       callback: (err, m) => {
@@ -171,10 +183,13 @@ export class Cluster implements ClusterBridge {
       this.sessionStore.lastInbound = null
       if (msg.qos === 2 && inbound !== null && inbound.clientId === msg.origin) {
         const msgID = messageId(inbound.clientId, inbound.packetId, inbound.nonce)
-        this.pending.push(
-          this.records.writeNow(inbound.clientId).then(() => this.publisher.publishNow(subject, data, msgID)),
-        )
-      } else this.publisher.publish(subject, data)
+        this.pending.push({
+          p: this.records
+            .writeNow(inbound.clientId)
+            .then(() => this.publisher.publishNow(subject, data, msg.origin, msgID)),
+          owner: msg.origin,
+        })
+      } else this.publisher.publish(subject, data, msg.origin)
       this.host.wrote()
     } catch (err) {
       // the connection is closed (the broker is closing): local delivery is done, nothing more to do
@@ -193,13 +208,14 @@ export class Cluster implements ClusterBridge {
     const tokens = topicToSubject(msg.topic)
     const msgID = messageId(clientId, packetId, nonce)
     const retry = encodeEnvelope(msg, this.origin, ++this.seq, true)
-    this.pending.push(
-      this.publisher.publishNow(DURABLE_PREFIX + tokens, retry, msgID).then((duplicate) => {
+    this.pending.push({
+      p: this.publisher.publishNow(DURABLE_PREFIX + tokens, retry, clientId, msgID).then((duplicate) => {
         if (duplicate) return
         this.nc.publish(QOS0_PREFIX + tokens, encodeEnvelope(msg, this.origin, ++this.seq))
         this.host.deliverRemote(msg, null)
       }),
-    )
+      owner: clientId,
+    })
     this.host.wrote()
   }
 
@@ -286,7 +302,7 @@ export class Cluster implements ClusterBridge {
     await this.host.release(clientId)
     this.feeds.stop(clientId, true)
     if (this.records.held.has(clientId)) {
-      await Promise.all(this.records.flush()).catch(() => undefined)
+      await Promise.all(this.records.flush().map((w) => w.p)).catch(() => undefined)
       this.records.release(clientId)
     }
   }
@@ -328,15 +344,48 @@ export class Cluster implements ClusterBridge {
     this.host.takenOver(clientId, Number(at))
   }
 
+  /**
+   * Settles when JetStream answered for everything this turn sent. It never fails the turn: the
+   * publishers whose messages were not stored (JetStream said no, or did not answer within 5 s:
+   * NATS is away) lose this turn's acknowledgements and their connections are closed (MQTT 5:
+   * DISCONNECT 0x89 Server busy), so they send them again; everyone else's output goes on.
+   */
   commit(): Promise<void> | null {
     const batch = this.publisher.seal()
-    const r = this.retained.pending
-    if (this.pending.length === 0 && r.length === 0) return batch
-    const all: Promise<unknown>[] = r.length === 0 ? this.pending : this.pending.concat(r)
-    if (batch !== null) all.push(batch)
+    const parts =
+      this.retained.pending.length === 0 ? this.pending : this.pending.concat(this.retained.pending)
     this.pending = []
     this.retained.pending = []
-    return Promise.all(all).then(() => undefined)
+    if (parts.length === 0 && batch === null) return null
+    const settled = parts.map(({ p, owner }) =>
+      p.then(
+        () => null,
+        (err: unknown) => ({ owner, err }),
+      ),
+    )
+    return Promise.all([batch, ...settled]).then(([b, ...rest]) => {
+      const refused = new Set(b?.refused ?? [])
+      let error: unknown = b?.error ?? null
+      for (const r of rest) {
+        if (r === null) continue
+        if (r.owner !== null) refused.add(r.owner)
+        error ??= r.err
+      }
+      if (error === null) return
+      this.refused(error, refused.size)
+      for (const clientId of refused) this.host.unstored(clientId)
+    })
+  }
+
+  /** Logs (one line a second at most) that NATS did not take what `clients` clients sent. */
+  private refused(err: unknown, clients: number): void {
+    const now = Date.now()
+    if (now - this.lastRefusal < 1000) return
+    this.lastRefusal = now
+    this.host.log.warn(
+      { err, clients },
+      'cluster: NATS did not store what clients sent: they are disconnected, to send it again',
+    )
   }
 
   private heartbeat(): void {
@@ -399,7 +448,7 @@ export class Cluster implements ClusterBridge {
     clearInterval(this.timer)
     clearInterval(this.sweeper)
     this.publisher.close()
-    await Promise.allSettled(this.records.flush())
+    await Promise.allSettled(this.records.flush().map((w) => w.p))
     this.retained.stop()
     await Promise.allSettled(this.pending)
     await this.nc.drain().catch(() => undefined)
@@ -409,6 +458,12 @@ export class Cluster implements ClusterBridge {
 /** A QoS 2 message's JetStream id: its publisher, packet id and the nonce its session's record keeps. */
 function messageId(clientId: string, packetId: number, nonce: string): string {
   return `${tokenOf(clientId)}.${packetId}.${nonce}`
+}
+
+/** Something a turn's commit waits for, and the client it answers for (null: the broker's own). */
+interface Pending {
+  p: Promise<unknown>
+  owner: string | null
 }
 
 /** Whether a session's client has been away longer than its expiry interval at `now`. */

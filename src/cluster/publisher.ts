@@ -4,32 +4,35 @@ import { headers, type Msg, type NatsConnection } from '@nats-io/transport-node'
 /** How long JetStream may take to acknowledge a message before the publish counts as failed. */
 const TIMEOUT_MS = 5000
 
-/** The messages of one turn: settled when JetStream acknowledged them all (or one failed). */
+/**
+ * The messages of one turn: settled when JetStream acknowledged them all, or said no to some,
+ * or did not answer in time. It settles with the clients whose messages were not stored.
+ */
 class Batch {
   remaining = 0
   sealed = false
+  /** Why a message was not stored (the first reason), or null. */
   failed: Error | null = null
-  readonly done: Promise<void>
-  private resolve!: () => void
-  private reject!: (err: Error) => void
+  /** The publishers (client ids) whose messages were not stored. */
+  readonly refused = new Set<string>()
+  readonly done: Promise<Batch>
+  private resolve!: (b: Batch) => void
   readonly at = Date.now()
 
   constructor() {
-    this.done = new Promise<void>((resolve, reject) => {
+    this.done = new Promise<Batch>((resolve) => {
       this.resolve = resolve
-      this.reject = reject
     })
-    this.done.catch(() => undefined) // a batch nobody waits for (the broker closing) rejects quietly
   }
 
   settle(): void {
-    if (!this.sealed || this.remaining > 0) return
-    if (this.failed === null) this.resolve()
-    else this.reject(this.failed)
+    if (this.sealed && this.remaining === 0) this.resolve(this)
   }
 
-  fail(err: Error): void {
+  fail(w: Waiter, err: Error): void {
     this.failed ??= err
+    if (w.owner !== null) this.refused.add(w.owner)
+    w.then?.(null)
     this.remaining--
     this.settle()
   }
@@ -37,7 +40,16 @@ class Batch {
 
 interface Waiter {
   batch: Batch
-  then: ((duplicate: boolean) => void) | null
+  /** Told whether JetStream had the message already; null: it was not stored. */
+  then: ((duplicate: boolean | null) => void) | null
+  /** The client that published it, or null (the broker's own). */
+  owner: string | null
+}
+
+/** What became of a turn's messages: the publishers of those not stored, and why. */
+export interface BatchOutcome {
+  refused: ReadonlySet<string>
+  error: Error | null
 }
 
 /**
@@ -74,7 +86,13 @@ export class JetStreamPublisher {
    * JetStream store it once; `then` is told whether it was already there. Throws when the
    * connection is closed.
    */
-  publish(subject: string, data: Uint8Array, msgId: string | null = null, then: Waiter['then'] = null): void {
+  publish(
+    subject: string,
+    data: Uint8Array,
+    owner: string | null,
+    msgId: string | null = null,
+    then: Waiter['then'] = null,
+  ): void {
     const batch = (this.batch ??= new Batch())
     const id = this.next++
     let opts: { reply: string; headers?: ReturnType<typeof headers> } = { reply: this.inbox + id }
@@ -83,32 +101,50 @@ export class JetStreamPublisher {
       h.set('Nats-Msg-Id', msgId)
       opts = { reply: opts.reply, headers: h }
     }
-    this.nc.publish(subject, data, opts)
+    const w: Waiter = { batch, then, owner }
     batch.remaining++
-    this.waiting.set(id, { batch, then })
+    try {
+      this.nc.publish(subject, data, opts)
+    } catch (err) {
+      // closed, or the reconnect buffer is full: not stored
+      batch.fail(w, err instanceof Error ? err : new Error(String(err)))
+      return
+    }
+    this.waiting.set(id, w)
   }
 
-  /** One message on its own, settled when JetStream has it: whether it was there already. */
-  publishNow(subject: string, data: Uint8Array, msgId: string | null): Promise<boolean> {
+  /**
+   * One message on its own, settled when JetStream has it: whether it was there already; rejects
+   * when it was not stored.
+   */
+  publishNow(
+    subject: string,
+    data: Uint8Array,
+    owner: string | null,
+    msgId: string | null,
+  ): Promise<boolean> {
     const saved = this.batch
     this.batch = null
     let duplicate = false
-    this.publish(subject, data, msgId, (d) => {
-      duplicate = d
+    this.publish(subject, data, owner, msgId, (d) => {
+      duplicate = d === true
     })
-    const p = this.seal()!.then(() => duplicate)
+    const p = this.seal()!.then((b) => {
+      if (b.error !== null) throw b.error
+      return duplicate
+    })
     this.batch = saved
     return p
   }
 
-  /** The batch of this turn, closed: settled once JetStream acknowledged all of it; null when empty. */
-  seal(): Promise<void> | null {
+  /** The batch of this turn, closed: settled once JetStream answered for all of it; null when empty. */
+  seal(): Promise<BatchOutcome> | null {
     const b = this.batch
     if (b === null) return null
     this.batch = null
     b.sealed = true
     b.settle()
-    return b.done
+    return b.done.then((done) => ({ refused: done.refused, error: done.failed }))
   }
 
   private answered(m: Msg): void {
@@ -119,6 +155,7 @@ export class JetStreamPublisher {
     const status = m.headers?.code ?? 0
     if (status >= 400 || m.data.length === 0) {
       w.batch.fail(
+        w,
         new Error(status === 503 ? 'no JetStream stream answers (503)' : `JetStream answered ${status}`),
       )
       return
@@ -131,7 +168,7 @@ export class JetStreamPublisher {
       } catch {
         // as it came
       }
-      w.batch.fail(new Error(`JetStream refused a message: ${why}`))
+      w.batch.fail(w, new Error(`JetStream refused a message: ${why}`))
       return
     }
     w.then?.(/"duplicate":\s*true/.test(text))
@@ -145,7 +182,7 @@ export class JetStreamPublisher {
     for (const [id, w] of this.waiting) {
       if (w.batch.at > old) break
       this.waiting.delete(id)
-      w.batch.fail(new Error(`JetStream did not acknowledge within ${TIMEOUT_MS} ms`))
+      w.batch.fail(w, new Error(`JetStream did not acknowledge within ${TIMEOUT_MS} ms`))
     }
   }
 

@@ -15,8 +15,8 @@ import { subjectToTopic, topicToSubject } from './subject.js'
  */
 export class RetainedSync {
   private kv: KV | null = null
-  /** Puts and deletes not yet acknowledged, for the turn's commit. */
-  pending: Promise<unknown>[] = []
+  /** Puts and deletes not yet acknowledged, for the turn's commit, with the client each answers for. */
+  pending: { p: Promise<unknown>; owner: string | null }[] = []
   /** Changes applied from the bucket since start. */
   applied = 0
   private stopped = false
@@ -76,9 +76,8 @@ export class RetainedSync {
     const kv = this.kv
     if (kv === null) return
     const key = topicToSubject(msg.topic)
-    this.pending.push(
-      msg.payload.length === 0 ? kv.delete(key) : kv.put(key, encodeEnvelope(msg, this.origin, 0)),
-    )
+    const p = msg.payload.length === 0 ? kv.delete(key) : kv.put(key, encodeEnvelope(msg, this.origin, 0))
+    this.pending.push({ p, owner: msg.origin })
   }
 
   stop(): void {

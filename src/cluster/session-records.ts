@@ -111,17 +111,26 @@ export class SessionRecords {
     return this.dirty.size > 0 || this.deleted.size > 0
   }
 
-  /** Writes what changed since the last flush; the returned promises settle when the bucket has it. */
-  flush(): Promise<unknown>[] {
+  /**
+   * Writes what changed since the last flush; each write settles when the bucket has it. One that
+   * fails is written again at the next flush if the record is still held here.
+   */
+  flush(): { p: Promise<unknown>; clientId: string }[] {
     const kv = this.kv
     if (kv === null) return []
-    const out: Promise<unknown>[] = []
+    const out: { p: Promise<unknown>; clientId: string }[] = []
     for (const id of this.dirty) {
       const r = this.held.get(id)
-      if (r !== undefined) out.push(kv.put(tokenOf(id), JSON.stringify(r)))
+      if (r === undefined) continue
+      const p = kv.put(tokenOf(id), JSON.stringify(r))
+      p.catch(() => {
+        if (this.held.get(id) === r) this.dirty.add(id)
+      })
+      out.push({ p, clientId: id })
     }
     this.dirty.clear()
-    for (const [id, incarnation] of this.deleted) out.push(this.deleteIf(id, incarnation))
+    for (const [id, incarnation] of this.deleted)
+      out.push({ p: this.deleteIf(id, incarnation), clientId: id })
     this.deleted.clear()
     return out
   }

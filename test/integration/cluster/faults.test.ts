@@ -116,9 +116,12 @@ describe('faults under load in a cluster of three nodes over three NATS servers'
     await connected(sub)
     await sub.subscribeAsync(`${tag}/t`, { qos })
     const received = new Map<string, number>()
-    sub.on('message', (_t, payload) => {
+    const seen: string[] = []
+    sub.on('message', (_t, payload, packet) => {
       const k = payload.toString()
       received.set(k, (received.get(k) ?? 0) + 1)
+      if (process.env.FAULT_DEBUG)
+        seen.push(`${k} id=${packet.messageId} dup=${packet.dup} t=${Date.now() % 100000}`)
     })
     await sleep(300)
     const pub = roaming(0, `${tag}-pub`, qos)
@@ -159,6 +162,8 @@ describe('faults under load in a cluster of three nodes over three NATS servers'
     )
     if (qos === 2) {
       const twice = [...received].filter(([, n]) => n > 1).map(([k]) => k)
+      if (process.env.FAULT_DEBUG && twice.length > 0)
+        console.log(seen.filter((l) => twice.includes(l.split(' ')[0]!)).join('\n'))
       assert.deepEqual(twice, [], 'QoS 2: nothing twice')
     }
     sub.end(true)

@@ -40,6 +40,7 @@ const link: SessionLink = {
   resumeReading() {},
   dropSlowConsumer() {},
   takenOver() {},
+  unstored() {},
 }
 
 function setup(): { router: Router; calls: Call[]; session(id: string): Session } {

@@ -39,6 +39,7 @@ class FakeLink implements SessionLink {
     this.resumed++
   }
   takenOver(): void {}
+  unstored(): void {}
   dropSlowConsumer(): void {
     this.droppedAsSlow = true
   }

@@ -18,6 +18,7 @@ class Link implements SessionLink {
   resumeReading(): void {}
   dropSlowConsumer(): void {}
   takenOver(): void {}
+  unstored(): void {}
   /** What was written, decoded as `version` would. */
   packets(version: 4 | 5): PublishPacket[] {
     const got: Packet[] = []
