@@ -192,6 +192,13 @@ export class Broker extends EventEmitter<BrokerEvents> {
       },
     }
     const c = await joinCluster(o, host, () => this.core.connected, this.options.maxQueuedMessages || 1)
+    // a message must fit in one NATS message to cross nodes: larger PUBLISHes are refused as too
+    // large (MQTT 5 clients read the limit in CONNACK), instead of being sent again and again
+    const fits = c.maxPacketSize
+    if (fits < this.options.maxPacketSize) {
+      this.log.info({ maxPacketSize: fits }, "maxPacketSize lowered to what fits in NATS's max_payload")
+      this.options.maxPacketSize = fits
+    }
     this.cluster = c
     router.cluster = c
     this.deferredStore!.inner = c.store

@@ -13,6 +13,8 @@ import type { Session } from './session.js'
 export interface ClusterBridge {
   /** This node's name in the cluster. */
   readonly node: string
+  /** The largest MQTT packet whose message fits in one NATS message (max_payload less the envelope's room). */
+  readonly maxPacketSize: number
   /**
    * A message accepted on this node, already delivered to its local subscribers: to the
    * nodes with a matching subscription (QoS 0 over core NATS; QoS 1/2 into JetStream,
@@ -91,7 +93,7 @@ export interface AdoptedSession {
   subs: [filter: string, sub: StoredSubscription][]
   inbound: number[]
   /** QoS 2 flows past PUBREC: their PUBREL is sent again when the client is back [MQTT-4.4.0-1]. */
-  released: [packetId: number, streamSeq: number][]
+  released: [packetId: number, streamSeq: number, ackSubject: string][]
 }
 
 /** The cluster as one node sees it. */

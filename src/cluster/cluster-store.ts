@@ -101,7 +101,7 @@ export class ClusterStore implements Store {
     const r = this.record(clientId)
     if (f === undefined || r === undefined || f.released) return
     f.released = true
-    r.released.push([packetId, f.streamSeq])
+    r.released.push([packetId, f.streamSeq, ackSubject(f.js)])
     this.records.changed(clientId)
     if (f.js !== null) this.ackAfter.push({ js: f.js, clientId })
   }
@@ -197,4 +197,13 @@ export class ClusterStore implements Store {
   }
 
   close(): void {}
+}
+
+/**
+ * The subject that acknowledges a JetStream message (its reply subject: the client's message has
+ * it, its type does not say so); '' when there is none.
+ */
+function ackSubject(m: JsMsg | null): string {
+  const reply = (m as { reply?: unknown } | null)?.reply
+  return typeof reply === 'string' ? reply : ''
 }

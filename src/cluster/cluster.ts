@@ -30,6 +30,8 @@ const RELEASE_TIMEOUT_MS = 3000
 const SWEEP_MS = 30_000
 /** MQTT 5's "never expires". */
 const NEVER = 0xffff_ffff
+/** What a NATS message holds besides the packet's payload: the envelope and its properties (the subject is apart). */
+const ENVELOPE_ROOM = 4096
 /** How long a node tries to set up the cluster's stream and buckets before it gives up. */
 const JOIN_TIMEOUT_MS = 30_000
 
@@ -47,6 +49,9 @@ interface Heartbeat {
  */
 export class Cluster implements ClusterBridge {
   readonly node: string
+  get maxPacketSize(): number {
+    return Math.max(1024, (this.nc.info?.max_payload ?? 1024 * 1024) - ENVELOPE_ROOM)
+  }
   /** This process's number in envelopes (random: a restarted node is a new origin). */
   private readonly origin = randomBytes(4).readUInt32BE(0)
   private seq = 0
@@ -294,7 +299,14 @@ export class Cluster implements ClusterBridge {
     this.records.hold(clientId, r)
     const session = this.host.adopt(clientId, { ...r, inbound: r.inbound.map(([id]) => id) })
     session.fed = true
-    for (let i = 0; i < r.released.length; i++) this.feeds.restored(clientId, r.id, i + 1, r.released[i]![1])
+    for (let i = 0; i < r.released.length; i++) {
+      const [, streamSeq, ackSubject] = r.released[i]!
+      this.feeds.restored(clientId, r.id, i + 1, streamSeq)
+      // the node that had it may have died before JetStream heard of the PUBREC: told again, or
+      // JetStream would send the message again once the flow is complete and forgotten here
+      if (ackSubject !== '')
+        await this.nc.request(ackSubject, '+ACK', { timeout: 2000 }).catch(() => undefined)
+    }
   }
 
   /** Another node takes the session of `clientId`: closed here, written, let go. */

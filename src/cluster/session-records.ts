@@ -27,8 +27,12 @@ export interface SessionRecord {
    * JetStream message id (so a PUBLISH sent again to another node is stored once).
    */
   inbound: [packetId: number, nonce: string][]
-  /** QoS 2 deliveries past PUBREC: [packet id, stream sequence], awaiting PUBCOMP. */
-  released: [packetId: number, streamSeq: number][]
+  /**
+   * QoS 2 deliveries past PUBREC, awaiting PUBCOMP: packet id, stream sequence, and the subject
+   * that acknowledges the message to JetStream (a node taking the session over acknowledges it
+   * again: the node that had it may have died before JetStream heard).
+   */
+  released: [packetId: number, streamSeq: number, ackSubject: string][]
 }
 
 export function newRecord(node: string, origin: number, expiry: number): SessionRecord {

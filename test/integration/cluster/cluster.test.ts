@@ -179,4 +179,17 @@ describe('a cluster of three nodes', { skip }, () => {
     assert.equal(await Promise.race([reason, new Promise((r) => setTimeout(() => r('none'), 5000))]), 0x8e)
     await closed
   })
+
+  test("a message too large for NATS's max_payload is refused as too large, not sent again and again (MQTT 5 CONNACK Maximum Packet Size)", async () => {
+    const v5 = await client(0, { protocolVersion: 5 })
+    const max = v5.connack.properties?.maximumPacketSize ?? 0
+    assert.ok(max > 0 && max < 1024 * 1024, `Maximum Packet Size ${max} under NATS's 1 MiB max_payload`)
+    const v4 = await client(1)
+    const closed = new Promise<void>((resolve) => v4.client.stream.once('close', () => resolve()))
+    v4.client.publish('big/t', Buffer.alloc(1024 * 1024 + 10), { qos: 1 })
+    await Promise.race([
+      closed,
+      new Promise((_, reject) => setTimeout(() => reject(new Error('not closed')), 5000)),
+    ])
+  })
 })
