@@ -460,9 +460,11 @@ export class Cluster implements ClusterBridge {
     clearInterval(this.timer)
     clearInterval(this.sweeper)
     this.publisher.close()
+    // the sessions stay in NATS: what their feeds were handed and did not complete goes back at once
+    this.feeds.stopAll()
     await Promise.allSettled(this.records.flush().map((w) => w.p))
     this.retained.stop()
-    await Promise.allSettled(this.pending)
+    await Promise.allSettled(this.pending.map((x) => x.p))
     await this.nc.drain().catch(() => undefined)
   }
 }

@@ -187,6 +187,11 @@ export class Feeds {
     }
   }
 
+  /** The node leaves: every session's feed stops, and what it was handed goes back to JetStream for the next node. */
+  stopAll(): void {
+    for (const clientId of [...this.clients.keys()]) this.stop(clientId, true)
+  }
+
   private async consume(clientId: string, c: ClientFeeds, feed: Feed): Promise<void> {
     try {
       const consumer = await this.js.consumers.get(MESSAGES_STREAM, feed.name)

@@ -240,4 +240,25 @@ describe('persistent sessions across the nodes of a cluster', { skip }, () => {
       await assert.rejects(peer.inbox.take(1, 700), `${who}: once`)
     }
   })
+
+  // last: it stops node 0
+  test('a node that stops hands its sessions over: a message in flight there comes at once from the next node, not after the ack wait', async () => {
+    const clientId = uniqueId('leave')
+    const a = await raw(0)
+    await a.connect({ clientId, clean: false })
+    await a.subscribe('leave/t', 1)
+    const pub = await client(1)
+    await pub.client.publishAsync('leave/t', 'in flight', { qos: 1 })
+    const p = await a.next(PacketType.PUBLISH, 5000)
+    assert.equal(p.payload.toString(), 'in flight') // no PUBACK
+    await nodes[0]!.close()
+    const b = await raw(2)
+    const ack = await b.connect({ clientId, clean: false }, 10_000)
+    assert.equal(ack.sessionPresent, true)
+    const started = Date.now()
+    const again = await b.next(PacketType.PUBLISH, 4000)
+    assert.equal(again.payload.toString(), 'in flight')
+    assert.ok(Date.now() - started < 4000, 'before the 10 s ack wait')
+    b.send({ type: PacketType.PUBACK, packetId: again.packetId })
+  })
 })
