@@ -23,6 +23,8 @@ export class Message {
   expiresAt = 0
   /** Client id of the publisher, for No Local [MQTT-3.8.3-3]; null for the broker's own messages. */
   origin: string | null = null
+  /** It came from another node of a cluster: no publisher here can be slowed for it (see Session.deliver). */
+  remote = false
   private wire: Buffer | null
   /**
    * An MQTT 5 publisher's own bytes when they equal the MQTT 5 QoS 0, non-retained form with

@@ -18,6 +18,13 @@ import { SharedInflight } from './shared-inflight.js'
 import type { Sub } from './subscription.js'
 
 export type { SessionCounters, SessionLimits, SessionLink } from './session-types.js'
+
+/**
+ * How many times maxQueuedMessages a client may have queued from other nodes of a cluster before it
+ * is disconnected as a slow consumer (those messages were acknowledged: they are not dropped).
+ */
+const REMOTE_BACKLOG = 64
+
 /** A message on its way to a client (see session-types.ts). */
 export type Queued = QueuedOf<Session>
 
@@ -179,7 +186,18 @@ export class Session implements ResendHost {
       }
     }
     // Behind others: keep the order of this topic [MQTT-4.6.0-6].
-    if (this.queued >= this.limits.maxQueuedMessages && (qos === 0 || this.braking?.watch.stuck === true)) {
+    if (qos > 0 && msg.remote && this.queued >= this.limits.maxQueuedMessages) {
+      // From another node: no publisher here to slow, and an acknowledged message is not dropped
+      // while the client reads. Past REMOTE_BACKLOG times the limit it is disconnected as a slow
+      // consumer instead (a clean session ends; a persistent one gets QoS 1/2 from JetStream).
+      if (this.queued >= this.limits.maxQueuedMessages * REMOTE_BACKLOG) {
+        link.dropSlowConsumer()
+        return
+      }
+    } else if (
+      this.queued >= this.limits.maxQueuedMessages &&
+      (qos === 0 || this.braking?.watch.stuck === true)
+    ) {
       // A stuck subscriber slows nobody, so its queue cannot be let grow either.
       this.counts.drop(
         qos,

@@ -100,22 +100,19 @@ export class ClusterStore implements Store {
     const f = this.feeds.get(clientId, seq)
     const r = this.record(clientId)
     if (f === undefined || r === undefined || f.released) return
-    f.released = true
-    r.released.push([packetId, f.streamSeq, ackSubject(f.js)])
+    this.feeds.release(f)
+    const js = f.held.js
+    r.released.push([packetId, f.held.streamSeq, ackSubject(js)])
     this.records.changed(clientId)
-    if (f.js !== null) this.ackAfter.push({ js: f.js, clientId })
+    if (js !== null) this.ackAfter.push({ js, clientId })
   }
 
   deleteDelivery(clientId: string, seq: number): void {
-    const f = this.feeds.take(clientId, seq)
-    if (f === undefined) return
-    if (!f.released) {
-      f.js?.ack()
-      return
-    }
+    const f = this.feeds.take(clientId, seq) // a QoS 1 delivery's JetStream message is acknowledged there
+    if (f === undefined || !f.released) return
     const r = this.record(clientId)
     if (r === undefined) return
-    const i = r.released.findIndex(([, s]) => s === f.streamSeq)
+    const i = r.released.findIndex(([, s]) => s === f.held.streamSeq)
     if (i >= 0) {
       r.released.splice(i, 1)
       this.records.changed(clientId)

@@ -5,7 +5,17 @@ import type { ClusterBridge, ClusterHost, ClusterStatus } from '../broker/cluste
 import type { Message } from '../broker/message.js'
 import type { Store } from '../store/store.js'
 import { ClusterStore } from './cluster-store.js'
-import { decodeEnvelope, encodeEnvelope, envelopeOrigin, envelopeRetry, envelopeSeq } from './envelope.js'
+import {
+  bundleParts,
+  decodeEnvelope,
+  encodeBundle,
+  encodeEnvelope,
+  envelopeOrigin,
+  envelopeRetry,
+  envelopeSeq,
+  isBundle,
+  stampSeq,
+} from './envelope.js'
 import { Feeds } from './feeds.js'
 import { DURABLE_PREFIX, Interest, PREFIX_LENGTH, QOS0_PREFIX } from './interest.js'
 import { connectNats, defaultNodeName, ensureStreams, MESSAGES_STREAM } from './link.js'
@@ -32,6 +42,8 @@ const SWEEP_MS = 30_000
 const NEVER = 0xffff_ffff
 /** What a NATS message holds besides the packet's payload: the envelope and its properties (the subject is apart). */
 const ENVELOPE_ROOM = 4096
+/** A bundle is sent when it reaches this size, before the turn ends. */
+const BUNDLE_BYTES = 256 * 1024
 /** How long a node tries to set up the cluster's stream and buckets before it gives up. */
 const JOIN_TIMEOUT_MS = 30_000
 
@@ -63,6 +75,8 @@ export class Cluster implements ClusterBridge {
   /** When a commit last logged that JetStream did not store messages (one line a second at most). */
   private lastRefusal = 0
   private readonly publisher: JetStreamPublisher
+  /** This turn's QoS 0 and QoS 1 messages, by subject, to leave as one NATS message each. */
+  private readonly bundles = new Map<string, Bundle>()
   /** The last seq taken from each origin: a message matching several subscriptions comes once per subscription. */
   private readonly lastSeq = new Map<number, number>()
   private readonly nodes = new Map<string, Heartbeat>()
@@ -174,11 +188,11 @@ export class Cluster implements ClusterBridge {
     if (msg.topic.startsWith('$SYS')) return // each node's own
     const prefix = msg.qos === 0 ? QOS0_PREFIX : DURABLE_PREFIX
     const subject = prefix + topicToSubject(msg.topic)
-    const data = encodeEnvelope(msg, this.origin, ++this.seq)
     this.forwarded++
     try {
-      if (msg.qos === 0) {
-        this.nc.publish(subject, data)
+      if (msg.qos < 2) {
+        // QoS 0 and 1 leave at the end of the turn, one NATS message per subject (see flushBundles)
+        this.bundle(subject, encodeEnvelope(msg, this.origin, 0), msg.origin)
         return
       }
       // A persistent session's QoS 2 PUBLISH: its record (which now has the packet id and a nonce)
@@ -188,17 +202,62 @@ export class Cluster implements ClusterBridge {
       this.sessionStore.lastInbound = null
       if (msg.qos === 2 && inbound !== null && inbound.clientId === msg.origin) {
         const msgID = messageId(inbound.clientId, inbound.packetId, inbound.nonce)
+        msg.own() // kept past this turn
         this.pending.push({
+          // its sequence is taken when it is sent: receivers take a node's messages in sequence order
           p: this.records
             .writeNow(inbound.clientId)
-            .then(() => this.publisher.publishNow(subject, data, msg.origin, msgID)),
+            .then(() =>
+              this.publisher.publishNow(
+                subject,
+                encodeEnvelope(msg, this.origin, ++this.seq),
+                msg.origin,
+                msgID,
+              ),
+            ),
           owner: msg.origin,
         })
-      } else this.publisher.publish(subject, data, msg.origin)
+      } else this.publisher.publish(subject, encodeEnvelope(msg, this.origin, ++this.seq), msg.origin)
       this.host.wrote()
     } catch (err) {
       // the connection is closed (the broker is closing): local delivery is done, nothing more to do
       this.host.log.debug({ err, topic: msg.topic }, 'cluster: a message could not be forwarded')
+    }
+  }
+
+  /** Adds a message (its envelope, sequence not yet stamped) to this turn's bundle for `subject`. */
+  private bundle(subject: string, envelope: Buffer, owner: string | null): void {
+    let b = this.bundles.get(subject)
+    if (b === undefined) {
+      b = { envelopes: [], owners: [], bytes: 0 }
+      this.bundles.set(subject, b)
+      if (this.bundles.size === 1) this.host.wrote() // the end of the turn sends them
+    } else if (b.bytes + envelope.length > BUNDLE_BYTES) {
+      this.send(subject, b)
+      b = { envelopes: [], owners: [], bytes: 0 }
+      this.bundles.set(subject, b)
+    }
+    b.envelopes.push(envelope)
+    b.owners.push(owner)
+    b.bytes += envelope.length + 4
+  }
+
+  /** Sends this turn's bundles: their sequences taken now, in the order they leave. */
+  private flushBundles(): void {
+    if (this.bundles.size === 0) return
+    for (const [subject, b] of this.bundles) this.send(subject, b)
+    this.bundles.clear()
+  }
+
+  private send(subject: string, b: Bundle): void {
+    for (const e of b.envelopes) stampSeq(e, ++this.seq)
+    const data = b.envelopes.length === 1 ? b.envelopes[0]! : encodeBundle(b.envelopes)
+    try {
+      if (subject.startsWith(QOS0_PREFIX)) this.nc.publish(subject, data)
+      else this.publisher.publish(subject, data, b.owners.length === 1 ? b.owners[0]! : b.owners)
+    } catch (err) {
+      // closed: the broker is closing (a QoS 1 publish that cannot leave failed its batch: see publisher.ts)
+      this.host.log.debug({ err, subject }, 'cluster: messages could not be forwarded')
     }
   }
 
@@ -225,6 +284,22 @@ export class Cluster implements ClusterBridge {
   }
 
   private receive(subject: string, data: Uint8Array, shared: string | null): void {
+    if (!isBundle(data)) {
+      this.receiveOne(subject, data, shared)
+      return
+    }
+    let parts: Buffer[]
+    try {
+      parts = bundleParts(data)
+    } catch (err) {
+      this.host.log.debug({ subject, err }, 'cluster: a malformed bundle, ignored')
+      return
+    }
+    for (const p of parts) this.receiveOne(subject, p, shared)
+  }
+
+  private receiveOne(subject: string, data: Uint8Array, shared: string | null): void {
+    if (data.length < 11) return
     const origin = envelopeOrigin(data)
     if (envelopeRetry(data)) return // for the sessions' feeds only (see resent)
     if (shared === null) {
@@ -363,6 +438,7 @@ export class Cluster implements ClusterBridge {
    * DISCONNECT 0x89 Server busy), so they send them again; everyone else's output goes on.
    */
   commit(): Promise<void> | null {
+    this.flushBundles()
     const batch = this.publisher.seal()
     const parts =
       this.retained.pending.length === 0 ? this.pending : this.pending.concat(this.retained.pending)
@@ -472,6 +548,13 @@ export class Cluster implements ClusterBridge {
 /** A QoS 2 message's JetStream id: its publisher, packet id and the nonce its session's record keeps. */
 function messageId(clientId: string, packetId: number, nonce: string): string {
   return `${tokenOf(clientId)}.${packetId}.${nonce}`
+}
+
+/** A turn's messages to one subject. */
+interface Bundle {
+  envelopes: Buffer[]
+  owners: (string | null)[]
+  bytes: number
 }
 
 /** Something a turn's commit waits for, and the client it answers for (null: the broker's own). */

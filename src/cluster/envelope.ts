@@ -114,5 +114,55 @@ export function decodeEnvelope(topic: string, data: Uint8Array): Message {
   msg.properties = properties
   msg.expiresAt = expiresAt
   msg.origin = origin
+  msg.remote = true
   return msg
+}
+
+/**
+ * Several messages of one turn to one subject, as one NATS message (one JetStream message at
+ * QoS 1): a first byte 0x80 (never an envelope's flags), a u16 count, then each envelope with
+ * its u32 length. Fewer NATS messages is what makes a busy topic cheap to carry.
+ */
+const BUNDLE = 0x80
+
+/** The envelopes as one bundle (their sequences already stamped). */
+export function encodeBundle(envelopes: readonly Buffer[]): Buffer {
+  let size = 3
+  for (const e of envelopes) size += 4 + e.length
+  const buf = Buffer.allocUnsafe(size)
+  buf[0] = BUNDLE
+  buf.writeUInt16BE(envelopes.length, 1)
+  let off = 3
+  for (const e of envelopes) {
+    buf.writeUInt32BE(e.length, off)
+    off += 4 + e.copy(buf, off + 4)
+  }
+  return buf
+}
+
+export function isBundle(data: Uint8Array): boolean {
+  return data.length > 0 && (data[0]! & BUNDLE) !== 0
+}
+
+/** The envelopes of a bundle, as views of it. Throws when it is malformed. */
+export function bundleParts(data: Uint8Array): Buffer[] {
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+  if (buf.length < 3) throw new Error('cluster bundle too short')
+  const count = buf.readUInt16BE(1)
+  const out: Buffer[] = []
+  let off = 3
+  for (let i = 0; i < count; i++) {
+    if (off + 4 > buf.length) throw new Error('cluster bundle: a length beyond its end')
+    const len = buf.readUInt32BE(off)
+    off += 4
+    if (off + len > buf.length) throw new Error('cluster bundle: an envelope beyond its end')
+    out.push(buf.subarray(off, off + len))
+    off += len
+  }
+  return out
+}
+
+/** Writes `seq` into an envelope made with sequence 0 (its sequence is taken when it is sent). */
+export function stampSeq(envelope: Buffer, seq: number): void {
+  envelope.writeUIntBE(seq, 5, 6)
 }

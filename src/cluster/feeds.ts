@@ -11,7 +11,7 @@ import { nanos } from '@nats-io/transport-node'
 import type { ClusterHost } from '../broker/cluster-bridge.js'
 import { parseShared } from '../broker/subscription.js'
 import type { QoS } from '../protocol/constants.js'
-import { decodeEnvelope } from './envelope.js'
+import { bundleParts, decodeEnvelope, isBundle } from './envelope.js'
 import { DURABLE_PREFIX, PREFIX_LENGTH } from './interest.js'
 import { MESSAGES_STREAM } from './link.js'
 import type { SessionRecord } from './session-records.js'
@@ -20,11 +20,21 @@ import { filterToSubjects, subjectToTopic } from './subject.js'
 /** How long JetStream waits for an acknowledgement before it sends a message again (a node died). */
 const ACK_WAIT_MS = 10_000
 
-/** A JetStream message handed to a session and not yet done with. */
-export interface Fed {
-  /** The JetStream message (null: a QoS 2 flow past PUBREC restored from the record). */
+/**
+ * A JetStream message handed to a session (one MQTT message, or a bundle of several to one topic)
+ * and not yet done with: acknowledged to JetStream when none of its deliveries is left.
+ */
+export interface Held {
+  /** Its latest delivery by JetStream (null: a QoS 2 flow past PUBREC restored from the record). */
   js: JsMsg | null
   streamSeq: number
+  /** Its deliveries to the session not yet done (QoS 1: acknowledged; QoS 2: past PUBREC). */
+  remaining: number
+}
+
+/** One delivery to the session of a JetStream message's MQTT message. */
+export interface Fed {
+  held: Held
   /** PUBREC came: JetStream has been told, the record keeps [packet id, stream sequence]. */
   released: boolean
 }
@@ -39,10 +49,10 @@ interface ClientFeeds {
   recordId: string
   /** By consumer name. */
   feeds: Map<string, Feed>
-  /** JetStream messages given to the session, by its delivery key (DeliveryLog seq). */
+  /** Deliveries to the session of JetStream messages, by delivery key (DeliveryLog seq). */
   fed: Map<number, Fed>
-  /** The delivery key of each stream sequence in `fed`. */
-  bySeq: Map<number, number>
+  /** The JetStream messages handed to the session, by stream sequence. */
+  bySeq: Map<number, Held>
   running: boolean
 }
 
@@ -57,7 +67,7 @@ interface ClientFeeds {
 export class Feeds {
   private readonly clients = new Map<string, ClientFeeds>()
   /** The message being handed to a session now: the store's addDelivery takes it (see ClusterStore). */
-  feeding: { js: JsMsg; streamSeq: number } | null = null
+  feeding: Held | null = null
 
   constructor(
     private readonly jsm: JetStreamManager,
@@ -182,7 +192,7 @@ export class Feeds {
       feed.messages = null
     }
     if (handOver) {
-      for (const f of c.fed.values()) if (!f.released) f.js?.nak()
+      for (const h of c.bySeq.values()) if (h.remaining > 0) h.js?.nak()
       this.clients.delete(clientId)
     }
   }
@@ -215,8 +225,7 @@ export class Feeds {
     const known = c.bySeq.get(m.seq)
     if (known !== undefined) {
       // sent again by JetStream (its wait ran out while the client was away): the session has it
-      const f = c.fed.get(known)
-      if (f !== undefined && !f.released) f.js = m
+      if (known.remaining > 0) known.js = m
       else m.ack()
       return
     }
@@ -230,34 +239,48 @@ export class Feeds {
       m.ack() // past PUBREC already (the node that had it died before telling JetStream)
       return
     }
-    if (session.queued >= this.maxAckPending) {
-      m.nak(1000) // the session's queue is full: later
-      return
-    }
-    let msg: ReturnType<typeof decodeEnvelope>
+    let parts: Uint8Array[]
     try {
-      msg = decodeEnvelope(subjectToTopic(m.subject.slice(PREFIX_LENGTH)), m.data)
+      parts = isBundle(m.data) ? bundleParts(m.data) : [m.data]
     } catch (err) {
-      this.host.log.debug({ err, subject: m.subject }, 'cluster: a malformed message in a session feed')
+      this.host.log.debug({ err, subject: m.subject }, 'cluster: a malformed bundle in a session feed')
       m.term()
       return
     }
-    const options = typeof sub === 'number' ? null : sub!
-    // [MQTT-3.8.3-3] not its own message back
-    if (options?.noLocal === true && msg.origin === clientId) {
-      m.ack()
+    if (session.queued + parts.length > this.maxAckPending) {
+      m.nak(1000) // the session's queue is full: later
       return
     }
-    const qos = (msg.qos < granted ? msg.qos : granted) as QoS
-    const retain = options?.retainAsPublished === true && msg.retain
+    const topic = subjectToTopic(m.subject.slice(PREFIX_LENGTH))
+    const options = typeof sub === 'number' ? null : sub!
     const subIds = options !== null && options.subscriptionId !== 0 ? [options.subscriptionId] : null
-    this.feeding = { js: m, streamSeq: m.seq }
-    session.deliver(msg, qos, retain, null, subIds)
-    if (this.feeding !== null) {
-      // not taken: expired, not readable, or too large for the client
-      this.feeding = null
-      m.ack()
+    const held: Held = { js: m, streamSeq: m.seq, remaining: parts.length }
+    for (const part of parts) {
+      let msg: ReturnType<typeof decodeEnvelope>
+      try {
+        msg = decodeEnvelope(topic, part)
+      } catch (err) {
+        this.host.log.debug({ err, subject: m.subject }, 'cluster: a malformed message in a session feed')
+        held.remaining--
+        continue
+      }
+      // [MQTT-3.8.3-3] not its own message back
+      if (options?.noLocal === true && msg.origin === clientId) {
+        held.remaining--
+        continue
+      }
+      const qos = (msg.qos < granted ? msg.qos : granted) as QoS
+      const retain = options?.retainAsPublished === true && msg.retain
+      this.feeding = held
+      session.deliver(msg, qos, retain, null, subIds)
+      if (this.feeding !== null) {
+        // not taken: expired, not readable, or too large for the client
+        this.feeding = null
+        held.remaining--
+      }
     }
+    if (held.remaining === 0) m.ack()
+    else c.bySeq.set(m.seq, held)
   }
 
   /** Whether the held record says stream sequence `seq` is past PUBREC (see isReleased's caller). */
@@ -265,37 +288,55 @@ export class Feeds {
 
   /** The session took the message being fed, as its delivery `seq`. */
   added(clientId: string, seq: number): void {
-    const f = this.feeding
-    if (f === null) return
+    const held = this.feeding
+    if (held === null) return
     this.feeding = null
     const c = this.clients.get(clientId)
     if (c === undefined) {
-      f.js.nak()
+      held.js?.nak()
       return
     }
-    c.fed.set(seq, { js: f.js, streamSeq: f.streamSeq, released: false })
-    c.bySeq.set(f.streamSeq, seq)
+    c.fed.set(seq, { held, released: false })
   }
 
   /** A QoS 2 flow past PUBREC restored from the record, as delivery `seq`. */
   restored(clientId: string, recordId: string, seq: number, streamSeq: number): void {
     const c = this.client(clientId, recordId)
-    c.fed.set(seq, { js: null, streamSeq, released: true })
-    c.bySeq.set(streamSeq, seq)
+    const held: Held = { js: null, streamSeq, remaining: 0 }
+    c.fed.set(seq, { held, released: true })
+    c.bySeq.set(streamSeq, held)
   }
 
-  /** The fed message of delivery `seq`, if it came from JetStream. */
+  /** The delivery `seq`, if it came from JetStream. */
   get(clientId: string, seq: number): Fed | undefined {
     return this.clients.get(clientId)?.fed.get(seq)
   }
 
-  /** Delivery `seq` is done: forgotten here (the caller acknowledges it). */
+  /** A QoS 2 delivery's PUBREC came: its JetStream message is done with (the caller tells JetStream). */
+  release(f: Fed): void {
+    if (f.released) return
+    f.released = true
+    f.held.remaining--
+  }
+
+  /**
+   * Delivery `seq` is done (acknowledged, or dropped): forgotten, and its JetStream message
+   * acknowledged when it was the last of it (a QoS 2 one was at PUBREC). Returns the delivery.
+   */
   take(clientId: string, seq: number): Fed | undefined {
     const c = this.clients.get(clientId)
     const f = c?.fed.get(seq)
     if (f === undefined) return undefined
     c!.fed.delete(seq)
-    c!.bySeq.delete(f.streamSeq)
+    const held = f.held
+    if (f.released) {
+      if (held.remaining === 0) c!.bySeq.delete(held.streamSeq)
+      return f
+    }
+    if (--held.remaining === 0) {
+      c!.bySeq.delete(held.streamSeq)
+      held.js?.ack()
+    }
     return f
   }
 }

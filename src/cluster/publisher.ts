@@ -31,19 +31,24 @@ class Batch {
 
   fail(w: Waiter, err: Error): void {
     this.failed ??= err
-    if (w.owner !== null) this.refused.add(w.owner)
+    const owner = w.owner
+    if (typeof owner === 'string') this.refused.add(owner)
+    else if (owner !== null) for (const o of owner) if (o !== null) this.refused.add(o)
     w.then?.(null)
     this.remaining--
     this.settle()
   }
 }
 
+/** Who a message answers for: its publisher's client id, a bundle's publishers, or null. */
+export type Owner = string | null | readonly (string | null)[]
+
 interface Waiter {
   batch: Batch
   /** Told whether JetStream had the message already; null: it was not stored. */
   then: ((duplicate: boolean | null) => void) | null
-  /** The client that published it, or null (the broker's own). */
-  owner: string | null
+  /** The client that published it (a bundle's: each of them), or null (the broker's own). */
+  owner: Owner
 }
 
 /** What became of a turn's messages: the publishers of those not stored, and why. */
@@ -89,7 +94,7 @@ export class JetStreamPublisher {
   publish(
     subject: string,
     data: Uint8Array,
-    owner: string | null,
+    owner: Owner,
     msgId: string | null = null,
     then: Waiter['then'] = null,
   ): void {

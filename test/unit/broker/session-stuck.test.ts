@@ -226,3 +226,24 @@ test('QoS 1 output held back at the soft limit goes out, in order, once the sock
   s.drained()
   assert.equal(sub.sent, 100, 'the window fills again once the socket took the output')
 })
+
+test('QoS 1 from another node of a cluster is not dropped past maxQueuedMessages, even for a stuck subscriber; far past it the subscriber is disconnected as slow', () => {
+  const { s, counters } = session()
+  const sub = new FakeLink()
+  s.attach(sub)
+  const remote = (): Message => {
+    const m = msg(1)
+    m.remote = true
+    return m
+  }
+  // 4 in flight, then the queue: 8 is maxQueuedMessages; no publisher here to slow down
+  for (let i = 0; i < 4 + 8 * 10; i++) s.deliver(remote(), 1, false, null)
+  tick(WINDOW * 3) // stuck by now: local QoS 1 would be dropped
+  for (let i = 0; i < 8 * 10; i++) s.deliver(remote(), 1, false, null)
+  assert.equal(s.queued, 8 * 20, 'every acknowledged message kept')
+  assert.equal(counters.drops.queueFull, 0)
+  assert.equal(sub.droppedAsSlow, false)
+  for (let i = 0; i < 8 * 64 && !sub.droppedAsSlow; i++) s.deliver(remote(), 1, false, null)
+  assert.equal(sub.droppedAsSlow, true, 'disconnected at 64 x maxQueuedMessages')
+  assert.equal(s.queued, 8 * 64)
+})
