@@ -284,21 +284,20 @@ export class Cluster implements ClusterBridge {
   }
 
   private receive(subject: string, data: Uint8Array, shared: string | null): void {
-    if (!isBundle(data)) {
-      this.receiveOne(subject, data, shared)
-      return
-    }
-    let parts: Buffer[]
+    let topic: string
+    let parts: Uint8Array[] | null = null
     try {
-      parts = bundleParts(data)
+      topic = subjectToTopic(subject.slice(PREFIX_LENGTH))
+      if (isBundle(data)) parts = bundleParts(data)
     } catch (err) {
-      this.host.log.debug({ subject, err }, 'cluster: a malformed bundle, ignored')
+      this.host.log.debug({ subject, err }, 'cluster: a malformed message, ignored')
       return
     }
-    for (const p of parts) this.receiveOne(subject, p, shared)
+    if (parts === null) this.receiveOne(topic, data, shared)
+    else for (const p of parts) this.receiveOne(topic, p, shared)
   }
 
-  private receiveOne(subject: string, data: Uint8Array, shared: string | null): void {
+  private receiveOne(topic: string, data: Uint8Array, shared: string | null): void {
     if (data.length < 11) return
     const origin = envelopeOrigin(data)
     if (envelopeRetry(data)) return // for the sessions' feeds only (see resent)
@@ -311,9 +310,9 @@ export class Cluster implements ClusterBridge {
     }
     let msg: Message
     try {
-      msg = decodeEnvelope(subjectToTopic(subject.slice(PREFIX_LENGTH)), data)
+      msg = decodeEnvelope(topic, data)
     } catch (err) {
-      this.host.log.debug({ subject, err }, 'cluster: a malformed message, ignored')
+      this.host.log.debug({ topic, err }, 'cluster: a malformed message, ignored')
       return
     }
     this.received++
