@@ -42,6 +42,10 @@ const SWEEP_MS = 30_000
 const NEVER = 0xffff_ffff
 /** What a NATS message holds besides the packet's payload: the envelope and its properties (the subject is apart). */
 const ENVELOPE_ROOM = 4096
+/** How long a CONNECT waits for its session to be looked up and handed over before it is refused. */
+const CLAIM_TIMEOUT_MS = 8000
+/** How long a node leaving waits for NATS to take what it still has to write. */
+const CLOSE_WAIT_MS = 3000
 /** A bundle is sent when it reaches this size, before the turn ends. */
 const BUNDLE_BYTES = 256 * 1024
 /** How long a node tries to set up the cluster's stream and buckets before it gives up. */
@@ -85,6 +89,8 @@ export class Cluster implements ClusterBridge {
   private readonly timer: NodeJS.Timeout
   private readonly sweeper: NodeJS.Timeout
   private readonly started = Date.now()
+  /** Whether the NATS connection is up now. */
+  private up = true
   private readonly records: SessionRecords
   private readonly feeds: Feeds
   readonly store: Store
@@ -349,7 +355,13 @@ export class Cluster implements ClusterBridge {
 
   claim(clientId: string, cleanStart: boolean): Promise<void> | null {
     if (this.records.held.has(clientId)) return null // this node has it: the broker's own rules apply
-    return this.take(clientId, cleanStart)
+    if (!this.up) {
+      // NATS is away: a clean session starts here (another node's record of the client is not ended
+      // until it is back); a persistent one cannot be looked up: refused (Server unavailable), at once
+      if (cleanStart) return null
+      return Promise.reject(new Error('NATS is unreachable: the session cannot be looked up'))
+    }
+    return bounded(this.take(clientId, cleanStart), CLAIM_TIMEOUT_MS)
   }
 
   private async take(clientId: string, cleanStart: boolean): Promise<void> {
@@ -502,20 +514,23 @@ export class Cluster implements ClusterBridge {
     )
   }
 
-  /** Logs the NATS connection's losses and returns. */
+  /** Follows the NATS connection: `up`, and a log line when it is lost and when it is back. */
   private async watchStatus(): Promise<void> {
     for await (const s of this.nc.status()) {
-      if (s.type === 'disconnect')
+      if (s.type === 'disconnect') {
+        this.up = false
         this.host.log.warn({ server: s.server }, 'cluster: lost the NATS connection')
-      else if (s.type === 'reconnect')
+      } else if (s.type === 'reconnect') {
+        this.up = true
         this.host.log.info({ server: s.server }, 'cluster: NATS connection back')
+      }
     }
   }
 
   status(): ClusterStatus {
     return {
       node: this.node,
-      connected: !this.nc.isClosed() && this.nc.getServer() !== '',
+      connected: this.up && !this.nc.isClosed(),
       server: this.nc.getServer() || null,
       nodes: [...this.nodes.values()].map((n) => ({
         node: n.node,
@@ -537,10 +552,15 @@ export class Cluster implements ClusterBridge {
     this.publisher.close()
     // the sessions stay in NATS: what their feeds were handed and did not complete goes back at once
     this.feeds.stopAll()
-    await Promise.allSettled(this.records.flush().map((w) => w.p))
     this.retained.stop()
-    await Promise.allSettled(this.pending.map((x) => x.p))
-    await this.nc.drain().catch(() => undefined)
+    const written = (async () => {
+      await Promise.allSettled(this.records.flush().map((w) => w.p))
+      await Promise.allSettled(this.pending.map((x) => x.p))
+      await this.nc.drain()
+    })().catch(() => undefined)
+    // NATS away: what could not be written in a few seconds is not waited for any longer
+    await Promise.race([written, new Promise((r) => setTimeout(r, CLOSE_WAIT_MS).unref())])
+    if (!this.nc.isClosed()) await this.nc.close().catch(() => undefined)
   }
 }
 
@@ -579,4 +599,13 @@ async function persist<T>(step: () => Promise<T>, until: number): Promise<T> {
       wait = Math.min(wait * 2, 2000)
     }
   }
+}
+
+/** `p`, or a rejection after `ms` (NATS did not answer in time). */
+function bounded<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`NATS did not answer within ${ms} ms`)), ms)
+  })
+  return Promise.race([p, late]).finally(() => clearTimeout(timer))
 }
