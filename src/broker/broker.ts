@@ -163,15 +163,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       takenOver: (clientId, at) => {
         const s = sessions.get(clientId)
         if (s === undefined || s.link === null || s.connectedAt > at) return
-        this.stats.takeovers++
-        this.notable.report(
-          'takeover',
-          'info',
-          `session ${clientId} taken over by a connection on another node`,
-          {
-            clientId,
-          },
-        )
+        this.takenByAnotherNode(clientId)
         s.link.takenOver()
       },
       wrote: this.flusher.wrote,
@@ -205,6 +197,19 @@ export class Broker extends EventEmitter<BrokerEvents> {
     for (const s of sessions.values()) for (const filter of s.subscriptions.keys()) c.subscribed(filter)
   }
 
+  /** A takeover by a connection on another node of the cluster: counted and reported. */
+  private takenByAnotherNode(clientId: string): void {
+    this.stats.takeovers++
+    this.notable.report(
+      'takeover',
+      'info',
+      `session ${clientId} taken over by a connection on another node`,
+      {
+        clientId,
+      },
+    )
+  }
+
   /**
    * Another node takes the session of `clientId`: its connection here is closed (taken over,
    * MQTT 5 0x8E, its will as on any takeover) and it leaves this node, kept by the cluster.
@@ -215,15 +220,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     if (s === undefined) return
     const link = s.link
     if (link !== null) {
-      this.stats.takeovers++
-      this.notable.report(
-        'takeover',
-        'info',
-        `session ${clientId} taken over by a connection on another node`,
-        {
-          clientId,
-        },
-      )
+      this.takenByAnotherNode(clientId)
       const peer = [...this.core.peers].find((p) => p.session === s && p.state !== 'closed')
       link.takenOver()
       if (peer !== undefined) await peer.whenClosed

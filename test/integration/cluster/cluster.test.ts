@@ -5,44 +5,21 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { Broker } from '../../../src/index.js'
-import { connectMqttJs, type MqttJsPeer, type QoS } from '../../helpers/mqttjs.js'
-import { type NatsCluster, natsSkip, startNats } from '../../helpers/nats.js'
+import { startCluster, type TestCluster } from '../../helpers/cluster.js'
+import type { QoS } from '../../helpers/mqttjs.js'
+import { natsSkip } from '../../helpers/nats.js'
 
 const skip = natsSkip()
 
 describe('a cluster of three nodes', { skip }, () => {
-  let nats: NatsCluster
-  const nodes: Broker[] = []
-  const ports: number[] = []
-  const peers: MqttJsPeer[] = []
+  let c: TestCluster
+  const client: TestCluster['client'] = (node, options) => c.client(node, options)
 
   before(async () => {
-    nats = await startNats({ servers: 3 })
-    for (let i = 0; i < 3; i++) {
-      // each node prefers a different NATS server
-      const servers = [...nats.urls.slice(i), ...nats.urls.slice(0, i)]
-      const b = new Broker({ cluster: { servers, node: `node-${i}`, replicas: 3 } })
-      const info = await b.listen({ port: 0, host: '127.0.0.1' })
-      nodes.push(b)
-      ports.push(info.port)
-    }
+    c = await startCluster({ nodes: 3, servers: 3, prefix: 'node' })
   })
 
-  after(async () => {
-    await Promise.allSettled(peers.map((p) => p.end()))
-    await Promise.allSettled(nodes.map((b) => b.close()))
-    await nats?.stop()
-  })
-
-  async function client(
-    node: number,
-    options: Parameters<typeof connectMqttJs>[1] = {},
-  ): Promise<MqttJsPeer> {
-    const p = await connectMqttJs(ports[node]!, options)
-    peers.push(p)
-    return p
-  }
+  after(() => c?.close())
 
   /** Waits until the nodes have heard of the subscriptions just made (NATS interest crosses servers). */
   async function settle(): Promise<void> {

@@ -5,41 +5,21 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { Broker } from '../../../src/index.js'
-import { connectMqttJs, type MqttJsPeer } from '../../helpers/mqttjs.js'
-import { type NatsCluster, natsSkip, startNats } from '../../helpers/nats.js'
+import { startCluster, type TestCluster } from '../../helpers/cluster.js'
+import { connectMqttJs } from '../../helpers/mqttjs.js'
+import { natsSkip } from '../../helpers/nats.js'
 
 const skip = natsSkip()
 
 describe('a cluster whose only NATS server goes away and comes back', { skip }, () => {
-  let nats: NatsCluster
-  const nodes: Broker[] = []
-  const ports: number[] = []
-  const peers: MqttJsPeer[] = []
+  let c: TestCluster
+  const client: TestCluster['client'] = (node, options) => c.client(node, options)
 
   before(async () => {
-    nats = await startNats({ servers: 1 })
-    for (let i = 0; i < 2; i++) {
-      const b = new Broker({ sysInterval: 0, cluster: { servers: nats.urls, node: `o-${i}` } })
-      ports.push((await b.listen({ port: 0, host: '127.0.0.1' })).port)
-      nodes.push(b)
-    }
+    c = await startCluster({ nodes: 2, servers: 1, prefix: 'o' })
   })
 
-  after(async () => {
-    await Promise.allSettled(peers.map((p) => p.end()))
-    await Promise.allSettled(nodes.map((b) => b.close()))
-    await nats?.stop()
-  })
-
-  async function client(
-    node: number,
-    options: Parameters<typeof connectMqttJs>[1] = {},
-  ): Promise<MqttJsPeer> {
-    const p = await connectMqttJs(ports[node]!, options)
-    peers.push(p)
-    return p
-  }
+  after(() => c?.close())
 
   test('local QoS 0 flows without NATS; QoS 1 is refused (0x89), not acknowledged; cross-node traffic resumes when NATS is back', async () => {
     const localSub = await client(0)
@@ -47,7 +27,7 @@ describe('a cluster whose only NATS server goes away and comes back', { skip }, 
     const remoteSub = await client(1)
     await remoteSub.client.subscribeAsync('out/remote', { qos: 1 })
     await new Promise((r) => setTimeout(r, 150))
-    await nats.kill(0)
+    await c.nats.kill(0)
 
     const pub = await client(0)
     for (let i = 0; i < 5; i++) await pub.client.publishAsync('out/local', `l${i}`, { qos: 0 })
@@ -71,7 +51,7 @@ describe('a cluster whose only NATS server goes away and comes back', { skip }, 
     assert.equal(acked, false, 'no PUBACK for a message JetStream did not store')
 
     // a persistent session cannot be looked up without NATS: refused at once, Server unavailable
-    const refused = await connectMqttJs(ports[1]!, {
+    const refused = await connectMqttJs(c.ports[1]!, {
       protocolVersion: 5,
       clean: false,
       clientId: 'away',
@@ -82,7 +62,7 @@ describe('a cluster whose only NATS server goes away and comes back', { skip }, 
     )
     assert.equal(refused, 0x88, 'CONNACK 0x88 Server unavailable')
 
-    await nats.restart(0)
+    await c.nats.restart(0)
     // the nodes reconnect by themselves; then a cross-node QoS 1 message arrives
     const deadline = Date.now() + 20_000
     let got = false

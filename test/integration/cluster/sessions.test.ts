@@ -4,56 +4,30 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { Broker } from '../../../src/index.js'
 import { PacketType } from '../../../src/protocol/index.js'
-import { connectMqttJs, type MqttJsPeer } from '../../helpers/mqttjs.js'
-import { type NatsCluster, natsSkip, startNats } from '../../helpers/nats.js'
+import { startCluster, type TestCluster } from '../../helpers/cluster.js'
+import { natsSkip } from '../../helpers/nats.js'
 import { RawClient, uniqueId } from '../../helpers/raw-client.js'
 
 const skip = natsSkip()
 
 describe('persistent sessions across the nodes of a cluster', { skip }, () => {
-  let nats: NatsCluster
-  const nodes: Broker[] = []
-  const ports: number[] = []
-  const peers: MqttJsPeer[] = []
+  let c: TestCluster
+  const client: TestCluster['client'] = (node, options) => c.client(node, options)
   const raws: RawClient[] = []
 
   before(async () => {
-    nats = await startNats({ servers: 3 })
     // the three join at once: they make the same stream and buckets together
-    const started = await Promise.all(
-      [0, 1, 2].map(async (i) => {
-        const servers = [...nats.urls.slice(i), ...nats.urls.slice(0, i)]
-        const b = new Broker({ sysInterval: 0, cluster: { servers, node: `s-${i}`, replicas: 3 } })
-        const info = await b.listen({ port: 0, host: '127.0.0.1' })
-        return { b, port: info.port }
-      }),
-    )
-    for (const { b, port } of started) {
-      nodes.push(b)
-      ports.push(port)
-    }
+    c = await startCluster({ nodes: 3, servers: 3, prefix: 's', together: true })
   })
 
   after(async () => {
     for (const r of raws) r.destroy()
-    await Promise.allSettled(peers.map((p) => p.end()))
-    await Promise.allSettled(nodes.map((b) => b.close()))
-    await nats?.stop()
+    await c?.close()
   })
 
-  async function client(
-    node: number,
-    options: Parameters<typeof connectMqttJs>[1] = {},
-  ): Promise<MqttJsPeer> {
-    const p = await connectMqttJs(ports[node]!, options)
-    peers.push(p)
-    return p
-  }
-
   async function raw(node: number): Promise<RawClient> {
-    const r = await RawClient.open(ports[node]!, '127.0.0.1')
+    const r = await RawClient.open(c.ports[node]!, '127.0.0.1')
     raws.push(r)
     return r
   }
@@ -251,7 +225,7 @@ describe('persistent sessions across the nodes of a cluster', { skip }, () => {
     await pub.client.publishAsync('leave/t', 'in flight', { qos: 1 })
     const p = await a.next(PacketType.PUBLISH, 5000)
     assert.equal(p.payload.toString(), 'in flight') // no PUBACK
-    await nodes[0]!.close()
+    await c.nodes[0]!.close()
     const b = await raw(2)
     const ack = await b.connect({ clientId, clean: false }, 10_000)
     assert.equal(ack.sessionPresent, true)
