@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import type { JsMsg } from '@nats-io/jetstream'
+import { qosOf } from '../broker/subscription.js'
+import { SESSION_NEVER_EXPIRES } from '../protocol/constants.js'
 import type { Store, StoredDelivery, StoredSubscription, StoreSnapshot } from '../store/store.js'
 import { Feeds } from './feeds.js'
 import { newRecord, type SessionRecord, type SessionRecords } from './session-records.js'
-
-/** MQTT 5's "never expires", which a 3.1.1 persistent session gets (store.ts). */
-const NEVER = 0xffff_ffff
 
 /**
  * The broker's Store when it is a node of a cluster: persistent sessions are kept cluster-wide,
@@ -50,7 +49,7 @@ export class ClusterStore implements Store {
   saveSession(clientId: string, disconnectedAt: number, expiryInterval?: number): void {
     let r = this.record(clientId)
     if (r === undefined) {
-      r = newRecord(this.node, this.origin, expiryInterval ?? NEVER)
+      r = newRecord(this.node, this.origin, expiryInterval ?? SESSION_NEVER_EXPIRES)
       this.records.hold(clientId, r)
       this.madeDurable(clientId)
     }
@@ -74,7 +73,7 @@ export class ClusterStore implements Store {
     if (i >= 0) r.subs[i] = [filter, sub]
     else r.subs.push([filter, sub])
     this.records.changed(clientId)
-    const qos = typeof sub === 'number' ? sub : sub.qos
+    const qos = qosOf(sub)
     if (Feeds.durable(filter, qos)) this.push(clientId, this.feeds.ensure(clientId, r, filter))
     else if (Feeds.durable(filter, 1)) this.push(clientId, this.feeds.drop(clientId, r, filter))
   }
@@ -87,7 +86,7 @@ export class ClusterStore implements Store {
     const [, sub] = r.subs[i]!
     r.subs.splice(i, 1)
     this.records.changed(clientId)
-    const qos = typeof sub === 'number' ? sub : sub.qos
+    const qos = qosOf(sub)
     if (Feeds.durable(filter, qos)) this.push(clientId, this.feeds.drop(clientId, r, filter))
   }
 

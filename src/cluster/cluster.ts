@@ -3,7 +3,9 @@ import { type JetStreamClient, type JetStreamManager, jetstream } from '@nats-io
 import type { NatsConnection } from '@nats-io/transport-node'
 import type { ClusterBridge, ClusterHost, ClusterStatus } from '../broker/cluster-bridge.js'
 import type { Message } from '../broker/message.js'
+import { SESSION_NEVER_EXPIRES } from '../protocol/constants.js'
 import type { Store } from '../store/store.js'
+import { Bundler } from './bundler.js'
 import { ClusterStore } from './cluster-store.js'
 import {
   bundleParts,
@@ -38,16 +40,12 @@ const RELEASE_PREFIX = 'petrel-ctl.release.'
 const RELEASE_TIMEOUT_MS = 3000
 /** How often a node looks for sessions that expired while no node held them. */
 const SWEEP_MS = 30_000
-/** MQTT 5's "never expires". */
-const NEVER = 0xffff_ffff
 /** What a NATS message holds besides the packet's payload: the envelope and its properties (the subject is apart). */
 const ENVELOPE_ROOM = 4096
 /** How long a CONNECT waits for its session to be looked up and handed over before it is refused. */
 const CLAIM_TIMEOUT_MS = 8000
 /** How long a node leaving waits for NATS to take what it still has to write. */
 const CLOSE_WAIT_MS = 3000
-/** A bundle is sent when it reaches this size, before the turn ends. */
-const BUNDLE_BYTES = 256 * 1024
 /** How long a node tries to set up the cluster's stream and buckets before it gives up. */
 const JOIN_TIMEOUT_MS = 30_000
 
@@ -80,7 +78,9 @@ export class Cluster implements ClusterBridge {
   private lastRefusal = 0
   private readonly publisher: JetStreamPublisher
   /** This turn's QoS 0 and QoS 1 messages, by subject, to leave as one NATS message each. */
-  private readonly bundles = new Map<string, Bundle>()
+  private readonly bundler = new Bundler((subject, envelopes, owners) =>
+    this.send(subject, envelopes, owners),
+  )
   /** The last seq taken from each origin: a message matching several subscriptions comes once per subscription. */
   private readonly lastSeq = new Map<number, number>()
   private readonly nodes = new Map<string, Heartbeat>()
@@ -197,8 +197,8 @@ export class Cluster implements ClusterBridge {
     this.forwarded++
     try {
       if (msg.qos < 2) {
-        // QoS 0 and 1 leave at the end of the turn, one NATS message per subject (see flushBundles)
-        this.bundle(subject, encodeEnvelope(msg, this.origin, 0), msg.origin)
+        // QoS 0 and 1 leave at the end of the turn, one NATS message per subject (see Bundler)
+        if (this.bundler.add(subject, encodeEnvelope(msg, this.origin, 0), msg.origin)) this.host.wrote()
         return
       }
       // A persistent session's QoS 2 PUBLISH: its record (which now has the packet id and a nonce)
@@ -231,36 +231,13 @@ export class Cluster implements ClusterBridge {
     }
   }
 
-  /** Adds a message (its envelope, sequence not yet stamped) to this turn's bundle for `subject`. */
-  private bundle(subject: string, envelope: Buffer, owner: string | null): void {
-    let b = this.bundles.get(subject)
-    if (b === undefined) {
-      b = { envelopes: [], owners: [], bytes: 0 }
-      this.bundles.set(subject, b)
-      if (this.bundles.size === 1) this.host.wrote() // the end of the turn sends them
-    } else if (b.bytes + envelope.length > BUNDLE_BYTES) {
-      this.send(subject, b)
-      b = { envelopes: [], owners: [], bytes: 0 }
-      this.bundles.set(subject, b)
-    }
-    b.envelopes.push(envelope)
-    b.owners.push(owner)
-    b.bytes += envelope.length + 4
-  }
-
-  /** Sends this turn's bundles: their sequences taken now, in the order they leave. */
-  private flushBundles(): void {
-    if (this.bundles.size === 0) return
-    for (const [subject, b] of this.bundles) this.send(subject, b)
-    this.bundles.clear()
-  }
-
-  private send(subject: string, b: Bundle): void {
-    for (const e of b.envelopes) stampSeq(e, ++this.seq)
-    const data = b.envelopes.length === 1 ? b.envelopes[0]! : encodeBundle(b.envelopes)
+  /** Sends one subject's envelopes of this turn: their sequences taken now, in the order they leave. */
+  private send(subject: string, envelopes: Buffer[], owners: (string | null)[]): void {
+    for (const e of envelopes) stampSeq(e, ++this.seq)
+    const data = envelopes.length === 1 ? envelopes[0]! : encodeBundle(envelopes)
     try {
       if (subject.startsWith(QOS0_PREFIX)) this.nc.publish(subject, data)
-      else this.publisher.publish(subject, data, b.owners.length === 1 ? b.owners[0]! : b.owners)
+      else this.publisher.publish(subject, data, owners.length === 1 ? owners[0]! : owners)
     } catch (err) {
       // closed: the broker is closing (a QoS 1 publish that cannot leave failed its batch: see publisher.ts)
       this.host.log.debug({ err, subject }, 'cluster: messages could not be forwarded')
@@ -449,7 +426,7 @@ export class Cluster implements ClusterBridge {
    * DISCONNECT 0x89 Server busy), so they send them again; everyone else's output goes on.
    */
   commit(): Promise<void> | null {
-    this.flushBundles()
+    this.bundler.flush()
     const batch = this.publisher.seal()
     const parts =
       this.retained.pending.length === 0 ? this.pending : this.pending.concat(this.retained.pending)
@@ -569,13 +546,6 @@ function messageId(clientId: string, packetId: number, nonce: string): string {
   return `${tokenOf(clientId)}.${packetId}.${nonce}`
 }
 
-/** A turn's messages to one subject. */
-interface Bundle {
-  envelopes: Buffer[]
-  owners: (string | null)[]
-  bytes: number
-}
-
 /** Something a turn's commit waits for, and the client it answers for (null: the broker's own). */
 interface Pending {
   p: Promise<unknown>
@@ -584,7 +554,9 @@ interface Pending {
 
 /** Whether a session's client has been away longer than its expiry interval at `now`. */
 function expired(r: SessionRecord, now: number): boolean {
-  return r.disconnectedAt > 0 && r.expiry !== NEVER && now > r.disconnectedAt + r.expiry * 1000
+  return (
+    r.disconnectedAt > 0 && r.expiry !== SESSION_NEVER_EXPIRES && now > r.disconnectedAt + r.expiry * 1000
+  )
 }
 
 /** Runs `step` until it succeeds or `until` (ms since epoch) passes, waiting longer each time. */

@@ -9,7 +9,7 @@ import {
 } from '@nats-io/jetstream'
 import { nanos } from '@nats-io/transport-node'
 import type { ClusterHost } from '../broker/cluster-bridge.js'
-import { parseShared } from '../broker/subscription.js'
+import { parseShared, qosOf } from '../broker/subscription.js'
 import type { QoS } from '../protocol/constants.js'
 import { bundleParts, decodeEnvelope, isBundle } from './envelope.js'
 import { DURABLE_PREFIX, PREFIX_LENGTH } from './interest.js'
@@ -144,7 +144,7 @@ export class Feeds {
     }
     const out: Promise<unknown>[] = []
     for (const [filter, sub] of record.subs) {
-      const qos = typeof sub === 'number' ? sub : sub.qos
+      const qos = qosOf(sub)
       if (!Feeds.durable(filter, qos)) continue
       for (const subject of filterToSubjects(filter))
         out.push(this.deleteConsumer(consumerName(record.id, subject)))
@@ -165,7 +165,7 @@ export class Feeds {
     if (c.running) return
     c.running = true
     for (const [filter, sub] of record.subs) {
-      const qos = typeof sub === 'number' ? sub : sub.qos
+      const qos = qosOf(sub)
       if (!Feeds.durable(filter, qos)) continue
       for (const subject of filterToSubjects(filter)) {
         const name = consumerName(record.id, subject)
@@ -230,7 +230,7 @@ export class Feeds {
       return
     }
     const sub = session.subscriptions.get(feed.filter)
-    const granted = sub === undefined ? 0 : typeof sub === 'number' ? sub : sub.qos
+    const granted = sub === undefined ? 0 : qosOf(sub)
     if (granted === 0) {
       m.ack() // the subscription is gone or now QoS 0
       return

@@ -68,10 +68,15 @@ export class SessionRecords {
 
   /** The record as the bucket has it now, or null. */
   async read(clientId: string): Promise<SessionRecord | null> {
-    const e = await this.kv!.get(tokenOf(clientId))
+    return (await this.entry(tokenOf(clientId)))?.record ?? null
+  }
+
+  /** The record under `key` and its revision, or null (none, deleted, or not a record of ours). */
+  private async entry(key: string): Promise<{ record: SessionRecord; revision: number } | null> {
+    const e = await this.kv!.get(key)
     if (e === null || e.operation !== 'PUT') return null
     try {
-      return e.json<SessionRecord>()
+      return { record: e.json<SessionRecord>(), revision: e.revision }
     } catch {
       return null
     }
@@ -141,49 +146,34 @@ export class SessionRecords {
 
   /** Writes a record this node does not hold, if it is still incarnation `r.id` (the sweep). */
   async replace(clientId: string, r: SessionRecord): Promise<void> {
-    const kv = this.kv!
     const key = tokenOf(clientId)
-    const e = await kv.get(key)
-    if (e === null || e.operation !== 'PUT') return
-    try {
-      if (e.json<SessionRecord>().id !== r.id) return
-    } catch {
-      return
-    }
-    await kv.update(key, JSON.stringify(r), e.revision).catch(() => undefined)
+    const e = await this.entry(key)
+    if (e === null || e.record.id !== r.id) return
+    await this.kv!.update(key, JSON.stringify(r), e.revision).catch(() => undefined) // changed meanwhile
   }
 
   /** Deletes the record of `clientId` if it is still incarnation `id` (a newer one stays). */
   async deleteIf(clientId: string, id: string): Promise<void> {
-    const kv = this.kv!
     const key = tokenOf(clientId)
-    const e = await kv.get(key)
-    if (e === null || e.operation !== 'PUT') return
-    let r: SessionRecord
-    try {
-      r = e.json<SessionRecord>()
-    } catch {
-      return
-    }
-    if (r.id !== id) return
-    await kv.delete(key, { previousSeq: e.revision }).catch(() => undefined) // changed meanwhile: it stays
+    const e = await this.entry(key)
+    if (e === null || e.record.id !== id) return
+    await this.kv!.delete(key, { previousSeq: e.revision }).catch(() => undefined) // changed meanwhile: it stays
   }
 
   /** Every record in the bucket (for the expiry sweep). */
   async *all(): AsyncGenerator<[clientId: string, r: SessionRecord]> {
-    const kv = this.kv!
     const keys: string[] = []
-    for await (const k of await kv.keys()) keys.push(k)
+    for await (const k of await this.kv!.keys()) keys.push(k)
     for (const k of keys) {
-      const e = await kv.get(k)
-      if (e === null || e.operation !== 'PUT') continue
-      let entry: [string, SessionRecord]
+      const e = await this.entry(k)
+      if (e === null) continue
+      let clientId: string
       try {
-        entry = [fromToken(k), e.json<SessionRecord>()]
+        clientId = fromToken(k)
       } catch {
-        continue // not a record of ours
+        continue // not a key of ours
       }
-      yield entry
+      yield [clientId, e.record]
     }
   }
 }
