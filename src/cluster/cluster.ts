@@ -3,7 +3,6 @@ import { type JetStreamClient, type JetStreamManager, jetstream } from '@nats-io
 import type { NatsConnection } from '@nats-io/transport-node'
 import type { ClusterBridge, ClusterHost, ClusterStatus } from '../broker/cluster-bridge.js'
 import type { Message } from '../broker/message.js'
-import { SESSION_NEVER_EXPIRES } from '../protocol/constants.js'
 import type { Store } from '../store/store.js'
 import { Bundler } from './bundler.js'
 import { ClusterStore } from './cluster-store.js'
@@ -19,12 +18,13 @@ import {
   stampSeq,
 } from './envelope.js'
 import { Feeds } from './feeds.js'
+import { Handover, NODE_GONE_MS } from './handover.js'
 import { DURABLE_PREFIX, Interest, PREFIX_LENGTH, QOS0_PREFIX } from './interest.js'
 import { connectNats, defaultNodeName, ensureStreams, MESSAGES_STREAM } from './link.js'
 import type { ClusterOptions } from './options.js'
 import { JetStreamPublisher } from './publisher.js'
 import { RetainedSync } from './retained-sync.js'
-import { type SessionRecord, SessionRecords } from './session-records.js'
+import { SessionRecords } from './session-records.js'
 import { fromToken, subjectToTopic, tokenOf, topicToSubject } from './subject.js'
 
 /** A client connected on some node: `petrel-ctl.connected.{client id token}` (not under `petrel.`, whose second token is a wildcard in every interest), data `{origin} {at}`. */
@@ -32,18 +32,8 @@ const CONNECTED_PREFIX = 'petrel-ctl.connected.'
 /** Every node's heartbeat, once every HEARTBEAT_MS: its name and figures, as JSON. */
 const HEARTBEAT = 'petrel-ctl.heartbeat'
 const HEARTBEAT_MS = 2000
-/** A node not heard from for this long is no longer listed. */
-const NODE_GONE_MS = 10_000
-/** Where a node is asked to hand a session over: `petrel-ctl.release.{origin}`, data the client id. */
-const RELEASE_PREFIX = 'petrel-ctl.release.'
-/** How long a node waits for another to hand a session over before it takes the bucket's record as it is. */
-const RELEASE_TIMEOUT_MS = 3000
-/** How often a node looks for sessions that expired while no node held them. */
-const SWEEP_MS = 30_000
 /** What a NATS message holds besides the packet's payload: the envelope and its properties (the subject is apart). */
 const ENVELOPE_ROOM = 4096
-/** How long a CONNECT waits for its session to be looked up and handed over before it is refused. */
-const CLAIM_TIMEOUT_MS = 8000
 /** How long a node leaving waits for NATS to take what it still has to write. */
 const CLOSE_WAIT_MS = 3000
 /** How long a node tries to set up the cluster's stream and buckets before it gives up. */
@@ -87,14 +77,13 @@ export class Cluster implements ClusterBridge {
   private forwarded = 0
   private received = 0
   private readonly timer: NodeJS.Timeout
-  private readonly sweeper: NodeJS.Timeout
-  private readonly started = Date.now()
   /** Whether the NATS connection is up now. */
   private up = true
   private readonly records: SessionRecords
   private readonly feeds: Feeds
   readonly store: Store
   private readonly sessionStore: ClusterStore
+  private readonly handover: Handover
   private readonly jsm: JetStreamManager
   private stream: ClusterStatus['stream'] = null
 
@@ -131,11 +120,9 @@ export class Cluster implements ClusterBridge {
       },
     )
     this.store = this.sessionStore
-    nc.subscribe(RELEASE_PREFIX + this.origin, {
-      callback: (err, m) => {
-        if (err === null) void this.handOver(m.string()).then(() => m.respond('ok'))
-      },
-    })
+    this.handover = new Handover(nc, host, this.records, this.feeds, node, this.origin, () =>
+      [...this.nodes.values()].map((n) => n.origin),
+    )
     nc.subscribe(`${CONNECTED_PREFIX}*`, {
       callback: (err, m) => {
         if (err === null) this.announced(m.subject, m.string())
@@ -154,8 +141,6 @@ export class Cluster implements ClusterBridge {
     })
     this.timer = setInterval(() => this.heartbeat(), HEARTBEAT_MS)
     this.timer.unref()
-    this.sweeper = setInterval(() => void this.sweep(), SWEEP_MS)
-    this.sweeper.unref()
     void this.watchStatus()
   }
 
@@ -331,80 +316,7 @@ export class Cluster implements ClusterBridge {
   }
 
   claim(clientId: string, cleanStart: boolean): Promise<void> | null {
-    if (this.records.held.has(clientId)) return null // this node has it: the broker's own rules apply
-    if (!this.up) {
-      // NATS is away: a clean session starts here (another node's record of the client is not ended
-      // until it is back); a persistent one cannot be looked up: refused (Server unavailable), at once
-      if (cleanStart) return null
-      return Promise.reject(new Error('NATS is unreachable: the session cannot be looked up'))
-    }
-    return bounded(this.take(clientId, cleanStart), CLAIM_TIMEOUT_MS)
-  }
-
-  private async take(clientId: string, cleanStart: boolean): Promise<void> {
-    let r = await this.records.read(clientId)
-    if (r === null) return
-    if (r.origin !== this.origin) {
-      // its node hands it over (closing the connection there), or is gone: the bucket has what it wrote
-      await this.nc
-        .request(RELEASE_PREFIX + r.origin, clientId, { timeout: RELEASE_TIMEOUT_MS })
-        .catch(() => undefined)
-      r = await this.records.read(clientId)
-      if (r === null) return
-    }
-    if (this.records.held.has(clientId)) return // another connection of it got here first
-    if (cleanStart || expired(r, Date.now())) {
-      await Promise.all([...this.feeds.deleteAll(clientId, r), this.records.deleteIf(clientId, r.id)])
-      return
-    }
-    r.node = this.node
-    r.origin = this.origin
-    this.records.hold(clientId, r)
-    const session = this.host.adopt(clientId, { ...r, inbound: r.inbound.map(([id]) => id) })
-    session.fed = true
-    for (let i = 0; i < r.released.length; i++) {
-      const [, streamSeq, ackSubject] = r.released[i]!
-      this.feeds.restored(clientId, r.id, i + 1, streamSeq)
-      // the node that had it may have died before JetStream heard of the PUBREC: told again, or
-      // JetStream would send the message again once the flow is complete and forgotten here
-      if (ackSubject !== '')
-        await this.nc.request(ackSubject, '+ACK', { timeout: 2000 }).catch(() => undefined)
-    }
-  }
-
-  /** Another node takes the session of `clientId`: closed here, written, let go. */
-  private async handOver(clientId: string): Promise<void> {
-    await this.host.release(clientId)
-    this.feeds.stop(clientId, true)
-    if (this.records.held.has(clientId)) {
-      await Promise.all(this.records.flush().map((w) => w.p)).catch(() => undefined)
-      this.records.release(clientId)
-    }
-  }
-
-  /**
-   * Ends the sessions no node holds whose expiry passed (their node died, or left while they
-   * were away); a record still marked connected whose node is gone counts as left now.
-   */
-  private async sweep(): Promise<void> {
-    if (Date.now() - this.started < NODE_GONE_MS) return // not heard every node yet
-    const alive = new Set([this.origin, ...[...this.nodes.values()].map((n) => n.origin)])
-    try {
-      for await (const [clientId, r] of this.records.all()) {
-        if (this.records.held.has(clientId) || alive.has(r.origin)) continue
-        if (r.disconnectedAt === 0) {
-          // its node is gone: away from now on (the next sweep ends it when its expiry has passed)
-          r.disconnectedAt = Date.now()
-          r.origin = 0
-          await this.records.replace(clientId, r)
-        } else if (expired(r, Date.now())) {
-          await Promise.all([...this.feeds.deleteAll(clientId, r), this.records.deleteIf(clientId, r.id)])
-          this.host.log.info({ clientId }, 'cluster: a session expired while no node held it')
-        }
-      }
-    } catch (err) {
-      this.host.log.debug({ err }, 'cluster: the session sweep stopped')
-    }
+    return this.handover.claim(clientId, cleanStart, this.up)
   }
 
   private announced(subject: string, data: string): void {
@@ -525,7 +437,7 @@ export class Cluster implements ClusterBridge {
 
   async close(): Promise<void> {
     clearInterval(this.timer)
-    clearInterval(this.sweeper)
+    this.handover.close()
     this.publisher.close()
     // the sessions stay in NATS: what their feeds were handed and did not complete goes back at once
     this.feeds.stopAll()
@@ -552,13 +464,6 @@ interface Pending {
   owner: string | null
 }
 
-/** Whether a session's client has been away longer than its expiry interval at `now`. */
-function expired(r: SessionRecord, now: number): boolean {
-  return (
-    r.disconnectedAt > 0 && r.expiry !== SESSION_NEVER_EXPIRES && now > r.disconnectedAt + r.expiry * 1000
-  )
-}
-
 /** Runs `step` until it succeeds or `until` (ms since epoch) passes, waiting longer each time. */
 async function persist<T>(step: () => Promise<T>, until: number): Promise<T> {
   let wait = 100
@@ -571,13 +476,4 @@ async function persist<T>(step: () => Promise<T>, until: number): Promise<T> {
       wait = Math.min(wait * 2, 2000)
     }
   }
-}
-
-/** `p`, or a rejection after `ms` (NATS did not answer in time). */
-function bounded<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`NATS did not answer within ${ms} ms`)), ms)
-  })
-  return Promise.race([p, late]).finally(() => clearTimeout(timer))
 }
