@@ -10,7 +10,8 @@ import type { Store, StoreSnapshot } from '../store/store.js'
 import { incomingStream } from '../transport/duplex.js'
 import type { Incoming, ListenerReport } from '../transport/transport.js'
 import { BrokerAdmin } from './admin.js'
-import type { ClusterBridge, ClusterHost, ClusterStatus } from './cluster-bridge.js'
+import type { ClusterBridge, ClusterStatus } from './cluster-bridge.js'
+import { clusterHost } from './cluster-host.js'
 import type { ClusterOptions } from './cluster-options.js'
 import { Connection, type ConnectionDeps } from './connection.js'
 import { Core } from './core.js'
@@ -150,40 +151,18 @@ export class Broker extends EventEmitter<BrokerEvents> {
   }
 
   /**
-   * Joins the cluster (src/cluster/, loaded now and only now): the retained messages are the
-   * cluster's from then on, and the subscriptions restored from the store tell it their interest.
+   * Joins the cluster (src/cluster/, loaded now and only now): the retained messages and the
+   * persistent sessions are the cluster's from then on (a node has no store of its own to restore).
    */
   private async joinCluster(o: ClusterOptions): Promise<void> {
     const { joinCluster } = await import('../cluster/index.js')
-    const { router, sessions } = this.core
-    const host: ClusterHost = {
-      log: this.log,
-      deliverRemote: (msg, shared) => router.routeRemote(msg, shared),
-      setRetained: (topic, msg) => router.retained.set(topic, msg),
-      takenOver: (clientId, at) => {
-        const s = sessions.get(clientId)
-        if (s === undefined || s.link === null || s.connectedAt > at) return
-        this.takenByAnotherNode(clientId)
-        s.link.takenOver()
-      },
-      wrote: this.flusher.wrote,
-      session: (clientId) => sessions.get(clientId),
-      unstored: (clientId) => sessions.get(clientId)?.link?.unstored(),
-      release: (clientId) => this.releaseSession(clientId),
-      adopt: (clientId, r) => {
-        const s = sessions.create(clientId, false, false, capExpiry(this.options, r.expiry))
-        s.disconnectedAt = r.disconnectedAt || Date.now()
-        for (const [filter, sub] of r.subs) router.restoreSubscription(s, filter, sub)
-        for (const id of r.inbound) s.inbound.restore(id)
-        // past PUBREC on the node it was on: only the PUBREL is sent again, with its packet id
-        r.released.forEach(([packetId], i) => {
-          const none = new Message('', Buffer.alloc(0), 2, false, null, true)
-          s.restoreInflight({ msg: none, qos: 2, retain: false, seq: i + 1, subIds: null }, packetId, true)
-        })
-        return s
-      },
-    }
-    const c = await joinCluster(o, host, () => this.core.connected, this.options.maxQueuedMessages || 1)
+    const { router } = this.core
+    const c = await joinCluster(
+      o,
+      clusterHost(this.core, this.flusher),
+      () => this.core.connected,
+      this.options.maxQueuedMessages || 1,
+    )
     // a message must fit in one NATS message to cross nodes: larger PUBLISHes are refused as too
     // large (MQTT 5 clients read the limit in CONNACK), instead of being sent again and again
     const fits = c.maxPacketSize
@@ -194,39 +173,6 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.cluster = c
     router.cluster = c
     this.deferredStore!.inner = c.store
-    for (const s of sessions.values()) for (const filter of s.subscriptions.keys()) c.subscribed(filter)
-  }
-
-  /** A takeover by a connection on another node of the cluster: counted and reported. */
-  private takenByAnotherNode(clientId: string): void {
-    this.stats.takeovers++
-    this.notable.report(
-      'takeover',
-      'info',
-      `session ${clientId} taken over by a connection on another node`,
-      {
-        clientId,
-      },
-    )
-  }
-
-  /**
-   * Another node takes the session of `clientId`: its connection here is closed (taken over,
-   * MQTT 5 0x8E, its will as on any takeover) and it leaves this node, kept by the cluster.
-   */
-  private async releaseSession(clientId: string): Promise<void> {
-    const { sessions } = this.core
-    const s = sessions.get(clientId)
-    if (s === undefined) return
-    const link = s.link
-    if (link !== null) {
-      this.takenByAnotherNode(clientId)
-      const peer = [...this.core.peers].find((p) => p.session === s && p.state !== 'closed')
-      link.takenOver()
-      if (peer !== undefined) await peer.whenClosed
-    }
-    await this.flusher.idle()
-    if (sessions.get(clientId) === s) sessions.forget(s)
   }
 
   /** The cluster as this node sees it; null for a single node. */

@@ -46,7 +46,9 @@ describe('persistent sessions across the nodes of a cluster', { skip }, () => {
       for (let i = 0; i < 30; i++) await pub.client.publishAsync('queue/t', `q${i}`, { qos: 1 })
       const back = await client(2, { clientId, ...persistent })
       assert.equal(back.connack.sessionPresent, true, 'session present on another node')
-      const queued = await back.inbox.take(30, 15_000)
+      // up to the 10 s ack wait and more: the pull request the first node left open with JetStream
+      // may have taken some of them, to no one, and JetStream sends them again after its ack wait
+      const queued = await back.inbox.take(30, 30_000)
       assert.deepEqual(
         queued.map((m) => m.payload.toString()),
         Array.from({ length: 30 }, (_, i) => `q${i}`),
