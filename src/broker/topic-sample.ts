@@ -40,6 +40,14 @@ export class TopicSampler {
   private since: number
   private previousSince: number
   private readonly now: () => number
+  /**
+   * Topics of `current` that had the least count (`floor`) when last looked for: the next ones
+   * to give way. Counts only grow and a newcomer starts above the floor, so one still at the floor
+   * is a least counted one: a fleet of topics each seen once costs one scan per TOPICS_KEPT
+   * newcomers, not one each.
+   */
+  private evictable: string[] = []
+  private floor = 0
 
   constructor(now: () => number = () => performance.now()) {
     this.now = now
@@ -61,16 +69,24 @@ export class TopicSampler {
       c.set(topic, 1)
       return
     }
-    let least = ''
-    let min = Number.POSITIVE_INFINITY
-    for (const [t, k] of c) {
-      if (k < min) {
-        min = k
-        least = t
-      }
-    }
+    const least = this.leastCounted()
     c.delete(least)
-    c.set(topic, min + 1)
+    c.set(topic, this.floor + 1)
+  }
+
+  /** One of the least counted topics of `current` (which is full). */
+  private leastCounted(): string {
+    const c = this.current
+    const floor = this.floor
+    for (let t = this.evictable.pop(); t !== undefined; t = this.evictable.pop()) {
+      if (c.get(t) === floor) return t
+    }
+    let min = Number.POSITIVE_INFINITY
+    for (const k of c.values()) if (k < min) min = k
+    this.floor = min
+    const evictable = this.evictable
+    for (const [t, k] of c) if (k === min) evictable.push(t)
+    return evictable.pop()!
   }
 
   /** The `n` busiest topics ($SYS excluded), busiest first. */
@@ -102,6 +118,8 @@ export class TopicSampler {
     this.previousTotal = idle ? 0 : this.currentTotal
     this.previousSince = idle ? now : this.since
     this.current = new Map()
+    this.evictable = []
+    this.floor = 0
     this.currentTotal = 0
     this.since = now
   }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import fc from 'fast-check'
 import { SAMPLE_EVERY, TOPICS_KEPT, TopicSampler, WINDOW_MS } from '../../../src/broker/topic-sample.js'
 
 /** What the router does per message: one decrement, and `take` for 1 in SAMPLE_EVERY. */
@@ -67,5 +68,36 @@ test('leaves $SYS topics out', () => {
   assert.deepEqual(
     s.busiest(5).items.map((i) => i.topic),
     ['a'],
+  )
+})
+
+test('space-saving guarantees hold on any stream: a topic over 1/256 of the samples is kept, no count is under its own', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.oneof(fc.integer({ min: 0, max: 9 }), fc.integer({ min: 10, max: 400 })), {
+        minLength: 500,
+        maxLength: 4000,
+      }),
+      (stream) => {
+        const s = new TopicSampler(() => 0)
+        const truth = new Map<string, number>()
+        for (const n of stream) {
+          const t = `t/${n}`
+          s.take(t)
+          truth.set(t, (truth.get(t) ?? 0) + 1)
+        }
+        const kept = new Map(s.busiest(TOPICS_KEPT).items.map((i) => [i.topic, i.messages / SAMPLE_EVERY]))
+        assert.ok(kept.size <= TOPICS_KEPT)
+        // every take adds exactly one to the counts: they sum to the samples
+        assert.equal(
+          [...kept.values()].reduce((a, b) => a + b, 0),
+          stream.length,
+        )
+        for (const [t, k] of kept) assert.ok(k >= truth.get(t)!, `${t}: ${k} < ${truth.get(t)}`)
+        for (const [t, n] of truth)
+          if (n > stream.length / TOPICS_KEPT) assert.ok(kept.has(t), `${t} (${n}) dropped`)
+      },
+    ),
+    { numRuns: 100, endOnFailure: true },
   )
 })
