@@ -38,13 +38,18 @@ function payloadOf(seq: number): Buffer {
   return Buffer.alloc(PAYLOAD, seq % 251)
 }
 
-/** Writes COMMITS turns of deliveries to client 'c', a turn per event-loop turn; returns the largest WAL file seen. */
-async function writeLoad(store: SqliteStore, dir: string, commits: number): Promise<number> {
+/** Writes `commits` turns of deliveries to client 'c', a turn per event-loop turn; returns the largest WAL file seen. */
+async function writeLoad(
+  store: SqliteStore,
+  dir: string,
+  commits: number,
+  rows = ROWS_PER_COMMIT,
+): Promise<number> {
   store.saveSession('c', 0)
   let seq = 0
   let maxWal = 0
   for (let t = 0; t < commits; t++) {
-    for (let i = 0; i < ROWS_PER_COMMIT; i++) {
+    for (let i = 0; i < rows; i++) {
       seq++
       store.addDelivery('c', {
         seq,
@@ -169,5 +174,20 @@ describe('SQLite store WAL checkpoints', () => {
     const deliveries = again.load().sessions.find((s) => s.clientId === 'c')?.deliveries ?? []
     again.close()
     assert.equal(deliveries.length, COMMITS * ROWS_PER_COMMIT)
+  })
+
+  it('checkpoints in a commit once the log passes 64 MiB, when the worker runs but does not checkpoint', async () => {
+    const dir = tempDir()
+    const store = await open(dir, {
+      checkpointWorker: new URL('./idle-checkpoint-worker.js', import.meta.url),
+    })
+    // ~125 MB of log in 500 commits: twice the limit
+    const maxWal = await writeLoad(store, dir, 500, 1000)
+    const stats = store.checkpointStats()
+    store.close()
+    assert.equal(stats.inWorker, true)
+    assert.equal(stats.byWorker, 0)
+    assert.ok(stats.boundedOnMain >= 1, 'a commit checkpointed')
+    assert.ok(maxWal < 96 * 1024 * 1024, `the log reached ${maxWal} bytes`)
   })
 })
