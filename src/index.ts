@@ -103,7 +103,7 @@ export { type HttpEndpoint, type HttpOptions, startHttp } from './http/server.js
 export * from './protocol/index.js'
 export { Await } from './session/outbound.js'
 export { MemoryStore } from './store/memory/memory-store.js'
-export { SqliteStore, type SqliteStoreOptions } from './store/sqlite/sqlite-store.js'
+export { type CheckpointStats, SqliteStore, type SqliteStoreOptions } from './store/sqlite/sqlite-store.js'
 export type { Store, StoredDelivery, StoredMessage, StoredSession, StoreSnapshot } from './store/store.js'
 export { TransportError, TransportErrorCode } from './transport/connect-errors.js'
 export { tcpTransport } from './transport/tcp-connect.js'

@@ -201,7 +201,7 @@ async function start(
     const dataDir = resolve(settings.dataDir)
     const synchronous = settings.sync === 'full' ? 'FULL' : 'NORMAL'
     try {
-      store = await SqliteStore.open({ dataDir, synchronous })
+      store = await SqliteStore.open({ dataDir, synchronous, logger: log })
     } catch (err) {
       return fail(`cannot open the SQLite store in ${dataDir}: ${message(err)}`, BrokerExit.RUNTIME)
     }

@@ -11,8 +11,11 @@ import type {
   StoredSubscription,
   StoreSnapshot,
 } from '../store.js'
+import { Checkpointer, type CheckpointStats, walBytes } from './checkpointer.js'
 import { idsFromText, idsToText, propertiesFromJson, propertiesToJson } from './properties-json.js'
 import { COLUMNS, SCHEMA, SCHEMA_VERSION } from './schema.js'
+
+export type { CheckpointStats } from './checkpointer.js'
 
 export interface SqliteStoreOptions {
   /** Folder of the database (created if missing). */
@@ -22,6 +25,10 @@ export interface SqliteStoreOptions {
    * survives a power loss, at the cost of an fsync per commit.
    */
   synchronous?: 'NORMAL' | 'FULL'
+  /** Where to say that WAL checkpoints fell back to the main thread; default: process.emitWarning. */
+  logger?: { warn(obj: object, msg: string): void }
+  /** The checkpoint worker's module (tests give one that cannot start). */
+  checkpointWorker?: URL
 }
 
 type Statement = BetterSqlite3.Statement
@@ -35,6 +42,7 @@ type Db = BetterSqlite3.Database
 export class SqliteStore implements Store {
   private readonly db: Db
   private inTx = false
+  private readonly checkpointer: Checkpointer
   private readonly begin: Statement
   private readonly commitStmt: Statement
   private readonly s: Record<
@@ -74,11 +82,12 @@ export class SqliteStore implements Store {
         `cannot create data directory '${options.dataDir}': ${(err as Error).message}`,
       )
     }
-    return new SqliteStore(new Database(join(options.dataDir, 'petrel.db')), options.synchronous ?? 'NORMAL')
+    return new SqliteStore(new Database(join(options.dataDir, 'petrel.db')), options)
   }
 
-  private constructor(db: Db, synchronous: 'NORMAL' | 'FULL') {
+  private constructor(db: Db, options: SqliteStoreOptions) {
     this.db = db
+    const synchronous = options.synchronous ?? 'NORMAL'
     db.pragma('journal_mode = WAL')
     db.pragma(`synchronous = ${synchronous}`)
     const version = db.pragma('user_version', { simple: true }) as number
@@ -120,6 +129,16 @@ export class SqliteStore implements Store {
       ),
       deleteRetained: db.prepare('DELETE FROM retained WHERE topic = ?'),
     }
+    // WAL checkpoints off the event loop, in a worker thread
+    const logger = options.logger
+    this.checkpointer = new Checkpointer(db, {
+      synchronous,
+      workerUrl: options.checkpointWorker,
+      warn:
+        logger === undefined
+          ? (msg) => process.emitWarning(msg)
+          : (msg, err) => logger.warn({ err: err.message }, msg),
+    })
   }
 
   load(): StoreSnapshot {
@@ -304,11 +323,19 @@ export class SqliteStore implements Store {
     if (!this.inTx) return
     this.inTx = false
     this.commitStmt.run()
+    this.checkpointer.afterCommit()
   }
 
   close(): void {
     this.commit()
+    // the worker's connection first, so that this one is the last and checkpoints as it closes
+    this.checkpointer.stop()
     this.db.close()
+  }
+
+  /** Where WAL checkpoints ran (see checkpointer.ts). */
+  checkpointStats(): CheckpointStats {
+    return this.checkpointer.stats()
   }
 
   /** The database's pages and its write-ahead log, in bytes; null once closed. */
@@ -317,13 +344,7 @@ export class SqliteStore implements Store {
     if (!db.open) return null
     const pages = db.pragma('page_count', { simple: true }) as number
     const pageSize = db.pragma('page_size', { simple: true }) as number
-    let wal = 0
-    try {
-      wal = statSync(`${db.name}-wal`).size
-    } catch {
-      // no WAL file (checkpointed and removed, or not yet made): nothing to add
-    }
-    return pages * pageSize + wal
+    return pages * pageSize + walBytes(db.name)
   }
 }
 
