@@ -23,7 +23,9 @@ const OFFSETS = {
   mosquitto: 30,
   aedes: 40,
   petrel: 50,
+  'petrel-w': 51,
   'petrel-sqlite': 55,
+  'petrel-sqlite-w': 56,
   'petrel-base': 60,
   'petrel-http': 70,
   nats: 80,
@@ -66,6 +68,13 @@ function petrel(main, port, store) {
   return [process.execPath, [main, 'broker', '--port', String(port), ...store, '--log-level', 'warn']]
 }
 
+/** A Petrel config file with the widest in-flight window (65,535 QoS 1/2 messages per client). */
+function wideWindow() {
+  const file = join(work, 'petrel-wide-window.yaml')
+  writeFileSync(file, 'maxInflight: 65535\n')
+  return file
+}
+
 function brokerCommand(name, port) {
   const main = join(ROOT, 'dist/cli/main.js')
   if (name === 'petrel') return petrel(main, port, ['--memory'])
@@ -73,6 +82,11 @@ function brokerCommand(name, port) {
   // second while it runs (see startBroker): the cost of observability, against 'petrel'.
   if (name === 'petrel-http') return petrel(main, port, ['--memory', '--http-port', String(httpPort())])
   if (name === 'petrel-sqlite') return petrel(main, port, ['--data-dir', mkdtempSync(join(work, 'data-'))])
+  // -w: the in-flight window the benchmark's Mosquitto has (mosquitto-bench.conf: max_inflight_messages 0,
+  // no limit), instead of Petrel's default of 100 (bench/run.mjs --modes window, durable-window)
+  if (name === 'petrel-w') return petrel(main, port, ['--memory', '--config', wideWindow()])
+  if (name === 'petrel-sqlite-w')
+    return petrel(main, port, ['--data-dir', mkdtempSync(join(work, 'data-')), '--config', wideWindow()])
   if (name === 'petrel-base') {
     // Another checkout of Petrel, built, for a before/after comparison in the same run.
     const base = process.env.PETREL_BASE

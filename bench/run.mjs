@@ -15,6 +15,7 @@
 //   npm run bench -- --modes topics     # one2one, fanin (QoS 0) at --topics 1 and 100000, with RSS
 //   npm run bench -- --modes tail       # p50/p99 of one2one at a fixed 5,000 and 50,000 msg/s
 //   npm run bench -- --modes large      # 1 MiB payloads, one2one QoS 1, MB/s
+//   npm run bench -- --modes window,durable-window   # QoS 1/2 with Petrel at Mosquitto's in-flight window
 //   npm run bench -- --port-base 19000 ...   # every broker's ports moved (mosquitto on 19030, ...)
 //   npm run bench -- --modes retained,subs,conns   # the scale benchmarks only (bench:retained, bench:subs, bench:conns)
 //
@@ -53,6 +54,10 @@ const DURABLE = [
   ['fanin', 1, 8_000],
 ]
 const DURABLE_BROKERS = ['mosquitto', 'petrel', 'petrel-sqlite']
+// window, durable-window: the QoS 1/2 rows again with Petrel given the in-flight window the
+// benchmark's Mosquitto has (no limit; Petrel's default is 100): what the window costs each scenario.
+const WINDOW_BROKERS = ['mosquitto', 'petrel', 'petrel-w']
+const DURABLE_WINDOW_BROKERS = ['mosquitto', 'petrel-w', 'petrel-sqlite-w']
 // topics: QoS 0, scenario and count per publisher, each over TOPIC_COUNTS topics per publisher.
 const TOPICS = [
   ['one2one', 300_000],
@@ -65,7 +70,7 @@ const TAIL = [
   [50_000, 250_000],
 ]
 const LARGE = { size: 1_048_576, count: 300 }
-const MODES = ['default', 'coalesce', 'durable', 'topics', 'tail', 'large']
+const MODES = ['default', 'coalesce', 'durable', 'topics', 'tail', 'large', 'window', 'durable-window']
 /**
  * The scale benchmarks, each its own script with its own brokers and tables (bench/peers.mjs):
  * run after the loadgen modes, with their defaults (1M retained, 10k x 10 subscriptions, 9,000
@@ -78,7 +83,7 @@ const SCALE = {
 }
 const V5_BROKERS = ['petrel', 'mosquitto']
 const USAGE =
-  'options: --rounds N --modes default,coalesce,durable,topics,tail,large,retained,subs,conns --brokers mosquitto,aedes,nats,petrel --only scenario:qos,... --json FILE --no-latency --no-v5 --pin --scale K --topics K --retain --port-base N'
+  'options: --rounds N --modes default,coalesce,durable,topics,tail,large,window,durable-window,retained,subs,conns --brokers mosquitto,aedes,nats,petrel --only scenario:qos,... --json FILE --no-latency --no-v5 --pin --scale K --topics K --retain --port-base N'
 
 function parseCli(argv) {
   const o = {
@@ -161,6 +166,17 @@ function plan(o, mode, lgs) {
     const rows = DURABLE.filter(([sc, q]) => wanted(sc, q)).map(([sc, q, n]) => row(sc, q, n))
     return { ...base, brokers, lgs: { v4: lgs.persistent }, rows, subject: 'petrel-sqlite' }
   }
+  if (mode === 'durable-window') {
+    const rows = DURABLE.filter(([sc, q]) => wanted(sc, q)).map(([sc, q, n]) => row(sc, q, n))
+    const brokers = DURABLE_WINDOW_BROKERS
+    return { ...base, brokers, lgs: { v4: lgs.persistent }, rows, subject: 'petrel-sqlite-w' }
+  }
+  if (mode === 'window') {
+    const rows = MATRIX.filter(([sc, q]) => q > 0 && wanted(sc, q)).map(([sc, q, n, target]) =>
+      row(sc, q, n, { target, skip: [] }),
+    )
+    return { ...base, brokers: WINDOW_BROKERS, rows, subject: 'petrel-w' }
+  }
   if (mode === 'topics') {
     const rows = TOPICS.filter(([sc]) => wanted(sc, 0)).flatMap(([sc, n]) =>
       TOPIC_COUNTS.map((topics) => row(sc, 0, n, { topics, extra: ['--topics', String(topics)] })),
@@ -195,7 +211,7 @@ async function main() {
   const v4 = loadgenPath()
   const lgs = {
     v4,
-    persistent: o.modes.includes('durable') ? persistentLoadgenPath() : v4,
+    persistent: o.modes.some((m) => m.startsWith('durable')) ? persistentLoadgenPath() : v4,
     v5: o.v5 ? v5LoadgenPath(join(SHARED, 'loadgen.c'), tmpdir(), fail) : null,
   }
   const plans = o.modes.filter((m) => MODES.includes(m)).map((mode) => plan(o, mode, lgs))

@@ -29,6 +29,10 @@ const TITLES = {
   topics:
     'Topics: QoS 0 over 1 and 100,000 topics per publisher (loadgen --topics); msg/s, then each broker’s RSS after the run',
   tail: 'Latency at a fixed rate (one2one, loadgen --rate), p50 / p99 ms; "only": the rate the broker delivered',
+  window:
+    'QoS 1/2 with the same in-flight window: petrel-w = Petrel with maxInflight 65535, the window the benchmark gives Mosquitto (max_inflight_messages 0: none); petrel = its default of 100',
+  'durable-window':
+    'Durable with the same in-flight window: petrel-w and petrel-sqlite-w = Petrel (memory, SQLite) with maxInflight 65535, as the benchmark’s Mosquitto (max_inflight_messages 0)',
   large: 'Large payloads: 1 MiB (1,048,576 bytes), one2one QoS 1; MB/s = delivered msg/s × size / 10^6',
 }
 const NO_QOS2 =
@@ -113,7 +117,7 @@ function throughput(p, results) {
     pairs.push(['petrel@5', 'petrel'])
     if (names.includes('mosquitto@5')) pairs.push(['petrel@5', 'mosquitto@5'])
   }
-  const target = p.mode !== 'durable'
+  const target = p.mode !== 'durable' && p.mode !== 'durable-window'
   const heads = ['scenario', 'QoS', ...names, ...pairs.map(([a, b]) => `${a}/${b}`)]
   heads.push(...(target ? ['target'] : []), 'lost (sum)')
   const lines = p.rows.map((r, i) => {
