@@ -187,7 +187,6 @@ export class Broker extends EventEmitter<BrokerEvents> {
   }
 
   private restore(snapshot: StoreSnapshot): void {
-    this.isLoaded = true
     const { sessions, router } = this.core
     const restored = restoreState(
       snapshot,
@@ -204,6 +203,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       if (s !== undefined) s.expiryInterval = capExpiry(this.options, stored.expiryInterval)
     }
     sessions.restored() // their expiry timers run from when their clients left
+    this.isLoaded = true
     const retained = restored.retained - restored.expired.length
     if (snapshot.sessions.length > 0 || retained > 0) {
       this.log.info(
@@ -392,6 +392,16 @@ export class Broker extends EventEmitter<BrokerEvents> {
     await Promise.all([...listening, ...closed])
     await this.flusher.idle()
     await this.cluster?.close()
+    const store = this.rawStore
+    // not before the store's retained messages were all in the trie: the snapshot would lack some
+    if (this.isLoaded && store.saveRetainedSnapshot !== undefined) {
+      try {
+        store.saveRetainedSnapshot(this.core.router.storedRetained())
+      } catch (err) {
+        // only the next start's fast path is lost: it reads the store's retained messages instead
+        this.log.warn({ err }, 'could not save the retained snapshot')
+      }
+    }
     this.store.close()
   }
 }
