@@ -109,29 +109,39 @@ export class RetainedStore {
 
   /**
    * Every retained message as its parts (the payload as kept: a latin1 string or bytes), depth
-   * first in the order topics were first retained, '$' topics included. For a snapshot of them
-   * all; like `matching`, it may be left and resumed.
+   * first in the order topics were first retained, '$' topics included but for those under the
+   * first level `without` (its own message is given). For a snapshot of them all; like
+   * `matching`, it may be left and resumed.
    */
-  *entries(): Generator<StoredRetained, void, undefined> {
-    const nodes: Node[] = [this.root]
+  *entries(without: string | null = null): Generator<StoredRetained, void, undefined> {
+    const root = this.root
+    const nodes: Node[] = [root]
     const topics: string[] = ['']
+    let skipped: Node | null = null
     while (nodes.length > 0) {
       const node = nodes.pop()!
       const topic = topics.pop()!
-      const p = node.payload
-      if (p !== null) {
-        const extra = node.extra
-        yield extra === null
-          ? { topic, payload: p, qos: node.qos }
-          : { topic, payload: p, qos: node.qos, properties: extra.properties, expiresAt: extra.expiresAt }
-      }
+      if (node.payload !== null) yield entry(node, topic)
       if (node.children === null) continue
-      const keys = [...node.children.keys()]
-      for (let k = keys.length - 1; k >= 0; k--) {
-        const key = keys[k]!
-        nodes.push(node.children.get(key)!)
-        topics.push(node === this.root ? key : `${topic}/${key}`)
+      const from = nodes.length
+      for (const [key, child] of node.children) {
+        if (node === root && key === without) skipped = child
+        else {
+          nodes.push(child)
+          topics.push(node === root ? key : `${topic}/${key}`)
+        }
       }
+      // the first child is visited first: reversed on the stack
+      for (let i = from, j = nodes.length - 1; i < j; i++, j--) {
+        const n = nodes[i]!
+        nodes[i] = nodes[j]!
+        nodes[j] = n
+        const t = topics[i]!
+        topics[i] = topics[j]!
+        topics[j] = t
+      }
+      if (skipped !== null && skipped.payload !== null) yield entry(skipped, without!)
+      skipped = null
     }
   }
 
@@ -204,6 +214,20 @@ export class RetainedStore {
       }
     }
   }
+}
+
+/** The message of `node` (of `topic`) as its parts. */
+function entry(node: Node, topic: string): StoredRetained {
+  const extra = node.extra
+  return extra === null
+    ? { topic, payload: node.payload!, qos: node.qos }
+    : {
+        topic,
+        payload: node.payload!,
+        qos: node.qos,
+        properties: extra.properties,
+        expiresAt: extra.expiresAt,
+      }
 }
 
 /** The child of `node` for `level`, made if missing. */

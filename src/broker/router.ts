@@ -123,8 +123,8 @@ export class Router {
   }
 
   /** The retained messages the store keeps: all but the broker's own `$SYS/` values (see route). */
-  *storedRetained(): Generator<StoredRetained, void, undefined> {
-    for (const e of this.retained.entries()) if (!e.topic.startsWith('$SYS/')) yield e
+  storedRetained(): Iterable<StoredRetained> {
+    return this.retained.entries('$SYS')
   }
 
   /** A retained message set or deleted (empty payload) here is kept: cluster-wide, or in the store. */

@@ -162,3 +162,9 @@ test('a message set under levels a delete just removed is found', () => {
     ['a/b/d'],
   )
 })
+
+test('entries can leave out what is under one first level ($SYS values are not stored)', () => {
+  const store = new RetainedStore()
+  for (const t of ['$SYS/broker/uptime', '$SYS', '$SYSX/y', 'a', '$SYS/b/c']) store.set(t, msg(t))
+  assert.deepEqual([...store.entries('$SYS')].map((e) => e.topic).sort(), ['$SYS', '$SYSX/y', 'a'])
+})
