@@ -16,7 +16,7 @@ import type { ClusterOptions } from './cluster-options.js'
 import { Connection, type ConnectionDeps } from './connection.js'
 import { Core } from './core.js'
 import { DeferredStore } from './deferred-store.js'
-import { scheduleCommits } from './durable.js'
+import { saveRetainedSnapshot, scheduleCommits } from './durable.js'
 import { type BrokerEvents, type BrokerStats, brokerStats } from './events.js'
 import { Flusher } from './flusher.js'
 import { capExpiry } from './handlers/connack.js'
@@ -392,16 +392,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
     await Promise.all([...listening, ...closed])
     await this.flusher.idle()
     await this.cluster?.close()
-    const store = this.rawStore
     // not before the store's retained messages were all in the trie: the snapshot would lack some
-    if (this.isLoaded && store.saveRetainedSnapshot !== undefined) {
-      try {
-        store.saveRetainedSnapshot(this.core.router.storedRetained())
-      } catch (err) {
-        // only the next start's fast path is lost: it reads the store's retained messages instead
-        this.log.warn({ err }, 'could not save the retained snapshot')
-      }
-    }
+    if (this.isLoaded) saveRetainedSnapshot(this.rawStore, this.core.router, this.log)
     this.store.close()
   }
 }

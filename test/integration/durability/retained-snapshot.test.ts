@@ -4,7 +4,7 @@
  * is none. A new subscriber must find the same retained messages either way.
  */
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type TestContext, test } from 'node:test'
@@ -23,11 +23,18 @@ interface Running {
 }
 
 /** A broker on the SQLite store in `dir`; `snapshot: false` gives it a store that writes none. */
-async function start(dir: string, snapshot = true): Promise<Running> {
+async function start(dir: string, snapshot = true, warnings: string[] = []): Promise<Running> {
   const store = await SqliteStore.open({ dataDir: dir })
   // as after kill -9: the store is closed without a snapshot
   if (!snapshot) Object.defineProperty(store, 'saveRetainedSnapshot', { value: undefined })
-  const broker = new Broker({ store, sysInterval: 0 })
+  const ignore = (): void => {}
+  const logger = {
+    debug: ignore,
+    info: ignore,
+    error: ignore,
+    warn: (_: object, msg: string) => warnings.push(msg),
+  }
+  const broker = new Broker({ store, sysInterval: 0, logger })
   await broker.ready
   const { port } = await broker.listen({ port: 0, host: '127.0.0.1' })
   return { broker, port, clients: [] }
@@ -127,3 +134,25 @@ for (const snapshot of [true, false]) {
     assert.deepEqual(await retainedSeen(third), expected)
   })
 }
+
+test('a snapshot that cannot be written is logged, the broker still closes, and the next start reads the table', {
+  timeout: 30_000,
+}, async (t) => {
+  const dir = dataDir(t)
+  const warnings: string[] = []
+  const first = await start(dir, true, warnings)
+  t.after(() => stop(first))
+  const p = await client(first, 'publisher')
+  const id = p.publish('ret/keep', 'kept', { qos: 1, retain: true })
+  assert.equal((await p.next(PacketType.PUBACK, WAIT)).packetId, id)
+  mkdirSync(join(dir, `${SNAPSHOT_FILE}.tmp`)) // where the snapshot is written first: not a file
+  await stop(first)
+  assert.deepEqual(warnings, ['could not save the retained snapshot'])
+
+  const second = await start(dir)
+  t.after(() => stop(second))
+  const s = await client(second, 'reader')
+  await s.subscribe('ret/#', 1, WAIT)
+  const m = await s.next(PacketType.PUBLISH, WAIT)
+  assert.deepEqual([m.topic, m.payload.toString(), m.retain], ['ret/keep', 'kept', true])
+})
