@@ -16,7 +16,7 @@ import type { ClusterOptions } from './cluster-options.js'
 import { Connection, type ConnectionDeps } from './connection.js'
 import { Core } from './core.js'
 import { DeferredStore } from './deferred-store.js'
-import { scheduleCommits } from './durable.js'
+import { saveRetainedSnapshot, scheduleCommits } from './durable.js'
 import { type BrokerEvents, type BrokerStats, brokerStats } from './events.js'
 import { Flusher } from './flusher.js'
 import { capExpiry } from './handlers/connack.js'
@@ -187,7 +187,6 @@ export class Broker extends EventEmitter<BrokerEvents> {
   }
 
   private restore(snapshot: StoreSnapshot): void {
-    this.isLoaded = true
     const { sessions, router } = this.core
     const restored = restoreState(
       snapshot,
@@ -204,6 +203,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       if (s !== undefined) s.expiryInterval = capExpiry(this.options, stored.expiryInterval)
     }
     sessions.restored() // their expiry timers run from when their clients left
+    this.isLoaded = true
     const retained = restored.retained - restored.expired.length
     if (snapshot.sessions.length > 0 || retained > 0) {
       this.log.info(
@@ -392,6 +392,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
     await Promise.all([...listening, ...closed])
     await this.flusher.idle()
     await this.cluster?.close()
+    // not before the store's retained messages were all in the trie: the snapshot would lack some
+    if (this.isLoaded) saveRetainedSnapshot(this.rawStore, this.core.router, this.log)
     this.store.close()
   }
 }

@@ -1,4 +1,6 @@
 import type { Store } from '../store/store.js'
+import type { Logger } from './options.js'
+import type { Router } from './router.js'
 
 /** The Store methods that change state: each is followed by an end-of-turn commit. */
 const WRITES = [
@@ -33,4 +35,18 @@ export function scheduleCommits(store: Store, schedule: () => void): Store {
     }
   }
   return writer as Store
+}
+
+/**
+ * At a clean stop, before the store closes: the retained messages of `router` to the store's
+ * snapshot, when it keeps one (SqliteStore). A failure loses only the next start's fast path
+ * (it reads the store's retained messages instead): logged, not thrown.
+ */
+export function saveRetainedSnapshot(store: Store, router: Router, log: Logger): void {
+  if (store.saveRetainedSnapshot === undefined) return
+  try {
+    store.saveRetainedSnapshot(router.storedRetained())
+  } catch (err) {
+    log.warn({ err }, 'could not save the retained snapshot')
+  }
 }

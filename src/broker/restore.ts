@@ -50,7 +50,7 @@ export function restoreState(
     count++
     // [MQTT-3.3.2-5] expired while the broker was down: not sent any more (the caller deletes it)
     if (r.expiresAt !== undefined && r.expiresAt !== 0 && r.expiresAt <= now) expired.push(r.topic)
-    else retained.set(r.topic, message(r, true))
+    else retained.restore(r.topic, r.payload, r.qos, r.properties ?? null, r.expiresAt ?? 0)
   }
   return { retained: count, expired }
 }

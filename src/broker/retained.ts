@@ -1,6 +1,7 @@
 import type { QoS } from '../protocol/constants.js'
 import type { PublishProperties } from '../protocol/packets.js'
 import { asciiString } from '../protocol/utf8.js'
+import { INLINE_PAYLOAD_MAX, type StoredRetained } from '../store/store.js'
 import { Message } from './message.js'
 
 /**
@@ -18,7 +19,7 @@ import { Message } from './message.js'
  */
 
 /** Payloads up to this many bytes are kept as latin1 strings (one byte per character). */
-const INLINE_MAX = 4096
+const INLINE_MAX = INLINE_PAYLOAD_MAX
 
 /** What few retained messages have: MQTT 5 properties, an expiry. */
 interface Extra {
@@ -49,6 +50,13 @@ export class RetainedStore {
   private payloadBytes = 0
   /** Counts the messages set: a walk can leave out those set after it began (see matching). */
   version = 0
+  /**
+   * The node of the last topic's parent level, and that topic up to its last '/': a store's
+   * messages come in walk order, siblings one after another, so most need one Map look-up, not
+   * one per level (a million restored at start). Forgotten when a delete may prune it.
+   */
+  private lastParent: Node | null = null
+  private lastPrefix = ''
 
   get size(): number {
     return this.count
@@ -64,35 +72,81 @@ export class RetainedStore {
    * The payload is kept as it is (the caller owns it: see Message.own) or as a string of it.
    */
   set(topic: string, message: Message | null): void {
-    const levels = topic.split('/')
-    if (message === null) {
-      this.delete(levels)
-      return
+    if (message === null) this.delete(topic.split('/'))
+    else this.restore(topic, message.payload, message.qos, message.properties, message.expiresAt)
+  }
+
+  /**
+   * Stores a retained message from its parts, its payload as bytes or as a latin1 string of
+   * them (as a store may load it: no Buffer is made for a payload kept as a string).
+   */
+  restore(
+    topic: string,
+    payload: Buffer | string,
+    qos: QoS,
+    properties: PublishProperties | null,
+    expiresAt: number,
+  ): void {
+    const cut = topic.lastIndexOf('/')
+    let parent = this.lastParent
+    if (parent === null || cut + 1 !== this.lastPrefix.length || !topic.startsWith(this.lastPrefix)) {
+      parent = this.root
+      if (cut >= 0) for (const level of topic.slice(0, cut).split('/')) parent = grow(parent, level)
+      this.lastParent = parent
+      this.lastPrefix = topic.slice(0, cut + 1)
     }
-    let node = this.root
-    for (const level of levels) {
-      let next = node.child(level)
-      if (next === undefined) {
-        next = new Node()
-        node.children ??= new Map()
-        node.children.set(level, next)
-      }
-      node = next
-    }
+    const node = grow(parent, cut < 0 ? topic : topic.slice(cut + 1))
     if (node.payload === null) this.count++
     else this.payloadBytes -= node.payload.length
-    const payload = message.payload
-    this.payloadBytes += payload.length
-    node.payload = payload.length <= INLINE_MAX ? asciiString(payload, 0, payload.length) : payload
-    node.qos = message.qos
+    const n = payload.length // a latin1 string has a character per byte
+    this.payloadBytes += n
+    if (typeof payload === 'string') node.payload = n <= INLINE_MAX ? payload : Buffer.from(payload, 'latin1')
+    else node.payload = n <= INLINE_MAX ? asciiString(payload, 0, n) : payload
+    node.qos = qos
     node.version = ++this.version
-    node.extra =
-      message.properties === null && message.expiresAt === 0
-        ? null
-        : { properties: message.properties, expiresAt: message.expiresAt }
+    node.extra = properties === null && expiresAt === 0 ? null : { properties, expiresAt }
+  }
+
+  /**
+   * Every retained message as its parts (the payload as kept: a latin1 string or bytes), depth
+   * first in the order topics were first retained, '$' topics included but for those under the
+   * first level `without` (its own message is given). For a snapshot of them all; like
+   * `matching`, it may be left and resumed.
+   */
+  *entries(without: string | null = null): Generator<StoredRetained, void, undefined> {
+    const root = this.root
+    const nodes: Node[] = [root]
+    const topics: string[] = ['']
+    let skipped: Node | null = null
+    while (nodes.length > 0) {
+      const node = nodes.pop()!
+      const topic = topics.pop()!
+      if (node.payload !== null) yield entry(node, topic)
+      if (node.children === null) continue
+      const from = nodes.length
+      for (const [key, child] of node.children) {
+        if (node === root && key === without) skipped = child
+        else {
+          nodes.push(child)
+          topics.push(node === root ? key : `${topic}/${key}`)
+        }
+      }
+      // the first child is visited first: reversed on the stack
+      for (let i = from, j = nodes.length - 1; i < j; i++, j--) {
+        const n = nodes[i]!
+        nodes[i] = nodes[j]!
+        nodes[j] = n
+        const t = topics[i]!
+        topics[i] = topics[j]!
+        topics[j] = t
+      }
+      if (skipped !== null && skipped.payload !== null) yield entry(skipped, without!)
+      skipped = null
+    }
   }
 
   private delete(levels: string[]): void {
+    this.lastParent = null
     const path: Node[] = [this.root]
     let node = this.root
     for (const level of levels) {
@@ -160,6 +214,31 @@ export class RetainedStore {
       }
     }
   }
+}
+
+/** The message of `node` (of `topic`) as its parts. */
+function entry(node: Node, topic: string): StoredRetained {
+  const extra = node.extra
+  return extra === null
+    ? { topic, payload: node.payload!, qos: node.qos }
+    : {
+        topic,
+        payload: node.payload!,
+        qos: node.qos,
+        properties: extra.properties,
+        expiresAt: extra.expiresAt,
+      }
+}
+
+/** The child of `node` for `level`, made if missing. */
+function grow(node: Node, level: string): Node {
+  let next = node.child(level)
+  if (next === undefined) {
+    next = new Node()
+    node.children ??= new Map()
+    node.children.set(level, next)
+  }
+  return next
 }
 
 /**

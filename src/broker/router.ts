@@ -1,6 +1,6 @@
 import type { QoS } from '../protocol/constants.js'
 import { own } from '../session/empty.js'
-import type { Store } from '../store/store.js'
+import type { Store, StoredRetained } from '../store/store.js'
 import type { ClusterBridge } from './cluster-bridge.js'
 import { Message } from './message.js'
 import { RetainedStore } from './retained.js'
@@ -120,6 +120,11 @@ export class Router {
       d.subscriber.deliver(msg, qos, retainAsPublished && msg.retain, from, subIds)
     }
     return deliveries.length
+  }
+
+  /** The retained messages the store keeps: all but the broker's own `$SYS/` values (see route). */
+  storedRetained(): Iterable<StoredRetained> {
+    return this.retained.entries('$SYS')
   }
 
   /** A retained message set or deleted (empty payload) here is kept: cluster-wide, or in the store. */

@@ -122,3 +122,8 @@ export function isValidMqttString(s: string): boolean {
   }
   return true
 }
+
+/** `buf[start..end)` decoded as UTF-8 without checks: for bytes Petrel wrote itself (a store's file). */
+export function utf8String(buf: Buffer, start: number, end: number): string {
+  return (buf as FastBuffer).utf8Slice(start, end)
+}

@@ -73,6 +73,26 @@ export interface StoredSession {
   expiryInterval: number
 }
 
+/**
+ * Payloads up to this many bytes are kept by the broker's retained trie as latin1 strings (one
+ * character per byte): a Buffer object costs more than a small payload.
+ */
+export const INLINE_PAYLOAD_MAX = 4096
+
+/**
+ * A retained message as the broker keeps it: a StoredMessage is one, and a store may give the
+ * payload as a latin1 string of its bytes (the trie's own form, see INLINE_PAYLOAD_MAX) so that
+ * loading a million of them makes no Buffer for each.
+ */
+export interface StoredRetained {
+  topic: string
+  payload: Buffer | string
+  qos: QoS
+  properties?: PublishProperties | null | undefined
+  /** Date.now() after which the message is expired [MQTT-3.3.2-5]; 0 or absent: never. */
+  expiresAt?: number | undefined
+}
+
 export interface StoreSnapshot {
   sessions: StoredSession[]
   /**
@@ -80,7 +100,7 @@ export interface StoreSnapshot {
    * streams its rows, so a million of them are never all held at once). It is consumed once,
    * before the broker writes anything to the store.
    */
-  retained: Iterable<StoredMessage>
+  retained: Iterable<StoredRetained>
 }
 
 export interface Store {
@@ -119,6 +139,12 @@ export interface Store {
   commit(): void | Promise<void>
   /** Commits and releases the engine. */
   close(): void
+  /**
+   * At a clean stop, just before `close()`: every retained message the broker holds (the same
+   * as the store's), for a store that can load them faster from a copy of its own than from
+   * its tables (SQLite: retained-snapshot.ts). The stored messages stay the truth.
+   */
+  saveRetainedSnapshot?(entries: Iterable<StoredRetained>): void
   /**
    * Bytes the engine's data takes where it keeps it (SQLite: the database file and its WAL), for
    * the store-size metric; null or absent when it cannot tell. Called at most once a second or so.

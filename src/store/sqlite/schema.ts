@@ -1,7 +1,11 @@
 /**
  * Schema of the SQLite store. PRAGMA user_version holds SCHEMA_VERSION.
  * SCHEMA is the first version's tables; later versions add columns (COLUMNS), each with
- * a default, so a database written by an older Petrel opens and upgrades in place.
+ * a default, so a database written by an older Petrel opens and upgrades in place. `meta`
+ * and its triggers came later too (created when missing, like any table here): meta holds
+ * the token of the retained snapshot (retained-snapshot.ts), and any change to a retained
+ * row, by this Petrel, an older one or the sqlite3 shell, deletes it, so that the snapshot
+ * is never read in place of rows newer than it.
  */
 export const SCHEMA_VERSION = 2
 
@@ -37,6 +41,16 @@ CREATE TABLE IF NOT EXISTS retained (
   payload BLOB NOT NULL,
   qos INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS retained_insert_voids_snapshot AFTER INSERT ON retained
+  BEGIN DELETE FROM meta WHERE key = 'retained_snapshot'; END;
+CREATE TRIGGER IF NOT EXISTS retained_update_voids_snapshot AFTER UPDATE ON retained
+  BEGIN DELETE FROM meta WHERE key = 'retained_snapshot'; END;
+CREATE TRIGGER IF NOT EXISTS retained_delete_voids_snapshot AFTER DELETE ON retained
+  BEGIN DELETE FROM meta WHERE key = 'retained_snapshot'; END;
 `
 
 /**

@@ -110,3 +110,61 @@ test('matching() may be left and resumed: a message deleted meanwhile is not giv
   const rest = [...{ [Symbol.iterator]: () => it }].map((m) => m.topic)
   assert.deepEqual(rest, ['w/1', 'w/2', 'w/3', 'w/4', 'w/6', 'w/7', 'w/8', 'w/9'])
 })
+
+test('entries gives every retained message with its parts, $ topics included, and restore takes them back', () => {
+  const store = new RetainedStore()
+  const big = Buffer.alloc(5000, 1)
+  store.set('a/b', msg('a/b'))
+  store.set('$app/x', msg('$app/x'))
+  store.set('/', msg('/'))
+  const v5 = new Message('big', big, 2, true, null, true)
+  v5.properties = { contentType: 'text/plain' }
+  v5.expiresAt = 1234
+  store.set('big', v5)
+  const copy = new RetainedStore()
+  for (const e of store.entries())
+    copy.restore(e.topic, e.payload, e.qos, e.properties ?? null, e.expiresAt ?? 0)
+  const seen = (s: RetainedStore): unknown[] =>
+    [...s.entries()].map((e) => [
+      e.topic,
+      typeof e.payload === 'string' ? Buffer.from(e.payload, 'latin1') : e.payload,
+      e.qos,
+      e.properties,
+      e.expiresAt,
+    ])
+  assert.deepEqual(
+    [...store.entries()].map((e) => e.topic),
+    ['a/b', '$app/x', '/', 'big'],
+  )
+  assert.deepEqual(seen(copy), seen(store))
+  assert.deepEqual(copy.match('big')[0]!.payload, big)
+  assert.equal(copy.bytes, store.bytes)
+})
+
+test('restore takes a payload as a latin1 string or as bytes, whatever its size', () => {
+  const store = new RetainedStore()
+  store.restore('s/small', 'ÿ\u0000a', 1, null, 0)
+  store.restore('s/large', 'x'.repeat(5000), 0, null, 0)
+  store.restore('b/small', Buffer.from([0xff, 0, 0x61]), 2, null, 0)
+  assert.deepEqual(store.match('s/small')[0]!.payload, Buffer.from([0xff, 0, 0x61]))
+  assert.deepEqual(store.match('s/large')[0]!.payload, Buffer.alloc(5000, 'x'))
+  assert.deepEqual(store.match('b/small')[0]!.payload, Buffer.from([0xff, 0, 0x61]))
+  assert.equal(store.bytes, 5006)
+})
+
+test('a message set under levels a delete just removed is found', () => {
+  const store = new RetainedStore()
+  store.set('a/b/c', msg('a/b/c'))
+  store.set('a/b/c', null) // prunes a/b and a
+  store.set('a/b/d', msg('a/b/d'))
+  assert.deepEqual(
+    store.match('a/#').map((m) => m.topic),
+    ['a/b/d'],
+  )
+})
+
+test('entries can leave out what is under one first level ($SYS values are not stored)', () => {
+  const store = new RetainedStore()
+  for (const t of ['$SYS/broker/uptime', '$SYS', '$SYSX/y', 'a', '$SYS/b/c']) store.set(t, msg(t))
+  assert.deepEqual([...store.entries('$SYS')].map((e) => e.topic).sort(), ['$SYS', '$SYSX/y', 'a'])
+})
