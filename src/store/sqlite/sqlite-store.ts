@@ -2,18 +2,17 @@ import { mkdirSync, statSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import type BetterSqlite3 from 'better-sqlite3'
 import { ConfigError } from '../../errors.js'
-import { type QoS, SESSION_NEVER_EXPIRES } from '../../protocol/constants.js'
+import { SESSION_NEVER_EXPIRES } from '../../protocol/constants.js'
 import type {
   Store,
   StoredDelivery,
   StoredMessage,
   StoredRetained,
-  StoredSession,
   StoredSubscription,
   StoreSnapshot,
 } from '../store.js'
 import { Checkpointer, type CheckpointStats, walBytes } from './checkpointer.js'
-import { idsFromText, idsToText, propertiesFromJson, propertiesToJson } from './properties-json.js'
+import { idsToText, propertiesToJson } from './properties-json.js'
 import { readRetainedRows, readSessions } from './read-state.js'
 import { saveSnapshot, takeSnapshot } from './retained-snapshot.js'
 import { COLUMNS, SCHEMA, SCHEMA_VERSION } from './schema.js'
