@@ -259,13 +259,21 @@ function pushChildren(
   topics: string[],
 ): void {
   if (node.children === null) return
-  const keys = [...node.children.keys()]
-  for (let k = keys.length - 1; k >= 0; k--) {
-    const key = keys[k]!
+  const from = nodes.length
+  for (const [key, child] of node.children) {
     if (isRoot && key.charCodeAt(0) === 0x24) continue
-    nodes.push(node.children.get(key)!)
+    nodes.push(child)
     depths.push(depth)
     topics.push(isRoot ? key : `${topic}/${key}`)
+  }
+  // reversed in place (no array of keys per node): all depths pushed here are the same
+  for (let i = from, j = nodes.length - 1; i < j; i++, j--) {
+    const n = nodes[i]!
+    nodes[i] = nodes[j]!
+    nodes[j] = n
+    const t = topics[i]!
+    topics[i] = topics[j]!
+    topics[j] = t
   }
 }
 
