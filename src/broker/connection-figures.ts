@@ -55,12 +55,12 @@ export class ConnectionFigures implements LinkFigures {
     this.messagesIn++
   }
 
-  /** A packet queued for the peer. */
-  sent(bytes: Buffer): void {
+  /** `packets` packets queued for the peer, of the type of the first (several: PUBLISHes). */
+  sent(bytes: Buffer, packets = 1): void {
     const stats = this.stats
-    stats.messagesSent++ // packets of any type, as $SYS/broker/messages/sent counts them
+    stats.messagesSent += packets // packets of any type, as $SYS/broker/messages/sent counts them
     stats.bytesSent += bytes.length
-    if (bytes[0]! >>> 4 === PacketType.PUBLISH) this.messagesOut++
+    if (bytes[0]! >>> 4 === PacketType.PUBLISH) this.messagesOut += packets
   }
 
   /** A connection refused before its CONNECT was accepted: counted by reason and told. */

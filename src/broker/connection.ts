@@ -405,10 +405,10 @@ export class Connection implements Peer, Flushable, PartlyReceived, TimedLink {
 
   // --- output ----------------------------------------------------------------
 
-  send(bytes: Buffer): void {
+  send(bytes: Buffer, packets = 1): void {
     const s = this.machine.state
     if (s === 'closed' || s === 'ending') return
-    this.figures.sent(bytes)
+    this.figures.sent(bytes, packets)
     if (this.output.push(bytes)) this.deps.flusher.markDirty(this)
   }
 

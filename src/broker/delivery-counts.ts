@@ -71,4 +71,12 @@ export class DeliveryCounts {
       c.publishPayloadOut += payload >= 0 ? payload : publishPayloadLength(bytes, this.outBase === 6)
     }
   }
+
+  /** `packets` QoS 0 PUBLISHes written in one Buffer of `bytes` (RetainedEncoder), each counted. */
+  writtenRaw(bytes: number, packets: number, payload: number): void {
+    const c = this.counters
+    c.publishOut[this.outBase]! += packets
+    c.publishOutBytes[this.outBase]! += bytes
+    c.publishPayloadOut += payload
+  }
 }

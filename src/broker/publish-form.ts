@@ -3,6 +3,7 @@ import { varintSize, writeVarint } from '../protocol/encoder.js'
 import type { ConnectProperties } from '../protocol/packets.js'
 import type { PublishExtra } from '../protocol/publish-template.js'
 import type { Message } from './message.js'
+import type { RawForm } from './retained-encoder.js'
 import { OutboundAliases } from './topic-aliases.js'
 
 /** What a client's CONNECT says about the PUBLISHes it takes (a ConnectPacket will do). */
@@ -10,6 +11,9 @@ export interface LinkOptions {
   readonly protocolVersion: ProtocolVersion
   readonly properties?: ConnectProperties | undefined
 }
+
+/** 3.1.1: no properties, no Maximum Packet Size. */
+const RAW_V3: RawForm = { v5: false, maxPacketSize: 0 }
 
 /** Bytes a Topic Alias property takes: identifier and two-byte value. */
 const ALIAS_BYTES = 3
@@ -31,10 +35,14 @@ export class V5Form {
    */
   tracked: Buffer | null = null
 
+  /** How it takes raw retained PUBLISHes (RetainedEncoder): not with Topic Aliases. */
+  readonly raw: RawForm | null
+
   constructor(properties: ConnectProperties | undefined) {
     this.maxPacketSize = properties?.maximumPacketSize ?? 0
     const aliases = properties?.topicAliasMaximum ?? 0
     this.aliases = aliases > 0 ? new OutboundAliases(aliases) : null
+    this.raw = aliases > 0 ? null : { v5: true, maxPacketSize: this.maxPacketSize }
   }
 
   /**
@@ -132,6 +140,11 @@ export class DeliveryForm {
 
   detach(): void {
     this.v5 = null
+  }
+
+  /** How the connection takes raw retained PUBLISHes (RetainedEncoder); null: not at all. */
+  get raw(): RawForm | null {
+    return this.v5 === null ? RAW_V3 : this.v5.raw
   }
 
   /** The QoS 0 bytes of a message (3.1.1: the properties are dropped). */

@@ -1,12 +1,24 @@
 import type { QoS } from '../protocol/constants.js'
+import type { StoredRetained } from '../store/store.js'
 import type { Message } from './message.js'
+import { retainedMessage } from './retained.js'
+import { type RawForm, RetainedEncoder } from './retained-encoder.js'
 import type { SessionLink } from './session-types.js'
+
+export type { RawForm } from './retained-encoder.js'
+
+/** The retained messages of a subscription as a walk of the trie gives them (RetainedStore.matching). */
+export type RetainedWalk = Iterator<StoredRetained, void>
 
 /** What a replay needs of the session it sends for (Session). */
 export interface ReplayTarget {
   readonly queued: number
   readonly outbound: { readonly hasRoom: boolean }
+  /** How its connection takes retained QoS 0 PUBLISHes encoded from the parts; null: not at all. */
+  readonly rawForm: RawForm | null
   deliver(msg: Message, qos: QoS, retain: boolean, from: null, subIds: number[] | null): void
+  /** Sends `packets` retained QoS 0 PUBLISHes encoded together (RetainedEncoder), each counted. */
+  sendRaw(bytes: Buffer, packets: number, payload: number): void
   /** Sends what waits (the queue first, then these replays). */
   pump(): void
 }
@@ -14,7 +26,7 @@ export interface ReplayTarget {
 interface Replay {
   /** The subscription's filter, as subscribed. */
   readonly filter: string
-  readonly messages: Iterator<Message, void>
+  readonly messages: RetainedWalk
   readonly granted: QoS
   readonly subIds: number[] | null
 }
@@ -40,9 +52,12 @@ export const REPLAY_CHECK = 64
  * it sends while the connection's output is under the soft limit, nothing waits in the
  * session's queue and QoS 1/2 have room in flight, for at most REPLAY_SLICE_MS a turn. It goes on
  * when the output drains, an acknowledgement makes room (both call Session.pump) or the
- * next turn comes. A persistent session's replay cut by the connection's end goes on when
- * the client comes back (it does not subscribe again: its session is present); a clean
- * session's ends with it. A restart loses what was not sent yet. Unsubscribing, or
+ * next turn comes. The common case (QoS 0 delivered, no properties, no expiry, no subscription
+ * identifier, no Topic Alias, no authorizeRead hook) is encoded straight from the retained
+ * parts into slabs (RetainedEncoder), the rest goes as a Message through Session.deliver, in the
+ * order walked: a slab is handed over before any message sent the other way. A persistent
+ * session's replay cut by the connection's end goes on when the client comes back (it does not
+ * subscribe again: its session is present); a clean session's ends with it. A restart loses what was not sent yet. Unsubscribing, or
  * subscribing to the same filter again, cancels what is left of the old replay.
  */
 export class RetainedReplays {
@@ -51,6 +66,8 @@ export class RetainedReplays {
   private readonly target: ReplayTarget
   /** The output backlog past which replays wait for the drain (the soft limit). */
   private readonly soft: number
+  /** Made at the first run on a connection that takes raw PUBLISHes. */
+  private encoder: RetainedEncoder | null = null
 
   constructor(target: ReplayTarget, soft: number) {
     this.target = target
@@ -62,7 +79,7 @@ export class RetainedReplays {
     return this.list.length
   }
 
-  add(filter: string, messages: Iterator<Message, void>, granted: QoS, subIds: number[] | null): void {
+  add(filter: string, messages: RetainedWalk, granted: QoS, subIds: number[] | null): void {
     this.list.push({ filter, messages, granted, subIds })
   }
 
@@ -76,14 +93,21 @@ export class RetainedReplays {
   run(link: SessionLink): boolean {
     const target = this.target
     const list = this.list
+    const form = target.rawForm
+    const raw = form === null ? null : (this.encoder ??= new RetainedEncoder(this.sendRaw))
     const start = performance.now()
     let sent = 0
     while (list.length > 0) {
       const r = list[0]!
-      // a QoS 0 replay does not wait for room in flight
-      if (link.outputBacklog > this.soft || target.queued > 0 || (r.granted > 0 && !target.outbound.hasRoom))
-        return true
+      // a QoS 0 replay does not wait for room in flight; the slab is output not yet counted
+      const backlog = raw === null ? link.outputBacklog : link.outputBacklog + raw.pending
+      if (backlog > this.soft || target.queued > 0 || (r.granted > 0 && !target.outbound.hasRoom)) {
+        if (raw === null || raw.pending === 0) return true
+        raw.flush() // then checked again with the connection's own count
+        continue
+      }
       if (++sent % REPLAY_CHECK === 0 && performance.now() - start > REPLAY_SLICE_MS) {
+        raw?.flush()
         this.tick ??= setImmediate(this.next)
         return true
       }
@@ -92,10 +116,22 @@ export class RetainedReplays {
         list.shift()
         continue
       }
-      const msg = n.value
+      const e = n.value
       // [MQTT-3.3.1-6] RETAIN 1, at min(its QoS, the granted QoS) [MQTT-3.8.4-6]
-      target.deliver(msg, msg.qos < r.granted ? msg.qos : r.granted, true, null, r.subIds)
+      const qos = e.qos < r.granted ? e.qos : r.granted
+      if (
+        raw !== null &&
+        qos === 0 &&
+        r.subIds === null &&
+        e.properties == null &&
+        (e.expiresAt === undefined || e.expiresAt === 0) &&
+        raw.add(e, form!)
+      )
+        continue
+      raw?.flush() // what was encoded goes first: the order walked is kept
+      target.deliver(retainedMessage(e), qos, true, null, r.subIds)
     }
+    raw?.flush()
     this.stopTick()
     return false
   }
@@ -114,6 +150,10 @@ export class RetainedReplays {
   private stopTick(): void {
     if (this.tick !== null) clearImmediate(this.tick)
     this.tick = null
+  }
+
+  private readonly sendRaw = (bytes: Buffer, packets: number, payload: number): void => {
+    this.target.sendRaw(bytes, packets, payload)
   }
 
   private readonly next = (): void => {

@@ -13,8 +13,9 @@ import { Message } from './message.js'
  * and, when it has any, its MQTT 5 properties and expiry), not a Message object; it has
  * no Map until it has children; its topic is not stored but spelled from the path as the
  * walk goes down; a payload of up to INLINE_MAX bytes is kept as a one-byte string (a
- * Buffer object costs more than 64 bytes of payload). A Message is made for each one
- * matched, so no encoded form of it stays behind once it is sent. Memory per retained
+ * Buffer object costs more than 64 bytes of payload). A walk yields each one matched as its
+ * parts (StoredRetained), not a Message: a replay encodes most of them straight from the parts
+ * (RetainedReplays), and what needs a Message makes one (retainedMessage). Memory per retained
  * 64-byte message is measured in BENCHMARKS.md.
  */
 
@@ -169,20 +170,22 @@ export class RetainedStore {
     }
   }
 
-  /** Retained messages whose topic matches `filter`, all at once (see matching). */
+  /** Retained messages whose topic matches `filter`, all at once, as Messages (see matching). */
   match(filter: string): Message[] {
-    return [...this.matching(filter)]
+    const out: Message[] = []
+    for (const e of this.matching(filter)) out.push(retainedMessage(e))
+    return out
   }
 
   /**
-   * Retained messages whose topic matches `filter`, one at a time, following the '$' rule
+   * Retained messages whose topic matches `filter`, one at a time as their parts, following the '$' rule
    * [MQTT-4.7.2-1], depth first in the order topics were first retained. Iterative, with an
    * explicit stack: a filter may have 32768 levels. The walk may be left and resumed later
    * (RetainedReplays): a message deleted meanwhile is not given; with `upTo` (a `version`
    * taken when the walk began), neither is one set after it (its subscriber got it as it
    * was published).
    */
-  *matching(filter: string, upTo = Number.POSITIVE_INFINITY): Generator<Message, void, undefined> {
+  *matching(filter: string, upTo = Number.POSITIVE_INFINITY): Generator<StoredRetained, void, undefined> {
     const levels = filter.split('/')
     const root = this.root
     const nodes: Node[] = [root]
@@ -193,14 +196,14 @@ export class RetainedStore {
       const i = depths.pop()!
       const topic = topics.pop()!
       if (i === ALL || i === levels.length) {
-        if (node.payload !== null && node.version <= upTo) yield message(node, topic)
+        if (node.payload !== null && node.version <= upTo) yield entry(node, topic)
         if (i === ALL) pushChildren(node, false, ALL, topic, nodes, depths, topics)
         continue
       }
       const level = levels[i]!
       if (level === '#') {
         // everything below this node, and the node itself [MQTT-4.7.1-2]
-        if (node.payload !== null && node !== root && node.version <= upTo) yield message(node, topic)
+        if (node.payload !== null && node !== root && node.version <= upTo) yield entry(node, topic)
         pushChildren(node, node === root, ALL, topic, nodes, depths, topics)
       } else if (level === '+') {
         pushChildren(node, node === root, i + 1, topic, nodes, depths, topics)
@@ -256,25 +259,30 @@ function pushChildren(
   topics: string[],
 ): void {
   if (node.children === null) return
-  const keys = [...node.children.keys()]
-  for (let k = keys.length - 1; k >= 0; k--) {
-    const key = keys[k]!
+  const from = nodes.length
+  for (const [key, child] of node.children) {
     if (isRoot && key.charCodeAt(0) === 0x24) continue
-    nodes.push(node.children.get(key)!)
+    nodes.push(child)
     depths.push(depth)
     topics.push(isRoot ? key : `${topic}/${key}`)
+  }
+  // reversed in place (no array of keys per node): all depths pushed here are the same
+  for (let i = from, j = nodes.length - 1; i < j; i++, j--) {
+    const n = nodes[i]!
+    nodes[i] = nodes[j]!
+    nodes[j] = n
+    const t = topics[i]!
+    topics[i] = topics[j]!
+    topics[j] = t
   }
 }
 
 /** A Message of its own for a retained one (RETAIN 1; its payload shared, or made from the string). */
-function message(node: Node, topic: string): Message {
-  const p = node.payload!
+export function retainedMessage(e: StoredRetained): Message {
+  const p = e.payload
   const payload = typeof p === 'string' ? Buffer.from(p, 'latin1') : p
-  const msg = new Message(topic, payload, node.qos, true, null, true)
-  const extra = node.extra
-  if (extra !== null) {
-    msg.properties = extra.properties
-    msg.expiresAt = extra.expiresAt
-  }
+  const msg = new Message(e.topic, payload, e.qos, true, null, true)
+  if (e.properties != null) msg.properties = e.properties
+  if (e.expiresAt !== undefined) msg.expiresAt = e.expiresAt
   return msg
 }

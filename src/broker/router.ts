@@ -198,13 +198,14 @@ export class Router {
    * The retained messages matching `filter`, as they are walked; those found expired are deleted.
    * Only those retained before now: one retained later was routed to the subscription as published.
    */
-  private *retainedFor(filter: string, upTo: number): Generator<Message, void, undefined> {
-    for (const msg of this.retained.matching(filter, upTo)) {
-      if (msg.expiresAt !== 0 && msg.expiresAt <= Date.now()) {
-        this.dropExpired(msg.topic)
+  private *retainedFor(filter: string, upTo: number): Generator<StoredRetained, void, undefined> {
+    for (const e of this.retained.matching(filter, upTo)) {
+      const expiresAt = e.expiresAt
+      if (expiresAt !== undefined && expiresAt !== 0 && expiresAt <= Date.now()) {
+        this.dropExpired(e.topic)
         continue
       }
-      yield msg
+      yield e
     }
   }
 

@@ -12,8 +12,8 @@ export interface SessionLink {
   readonly protocolVersion?: ProtocolVersion
   /** MQTT 5: its CONNECT's properties (Receive Maximum, Maximum Packet Size, Topic Alias Maximum). */
   readonly connectProperties?: ConnectProperties | undefined
-  /** Queues bytes for the socket (flushed once per event-loop turn). */
-  send(bytes: Buffer): void
+  /** Queues bytes for the socket (flushed once per event-loop turn): `packets` packets (default 1). */
+  send(bytes: Buffer, packets?: number): void
   /** Bytes written but not yet taken by the socket. */
   readonly outputBacklog: number
   /** Bytes the socket has taken so far: grows while the peer reads. */

@@ -11,7 +11,7 @@ import type { Message } from './message.js'
 import { DeliveryForm, type LinkOptions } from './publish-form.js'
 import { PublisherBrake } from './publisher-brake.js'
 import { dropUnreadable, type MayRead } from './read-filter.js'
-import { RetainedReplays } from './retained-replay.js'
+import { type RawForm, RetainedReplays, type RetainedWalk } from './retained-replay.js'
 import type { Queued as QueuedOf, SessionCounters, SessionLimits, SessionLink } from './session-types.js'
 import type { SharedGroup } from './shared.js'
 import { SharedInflight } from './shared-inflight.js'
@@ -332,7 +332,7 @@ export class Session implements ResendHost {
    * Sends the retained messages a new subscription matched, paced by what the client takes
    * (see RetainedReplays), after whatever waits in the queue.
    */
-  replay(filter: string, messages: Iterator<Message, void>, granted: QoS, subIds: number[] | null): void {
+  replay(filter: string, messages: RetainedWalk, granted: QoS, subIds: number[] | null): void {
     if (this.link === null) return
     ;(this.replays ??= new RetainedReplays(this, this.limits.maxOutputBuffer >>> 2)).add(
       filter,
@@ -341,6 +341,20 @@ export class Session implements ResendHost {
       subIds,
     )
     this.pump()
+  }
+
+  /** (RetainedReplays) Raw retained PUBLISHes: not when an authorizeRead hook must see each topic. */
+  get rawForm(): RawForm | null {
+    return this.mayRead === null ? this.form.raw : null
+  }
+
+  /** (RetainedReplays) `packets` QoS 0 retained PUBLISHes in one Buffer, counted as `deliver` would. */
+  sendRaw(bytes: Buffer, packets: number, payload: number): void {
+    const link = this.link
+    if (link === null) return
+    this.counts.writtenRaw(bytes.length, packets, payload)
+    link.send(bytes, packets)
+    if (link.outputBacklog > this.limits.maxOutputBuffer >>> 2) this.brake.backedUp(null)
   }
 
   /** The subscription to `filter` is gone or replaced: its retained messages not yet sent are not. */

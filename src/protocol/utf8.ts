@@ -105,6 +105,11 @@ export function writeUtf8(buf: Buffer, off: number, s: string, len: number): num
   return off + len
 }
 
+/** Writes the latin1 string `s` at `off`, a byte per character. Returns the offset after it. */
+export function writeLatin1(buf: Buffer, off: number, s: string): number {
+  return off + (buf as FastBuffer).latin1Write(s, off, s.length)
+}
+
 /**
  * True when `s` can be sent as an MQTT string: no U+0000 [MQTT-1.5.3-2] and no
  * unpaired surrogate, which has no UTF-8 form [MQTT-1.5.3-1].

@@ -158,3 +158,33 @@ test('a retained message nobody subscribes to is kept, not counted as dropped fo
   assert.equal(tb.broker.retainedCount, 1)
   assert.equal(tb.broker.stats.drops.noSubscribers, 1, 'only the message that went nowhere')
 })
+
+test('a retained replay counts each PUBLISH once, in messages and bytes sent as the socket sees them', async (t) => {
+  const tb = await startBroker({}, t)
+  const count = 3000
+  let payload = 0
+  for (let i = 0; i < count; i++) {
+    const p = `value ${i}`
+    payload += p.length
+    tb.broker.publish({ topic: `replay/${i % 10}/${i}`, payload: p, retain: true })
+  }
+  const socket = netConnect({ port: tb.port, host: '127.0.0.1' })
+  let received = 0
+  socket.on('data', (c: Buffer) => {
+    received += c.length
+  })
+  await new Promise((resolve) => socket.once('connect', resolve))
+  const c = RawClient.wrap(socket)
+  await c.connect()
+  const before = { ...tb.broker.stats, publishOut: [...tb.broker.stats.publishOut] }
+  await c.subscribe('replay/#', 0)
+  for (let i = 0; i < count; i++) await c.next(PacketType.PUBLISH)
+  await c.nothingFor(50)
+  const s = tb.broker.stats
+  assert.equal(s.messagesSent - before.messagesSent, count + 1) // the SUBACK and each PUBLISH
+  assert.equal(s.bytesSent, received)
+  assert.equal(s.publishOut[3]! - before.publishOut[3]!, count, '3.1.1 QoS 0')
+  assert.equal(s.publishOut.reduce((a, b) => a + b, 0) - before.publishOut.reduce((a, b) => a + b, 0), count)
+  assert.equal(s.publishPayloadOut - before.publishPayloadOut, payload)
+  c.destroy()
+})
