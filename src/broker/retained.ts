@@ -133,14 +133,7 @@ export class RetainedStore {
         }
       }
       // the first child is visited first: reversed on the stack
-      for (let i = from, j = nodes.length - 1; i < j; i++, j--) {
-        const n = nodes[i]!
-        nodes[i] = nodes[j]!
-        nodes[j] = n
-        const t = topics[i]!
-        topics[i] = topics[j]!
-        topics[j] = t
-      }
+      reverseFrom(from, nodes, topics)
       if (skipped !== null && skipped.payload !== null) yield entry(skipped, without!)
       skipped = null
     }
@@ -267,6 +260,11 @@ function pushChildren(
     topics.push(isRoot ? key : `${topic}/${key}`)
   }
   // reversed in place (no array of keys per node): all depths pushed here are the same
+  reverseFrom(from, nodes, topics)
+}
+
+/** Reverses the nodes pushed from `from` on, and their topics, in place. */
+function reverseFrom(from: number, nodes: Node[], topics: string[]): void {
   for (let i = from, j = nodes.length - 1; i < j; i++, j--) {
     const n = nodes[i]!
     nodes[i] = nodes[j]!

@@ -19,6 +19,14 @@ import { filterToSubjects, subjectToTopic } from './subject.js'
 
 /** How long JetStream waits for an acknowledgement before it sends a message again (a node died). */
 const ACK_WAIT_MS = 10_000
+/**
+ * How long a pull request stays open with JetStream. A feed stopped on this node leaves its last one
+ * open until then (it cannot be cancelled), and JetStream may hand it messages, which go to no one
+ * and come again after the ack wait: shorter than the ack wait, so that they then go to the node the
+ * client is on, not to the same forgotten request again (with the default of 30 s, a message was
+ * seen missing for more than 30 s).
+ */
+const PULL_EXPIRES_MS = 2_000
 
 /**
  * A JetStream message handed to a session (one MQTT message, or a bundle of several to one topic)
@@ -208,6 +216,7 @@ export class Feeds {
       if (!c.running || c.feeds.get(feed.name) !== feed || feed.messages !== null) return
       feed.messages = await consumer.consume({
         max_messages: Math.min(256, this.maxAckPending),
+        expires: PULL_EXPIRES_MS,
         callback: (m) => this.receive(clientId, c, feed, m),
       })
       if (!c.running) feed.messages.stop()

@@ -22,6 +22,19 @@ function notable(b: Broker): NotableEvent[] {
   return seen
 }
 
+/** A connected raw client over a socket that counts the bytes it receives. */
+async function countingClient(port: number): Promise<{ c: RawClient; received: () => number }> {
+  const socket = netConnect({ port, host: '127.0.0.1' })
+  let received = 0
+  socket.on('data', (chunk: Buffer) => {
+    received += chunk.length
+  })
+  await new Promise((resolve) => socket.once('connect', resolve))
+  const c = RawClient.wrap(socket)
+  await c.connect()
+  return { c, received: () => received }
+}
+
 test('counts sockets a listener refuses over its maxConnections, and tells them', async (t) => {
   const broker = new Broker({ sysInterval: 0 })
   t.after(() => broker.close())
@@ -129,21 +142,14 @@ test('busiestTopics estimates the busiest topics of real traffic', async (t) => 
 
 test('counts bytes received and sent on the wire as the socket sees them', async (t) => {
   const tb = await startBroker({}, t)
-  const socket = netConnect({ port: tb.port, host: '127.0.0.1' })
-  let received = 0
-  socket.on('data', (c: Buffer) => {
-    received += c.length
-  })
-  await new Promise((resolve) => socket.once('connect', resolve))
-  const c = RawClient.wrap(socket)
-  await c.connect()
+  const { c, received } = await countingClient(tb.port)
   await c.subscribe('echo', 1)
   c.publish('echo', 'ping', { qos: 1 })
   const got = [(await c.next()).type, (await c.next()).type].sort()
   assert.deepEqual(got, [PacketType.PUBLISH, PacketType.PUBACK].sort())
   await delay(20)
   const s = tb.broker.stats
-  assert.equal(s.bytesSent, received)
+  assert.equal(s.bytesSent, received())
   assert.equal(s.messagesSent, 4) // CONNACK, SUBACK, PUBACK, PUBLISH
   c.destroy()
 })
@@ -168,21 +174,14 @@ test('a retained replay counts each PUBLISH once, in messages and bytes sent as 
     payload += p.length
     tb.broker.publish({ topic: `replay/${i % 10}/${i}`, payload: p, retain: true })
   }
-  const socket = netConnect({ port: tb.port, host: '127.0.0.1' })
-  let received = 0
-  socket.on('data', (c: Buffer) => {
-    received += c.length
-  })
-  await new Promise((resolve) => socket.once('connect', resolve))
-  const c = RawClient.wrap(socket)
-  await c.connect()
+  const { c, received } = await countingClient(tb.port)
   const before = { ...tb.broker.stats, publishOut: [...tb.broker.stats.publishOut] }
   await c.subscribe('replay/#', 0)
   for (let i = 0; i < count; i++) await c.next(PacketType.PUBLISH)
   await c.nothingFor(50)
   const s = tb.broker.stats
   assert.equal(s.messagesSent - before.messagesSent, count + 1) // the SUBACK and each PUBLISH
-  assert.equal(s.bytesSent, received)
+  assert.equal(s.bytesSent, received())
   assert.equal(s.publishOut[3]! - before.publishOut[3]!, count, '3.1.1 QoS 0')
   assert.equal(s.publishOut.reduce((a, b) => a + b, 0) - before.publishOut.reduce((a, b) => a + b, 0), count)
   assert.equal(s.publishPayloadOut - before.publishPayloadOut, payload)
