@@ -1,6 +1,6 @@
 import { PacketType } from '../protocol/constants.js'
-import { utf8Length, writeLatin1, writeUtf8 } from '../protocol/utf8.js'
-import { varintSize, writeVarint } from '../protocol/wire.js'
+import { utf8Length, writeLatin1 } from '../protocol/utf8.js'
+import { varintSize, writeString, writeVarint } from '../protocol/wire.js'
 import type { StoredRetained } from '../store/store.js'
 
 /**
@@ -67,9 +67,7 @@ export class RetainedEncoder {
     let o = this.off
     buf[o++] = FIRST_BYTE
     o = writeVarint(buf, o, remaining)
-    buf[o++] = topicBytes >>> 8
-    buf[o++] = topicBytes & 0xff
-    o = writeUtf8(buf, o, topic, topicBytes)
+    o = writeString(buf, o, topic, topicBytes)
     if (form.v5) buf[o++] = 0 // no properties
     if (typeof p === 'string') writeLatin1(buf, o, p)
     else p.copy(buf, o)

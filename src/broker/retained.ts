@@ -12,15 +12,12 @@ import { Message } from './message.js'
  * Built for millions of them: a node is the retained message itself (its payload, QoS
  * and, when it has any, its MQTT 5 properties and expiry), not a Message object; it has
  * no Map until it has children; its topic is not stored but spelled from the path as the
- * walk goes down; a payload of up to INLINE_MAX bytes is kept as a one-byte string (a
+ * walk goes down; a payload of up to INLINE_PAYLOAD_MAX bytes is kept as a one-byte string (a
  * Buffer object costs more than 64 bytes of payload). A walk yields each one matched as its
  * parts (StoredRetained), not a Message: a replay encodes most of them straight from the parts
  * (RetainedReplays), and what needs a Message makes one (retainedMessage). Memory per retained
  * 64-byte message is measured in BENCHMARKS.md.
  */
-
-/** Payloads up to this many bytes are kept as latin1 strings (one byte per character). */
-const INLINE_MAX = INLINE_PAYLOAD_MAX
 
 /** What few retained messages have: MQTT 5 properties, an expiry. */
 interface Extra {
@@ -30,7 +27,7 @@ interface Extra {
 
 class Node {
   children: Map<string, Node> | null = null
-  /** The retained payload: bytes, or a latin1 string of them (see INLINE_MAX); null: none here. */
+  /** The retained payload: bytes, or a latin1 string of them (see INLINE_PAYLOAD_MAX); null: none here. */
   payload: Buffer | string | null = null
   qos: QoS = 0
   extra: Extra | null = null
@@ -101,8 +98,9 @@ export class RetainedStore {
     else this.payloadBytes -= node.payload.length
     const n = payload.length // a latin1 string has a character per byte
     this.payloadBytes += n
-    if (typeof payload === 'string') node.payload = n <= INLINE_MAX ? payload : Buffer.from(payload, 'latin1')
-    else node.payload = n <= INLINE_MAX ? asciiString(payload, 0, n) : payload
+    if (typeof payload === 'string')
+      node.payload = n <= INLINE_PAYLOAD_MAX ? payload : Buffer.from(payload, 'latin1')
+    else node.payload = n <= INLINE_PAYLOAD_MAX ? asciiString(payload, 0, n) : payload
     node.qos = qos
     node.version = ++this.version
     node.extra = properties === null && expiresAt === 0 ? null : { properties, expiresAt }
@@ -118,7 +116,6 @@ export class RetainedStore {
     const root = this.root
     const nodes: Node[] = [root]
     const topics: string[] = ['']
-    let skipped: Node | null = null
     while (nodes.length > 0) {
       const node = nodes.pop()!
       const topic = topics.pop()!
@@ -126,16 +123,15 @@ export class RetainedStore {
       if (node.children === null) continue
       const from = nodes.length
       for (const [key, child] of node.children) {
-        if (node === root && key === without) skipped = child
-        else {
-          nodes.push(child)
-          topics.push(node === root ? key : `${topic}/${key}`)
+        if (node === root && key === without) {
+          if (child.payload !== null) yield entry(child, key) // its own message, not what is under it
+          continue
         }
+        nodes.push(child)
+        topics.push(node === root ? key : `${topic}/${key}`)
       }
       // the first child is visited first: reversed on the stack
       reverseFrom(from, nodes, topics)
-      if (skipped !== null && skipped.payload !== null) yield entry(skipped, without!)
-      skipped = null
     }
   }
 
